@@ -1,0 +1,287 @@
+/**
+ * The connection race of RFC 8305 (Happy Eyeballs v2) as a pure state machine.
+ *
+ * It knows nothing of sockets, DNS or timers. The shell (dialer.ts) feeds it events — an answer for a
+ * family, an attempt that failed or connected, a timer that fired, an abort — each with the current time
+ * `nowMs`, and carries out the actions it returns: start an attempt, cancel one, declare a winner or a
+ * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
+ */
+import type { Family } from './types.js';
+
+/** An address the race may connect to. */
+export interface RaceCandidate {
+  address: string;
+  family: Family;
+}
+
+export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
+  /** Families whose answers are expected, e.g. [6, 4]; the race waits for each unless it has already started. */
+  families: readonly Family[];
+  /** RFC 8305 §5 Connection Attempt Delay in ms (the shell validates it; default 250). */
+  attemptDelayMs: number;
+  /** RFC 8305 §3 Resolution Delay in ms: how long a positive A answer waits for AAAA (default 50). */
+  resolutionDelayMs: number;
+  /** Most attempts in flight at once (>= 1). */
+  maxConcurrentAttempts: number;
+  /** Absolute time (same clock as `nowMs`) at which the whole race gives up. */
+  deadlineMs: number;
+  /**
+   * Orders every known candidate, tried or not (RFC 8305 §4: RFC 6724 sorting, then family interleaving).
+   * Called again whenever a new answer arrives, so late addresses take their sorted place among those
+   * not yet tried (RFC 8305 §6 asks for exactly that).
+   */
+  order: (known: readonly C[]) => C[];
+}
+
+export type AttemptOutcome = 'pending' | 'connected' | 'failed' | 'cancelled' | 'timeout' | 'aborted';
+
+/** One connection attempt as the race saw it. Times are ms since the race started. */
+export interface AttemptLog<C extends RaceCandidate = RaceCandidate> {
+  id: number;
+  candidate: C;
+  startMs: number;
+  endMs?: number;
+  outcome: AttemptOutcome;
+  code?: string;
+  /** Why it started when it did: first attempt, the attempt delay ran out, a previous attempt failed, or a slot freed. */
+  trigger: 'first' | 'delay' | 'failure' | 'answer';
+}
+
+/** One family's resolution as the race saw it. */
+export interface AnswerLog {
+  family: Family;
+  atMs: number;
+  count: number;
+  code?: string;
+}
+
+export type FailReason = 'exhausted' | 'timeout' | 'dns' | 'aborted';
+
+export type RaceAction<C extends RaceCandidate = RaceCandidate> =
+  | { type: 'start'; id: number; candidate: C }
+  | { type: 'cancel'; id: number }
+  | { type: 'won'; id: number }
+  | { type: 'fail'; reason: FailReason };
+
+export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
+  actions: RaceAction<C>[];
+  /** When the shell must call `tick()`; undefined when no timer is needed (the race is over). */
+  wakeAtMs: number | undefined;
+}
+
+const PREFERRED: Family = 6;
+
+export class Race<C extends RaceCandidate = RaceCandidate> {
+  readonly #cfg: RaceConfig<C>;
+  readonly #t0: number;
+  readonly #pending = new Set<Family>();
+  readonly #known: C[] = [];
+  readonly #seen = new Set<string>();
+  #ordered: C[] = [];
+  readonly #tried = new Set<string>();
+  readonly #attempts: AttemptLog<C>[] = [];
+  readonly #answers: AnswerLog[] = [];
+  #inFlight = 0;
+  #racing = false;
+  #resolutionDelayUntil: number | undefined;
+  #lastStartMs = Number.NEGATIVE_INFINITY;
+  /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
+  #failureCredits = 0;
+  #done: { reason: FailReason | 'won'; atMs: number } | undefined;
+
+  constructor(cfg: RaceConfig<C>, nowMs: number) {
+    this.#cfg = cfg;
+    this.#t0 = nowMs;
+    for (const f of cfg.families) this.#pending.add(f);
+  }
+
+  /** Every attempt so far, in start order. */
+  get attempts(): readonly AttemptLog<C>[] {
+    return this.#attempts;
+  }
+  /** Every answer or resolution failure per family, in arrival order. */
+  get answers(): readonly AnswerLog[] {
+    return this.#answers;
+  }
+  /** The order in which candidates are (or were) tried, as of the last answer. */
+  get order(): readonly C[] {
+    return this.#ordered;
+  }
+  /** Families still awaited. */
+  get pendingFamilies(): Family[] {
+    return [...this.#pending];
+  }
+  get done(): boolean {
+    return this.#done !== undefined;
+  }
+  get startedRacing(): boolean {
+    return this.#racing;
+  }
+
+  /** The shell starts the race; it may already fail if no family is expected. */
+  start(nowMs: number): RaceStep<C> {
+    return this.#advance(nowMs, []);
+  }
+
+  /** A positive answer for `family`. Duplicates of known addresses are dropped. */
+  answer(family: Family, candidates: readonly C[], nowMs: number): RaceStep<C> {
+    if (this.#done || !this.#pending.has(family)) return this.#idle(nowMs);
+    let count = 0;
+    for (const c of candidates) {
+      if (c.family !== family || this.#seen.has(c.address)) continue;
+      this.#seen.add(c.address);
+      this.#known.push(c);
+      count++;
+    }
+    if (count === 0) return this.answerFailed(family, 'ENODATA', nowMs);
+    this.#pending.delete(family);
+    this.#answers.push({ family, atMs: nowMs - this.#t0, count });
+    this.#ordered = this.#cfg.order(this.#known);
+    // RFC 8305 §3: a positive A answer while AAAA is outstanding waits the Resolution Delay;
+    // a positive AAAA answer (the preferred family) starts the race at once.
+    if (!this.#racing && family !== PREFERRED && this.#pending.has(PREFERRED)) {
+      this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
+    }
+    return this.#advance(nowMs, []);
+  }
+
+  /** `family` has no addresses (NXDOMAIN, NODATA, SERVFAIL, timeout…): `code` says which. */
+  answerFailed(family: Family, code: string, nowMs: number): RaceStep<C> {
+    if (this.#done || !this.#pending.has(family)) return this.#idle(nowMs);
+    this.#pending.delete(family);
+    this.#answers.push({ family, atMs: nowMs - this.#t0, count: 0, code });
+    return this.#advance(nowMs, []);
+  }
+
+  attemptFailed(id: number, code: string, nowMs: number): RaceStep<C> {
+    const a = this.#attempts[id];
+    if (this.#done || !a || a.outcome !== 'pending') return this.#idle(nowMs);
+    this.#finish(a, 'failed', nowMs, code);
+    // RFC 8305 §5: "…or when a previous attempt failed" — the next attempt starts at once.
+    this.#failureCredits++;
+    return this.#advance(nowMs, []);
+  }
+
+  attemptConnected(id: number, nowMs: number): RaceStep<C> {
+    const a = this.#attempts[id];
+    if (this.#done || !a || a.outcome !== 'pending') return this.#idle(nowMs);
+    this.#finish(a, 'connected', nowMs);
+    // RFC 8305 §5: the first established connection wins; every other attempt is cancelled.
+    const actions: RaceAction<C>[] = this.#cancelAll('cancelled', nowMs);
+    actions.push({ type: 'won', id });
+    this.#done = { reason: 'won', atMs: nowMs };
+    return { actions, wakeAtMs: undefined };
+  }
+
+  tick(nowMs: number): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    return this.#advance(nowMs, []);
+  }
+
+  abort(nowMs: number): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    return this.#fail('aborted', nowMs, this.#cancelAll('aborted', nowMs));
+  }
+
+  #idle(nowMs: number): RaceStep<C> {
+    return { actions: [], wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
+  }
+
+  #finish(a: AttemptLog<C>, outcome: AttemptOutcome, nowMs: number, code?: string): void {
+    a.outcome = outcome;
+    a.endMs = nowMs - this.#t0;
+    if (code !== undefined) a.code = code;
+    this.#inFlight--;
+  }
+
+  #cancelAll(outcome: 'cancelled' | 'timeout' | 'aborted', nowMs: number): RaceAction<C>[] {
+    const actions: RaceAction<C>[] = [];
+    for (const a of this.#attempts) {
+      if (a.outcome !== 'pending') continue;
+      this.#finish(a, outcome, nowMs, outcome === 'timeout' ? 'ETIMEDOUT' : undefined);
+      actions.push({ type: 'cancel', id: a.id });
+    }
+    return actions;
+  }
+
+  #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
+    if (reason === 'timeout' || reason === 'aborted') {
+      for (const family of this.#pending) {
+        this.#answers.push({
+          family,
+          atMs: nowMs - this.#t0,
+          count: 0,
+          code: reason === 'timeout' ? 'ETIMEOUT' : 'ECANCELLED',
+        });
+      }
+    }
+    this.#pending.clear();
+    this.#done = { reason, atMs: nowMs };
+    actions.push({ type: 'fail', reason });
+    return { actions, wakeAtMs: undefined };
+  }
+
+  #nextUntried(): C | undefined {
+    for (const c of this.#ordered) if (!this.#tried.has(c.address)) return c;
+    return undefined;
+  }
+
+  #advance(nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
+    // The overall bound covers resolution and every attempt: the last address never waits for the
+    // kernel's SYN timeout (RFC 8305 leaves this to the client; netdial has one deadline per dial).
+    if (nowMs >= this.#cfg.deadlineMs) {
+      return this.#fail('timeout', nowMs, this.#cancelAll('timeout', nowMs));
+    }
+    if (!this.#racing) {
+      if (this.#known.length === 0) {
+        if (this.#pending.size === 0) return this.#fail('dns', nowMs, actions);
+        return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+      }
+      // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
+      // Resolution Delay that a lone A answer waits has passed.
+      const preferredIn = !this.#pending.has(PREFERRED);
+      const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
+      if (!preferredIn && !delayOver && this.#pending.size > 0) {
+        return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+      }
+      this.#racing = true;
+    }
+    for (;;) {
+      const next = this.#nextUntried();
+      if (!next || this.#inFlight >= this.#cfg.maxConcurrentAttempts) break;
+      let trigger: AttemptLog['trigger'];
+      if (this.#attempts.length === 0) trigger = 'first';
+      else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
+      else if (this.#failureCredits > 0) trigger = 'failure';
+      else if (nowMs >= this.#lastStartMs + this.#cfg.attemptDelayMs) trigger = 'delay';
+      else break;
+      // RFC 8305 §5: attempts are staggered by the Connection Attempt Delay; earlier ones keep running.
+      if (this.#failureCredits > 0) this.#failureCredits--;
+      const id = this.#attempts.length;
+      this.#attempts.push({ id, candidate: next, startMs: nowMs - this.#t0, outcome: 'pending', trigger });
+      this.#tried.add(next.address);
+      this.#inFlight++;
+      this.#lastStartMs = nowMs;
+      actions.push({ type: 'start', id, candidate: next });
+    }
+    // A failure that found nothing left to start is not owed later: a late answer is staggered normally.
+    if (!this.#nextUntried()) this.#failureCredits = 0;
+    if (this.#inFlight === 0 && !this.#nextUntried() && this.#pending.size === 0) {
+      return this.#fail('exhausted', nowMs, actions);
+    }
+    return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+  }
+
+  /** The earliest moment something can change without an event: the deadline, the end of the
+   * Resolution Delay, or the moment the next staggered attempt is due. */
+  #wakeAt(nowMs: number): number {
+    let at = this.#cfg.deadlineMs;
+    if (!this.#racing && this.#resolutionDelayUntil !== undefined) {
+      at = Math.min(at, this.#resolutionDelayUntil);
+    }
+    if (this.#racing && this.#inFlight > 0 && this.#inFlight < this.#cfg.maxConcurrentAttempts && this.#nextUntried()) {
+      at = Math.min(at, this.#lastStartMs + this.#cfg.attemptDelayMs);
+    }
+    return Math.max(at, nowMs);
+  }
+}

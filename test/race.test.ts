@@ -1,0 +1,285 @@
+/**
+ * The race core on a virtual clock: exact millisecond expectations for RFC 8305's timing.
+ * Each scenario drives the pure state machine with events and checks the actions it asks for.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Race, type RaceAction, type RaceCandidate, type RaceConfig, type RaceStep } from '../src/race.js';
+import type { Family } from '../src/types.js';
+
+const v6 = (n: number): RaceCandidate => ({ address: `2001:db8::${n}`, family: 6 });
+const v4 = (n: number): RaceCandidate => ({ address: `203.0.113.${n}`, family: 4 });
+
+/** Interleaves families starting with IPv6 (what the real sort does for these addresses). */
+function interleave(known: readonly RaceCandidate[]): RaceCandidate[] {
+  const a = known.filter((c) => c.family === 6);
+  const b = known.filter((c) => c.family === 4);
+  const out: RaceCandidate[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i]) out.push(a[i]!);
+    if (b[i]) out.push(b[i]!);
+  }
+  return out;
+}
+
+function config(over: Partial<RaceConfig> = {}): RaceConfig {
+  return {
+    families: [6, 4],
+    attemptDelayMs: 250,
+    resolutionDelayMs: 50,
+    maxConcurrentAttempts: 6,
+    deadlineMs: 10_000,
+    order: interleave,
+    ...over,
+  };
+}
+
+/** Drives a race on a virtual clock, following wake-ups, and records what it did and when. */
+class Driver {
+  readonly race: Race;
+  now = 0;
+  wakeAt: number | undefined;
+  readonly log: string[] = [];
+  result: string | undefined;
+  constructor(cfg: RaceConfig) {
+    this.race = new Race(cfg, 0);
+    this.apply(this.race.start(0));
+  }
+  apply(step: RaceStep): void {
+    for (const a of step.actions) this.log.push(`${this.now} ${describeAction(a)}`);
+    for (const a of step.actions) if (a.type === 'won' || a.type === 'fail') this.result = describeAction(a);
+    this.wakeAt = step.wakeAtMs;
+  }
+  /** Advances the virtual clock to `t`, firing every timer due on the way. */
+  advanceTo(t: number): void {
+    while (this.wakeAt !== undefined && this.wakeAt <= t) {
+      this.now = this.wakeAt;
+      this.apply(this.race.tick(this.now));
+    }
+    this.now = t;
+  }
+  at(t: number, event: (r: Race, now: number) => RaceStep): void {
+    this.advanceTo(t);
+    this.apply(event(this.race, t));
+  }
+  starts(): string[] {
+    return this.log.filter((l) => l.includes(' start '));
+  }
+}
+
+function describeAction(a: RaceAction): string {
+  switch (a.type) {
+    case 'start':
+      return `start #${a.id} ${a.candidate.address}`;
+    case 'cancel':
+      return `cancel #${a.id}`;
+    case 'won':
+      return `won #${a.id}`;
+    case 'fail':
+      return `fail ${a.reason}`;
+  }
+}
+
+describe('RFC 8305 §3 early start', () => {
+  test('AAAA first: the race starts at once, A joins later in its sorted place', () => {
+    const d = new Driver(config());
+    d.at(5, (r, n) => r.answer(6, [v6(1), v6(2)], n));
+    d.at(30, (r, n) => r.answer(4, [v4(1)], n));
+    d.advanceTo(1000);
+    assert.deepEqual(d.starts(), ['5 start #0 2001:db8::1', '255 start #1 203.0.113.1', '505 start #2 2001:db8::2']);
+  });
+
+  test('A first: waits the 50 ms Resolution Delay, then starts on IPv4 when AAAA is still out', () => {
+    const d = new Driver(config());
+    d.at(10, (r, n) => r.answer(4, [v4(1), v4(2)], n));
+    d.advanceTo(59);
+    assert.deepEqual(d.starts(), []);
+    d.advanceTo(60);
+    assert.deepEqual(d.starts(), ['60 start #0 203.0.113.1']);
+  });
+
+  test('A first, AAAA within the Resolution Delay: starts at once with IPv6 first', () => {
+    const d = new Driver(config());
+    d.at(10, (r, n) => r.answer(4, [v4(1)], n));
+    d.at(40, (r, n) => r.answer(6, [v6(1)], n));
+    d.advanceTo(300);
+    assert.deepEqual(d.starts(), ['40 start #0 2001:db8::1', '290 start #1 203.0.113.1']);
+  });
+
+  test('late AAAA (1 s) does not hold back IPv4; it joins the race when it arrives', () => {
+    const d = new Driver(config());
+    d.at(2, (r, n) => r.answer(4, [v4(1), v4(2), v4(3), v4(4), v4(5)], n));
+    d.at(1000, (r, n) => r.answer(6, [v6(1)], n));
+    d.advanceTo(1400);
+    assert.deepEqual(d.starts(), [
+      '52 start #0 203.0.113.1',
+      '302 start #1 203.0.113.2',
+      '552 start #2 203.0.113.3',
+      '802 start #3 203.0.113.4',
+      '1052 start #4 2001:db8::1',
+      '1302 start #5 203.0.113.5',
+    ]);
+  });
+
+  test('AAAA fails while A is in the Resolution Delay: starts at once', () => {
+    const d = new Driver(config());
+    d.at(10, (r, n) => r.answer(4, [v4(1)], n));
+    d.at(20, (r, n) => r.answerFailed(6, 'ESERVFAIL', n));
+    assert.deepEqual(d.starts(), ['20 start #0 203.0.113.1']);
+  });
+
+  test('family 4 only: the A answer starts the race at once (no AAAA to wait for)', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(10, (r, n) => r.answer(4, [v4(1)], n));
+    assert.deepEqual(d.starts(), ['10 start #0 203.0.113.1']);
+  });
+
+  test('both answers in either order with zero resolution delay give the same first attempt when AAAA is first', () => {
+    for (const order of [
+      [6, 4],
+      [4, 6],
+    ] as Family[][]) {
+      const d = new Driver(config());
+      for (const f of order) d.at(10, (r, n) => r.answer(f, f === 6 ? [v6(1)] : [v4(1)], n));
+      assert.equal(d.starts()[0], '10 start #0 2001:db8::1', `order ${order}`);
+    }
+  });
+});
+
+describe('RFC 8305 §5 racing', () => {
+  test('staggered by the attempt delay; earlier attempts keep running', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
+    d.advanceTo(600);
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.2', '500 start #2 203.0.113.3']);
+    assert.equal(d.log.filter((l) => l.includes('cancel')).length, 0);
+  });
+
+  test('a failure starts the next attempt at once, and the stagger restarts from it', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
+    d.at(40, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.advanceTo(300);
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '40 start #1 203.0.113.2', '290 start #2 203.0.113.3']);
+  });
+
+  test('the first connection wins; every other attempt is cancelled', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
+    d.at(600, (r, n) => r.attemptConnected(1, n));
+    assert.equal(d.result, 'won #1');
+    assert.deepEqual(
+      d.log.filter((l) => l.includes('cancel')),
+      ['600 cancel #0', '600 cancel #2'],
+    );
+    assert.equal(d.wakeAt, undefined);
+    // A connection that completes after the win changes nothing.
+    assert.deepEqual(d.race.attemptConnected(0, 601).actions, []);
+    assert.deepEqual(
+      d.race.attempts.map((a) => a.outcome),
+      ['cancelled', 'connected', 'cancelled'],
+    );
+  });
+
+  test('maxConcurrentAttempts caps attempts in flight; a failure frees a slot', () => {
+    const d = new Driver(config({ families: [4], maxConcurrentAttempts: 2 }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
+    d.advanceTo(900);
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.2']);
+    d.at(1000, (r, n) => r.attemptFailed(0, 'ETIMEDOUT', n));
+    assert.deepEqual(d.starts().at(-1), '1000 start #2 203.0.113.3');
+  });
+
+  test('every attempt fails: the race fails as exhausted once nothing is left', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2)], n));
+    d.at(5, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    assert.equal(d.result, undefined);
+    d.at(9, (r, n) => r.attemptFailed(1, 'ECONNREFUSED', n));
+    assert.equal(d.result, 'fail exhausted');
+    assert.deepEqual(
+      d.race.attempts.map((a) => [a.candidate.address, a.outcome, a.code, a.startMs, a.endMs, a.trigger]),
+      [
+        ['203.0.113.1', 'failed', 'ECONNREFUSED', 0, 5, 'first'],
+        ['203.0.113.2', 'failed', 'ECONNREFUSED', 5, 9, 'failure'],
+      ],
+    );
+  });
+
+  test('all IPv4 failed while AAAA is still out: waits for it, then tries IPv6 at once', () => {
+    const d = new Driver(config());
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n));
+    d.at(60, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    assert.equal(d.result, undefined);
+    d.at(700, (r, n) => r.answer(6, [v6(1)], n));
+    assert.deepEqual(d.starts().at(-1), '700 start #1 2001:db8::1');
+  });
+
+  test('the deadline bounds the last attempt and cancels what is in flight', () => {
+    const d = new Driver(config({ families: [4], deadlineMs: 3000 }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2)], n));
+    d.advanceTo(5000);
+    assert.equal(d.result, 'fail timeout');
+    assert.deepEqual(d.log.slice(-3), ['3000 cancel #0', '3000 cancel #1', '3000 fail timeout']);
+    assert.deepEqual(
+      d.race.attempts.map((a) => [a.outcome, a.code, a.endMs]),
+      [
+        ['timeout', 'ETIMEDOUT', 3000],
+        ['timeout', 'ETIMEDOUT', 3000],
+      ],
+    );
+  });
+
+  test('the deadline during resolution fails with the pending families logged', () => {
+    const d = new Driver(config({ deadlineMs: 2000 }));
+    d.advanceTo(2500);
+    assert.equal(d.result, 'fail timeout');
+    assert.deepEqual(
+      d.race.answers.map((a) => [a.family, a.code]),
+      [
+        [6, 'ETIMEOUT'],
+        [4, 'ETIMEOUT'],
+      ],
+    );
+  });
+});
+
+describe('resolution failures and abort', () => {
+  test('both families fail: the race fails as dns without any attempt', () => {
+    const d = new Driver(config());
+    d.at(3, (r, n) => r.answerFailed(4, 'ENOTFOUND', n));
+    d.at(4, (r, n) => r.answerFailed(6, 'ENOTFOUND', n));
+    assert.equal(d.result, 'fail dns');
+    assert.equal(d.race.attempts.length, 0);
+  });
+
+  test('an empty answer counts as NODATA', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(3, (r, n) => r.answer(4, [], n));
+    assert.equal(d.result, 'fail dns');
+    assert.equal(d.race.answers[0]?.code, 'ENODATA');
+  });
+
+  for (const phase of ['resolving', 'resolution delay', 'racing'] as const) {
+    test(`abort while ${phase}: everything in flight is cancelled, nothing else starts`, () => {
+      const d = new Driver(config());
+      if (phase !== 'resolving') d.at(1, (r, n) => r.answer(4, [v4(1), v4(2)], n));
+      if (phase === 'racing') d.advanceTo(60);
+      d.at(70, (r, n) => r.abort(n));
+      assert.equal(d.result, 'fail aborted');
+      assert.equal(d.wakeAt, undefined);
+      const started = d.starts().length;
+      assert.equal(d.log.filter((l) => l.includes('cancel')).length, started);
+      d.advanceTo(10_000);
+      assert.equal(d.starts().length, started);
+      assert.deepEqual(d.race.answer(6, [v6(1)], 80).actions, []);
+    });
+  }
+
+  test('duplicate addresses in an answer are tried once', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(1), v4(2)], n));
+    d.advanceTo(1000);
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.2']);
+  });
+});
