@@ -1,0 +1,469 @@
+/**
+ * Per-endpoint (address, port) connection history, pure: every method takes `nowMs`.
+ *
+ * Remembers what the last connection attempts to an endpoint did — smoothed round-trip time of successful
+ * handshakes (RFC 6298 §2), consecutive failures and an exponential backoff — so that the dialer can put endpoints
+ * that work and answer fast first (RFC 8305 §4) and derive its Connection Attempt Delay from measured RTTs
+ * (RFC 8305 §5). History belongs to one network: call {@link EndpointHistory.forget} when the network changes
+ * (draft-ietf-happy-happyeyeballs-v3 keeps history per network and flushes it on change).
+ *
+ * `nowMs` is any monotonic clock in milliseconds; the class never reads a clock itself.
+ */
+
+import { isIP } from 'node:net';
+
+/** Smoothing gain for SRTT, RFC 6298 §2 (alpha = 1/8). A constant, not an option. */
+export const RTT_ALPHA = 1 / 8;
+/** Smoothing gain for RTTVAR, RFC 6298 §2 (beta = 1/4). A constant, not an option. */
+export const RTT_BETA = 1 / 4;
+
+/**
+ * Options of {@link EndpointHistory}; every value is a finite number. Invalid values throw a `TypeError` with code
+ * 'ERR_NETDIAL_INVALID_OPTION' naming the option.
+ */
+export interface EndpointHistoryOptions {
+  /** Most endpoints remembered; beyond it the least recently recorded one is forgotten. Integer >= 1. Default 4096. */
+  maxEndpoints?: number | undefined;
+  /** Backoff after the first consecutive failure, ms (>= 0). Doubles per further failure. Default 60000 (1 min). */
+  backoffBaseMs?: number | undefined;
+  /** Ceiling of the backoff, ms (>= backoffBaseMs). Default 600000 (10 min): 1, 2, 4, 8, 10, 10, … minutes. */
+  backoffMaxMs?: number | undefined;
+  /**
+   * Lower bound of {@link EndpointHistory.attemptDelayMs}, ms. Default 100 (RFC 8305 §5 recommended minimum);
+   * must be >= 10 (RFC 8305 §5: never below 10 ms).
+   */
+  minAttemptDelayMs?: number | undefined;
+  /** Upper bound of {@link EndpointHistory.attemptDelayMs}, ms. Default 2000 (RFC 8305 §5 maximum). */
+  maxAttemptDelayMs?: number | undefined;
+  /**
+   * Connection Attempt Delay when there is no RTT history, ms, within [min, max]. Default 250 (RFC 8305 §5, §8).
+   */
+  defaultAttemptDelayMs?: number | undefined;
+}
+
+/** Validated, frozen options of an {@link EndpointHistory} (every field present). */
+export type EndpointHistoryConfig = Readonly<Required<{ [K in keyof EndpointHistoryOptions]: number }>>;
+
+/** Defaults of {@link EndpointHistoryOptions}. */
+export const ENDPOINT_HISTORY_DEFAULTS: EndpointHistoryConfig = Object.freeze({
+  maxEndpoints: 4096,
+  backoffBaseMs: 60_000,
+  backoffMaxMs: 600_000,
+  minAttemptDelayMs: 100,
+  maxAttemptDelayMs: 2000,
+  defaultAttemptDelayMs: 250,
+});
+
+/** Outcome of a connection attempt as history records it. */
+export type AttemptOutcome = 'success' | 'failure';
+
+/** What {@link EndpointHistory.get} knows about one endpoint at `nowMs`. Times are on the caller's clock (ms). */
+export interface EndpointState {
+  address: string;
+  port: number;
+  /** 4 or 6, from the address. */
+  family: 4 | 6;
+  lastOutcome: AttemptOutcome;
+  /** When the last outcome was recorded. */
+  lastAtMs: number;
+  /** Failures since the last success (0 after a success). */
+  consecutiveFailures: number;
+  /** Code of the last failure; cleared by a success. */
+  lastErrorCode?: string;
+  /** Smoothed RTT of successful connects (RFC 6298 SRTT), ms; absent until the first success. Kept across failures. */
+  srttMs?: number;
+  /** RTT variation (RFC 6298 RTTVAR), ms; absent until the first success. */
+  rttvarMs?: number;
+  /** End of the backoff started by the last failure (present, possibly in the past, while the last outcome is a failure). */
+  backoffUntilMs?: number;
+  /** `nowMs < backoffUntilMs`. */
+  inBackoff: boolean;
+  /** The last outcome is a failure whose backoff has run out, and nothing was recorded since: due for a retry. */
+  backoffJustEnded: boolean;
+}
+
+/**
+ * Plain-JSON export of an {@link EndpointHistory} (see {@link EndpointHistory.toJSON}); durations are relative to the
+ * export instant, whose wall-clock time is `wallClockMs`. Least recently recorded first.
+ */
+export interface EndpointHistoryJson {
+  version: 1;
+  /** Wall-clock time (ms since the epoch, e.g. `Date.now()`) of the export instant. */
+  wallClockMs: number;
+  endpoints: EndpointHistoryJsonEntry[];
+}
+
+/** One endpoint in {@link EndpointHistoryJson}. */
+export interface EndpointHistoryJsonEntry {
+  address: string;
+  port: number;
+  lastOutcome: AttemptOutcome;
+  /** How long before the export instant the last outcome was recorded, ms. */
+  lastAgeMs: number;
+  consecutiveFailures: number;
+  lastErrorCode?: string;
+  srttMs?: number;
+  rttvarMs?: number;
+  /** Backoff remaining at export, ms; zero or negative when it had already ended. */
+  backoffForMs?: number;
+}
+
+const NONE = Number.NEGATIVE_INFINITY;
+
+class Endpoint {
+  lastOutcome: AttemptOutcome = 'success';
+  lastAtMs = 0;
+  consecutiveFailures = 0;
+  lastErrorCode: string | undefined = undefined;
+  /** NaN until the first RTT sample. */
+  srttMs = Number.NaN;
+  rttvarMs = Number.NaN;
+  /** NONE when the last outcome is a success. */
+  backoffUntilMs = NONE;
+  constructor(
+    readonly address: string,
+    readonly port: number,
+    readonly family: 4 | 6,
+  ) {}
+}
+
+/**
+ * Connection history per (address, port), LRU-bounded by `maxEndpoints` (recording counts as use; reads do not).
+ *
+ * Contract of every method: `address` is an IP address literal (IPv6 may carry a `%zone`), `port` an integer in
+ * 1–65535, `nowMs` a finite number on one monotonic clock; violations throw a `TypeError` with code
+ * 'ERR_NETDIAL_INVALID_ARGUMENT' naming the argument. Outcomes are applied in call order.
+ */
+export class EndpointHistory {
+  /** The validated options in force. */
+  readonly options: EndpointHistoryConfig;
+  readonly #endpoints = new Map<string, Endpoint>();
+
+  /** @throws TypeError with code 'ERR_NETDIAL_INVALID_OPTION' naming the first invalid option. */
+  constructor(options?: EndpointHistoryOptions) {
+    this.options = validateOptions(options);
+  }
+
+  /** Number of endpoints remembered. */
+  get size(): number {
+    return this.#endpoints.size;
+  }
+
+  /**
+   * Records a successful connect whose handshake took `rttMs` (finite, >= 0). Updates SRTT/RTTVAR as RFC 6298 does
+   * for its RTO: first sample (§2.2) SRTT = R, RTTVAR = R/2; later samples (§2.3), RTTVAR first, with the old SRTT:
+   * RTTVAR = (1 − β)·RTTVAR + β·|SRTT − R|, then SRTT = (1 − α)·SRTT + α·R, α = 1/8, β = 1/4.
+   * Ends any backoff and resets the consecutive failure count.
+   */
+  recordSuccess(address: string, port: number, rttMs: number, nowMs: number): void {
+    const key = checkEndpoint(address, port);
+    checkNow(nowMs);
+    if (typeof rttMs !== 'number' || !Number.isFinite(rttMs) || rttMs < 0) {
+      throw invalidArgument(`\`rttMs\` must be a finite number of milliseconds >= 0, got ${String(rttMs)}`);
+    }
+    const endpoint = this.#touch(key, address, port);
+    if (Number.isNaN(endpoint.srttMs)) {
+      endpoint.srttMs = rttMs;
+      endpoint.rttvarMs = rttMs / 2;
+    } else {
+      endpoint.rttvarMs = (1 - RTT_BETA) * endpoint.rttvarMs + RTT_BETA * Math.abs(endpoint.srttMs - rttMs);
+      endpoint.srttMs = (1 - RTT_ALPHA) * endpoint.srttMs + RTT_ALPHA * rttMs;
+    }
+    endpoint.lastOutcome = 'success';
+    endpoint.lastAtMs = nowMs;
+    endpoint.consecutiveFailures = 0;
+    endpoint.lastErrorCode = undefined;
+    endpoint.backoffUntilMs = NONE;
+  }
+
+  /**
+   * Records a failed connect with error `code` (non-empty, e.g. 'ECONNREFUSED', 'ETIMEDOUT'). The n-th consecutive
+   * failure starts a backoff until `nowMs + min(backoffBaseMs · 2^(n−1), backoffMaxMs)`; SRTT/RTTVAR are kept.
+   */
+  recordFailure(address: string, port: number, code: string, nowMs: number): void {
+    const key = checkEndpoint(address, port);
+    checkNow(nowMs);
+    if (typeof code !== 'string' || code === '') {
+      throw invalidArgument(`\`code\` must be a non-empty string, got ${String(code)}`);
+    }
+    const endpoint = this.#touch(key, address, port);
+    endpoint.consecutiveFailures += 1;
+    endpoint.lastOutcome = 'failure';
+    endpoint.lastAtMs = nowMs;
+    endpoint.lastErrorCode = code;
+    endpoint.backoffUntilMs = nowMs + this.backoffMs(endpoint.consecutiveFailures);
+  }
+
+  /** Backoff after `consecutiveFailures` (>= 1) failures in a row, ms: min(base · 2^(n−1), max). */
+  backoffMs(consecutiveFailures: number): number {
+    const { backoffBaseMs, backoffMaxMs } = this.options;
+    // 2 ** large is Infinity, which min() turns into the ceiling; no overflow to worry about.
+    return Math.min(backoffBaseMs * 2 ** Math.max(0, consecutiveFailures - 1), backoffMaxMs);
+  }
+
+  /** What is known about the endpoint at `nowMs`, or undefined when nothing is. Not a use for LRU. */
+  get(address: string, port: number, nowMs: number): EndpointState | undefined {
+    const key = checkEndpoint(address, port);
+    checkNow(nowMs);
+    const endpoint = this.#endpoints.get(key);
+    if (endpoint === undefined) return undefined;
+    const failing = endpoint.lastOutcome === 'failure';
+    const inBackoff = failing && nowMs < endpoint.backoffUntilMs;
+    const state: EndpointState = {
+      address: endpoint.address,
+      port: endpoint.port,
+      family: endpoint.family,
+      lastOutcome: endpoint.lastOutcome,
+      lastAtMs: endpoint.lastAtMs,
+      consecutiveFailures: endpoint.consecutiveFailures,
+      inBackoff,
+      backoffJustEnded: failing && !inBackoff,
+    };
+    if (endpoint.lastErrorCode !== undefined) state.lastErrorCode = endpoint.lastErrorCode;
+    if (!Number.isNaN(endpoint.srttMs)) {
+      state.srttMs = endpoint.srttMs;
+      state.rttvarMs = endpoint.rttvarMs;
+    }
+    if (failing) state.backoffUntilMs = endpoint.backoffUntilMs;
+    return state;
+  }
+
+  /**
+   * Whether the endpoint should go after the others: its last recorded outcome is a failure. That covers the
+   * backoff itself and the time after it until the endpoint is tried again (`backoffJustEnded`); `orderByHistory`
+   * always puts one such due endpoint back at its natural place, so demotion ends by a retry, not by the clock.
+   */
+  isDemoted(address: string, port: number, nowMs: number): boolean {
+    const key = checkEndpoint(address, port);
+    checkNow(nowMs);
+    return this.#endpoints.get(key)?.lastOutcome === 'failure';
+  }
+
+  /**
+   * Adaptive Connection Attempt Delay, ms (RFC 8305 §5: the delay "should" come from RTT history where available).
+   *
+   * Formula: for each remembered endpoint of `family` (every family when undefined) that has an SRTT, take
+   * 2·SRTT + 4·RTTVAR; the delay is the median of those values, clamped to [minAttemptDelayMs, maxAttemptDelayMs]
+   * and rounded to whole ms; with no such endpoint, `defaultAttemptDelayMs`.
+   * Why: SRTT + 4·RTTVAR is RFC 6298's retransmission timeout, the point past which a reply is presumed lost — the
+   * question the attempt delay asks of a handshake. The extra SRTT keeps one round trip of slack once RTTVAR decays
+   * on a steady path (RTO → SRTT would start a parallel attempt for any slightly slow handshake). The median, not the
+   * mean or the maximum, follows the typical path and ignores one far-away or sick endpoint. A first sample R gives
+   * 2R + 2R = 4R. `nowMs` is validated; samples are not aged (history is flushed with `forget()` instead).
+   */
+  attemptDelayMs(family: 4 | 6 | undefined, nowMs: number): number {
+    if (family !== undefined && family !== 4 && family !== 6) {
+      throw invalidArgument(`\`family\` must be 4, 6 or undefined, got ${String(family)}`);
+    }
+    checkNow(nowMs);
+    const values: number[] = [];
+    for (const endpoint of this.#endpoints.values()) {
+      if (Number.isNaN(endpoint.srttMs)) continue;
+      if (family !== undefined && endpoint.family !== family) continue;
+      values.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
+    }
+    const { minAttemptDelayMs, maxAttemptDelayMs, defaultAttemptDelayMs } = this.options;
+    if (values.length === 0) return defaultAttemptDelayMs;
+    values.sort((x, y) => x - y);
+    const middle = values.length >> 1;
+    const median =
+      values.length % 2 === 1
+        ? (values[middle] as number)
+        : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
+    return Math.round(Math.min(maxAttemptDelayMs, Math.max(minAttemptDelayMs, median)));
+  }
+
+  /** Forgets the endpoint. Returns whether it was remembered. */
+  delete(address: string, port: number): boolean {
+    return this.#endpoints.delete(checkEndpoint(address, port));
+  }
+
+  /** Forgets all history (reachability, backoffs and RTTs): call it when the network changes. */
+  forget(): void {
+    this.#endpoints.clear();
+  }
+
+  /**
+   * Exports the history as plain JSON for {@link EndpointHistory.fromJSON}, the same way as `DnsCache.toJSON`:
+   * times relative to `nowMs` (this process's monotonic clock), the export instant stamped with `wallClockMs`
+   * (a shared wall clock, e.g. `Date.now()`). Both are required; `JSON.stringify(history)` alone throws.
+   * Only import into a process on the same network (see the module comment).
+   */
+  toJSON(nowMs: number, wallClockMs: number): EndpointHistoryJson {
+    checkNow(nowMs, 'nowMs', ' (call history.toJSON(nowMs, wallClockMs) and stringify its result)');
+    checkNow(wallClockMs, 'wallClockMs');
+    const endpoints: EndpointHistoryJsonEntry[] = [];
+    for (const endpoint of this.#endpoints.values()) {
+      const out: EndpointHistoryJsonEntry = {
+        address: endpoint.address,
+        port: endpoint.port,
+        lastOutcome: endpoint.lastOutcome,
+        lastAgeMs: nowMs - endpoint.lastAtMs,
+        consecutiveFailures: endpoint.consecutiveFailures,
+      };
+      if (endpoint.lastErrorCode !== undefined) out.lastErrorCode = endpoint.lastErrorCode;
+      if (!Number.isNaN(endpoint.srttMs)) {
+        out.srttMs = endpoint.srttMs;
+        out.rttvarMs = endpoint.rttvarMs;
+      }
+      if (endpoint.lastOutcome === 'failure') out.backoffForMs = endpoint.backoffUntilMs - nowMs;
+      endpoints.push(out);
+    }
+    return { version: 1, wallClockMs, endpoints };
+  }
+
+  /**
+   * Builds a history from {@link EndpointHistory.toJSON} output. `nowMs` is this process's monotonic clock and
+   * `wallClockMs` its wall clock now; the wall-clock time elapsed since export (never negative) ages every time, so
+   * backoffs end when they would have. A remaining backoff is capped at this history's `backoffMaxMs`. When there
+   * are more than `maxEndpoints`, the most recently recorded are kept.
+   *
+   * @throws TypeError ('ERR_NETDIAL_INVALID_ARGUMENT') naming the first malformed part of `json`;
+   *   ('ERR_NETDIAL_INVALID_OPTION') for invalid `options`.
+   */
+  static fromJSON(
+    json: unknown,
+    nowMs: number,
+    wallClockMs: number,
+    options?: EndpointHistoryOptions,
+  ): EndpointHistory {
+    const history = new EndpointHistory(options);
+    checkNow(nowMs);
+    checkNow(wallClockMs, 'wallClockMs');
+    if (typeof json !== 'object' || json === null) throw invalidArgument('`json` must be an object');
+    const snapshot = json as Partial<EndpointHistoryJson>;
+    if (snapshot.version !== 1) {
+      throw invalidArgument(`\`json.version\` must be 1, got ${String(snapshot.version)}`);
+    }
+    checkNow(snapshot.wallClockMs as number, 'json.wallClockMs');
+    if (!Array.isArray(snapshot.endpoints)) throw invalidArgument('`json.endpoints` must be an array');
+    const elapsedMs = Math.max(0, wallClockMs - (snapshot.wallClockMs as number));
+    snapshot.endpoints.forEach((raw: unknown, i: number) => {
+      const at = `json.endpoints[${i}]`;
+      if (typeof raw !== 'object' || raw === null) throw invalidArgument(`\`${at}\` must be an object`);
+      const item = raw as EndpointHistoryJsonEntry;
+      const key = checkEndpoint(item.address, item.port, `${at}.`);
+      const number = (value: unknown, what: string, min = Number.NEGATIVE_INFINITY): number => {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+          throw invalidArgument(`\`${at}.${what}\` must be a finite number >= ${min}, got ${String(value)}`);
+        }
+        return value;
+      };
+      if (item.lastOutcome !== 'success' && item.lastOutcome !== 'failure') {
+        throw invalidArgument(`\`${at}.lastOutcome\` must be 'success' or 'failure'`);
+      }
+      const failures = number(item.consecutiveFailures, 'consecutiveFailures', 0);
+      if (!Number.isInteger(failures) || (item.lastOutcome === 'failure') !== failures > 0) {
+        throw invalidArgument(
+          `\`${at}.consecutiveFailures\` must be an integer, > 0 exactly when lastOutcome is 'failure'`,
+        );
+      }
+      const endpoint = history.#touch(key, item.address, item.port);
+      endpoint.lastOutcome = item.lastOutcome;
+      endpoint.lastAtMs = nowMs - number(item.lastAgeMs, 'lastAgeMs') - elapsedMs;
+      endpoint.consecutiveFailures = failures;
+      if (item.lastErrorCode !== undefined) {
+        if (typeof item.lastErrorCode !== 'string' || item.lastErrorCode === '') {
+          throw invalidArgument(`\`${at}.lastErrorCode\` must be a non-empty string`);
+        }
+        endpoint.lastErrorCode = item.lastErrorCode;
+      }
+      if (item.srttMs !== undefined) {
+        endpoint.srttMs = number(item.srttMs, 'srttMs', 0);
+        endpoint.rttvarMs = number(item.rttvarMs, 'rttvarMs', 0);
+      }
+      if (item.lastOutcome === 'failure') {
+        const forMs = Math.min(number(item.backoffForMs, 'backoffForMs'), history.options.backoffMaxMs);
+        endpoint.backoffUntilMs = nowMs + forMs - elapsedMs;
+      }
+    });
+    return history;
+  }
+
+  /** The endpoint's record, made most recently used (created if new); evicts beyond `maxEndpoints`. */
+  #touch(key: string, address: string, port: number): Endpoint {
+    let endpoint = this.#endpoints.get(key);
+    if (endpoint === undefined) {
+      endpoint = new Endpoint(address, port, isIP(address) === 6 ? 6 : 4);
+    } else {
+      // Map iteration order is insertion order: re-inserting moves the endpoint to the most-recent end.
+      this.#endpoints.delete(key);
+    }
+    this.#endpoints.set(key, endpoint);
+    while (this.#endpoints.size > this.options.maxEndpoints) {
+      this.#endpoints.delete(this.#endpoints.keys().next().value as string);
+    }
+    return endpoint;
+  }
+}
+
+/** Validates an endpoint and returns its map key (port first: IPv6 addresses contain colons). */
+function checkEndpoint(address: string, port: number, prefix = ''): string {
+  if (typeof address !== 'string' || isIP(address) === 0) {
+    throw invalidArgument(`\`${prefix}address\` must be an IP address literal, got ${String(address)}`);
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw invalidArgument(`\`${prefix}port\` must be an integer in 1–65535, got ${String(port)}`);
+  }
+  return port + ' ' + address;
+}
+
+function checkNow(value: number, what = 'nowMs', hint = ''): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw invalidArgument(`\`${what}\` must be a finite number of milliseconds, got ${String(value)}${hint}`);
+  }
+}
+
+function validateOptions(options: EndpointHistoryOptions | undefined): EndpointHistoryConfig {
+  if (options === undefined) return ENDPOINT_HISTORY_DEFAULTS;
+  if (typeof options !== 'object' || options === null) {
+    throw invalidOption('options', `Expected \`options\` to be an object, got ${String(options)}`);
+  }
+  const config = { ...ENDPOINT_HISTORY_DEFAULTS };
+  for (const key of Object.keys(ENDPOINT_HISTORY_DEFAULTS) as (keyof EndpointHistoryConfig)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    const integer = key === 'maxEndpoints';
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (integer ? Number.isInteger(value) && value >= 1 : value >= 0);
+    if (!ok) {
+      const expected = integer ? 'an integer >= 1' : 'a finite number of milliseconds >= 0';
+      throw invalidOption(key, `Expected \`${key}\` to be ${expected}, got ${String(value)}`);
+    }
+    config[key] = value;
+  }
+  const order = (low: keyof EndpointHistoryConfig, high: keyof EndpointHistoryConfig, blame = low): void => {
+    if (config[low] > config[high]) {
+      throw invalidOption(
+        blame,
+        `Expected \`${low}\` (${config[low]}) to be <= \`${high}\` (${config[high]})`,
+      );
+    }
+  };
+  if (config.minAttemptDelayMs < 10) {
+    throw invalidOption(
+      'minAttemptDelayMs',
+      `Expected \`minAttemptDelayMs\` to be >= 10 (RFC 8305 §5), got ${config.minAttemptDelayMs}`,
+    );
+  }
+  order('backoffBaseMs', 'backoffMaxMs');
+  order('minAttemptDelayMs', 'maxAttemptDelayMs');
+  order('minAttemptDelayMs', 'defaultAttemptDelayMs', 'defaultAttemptDelayMs');
+  order('defaultAttemptDelayMs', 'maxAttemptDelayMs');
+  return Object.freeze(config);
+}
+
+function invalidOption(option: string, message: string): TypeError {
+  const error = new TypeError(message) as TypeError & { code: string; option: string };
+  error.code = 'ERR_NETDIAL_INVALID_OPTION';
+  error.option = option;
+  return error;
+}
+
+function invalidArgument(message: string): TypeError {
+  const error = new TypeError(message) as TypeError & { code: string };
+  error.code = 'ERR_NETDIAL_INVALID_ARGUMENT';
+  return error;
+}
