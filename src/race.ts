@@ -279,7 +279,12 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (!this.#racing && this.#resolutionDelayUntil !== undefined) {
       at = Math.min(at, this.#resolutionDelayUntil);
     }
-    if (this.#racing && this.#inFlight > 0 && this.#inFlight < this.#cfg.maxConcurrentAttempts && this.#nextUntried()) {
+    if (
+      this.#racing &&
+      this.#inFlight > 0 &&
+      this.#inFlight < this.#cfg.maxConcurrentAttempts &&
+      this.#nextUntried()
+    ) {
       at = Math.min(at, this.#lastStartMs + this.#cfg.attemptDelayMs);
     }
     return Math.max(at, nowMs);

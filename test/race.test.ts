@@ -86,7 +86,11 @@ describe('RFC 8305 §3 early start', () => {
     d.at(5, (r, n) => r.answer(6, [v6(1), v6(2)], n));
     d.at(30, (r, n) => r.answer(4, [v4(1)], n));
     d.advanceTo(1000);
-    assert.deepEqual(d.starts(), ['5 start #0 2001:db8::1', '255 start #1 203.0.113.1', '505 start #2 2001:db8::2']);
+    assert.deepEqual(d.starts(), [
+      '5 start #0 2001:db8::1',
+      '255 start #1 203.0.113.1',
+      '505 start #2 2001:db8::2',
+    ]);
   });
 
   test('A first: waits the 50 ms Resolution Delay, then starts on IPv4 when AAAA is still out', () => {
@@ -151,7 +155,11 @@ describe('RFC 8305 §5 racing', () => {
     const d = new Driver(config({ families: [4] }));
     d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
     d.advanceTo(600);
-    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.2', '500 start #2 203.0.113.3']);
+    assert.deepEqual(d.starts(), [
+      '0 start #0 203.0.113.1',
+      '250 start #1 203.0.113.2',
+      '500 start #2 203.0.113.3',
+    ]);
     assert.equal(d.log.filter((l) => l.includes('cancel')).length, 0);
   });
 
@@ -160,7 +168,11 @@ describe('RFC 8305 §5 racing', () => {
     d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
     d.at(40, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
     d.advanceTo(300);
-    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '40 start #1 203.0.113.2', '290 start #2 203.0.113.3']);
+    assert.deepEqual(d.starts(), [
+      '0 start #0 203.0.113.1',
+      '40 start #1 203.0.113.2',
+      '290 start #2 203.0.113.3',
+    ]);
   });
 
   test('the first connection wins; every other attempt is cancelled', () => {

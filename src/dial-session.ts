@@ -1,0 +1,488 @@
+/**
+ * One dial: the thin shell that connects the pure race (race.ts) to real DNS answers, real sockets and
+ * one real timer, then runs TLS on the winner. It decides nothing itself: it carries out the race's
+ * actions and reports what happened.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Clock } from './clock.js';
+import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
+import type { DialConfig } from './options.js';
+import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
+import { attachReport, type DialReport, type QueryReport } from './report.js';
+import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
+import { interleaveFamilies, sortDestinations } from './sort.js';
+import type { SourceAddressProbe } from './source-address.js';
+import { formatHostPort, type Target } from './target.js';
+import type { Family } from './types.js';
+
+/** A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). */
+interface Candidate {
+  address: string;
+  family: Family;
+  sourceAddress?: string | null | undefined;
+}
+
+export interface SessionDeps {
+  resolver: NameResolver;
+  probe: SourceAddressProbe;
+  clock: Clock;
+}
+
+/** Most attempts named in a DialError's one-line message; the `attempts` array always has all. */
+const MESSAGE_ATTEMPTS = 6;
+
+export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    new DialSession(target, cfg, deps, resolve, reject).start();
+  });
+}
+
+class DialSession {
+  readonly #target: Target;
+  readonly #cfg: DialConfig;
+  readonly #deps: SessionDeps;
+  readonly #resolve: (s: net.Socket) => void;
+  readonly #reject: (e: unknown) => void;
+  readonly #t0: number;
+  readonly #startedAt = new Date();
+  readonly #race: Race<Candidate>;
+  readonly #sockets = new Map<number, net.Socket>();
+  readonly #errors = new Map<number, string>();
+  readonly #queries: QueryReport[] = [];
+  readonly #dnsFailures: AttemptError[] = [];
+  #resolution: Resolution | undefined;
+  #timer: unknown;
+  #timerAt: number | undefined;
+  #settled = false;
+  #tlsSocket: tls.TLSSocket | undefined;
+  /** The TCP connection under a handshake in progress (destroying a TLSSocket does not always close it). */
+  #tcpUnderTls: net.Socket | undefined;
+  readonly #onAbort = () => this.#abort();
+
+  constructor(
+    target: Target,
+    cfg: DialConfig,
+    deps: SessionDeps,
+    resolve: (s: net.Socket) => void,
+    reject: (e: unknown) => void,
+  ) {
+    this.#target = target;
+    this.#cfg = cfg;
+    this.#deps = deps;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#t0 = deps.clock.now();
+    const families: Family[] = cfg.family === 0 ? [6, 4] : [cfg.family];
+    const order = (known: readonly Candidate[]): Candidate[] =>
+      interleaveFamilies(sortDestinations(known), cfg.firstAddressFamilyCount);
+    this.#race = new Race<Candidate>(
+      {
+        families,
+        attemptDelayMs: cfg.attemptDelayMs,
+        resolutionDelayMs: cfg.resolutionDelayMs,
+        maxConcurrentAttempts: cfg.maxConcurrentAttempts,
+        deadlineMs: this.#t0 + cfg.timeoutMs,
+        order,
+      },
+      this.#t0,
+    );
+  }
+
+  start(): void {
+    const signal = this.#cfg.signal;
+    if (signal?.aborted) {
+      this.#settled = true;
+      this.#reject(new AbortError(signal.reason, `connect ${this.#where()}`));
+      return;
+    }
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#apply(this.#race.start(this.#now()));
+    if (this.#settled) return;
+    this.#resolution = this.#deps.resolver.resolve(
+      this.#target.host,
+      this.#target.absolute,
+      this.#race.pendingFamilies,
+      this.#cfg.resolver,
+      this.#now(),
+      (event) => this.#onResolution(event),
+    );
+    if (this.#settled) this.#resolution.cancel();
+  }
+
+  #now(): number {
+    return this.#deps.clock.now();
+  }
+
+  #rel(t: number): number {
+    return Math.round((t - this.#t0) * 1000) / 1000;
+  }
+
+  #where(): string {
+    return formatHostPort(this.#target.host, this.#target.port);
+  }
+
+  #onResolution(event: ResolutionEvent): void {
+    if (this.#settled) return;
+    const now = this.#now();
+    const type = event.family === 6 ? 'AAAA' : 'A';
+    if (event.type === 'query') {
+      this.#queries.push({ type, name: event.name, source: event.source, startMs: this.#rel(now) });
+      return;
+    }
+    let q = this.#queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
+    if (!q) {
+      q = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
+      this.#queries.push(q);
+    }
+    q.endMs = this.#rel(now);
+    q.source = event.source;
+    if (event.type === 'error') {
+      q.code = event.code;
+      this.#dnsFailures.push({
+        address: event.name,
+        family: event.family,
+        port: this.#target.port,
+        phase: 'dns',
+        code: event.code,
+        message: event.message,
+        startMs: q.startMs,
+        durationMs: q.endMs - q.startMs,
+      });
+      this.#apply(this.#race.answerFailed(event.family, event.code, now));
+      return;
+    }
+    q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    const candidates: Candidate[] = event.addresses.map((a) => ({ address: a.address, family: a.family }));
+    const local = this.#cfg.localAddress;
+    if (local !== undefined) {
+      for (const c of candidates) c.sourceAddress = local;
+      this.#apply(this.#race.answer(event.family, candidates, now));
+      return;
+    }
+    // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
+    // when there is more than one address to order.
+    const pendingOthers = this.#race.pendingFamilies.length > 1;
+    if (candidates.length + this.#race.order.length <= 1 && !pendingOthers) {
+      this.#apply(this.#race.answer(event.family, candidates, now));
+      return;
+    }
+    this.#deps.probe.probe(candidates, now).then((sources) => {
+      if (this.#settled) return;
+      for (const c of candidates) c.sourceAddress = sources.get(c.address);
+      this.#apply(this.#race.answer(event.family, candidates, this.#now()));
+    });
+  }
+
+  #apply(step: RaceStep<Candidate>): void {
+    for (const action of step.actions) this.#act(action);
+    if (this.#settled) return;
+    this.#schedule(step.wakeAtMs);
+  }
+
+  #act(action: RaceAction<Candidate>): void {
+    switch (action.type) {
+      case 'start':
+        this.#startAttempt(action.id, action.candidate);
+        break;
+      case 'cancel': {
+        const socket = this.#sockets.get(action.id);
+        this.#sockets.delete(action.id);
+        socket?.destroy();
+        break;
+      }
+      case 'won':
+        this.#won(action.id);
+        break;
+      case 'fail':
+        this.#failed(action.reason);
+        break;
+    }
+  }
+
+  #schedule(atMs: number | undefined): void {
+    if (atMs === this.#timerAt) return;
+    this.#clearTimer();
+    if (atMs === undefined || !Number.isFinite(atMs)) return;
+    this.#timerAt = atMs;
+    this.#timer = this.#deps.clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = undefined;
+        this.#apply(this.#race.tick(this.#now()));
+      },
+      Math.max(0, atMs - this.#now()),
+    );
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+  }
+
+  #startAttempt(id: number, c: Candidate): void {
+    let socket: net.Socket;
+    try {
+      socket = net.connect({
+        host: c.address,
+        port: this.#target.port,
+        family: c.family,
+        localAddress: this.#cfg.localAddress,
+      });
+    } catch (err) {
+      // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
+      const code = (err as { code?: string }).code ?? 'EINVAL';
+      this.#errors.set(id, (err as Error).message ?? code);
+      queueMicrotask(() => {
+        if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
+      });
+      return;
+    }
+    this.#sockets.set(id, socket);
+    socket.once('connect', () => {
+      if (this.#settled || this.#sockets.get(id) !== socket) return;
+      this.#apply(this.#race.attemptConnected(id, this.#now()));
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.#sockets.get(id) !== socket) return;
+      this.#sockets.delete(id);
+      socket.destroy();
+      this.#errors.set(id, err.message);
+      if (!this.#settled) this.#apply(this.#race.attemptFailed(id, err.code ?? 'EIO', this.#now()));
+    });
+  }
+
+  /** Stops everything the dial started: timer, abort listener, DNS, losing sockets. */
+  #cleanup(): void {
+    this.#settled = true;
+    this.#clearTimer();
+    this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
+    this.#resolution?.cancel();
+  }
+
+  #abort(): void {
+    if (this.#tlsSocket) {
+      this.#dropHandshake();
+      this.#cleanup();
+      this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
+      return;
+    }
+    if (this.#settled) return;
+    this.#apply(this.#race.abort(this.#now()));
+  }
+
+  #won(id: number): void {
+    const socket = this.#sockets.get(id)!;
+    this.#sockets.delete(id);
+    socket.removeAllListeners('connect');
+    socket.removeAllListeners('error');
+    const attempt = this.#race.attempts[id]!;
+    const report = this.#report();
+    report.winner = {
+      address: attempt.candidate.address,
+      family: attempt.candidate.family,
+      port: this.#target.port,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      connectMs: attempt.endMs ?? this.#rel(this.#now()),
+    };
+    if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
+    if (this.#cfg.keepAlive !== undefined)
+      socket.setKeepAlive(this.#cfg.keepAlive, this.#cfg.keepAliveInitialDelayMs);
+    if (this.#cfg.tls === undefined) {
+      this.#cleanup();
+      report.durationMs = this.#rel(this.#now());
+      attachReport(socket, report);
+      this.#resolve(socket);
+      return;
+    }
+    // Everything but the abort listener and the deadline is done; TLS runs on the winner (RFC 8305
+    // leaves TLS out of the race; the deadline still bounds it).
+    this.#clearTimer();
+    this.#resolution?.cancel();
+    this.#handshake(socket, report, attempt.candidate);
+  }
+
+  #handshake(socket: net.Socket, report: DialReport, c: Candidate): void {
+    const options = this.#cfg.tls!;
+    const isName = this.#target.hostKind === 0;
+    // SNI carries the host name, never an IP (RFC 6066 §3); the certificate is checked against the name.
+    const servername = options.servername ?? (isName ? this.#target.host : undefined);
+    const startMs = this.#rel(this.#now());
+    report.tls = { startMs, servername };
+    const tlsSocket = tls.connect({
+      ...options,
+      socket,
+      servername,
+      host: options.host ?? this.#target.host,
+    });
+    this.#tlsSocket = tlsSocket;
+    this.#tcpUnderTls = socket;
+    const fail = (code: string, message: string) => {
+      if (this.#tlsSocket !== tlsSocket) return;
+      this.#dropHandshake();
+      this.#cleanup();
+      const endMs = this.#rel(this.#now());
+      const attempt: AttemptError = {
+        address: c.address,
+        family: c.family,
+        port: this.#target.port,
+        phase: 'tls',
+        code,
+        message,
+        startMs,
+        durationMs: endMs - startMs,
+      };
+      this.#reject(
+        new DialError({
+          host: this.#target.host,
+          port: this.#target.port,
+          code,
+          message: `connect ${this.#where()} failed in ${formatDuration(endMs)}: TLS handshake with ${c.address}: ${message} (${code})`,
+          attempts: [attempt],
+          elapsedMs: endMs,
+        }),
+      );
+    };
+    const remainingMs = this.#t0 + this.#cfg.timeoutMs - this.#now();
+    if (Number.isFinite(remainingMs)) {
+      this.#timer = this.#deps.clock.setTimeout(
+        () => {
+          this.#timer = undefined;
+          fail('ETIMEDOUT', `no handshake within the ${formatDuration(this.#cfg.timeoutMs)} timeout`);
+        },
+        Math.max(0, remainingMs),
+      );
+    }
+    tlsSocket.once('secureConnect', () => {
+      if (this.#tlsSocket !== tlsSocket) return;
+      this.#tlsSocket = undefined;
+      this.#tcpUnderTls = undefined;
+      tlsSocket.removeAllListeners('error');
+      this.#cleanup();
+      const now = this.#rel(this.#now());
+      report.tls = {
+        startMs,
+        endMs: now,
+        servername,
+        protocol: tlsSocket.getProtocol(),
+        alpnProtocol: tlsSocket.alpnProtocol,
+        sessionReused: tlsSocket.isSessionReused(),
+      };
+      report.durationMs = now;
+      attachReport(tlsSocket, report);
+      this.#resolve(tlsSocket);
+    });
+    tlsSocket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_TLS', err.message));
+  }
+
+  #dropHandshake(): void {
+    this.#tlsSocket?.destroy();
+    this.#tcpUnderTls?.destroy();
+    this.#tlsSocket = undefined;
+    this.#tcpUnderTls = undefined;
+  }
+
+  #failed(reason: FailReason): void {
+    this.#cleanup();
+    for (const s of this.#sockets.values()) s.destroy();
+    this.#sockets.clear();
+    if (reason === 'aborted') {
+      this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
+      return;
+    }
+    this.#reject(this.#dialError(reason));
+  }
+
+  #dialError(reason: Exclude<FailReason, 'aborted'>): DialError {
+    const elapsedMs = this.#rel(this.#now());
+    const tcp: AttemptError[] = this.#race.attempts.map((a) => ({
+      address: a.candidate.address,
+      family: a.candidate.family,
+      port: this.#target.port,
+      phase: 'tcp',
+      code: a.code ?? 'ECANCELED',
+      message:
+        a.outcome === 'timeout'
+          ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
+          : (this.#errors.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
+      startMs: a.startMs,
+      durationMs: (a.endMs ?? elapsedMs) - a.startMs,
+    }));
+    const dns = [...this.#dnsFailures];
+    if (reason === 'timeout') {
+      for (const a of this.#race.answers) {
+        if (a.code !== 'ETIMEOUT') continue;
+        dns.push({
+          address: this.#target.host,
+          family: a.family,
+          port: this.#target.port,
+          phase: 'dns',
+          code: 'ETIMEOUT',
+          message: 'no answer before the dial timed out',
+          startMs: 0,
+          durationMs: a.atMs,
+        });
+      }
+    }
+    const attempts = [...dns, ...tcp];
+    const where = this.#where();
+    let code: string;
+    let message: string;
+    if (reason === 'dns') {
+      // One name, no address: ENOTFOUND when DNS says there is none; otherwise the first real failure.
+      const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');
+      code = real?.code ?? 'ENOTFOUND';
+      const detail = dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join('; ');
+      const what = code === 'ENOTFOUND' ? `${this.#target.host} has no address` : describeCode(code);
+      message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
+    } else {
+      // Like Go, the first attempt's error speaks for the dial: it went to the most preferred address.
+      code = reason === 'timeout' ? 'ETIMEDOUT' : (tcp[0]?.code ?? 'ECONNREFUSED');
+      const listed = tcp.slice(0, MESSAGE_ATTEMPTS).map((a) => `${a.address} ${a.code}`);
+      if (tcp.length > MESSAGE_ATTEMPTS) listed.push(`${tcp.length - MESSAGE_ATTEMPTS} more`);
+      const head =
+        reason === 'timeout'
+          ? `connect ${where} timed out after ${formatDuration(elapsedMs)}`
+          : `connect ${where} failed after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'} in ${formatDuration(elapsedMs)}`;
+      message = tcp.length > 0 ? `${head}: ${listed.join('; ')}` : `${head}: no address was tried`;
+    }
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code,
+      message,
+      attempts,
+      elapsedMs,
+    });
+  }
+
+  #report(): DialReport {
+    const attempts = this.#race.attempts.map((a) => ({
+      address: a.candidate.address,
+      family: a.candidate.family,
+      port: this.#target.port,
+      startMs: a.startMs,
+      endMs: a.endMs,
+      outcome: a.outcome,
+      code: a.code,
+      trigger: a.trigger,
+    }));
+    return {
+      host: this.#target.host,
+      port: this.#target.port,
+      startedAt: this.#startedAt.toISOString(),
+      durationMs: 0,
+      resolution: { queries: this.#queries },
+      order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
+      settings: {
+        attemptDelayMs: this.#cfg.attemptDelayMs,
+        resolutionDelayMs: this.#cfg.resolutionDelayMs,
+        maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
+        timeoutMs: this.#cfg.timeoutMs,
+      },
+      attempts,
+    };
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * netdial — connect by host name, done right.
+ *
+ * The public surface, listed explicitly. Held back on purpose: the race state machine, the resolver
+ * shell and the sorting internals (they are tested directly but their shapes may change).
+ */
+export { Dialer, dial, getDefaultDialer } from './dialer.js';
+export type { DialTarget, DialerOptions } from './dialer.js';
+export type { DialOptions, ResolveFunction, ResolverChoice } from './options.js';
+export { DEFAULTS } from './options.js';
+export { AbortError, DialError, isAbortError, isDialError } from './errors.js';
+export type { AttemptError, AttemptPhase, InputErrorCode } from './errors.js';
+export { getReport } from './report.js';
+export type { AttemptReport, DialReport, QueryReport } from './report.js';
+export { parseTarget } from './target.js';
+export type { Target } from './target.js';
+export type { AddressSource, Family, ResolvedAddress } from './types.js';

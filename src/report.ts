@@ -1,0 +1,82 @@
+/**
+ * The establishment report: how one successful dial went — how the name was resolved and from where,
+ * the order decided, each attempt with its timing and outcome, the winner, the TLS handshake. Plain
+ * data (JSON-serialisable), kept in a WeakMap against the socket so it costs nothing once the socket
+ * is gone. All times are milliseconds since the dial began.
+ */
+import type net from 'node:net';
+import type { AttemptOutcome } from './race.js';
+import type { AddressSource, Family } from './types.js';
+
+export interface QueryReport {
+  /** 'A' or 'AAAA' (for hosts, literal, system and custom sources the family's record type as well). */
+  type: 'A' | 'AAAA';
+  /** The name asked for (with a search domain appended when the search list supplied one). */
+  name: string;
+  source: AddressSource;
+  startMs: number;
+  /** When the answer or error came; undefined if it never came before the dial ended. */
+  endMs?: number | undefined;
+  addresses?: Array<{ address: string; ttlSeconds?: number | undefined }> | undefined;
+  /** Error code when the query failed: ENOTFOUND (NXDOMAIN), ENODATA, ESERVFAIL, ETIMEOUT… */
+  code?: string | undefined;
+}
+
+export interface AttemptReport {
+  address: string;
+  family: Family;
+  port: number;
+  startMs: number;
+  endMs?: number | undefined;
+  outcome: AttemptOutcome;
+  code?: string | undefined;
+  /** Why it started then: the first attempt, the attempt delay ran out, a previous attempt failed, or a new answer arrived. */
+  trigger: 'first' | 'delay' | 'failure' | 'answer';
+}
+
+export interface DialReport {
+  host: string;
+  port: number;
+  /** Wall-clock start, ISO 8601. */
+  startedAt: string;
+  durationMs: number;
+  resolution: { queries: QueryReport[] };
+  /** Every address in the order netdial decided to try them (RFC 6724 sort, RFC 8305 §4 interleave). */
+  order: Array<{ address: string; family: Family }>;
+  /** The settings in force: attempt delay, resolution delay, concurrency. */
+  settings: {
+    attemptDelayMs: number;
+    resolutionDelayMs: number;
+    maxConcurrentAttempts: number;
+    timeoutMs: number;
+  };
+  attempts: AttemptReport[];
+  winner?: {
+    address: string;
+    family: Family;
+    port: number;
+    localAddress?: string | undefined;
+    localPort?: number | undefined;
+    /** When TCP connected. */
+    connectMs: number;
+  };
+  tls?: {
+    startMs: number;
+    endMs?: number | undefined;
+    servername?: string | undefined;
+    protocol?: string | null | undefined;
+    alpnProtocol?: string | false | null | undefined;
+    sessionReused?: boolean | undefined;
+  };
+}
+
+const reports = new WeakMap<object, DialReport>();
+
+/** The report of the dial that produced `socket` (a socket or TLS socket netdial returned); undefined otherwise. */
+export function getReport(socket: net.Socket): DialReport | undefined {
+  return reports.get(socket);
+}
+
+export function attachReport(socket: net.Socket, report: DialReport): void {
+  reports.set(socket, report);
+}
