@@ -14,8 +14,10 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import dnsPacket from 'dns-packet';
 import { labHelpText, parseLabCliArgs } from '../lab/cli-args.js';
-import { clientSetupBatch, routerSetupBatch } from '../lab/topology.js';
+import { PRIVATE_COPY_PREFIX } from '../lab/system-files.js';
+import { clientSetupBatch, routerSetupBatches } from '../lab/topology.js';
 import {
+  chooseSlowPathDelayMs,
   DEFAULT_ZONE,
   decideAnswer,
   decideLabEntry,
@@ -104,6 +106,13 @@ if (await enterLab(import.meta.url)) {
       ];
       for (const { want, ...facts } of cases)
         assert.deepEqual(decideLabEntry(facts), want, JSON.stringify(facts));
+    });
+
+    test('slow path delay choice: explicit, disabled, default only with Python', () => {
+      assert.equal(chooseSlowPathDelayMs(false, true), undefined);
+      assert.equal(chooseSlowPathDelayMs(150, false), 150);
+      assert.equal(chooseSlowPathDelayMs(undefined, true), 400);
+      assert.equal(chooseSlowPathDelayMs(undefined, false), undefined);
     });
 
     test('lab availability: Linux, root and a working probe', () => {
@@ -275,15 +284,26 @@ if (await enterLab(import.meta.url)) {
         verbose: false,
         clientIpv4: true,
         clientIpv6: false,
+        slowPathDelayMs: undefined,
         command: ['curl', '-sv', 'http://x/'],
       });
+      assert.equal(parseLabCliArgs(['--slow-delay-ms', '250', 'x']).slowPathDelayMs, 250);
+      assert.throws(() => parseLabCliArgs(['--slow-delay-ms', 'soon', 'x']), /--slow-delay-ms/);
       assert.deepEqual(parseLabCliArgs(['--', '--weird']).command, ['--weird']);
       assert.throws(() => parseLabCliArgs(['--bogus', 'x']), /unknown option --bogus/);
       const help = labHelpText();
       for (const s of SCENARIOS) assert.ok(help.includes(s.name), s.name);
       assert.match(clientSetupBatch(42, { ipv4: true, ipv6: false }), /netns 42\n/);
       assert.doesNotMatch(clientSetupBatch(42, { ipv4: true, ipv6: false }), /3fff/);
-      assert.doesNotMatch(routerSetupBatch(), /192\.0\.2\./);
+      for (const slow of [true, false]) {
+        const batches = routerSetupBatches(slow);
+        assert.equal(batches.length, slow ? 2 : 1);
+        assert.doesNotMatch(batches.map((b) => b.text).join(''), /192\.0\.2\./);
+        assert.equal(
+          batches.some((b) => b.text.includes('198.18.1.0/24')),
+          slow,
+        );
+      }
     });
 
     test('the default zone has every scenario name the tests, demo and benchmark use', () => {
@@ -396,6 +416,51 @@ if (await enterLab(import.meta.url)) {
           assert.ok(r.ms < 100, `${address} took ${r.ms} ms`);
         }
       });
+    });
+
+    test('slow path: each round trip gains the delay, both families; the delay can change live', async () => {
+      await withLab(
+        {},
+        async (lab) => {
+          assert.equal(lab.slowPathDelayMs, 200);
+          const [v4, v6, fast] = await Promise.all([
+            attempt(lab.addresses.slow.v4[0], lab.ports.echo, 2000),
+            attempt(lab.addresses.slow.v6[0], lab.ports.http, 2000),
+            attempt(lab.addresses.good.v4[0], lab.ports.echo, 2000),
+          ]);
+          for (const r of [v4, v6]) {
+            assert.equal(r.outcome, 'connect');
+            assert.ok(r.ms >= 195 && r.ms < 400, `slow connect took ${r.ms} ms`);
+          }
+          assert.ok(fast.outcome === 'connect' && fast.ms < 100, `good connect took ${fast.ms} ms`);
+          lab.setSlowPathDelayMs(50);
+          const changed = await attempt(lab.addresses.slow.v4[1], lab.ports.echo, 2000);
+          assert.ok(
+            changed.outcome === 'connect' && changed.ms >= 45 && changed.ms < 190,
+            `${changed.ms} ms`,
+          );
+          assert.equal(lab.slowPathDelayMs, 50);
+        },
+        { slowPathDelayMs: 200 },
+      );
+    });
+
+    test('slowPathDelayMs: false runs no delay line; slow addresses are then unreachable', async () => {
+      await withLab(
+        {},
+        async (lab) => {
+          assert.equal(lab.slowPathDelayMs, undefined);
+          assert.throws(() => lab.setSlowPathDelayMs(10), /no slow path/);
+          const pids = readdirSync('/proc').filter((f) => /^\d+$/.test(f));
+          assert.deepEqual(
+            pids.map(Number).sort((a, b) => a - b),
+            [1, lab.routerPid],
+          );
+          const r = await attempt(lab.addresses.slow.v4[0], lab.ports.echo, 1000);
+          assert.equal(r.outcome, 'error');
+        },
+        { slowPathDelayMs: false },
+      );
     });
 
     test('router namespace is reachable with execInRouter; the client has no route to the host network', async () => {
@@ -581,6 +646,8 @@ if (await enterLab(import.meta.url)) {
       await withLab(
         DEFAULT_ZONE,
         async (lab) => {
+          assert.deepEqual(dns.getServers(), ['127.0.0.1'], 'default resolver points at the lab');
+          assert.deepEqual(await dns.promises.resolve6('one-good.lab.test'), [good.v6[0]]);
           const all = await dns.promises.lookup('one-good.lab.test', { all: true });
           assert.deepEqual(new Set(all.map((a) => a.address)), new Set([good.v4[0], good.v6[0]]));
           const short = await dns.promises.lookup('short', { family: 4 });
@@ -621,7 +688,6 @@ if (await enterLab(import.meta.url)) {
       const before = await Promise.all(
         handles.map(async (h) => ({ text: await readWhole(h), stat: await h.stat() })),
       );
-      const tmpBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('netdial-lab-'));
       await new Promise((resolve) => setTimeout(resolve, 0));
       const resourcesBefore = process.getActiveResourcesInfo().sort();
       const timings: { setupMs: number; teardownMs: number }[] = [];
@@ -636,13 +702,11 @@ if (await enterLab(import.meta.url)) {
                 ino: statSync('/etc/resolv.conf').ino,
               };
               assert.ok(lab.routerPid > 1);
-              assert.deepEqual(
-                readdirSync('/proc')
-                  .filter((f) => /^\d+$/.test(f))
-                  .map(Number)
-                  .sort((a, b) => a - b),
-                [1, lab.routerPid],
-              );
+              const pids = readdirSync('/proc')
+                .filter((f) => /^\d+$/.test(f))
+                .map(Number);
+              assert.ok(pids.includes(1) && pids.includes(lab.routerPid), String(pids));
+              assert.equal(pids.length, 3, `this process, the router and the delay line: ${pids}`);
             },
             { onTimings: (timing) => timings.push(timing), search: ['lab.test', 'example.test'] },
           );
@@ -685,8 +749,9 @@ if (await enterLab(import.meta.url)) {
       const netns = await runCommand('ip', ['netns', 'list']);
       assert.equal(netns.stdout.trim(), '');
       assert.deepEqual(
-        readdirSync(tmpdir()).filter((f) => f.startsWith('netdial-lab-')),
-        tmpBefore,
+        readdirSync(tmpdir()).filter((f) => f.startsWith(PRIVATE_COPY_PREFIX)),
+        [],
+        'private copies removed',
       );
       for (const timing of timings) {
         t.diagnostic(

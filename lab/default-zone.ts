@@ -1,0 +1,126 @@
+/**
+ * Ready-made scenario names under `lab.test`, shared by the lab's self-test, the dial() scenario tests,
+ * the demo and the benchmark. Each entry says what a client should experience.
+ */
+import { LAB } from './plan.js';
+import type { Zone, ZoneRecordSet } from './zone.js';
+
+const { good, slow, refused, blackholed, unreachable, clientUnreachable } = LAB.addresses;
+
+/** One named scenario of the default zone. */
+export interface Scenario {
+  /** Fully qualified name (under `LAB.zoneSuffix`). */
+  name: string;
+  records: ZoneRecordSet;
+  /** One line: what a client connecting by this name meets. */
+  description: string;
+}
+
+function scenario(label: string, records: ZoneRecordSet, description: string): Scenario {
+  return { name: `${label}.${LAB.zoneSuffix}`, records, description };
+}
+
+/** The default scenarios, in the order `--help` lists them. */
+export const SCENARIOS: readonly Scenario[] = [
+  scenario('one-good', { A: [good.v4[0]], AAAA: [good.v6[0]] }, 'A and AAAA both good'),
+  scenario('a-only', { A: [good.v4[0]] }, 'good A, no AAAA (NODATA)'),
+  scenario('aaaa-only', { AAAA: [good.v6[0]] }, 'good AAAA, no A (NODATA)'),
+  scenario(
+    'first-a-blackholed',
+    { A: [blackholed.v4[0], good.v4[1]] },
+    'A: blackholed first, then good; no AAAA',
+  ),
+  scenario(
+    'first-a-refused',
+    { A: [refused.v4[0], good.v4[1]] },
+    'A: refused (RST) first, then good; no AAAA',
+  ),
+  scenario('aaaa-blackholed', { A: [good.v4[0]], AAAA: [blackholed.v6[0]] }, 'AAAA blackholed, A good'),
+  scenario(
+    'aaaa-slow',
+    { A: [good.v4[0]], AAAA: [good.v6[0]], delayMs: { AAAA: 1000 } },
+    'both good, AAAA answer delayed 1000 ms',
+  ),
+  scenario(
+    'a-slow',
+    { A: [good.v4[0]], AAAA: [good.v6[0]], delayMs: { A: 1000 } },
+    'both good, A answer delayed 1000 ms',
+  ),
+  scenario(
+    'mixed-eight',
+    {
+      A: [
+        blackholed.v4[0],
+        refused.v4[0],
+        blackholed.v4[1],
+        good.v4[0],
+        refused.v4[1],
+        blackholed.v4[2],
+        good.v4[1],
+        good.v4[2],
+      ],
+    },
+    '8 A: blackholed, refused, blackholed, GOOD, refused, blackholed, GOOD, GOOD; no AAAA',
+  ),
+  scenario(
+    'aaaa-slow-path',
+    { A: [good.v4[0]], AAAA: [slow.v6[0]] },
+    'AAAA on the slow path (every round trip +400 ms by default), A good',
+  ),
+  scenario(
+    'a-slow-path',
+    { A: [slow.v4[0]], AAAA: [good.v6[0]] },
+    'A on the slow path (every round trip +400 ms by default), AAAA good',
+  ),
+  scenario(
+    'all-blackholed',
+    { A: [blackholed.v4[0]], AAAA: [blackholed.v6[0]] },
+    'A and AAAA both blackholed',
+  ),
+  scenario('all-refused', { A: [refused.v4[0]], AAAA: [refused.v6[0]] }, 'A and AAAA both refused (RST)'),
+  scenario(
+    'localhost-like',
+    { A: ['127.0.0.1'], AAAA: ['::1'] },
+    "AAAA ::1 + A 127.0.0.1 (the client's own loopback; start a listener there yourself)",
+  ),
+  scenario(
+    'aaaa-unreachable',
+    { A: [good.v4[0]], AAAA: [unreachable.v6[0]] },
+    'AAAA gets ICMP unreachable from the router (about 1 s late), A good',
+  ),
+  scenario(
+    'aaaa-client-unreachable',
+    { A: [good.v4[0]], AAAA: [clientUnreachable.v6[0]] },
+    'AAAA unreachable at the client (immediate error, no packet), A good',
+  ),
+  scenario(
+    'a-unreachable',
+    { A: [unreachable.v4[0]], AAAA: [good.v6[0]] },
+    'A gets ICMP unreachable from the router (at once), AAAA good',
+  ),
+  scenario(
+    'servfail-aaaa',
+    { A: [good.v4[0]], AAAA: [good.v6[0]], fail: { AAAA: 'SERVFAIL' } },
+    'AAAA query answered SERVFAIL, A good',
+  ),
+  scenario(
+    'drop-aaaa',
+    { A: [good.v4[0]], AAAA: [good.v6[0]], fail: { AAAA: 'DROP' } },
+    'AAAA query never answered, A good',
+  ),
+  scenario(
+    'truncated',
+    { A: [good.v4[0]], AAAA: [good.v6[0]], truncate: true },
+    'UDP answers have TC=1 and no records; TCP gets both good',
+  ),
+  scenario('short-ttl', { A: [good.v4[0]], AAAA: [good.v6[0]], ttl: 1 }, 'both good, TTL 1 s'),
+  scenario('alias', { CNAME: `one-good.${LAB.zoneSuffix}` }, 'CNAME to one-good.lab.test'),
+  scenario(
+    'short',
+    { A: [good.v4[0]], AAAA: [good.v6[0]] },
+    'both good; reach it as "short" via the search list',
+  ),
+];
+
+/** The default zone: every scenario of `SCENARIOS`. Names not in it get NXDOMAIN (e.g. missing.lab.test). */
+export const DEFAULT_ZONE: Zone = Object.fromEntries(SCENARIOS.map((s) => [s.name, s.records]));

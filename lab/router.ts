@@ -1,0 +1,127 @@
+/**
+ * The router process. Started by the lab as `unshare --net node router.js '<sysctls json>'`, so it is the
+ * process that holds the router network namespace: it writes that namespace's sysctls, runs its `ip`
+ * batch, serves the TCP listeners on the `good` addresses and reports accepted connections. It exits when
+ * the lab disconnects and is otherwise killed by PID (SIGKILL) at teardown.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type {
+  IpBatch,
+  ListenerSpec,
+  RouterReply,
+  RouterRequest,
+  ServerConnection,
+  Sysctl,
+} from './router-protocol.js';
+
+const connections: ServerConnection[] = [];
+
+function send(reply: RouterReply): void {
+  process.send?.(reply);
+}
+
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function track(kind: ListenerSpec['kind'], socket: net.Socket): void {
+  const entry: ServerConnection = {
+    kind,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    acceptedAtEpochMs: epochNow(),
+    closedAtEpochMs: undefined,
+    bytesRead: 0,
+  };
+  connections.push(entry);
+  socket.on('close', () => {
+    entry.closedAtEpochMs = epochNow();
+    entry.bytesRead = socket.bytesRead;
+  });
+  socket.on('error', () => socket.destroy());
+}
+
+function createListener(spec: ListenerSpec): net.Server {
+  if (spec.kind === 'http') {
+    const server = http.createServer((req, res) => {
+      const address = req.socket.localAddress ?? '';
+      const body = `${address}\n`;
+      res.writeHead(200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'x-lab-server': address,
+      });
+      res.end(body);
+    });
+    server.on('connection', (socket: net.Socket) => track('http', socket));
+    return server;
+  }
+  return net.createServer((socket) => {
+    track(spec.kind, socket);
+    if (spec.kind === 'echo') socket.pipe(socket);
+    else socket.resume();
+  });
+}
+
+function listen(spec: ListenerSpec): Promise<void> {
+  const server = createListener(spec);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: spec.address, port: spec.port, ipv6Only: net.isIPv6(spec.address) }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function runIpBatch(batch: IpBatch): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', [...batch.familyArgs, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`router ip -batch exited ${code}: ${stderr.trim()}`));
+    });
+    child.stdin.end(batch.text);
+  });
+}
+
+async function configure(ipBatches: IpBatch[], listeners: ListenerSpec[]): Promise<void> {
+  for (const batch of ipBatches) await runIpBatch(batch);
+  await Promise.all(listeners.map(listen));
+}
+
+function main(): void {
+  const sysctls = JSON.parse(process.argv[2] ?? '[]') as Sysctl[];
+  for (const [path, value] of sysctls) writeFileSync(`/proc/sys/${path}`, value);
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (message: RouterRequest) => {
+    switch (message.type) {
+      case 'configure':
+        configure(message.ipBatches, message.listeners).then(
+          () => send({ type: 'configured' }),
+          (error: Error) => send({ type: 'error', message: error.message }),
+        );
+        break;
+      case 'connections':
+        send({ type: 'connections', id: message.id, connections });
+        break;
+      case 'reset-connections':
+        connections.length = 0;
+        break;
+    }
+  });
+  send({ type: 'hello' });
+}
+
+main();
