@@ -8,10 +8,13 @@ import tls from 'node:tls';
 import type { Clock } from './clock.js';
 import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
 import type { DialConfig } from './options.js';
+import type { DialMemory } from './memory/dial-memory.js';
+import { orderByHistory } from './memory/history-order.js';
+import { createRandom } from './memory/random.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, type QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
-import { interleaveFamilies, sortDestinations } from './sort.js';
+import { interleaveFamilies, precedence, sortDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from './target.js';
 import type { Family } from './types.js';
@@ -21,13 +24,27 @@ interface Candidate {
   address: string;
   family: Family;
   sourceAddress?: string | null | undefined;
+  /** RFC 6724 precedence, for grouping equivalent endpoints. */
+  precedence: number;
 }
 
 export interface SessionDeps {
   resolver: NameResolver;
   probe: SourceAddressProbe;
   clock: Clock;
+  memory?: DialMemory | undefined;
 }
+
+/** Errors that say something about this host, not about the endpoint: not held against the endpoint. */
+const LOCAL_ERRORS = new Set([
+  'EMFILE',
+  'ENFILE',
+  'ENOBUFS',
+  'ENOMEM',
+  'EADDRNOTAVAIL',
+  'EADDRINUSE',
+  'EINVAL',
+]);
 
 /** Most attempts named in a DialError's one-line message; the `attempts` array always has all. */
 const MESSAGE_ATTEMPTS = 6;
@@ -56,6 +73,13 @@ class DialSession {
   #timerAt: number | undefined;
   #settled = false;
   #tlsSocket: tls.TLSSocket | undefined;
+  readonly #attemptDelayMs: number;
+  readonly #attemptDelaySource: 'default' | 'option' | 'history';
+  #demoted: string[] = [];
+  #explored: string | undefined;
+  #shuffled = false;
+  /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
+  #connected = false;
   /** The TCP connection under a handshake in progress (destroying a TLSSocket does not always close it). */
   #tcpUnderTls: net.Socket | undefined;
   readonly #onAbort = () => this.#abort();
@@ -74,16 +98,49 @@ class DialSession {
     this.#reject = reject;
     this.#t0 = deps.clock.now();
     const families: Family[] = cfg.family === 0 ? [6, 4] : [cfg.family];
-    const order = (known: readonly Candidate[]): Candidate[] =>
-      interleaveFamilies(sortDestinations(known), cfg.firstAddressFamilyCount);
+    const memory = deps.memory;
+    // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some.
+    if (memory && !cfg.attemptDelayExplicit) {
+      this.#attemptDelayMs = memory.endpoints.attemptDelayMs(
+        cfg.family === 0 ? undefined : cfg.family,
+        this.#t0,
+      );
+      this.#attemptDelaySource = memory.endpoints.size > 0 ? 'history' : 'default';
+    } else {
+      this.#attemptDelayMs = cfg.attemptDelayMs;
+      this.#attemptDelaySource = cfg.attemptDelayExplicit ? 'option' : 'default';
+    }
+    // One seed per dial: every re-sort within this dial shuffles equal endpoints the same way.
+    const seed = memory ? Math.floor(memory.random() * 2 ** 32) : 0;
+    const exploreRoll = memory ? memory.random() : 1;
+    const order = (known: readonly Candidate[]): Candidate[] => {
+      // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent
+      // failures) and may share load among equivalent endpoints; family interleaving comes last.
+      let sorted = sortDestinations(known);
+      if (memory) {
+        const r = orderByHistory(sorted, target.port, memory.endpoints, this.#now(), {
+          random: createRandom(seed),
+          exploreProbability: exploreRoll < memory.exploreProbability ? 1 : 0,
+          rttLeewayMs: memory.rttLeewayMs,
+        });
+        sorted = r.ordered;
+        this.#demoted = r.demoted.map((c) => c.address);
+        this.#explored = r.explored?.address;
+        this.#shuffled = r.shuffled;
+      }
+      return interleaveFamilies(sorted, cfg.firstAddressFamilyCount);
+    };
     this.#race = new Race<Candidate>(
       {
         families,
-        attemptDelayMs: cfg.attemptDelayMs,
+        attemptDelayMs: this.#attemptDelayMs,
         resolutionDelayMs: cfg.resolutionDelayMs,
         maxConcurrentAttempts: cfg.maxConcurrentAttempts,
         deadlineMs: this.#t0 + cfg.timeoutMs,
         order,
+        isDemoted: memory
+          ? (c) => memory.endpoints.isDemoted(c.address, target.port, this.#now())
+          : undefined,
       },
       this.#t0,
     );
@@ -153,7 +210,11 @@ class DialSession {
       return;
     }
     q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
-    const candidates: Candidate[] = event.addresses.map((a) => ({ address: a.address, family: a.family }));
+    const candidates: Candidate[] = event.addresses.map((a) => ({
+      address: a.address,
+      family: a.family,
+      precedence: precedence(a.address),
+    }));
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
@@ -242,14 +303,25 @@ class DialSession {
     this.#sockets.set(id, socket);
     socket.once('connect', () => {
       if (this.#settled || this.#sockets.get(id) !== socket) return;
-      this.#apply(this.#race.attemptConnected(id, this.#now()));
+      const now = this.#now();
+      this.#deps.memory?.endpoints.recordSuccess(
+        c.address,
+        this.#target.port,
+        now - this.#t0 - this.#race.attempts[id]!.startMs,
+        now,
+      );
+      this.#apply(this.#race.attemptConnected(id, now));
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (this.#sockets.get(id) !== socket) return;
       this.#sockets.delete(id);
       socket.destroy();
       this.#errors.set(id, err.message);
-      if (!this.#settled) this.#apply(this.#race.attemptFailed(id, err.code ?? 'EIO', this.#now()));
+      const code = err.code ?? 'EIO';
+      const now = this.#now();
+      if (!LOCAL_ERRORS.has(code))
+        this.#deps.memory?.endpoints.recordFailure(c.address, this.#target.port, code, now);
+      if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, now));
     });
   }
 
@@ -258,7 +330,7 @@ class DialSession {
     this.#settled = true;
     this.#clearTimer();
     this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
-    this.#resolution?.cancel();
+    this.#resolution?.cancel(this.#connected);
   }
 
   #abort(): void {
@@ -275,9 +347,11 @@ class DialSession {
   #won(id: number): void {
     const socket = this.#sockets.get(id)!;
     this.#sockets.delete(id);
+    this.#connected = true;
     socket.removeAllListeners('connect');
     socket.removeAllListeners('error');
     const attempt = this.#race.attempts[id]!;
+    this.#rememberUnanswered(attempt.startMs);
     const report = this.#report();
     report.winner = {
       address: attempt.candidate.address,
@@ -300,7 +374,7 @@ class DialSession {
     // Everything but the abort listener and the deadline is done; TLS runs on the winner (RFC 8305
     // leaves TLS out of the race; the deadline still bounds it).
     this.#clearTimer();
-    this.#resolution?.cancel();
+    this.#resolution?.cancel(true);
     this.#handshake(socket, report, attempt.candidate);
   }
 
@@ -384,7 +458,24 @@ class DialSession {
     this.#tcpUnderTls = undefined;
   }
 
+  /**
+   * Attempts that were still silent when the race ended — ones that started before `beforeMs` (the
+   * winner's start) and so had longer than the winner to answer, or all of them at the deadline — go
+   * into the memory as failures, so the next dial tries them after the others (RFC 8305 §4 history).
+   */
+  #rememberUnanswered(beforeMs: number): void {
+    const memory = this.#deps.memory;
+    if (!memory) return;
+    const now = this.#now();
+    for (const a of this.#race.attempts) {
+      if ((a.outcome === 'cancelled' && a.startMs < beforeMs) || a.outcome === 'timeout') {
+        memory.endpoints.recordFailure(a.candidate.address, this.#target.port, 'ETIMEDOUT', now);
+      }
+    }
+  }
+
   #failed(reason: FailReason): void {
+    if (reason === 'timeout') this.#rememberUnanswered(Number.POSITIVE_INFINITY);
     this.#cleanup();
     for (const s of this.#sockets.values()) s.destroy();
     this.#sockets.clear();
@@ -476,8 +567,16 @@ class DialSession {
       durationMs: 0,
       resolution: { queries: this.#queries },
       order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
+      decisions: {
+        attemptDelayMs: this.#attemptDelayMs,
+        attemptDelaySource: this.#attemptDelaySource,
+        memory: this.#deps.memory !== undefined,
+        demoted: this.#demoted,
+        explored: this.#explored,
+        shuffled: this.#shuffled,
+      },
       settings: {
-        attemptDelayMs: this.#cfg.attemptDelayMs,
+        attemptDelayMs: this.#attemptDelayMs,
         resolutionDelayMs: this.#cfg.resolutionDelayMs,
         maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
         timeoutMs: this.#cfg.timeoutMs,

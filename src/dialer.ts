@@ -5,8 +5,10 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
+import os from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { runDial } from './dial-session.js';
+import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { type DialConfig, type DialOptions, resolveOptions } from './options.js';
 import { NameResolver, type ResolverSettings } from './resolve.js';
 import { SourceAddressProbe } from './source-address.js';
@@ -15,26 +17,77 @@ import { parseTarget } from './target.js';
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
 export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
 
-/** Defaults for every dial of a Dialer, plus where its resolver looks. */
-export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSettings {}
+/** Defaults for every dial of a Dialer, plus where its resolver looks and what it remembers. */
+export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSettings {
+  /**
+   * What the Dialer remembers between dials (DNS cache with serve-stale, failed endpoints, RTTs, load
+   * sharing): `true` (default) a memory of its own; `false` none — every dial starts from nothing, DNS
+   * order is kept; a `DialMemory` to share one between Dialers; or MemoryOptions for a tuned one.
+   */
+  memory?: boolean | DialMemory | MemoryOptions | undefined;
+  /** How often (ms) to look for a change of the host's network interfaces, which clears reachability history. Default 5000. */
+  networkCheckIntervalMs?: number | undefined;
+}
 
 export class Dialer {
   readonly #defaults: DialConfig;
   readonly #resolver: NameResolver;
   readonly #probe = new SourceAddressProbe();
   readonly #clock: Clock = realClock;
+  readonly #memory: DialMemory | undefined;
+  readonly #networkCheckIntervalMs: number;
+  #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
+  #networkFingerprint: string | undefined;
 
   /** Throws a TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option. */
   constructor(options: DialerOptions = {}) {
     if ('signal' in options) throw resolveOptionsError();
     this.#defaults = resolveOptions(options);
-    this.#resolver = new NameResolver({
-      hostsPath: options.hostsPath,
-      resolvConfPath: options.resolvConfPath,
-      nameservers: options.nameservers,
-      dnsTimeoutMs: options.dnsTimeoutMs,
-      dnsTries: options.dnsTries,
-    });
+    const memory = options.memory ?? true;
+    this.#memory =
+      memory === false
+        ? undefined
+        : memory instanceof DialMemory
+          ? memory
+          : new DialMemory(memory === true ? {} : memory);
+    this.#networkCheckIntervalMs = options.networkCheckIntervalMs ?? 5000;
+    this.#resolver = new NameResolver(
+      {
+        hostsPath: options.hostsPath,
+        resolvConfPath: options.resolvConfPath,
+        nameservers: options.nameservers,
+        dnsTimeoutMs: options.dnsTimeoutMs,
+        dnsTries: options.dnsTries,
+      },
+      this.#memory?.dns,
+      this.#clock,
+    );
+  }
+
+  /** The Dialer's memory (inspect it, or export it with `exportMemory()`); undefined with `memory: false`. */
+  get memory(): DialMemory | undefined {
+    return this.#memory;
+  }
+
+  /** The memory as plain JSON (see DialMemory.toJSON); undefined with `memory: false`. */
+  exportMemory(): MemoryJson | undefined {
+    return this.#memory?.toJSON(this.#clock.now(), Date.now());
+  }
+
+  /**
+   * A host whose interfaces or addresses changed is on another network: what was learnt about
+   * reachability and source addresses no longer holds (draft-ietf-happy-happyeyeballs-v3: history is
+   * per network). DNS answers stay. Checked at most once per networkCheckIntervalMs.
+   */
+  #checkNetwork(nowMs: number): void {
+    if (nowMs - this.#networkCheckedAtMs < this.#networkCheckIntervalMs) return;
+    this.#networkCheckedAtMs = nowMs;
+    const fingerprint = networkFingerprint();
+    if (this.#networkFingerprint !== undefined && fingerprint !== this.#networkFingerprint) {
+      this.#memory?.endpoints.forget();
+      this.#probe.clear();
+    }
+    this.#networkFingerprint = fingerprint;
   }
 
   /**
@@ -47,8 +100,23 @@ export class Dialer {
     const parsed = parseTarget(target);
     let cfg = resolveOptions(options, this.#defaults);
     if (parsed.tlsByDefault && cfg.tls === undefined && options?.tls === undefined) cfg = { ...cfg, tls: {} };
-    return runDial(parsed, cfg, { resolver: this.#resolver, probe: this.#probe, clock: this.#clock });
+    if (this.#memory) this.#checkNetwork(this.#clock.now());
+    return runDial(parsed, cfg, {
+      resolver: this.#resolver,
+      probe: this.#probe,
+      clock: this.#clock,
+      memory: this.#memory,
+    });
   }
+}
+
+/** The host's interface addresses, as one comparable string. */
+function networkFingerprint(): string {
+  const parts: string[] = [];
+  for (const [name, list] of Object.entries(os.networkInterfaces())) {
+    for (const a of list ?? []) parts.push(`${name} ${a.address}/${a.netmask}`);
+  }
+  return parts.sort().join(',');
 }
 
 function resolveOptionsError(): TypeError {

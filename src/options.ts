@@ -39,7 +39,10 @@ export interface DialOptions {
   tls?: boolean | tls.ConnectionOptions | undefined;
   /** 0 (default) both families, 4 or 6 only that family. */
   family?: 0 | 4 | 6 | undefined;
-  /** RFC 8305 §5 Connection Attempt Delay in ms, 10–2000. Default 250. */
+  /**
+   * RFC 8305 §5 Connection Attempt Delay in ms, 10–2000. Default: derived from the Dialer's RTT history
+   * (2 × SRTT + 4 × RTTVAR, clamped to 100–2000), 250 without history.
+   */
   attemptDelay?: number | undefined;
   /** RFC 8305 §3 Resolution Delay in ms (how long an A answer waits for AAAA), 0–2000. Default 50. */
   resolutionDelay?: number | undefined;
@@ -75,6 +78,8 @@ export interface DialConfig {
   readonly tls: tls.ConnectionOptions | undefined;
   readonly family: 0 | 4 | 6;
   readonly attemptDelayMs: number;
+  /** True when a caller set attemptDelay; otherwise a Dialer with memory derives it from RTT history. */
+  readonly attemptDelayExplicit: boolean;
   readonly resolutionDelayMs: number;
   readonly maxConcurrentAttempts: number;
   readonly firstAddressFamilyCount: number;
@@ -188,6 +193,7 @@ export function resolveOptions(options: unknown, base?: DialConfig): DialConfig 
     tls: tlsOptions,
     family,
     // RFC 8305 §5: "MUST NOT be less than 10 ms"; §8 recommends at most 2 s.
+    attemptDelayExplicit: o.attemptDelay !== undefined || (base?.attemptDelayExplicit ?? false),
     attemptDelayMs: number(
       'attemptDelay',
       o.attemptDelay,

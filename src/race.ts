@@ -31,6 +31,12 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
    * not yet tried (RFC 8305 §6 asks for exactly that).
    */
   order: (known: readonly C[]) => C[];
+  /**
+   * Endpoints the caller's history has demoted (failed recently). An answer made only of them does not
+   * start the race at once: it waits the Resolution Delay for the other family like an A answer does,
+   * since the other family may have addresses worth trying first. Default: none is demoted.
+   */
+  isDemoted?: ((c: C) => boolean) | undefined;
 }
 
 export type AttemptOutcome = 'pending' | 'connected' | 'failed' | 'cancelled' | 'timeout' | 'aborted';
@@ -84,6 +90,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #inFlight = 0;
   #racing = false;
   #resolutionDelayUntil: number | undefined;
+  /** A positive AAAA answer with an address not demoted by history is in. */
+  #usefulPreferredIn = false;
   #lastStartMs = Number.NEGATIVE_INFINITY;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
@@ -123,23 +131,33 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     return this.#advance(nowMs, []);
   }
 
-  /** A positive answer for `family`. Duplicates of known addresses are dropped. */
+  /**
+   * A positive answer for `family`. Duplicates of known addresses are dropped. A second answer for a
+   * family that already answered (a refresh behind a stale cached answer) adds its new addresses to the
+   * race in their sorted place (RFC 8305 §6).
+   */
   answer(family: Family, candidates: readonly C[], nowMs: number): RaceStep<C> {
-    if (this.#done || !this.#pending.has(family)) return this.#idle(nowMs);
+    if (this.#done) return this.#idle(nowMs);
+    const update = !this.#pending.has(family);
+    if (update && !this.#answers.some((a) => a.family === family)) return this.#idle(nowMs);
     let count = 0;
+    let useful = false;
     for (const c of candidates) {
       if (c.family !== family || this.#seen.has(c.address)) continue;
       this.#seen.add(c.address);
       this.#known.push(c);
       count++;
+      if (!this.#cfg.isDemoted?.(c)) useful = true;
     }
-    if (count === 0) return this.answerFailed(family, 'ENODATA', nowMs);
+    if (count === 0) return update ? this.#idle(nowMs) : this.answerFailed(family, 'ENODATA', nowMs);
     this.#pending.delete(family);
     this.#answers.push({ family, atMs: nowMs - this.#t0, count });
     this.#ordered = this.#cfg.order(this.#known);
-    // RFC 8305 §3: a positive A answer while AAAA is outstanding waits the Resolution Delay;
-    // a positive AAAA answer (the preferred family) starts the race at once.
-    if (!this.#racing && family !== PREFERRED && this.#pending.has(PREFERRED)) {
+    // RFC 8305 §3: a positive AAAA answer (the preferred family) starts the race at once; any other
+    // positive answer while an answer is outstanding waits the Resolution Delay. netdial counts an
+    // AAAA answer whose every address is demoted by history as "any other" (see isDemoted).
+    if (family === PREFERRED && useful) this.#usefulPreferredIn = true;
+    else if (!this.#racing && this.#pending.size > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
     return this.#advance(nowMs, []);
@@ -239,9 +257,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       }
       // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
       // Resolution Delay that a lone A answer waits has passed.
-      const preferredIn = !this.#pending.has(PREFERRED);
       const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
-      if (!preferredIn && !delayOver && this.#pending.size > 0) {
+      if (!this.#usefulPreferredIn && !delayOver && this.#pending.size > 0) {
         return { actions, wakeAtMs: this.#wakeAt(nowMs) };
       }
       this.#racing = true;

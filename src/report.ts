@@ -43,6 +43,20 @@ export interface DialReport {
   resolution: { queries: QueryReport[] };
   /** Every address in the order netdial decided to try them (RFC 6724 sort, RFC 8305 §4 interleave). */
   order: Array<{ address: string; family: Family }>;
+  /** Where the order and timing came from. */
+  decisions: {
+    /** The Connection Attempt Delay used, and whether it was the default, a caller's option, or derived from RTT history. */
+    attemptDelayMs: number;
+    attemptDelaySource: 'default' | 'option' | 'history';
+    /** Whether the Dialer had a memory (cache and endpoint history). */
+    memory: boolean;
+    /** Endpoints moved to the end because they failed recently (in backoff). */
+    demoted: string[];
+    /** A demoted endpoint tried in its natural place anyway (exploration, or its backoff just ended). */
+    explored?: string | undefined;
+    /** Whether equivalent endpoints were shuffled for load sharing. */
+    shuffled: boolean;
+  };
   /** The settings in force: attempt delay, resolution delay, concurrency. */
   settings: {
     attemptDelayMs: number;

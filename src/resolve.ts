@@ -6,7 +6,10 @@
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import { type Clock, realClock } from './clock.js';
+import { DnsQueries, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { HostsFile } from './hosts-file.js';
+import type { DnsCache } from './memory/dns-cache.js';
 import type { ResolveFunction, ResolverChoice } from './options.js';
 import { ResolvConfFile, searchCandidates } from './resolv-conf.js';
 import type { AddressSource, Family, ResolvedAddress } from './types.js';
@@ -30,9 +33,12 @@ export interface ResolverSettings {
   dnsTries?: number | undefined;
 }
 
-/** A running resolution; `cancel()` stops every outstanding query (the dial is over). */
+/**
+ * A running resolution. `cancel(keepForCache)`: the dial is over; outstanding queries are cancelled
+ * unless `keepForCache` lets them finish to fill the cache (RFC 8305 §5) or another dial waits for them.
+ */
 export interface Resolution {
-  cancel(): void;
+  cancel(keepForCache?: boolean): void;
 }
 
 const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA']);
@@ -51,9 +57,13 @@ export class NameResolver {
   readonly #settings: ResolverSettings;
   readonly #hosts: HostsFile | undefined;
   readonly #resolvConf: ResolvConfFile;
+  readonly #queries: DnsQueries;
+  #resolverOptions: { timeout: number; tries: number; servers: readonly string[] | undefined } | undefined;
 
-  constructor(settings: ResolverSettings = {}) {
+  /** `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. */
+  constructor(settings: ResolverSettings = {}, cache?: DnsCache, clock?: Clock) {
     this.#settings = settings;
+    this.#queries = new DnsQueries(cache, () => this.#newResolver(), clock ?? realClock);
     this.#hosts =
       settings.hostsPath === null ? undefined : new HostsFile({ path: settings.hostsPath ?? '/etc/hosts' });
     this.#resolvConf = new ResolvConfFile({ path: settings.resolvConfPath ?? '/etc/resolv.conf' });
@@ -117,15 +127,22 @@ export class NameResolver {
     }
     const conf = this.#resolvConf.get(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
-    const nameservers =
-      this.#settings.nameservers ??
-      (this.#settings.resolvConfPath !== undefined ? conf.nameservers : undefined);
-    const resolver = new dns.promises.Resolver({
+    this.#resolverOptions = {
       timeout: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? -1,
       tries: this.#settings.dnsTries ?? conf.attempts ?? 4,
-    });
-    if (nameservers && nameservers.length > 0) resolver.setServers([...nameservers]);
-    return new SearchListQuery(resolver, host, candidates, families, choice === 'auto', emit);
+      servers:
+        this.#settings.nameservers ??
+        (this.#settings.resolvConfPath !== undefined ? conf.nameservers : undefined),
+    };
+    return new SearchListQuery(this.#queries, host, candidates, families, choice === 'auto', nowMs, emit);
+  }
+
+  /** One c-ares channel per query in flight (about 25 µs to make), so a query can be cancelled alone. */
+  #newResolver(): dns.promises.Resolver {
+    const o = this.#resolverOptions ?? { timeout: -1, tries: 4, servers: undefined };
+    const resolver = new dns.promises.Resolver({ timeout: o.timeout, tries: o.tries });
+    if (o.servers && o.servers.length > 0) resolver.setServers([...o.servers]);
+    return resolver;
   }
 }
 
@@ -252,51 +269,57 @@ interface FamilyResult {
   ok: boolean;
   code?: string;
   message?: string;
+  source?: AddressSource;
 }
 
 /**
  * DNS with a resolv.conf search list. Candidates are tried in order (resolv.conf(5)); for each, A and
  * AAAA go out in parallel and a positive answer is passed on at once. The first candidate with a positive
  * answer is the name; NXDOMAIN for either type moves on at once (RFC 8020: nothing exists below it, so
- * the other type cannot exist either); other failures move on when both types have failed.
+ * the other type cannot exist either); other failures move on when both types have failed. An expired
+ * cached answer is passed on at once and its refresh, when it brings new addresses, after it.
  */
 class SearchListQuery implements Resolution {
-  readonly #resolver: dns.promises.Resolver;
+  readonly #queries: DnsQueries;
   readonly #host: string;
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
   readonly #systemFallback: boolean;
+  readonly #nowMs: number;
   readonly #emit: (event: ResolutionEvent) => void;
   readonly #done = new Set<Family>();
+  readonly #tickets: QueryTicket[] = [];
   /** Errors per family of the most telling candidate so far: the name as written, else the last tried. */
   #lastErrors = new Map<Family, FamilyResult>();
-  #reportedErrorsFromHost = false;
+  #errorsFromHost = false;
   #index = -1;
-  #outstanding = 0;
-  #over = false;
+  #cancelled = false;
   #fallback: Resolution | undefined;
 
   constructor(
-    resolver: dns.promises.Resolver,
+    queries: DnsQueries,
     host: string,
     candidates: readonly string[],
     families: readonly Family[],
     systemFallback: boolean,
+    nowMs: number,
     emit: (event: ResolutionEvent) => void,
   ) {
-    this.#resolver = resolver;
+    this.#queries = queries;
     this.#host = host;
     this.#candidates = candidates;
     this.#families = families;
     this.#systemFallback = systemFallback;
+    this.#nowMs = nowMs;
     this.#emit = emit;
     this.#next();
   }
 
-  cancel(): void {
-    this.#over = true;
+  cancel(keepForCache = false): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
     this.#fallback?.cancel();
-    if (this.#outstanding > 0) this.#resolver.cancel();
+    for (const t of this.#tickets) t.release(keepForCache);
   }
 
   #next(): void {
@@ -309,56 +332,91 @@ class SearchListQuery implements Resolution {
     const results = new Map<Family, FamilyResult>();
     let movedOn = false;
     for (const family of this.#families) {
+      const ticket = this.#queries.query(name, family, this.#nowMs);
+      this.#tickets.push(ticket);
+      if (ticket.stale) {
+        // draft-ietf-happy-happyeyeballs-v3 / RFC 8767: race on the expired answer while it refreshes.
+        this.#emit({ type: 'query', family, name, source: 'stale' });
+        results.set(family, { ok: true });
+        this.#finishFamily({
+          type: 'answer',
+          family,
+          name,
+          source: 'stale',
+          addresses: toResolved(ticket.stale, family),
+        });
+      }
       this.#emit({ type: 'query', family, name, source: 'dns' });
-      this.#outstanding++;
-      const query =
-        family === 4
-          ? this.#resolver.resolve4(name, { ttl: true })
-          : this.#resolver.resolve6(name, { ttl: true });
-      query.then(
-        (records) => {
-          this.#outstanding--;
-          if (this.#over || movedOn) return;
-          results.set(family, { ok: true });
-          const addresses = records.map((r) => ({
-            address: r.address,
-            family,
-            ttlSeconds: r.ttl,
-            source: 'dns' as const,
-          }));
-          this.#finishFamily({ type: 'answer', family, name, source: 'dns', addresses });
-        },
-        (err: unknown) => {
-          this.#outstanding--;
-          if (this.#over || movedOn) return;
-          const failure = { ok: false, code: errorCode(err), message: errorMessage(err) };
-          results.set(family, failure);
-          if ([...results.values()].some((r) => r.ok)) {
-            // The name exists (the other type answered): this failure is this family's answer.
-            this.#finishFamily({
+      ticket.outcome.then((outcome) => {
+        if (this.#cancelled) return;
+        if (ticket.stale) {
+          // The refresh: new addresses join the race; a failure leaves the stale answer in force.
+          if (outcome.ok)
+            this.#emit({
+              type: 'answer',
+              family,
+              name,
+              source: 'dns',
+              addresses: toResolved(outcome, family),
+            });
+          else
+            this.#emit({
               type: 'error',
               family,
               name,
               source: 'dns',
-              code: failure.code,
-              message: failure.message,
+              code: outcome.code,
+              message: outcome.message,
             });
-            return;
+          return;
+        }
+        if (movedOn) return;
+        if (outcome.ok) {
+          results.set(family, { ok: true });
+          const addresses = toResolved(outcome, family);
+          this.#finishFamily({ type: 'answer', family, name, source: outcome.source, addresses });
+          // The name exists: a failure that came first for the other type is that type's answer.
+          for (const [f, r] of results) {
+            if (r.ok) continue;
+            const code = r.code ?? 'ENODATA';
+            this.#finishFamily({
+              type: 'error',
+              family: f,
+              name,
+              source: r.source ?? 'dns',
+              code,
+              message: r.message ?? code,
+            });
           }
-          const nxdomain = failure.code === 'ENOTFOUND';
-          if (!nxdomain && results.size < this.#families.length) return;
-          movedOn = true;
-          // NXDOMAIN for one type stands for every type of the name (RFC 8020).
-          const errors = new Map<Family, FamilyResult>();
-          for (const f of this.#families) errors.set(f, results.get(f) ?? failure);
-          // The error reported in the end is the one for the name as written, else the last candidate's.
-          if (name === this.#host || !this.#reportedErrorsFromHost) {
-            this.#lastErrors = errors;
-            this.#reportedErrorsFromHost = name === this.#host;
-          }
-          this.#next();
-        },
-      );
+          return;
+        }
+        const failure = { ok: false, code: outcome.code, message: outcome.message, source: outcome.source };
+        results.set(family, failure);
+        if ([...results.values()].some((r) => r.ok)) {
+          // The name exists (the other type answered): this failure is this family's answer.
+          this.#finishFamily({
+            type: 'error',
+            family,
+            name,
+            source: outcome.source,
+            code: failure.code,
+            message: failure.message,
+          });
+          return;
+        }
+        const nxdomain = failure.code === 'ENOTFOUND';
+        if (!nxdomain && results.size < this.#families.length) return;
+        movedOn = true;
+        // NXDOMAIN for one type stands for every type of the name (RFC 8020).
+        const errors = new Map<Family, FamilyResult>();
+        for (const f of this.#families) errors.set(f, results.get(f) ?? failure);
+        // The error reported in the end is the one for the name as written, else the last candidate's.
+        if (name === this.#host || !this.#errorsFromHost) {
+          this.#lastErrors = errors;
+          this.#errorsFromHost = name === this.#host;
+        }
+        this.#next();
+      });
     }
   }
 
@@ -366,7 +424,6 @@ class SearchListQuery implements Resolution {
     if (this.#done.has(event.family)) return;
     this.#done.add(event.family);
     this.#emit(event);
-    if (this.#done.size === this.#families.length) this.#over = true;
   }
 
   /** No candidate had an address. Fall back to the system resolver for names DNS does not know. */
@@ -374,25 +431,29 @@ class SearchListQuery implements Resolution {
     const all = [...this.#lastErrors.values()];
     if (this.#systemFallback && all.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))) {
       this.#fallback = resolveSystem(this.#host, this.#families, (event) => {
-        if (!this.#over) this.#emit(event);
+        if (!this.#cancelled) this.#emit(event);
       });
       return;
     }
     for (const family of this.#families) {
-      const r = this.#lastErrors.get(family) ?? {
-        ok: false,
-        code: 'ENOTFOUND',
-        message: `${this.#host} not found`,
-      };
+      const r = this.#lastErrors.get(family);
       this.#finishFamily({
         type: 'error',
         family,
         name: this.#host,
-        source: 'dns',
-        code: r.code ?? 'ENOTFOUND',
-        message: r.message ?? `${this.#host} not found`,
+        source: r?.source ?? 'dns',
+        code: r?.code ?? 'ENOTFOUND',
+        message: r?.message ?? `${this.#host} not found`,
       });
     }
-    this.#over = true;
   }
+}
+
+function toResolved(records: QueryRecords, family: Family): ResolvedAddress[] {
+  return records.addresses.map((a) => ({
+    address: a.address,
+    family,
+    ttlSeconds: a.ttlSeconds,
+    source: records.source,
+  }));
 }

@@ -130,7 +130,11 @@ describe('dial on loopback', () => {
   test('every address refused: one DialError lists every attempt', async () => {
     const baseline = activeResources();
     const dead = await closedPort();
-    const dialer = new Dialer({ resolver: fixedResolver({ 6: ['::1'], 4: ['127.0.0.1', '127.0.0.2'] }) });
+    // memory: false keeps DNS order among equal addresses (no load-sharing shuffle), so the list is exact.
+    const dialer = new Dialer({
+      resolver: fixedResolver({ 6: ['::1'], 4: ['127.0.0.1', '127.0.0.2'] }),
+      memory: false,
+    });
     const err = (await dialer.dial(`refused.test:${dead}`).then(
       () => assert.fail('connected'),
       (e: unknown) => e,

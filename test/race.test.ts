@@ -125,6 +125,27 @@ describe('RFC 8305 §3 early start', () => {
     ]);
   });
 
+  test('AAAA first but every AAAA address demoted by history: waits the Resolution Delay for A', () => {
+    const isDemoted = (c: RaceCandidate) => c.address === '2001:db8::1';
+    // As the history order does: demoted endpoints after the others.
+    const order = (k: readonly RaceCandidate[]) => [
+      ...k.filter((c) => !isDemoted(c)),
+      ...k.filter(isDemoted),
+    ];
+    const d = new Driver(config({ isDemoted, order }));
+    d.at(5, (r, n) => r.answer(6, [v6(1)], n));
+    assert.deepEqual(d.starts(), []);
+    d.at(20, (r, n) => r.answer(4, [v4(1)], n));
+    assert.deepEqual(d.starts(), ['20 start #0 203.0.113.1']);
+  });
+
+  test('AAAA first, all demoted, A never comes: starts on IPv6 after the Resolution Delay', () => {
+    const d = new Driver(config({ isDemoted: () => true }));
+    d.at(5, (r, n) => r.answer(6, [v6(1)], n));
+    d.advanceTo(100);
+    assert.deepEqual(d.starts(), ['55 start #0 2001:db8::1']);
+  });
+
   test('AAAA fails while A is in the Resolution Delay: starts at once', () => {
     const d = new Driver(config());
     d.at(10, (r, n) => r.answer(4, [v4(1)], n));
@@ -287,6 +308,20 @@ describe('resolution failures and abort', () => {
       assert.deepEqual(d.race.answer(6, [v6(1)], 80).actions, []);
     });
   }
+
+  test('a second answer for a family (refresh behind a stale answer) adds only its new addresses', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n));
+    d.at(100, (r, n) => r.answer(4, [v4(1), v4(2)], n));
+    d.advanceTo(1000);
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.2']);
+  });
+
+  test('an answer for a family that was never asked for is ignored', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(6, [v6(1)], n));
+    assert.deepEqual(d.starts(), []);
+  });
 
   test('duplicate addresses in an answer are tried once', () => {
     const d = new Driver(config({ families: [4] }));

@@ -1,0 +1,182 @@
+/**
+ * DNS queries per (name, record type) through the cache: fresh answers come from memory, concurrent
+ * dials share one query in flight, expired answers are served while a refresh runs (RFC 8767 serve-stale,
+ * draft-ietf-happy-happyeyeballs-v3 optimistic use), and what a query learns — positive, negative or
+ * failed — is written back for the next dial.
+ */
+import type dns from 'node:dns';
+import type { Clock } from './clock.js';
+import type { DnsCache, DnsRecordType } from './memory/dns-cache.js';
+import type { Family } from './types.js';
+
+export interface QueryRecords {
+  ok: true;
+  addresses: Array<{ address: string; ttlSeconds?: number | undefined }>;
+  /** 'dns' = asked the server now; 'cache' = fresh in memory; 'stale' = expired, served because no refresh could be had. */
+  source: 'dns' | 'cache' | 'stale';
+}
+export interface QueryFailure {
+  ok: false;
+  code: string;
+  message: string;
+  source: 'dns' | 'cache';
+}
+export type QueryOutcome = QueryRecords | QueryFailure;
+
+/** One dial's interest in one query. */
+export interface QueryTicket {
+  /** Expired records served at once while `outcome` (the refresh) is pending; undefined when there are none. */
+  stale: QueryRecords | undefined;
+  /** The answer: from memory at once, or from the server (the refresh, when `stale` is set). */
+  outcome: Promise<QueryOutcome>;
+  /**
+   * The dial no longer needs it. `keepForCache` lets a query still in flight finish and fill the cache
+   * (RFC 8305 §5: late answers are still worth keeping); otherwise the last interested dial cancels it.
+   */
+  release(keepForCache: boolean): void;
+}
+
+interface InFlight {
+  promise: Promise<QueryOutcome>;
+  resolver: dns.promises.Resolver;
+  waiters: number;
+  keep: boolean;
+}
+
+const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EAI_AGAIN']);
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length > 0 ? code : 'EAI_FAIL';
+}
+
+export class DnsQueries {
+  readonly #cache: DnsCache | undefined;
+  readonly #newResolver: () => dns.promises.Resolver;
+  readonly #clock: Clock;
+  readonly #inFlight = new Map<string, InFlight>();
+
+  /** `newResolver` makes one c-ares resolver per query in flight, so one query can be cancelled alone. */
+  constructor(cache: DnsCache | undefined, newResolver: () => dns.promises.Resolver, clock: Clock) {
+    this.#cache = cache;
+    this.#newResolver = newResolver;
+    this.#clock = clock;
+  }
+
+  /** Queries in flight now (for tests and inspection). */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  query(name: string, family: Family, nowMs: number): QueryTicket {
+    const type: DnsRecordType = family === 6 ? 'AAAA' : 'A';
+    const hit = this.#cache?.get(name, type, nowMs) ?? { state: 'miss' as const };
+    switch (hit.state) {
+      case 'fresh':
+        return settled({
+          ok: true,
+          source: 'cache',
+          addresses: hit.records.map((address) => ({ address, ttlSeconds: hit.ttlRemainingSeconds })),
+        });
+      case 'negative':
+        // RFC 2308 §5: a cached NXDOMAIN or NODATA answers like the server would, until it expires.
+        return settled({
+          ok: false,
+          source: 'cache',
+          code: hit.kind === 'NXDOMAIN' ? 'ENOTFOUND' : 'ENODATA',
+          message: `${type} ${name}: ${hit.kind} (cached)`,
+        });
+      case 'error':
+        if (hit.stale) return settled(staleRecords(hit.stale));
+        return settled({
+          ok: false,
+          source: 'cache',
+          code: hit.code,
+          message: `${type} ${name}: ${hit.code} (cached)`,
+        });
+      case 'stale': {
+        const stale = staleRecords(hit.records);
+        // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
+        if (!hit.refreshAllowed) return settled(stale);
+        const ticket = this.#ask(name, family, type);
+        return { ...ticket, stale };
+      }
+      case 'miss':
+        return this.#ask(name, family, type);
+    }
+  }
+
+  #ask(name: string, family: Family, type: DnsRecordType): QueryTicket {
+    const key = `${type} ${name}`;
+    let q = this.#inFlight.get(key);
+    if (!q) {
+      const resolver = this.#newResolver();
+      const asked =
+        family === 4 ? resolver.resolve4(name, { ttl: true }) : resolver.resolve6(name, { ttl: true });
+      const entry: InFlight = { resolver, waiters: 0, keep: false, promise: undefined as never };
+      entry.promise = asked.then(
+        (records): QueryOutcome => {
+          this.#inFlight.delete(key);
+          const addresses = records.map((r) => ({ address: r.address, ttlSeconds: r.ttl }));
+          this.#cache?.setPositive(
+            name,
+            type,
+            addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds })),
+            this.#clock.now(),
+          );
+          return { ok: true, source: 'dns', addresses };
+        },
+        (err: unknown): QueryOutcome => {
+          this.#inFlight.delete(key);
+          const code = errorCode(err);
+          const now = this.#clock.now();
+          if (code === 'ENOTFOUND' || code === 'ENODATA') {
+            // c-ares does not hand over the SOA of a negative answer, so the negative TTL is the
+            // cache's configured default rather than RFC 2308 §5's min(SOA TTL, SOA MINIMUM).
+            this.#cache?.setNegative(
+              name,
+              type,
+              code === 'ENOTFOUND' ? 'NXDOMAIN' : 'NODATA',
+              undefined,
+              now,
+            );
+          } else if (code !== 'ECANCELLED' && code !== 'ECANCELED') {
+            // Temporary failures are remembered briefly; a stale answer survives them (RFC 8767 §4).
+            if (TEMPORARY.has(code)) this.#cache?.noteRefreshFailed(name, type, now);
+            this.#cache?.setError(name, type, code, now);
+          }
+          const message = err instanceof Error ? err.message : `${type} ${name}: ${code}`;
+          return { ok: false, source: 'dns', code, message };
+        },
+      );
+      q = entry;
+      this.#inFlight.set(key, q);
+    }
+    const query = q;
+    query.waiters++;
+    let released = false;
+    return {
+      stale: undefined,
+      outcome: query.promise,
+      release: (keepForCache) => {
+        if (released) return;
+        released = true;
+        query.waiters--;
+        if (keepForCache) query.keep = true;
+        if (query.waiters === 0 && !query.keep && this.#inFlight.get(key) === query) {
+          this.#inFlight.delete(key);
+          query.resolver.cancel();
+        }
+      },
+    };
+  }
+}
+
+function settled(outcome: QueryOutcome): QueryTicket {
+  return { stale: undefined, outcome: Promise.resolve(outcome), release() {} };
+}
+
+function staleRecords(records: readonly string[]): QueryRecords {
+  // RFC 8767 §4: an answer served from stale data carries a TTL of 30 s.
+  return { ok: true, source: 'stale', addresses: records.map((address) => ({ address, ttlSeconds: 30 })) };
+}

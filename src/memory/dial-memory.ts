@@ -1,0 +1,93 @@
+/**
+ * What a Dialer remembers between dials: DNS answers (TTL-correct, with serve-stale) and, per endpoint,
+ * how the last connects went (failures with backoff, smoothed RTT). Plain data structures on the caller's
+ * clock; the Dialer owns one, `new Dialer({ memory: false })` has none, and two Dialers can share one.
+ */
+import { inputError } from '../errors.js';
+import { DnsCache, type DnsCacheJson, type DnsCacheOptions } from './dns-cache.js';
+import {
+  EndpointHistory,
+  type EndpointHistoryJson,
+  type EndpointHistoryOptions,
+} from './endpoint-history.js';
+import { DEFAULT_EXPLORE_PROBABILITY, DEFAULT_RTT_LEEWAY_MS } from './history-order.js';
+import { createRandom, type RandomSource } from './random.js';
+
+export interface MemoryOptions {
+  /** DNS cache settings (TTL clamps, negative and error TTLs, serve-stale limits, size). */
+  dns?: DnsCacheOptions | undefined;
+  /** Endpoint history settings (backoff, attempt-delay clamps, size). */
+  endpoints?: EndpointHistoryOptions | undefined;
+  /** Chance, per dial, that one demoted endpoint is tried in its natural place anyway. Default 1/20. */
+  exploreProbability?: number | undefined;
+  /** Endpoints whose smoothed RTTs differ by at most this many ms count as equal. Default 10. */
+  rttLeewayMs?: number | undefined;
+  /** Seed of the random source that shuffles equal endpoints (load sharing); default: random. For tests. */
+  seed?: number | undefined;
+}
+
+export interface MemoryJson {
+  version: 1;
+  dns: DnsCacheJson;
+  endpoints: EndpointHistoryJson;
+}
+
+export class DialMemory {
+  readonly dns: DnsCache;
+  readonly endpoints: EndpointHistory;
+  readonly random: RandomSource;
+  readonly exploreProbability: number;
+  readonly rttLeewayMs: number;
+
+  constructor(options: MemoryOptions = {}, state?: { dns: DnsCache; endpoints: EndpointHistory }) {
+    const explore = options.exploreProbability ?? DEFAULT_EXPLORE_PROBABILITY;
+    if (typeof explore !== 'number' || !(explore >= 0 && explore <= 1)) {
+      throw inputError(
+        'ERR_NETDIAL_INVALID_OPTION',
+        `invalid option memory.exploreProbability: expected 0 to 1, got ${explore}`,
+      );
+    }
+    const leeway = options.rttLeewayMs ?? DEFAULT_RTT_LEEWAY_MS;
+    if (typeof leeway !== 'number' || !(leeway >= 0 && Number.isFinite(leeway))) {
+      throw inputError(
+        'ERR_NETDIAL_INVALID_OPTION',
+        `invalid option memory.rttLeewayMs: expected a number >= 0, got ${leeway}`,
+      );
+    }
+    this.dns = state?.dns ?? new DnsCache(options.dns);
+    this.endpoints = state?.endpoints ?? new EndpointHistory(options.endpoints);
+    this.random = createRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.exploreProbability = explore;
+    this.rttLeewayMs = leeway;
+  }
+
+  /**
+   * Plain JSON for persisting or sharing. `nowMs` is the clock the memory was fed with (the Dialer's:
+   * `performance.now()`), `wallClockMs` the wall clock (`Date.now()`) that makes the times portable.
+   */
+  toJSON(nowMs: number, wallClockMs: number): MemoryJson {
+    return {
+      version: 1,
+      dns: this.dns.toJSON(nowMs, wallClockMs),
+      endpoints: this.endpoints.toJSON(nowMs, wallClockMs),
+    };
+  }
+
+  static fromJSON(
+    json: MemoryJson,
+    nowMs: number,
+    wallClockMs: number,
+    options: MemoryOptions = {},
+  ): DialMemory {
+    if (typeof json !== 'object' || json === null || json.version !== 1) {
+      throw inputError(
+        'ERR_NETDIAL_INVALID_OPTION',
+        'invalid memory JSON: expected an object with version 1',
+      );
+    }
+    return new DialMemory(options, {
+      dns: DnsCache.fromJSON(json.dns, nowMs, wallClockMs, options.dns),
+      endpoints: EndpointHistory.fromJSON(json.endpoints, nowMs, wallClockMs, options.endpoints),
+    });
+  }
+}
