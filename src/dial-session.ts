@@ -9,24 +9,17 @@ import type { Clock } from './clock.js';
 import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
 import type { DialConfig } from './options.js';
 import type { DialMemory } from './memory/dial-memory.js';
-import { orderByHistory } from './memory/history-order.js';
-import { createRandom } from './memory/random.js';
+import { DialOrder, type OrderCandidate } from './order.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, type QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
-import { interleaveFamilies, precedence, sortDestinations } from './sort.js';
+import { precedence } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from './target.js';
 import type { Family } from './types.js';
 
 /** A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). */
-interface Candidate {
-  address: string;
-  family: Family;
-  sourceAddress?: string | null | undefined;
-  /** RFC 6724 precedence, for grouping equivalent endpoints. */
-  precedence: number;
-}
+type Candidate = OrderCandidate;
 
 export interface SessionDeps {
   resolver: NameResolver;
@@ -75,9 +68,7 @@ class DialSession {
   #tlsSocket: tls.TLSSocket | undefined;
   readonly #attemptDelayMs: number;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
-  #demoted: string[] = [];
-  #explored: string | undefined;
-  #shuffled = false;
+  readonly #order: DialOrder;
   /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
   #connected = false;
   /** The TCP connection under a handshake in progress (destroying a TLSSocket does not always close it). */
@@ -110,26 +101,9 @@ class DialSession {
       this.#attemptDelayMs = cfg.attemptDelayMs;
       this.#attemptDelaySource = cfg.attemptDelayExplicit ? 'option' : 'default';
     }
-    // One seed per dial: every re-sort within this dial shuffles equal endpoints the same way.
-    const seed = memory ? Math.floor(memory.random() * 2 ** 32) : 0;
-    const exploreRoll = memory ? memory.random() : 1;
-    const order = (known: readonly Candidate[]): Candidate[] => {
-      // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent
-      // failures) and may share load among equivalent endpoints; family interleaving comes last.
-      let sorted = sortDestinations(known);
-      if (memory) {
-        const r = orderByHistory(sorted, target.port, memory.endpoints, this.#now(), {
-          random: createRandom(seed),
-          exploreProbability: exploreRoll < memory.exploreProbability ? 1 : 0,
-          rttLeewayMs: memory.rttLeewayMs,
-        });
-        sorted = r.ordered;
-        this.#demoted = r.demoted.map((c) => c.address);
-        this.#explored = r.explored?.address;
-        this.#shuffled = r.shuffled;
-      }
-      return interleaveFamilies(sorted, cfg.firstAddressFamilyCount);
-    };
+    const dialOrder = new DialOrder(memory, target.port, cfg.firstAddressFamilyCount);
+    this.#order = dialOrder;
+    const order = (known: readonly Candidate[]): Candidate[] => dialOrder.order(known, this.#now());
     this.#race = new Race<Candidate>(
       {
         families,
@@ -571,9 +545,7 @@ class DialSession {
         attemptDelayMs: this.#attemptDelayMs,
         attemptDelaySource: this.#attemptDelaySource,
         memory: this.#deps.memory !== undefined,
-        demoted: this.#demoted,
-        explored: this.#explored,
-        shuffled: this.#shuffled,
+        ...this.#order.decisions,
       },
       settings: {
         attemptDelayMs: this.#attemptDelayMs,

@@ -3,7 +3,7 @@
  * and resolv.conf readers), the source-address probe — and `dial()`, the process-wide default Dialer's
  * shortcut (like Node's global agent, so what it learns accumulates across calls).
  */
-import type net from 'node:net';
+import net from 'node:net';
 import type tls from 'node:tls';
 import os from 'node:os';
 import { type Clock, realClock } from './clock.js';
@@ -12,7 +12,8 @@ import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-m
 import { type DialConfig, type DialOptions, resolveOptions } from './options.js';
 import { NameResolver, type ResolverSettings } from './resolve.js';
 import { SourceAddressProbe } from './source-address.js';
-import { parseTarget } from './target.js';
+import { type ResolvedName, resolveName } from './resolve-name.js';
+import { parseHost, parseTarget } from './target.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
 export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
@@ -62,6 +63,30 @@ export class Dialer {
       this.#memory?.dns,
       this.#clock,
     );
+  }
+
+  /**
+   * The addresses of `host` in the order a dial would try them, with their source, TTL and (given a
+   * port) what the memory knows of each. `host` is a host name or IP literal, or any dial target with a
+   * port. Honours family, timeout, signal, resolver and localAddress. Rejects with a DialError (phase
+   * 'dns', code ENOTFOUND…) when there is no address, or a TypeError for bad input.
+   */
+  async resolve(host: DialTarget, options?: DialOptions): Promise<ResolvedName> {
+    let name: { host: string; absolute: boolean; port: number | undefined };
+    if (typeof host === 'string' && (net.isIP(host) !== 0 || /^[^:!/[\]]*$/.test(host))) {
+      const h = parseHost(host);
+      name = { host: h.host, absolute: h.absolute, port: undefined };
+    } else {
+      const t = parseTarget(host);
+      name = { host: t.host, absolute: t.absolute, port: t.port };
+    }
+    const cfg = resolveOptions(options, this.#defaults);
+    return resolveName(name.host, name.absolute, name.port, cfg, {
+      resolver: this.#resolver,
+      probe: this.#probe,
+      clock: this.#clock,
+      memory: this.#memory,
+    });
   }
 
   /** The Dialer's memory (inspect it, or export it with `exportMemory()`); undefined with `memory: false`. */

@@ -10,6 +10,11 @@ export type { DialOptions, ResolveFunction, ResolverChoice } from './options.js'
 export { DEFAULTS } from './options.js';
 export { AbortError, DialError, isAbortError, isDialError } from './errors.js';
 export type { AttemptError, AttemptPhase, InputErrorCode } from './errors.js';
+export { DialMemory } from './memory/dial-memory.js';
+export type { MemoryJson, MemoryOptions } from './memory/dial-memory.js';
+export type { DnsCacheOptions } from './memory/dns-cache.js';
+export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
+export type { ResolvedEndpoint, ResolvedName } from './resolve-name.js';
 export { getReport } from './report.js';
 export type { AttemptReport, DialReport, QueryReport } from './report.js';
 export { parseTarget } from './target.js';

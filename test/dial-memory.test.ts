@@ -235,6 +235,29 @@ describe('endpoint memory on loopback', () => {
     }
   });
 
+  test('resolve() shows the order a dial would use, with memory state', async () => {
+    const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }) });
+    (await dialer.dial(`order.test:${port}`)).destroy(); // ::1 refused, remembered
+    const r = await dialer.resolve(`order.test:${port}`);
+    assert.deepEqual(
+      r.addresses.map((a) => [a.address, a.source, a.demoted]),
+      [
+        ['127.0.0.1', 'custom', false],
+        ['::1', 'custom', true],
+      ],
+    );
+    assert.equal(r.addresses[1]?.history?.lastErrorCode, 'ECONNREFUSED');
+    const byName = await dialer.resolve('order.test');
+    assert.deepEqual(
+      byName.addresses.map((a) => a.address),
+      ['::1', '127.0.0.1'],
+    );
+    assert.deepEqual(
+      (await dialer.resolve('2001:db8::1')).addresses.map((a) => a.source),
+      ['literal'],
+    );
+  });
+
   test('memory exports to plain JSON', async () => {
     const dialer = new Dialer({ resolver: fixed({ 4: ['127.0.0.1'] }) });
     (await dialer.dial(`json.test:${port}`)).destroy();

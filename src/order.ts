@@ -1,0 +1,64 @@
+/**
+ * The order in which a dial tries addresses (RFC 8305 §4): RFC 6724 destination sorting, then — for a
+ * Dialer with memory — endpoint history (recent failures last, known-good RTT first, equal endpoints
+ * shuffled for load sharing), then family interleaving. Pure: the caller supplies time and randomness.
+ */
+import type { DialMemory } from './memory/dial-memory.js';
+import { orderByHistory } from './memory/history-order.js';
+import { createRandom } from './memory/random.js';
+import { interleaveFamilies, type SortCandidate, sortDestinations } from './sort.js';
+
+/** An address to order, with what sorting needs to know about it. */
+export interface OrderCandidate extends SortCandidate {
+  /** RFC 6724 precedence (policy table), for grouping equivalent endpoints. */
+  precedence: number;
+}
+
+/** What history decided for this order. */
+export interface OrderDecisions {
+  demoted: string[];
+  explored: string | undefined;
+  shuffled: boolean;
+}
+
+/**
+ * Per-dial ordering: its random choices (shuffle seed, whether to explore a demoted endpoint) are drawn
+ * once, so re-sorting when a late answer arrives keeps the same decisions for the same addresses.
+ */
+export class DialOrder {
+  readonly #memory: DialMemory | undefined;
+  readonly #port: number;
+  readonly #firstAddressFamilyCount: number;
+  readonly #seed: number;
+  readonly #explore: boolean;
+  decisions: OrderDecisions = { demoted: [], explored: undefined, shuffled: false };
+
+  constructor(memory: DialMemory | undefined, port: number, firstAddressFamilyCount: number) {
+    this.#memory = memory;
+    this.#port = port;
+    this.#firstAddressFamilyCount = firstAddressFamilyCount;
+    this.#seed = memory ? Math.floor(memory.random() * 2 ** 32) : 0;
+    this.#explore = memory ? memory.random() < memory.exploreProbability : false;
+  }
+
+  order<C extends OrderCandidate>(known: readonly C[], nowMs: number): C[] {
+    // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent failures)
+    // and may share load among equivalent endpoints; family interleaving comes last.
+    let sorted = sortDestinations(known);
+    const memory = this.#memory;
+    if (memory) {
+      const r = orderByHistory(sorted, this.#port, memory.endpoints, nowMs, {
+        random: createRandom(this.#seed),
+        exploreProbability: this.#explore ? 1 : 0,
+        rttLeewayMs: memory.rttLeewayMs,
+      });
+      sorted = r.ordered;
+      this.decisions = {
+        demoted: r.demoted.map((c) => c.address),
+        explored: r.explored?.address,
+        shuffled: r.shuffled,
+      };
+    }
+    return interleaveFamilies(sorted, this.#firstAddressFamilyCount);
+  }
+}

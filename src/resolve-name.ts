@@ -1,0 +1,184 @@
+/**
+ * `Dialer#resolve`: the addresses of a name in the order a dial would try them, without connecting —
+ * for `netdial resolve`, for the `lookup` drop-in and for anyone who wants to see the decision.
+ */
+import type { Clock } from './clock.js';
+import { AbortError, type AttemptError, DialError, formatDuration } from './errors.js';
+import type { DialMemory } from './memory/dial-memory.js';
+import type { EndpointState } from './memory/endpoint-history.js';
+import type { DialConfig } from './options.js';
+import { DialOrder, type OrderCandidate } from './order.js';
+import type { QueryReport } from './report.js';
+import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
+import { precedence } from './sort.js';
+import type { SourceAddressProbe } from './source-address.js';
+import type { AddressSource, Family } from './types.js';
+
+export interface ResolvedEndpoint {
+  address: string;
+  family: Family;
+  source: AddressSource;
+  /** TTL left in seconds as the answer gave it (cache: what is left of it); undefined for hosts/system. */
+  ttlSeconds?: number | undefined;
+  /** The kernel's source address for it; null = no route. */
+  sourceAddress?: string | null | undefined;
+  /** Tried after the others: it failed recently (only with a port and a Dialer with memory). */
+  demoted: boolean;
+  /** What the Dialer's memory holds about (address, port), when a port was given. */
+  history?: EndpointState | undefined;
+}
+
+export interface ResolvedName {
+  host: string;
+  port: number | undefined;
+  /** In the order a dial would try them (one dial's shuffle of equal endpoints). */
+  addresses: ResolvedEndpoint[];
+  queries: QueryReport[];
+}
+
+export interface ResolveDeps {
+  resolver: NameResolver;
+  probe: SourceAddressProbe;
+  clock: Clock;
+  memory: DialMemory | undefined;
+}
+
+/** Resolves every family `cfg` allows and orders the result; rejects with a DialError (phase 'dns') when there is no address. */
+export function resolveName(
+  host: string,
+  absolute: boolean,
+  port: number | undefined,
+  cfg: DialConfig,
+  deps: ResolveDeps,
+): Promise<ResolvedName> {
+  const families: Family[] = cfg.family === 0 ? [6, 4] : [cfg.family];
+  const t0 = deps.clock.now();
+  const rel = (t: number) => Math.round((t - t0) * 1000) / 1000;
+  return new Promise<ResolvedName>((resolve, reject) => {
+    const queries: QueryReport[] = [];
+    const found: Array<OrderCandidate & { source: AddressSource; ttlSeconds?: number | undefined }> = [];
+    const failures: AttemptError[] = [];
+    const answered = new Set<Family>();
+    let resolution: Resolution | undefined;
+    let done = false;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      if (timer !== undefined) deps.clock.clearTimeout(timer);
+      cfg.signal?.removeEventListener('abort', onAbort);
+      resolution?.cancel(err === undefined);
+      if (err !== undefined) reject(err);
+    };
+    const onAbort = () => finish(new AbortError(cfg.signal?.reason, `resolve ${host}`));
+    const timer = Number.isFinite(cfg.timeoutMs)
+      ? deps.clock.setTimeout(() => {
+          const message = `resolve ${host} timed out after ${formatDuration(cfg.timeoutMs)}`;
+          finish(
+            new DialError({
+              host,
+              port: port ?? 0,
+              code: 'ETIMEDOUT',
+              message,
+              attempts: failures,
+              elapsedMs: cfg.timeoutMs,
+            }),
+          );
+        }, cfg.timeoutMs)
+      : undefined;
+    if (cfg.signal?.aborted) return onAbort();
+    cfg.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const complete = async () => {
+      const now = deps.clock.now();
+      if (found.length === 0) {
+        const real = failures.find((f) => f.code !== 'ENOTFOUND' && f.code !== 'ENODATA');
+        const code = real?.code ?? 'ENOTFOUND';
+        const detail = failures.map((f) => `${f.family === 6 ? 'AAAA' : 'A'} ${f.code}`).join('; ');
+        const message = `resolve ${host} failed in ${formatDuration(rel(now))}: no address (${detail})`;
+        finish(
+          new DialError({ host, port: port ?? 0, code, message, attempts: failures, elapsedMs: rel(now) }),
+        );
+        return;
+      }
+      if (cfg.localAddress === undefined && found.length > 1) {
+        const sources = await deps.probe.probe(found, now);
+        for (const c of found) c.sourceAddress = sources.get(c.address);
+      } else if (cfg.localAddress !== undefined) {
+        for (const c of found) c.sourceAddress = cfg.localAddress;
+      }
+      if (done) return;
+      const memory = port === undefined ? undefined : deps.memory;
+      const ordered = new DialOrder(memory, port ?? 0, cfg.firstAddressFamilyCount).order(
+        found,
+        deps.clock.now(),
+      );
+      const later = deps.clock.now();
+      const result: ResolvedName = {
+        host,
+        port,
+        queries,
+        addresses: ordered.map((c) => ({
+          address: c.address,
+          family: c.family,
+          source: c.source,
+          ttlSeconds: c.ttlSeconds,
+          sourceAddress: c.sourceAddress,
+          demoted:
+            memory !== undefined && port !== undefined && memory.endpoints.isDemoted(c.address, port, later),
+          history: memory && port !== undefined ? memory.endpoints.get(c.address, port, later) : undefined,
+        })),
+      };
+      finish();
+      resolve(result);
+    };
+
+    const onEvent = (event: ResolutionEvent) => {
+      if (done) return;
+      const now = deps.clock.now();
+      const type = event.family === 6 ? 'AAAA' : 'A';
+      if (event.type === 'query') {
+        queries.push({ type, name: event.name, source: event.source, startMs: rel(now) });
+        return;
+      }
+      let q = queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
+      if (!q) {
+        q = { type, name: event.name, source: event.source, startMs: rel(now) };
+        queries.push(q);
+      }
+      q.endMs = rel(now);
+      q.source = event.source;
+      if (event.type === 'error') {
+        q.code = event.code;
+        if (!answered.has(event.family)) {
+          failures.push({
+            address: event.name,
+            family: event.family,
+            port: port ?? 0,
+            phase: 'dns',
+            code: event.code,
+            message: event.message,
+            startMs: q.startMs,
+            durationMs: q.endMs - q.startMs,
+          });
+        }
+      } else {
+        q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+        for (const a of event.addresses) {
+          if (found.some((f) => f.address === a.address)) continue;
+          found.push({
+            address: a.address,
+            family: a.family,
+            precedence: precedence(a.address),
+            source: a.source,
+            ttlSeconds: a.ttlSeconds,
+          });
+        }
+      }
+      if (answered.has(event.family)) return;
+      answered.add(event.family);
+      if (answered.size === families.length) void complete();
+    };
+    resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, onEvent);
+    if (done) resolution.cancel();
+  });
+}
