@@ -42,6 +42,11 @@ const LOCAL_ERRORS = new Set([
 /** Most attempts named in a DialError's one-line message; the `attempts` array always has all. */
 const MESSAGE_ATTEMPTS = 6;
 
+/** Milliseconds to the microsecond, for reports. */
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
     new DialSession(target, cfg, deps, resolve, reject).start();
@@ -146,7 +151,7 @@ class DialSession {
   }
 
   #rel(t: number): number {
-    return Math.round((t - this.#t0) * 1000) / 1000;
+    return round(t - this.#t0);
   }
 
   #where(): string {
@@ -333,7 +338,7 @@ class DialSession {
       port: this.#target.port,
       localAddress: socket.localAddress,
       localPort: socket.localPort,
-      connectMs: attempt.endMs ?? this.#rel(this.#now()),
+      connectMs: round(attempt.endMs ?? this.#rel(this.#now())),
     };
     if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
     if (this.#cfg.keepAlive !== undefined)
@@ -528,8 +533,8 @@ class DialSession {
       address: a.candidate.address,
       family: a.candidate.family,
       port: this.#target.port,
-      startMs: a.startMs,
-      endMs: a.endMs,
+      startMs: round(a.startMs),
+      endMs: a.endMs === undefined ? undefined : round(a.endMs),
       outcome: a.outcome,
       code: a.code,
       trigger: a.trigger,
