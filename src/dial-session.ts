@@ -395,6 +395,7 @@ class DialSession {
           message: `connect ${this.#where()} failed in ${formatDuration(endMs)}: TLS handshake with ${c.address}: ${message} (${code})`,
           attempts: [attempt],
           elapsedMs: endMs,
+          report: { ...report, durationMs: endMs, tls: { startMs, endMs, servername } },
         }),
       );
     };
@@ -518,14 +519,9 @@ class DialSession {
           : `connect ${where} failed after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'} in ${formatDuration(elapsedMs)}`;
       message = tcp.length > 0 ? `${head}: ${listed.join('; ')}` : `${head}: no address was tried`;
     }
-    return new DialError({
-      host: this.#target.host,
-      port: this.#target.port,
-      code,
-      message,
-      attempts,
-      elapsedMs,
-    });
+    const report = this.#report();
+    report.durationMs = elapsedMs;
+    return new DialError({ host: this.#target.host, port: this.#target.port, code, message, attempts, elapsedMs, report });
   }
 
   #report(): DialReport {

@@ -3,6 +3,7 @@
  * for cancellation, and `TypeError`s with stable codes for bad input. Brands use `Symbol.for` so the
  * guards work across two copies of the package.
  */
+import type { DialReport } from './report.js';
 import type { Family } from './types.js';
 
 /** What a dial attempt was doing when it ended: resolving, connecting TCP, the TLS handshake, or refused by policy. */
@@ -33,6 +34,7 @@ export interface DialErrorInit {
   attempts: AttemptError[];
   elapsedMs: number;
   cause?: unknown;
+  report?: DialReport | undefined;
 }
 
 /**
@@ -47,6 +49,8 @@ export class DialError extends AggregateError {
   readonly port: number;
   readonly attempts: readonly AttemptError[];
   readonly elapsedMs: number;
+  /** What the dial did before it failed (resolution, order, every attempt), as for a successful dial; absent for input errors. */
+  readonly report: DialReport | undefined;
   readonly [DIAL_ERROR] = true;
 
   constructor(init: DialErrorInit) {
@@ -61,6 +65,7 @@ export class DialError extends AggregateError {
     this.port = init.port;
     this.attempts = Object.freeze([...init.attempts]);
     this.elapsedMs = init.elapsedMs;
+    this.report = init.report;
   }
 }
 
