@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { AttemptSlots } from './attempt-slots.js';
 import type { Clock } from './clock.js';
 import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
 import type { DialConfig } from './options.js';
@@ -26,6 +27,7 @@ export interface SessionDeps {
   probe: SourceAddressProbe;
   clock: Clock;
   memory?: DialMemory | undefined;
+  slots: AttemptSlots;
 }
 
 /** Errors that say something about this host, not about the endpoint: not held against the endpoint. */
@@ -63,6 +65,8 @@ class DialSession {
   readonly #startedAt = new Date();
   readonly #race: Race<Candidate>;
   readonly #sockets = new Map<number, net.Socket>();
+  /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
+  readonly #waiting = new Map<number, () => void>();
   readonly #errors = new Map<number, string>();
   readonly #queries: QueryReport[] = [];
   readonly #dnsFailures: AttemptError[] = [];
@@ -106,7 +110,7 @@ class DialSession {
       this.#attemptDelayMs = cfg.attemptDelayMs;
       this.#attemptDelaySource = cfg.attemptDelayExplicit ? 'option' : 'default';
     }
-    const dialOrder = new DialOrder(memory, target.port, cfg.firstAddressFamilyCount);
+    const dialOrder = new DialOrder(memory, target.port, cfg.firstAddressFamilyCount, cfg.maxAddresses);
     this.#order = dialOrder;
     const order = (known: readonly Candidate[]): Candidate[] => dialOrder.order(known, this.#now());
     this.#race = new Race<Candidate>(
@@ -225,12 +229,9 @@ class DialSession {
       case 'start':
         this.#startAttempt(action.id, action.candidate);
         break;
-      case 'cancel': {
-        const socket = this.#sockets.get(action.id);
-        this.#sockets.delete(action.id);
-        socket?.destroy();
+      case 'cancel':
+        this.#dropAttempt(action.id);
         break;
-      }
       case 'won':
         this.#won(action.id);
         break;
@@ -262,6 +263,30 @@ class DialSession {
   }
 
   #startAttempt(id: number, c: Candidate): void {
+    const withdraw = this.#deps.slots.acquire(() => {
+      this.#waiting.delete(id);
+      this.#connect(id, c);
+    });
+    if (withdraw) this.#waiting.set(id, withdraw);
+  }
+
+  /** Takes attempt `id`'s socket out of the race and gives its Dialer-wide slot back. */
+  #takeSocket(id: number): net.Socket | undefined {
+    const socket = this.#sockets.get(id);
+    if (socket === undefined) return undefined;
+    this.#sockets.delete(id);
+    this.#deps.slots.release();
+    return socket;
+  }
+
+  /** Ends attempt `id` wherever it is: waiting for a slot, or connecting. */
+  #dropAttempt(id: number): void {
+    this.#waiting.get(id)?.();
+    this.#waiting.delete(id);
+    this.#takeSocket(id)?.destroy();
+  }
+
+  #connect(id: number, c: Candidate): void {
     let socket: net.Socket;
     try {
       socket = net.connect({
@@ -274,6 +299,7 @@ class DialSession {
       // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
       const code = (err as { code?: string }).code ?? 'EINVAL';
       this.#errors.set(id, (err as Error).message ?? code);
+      this.#deps.slots.release();
       queueMicrotask(() => {
         if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
       });
@@ -293,7 +319,7 @@ class DialSession {
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (this.#sockets.get(id) !== socket) return;
-      this.#sockets.delete(id);
+      this.#takeSocket(id);
       socket.destroy();
       this.#errors.set(id, err.message);
       const code = err.code ?? 'EIO';
@@ -324,8 +350,7 @@ class DialSession {
   }
 
   #won(id: number): void {
-    const socket = this.#sockets.get(id)!;
-    this.#sockets.delete(id);
+    const socket = this.#takeSocket(id)!;
     this.#connected = true;
     socket.removeAllListeners('connect');
     socket.removeAllListeners('error');
@@ -457,8 +482,7 @@ class DialSession {
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(Number.POSITIVE_INFINITY);
     this.#cleanup();
-    for (const s of this.#sockets.values()) s.destroy();
-    this.#sockets.clear();
+    for (const id of [...this.#sockets.keys(), ...this.#waiting.keys()]) this.#dropAttempt(id);
     if (reason === 'aborted') {
       this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
       return;
@@ -521,7 +545,15 @@ class DialSession {
     }
     const report = this.#report();
     report.durationMs = elapsedMs;
-    return new DialError({ host: this.#target.host, port: this.#target.port, code, message, attempts, elapsedMs, report });
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code,
+      message,
+      attempts,
+      elapsedMs,
+      report,
+    });
   }
 
   #report(): DialReport {

@@ -6,7 +6,9 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import os from 'node:os';
+import { AttemptSlots } from './attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
+import { inputError } from './errors.js';
 import { runDial } from './dial-session.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { type DialConfig, type DialOptions, resolveOptions } from './options.js';
@@ -26,6 +28,8 @@ export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSett
    * order is kept; a `DialMemory` to share one between Dialers; or MemoryOptions for a tuned one.
    */
   memory?: boolean | DialMemory | MemoryOptions | undefined;
+  /** Connection attempts in flight at most across all dials of this Dialer (1–65536). Default 256. */
+  maxAttemptsInFlight?: number | undefined;
   /** How often (ms) to look for a change of the host's network interfaces, which clears reachability history. Default 5000. */
   networkCheckIntervalMs?: number | undefined;
 }
@@ -37,6 +41,7 @@ export class Dialer {
   readonly #clock: Clock = realClock;
   readonly #memory: DialMemory | undefined;
   readonly #networkCheckIntervalMs: number;
+  readonly #slots: AttemptSlots;
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
   #networkFingerprint: string | undefined;
 
@@ -52,6 +57,14 @@ export class Dialer {
           ? memory
           : new DialMemory(memory === true ? {} : memory);
     this.#networkCheckIntervalMs = options.networkCheckIntervalMs ?? 5000;
+    const maxInFlight = options.maxAttemptsInFlight ?? 256;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 65536) {
+      throw inputError(
+        'ERR_NETDIAL_INVALID_OPTION',
+        `invalid option maxAttemptsInFlight: expected an integer from 1 to 65536, got ${String(maxInFlight)}`,
+      );
+    }
+    this.#slots = new AttemptSlots(maxInFlight);
     this.#resolver = new NameResolver(
       {
         hostsPath: options.hostsPath,
@@ -107,7 +120,12 @@ export class Dialer {
   #checkNetwork(nowMs: number): void {
     if (nowMs - this.#networkCheckedAtMs < this.#networkCheckIntervalMs) return;
     this.#networkCheckedAtMs = nowMs;
-    const fingerprint = networkFingerprint();
+    let fingerprint: string;
+    try {
+      fingerprint = networkFingerprint();
+    } catch {
+      return; // e.g. EMFILE: the interface list cannot be read now; the dial itself will say what is wrong
+    }
     if (this.#networkFingerprint !== undefined && fingerprint !== this.#networkFingerprint) {
       this.#memory?.endpoints.forget();
       this.#probe.clear();
@@ -131,6 +149,7 @@ export class Dialer {
       probe: this.#probe,
       clock: this.#clock,
       memory: this.#memory,
+      slots: this.#slots,
     });
   }
 }

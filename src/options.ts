@@ -50,6 +50,8 @@ export interface DialOptions {
   maxConcurrentAttempts?: number | undefined;
   /** RFC 8305 §4 First Address Family Count, 1–16. Default 1. */
   firstAddressFamilyCount?: number | undefined;
+  /** Addresses of a name tried at most, 1–1024; the best-sorted ones are kept. Default 64 (hostile answers carry hundreds). */
+  maxAddresses?: number | undefined;
   /** Local IP address to connect from; only destinations of its family are dialled. */
   localAddress?: string | undefined;
   /** See ResolverChoice. Default 'auto'. */
@@ -69,6 +71,7 @@ export const DEFAULTS = Object.freeze({
   resolutionDelayMs: 50,
   maxConcurrentAttempts: 6,
   firstAddressFamilyCount: 1,
+  maxAddresses: 64,
 });
 
 /** The validated form of DialOptions. */
@@ -83,6 +86,7 @@ export interface DialConfig {
   readonly resolutionDelayMs: number;
   readonly maxConcurrentAttempts: number;
   readonly firstAddressFamilyCount: number;
+  readonly maxAddresses: number;
   readonly localAddress: string | undefined;
   readonly resolver: ResolverChoice;
   readonly noDelay: boolean | undefined;
@@ -222,6 +226,14 @@ export function resolveOptions(options: unknown, base?: DialConfig): DialConfig 
       1,
       16,
       base?.firstAddressFamilyCount ?? DEFAULTS.firstAddressFamilyCount,
+      true,
+    ),
+    maxAddresses: number(
+      'maxAddresses',
+      o.maxAddresses,
+      1,
+      1024,
+      base?.maxAddresses ?? DEFAULTS.maxAddresses,
       true,
     ),
     localAddress,

@@ -29,14 +29,22 @@ export class DialOrder {
   readonly #memory: DialMemory | undefined;
   readonly #port: number;
   readonly #firstAddressFamilyCount: number;
+  readonly #maxAddresses: number;
   readonly #seed: number;
   readonly #explore: boolean;
   decisions: OrderDecisions = { demoted: [], explored: undefined, shuffled: false };
 
-  constructor(memory: DialMemory | undefined, port: number, firstAddressFamilyCount: number) {
+  /** `maxAddresses`: how many of the ordered addresses are kept (the rest are never tried). */
+  constructor(
+    memory: DialMemory | undefined,
+    port: number,
+    firstAddressFamilyCount: number,
+    maxAddresses = Infinity,
+  ) {
     this.#memory = memory;
     this.#port = port;
     this.#firstAddressFamilyCount = firstAddressFamilyCount;
+    this.#maxAddresses = maxAddresses;
     this.#seed = memory ? Math.floor(memory.random() * 2 ** 32) : 0;
     this.#explore = memory ? memory.random() < memory.exploreProbability : false;
   }
@@ -59,6 +67,7 @@ export class DialOrder {
         shuffled: r.shuffled,
       };
     }
-    return interleaveFamilies(sorted, this.#firstAddressFamilyCount);
+    const ordered = interleaveFamilies(sorted, this.#firstAddressFamilyCount);
+    return ordered.length > this.#maxAddresses ? ordered.slice(0, this.#maxAddresses) : ordered;
   }
 }

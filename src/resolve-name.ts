@@ -108,7 +108,7 @@ export function resolveName(
       }
       if (done) return;
       const memory = port === undefined ? undefined : deps.memory;
-      const ordered = new DialOrder(memory, port ?? 0, cfg.firstAddressFamilyCount).order(
+      const ordered = new DialOrder(memory, port ?? 0, cfg.firstAddressFamilyCount, cfg.maxAddresses).order(
         found,
         deps.clock.now(),
       );
