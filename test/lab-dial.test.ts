@@ -263,4 +263,53 @@ if (await enterLab(import.meta.url)) {
       assert.ok(report.resolution.queries.some((q) => q.source === 'stale'));
     });
   });
+
+  test('with memory: eight A records, three good — 300 dials spread over the good ones; dead ones demoted after one failure', async () => {
+    await withLab(DEFAULT_ZONE, async () => {
+      const dialer = new Dialer({ resolver: 'dns', memory: { seed: 6724 } });
+      const eight = DEFAULT_ZONE['mixed-eight.lab.test']!.A!;
+      const goodOnes = eight.filter((a) => (good.v4 as readonly string[]).includes(a));
+      const wins = new Map<string, number>();
+      const failedTries = new Map<string, number>();
+      for (let i = 0; i < 300; i++) {
+        const { report } = await dialReport(dialer, `mixed-eight.lab.test:${PORT}`);
+        wins.set(report.winner!.address, (wins.get(report.winner!.address) ?? 0) + 1);
+        for (const a of report.attempts) {
+          if (a.outcome !== 'connected') failedTries.set(a.address, (failedTries.get(a.address) ?? 0) + 1);
+        }
+      }
+      assert.equal(goodOnes.length, 3);
+      for (const g of goodOnes)
+        assert.ok((wins.get(g) ?? 0) >= 75, `${g} won ${wins.get(g)}: ${JSON.stringify([...wins])}`);
+      // Every dead address is tried once, then only by exploration (1 dial in 20) or when its backoff ends.
+      const deadTries = [...failedTries.values()].reduce((a, b) => a + b, 0);
+      assert.ok(deadTries <= 5 + 300 / 20 + 10, `dead addresses were tried ${deadTries} times`);
+    });
+  });
+
+  test("with memory: a change of the host's interfaces forgets reachability history, DNS answers stay", async () => {
+    await withLab(DEFAULT_ZONE, async (lab) => {
+      const dialer = new Dialer({
+        resolver: 'dns',
+        memory: { exploreProbability: 0 },
+        networkCheckIntervalMs: 0,
+      });
+      const now = () => performance.now();
+      // Equal addresses are shuffled: dial until the blackholed one has been tried (and remembered).
+      for (let i = 0; i < 20 && !dialer.memory?.endpoints.isDemoted(blackholed.v4[0], PORT, now()); i++) {
+        await dialReport(dialer, `first-a-blackholed.lab.test:${PORT}`);
+      }
+      assert.equal(dialer.memory?.endpoints.isDemoted(blackholed.v4[0], PORT, now()), true);
+      const added = await lab.exec('ip', ['addr', 'add', '198.18.0.200/32', 'dev', 'lo']);
+      assert.equal(added.code, 0, added.stderr);
+      lab.dns.resetLog();
+      const { report } = await dialReport(dialer, `first-a-blackholed.lab.test:${PORT}`);
+      assert.deepEqual(report.decisions.demoted, [], 'history was forgotten');
+      assert.equal(
+        dialer.memory?.endpoints.get(blackholed.v4[0], PORT, now())?.consecutiveFailures ?? 0,
+        report.attempts[0]?.address === blackholed.v4[0] ? 1 : 0,
+      );
+      assert.equal(lab.dns.queryCount(), 0, 'DNS answers were kept');
+    });
+  });
 }
