@@ -356,25 +356,31 @@ class DialSession {
     socket.removeAllListeners('error');
     const attempt = this.#race.attempts[id]!;
     this.#rememberUnanswered(attempt.startMs);
-    const report = this.#report();
-    report.winner = {
-      address: attempt.candidate.address,
-      family: attempt.candidate.family,
-      port: this.#target.port,
-      localAddress: socket.localAddress,
-      localPort: socket.localPort,
-      connectMs: round(attempt.endMs ?? this.#rel(this.#now())),
+    const connectMs = round(attempt.endMs ?? this.#rel(this.#now()));
+    const withWinner = (): DialReport => {
+      const report = this.#report();
+      report.winner = {
+        address: attempt.candidate.address,
+        family: attempt.candidate.family,
+        port: this.#target.port,
+        localAddress: socket.localAddress,
+        localPort: socket.localPort,
+        connectMs,
+      };
+      return report;
     };
     if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
     if (this.#cfg.keepAlive !== undefined)
       socket.setKeepAlive(this.#cfg.keepAlive, this.#cfg.keepAliveInitialDelayMs);
     if (this.#cfg.tls === undefined) {
       this.#cleanup();
-      report.durationMs = this.#rel(this.#now());
-      attachReport(socket, report);
+      const durationMs = this.#rel(this.#now());
+      // Built on the first getReport(): most callers never ask.
+      attachReport(socket, () => ({ ...withWinner(), durationMs }));
       this.#resolve(socket);
       return;
     }
+    const report = withWinner();
     // Everything but the abort listener and the deadline is done; TLS runs on the winner (RFC 8305
     // leaves TLS out of the race; the deadline still bounds it).
     this.#clearTimer();

@@ -50,6 +50,13 @@ export class DialOrder {
   }
 
   order<C extends OrderCandidate>(known: readonly C[], nowMs: number): C[] {
+    if (known.length <= 1) {
+      // Nothing to order; only say whether the one address is held back by history.
+      const only = known[0];
+      const demoted = only && this.#memory?.endpoints.isDemoted(only.address, this.#port, nowMs);
+      this.decisions = { demoted: demoted ? [only.address] : [], explored: undefined, shuffled: false };
+      return [...known];
+    }
     // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent failures)
     // and may share load among equivalent endpoints; family interleaving comes last.
     let sorted = sortDestinations(known);

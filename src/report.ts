@@ -84,13 +84,21 @@ export interface DialReport {
   };
 }
 
-const reports = new WeakMap<object, DialReport>();
+const reports = new WeakMap<object, DialReport | (() => DialReport)>();
 
 /** The report of the dial that produced `socket` (a socket or TLS socket netdial returned); undefined otherwise. */
 export function getReport(socket: net.Socket): DialReport | undefined {
-  return reports.get(socket);
+  const entry = reports.get(socket);
+  if (typeof entry !== 'function') return entry;
+  const report = entry();
+  reports.set(socket, report);
+  return report;
 }
 
-export function attachReport(socket: net.Socket, report: DialReport): void {
+/**
+ * Ties a report to a socket. A function is called on the first `getReport` (most callers never ask, so
+ * a plain dial does not pay for building it).
+ */
+export function attachReport(socket: net.Socket, report: DialReport | (() => DialReport)): void {
   reports.set(socket, report);
 }
