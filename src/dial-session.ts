@@ -97,7 +97,9 @@ class DialSession {
     this.#resolve = resolve;
     this.#reject = reject;
     this.#t0 = deps.clock.now();
-    const families: Family[] = cfg.family === 0 ? [6, 4] : [cfg.family];
+    // An IP literal is its own family's only answer; the other family is not asked (and not reported).
+    const families: Family[] =
+      cfg.family !== 0 ? [cfg.family] : target.hostKind !== 0 ? [target.hostKind] : [6, 4];
     const memory = deps.memory;
     // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some.
     if (memory && !cfg.attemptDelayExplicit) {

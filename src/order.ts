@@ -66,6 +66,7 @@ export class DialOrder {
         random: createRandom(this.#seed),
         exploreProbability: this.#explore ? 1 : 0,
         rttLeewayMs: memory.rttLeewayMs,
+        shuffle: memory.loadSharing,
       });
       sorted = r.ordered;
       this.decisions = {

@@ -24,6 +24,8 @@ export interface ResolvedEndpoint {
   sourceAddress?: string | null | undefined;
   /** Tried after the others: it failed recently (only with a port and a Dialer with memory). */
   demoted: boolean;
+  /** Demoted, but tried in its natural place this time (exploration, or its backoff just ended). */
+  explored: boolean;
   /** What the Dialer's memory holds about (address, port), when a port was given. */
   history?: EndpointState | undefined;
 }
@@ -108,10 +110,8 @@ export function resolveName(
       }
       if (done) return;
       const memory = port === undefined ? undefined : deps.memory;
-      const ordered = new DialOrder(memory, port ?? 0, cfg.firstAddressFamilyCount, cfg.maxAddresses).order(
-        found,
-        deps.clock.now(),
-      );
+      const dialOrder = new DialOrder(memory, port ?? 0, cfg.firstAddressFamilyCount, cfg.maxAddresses);
+      const ordered = dialOrder.order(found, deps.clock.now());
       const later = deps.clock.now();
       const result: ResolvedName = {
         host,
@@ -125,6 +125,7 @@ export function resolveName(
           sourceAddress: c.sourceAddress,
           demoted:
             memory !== undefined && port !== undefined && memory.endpoints.isDemoted(c.address, port, later),
+          explored: dialOrder.decisions.explored === c.address,
           history: memory && port !== undefined ? memory.endpoints.get(c.address, port, later) : undefined,
         })),
       };

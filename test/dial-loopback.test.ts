@@ -161,6 +161,16 @@ describe('dial on loopback', () => {
     await assertNoLeaks(baseline);
   });
 
+  test('an IP literal is dialled as it is: one attempt, no DNS entry for the other family', async () => {
+    const dead = await closedPort();
+    const err = (await new Dialer().dial(`127.0.0.1:${dead}`).catch((e: unknown) => e)) as DialError;
+    assert.ok(isDialError(err));
+    assert.deepEqual(
+      err.attempts.map((a) => [a.address, a.phase, a.code]),
+      [['127.0.0.1', 'tcp', 'ECONNREFUSED']],
+    );
+  });
+
   test('a name without addresses fails with ENOTFOUND and attempts nothing', async () => {
     const notFound: ResolveFunction = async () => {
       throw Object.assign(new Error('queryA ENOTFOUND nx.test'), { code: 'ENOTFOUND' });

@@ -258,6 +258,19 @@ describe('endpoint memory on loopback', () => {
     );
   });
 
+  test('loadSharing: false keeps DNS order among equal endpoints', async () => {
+    const dialer = new Dialer({
+      resolver: fixed({ 4: ['127.0.0.3', '127.0.0.1', '127.0.0.2'] }),
+      memory: { loadSharing: false },
+    });
+    for (let i = 0; i < 10; i++) {
+      const s = await dialer.dial(`order.test:${port}`);
+      assert.equal(getReport(s)!.winner?.address, '127.0.0.3');
+      assert.equal(getReport(s)!.decisions.shuffled, false);
+      s.destroy();
+    }
+  });
+
   test('memory exports to plain JSON', async () => {
     const dialer = new Dialer({ resolver: fixed({ 4: ['127.0.0.1'] }) });
     (await dialer.dial(`json.test:${port}`)).destroy();

@@ -22,6 +22,11 @@ export interface MemoryOptions {
   exploreProbability?: number | undefined;
   /** Endpoints whose smoothed RTTs differ by at most this many ms count as equal. Default 10. */
   rttLeewayMs?: number | undefined;
+  /**
+   * Shuffle equivalent endpoints per dial so connections spread over the whole answer set (load
+   * sharing). Default true; false keeps DNS order among equals (deterministic, e.g. for demos).
+   */
+  loadSharing?: boolean | undefined;
   /** Seed of the random source that shuffles equal endpoints (load sharing); default: random. For tests. */
   seed?: number | undefined;
 }
@@ -38,6 +43,7 @@ export class DialMemory {
   readonly random: RandomSource;
   readonly exploreProbability: number;
   readonly rttLeewayMs: number;
+  readonly loadSharing: boolean;
 
   constructor(options: MemoryOptions = {}, state?: { dns: DnsCache; endpoints: EndpointHistory }) {
     const explore = options.exploreProbability ?? DEFAULT_EXPLORE_PROBABILITY;
@@ -59,6 +65,7 @@ export class DialMemory {
     this.random = createRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
     this.exploreProbability = explore;
     this.rttLeewayMs = leeway;
+    this.loadSharing = options.loadSharing !== false;
   }
 
   /**

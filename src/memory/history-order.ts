@@ -36,6 +36,8 @@ export interface HistoryOrderOptions {
   exploreProbability?: number | undefined;
   /** SRTTs within this many ms of the best one of their group count as equally good. >= 0. Default 10. */
   rttLeewayMs?: number | undefined;
+  /** Shuffle equivalent endpoints (load sharing). Default true; false keeps their input (DNS) order. */
+  shuffle?: boolean | undefined;
 }
 
 /** Result of {@link orderByHistory}. */
@@ -88,7 +90,7 @@ export function orderByHistory<T extends OrderableEndpoint>(
   nowMs: number,
   options: HistoryOrderOptions,
 ): HistoryOrderResult<T> {
-  const { random, exploreProbability, rttLeewayMs } = validateOptions(options);
+  const { random, exploreProbability, rttLeewayMs, shuffle } = validateOptions(options);
   if (!Array.isArray(sorted)) throw invalidArgument('`sorted` must be an array');
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw invalidArgument(`\`port\` must be an integer in 1–65535, got ${String(port)}`);
@@ -139,7 +141,7 @@ export function orderByHistory<T extends OrderableEndpoint>(
       end++;
     }
     for (const band of rttClasses(kept.slice(start, end), states, rttLeewayMs)) {
-      if (band.length > 1) {
+      if (band.length > 1 && shuffle) {
         fisherYates(band, random);
         shuffled = true;
       }
@@ -236,7 +238,7 @@ function validateOptions(
       `Expected \`rttLeewayMs\` to be a finite number of milliseconds >= 0, got ${String(rttLeewayMs)}`,
     );
   }
-  return { random: options.random, exploreProbability, rttLeewayMs };
+  return { random: options.random, exploreProbability, rttLeewayMs, shuffle: options.shuffle !== false };
 }
 
 function invalidOption(option: string, message: string): TypeError {
