@@ -1,0 +1,82 @@
+/**
+ * From command-line flags to a Dialer and dial options, and the optional memory file: loaded before the
+ * command, saved after it (written to a temporary file and renamed, so a crash never leaves half a file).
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Dialer, type DialerOptions } from '../dialer.js';
+import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
+import type { DialOptions } from '../options.js';
+import type { DialFlags } from './args.js';
+
+/** A Dialer ready for one command, and how to persist what it learnt. */
+export interface DialSetup {
+  dialer: Dialer;
+  /** Options for dial()/resolve() (without the signal). */
+  options: DialOptions;
+  /** Writes the memory back to --memory-file; a no-op without one. */
+  saveMemory(): Promise<void>;
+}
+
+/** Reads --memory-file; a missing file is an empty memory. Throws an Error naming the file otherwise. */
+async function loadMemory(file: string): Promise<DialMemory> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new DialMemory();
+    throw new Error(`cannot read memory file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return DialMemory.fromJSON(JSON.parse(text) as MemoryJson, performance.now(), Date.now());
+  } catch (error) {
+    throw new Error(`memory file ${file} is not a netdial memory: ${(error as Error).message}`);
+  }
+}
+
+/** Builds the Dialer the flags describe. `--nameserver` means: that server only, no hosts file. */
+export async function setupDial(flags: DialFlags): Promise<DialSetup> {
+  const memory = flags.memoryFile !== undefined ? await loadMemory(flags.memoryFile) : flags.memory;
+  const dialerOptions: DialerOptions = { memory };
+  if (flags.nameservers.length > 0) {
+    Object.assign(dialerOptions, { resolver: 'dns', nameservers: flags.nameservers, hostsPath: null });
+  }
+  const dialer = new Dialer(dialerOptions);
+  const options: DialOptions = { family: flags.family };
+  if (flags.timeoutMs !== undefined) options.timeout = flags.timeoutMs;
+  if (flags.attemptDelayMs !== undefined) options.attemptDelay = flags.attemptDelayMs;
+  if (flags.resolutionDelayMs !== undefined) options.resolutionDelay = flags.resolutionDelayMs;
+  if (flags.maxConcurrentAttempts !== undefined) options.maxConcurrentAttempts = flags.maxConcurrentAttempts;
+  if (flags.localAddress !== undefined) options.localAddress = flags.localAddress;
+  if (flags.tls !== undefined) {
+    const t = flags.tls;
+    options.tls = {
+      ...(t.servername === undefined ? {} : { servername: t.servername }),
+      ...(t.alpn.length === 0 ? {} : { ALPNProtocols: t.alpn }),
+      ...(t.insecure ? { rejectUnauthorized: false } : {}),
+      ...(t.caFile === undefined ? {} : { ca: readCa(t.caFile) }),
+    };
+  }
+  const file = flags.memoryFile;
+  return {
+    dialer,
+    options,
+    async saveMemory() {
+      if (file === undefined) return;
+      const json = dialer.exportMemory();
+      if (json === undefined) return;
+      const temporary = `${file}.${process.pid}.tmp`;
+      await writeFile(temporary, `${JSON.stringify(json)}\n`);
+      await rename(temporary, file);
+    },
+  };
+}
+
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read CA file ${file}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Netcat mode's data copy: stdin to the socket, the socket to stdout, until either side is done. End of
+ * stdin half-closes the connection (FIN) and the copy goes on until the server closes its side; when the
+ * server closes, the output ends and so does the copy (stdin is abandoned, as nc does).
+ */
+import type net from 'node:net';
+
+/** How the copy ended. */
+export type PipeEnd =
+  | { kind: 'closed' }
+  | { kind: 'error'; error: NodeJS.ErrnoException }
+  | { kind: 'aborted' };
+
+/** Copies until the connection ends; never rejects. The socket is destroyed when it resolves. */
+export function pipeSocket(
+  socket: net.Socket,
+  stdin: NodeJS.ReadableStream & { destroy?: () => void },
+  stdout: NodeJS.WritableStream,
+  signal: AbortSignal,
+): Promise<PipeEnd> {
+  return new Promise<PipeEnd>((resolve) => {
+    let settled = false;
+    const finish = (end: PipeEnd) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      stdin.unpipe(socket);
+      stdin.pause();
+      socket.unpipe(stdout);
+      socket.destroy();
+      resolve(end);
+    };
+    const onAbort = () => finish({ kind: 'aborted' });
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    socket.pipe(stdout, { end: false });
+    // Half-close: pipe() calls socket.end() when stdin ends; the server's answer still arrives.
+    stdin.pipe(socket);
+    socket.once('end', () => {
+      // The server is done sending: let stdout take the last bytes, then stop.
+      stdin.unpipe(socket);
+      stdout.write('', () => finish({ kind: 'closed' }));
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => finish({ kind: 'error', error }));
+    socket.once('close', () => {
+      if (!settled) stdout.write('', () => finish({ kind: 'closed' }));
+    });
+    stdout.on('error', (error: NodeJS.ErrnoException) => {
+      // Reader of our output went away (EPIPE): nothing more to do.
+      finish(error.code === 'EPIPE' ? { kind: 'closed' } : { kind: 'error', error });
+    });
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * `netdial resolve`: the addresses of a name in the order a dial would try them, with family, source,
+ * TTL, the local address the kernel would use and what the memory knows of each endpoint. Pure.
+ */
+import type { EndpointState } from '../memory/endpoint-history.js';
+import type { ResolvedName } from '../resolve-name.js';
+import { padVisible, type Style, visibleLength } from './color.js';
+import { familyText, formatTtl } from './format.js';
+import { type MemoryEntry, memoryEntryText, queryLines } from './trace.js';
+
+/** An endpoint's memory state as an exported-memory entry (ages and backoff relative to `nowMs`). */
+export function entryFromState(state: EndpointState, nowMs: number): MemoryEntry {
+  return {
+    address: state.address,
+    port: state.port,
+    lastOutcome: state.lastOutcome,
+    lastAgeMs: nowMs - state.lastAtMs,
+    consecutiveFailures: state.consecutiveFailures,
+    ...(state.lastErrorCode === undefined ? {} : { lastErrorCode: state.lastErrorCode }),
+    ...(state.srttMs === undefined ? {} : { srttMs: state.srttMs }),
+    ...(state.rttvarMs === undefined ? {} : { rttvarMs: state.rttvarMs }),
+    ...(state.backoffUntilMs === undefined ? {} : { backoffForMs: state.backoffUntilMs - nowMs }),
+  };
+}
+
+/** The JSON `resolve --json` prints: the ResolvedName with memory times made relative to now. */
+export function resolvedToJson(resolved: ResolvedName, nowMs: number): unknown {
+  return {
+    ...resolved,
+    addresses: resolved.addresses.map(({ history, ...a }) => ({
+      ...a,
+      ...(history === undefined ? {} : { memory: entryFromState(history, nowMs) }),
+    })),
+  };
+}
+
+/** The table of `netdial resolve`, ending with a newline. `nowMs` is the Dialer's clock (performance.now()). */
+export function renderResolved(resolved: ResolvedName, nowMs: number, style: Style): string {
+  const n = resolved.addresses.length;
+  const where = resolved.port === undefined ? resolved.host : `${resolved.host} port ${resolved.port}`;
+  const header = ['#', 'address', 'family', 'source', 'ttl', 'from', 'memory'];
+  const rows = resolved.addresses.map((a, i) => {
+    let memory = '—';
+    if (a.history !== undefined) memory = memoryEntryText(entryFromState(a.history, nowMs));
+    if (a.demoted) {
+      // A demoted endpoint ahead of one that is not was explored: tried in its natural place this time.
+      const explored = resolved.addresses.slice(i + 1).some((b) => !b.demoted);
+      memory = `${style.yellow(explored ? 'demoted, but explored this time' : 'demoted (tried last)')}; ${memory}`;
+    }
+    return [
+      String(i + 1),
+      a.address,
+      familyText(a.family),
+      a.source,
+      formatTtl(a.ttlSeconds),
+      a.sourceAddress === null ? style.red('no route') : (a.sourceAddress ?? '—'),
+      memory,
+    ];
+  });
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => visibleLength(r[c] ?? ''))));
+  const line = (cells: string[]) =>
+    `  ${cells.map((cell, c) => (c === cells.length - 1 ? cell : padVisible(cell, widths[c] ?? 0))).join('  ')}`.trimEnd();
+  const lines = [
+    style.bold(`${where}: ${n} address${n === 1 ? '' : 'es'}, in the order a dial would try them`),
+    '',
+    style.dim(line(header)),
+    ...rows.map(line),
+  ];
+  if (resolved.port === undefined)
+    lines.push(style.dim('  (memory is per endpoint: give NAME:PORT to see it)'));
+  lines.push('', style.bold('queries'), ...queryLines(resolved.queries, style));
+  return `${lines.join('\n')}\n`;
+}
