@@ -46,6 +46,7 @@ export function dialErrorJson(error: DialError): unknown {
       elapsedMs: error.elapsedMs,
       attempts: error.attempts,
     },
+    ...(error.report === undefined ? {} : { report: error.report }),
   };
 }
 

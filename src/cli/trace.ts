@@ -267,12 +267,20 @@ export function errorRows(error: DialError, style: Style): TimelineRow[] {
   });
 }
 
-/** The trace of a failed dial: summary, failed queries, the attempts. Ends with a newline. */
+/**
+ * The trace of a failed dial: summary, then the dial's report when the error carries one (resolution,
+ * waterfall, decisions), else the failed queries and attempts. Ends with a newline.
+ */
 export function renderDialError(error: DialError, options: TraceOptions): string {
   const { style } = options;
   const tcp = error.attempts.filter((a) => a.phase !== 'dns');
   const dns = error.attempts.filter((a) => a.phase === 'dns');
   const head = `connect ${addressPort(error.host, error.port)}: ${style.red(`failed (${error.code})`)} in ${formatMs(error.elapsedMs)} after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'}`;
+  if (error.report !== undefined) {
+    // The dial's own report: every answer, the order and the decisions, as for a successful dial.
+    const full = renderReport(error.report, { ...options, minAxisMs: Math.max(options.minAxisMs ?? 0, error.elapsedMs) });
+    return style.bold(head) + full.slice(full.indexOf('\n'));
+  }
   const lines = [style.bold(head), '', style.bold('resolution')];
   for (const a of dns) {
     lines.push(
