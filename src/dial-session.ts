@@ -6,13 +6,14 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
+import { DialTrace } from './diagnostics.js';
 import type { Clock } from './clock.js';
 import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
 import type { DialConfig } from './options.js';
 import type { DialMemory } from './memory/dial-memory.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
-import { attachReport, type DialReport, type QueryReport } from './report.js';
+import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
 import { precedence } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
@@ -83,6 +84,7 @@ class DialSession {
   /** The TCP connection under a handshake in progress (destroying a TLSSocket does not always close it). */
   #tcpUnderTls: net.Socket | undefined;
   readonly #onAbort = () => this.#abort();
+  readonly #trace: DialTrace;
 
   constructor(
     target: Target,
@@ -94,9 +96,16 @@ class DialSession {
     this.#target = target;
     this.#cfg = cfg;
     this.#deps = deps;
-    this.#resolve = resolve;
-    this.#reject = reject;
     this.#t0 = deps.clock.now();
+    this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()));
+    this.#resolve = (socket) => {
+      this.#trace.dialDone(socket, () => getReport(socket));
+      resolve(socket);
+    };
+    this.#reject = (err) => {
+      this.#trace.dialError(err);
+      reject(err);
+    };
     // An IP literal is its own family's only answer; the other family is not asked (and not reported).
     const families: Family[] =
       cfg.family !== 0 ? [cfg.family] : target.hostKind !== 0 ? [target.hostKind] : [6, 4];
@@ -132,6 +141,12 @@ class DialSession {
   }
 
   start(): void {
+    this.#trace.dialStart(this.#startedAt, this.#cfg.family, this.#cfg.tls !== undefined, {
+      attemptDelayMs: this.#attemptDelayMs,
+      resolutionDelayMs: this.#cfg.resolutionDelayMs,
+      maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
+      timeoutMs: this.#cfg.timeoutMs,
+    });
     const signal = this.#cfg.signal;
     if (signal?.aborted) {
       this.#settled = true;
@@ -170,6 +185,7 @@ class DialSession {
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
       this.#queries.push({ type, name: event.name, source: event.source, startMs: this.#rel(now) });
+      this.#trace.dnsQuery(event.name, event.family, event.source);
       return;
     }
     let q = this.#queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
@@ -181,6 +197,14 @@ class DialSession {
     q.source = event.source;
     if (event.type === 'error') {
       q.code = event.code;
+      this.#trace.dnsError(
+        event.name,
+        event.family,
+        event.source,
+        event.code,
+        event.message,
+        q.endMs - q.startMs,
+      );
       this.#dnsFailures.push({
         address: event.name,
         family: event.family,
@@ -195,6 +219,7 @@ class DialSession {
       return;
     }
     q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    this.#trace.dnsAnswer(event.name, event.family, event.source, q.addresses, q.endMs - q.startMs);
     const candidates: Candidate[] = event.addresses.map((a) => ({
       address: a.address,
       family: a.family,
@@ -285,11 +310,24 @@ class DialSession {
   #dropAttempt(id: number): void {
     this.#waiting.get(id)?.();
     this.#waiting.delete(id);
-    this.#takeSocket(id)?.destroy();
+    const socket = this.#takeSocket(id);
+    if (socket === undefined) return;
+    socket.destroy();
+    const a = this.#race.attempts[id]!;
+    const outcome = a.outcome === 'timeout' || a.outcome === 'aborted' ? a.outcome : 'cancelled';
+    this.#trace.attemptError(
+      id,
+      a.candidate.address,
+      a.candidate.family,
+      outcome,
+      this.#rel(this.#now()) - a.startMs,
+    );
   }
 
   #connect(id: number, c: Candidate): void {
     let socket: net.Socket;
+    const startMs = this.#race.attempts[id]!.startMs;
+    this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
     try {
       socket = net.connect({
         host: c.address,
@@ -301,6 +339,15 @@ class DialSession {
       // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
       const code = (err as { code?: string }).code ?? 'EINVAL';
       this.#errors.set(id, (err as Error).message ?? code);
+      this.#trace.attemptError(
+        id,
+        c.address,
+        c.family,
+        'failed',
+        this.#rel(this.#now()) - startMs,
+        code,
+        (err as Error).message,
+      );
       this.#deps.slots.release();
       queueMicrotask(() => {
         if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
@@ -311,6 +358,7 @@ class DialSession {
     socket.once('connect', () => {
       if (this.#settled || this.#sockets.get(id) !== socket) return;
       const now = this.#now();
+      this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - startMs);
       this.#deps.memory?.endpoints.recordSuccess(
         c.address,
         this.#target.port,
@@ -326,6 +374,15 @@ class DialSession {
       this.#errors.set(id, err.message);
       const code = err.code ?? 'EIO';
       const now = this.#now();
+      this.#trace.attemptError(
+        id,
+        c.address,
+        c.family,
+        'failed',
+        this.#rel(now) - startMs,
+        code,
+        err.message,
+      );
       if (!LOCAL_ERRORS.has(code))
         this.#deps.memory?.endpoints.recordFailure(c.address, this.#target.port, code, now);
       if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, now));

@@ -16,6 +16,21 @@ export type { DnsCacheOptions } from './memory/dns-cache.js';
 export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
 export type { ResolvedEndpoint, ResolvedName } from './resolve-name.js';
 export { getReport } from './report.js';
+export * from './integrations/index.js';
+export { CHANNELS as DIAGNOSTICS_CHANNELS, subscribe as subscribeDiagnostics } from './diagnostics.js';
+export type {
+  AttemptConnectEvent,
+  AttemptErrorEvent,
+  AttemptStartEvent,
+  ChannelName,
+  ChannelPayloads,
+  DialDoneEvent,
+  DialErrorEvent,
+  DialStartEvent,
+  DnsAnswerEvent,
+  DnsErrorEvent,
+  DnsQueryEvent,
+} from './diagnostics.js';
 export type { AttemptReport, DialReport, QueryReport } from './report.js';
 export { parseTarget } from './target.js';
 export type { Target } from './target.js';

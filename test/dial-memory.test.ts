@@ -150,7 +150,7 @@ describe('endpoint memory on loopback', () => {
       answers[family] ?? [];
 
   test('a refused endpoint is tried last on the next dial', async () => {
-    const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }) });
+    const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }), memory: { exploreProbability: 0 } });
     const s1 = await dialer.dial(`mem.test:${port}`);
     assert.deepEqual(
       getReport(s1)!.attempts.map((a) => [a.address, a.outcome]),
@@ -236,7 +236,7 @@ describe('endpoint memory on loopback', () => {
   });
 
   test('resolve() shows the order a dial would use, with memory state', async () => {
-    const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }) });
+    const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }), memory: { exploreProbability: 0 } });
     (await dialer.dial(`order.test:${port}`)).destroy(); // ::1 refused, remembered
     const r = await dialer.resolve(`order.test:${port}`);
     assert.deepEqual(

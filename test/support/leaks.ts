@@ -22,7 +22,8 @@ export async function assertNoLeaks(baseline: ResourceCounts, what = 'dial'): Pr
       .filter(([k, n]) => n > (baseline.get(k) ?? 0))
       .map(([k, n]) => `${k} ${baseline.get(k) ?? 0}→${n}`);
     if (grown.length === 0) return;
-    await new Promise((r) => setTimeout(r, 5).unref());
+    // A ref'd timer: with unref'd ones the process could exit while the last handles are still closing.
+    await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`${what} left resources behind: ${grown.join(', ')}`);
 }

@@ -1,0 +1,427 @@
+/**
+ * `node:diagnostics_channel` events of a dial: what netdial publishes, under which names, with which
+ * payloads. Nothing is published — and no payload is even built — unless someone subscribes to that
+ * channel, so the cost without subscribers is one boolean check per event.
+ *
+ * One dial publishes, in this order:
+ *   netdial:dial:start
+ *   netdial:dns:query, then netdial:dns:answer or netdial:dns:error — once per family and name asked
+ *     (IP literals and hosts-file names included, with their `source`)
+ *   netdial:attempt:start, then exactly one netdial:attempt:connect or netdial:attempt:error per attempt
+ *     (losers the dial cancels end with attempt:error, outcome 'cancelled')
+ *   netdial:dial:done (the socket handed to the caller, after TLS when TLS was asked for) or
+ *   netdial:dial:error (the DialError / AbortError the dial rejects with)
+ * DNS and attempt events interleave as they happen (RFC 8305 §3: attempts start before every answer is in).
+ * Every payload carries `dialId` (unique in the process) to tie the events of one dial together, and
+ * `atMs`, milliseconds since the dial began on a monotonic clock (the DialReport's timebase).
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type net from 'node:net';
+import type { DialReport } from './report.js';
+import type { AddressSource, Family } from './types.js';
+
+/** The channel names, exactly as published. */
+export const CHANNELS = Object.freeze({
+  dialStart: 'netdial:dial:start',
+  dnsQuery: 'netdial:dns:query',
+  dnsAnswer: 'netdial:dns:answer',
+  dnsError: 'netdial:dns:error',
+  attemptStart: 'netdial:attempt:start',
+  attemptError: 'netdial:attempt:error',
+  attemptConnect: 'netdial:attempt:connect',
+  dialDone: 'netdial:dial:done',
+  dialError: 'netdial:dial:error',
+} as const);
+
+/** One of the channel names in CHANNELS. */
+export type ChannelName = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+/** Fields every event has. */
+export interface DialEventBase {
+  /** Identifies one dial; the same in every event of that dial, different across dials of the process. */
+  dialId: number;
+  /** The host as dialled (a name, or an IP literal without brackets). */
+  host: string;
+  /** The TCP port dialled. */
+  port: number;
+  /** When the event happened, in ms since the dial began (monotonic clock; 0 for dial:start). */
+  atMs: number;
+}
+
+/** `netdial:dial:start`: a dial begins. */
+export interface DialStartEvent extends DialEventBase {
+  /** Wall-clock start, ISO 8601. */
+  startedAt: string;
+  /** 0 both families, 4 or 6 only that one. */
+  family: 0 | 4 | 6;
+  /** Whether a TLS handshake runs on the winning connection. */
+  tls: boolean;
+  /** The settings in force for this dial (ms). */
+  settings: {
+    attemptDelayMs: number;
+    resolutionDelayMs: number;
+    maxConcurrentAttempts: number;
+    timeoutMs: number;
+  };
+}
+
+/** Fields of the three DNS events. */
+export interface DnsEventBase extends DialEventBase {
+  /** The name asked for (with a search domain when the resolv.conf search list supplied one). */
+  name: string;
+  /** 'A' for IPv4, 'AAAA' for IPv6 — also for sources that are not DNS (hosts file, literal, custom). */
+  type: 'A' | 'AAAA';
+  family: Family;
+  /** Where the answer comes from: 'dns', 'hosts', 'literal', 'system', 'custom', 'cache', 'stale'. */
+  source: AddressSource;
+}
+
+/** `netdial:dns:query`: one query (one name, one family) goes out. */
+export interface DnsQueryEvent extends DnsEventBase {}
+
+/** `netdial:dns:answer`: addresses for one family arrived. */
+export interface DnsAnswerEvent extends DnsEventBase {
+  /** In the order the source gave them; `ttlSeconds` when the source has TTLs (DNS, cache). */
+  addresses: Array<{ address: string; ttlSeconds?: number | undefined }>;
+  /** Since the matching dns:query (0 when there was none, e.g. a cached answer), ms. */
+  durationMs: number;
+}
+
+/** `netdial:dns:error`: one family has no address (ENOTFOUND, ENODATA, ESERVFAIL, ETIMEOUT…). */
+export interface DnsErrorEvent extends DnsEventBase {
+  code: string;
+  message: string;
+  /** Since the matching dns:query, ms. */
+  durationMs: number;
+}
+
+/** `netdial:attempt:start`: a TCP connection attempt to one address starts. */
+export interface AttemptStartEvent extends DialEventBase {
+  /** Index of the attempt in this dial (0, 1, …); the same in its attempt:connect / attempt:error. */
+  attemptId: number;
+  address: string;
+  family: Family;
+  /** RFC 8305 §5: why now — the first attempt, the attempt delay ran out, the previous one failed, a new answer. */
+  trigger: 'first' | 'delay' | 'failure' | 'answer';
+}
+
+/** `netdial:attempt:error`: an attempt ended without becoming the connection. */
+export interface AttemptErrorEvent extends DialEventBase {
+  attemptId: number;
+  address: string;
+  family: Family;
+  /**
+   * 'failed' (the connect failed: `code` says how), 'timeout' (the dial's deadline passed), 'cancelled'
+   * (another attempt won, or the dial failed otherwise; `code` 'ECANCELED'), 'aborted' (the caller's signal).
+   */
+  outcome: 'failed' | 'timeout' | 'cancelled' | 'aborted';
+  /** Node-style code: ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT, ECANCELED… */
+  code: string;
+  message: string;
+  /** Since this attempt's attempt:start, ms. */
+  durationMs: number;
+}
+
+/** `netdial:attempt:connect`: an attempt's TCP connection is established (it wins the race). */
+export interface AttemptConnectEvent extends DialEventBase {
+  attemptId: number;
+  address: string;
+  family: Family;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+  /** Since this attempt's attempt:start: the TCP handshake time (about one RTT), ms. */
+  durationMs: number;
+}
+
+/** `netdial:dial:done`: the dial resolves with `socket` (after TLS, when TLS was asked for). */
+export interface DialDoneEvent extends DialEventBase {
+  /** The socket handed to the caller (a tls.TLSSocket when TLS ran). */
+  socket: net.Socket;
+  /** The address that won. */
+  address: string;
+  family: Family;
+  /** The whole dial, ms (equals `atMs`). */
+  durationMs: number;
+  /** The establishment report, as `getReport(socket)` returns it. */
+  report: DialReport;
+}
+
+/** `netdial:dial:error`: the dial rejects with `error`. */
+export interface DialErrorEvent extends DialEventBase {
+  /** The DialError (every attempt listed), AbortError or other error the dial rejects with. */
+  error: Error;
+  /** `error.code` when it has one (ENOTFOUND, ECONNREFUSED, ETIMEDOUT, ABORT_ERR…). */
+  code: string | undefined;
+  /** The whole dial, ms (equals `atMs`). */
+  durationMs: number;
+}
+
+/** Payload type per channel name. */
+export interface ChannelPayloads {
+  'netdial:dial:start': DialStartEvent;
+  'netdial:dns:query': DnsQueryEvent;
+  'netdial:dns:answer': DnsAnswerEvent;
+  'netdial:dns:error': DnsErrorEvent;
+  'netdial:attempt:start': AttemptStartEvent;
+  'netdial:attempt:error': AttemptErrorEvent;
+  'netdial:attempt:connect': AttemptConnectEvent;
+  'netdial:dial:done': DialDoneEvent;
+  'netdial:dial:error': DialErrorEvent;
+}
+
+/**
+ * The Channel objects, created once and held here: Node keeps channels only weakly, and a channel object
+ * that a subscriber holds must be the one published on.
+ */
+const channelObjects: ReadonlyMap<ChannelName, diagnosticsChannel.Channel> = new Map(
+  Object.values(CHANNELS).map((name) => [name, diagnosticsChannel.channel(name)]),
+);
+
+function channelOf(name: ChannelName): diagnosticsChannel.Channel {
+  const channel = channelObjects.get(name);
+  if (channel === undefined) {
+    throw Object.assign(new TypeError(`unknown netdial channel ${JSON.stringify(name)}`), {
+      code: 'ERR_NETDIAL_INVALID_OPTION',
+    });
+  }
+  return channel;
+}
+
+/**
+ * Publishes on `name` the payload `payload()` builds — only when the channel has subscribers; otherwise
+ * `payload` is not called at all. Returns whether it published. Subscribers run synchronously (Node's
+ * diagnostics_channel contract); an exception in a subscriber does not reach the caller (Node reports it
+ * as an uncaught exception on the next tick).
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a name that is not one of CHANNELS.
+ */
+export function publish<N extends ChannelName>(name: N, payload: () => ChannelPayloads[N]): boolean {
+  const channel = channelOf(name);
+  if (!channel.hasSubscribers) return false;
+  channel.publish(payload());
+  return true;
+}
+
+/** Whether `name` has a subscriber; without a name, whether any netdial channel has one. */
+export function hasSubscribers(name?: ChannelName): boolean {
+  if (name !== undefined) return channelOf(name).hasSubscribers;
+  for (const channel of channelObjects.values()) if (channel.hasSubscribers) return true;
+  return false;
+}
+
+/**
+ * Subscribes `listener` to `name` with its payload typed; returns a function that unsubscribes. The same as
+ * `diagnostics_channel.subscribe(name, listener)`, which works as well.
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a name that is not one of CHANNELS.
+ */
+export function subscribe<N extends ChannelName>(
+  name: N,
+  listener: (payload: ChannelPayloads[N]) => void,
+): () => void {
+  const channel = channelOf(name);
+  const wrapped = (message: unknown) => listener(message as ChannelPayloads[N]);
+  channel.subscribe(wrapped);
+  let subscribed = true;
+  return () => {
+    if (!subscribed) return;
+    subscribed = false;
+    channel.unsubscribe(wrapped);
+  };
+}
+
+let lastDialId = 0;
+
+/** A new dial id (1, 2, …); the dial session takes one at its start, whether or not anyone listens. */
+export function nextDialId(): number {
+  lastDialId = lastDialId >= Number.MAX_SAFE_INTEGER ? 1 : lastDialId + 1;
+  return lastDialId;
+}
+
+const ch = {
+  dialStart: channelOf(CHANNELS.dialStart),
+  dnsQuery: channelOf(CHANNELS.dnsQuery),
+  dnsAnswer: channelOf(CHANNELS.dnsAnswer),
+  dnsError: channelOf(CHANNELS.dnsError),
+  attemptStart: channelOf(CHANNELS.attemptStart),
+  attemptError: channelOf(CHANNELS.attemptError),
+  attemptConnect: channelOf(CHANNELS.attemptConnect),
+  dialDone: channelOf(CHANNELS.dialDone),
+  dialError: channelOf(CHANNELS.dialError),
+};
+
+type AttemptEndOutcome = AttemptErrorEvent['outcome'];
+
+/** The `code` an attempt that did not fail by itself ends with, per outcome. */
+const OUTCOME_CODES: Record<Exclude<AttemptEndOutcome, 'failed'>, string> = {
+  cancelled: 'ECANCELED',
+  timeout: 'ETIMEDOUT',
+  aborted: 'ABORT_ERR',
+};
+
+/**
+ * The publishing side for one dial, for the dial session to call at each step: one `DialTrace` per dial,
+ * positional arguments (nothing is allocated when nobody listens: every method returns after one
+ * `hasSubscribers` check). `nowMs()` is the session's "ms since the dial began".
+ */
+export class DialTrace {
+  readonly dialId = nextDialId();
+  readonly #host: string;
+  readonly #port: number;
+  readonly #nowMs: () => number;
+
+  constructor(host: string, port: number, nowMs: () => number) {
+    this.#host = host;
+    this.#port = port;
+    this.#nowMs = nowMs;
+  }
+
+  #base(): DialEventBase {
+    return { dialId: this.dialId, host: this.#host, port: this.#port, atMs: this.#nowMs() };
+  }
+
+  /** At the start of the dial, before anything else (also when the signal is already aborted). */
+  dialStart(startedAt: Date, family: 0 | 4 | 6, tls: boolean, settings: DialStartEvent['settings']): void {
+    if (!ch.dialStart.hasSubscribers) return;
+    ch.dialStart.publish({
+      ...this.#base(),
+      startedAt: startedAt.toISOString(),
+      family,
+      tls,
+      settings: { ...settings },
+    });
+  }
+
+  /** A query went out (a ResolutionEvent of type 'query'). */
+  dnsQuery(name: string, family: Family, source: AddressSource): void {
+    if (!ch.dnsQuery.hasSubscribers) return;
+    ch.dnsQuery.publish({ ...this.#base(), name, type: family === 6 ? 'AAAA' : 'A', family, source });
+  }
+
+  /** A family's addresses arrived (a ResolutionEvent of type 'answer'); `durationMs` since its query. */
+  dnsAnswer(
+    name: string,
+    family: Family,
+    source: AddressSource,
+    addresses: ReadonlyArray<{ address: string; ttlSeconds?: number | undefined }>,
+    durationMs: number,
+  ): void {
+    if (!ch.dnsAnswer.hasSubscribers) return;
+    ch.dnsAnswer.publish({
+      ...this.#base(),
+      name,
+      type: family === 6 ? 'AAAA' : 'A',
+      family,
+      source,
+      addresses: addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds })),
+      durationMs,
+    });
+  }
+
+  /** A family failed (a ResolutionEvent of type 'error'); `durationMs` since its query. */
+  dnsError(
+    name: string,
+    family: Family,
+    source: AddressSource,
+    code: string,
+    message: string,
+    durationMs: number,
+  ): void {
+    if (!ch.dnsError.hasSubscribers) return;
+    ch.dnsError.publish({
+      ...this.#base(),
+      name,
+      type: family === 6 ? 'AAAA' : 'A',
+      family,
+      source,
+      code,
+      message,
+      durationMs,
+    });
+  }
+
+  /** Right before the attempt's `net.connect`. */
+  attemptStart(
+    attemptId: number,
+    address: string,
+    family: Family,
+    trigger: AttemptStartEvent['trigger'],
+  ): void {
+    if (!ch.attemptStart.hasSubscribers) return;
+    ch.attemptStart.publish({ ...this.#base(), attemptId, address, family, trigger });
+  }
+
+  /**
+   * An attempt that had started ended without winning: 'failed' (its socket's error: pass the code and
+   * message), or 'cancelled' / 'timeout' / 'aborted' (the dial dropped it: code and message may be omitted).
+   */
+  attemptError(
+    attemptId: number,
+    address: string,
+    family: Family,
+    outcome: AttemptEndOutcome,
+    durationMs: number,
+    code?: string,
+    message?: string,
+  ): void {
+    if (!ch.attemptError.hasSubscribers) return;
+    const c = code ?? (outcome === 'failed' ? 'EIO' : OUTCOME_CODES[outcome]);
+    ch.attemptError.publish({
+      ...this.#base(),
+      attemptId,
+      address,
+      family,
+      outcome,
+      code: c,
+      message: message ?? (outcome === 'cancelled' ? 'another attempt won, or the dial ended' : outcome),
+      durationMs,
+    });
+  }
+
+  /** The attempt's socket emitted 'connect'. */
+  attemptConnect(
+    attemptId: number,
+    address: string,
+    family: Family,
+    socket: net.Socket,
+    durationMs: number,
+  ): void {
+    if (!ch.attemptConnect.hasSubscribers) return;
+    ch.attemptConnect.publish({
+      ...this.#base(),
+      attemptId,
+      address,
+      family,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      durationMs,
+    });
+  }
+
+  /** Right before the dial resolves with `socket` (its report attached already). */
+  dialDone(socket: net.Socket, report: () => DialReport | undefined): void {
+    if (!ch.dialDone.hasSubscribers) return;
+    const base = this.#base();
+    const r = report();
+    ch.dialDone.publish({
+      ...base,
+      socket,
+      address: r?.winner?.address ?? socket.remoteAddress ?? '',
+      family: r?.winner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
+      durationMs: base.atMs,
+      report: r as DialReport,
+    });
+  }
+
+  /** Right before the dial rejects with `error`. */
+  dialError(error: unknown): void {
+    if (!ch.dialError.hasSubscribers) return;
+    const base = this.#base();
+    const err = error instanceof Error ? error : new Error(String(error));
+    const code = (err as { code?: unknown }).code;
+    ch.dialError.publish({
+      ...base,
+      error: err,
+      code: typeof code === 'string' ? code : undefined,
+      durationMs: base.atMs,
+    });
+  }
+}

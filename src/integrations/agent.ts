@@ -1,0 +1,350 @@
+/**
+ * `Agent` and `HttpsAgent`: `http.Agent` / `https.Agent` whose new connections are dialed by netdial
+ * (parallel A/AAAA, RFC 6724 order, RFC 8305 racing) and everything else is Node's: keep-alive and the
+ * free-socket pool, `maxSockets`/`maxTotalSockets`/`maxFreeSockets`, scheduling, timeouts, and for HTTPS
+ * Node's own `tls.connect` on the won TCP connection — same certificate checks, same SNI (the agent's
+ * `servername`, from the Host header or host; none for an IP), same TLS session cache (the agent's
+ * `_getSession` / `_cacheSession` / `_evictSession`, so a second connection resumes the session).
+ *
+ * A dial completes asynchronously (http.Agent's `createConnection(options, oncreate)` callback form);
+ * while it runs, the agent counts a placeholder in `sockets[name]` so `maxSockets` still holds.
+ *
+ * `maxSocketAge` (ms, or 'ttl'): a pooled socket older than that is closed instead of reused, so a pool
+ * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
+ * connected to (from the dial report; no limit when the source had no TTL: hosts file, literal, system).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { attachReport, getReport } from '../report.js';
+import { type ConnectionDialOptions, type ConnectionOptions, dialFor } from './create-connection.js';
+
+/** netdial settings of an agent. */
+export interface NetdialAgentOptions {
+  /** The Dialer and per-dial options (attemptDelay, timeout, family, resolver…). Default: the default Dialer. */
+  dial?: ConnectionDialOptions | undefined;
+  /**
+   * Close pooled sockets older than this instead of reusing them: ms, or 'ttl' for the DNS TTL of the
+   * connected address (at least 1000 ms). Default: no limit (Node's behaviour).
+   */
+  maxSocketAge?: number | 'ttl' | undefined;
+}
+
+export interface AgentOptions extends http.AgentOptions, NetdialAgentOptions {}
+export interface HttpsAgentOptions extends https.AgentOptions, NetdialAgentOptions {}
+
+type Oncreate = (err: Error | null, socket?: Duplex) => void;
+
+/** The internals of Node's http.Agent this module works with (stable since Node 14; not in @types). */
+interface AgentInternals {
+  sockets: Record<string, unknown[] | undefined>;
+  requests: Record<string, unknown[] | undefined>;
+  freeSockets: Record<string, unknown[] | undefined>;
+  totalSocketCount: number;
+  maxSockets: number;
+  maxTotalSockets: number;
+  getName(options: unknown): string;
+  addRequest(req: http.ClientRequest, options: unknown): void;
+}
+
+interface HttpsAgentInternals extends AgentInternals {
+  _getSession(key: string): Buffer | undefined;
+  _cacheSession(key: string, session: Buffer): void;
+  _evictSession(key: string): void;
+}
+
+/** Minimum age limit with 'ttl', ms: a TTL of 0 must not make every socket single-use. */
+const MIN_TTL_AGE_MS = 1000;
+
+function checkMaxSocketAge(value: unknown): number | 'ttl' | undefined {
+  if (value === undefined || value === 'ttl') return value;
+  if (typeof value === 'number' && value > 0) return value;
+  throw Object.assign(
+    new TypeError(`invalid option maxSocketAge: expected a number of ms > 0 or 'ttl', got ${String(value)}`),
+    { code: 'ERR_NETDIAL_INVALID_OPTION' },
+  );
+}
+
+/** When each socket was connected (performance.now() ms) and, for 'ttl', how long it may live. */
+class SocketAges {
+  readonly #maxAge: number | 'ttl' | undefined;
+  readonly #born = new WeakMap<object, { atMs: number; maxAgeMs: number }>();
+  readonly #timers = new WeakMap<object, NodeJS.Timeout>();
+
+  constructor(maxAge: number | 'ttl' | undefined) {
+    this.#maxAge = maxAge;
+  }
+
+  /** Remembers `socket` as connected now; `reportOf` is where its dial report is. */
+  born(socket: net.Socket): void {
+    if (this.#maxAge === undefined) return;
+    let maxAgeMs = Number.POSITIVE_INFINITY;
+    if (this.#maxAge === 'ttl') {
+      const ttlSeconds = winnerTtlSeconds(socket);
+      if (ttlSeconds !== undefined) maxAgeMs = Math.max(MIN_TTL_AGE_MS, ttlSeconds * 1000);
+    } else maxAgeMs = this.#maxAge;
+    this.#born.set(socket, { atMs: performance.now(), maxAgeMs });
+  }
+
+  /** Ms until `socket` is too old (<= 0: it is); Infinity without a limit. */
+  remainingMs(socket: object): number {
+    const b = this.#born.get(socket);
+    if (b === undefined) return Number.POSITIVE_INFINITY;
+    return b.atMs + b.maxAgeMs - performance.now();
+  }
+
+  /** While `socket` waits in the pool: close it when it gets too old, if it is still free then. */
+  expireWhileFree(socket: net.Socket, isFree: () => boolean): void {
+    const remaining = this.remainingMs(socket);
+    if (!Number.isFinite(remaining)) return;
+    const old = this.#timers.get(socket);
+    if (old !== undefined) clearTimeout(old);
+    else socket.once('close', () => clearTimeout(this.#timers.get(socket)));
+    const timer = setTimeout(
+      () => {
+        if (isFree()) socket.destroy();
+      },
+      Math.max(0, remaining),
+    );
+    timer.unref();
+    this.#timers.set(socket, timer);
+  }
+}
+
+/** The smallest TTL among the answers that gave the winning address; undefined without TTLs. */
+function winnerTtlSeconds(socket: net.Socket): number | undefined {
+  const report = getReport(socket);
+  const address = report?.winner?.address;
+  if (!report || address === undefined) return undefined;
+  let ttl: number | undefined;
+  for (const q of report.resolution.queries) {
+    for (const a of q.addresses ?? []) {
+      if (a.address === address && a.ttlSeconds !== undefined)
+        ttl = Math.min(ttl ?? a.ttlSeconds, a.ttlSeconds);
+    }
+  }
+  return ttl;
+}
+
+/**
+ * Runs `connect` for an agent, keeping a placeholder in `sockets[name]` meanwhile (when a socket limit is
+ * set) so that concurrent requests beyond maxSockets queue as they do with Node's synchronous connects.
+ * On failure a queued request for the same origin gets its own connection attempt, as Node does when a
+ * socket closes.
+ */
+function connectForAgent(
+  agent: AgentInternals,
+  options: ConnectionOptions,
+  oncreate: Oncreate,
+  connect: (signal: AbortSignal) => Promise<net.Socket>,
+  ages: SocketAges,
+): void {
+  const agentKey = (options as Record<string, unknown>)._agentKey;
+  const name = typeof agentKey === 'string' ? agentKey : agent.getName(options);
+  const controller = new AbortController();
+  const limited = Number.isFinite(agent.maxSockets) || Number.isFinite(agent.maxTotalSockets);
+  const placeholder = {
+    destroyed: false,
+    writable: false,
+    destroy() {
+      this.destroyed = true;
+      controller.abort(new Error('agent destroyed'));
+    },
+  };
+  if (limited) {
+    const list = agent.sockets[name] ?? [];
+    agent.sockets[name] = list;
+    list.push(placeholder);
+    agent.totalSocketCount++;
+  }
+  const release = () => {
+    if (!limited) return;
+    const list = agent.sockets[name];
+    const i = list?.indexOf(placeholder) ?? -1;
+    if (list && i !== -1) {
+      list.splice(i, 1);
+      if (list.length === 0) delete agent.sockets[name];
+    }
+    agent.totalSocketCount--;
+  };
+  connect(controller.signal).then(
+    (socket) => {
+      release();
+      ages.born(socket);
+      oncreate(null, socket);
+    },
+    (err: Error) => {
+      release();
+      oncreate(err);
+      // A request may be queued for the slot this dial held: it gets a connection attempt of its own
+      // (as Node gives one when a socket closes). Taken off the queue first, so a failing origin cannot
+      // loop on the same request.
+      if (limited) retryQueued(agent, name, options);
+    },
+  );
+}
+
+/** http.Agent always passes `oncreate`; these agents connect asynchronously and need it. */
+function callbackOf(oncreate: unknown): Oncreate {
+  if (typeof oncreate !== 'function') {
+    throw Object.assign(
+      new TypeError('createConnection of a netdial agent needs the (err, socket) callback http.Agent passes'),
+      { code: 'ERR_NETDIAL_INVALID_OPTION' },
+    );
+  }
+  return oncreate as Oncreate;
+}
+
+/**
+ * Takes the first live request queued for `name` off the queue and hands it to the agent again with
+ * `options` (the failed dial's: requests queued under one name share their connection options).
+ */
+function retryQueued(agent: AgentInternals, name: string, options: ConnectionOptions): void {
+  const queue = agent.requests[name];
+  while (queue && queue.length > 0) {
+    const req = queue.shift() as http.ClientRequest;
+    if (queue.length === 0) delete agent.requests[name];
+    if (req.destroyed) continue;
+    agent.addRequest(req, options);
+    return;
+  }
+}
+
+function keepAliveWithAge(
+  agent: AgentInternals,
+  ages: SocketAges,
+  socket: Duplex,
+  keep: () => unknown,
+): boolean {
+  if (ages.remainingMs(socket) <= 0) return false;
+  const kept = keep();
+  if (kept === false) return false;
+  ages.expireWhileFree(socket as net.Socket, () =>
+    Object.values(agent.freeSockets).some((list) => list?.includes(socket) === true),
+  );
+  return true;
+}
+
+/**
+ * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
+ * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
+ */
+export class Agent extends http.Agent {
+  readonly #dial: ConnectionDialOptions;
+  readonly #ages: SocketAges;
+
+  constructor(options: AgentOptions = {}) {
+    const { dial, maxSocketAge, ...agentOptions } = options;
+    super(agentOptions);
+    this.#dial = dial ?? {};
+    this.#ages = new SocketAges(checkMaxSocketAge(maxSocketAge));
+  }
+
+  override createConnection(
+    options: http.ClientRequestArgs,
+    oncreate?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const opts = options as ConnectionOptions;
+    const callback = callbackOf(oncreate);
+    connectForAgent(
+      this as unknown as AgentInternals,
+      opts,
+      callback,
+      (signal) => dialFor({ ...opts, signal }, this.#dial),
+      this.#ages,
+    );
+    return undefined;
+  }
+
+  override keepSocketAlive(socket: Duplex): boolean {
+    return keepAliveWithAge(this as unknown as AgentInternals, this.#ages, socket, () =>
+      super.keepSocketAlive(socket),
+    );
+  }
+}
+
+/**
+ * `https.Agent` whose TCP connections are dialed by netdial; TLS is Node's `tls.connect` on top, with
+ * the agent's options (ca, cert, rejectUnauthorized, servername…), the agent's session cache and the
+ * report of the dial (`getReport(socket)`, with its `tls` part filled in at secureConnect).
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
+ */
+export class HttpsAgent extends https.Agent {
+  readonly #dial: ConnectionDialOptions;
+  readonly #ages: SocketAges;
+
+  constructor(options: HttpsAgentOptions = {}) {
+    const { dial, maxSocketAge, ...agentOptions } = options;
+    super(agentOptions);
+    this.#dial = dial ?? {};
+    this.#ages = new SocketAges(checkMaxSocketAge(maxSocketAge));
+  }
+
+  override createConnection(
+    options: http.ClientRequestArgs,
+    oncreate?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const opts = options as ConnectionOptions;
+    const internals = this as unknown as HttpsAgentInternals;
+    const callback = callbackOf(oncreate);
+    const connect = async (signal: AbortSignal): Promise<net.Socket> => {
+      const tcp = await dialFor({ ...opts, signal }, this.#dial);
+      // `timeout` bounded the dial; as an idle timeout it belongs to the TLS socket (tls.connect sets it).
+      tcp.setTimeout(0);
+      return this.#secure(internals, opts, tcp);
+    };
+    connectForAgent(internals, opts, callback, connect, this.#ages);
+    return undefined;
+  }
+
+  /** What https.Agent#createConnection does, on a connected TCP socket: tls.connect with the session cache. */
+  #secure(internals: HttpsAgentInternals, options: ConnectionOptions, tcp: net.Socket): tls.TLSSocket {
+    const agentKey = (options as Record<string, unknown>)._agentKey;
+    const key = typeof agentKey === 'string' ? agentKey : undefined;
+    const session = key === undefined ? undefined : internals._getSession(key);
+    const { tls: _tls, signal: _signal, ...rest } = options;
+    const socket = tls.connect({
+      ...(session ? { session } : {}),
+      ...(rest as tls.ConnectionOptions),
+      socket: tcp,
+    });
+    if (key !== undefined) {
+      socket.on('session', (s: Buffer) => internals._cacheSession(key, s));
+      socket.once('close', (hadError: boolean) => {
+        if (hadError) internals._evictSession(key);
+      });
+    }
+    const report = getReport(tcp);
+    if (report) {
+      attachReport(socket, report);
+      const t0 = performance.now() - report.durationMs;
+      const startMs = report.durationMs;
+      const sni = (options as Record<string, unknown>).servername;
+      const servername = typeof sni === 'string' && sni !== '' ? sni : undefined;
+      report.tls = { startMs, servername };
+      socket.once('secureConnect', () => {
+        const endMs = Math.round((performance.now() - t0) * 1000) / 1000;
+        report.tls = {
+          startMs,
+          endMs,
+          servername,
+          protocol: socket.getProtocol(),
+          alpnProtocol: socket.alpnProtocol,
+          sessionReused: socket.isSessionReused(),
+        };
+        report.durationMs = endMs;
+      });
+    }
+    return socket;
+  }
+
+  override keepSocketAlive(socket: Duplex): boolean {
+    return keepAliveWithAge(this as unknown as AgentInternals, this.#ages, socket, () =>
+      super.keepSocketAlive(socket),
+    );
+  }
+}

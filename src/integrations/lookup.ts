@@ -1,0 +1,352 @@
+/**
+ * `lookup`: a drop-in for Node's `lookup` option (the `dns.lookup(hostname, options, callback)` signature)
+ * backed by a Dialer's `resolve()` — /etc/hosts, parallel A and AAAA over DNS with the resolv.conf search
+ * list and the Dialer's DNS cache, the system resolver as a fallback, or a custom resolver function — in
+ * netdial's order (RFC 6724 §6 sorting with the kernel's source addresses, RFC 8305 §4 family
+ * interleaving). For clients that take only a lookup function: `http.request({ lookup })`, axios
+ * `lookup`, got `dnsLookup`, mongodb `lookup`.
+ *
+ * Node still makes the connection then (with its own `autoSelectFamily` racing when it gets several
+ * addresses); for netdial's full race use `Agent`, `createConnection` or `netdial/undici` instead.
+ */
+import dns from 'node:dns';
+import type net from 'node:net';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { type Dialer, getDefaultDialer } from '../dialer.js';
+import type { ResolverChoice } from '../options.js';
+import type { Family } from '../types.js';
+
+/** Options of one lookup call, as `dns.lookup` takes them. */
+export interface LookupOptions {
+  /** 0 (default) both families; 4 or 6 (or 'IPv4' / 'IPv6') only that one. */
+  family?: number | 'IPv4' | 'IPv6' | undefined;
+  /** `dns.ADDRCONFIG`, `dns.V4MAPPED`, `dns.ALL`, or'ed together. */
+  hints?: number | undefined;
+  /** true: every address as `[{ address, family }]`; false (default): the first one as (address, family). */
+  all?: boolean | undefined;
+  /** 'verbatim' (default): netdial's order; 'ipv4first' / 'ipv6first': that family first, netdial's order within. */
+  order?: 'verbatim' | 'ipv4first' | 'ipv6first' | undefined;
+  /** Legacy: true = 'verbatim', false = 'ipv4first'. `order` wins when both are given. */
+  verbatim?: boolean | undefined;
+}
+
+/** One address as `dns.lookup` with `all: true` returns it. */
+export interface LookupAddress {
+  address: string;
+  family: number;
+}
+
+/** The callback of a lookup: with `all: true` `address` is a LookupAddress[], otherwise one IP string. */
+export type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * A netdial lookup function: call it like `dns.lookup`. The callback always runs asynchronously.
+ * `observe(socket)` feeds the outcome of each connection attempt Node makes on `socket` (its
+ * `connectionAttempt*` events, Node ≥ 20.12 with `autoSelectFamily`) to the Dialer's memory.
+ */
+export interface NetdialLookup {
+  (hostname: string, callback: LookupCallback): void;
+  (hostname: string, options: number | LookupOptions | undefined, callback: LookupCallback): void;
+  /** Records Node's per-attempt outcomes on `socket` in the Dialer's endpoint memory (no-op without one). */
+  observe(socket: net.Socket): void;
+}
+
+/** Where a lookup records attempt outcomes: the shape of netdial's endpoint history. */
+export interface AttemptRecorder {
+  recordSuccess(address: string, port: number, rttMs: number, nowMs: number): void;
+  recordFailure(address: string, port: number, code: string, nowMs: number): void;
+}
+
+/** Options of {@link createLookup}. */
+export interface CreateLookupOptions {
+  /**
+   * The Dialer whose `resolve()` answers (its resolver settings, DNS cache and hosts file) and whose
+   * memory `observe()` feeds. Default: the process-wide default Dialer.
+   */
+  dialer?: Dialer | undefined;
+  /** Resolver choice for these lookups (see DialOptions.resolver). Default: the Dialer's. */
+  resolver?: ResolverChoice | undefined;
+  /** Bound on one lookup, ms. Default 10 000. The callback then gets ETIMEOUT. */
+  timeout?: number | undefined;
+  /** RFC 8305 §4 First Address Family Count for the interleaved order. Default: the Dialer's (1). */
+  firstAddressFamilyCount?: number | undefined;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+function optionError(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_NETDIAL_INVALID_OPTION' });
+}
+
+function timeoutMs(value: unknown): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== 'number' || !(value >= 1) || !Number.isFinite(value)) {
+    throw optionError(
+      `invalid option timeout: expected a number of ms >= 1 or Infinity, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Normalised options of one call. */
+interface CallOptions {
+  family: 0 | 4 | 6;
+  hints: number;
+  all: boolean;
+  order: 'verbatim' | 'ipv4first' | 'ipv6first';
+}
+
+/** Reads `dns.lookup`-style options; throws TypeError (ERR_NETDIAL_INVALID_OPTION) as dns.lookup throws. */
+export function parseLookupOptions(options: unknown): CallOptions {
+  const result: CallOptions = { family: 0, hints: 0, all: false, order: 'verbatim' };
+  if (options === undefined || options === null) return result;
+  let family: unknown;
+  if (typeof options === 'number') family = options;
+  else if (typeof options === 'object') {
+    const o = options as Record<string, unknown>;
+    family = o.family;
+    if (o.hints !== undefined) {
+      if (typeof o.hints !== 'number' || (o.hints & ~(dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL)) !== 0) {
+        throw optionError(
+          `invalid option hints: expected dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL, got ${String(o.hints)}`,
+        );
+      }
+      result.hints = o.hints;
+    }
+    if (o.all !== undefined) result.all = o.all === true;
+    if (o.verbatim !== undefined) result.order = o.verbatim === false ? 'ipv4first' : 'verbatim';
+    if (o.order !== undefined) {
+      if (o.order !== 'verbatim' && o.order !== 'ipv4first' && o.order !== 'ipv6first') {
+        throw optionError(
+          `invalid option order: expected 'verbatim', 'ipv4first' or 'ipv6first', got ${String(o.order)}`,
+        );
+      }
+      result.order = o.order;
+    }
+  } else
+    throw optionError(`invalid lookup options: expected an object or a family number, got ${typeof options}`);
+  if (family !== undefined && family !== null) {
+    if (family === 4 || family === 'IPv4') result.family = 4;
+    else if (family === 6 || family === 'IPv6') result.family = 6;
+    else if (family !== 0)
+      throw optionError(`invalid option family: expected 0, 4 or 6, got ${String(family)}`);
+  }
+  return result;
+}
+
+/** An IPv4 address as an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2), for `dns.V4MAPPED`. */
+function mapped(ipv4: string): string {
+  return `::ffff:${ipv4}`;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+/**
+ * Families the host has a usable address of, for `dns.ADDRCONFIG`: a family counts when some interface
+ * has an address of it that is neither loopback nor (IPv6) link-local, as glibc's getaddrinfo decides.
+ */
+function configuredFamilies(): Set<Family> {
+  const families = new Set<Family>();
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv4') families.add(4);
+      else if (!a.address.toLowerCase().startsWith('fe80:')) families.add(6);
+    }
+  }
+  return families;
+}
+
+/**
+ * Applies `hints`, `family` and `order` to addresses in netdial's order. ADDRCONFIG drops a family the
+ * host has no address of, except loopback addresses (so `localhost` works on a host whose only IPv6
+ * address is ::1: a deviation from glibc, which drops ::1 there too). V4MAPPED with family 6 returns
+ * IPv4 addresses as ::ffff:a.b.c.d when there is no IPv6 address, or always with ALL.
+ */
+export function shapeAddresses(
+  ordered: ReadonlyArray<{ address: string; family: Family }>,
+  call: CallOptions,
+  configured: ReadonlySet<Family> | undefined,
+): LookupAddress[] {
+  let list = ordered.map((a) => ({ address: a.address, family: a.family as number }));
+  if ((call.hints & dns.ADDRCONFIG) !== 0 && configured !== undefined) {
+    list = list.filter((a) => configured.has(a.family as Family) || isLoopback(a.address));
+  }
+  if (call.family === 6) {
+    const v6 = list.filter((a) => a.family === 6);
+    const v4 = list.filter((a) => a.family === 4);
+    const mapping = (call.hints & dns.V4MAPPED) !== 0 && (v6.length === 0 || (call.hints & dns.ALL) !== 0);
+    list = mapping ? [...v6, ...v4.map((a) => ({ address: mapped(a.address), family: 6 }))] : v6;
+  } else if (call.family === 4) {
+    list = list.filter((a) => a.family === 4);
+  }
+  if (call.order !== 'verbatim') {
+    const first = call.order === 'ipv4first' ? 4 : 6;
+    list = [...list.filter((a) => a.family === first), ...list.filter((a) => a.family !== first)];
+  }
+  return list;
+}
+
+function lookupError(code: string, hostname: string, message?: string): NodeJS.ErrnoException {
+  const err = new Error(message ?? `getaddrinfo ${code} ${hostname}`) as NodeJS.ErrnoException & {
+    hostname: string;
+  };
+  err.code = code;
+  err.syscall = 'getaddrinfo';
+  err.hostname = hostname;
+  return err;
+}
+
+function recorderOf(dialer: unknown): AttemptRecorder | undefined {
+  const endpoints = (dialer as { memory?: { endpoints?: unknown } } | undefined)?.memory?.endpoints;
+  const r = endpoints as Partial<AttemptRecorder> | undefined;
+  return typeof r?.recordFailure === 'function' && typeof r.recordSuccess === 'function'
+    ? (r as AttemptRecorder)
+    : undefined;
+}
+
+/**
+ * Listens on `socket` for the per-attempt events Node emits while it races addresses itself
+ * (`connectionAttempt`, `connectionAttemptFailed`, `connectionAttemptTimeout`, then `connect`) and records
+ * each outcome in `recorder` (netdial's endpoint history): failures with their code (a timeout as
+ * ETIMEDOUT), the winner with the time from its attempt to `connect` as RTT. Times are
+ * `performance.now()` ms, the Dialer's clock. Listeners go away when the socket connects or closes.
+ */
+export function observeAttempts(socket: net.Socket, recorder: AttemptRecorder): void {
+  const started = new Map<string, number>();
+  const key = (ip: string, port: number) => `${ip}|${port}`;
+  const onAttempt = (ip: string, port: number) => started.set(key(ip, port), performance.now());
+  const onFailed = (ip: string, port: number, _family: number, error: NodeJS.ErrnoException) =>
+    recorder.recordFailure(ip, port, error?.code ?? 'EIO', performance.now());
+  const onTimeout = (ip: string, port: number) =>
+    recorder.recordFailure(ip, port, 'ETIMEDOUT', performance.now());
+  const onConnect = () => {
+    const ip = socket.remoteAddress;
+    const port = socket.remotePort;
+    if (ip !== undefined && port !== undefined) {
+      const t0 = started.get(key(ip, port));
+      if (t0 !== undefined) recorder.recordSuccess(ip, port, performance.now() - t0, performance.now());
+    }
+    stop();
+  };
+  const stop = () => {
+    socket.off('connectionAttempt', onAttempt);
+    socket.off('connectionAttemptFailed', onFailed);
+    socket.off('connectionAttemptTimeout', onTimeout);
+    socket.off('connect', onConnect);
+    socket.off('close', stop);
+  };
+  socket.on('connectionAttempt', onAttempt);
+  socket.on('connectionAttemptFailed', onFailed);
+  socket.on('connectionAttemptTimeout', onTimeout);
+  socket.once('connect', onConnect);
+  socket.once('close', stop);
+}
+
+/** A DialError (or other error) of `Dialer#resolve` as the getaddrinfo-style error lookup callers expect. */
+function asLookupError(err: unknown, hostname: string): NodeJS.ErrnoException {
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof TypeError && typeof e.code === 'string') return e;
+  if (e instanceof Error && (e as { code?: unknown }).code === 'ABORT_ERR') return e;
+  // dns names a DNS timeout ETIMEOUT (dns.TIMEOUT); a dial's ETIMEDOUT is the connect's.
+  const code = e?.code === 'ETIMEDOUT' ? 'ETIMEOUT' : typeof e?.code === 'string' ? e.code : 'EAI_FAIL';
+  const out = lookupError(code, hostname, `getaddrinfo ${code} ${hostname}`);
+  (out as Error).cause = err;
+  return out;
+}
+
+/**
+ * Makes a lookup function (see NetdialLookup) on `options.dialer` (default: the default Dialer): each
+ * call is `dialer.resolve(hostname, { family, timeout, resolver, signal })`, shaped by the call's
+ * `family`, `hints`, `order`/`verbatim` and `all`. Errors are getaddrinfo-style (`code` ENOTFOUND,
+ * ESERVFAIL, ETIMEOUT…, `syscall` 'getaddrinfo', `hostname`, the DialError as `cause`); a host that is not
+ * a valid name is the TypeError (code ERR_NETDIAL_INVALID_TARGET), through the callback.
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option.
+ */
+export function createLookup(options: CreateLookupOptions = {}): NetdialLookup {
+  const timeout = timeoutMs(options.timeout);
+  const dialer = options.dialer ?? getDefaultDialer();
+  const resolveOptions = {
+    timeout,
+    ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
+    ...(options.firstAddressFamilyCount === undefined
+      ? {}
+      : { firstAddressFamilyCount: options.firstAddressFamilyCount }),
+  };
+
+  const run = (hostname: string, call: CallOptions, callback: LookupCallback) => {
+    const reply = (err: NodeJS.ErrnoException | null, list?: LookupAddress[]) => {
+      if (err) {
+        callback(err, call.all ? [] : '', 0);
+        return;
+      }
+      if (call.all) callback(null, list ?? []);
+      else {
+        const first = list?.[0];
+        if (first === undefined) callback(lookupError('ENOTFOUND', hostname), '', 0);
+        else callback(null, first.address, first.family);
+      }
+    };
+    // V4MAPPED with family 6 needs the A answer too (to map it when there is no AAAA, or with ALL).
+    const family: 0 | 4 | 6 = call.family === 6 && (call.hints & dns.V4MAPPED) !== 0 ? 0 : call.family;
+    dialer.resolve(hostname, { ...resolveOptions, family }).then(
+      (resolved) => {
+        const configured = (call.hints & dns.ADDRCONFIG) !== 0 ? configuredFamilies() : undefined;
+        const list = shapeAddresses(resolved.addresses, call, configured);
+        if (list.length === 0) reply(lookupError('ENOTFOUND', hostname));
+        else reply(null, list);
+      },
+      (err: unknown) => reply(asLookupError(err, hostname)),
+    );
+  };
+
+  const lookup = ((hostname: string, options: unknown, callback?: LookupCallback) => {
+    let cb = callback;
+    let opts = options;
+    if (typeof opts === 'function') {
+      cb = opts as LookupCallback;
+      opts = undefined;
+    }
+    if (typeof cb !== 'function') throw optionError('lookup: the last argument must be a callback function');
+    const call = parseLookupOptions(opts);
+    if (typeof hostname !== 'string') {
+      throw Object.assign(new TypeError(`invalid host: expected a string, got ${typeof hostname}`), {
+        code: 'ERR_NETDIAL_INVALID_TARGET',
+      });
+    }
+    run(hostname, call, cb);
+  }) as NetdialLookup;
+
+  lookup.observe = (socket: net.Socket) => {
+    const recorder = recorderOf(dialer);
+    if (recorder) observeAttempts(socket, recorder);
+  };
+  return lookup;
+}
+
+let defaultLookup: NetdialLookup | undefined;
+
+/**
+ * The ready-made lookup: `http.request(url, { lookup })`, axios `{ lookup }`, got `{ dnsLookup: lookup }`.
+ * Resolves with the default Dialer (and `observe` feeds its memory); made on first use.
+ */
+export const lookup: NetdialLookup = Object.assign(
+  (hostname: string, options: unknown, callback?: LookupCallback) => {
+    defaultLookup ??= createLookup();
+    (defaultLookup as (h: string, o: unknown, c?: LookupCallback) => void)(hostname, options, callback);
+  },
+  {
+    observe(socket: net.Socket) {
+      defaultLookup ??= createLookup();
+      defaultLookup.observe(socket);
+    },
+  },
+) as NetdialLookup;

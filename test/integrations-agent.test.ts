@@ -1,0 +1,328 @@
+/**
+ * Agent and HttpsAgent against real loopback servers: the race behind http.get, keep-alive reuse of one
+ * socket, maxSockets kept while dials are in flight, failures reaching the request (and queued requests),
+ * maxSocketAge, and for HTTPS: certificate check, SNI seen by the server, TLS session resumption on a
+ * second connection. Names resolve through a fixed resolver function: no DNS query leaves the process.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type tls from 'node:tls';
+import { Dialer, isDialError, type ResolveFunction } from '../src/index.js';
+import { Agent, HttpsAgent } from '../src/integrations/agent.js';
+import { getReport } from '../src/report.js';
+import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { makeSelfSignedCert, type TestCert } from './support/tls-cert.js';
+
+/** Every name has ::1 and 127.0.0.1 (servers listen on 127.0.0.1 only, so ::1 is refused first). */
+const loopback: ResolveFunction = async (_name, family) => (family === 6 ? ['::1'] : ['127.0.0.1']);
+
+/** Dial settings of every agent here: a Dialer without memory, so each test sees the plain race. */
+const dial = { dialer: new Dialer({ memory: false }), resolver: loopback };
+
+interface Reply {
+  status: number | undefined;
+  /** tls.TLSSocket#isSessionReused() while the response came (undefined for plain http). */
+  sessionReused: boolean | undefined;
+  body: string;
+  socket: net.Socket;
+  reused: boolean;
+}
+
+function request(
+  module: typeof http | typeof https,
+  url: string,
+  options: http.RequestOptions | https.RequestOptions,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = module.get(url, options, (res) => {
+      const socket = res.socket;
+      const sessionReused =
+        'isSessionReused' in socket ? (socket as tls.TLSSocket).isSessionReused() : undefined;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode, sessionReused, body, socket, reused: req.reusedSocket }),
+      );
+    });
+    req.on('error', reject);
+  });
+}
+
+async function listen(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+/**
+ * assertNoLeaks waits on unref'd timers: while the last sockets are still closing, nothing else may keep
+ * the event loop alive and the test would end with its promise pending. One ref'd interval, made before
+ * the baseline and cleared after the check, keeps the loop turning.
+ */
+function keepLoopAlive(): () => void {
+  const interval = setInterval(() => {}, 60_000);
+  return () => clearInterval(interval);
+}
+
+async function close(server: net.Server): Promise<void> {
+  (server as http.Server).closeAllConnections?.();
+
+  server.close();
+  await once(server, 'close');
+}
+
+/** Connections a server accepted. */
+function countConnections(server: net.Server): { count: number } {
+  const c = { count: 0 };
+  server.on('connection', () => c.count++);
+  return c;
+}
+
+describe('Agent (http)', () => {
+  const server = http.createServer((req, res) => {
+    res.setHeader('content-type', 'text/plain');
+    res.end(`host=${req.headers.host} from=${req.socket.remoteAddress}`);
+  });
+  const conns = countConnections(server);
+  let port = 0;
+  let baseline: Map<string, number>;
+  let release: () => void;
+
+  before(async () => {
+    release = keepLoopAlive();
+    baseline = activeResources();
+    port = await listen(server);
+  });
+  after(async () => {
+    await close(server);
+    await assertNoLeaks(baseline, 'http agent tests');
+    release();
+  });
+
+  test('http.get through the agent races ::1 (refused) and 127.0.0.1 and keeps the Host header', async () => {
+    const agent = new Agent({ dial });
+    try {
+      const reply = await request(http, `http://app.test:${port}/`, { agent });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, `host=app.test:${port} from=127.0.0.1`);
+      const report = getReport(reply.socket);
+      assert.ok(report, 'the socket carries its dial report');
+      assert.deepEqual(
+        report.attempts.map((a) => [a.address, a.outcome]),
+        [
+          ['::1', 'failed'],
+          ['127.0.0.1', 'connected'],
+        ],
+      );
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('keep-alive: two sequential requests reuse one socket', async () => {
+    const agent = new Agent({ keepAlive: true, dial });
+    const before = conns.count;
+    try {
+      const first = await request(http, `http://app.test:${port}/1`, { agent });
+      const second = await request(http, `http://app.test:${port}/2`, { agent });
+      assert.equal(first.reused, false);
+      assert.equal(second.reused, true, 'the second request went over the pooled socket');
+      assert.equal(second.socket, first.socket);
+      assert.equal(conns.count - before, 1, 'the server saw one connection');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('maxSockets holds while dials are in flight: three concurrent requests, one connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, dial });
+    const before = conns.count;
+    try {
+      const replies = await Promise.all(
+        [1, 2, 3].map((i) => request(http, `http://app.test:${port}/${i}`, { agent })),
+      );
+      assert.deepEqual(
+        replies.map((r) => r.status),
+        [200, 200, 200],
+      );
+      assert.equal(conns.count - before, 1);
+      assert.equal(
+        (agent as unknown as { totalSocketCount: number }).totalSocketCount,
+        1,
+        'placeholders are gone, the real socket counted once',
+      );
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('a failed dial errors the request with a DialError; queued requests get their own attempt', async () => {
+    const closed = http.createServer();
+    const deadPort = await listen(closed);
+    await close(closed);
+    const agent = new Agent({ maxSockets: 1, dial });
+    try {
+      const results = await Promise.allSettled(
+        [1, 2].map(() => request(http, `http://app.test:${deadPort}/`, { agent })),
+      );
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        const err = (r as PromiseRejectedResult).reason;
+        assert.ok(isDialError(err), `expected a DialError, got ${err}`);
+        assert.equal(err.code, 'ECONNREFUSED');
+        assert.deepEqual(err.attempts.map((a: { address: string }) => a.address).sort(), [
+          '127.0.0.1',
+          '::1',
+        ]);
+      }
+      assert.equal((agent as unknown as { totalSocketCount: number }).totalSocketCount, 0);
+      assert.deepEqual(Object.keys(agent.sockets), []);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('maxSocketAge: a pooled socket older than the limit is not reused', async () => {
+    const agent = new Agent({ keepAlive: true, maxSocketAge: 30, dial });
+    const before = conns.count;
+    try {
+      const first = await request(http, `http://app.test:${port}/1`, { agent });
+      await new Promise((r) => setTimeout(r, 60));
+      assert.deepEqual(Object.keys(agent.freeSockets), [], 'the expired free socket was closed');
+      const second = await request(http, `http://app.test:${port}/2`, { agent });
+      assert.notEqual(second.socket, first.socket);
+      assert.equal(second.reused, false);
+      assert.equal(conns.count - before, 2);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test("maxSocketAge 'ttl': a pooled socket lives as long as its address's DNS TTL", async () => {
+    const withTtl: ResolveFunction = async (_name, family) =>
+      family === 6 ? [] : [{ address: '127.0.0.1', ttlSeconds: 1 }];
+    const agent = new Agent({ keepAlive: true, maxSocketAge: 'ttl', dial: { ...dial, resolver: withTtl } });
+    try {
+      const first = await request(http, `http://app.test:${port}/1`, { agent });
+      const second = await request(http, `http://app.test:${port}/2`, { agent });
+      assert.equal(second.socket, first.socket, 'reused within the TTL');
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.deepEqual(Object.keys(agent.freeSockets), [], 'closed once the TTL (1 s) ran out');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('bad maxSocketAge is a TypeError with a stable code', () => {
+    for (const bad of [0, -1, 'forever', Number.NaN]) {
+      assert.throws(
+        () => new Agent({ maxSocketAge: bad as number }),
+        (e: TypeError & { code?: string }) =>
+          e instanceof TypeError && e.code === 'ERR_NETDIAL_INVALID_OPTION',
+      );
+    }
+  });
+});
+
+describe('HttpsAgent', () => {
+  let cert: TestCert;
+  let server: https.Server;
+  const seen: Array<{ servername: string | false | null | undefined; reused: boolean }> = [];
+  let port = 0;
+  let baseline: Map<string, number>;
+  let release: () => void;
+
+  before(async () => {
+    release = keepLoopAlive();
+    baseline = activeResources();
+    cert = makeSelfSignedCert('localhost');
+    server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+      const socket = req.socket as tls.TLSSocket;
+      res.end(`servername=${socket.servername} reused=${socket.isSessionReused()}`);
+    });
+    server.on('secureConnection', (s: tls.TLSSocket) => {
+      seen.push({ servername: s.servername, reused: s.isSessionReused() });
+    });
+    server.on('tlsClientError', () => {});
+    port = await listen(server);
+  });
+  after(async () => {
+    await close(server);
+    await assertNoLeaks(baseline, 'https agent tests');
+    release();
+  });
+
+  test('https.get: certificate checked against the CA, SNI is the host name (seen by the server)', async () => {
+    const agent = new HttpsAgent({ ca: cert.cert, dial });
+    seen.length = 0;
+    try {
+      const reply = await request(https, `https://localhost:${port}/`, { agent });
+      assert.equal(reply.status, 200);
+      assert.equal(seen[0]?.servername, 'localhost');
+      const report = getReport(reply.socket);
+      assert.equal(report?.winner?.address, '127.0.0.1');
+      assert.equal(report?.tls?.servername, 'localhost');
+      assert.equal(report?.tls?.protocol, (reply.socket as tls.TLSSocket).getProtocol());
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('the certificate check stays on: no CA -> self-signed error; wrong name -> altname error', async () => {
+    const noCa = new HttpsAgent({ dial });
+    const withCa = new HttpsAgent({ ca: cert.cert, dial });
+    try {
+      await assert.rejects(request(https, `https://localhost:${port}/`, { agent: noCa }), {
+        code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+      });
+      seen.length = 0;
+      await assert.rejects(request(https, `https://other.test:${port}/`, { agent: withCa }), {
+        code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+      });
+    } finally {
+      noCa.destroy();
+      withCa.destroy();
+    }
+  });
+
+  test('TLS session resumption: the second connection resumes the first one’s session', async () => {
+    const agent = new HttpsAgent({ ca: cert.cert, keepAlive: false, dial });
+    seen.length = 0;
+    try {
+      const first = await request(https, `https://localhost:${port}/a`, { agent });
+      const second = await request(https, `https://localhost:${port}/b`, { agent });
+      assert.notEqual(second.socket, first.socket, 'two connections');
+      assert.equal(first.sessionReused, false);
+      assert.equal(second.sessionReused, true, 'client resumed');
+      assert.deepEqual(
+        seen.map((s) => s.reused),
+        [false, true],
+        'the server saw a full handshake, then a resumed one',
+      );
+      assert.equal(getReport(second.socket)?.tls?.sessionReused, true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('keep-alive over TLS: two sequential requests, one TLS connection', async () => {
+    const agent = new HttpsAgent({ ca: cert.cert, keepAlive: true, dial });
+    seen.length = 0;
+    try {
+      const first = await request(https, `https://localhost:${port}/1`, { agent });
+      const second = await request(https, `https://localhost:${port}/2`, { agent });
+      assert.equal(second.socket, first.socket);
+      assert.equal(second.reused, true);
+      assert.equal(seen.length, 1);
+    } finally {
+      agent.destroy();
+    }
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * `netdial/undici` against real loopback servers: Node's global fetch through the installed dispatcher
+ * (and the previous dispatcher back afterwards), a per-request `dispatcher` for HTTPS with the
+ * certificate and SNI checked, netdial's errors as fetch's cause, and the connect timeout netdial
+ * enforces (for resolution and for a TLS handshake that never ends). Names resolve through a fixed
+ * resolver function: no DNS query leaves the process.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type tls from 'node:tls';
+import { getGlobalDispatcher, request } from 'undici';
+import { Dialer, isDialError, type ResolveFunction } from '../src/index.js';
+import { connector, createDispatcher, installGlobalDispatcher } from '../src/undici.js';
+import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { makeSelfSignedCert, type TestCert } from './support/tls-cert.js';
+
+const loopback: ResolveFunction = async (_name, family) => (family === 6 ? ['::1'] : ['127.0.0.1']);
+
+/** A Dialer without memory, so each test sees the plain race. */
+const dialer = new Dialer({ memory: false });
+
+/** A resolver that answers only when the dial gives up on it. */
+const silent: ResolveFunction = (_name, _family, { signal }) =>
+  new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled'))));
+
+async function listen(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function close(server: net.Server): Promise<void> {
+  (server as http.Server).closeAllConnections?.();
+  server.close();
+  await once(server, 'close');
+}
+
+/** See integrations-agent.test.ts: keeps the loop turning while assertNoLeaks waits on unref'd timers. */
+function keepLoopAlive(): () => void {
+  const interval = setInterval(() => {}, 60_000);
+  return () => clearInterval(interval);
+}
+
+describe('netdial/undici', () => {
+  let cert: TestCert;
+  const plain = http.createServer((req, res) => res.end(`plain host=${req.headers.host}`));
+  let secure: https.Server;
+  /** Reads and never speaks: a TLS handshake against it never ends. */
+  const mute = net.createServer((s) => s.on('error', () => {}).resume());
+  const sni: Array<string | false | null> = [];
+  const resumed: boolean[] = [];
+  let plainPort = 0;
+  let securePort = 0;
+  let mutePort = 0;
+  let baseline: Map<string, number>;
+  let release: () => void;
+
+  before(async () => {
+    release = keepLoopAlive();
+    cert = makeSelfSignedCert('localhost');
+    secure = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+      res.end(`secure servername=${(req.socket as tls.TLSSocket).servername}`);
+    });
+    secure.on('secureConnection', (s: tls.TLSSocket) => {
+      sni.push(s.servername);
+      resumed.push(s.isSessionReused());
+    });
+    secure.on('tlsClientError', () => {});
+    plainPort = await listen(plain);
+    securePort = await listen(secure);
+    mutePort = await listen(mute);
+    // undici's import installs its default global dispatcher once; count it in the baseline.
+    getGlobalDispatcher();
+    baseline = activeResources();
+  });
+  after(async () => {
+    await Promise.all([close(plain), close(secure), close(mute)]);
+    await assertNoLeaks(baseline, 'undici tests');
+    release();
+  });
+
+  test('global fetch goes through the installed dispatcher; restore() puts the previous one back', async () => {
+    const before = getGlobalDispatcher();
+    const installed = installGlobalDispatcher({ dialer, resolver: loopback });
+    try {
+      assert.equal(getGlobalDispatcher(), installed.dispatcher);
+      assert.equal(installed.previous, before);
+      const res = await fetch(`http://app.test:${plainPort}/`);
+      assert.equal(res.status, 200);
+      // app.test exists only in the fixed resolver: the request can only have come through netdial.
+      assert.equal(await res.text(), `plain host=app.test:${plainPort}`);
+    } finally {
+      await installed.restore();
+    }
+    assert.equal(getGlobalDispatcher(), before);
+  });
+
+  test('per-request dispatcher over HTTPS: CA checked, SNI is the host name', async () => {
+    const dispatcher = createDispatcher({ dialer, resolver: loopback, tls: { ca: cert.cert } });
+    sni.length = 0;
+    try {
+      const res = await fetch(`https://localhost:${securePort}/`, { dispatcher } as unknown as RequestInit);
+      assert.equal(await res.text(), 'secure servername=localhost');
+      assert.deepEqual(sni, ['localhost']);
+      // Without the CA the certificate check fails, as with undici's own connector.
+      const strict = createDispatcher({ dialer, resolver: loopback });
+      try {
+        await assert.rejects(
+          fetch(`https://localhost:${securePort}/`, { dispatcher: strict } as unknown as RequestInit),
+          (e: Error) => {
+            assert.equal((e.cause as { code?: string }).code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+            return true;
+          },
+        );
+      } finally {
+        await strict.close();
+      }
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('undici.request with the dispatcher, and the TLS session resumed on a second connection', async () => {
+    const dispatcher = createDispatcher({
+      dialer,
+      resolver: loopback,
+      tls: { ca: cert.cert },
+      agent: { pipelining: 0, keepAliveTimeout: 1 },
+    });
+    sni.length = 0;
+    resumed.length = 0;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { statusCode, body } = await request(`https://localhost:${securePort}/${i}`, {
+          dispatcher,
+          reset: true,
+        });
+        assert.equal(statusCode, 200);
+        await body.text();
+      }
+      assert.equal(sni.length, 2, 'two TLS connections');
+      assert.deepEqual(resumed, [false, true], 'the second connection resumed the session');
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('a refused connection: fetch fails with netdial’s DialError as cause, every attempt listed', async () => {
+    const dead = http.createServer();
+    const deadPort = await listen(dead);
+    await close(dead);
+    const dispatcher = createDispatcher({ dialer, resolver: loopback });
+    try {
+      await assert.rejects(
+        fetch(`http://app.test:${deadPort}/`, { dispatcher } as unknown as RequestInit),
+        (e: Error) => {
+          assert.ok(isDialError(e.cause), `cause should be a DialError, got ${e.cause}`);
+          assert.equal(e.cause.code, 'ECONNREFUSED');
+          assert.deepEqual(e.cause.attempts.map((a) => a.address).sort(), ['127.0.0.1', '::1']);
+          return true;
+        },
+      );
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('netdial enforces connectTimeout: a resolver that never answers', async () => {
+    const dispatcher = createDispatcher({ dialer, resolver: silent, connectTimeout: 100 });
+    const t0 = performance.now();
+    try {
+      await assert.rejects(
+        fetch(`http://app.test:${plainPort}/`, { dispatcher } as unknown as RequestInit),
+        (e: Error) => {
+          assert.ok(isDialError(e.cause));
+          assert.equal(e.cause.code, 'ETIMEDOUT');
+          return true;
+        },
+      );
+      const elapsed = performance.now() - t0;
+      assert.ok(elapsed >= 90 && elapsed < 2000, `gave up after ${elapsed} ms`);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('netdial enforces connectTimeout across TLS: a server that never answers the handshake', async () => {
+    const dispatcher = createDispatcher({ dialer, resolver: loopback, connectTimeout: 150 });
+    const t0 = performance.now();
+    try {
+      await assert.rejects(
+        fetch(`https://localhost:${mutePort}/`, { dispatcher } as unknown as RequestInit),
+        (e: Error) => {
+          assert.equal((e.cause as { code?: string }).code, 'UND_ERR_CONNECT_TIMEOUT');
+          return true;
+        },
+      );
+      const elapsed = performance.now() - t0;
+      assert.ok(elapsed >= 140 && elapsed < 2000, `gave up after ${elapsed} ms`);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('bad connectTimeout is a TypeError with a stable code', () => {
+    for (const bad of [0, -5, Number.NaN, '10s']) {
+      assert.throws(
+        () => connector({ connectTimeout: bad as number }),
+        (e: TypeError & { code?: string }) =>
+          e instanceof TypeError && e.code === 'ERR_NETDIAL_INVALID_OPTION',
+      );
+    }
+  });
+});
