@@ -12,6 +12,7 @@ import { AbortError, type AttemptError, DialError, describeCode, formatDuration 
 import type { DialConfig } from './options.js';
 import type { DialMemory } from './memory/dial-memory.js';
 import { DialOrder, type OrderCandidate } from './order.js';
+import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
@@ -71,6 +72,8 @@ class DialSession {
   readonly #errors = new Map<number, string>();
   readonly #queries: QueryReport[] = [];
   readonly #dnsFailures: AttemptError[] = [];
+  /** Addresses the policy refused, as attempts with phase 'policy'. */
+  readonly #denied: AttemptError[] = [];
   #resolution: Resolution | undefined;
   #timer: unknown;
   #timerAt: number | undefined;
@@ -219,8 +222,15 @@ class DialSession {
       return;
     }
     q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    // The address policy is enforced here, on every address before it can be dialled — literals, hosts
+    // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
+    const allowed = this.#cfg.policy ? this.#screen(event.addresses, q.endMs) : event.addresses;
     this.#trace.dnsAnswer(event.name, event.family, event.source, q.addresses, q.endMs - q.startMs);
-    const candidates: Candidate[] = event.addresses.map((a) => ({
+    if (allowed.length === 0) {
+      this.#apply(this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now));
+      return;
+    }
+    const candidates: Candidate[] = allowed.map((a) => ({
       address: a.address,
       family: a.family,
       precedence: precedence(a.address),
@@ -243,6 +253,30 @@ class DialSession {
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
       this.#apply(this.#race.answer(event.family, candidates, this.#now()));
     });
+  }
+
+  /** The addresses the policy allows; each denied one is listed in the dial's attempts (phase 'policy'). */
+  #screen<A extends { address: string; family: Family }>(addresses: readonly A[], atMs: number): A[] {
+    const policy = this.#cfg.policy!;
+    const allowed: A[] = [];
+    for (const a of addresses) {
+      const verdict = policy.check(a.address);
+      if (verdict.allowed) {
+        allowed.push(a);
+      } else if (!this.#denied.some((d) => d.address === a.address)) {
+        this.#denied.push({
+          address: a.address,
+          family: a.family,
+          port: this.#target.port,
+          phase: 'policy',
+          code: POLICY_DENIED_CODE,
+          message: describeDenial(a.address, verdict),
+          startMs: atMs,
+          durationMs: 0,
+        });
+      }
+    }
+    return allowed;
   }
 
   #apply(step: RaceStep<Candidate>): void {
@@ -586,11 +620,18 @@ class DialSession {
         });
       }
     }
-    const attempts = [...dns, ...tcp];
+    const denied = this.#denied;
+    const attempts = [...dns, ...denied, ...tcp];
     const where = this.#where();
     let code: string;
     let message: string;
-    if (reason === 'dns') {
+    if (reason === 'dns' && denied.length > 0) {
+      // Every address the name has was refused by the address policy: say which rules.
+      code = POLICY_DENIED_CODE;
+      const listed = denied.slice(0, MESSAGE_ATTEMPTS).map((d) => d.message);
+      if (denied.length > MESSAGE_ATTEMPTS) listed.push(`${denied.length - MESSAGE_ATTEMPTS} more`);
+      message = `connect ${where} refused by the address policy: ${listed.join('; ')}`;
+    } else if (reason === 'dns') {
       // One name, no address: ENOTFOUND when DNS says there is none; otherwise the first real failure.
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');
       code = real?.code ?? 'ENOTFOUND';

@@ -8,10 +8,9 @@ import type tls from 'node:tls';
 import os from 'node:os';
 import { AttemptSlots } from './attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
-import { inputError } from './errors.js';
 import { runDial } from './dial-session.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
-import { type DialConfig, type DialOptions, resolveOptions } from './options.js';
+import { checkDialerOptions, type DialConfig, type DialOptions, resolveOptions } from './options.js';
 import { NameResolver, type ResolverSettings } from './resolve.js';
 import { SourceAddressProbe } from './source-address.js';
 import { type ResolvedName, resolveName } from './resolve-name.js';
@@ -47,7 +46,7 @@ export class Dialer {
 
   /** Throws a TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option. */
   constructor(options: DialerOptions = {}) {
-    if ('signal' in options) throw resolveOptionsError();
+    checkDialerOptions(options);
     this.#defaults = resolveOptions(options);
     const memory = options.memory ?? true;
     this.#memory =
@@ -57,14 +56,7 @@ export class Dialer {
           ? memory
           : new DialMemory(memory === true ? {} : memory);
     this.#networkCheckIntervalMs = options.networkCheckIntervalMs ?? 5000;
-    const maxInFlight = options.maxAttemptsInFlight ?? 256;
-    if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 65536) {
-      throw inputError(
-        'ERR_NETDIAL_INVALID_OPTION',
-        `invalid option maxAttemptsInFlight: expected an integer from 1 to 65536, got ${String(maxInFlight)}`,
-      );
-    }
-    this.#slots = new AttemptSlots(maxInFlight);
+    this.#slots = new AttemptSlots(options.maxAttemptsInFlight ?? 256);
     this.#resolver = new NameResolver(
       {
         hostsPath: options.hostsPath,
@@ -161,12 +153,6 @@ function networkFingerprint(): string {
     for (const a of list ?? []) parts.push(`${name} ${a.address}/${a.netmask}`);
   }
   return parts.sort().join(',');
-}
-
-function resolveOptionsError(): TypeError {
-  return Object.assign(new TypeError('invalid option signal: a Dialer takes no signal; pass it to dial()'), {
-    code: 'ERR_NETDIAL_INVALID_OPTION',
-  });
 }
 
 let defaultDialer: Dialer | undefined;

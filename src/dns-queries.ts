@@ -117,36 +117,25 @@ export class DnsQueries {
       entry.promise = asked.then(
         (records): QueryOutcome => {
           this.#inFlight.delete(key);
-          const addresses = records.map((r) => ({ address: r.address, ttlSeconds: r.ttl }));
-          this.#cache?.setPositive(
-            name,
-            type,
-            addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds })),
-            this.#clock.now(),
-          );
+          // c-ares can answer [] (e.g. a CNAME whose target has no record of this type): that is NODATA.
+          if (records.length === 0) return this.#failed(name, type, 'ENODATA', `${type} ${name}: no data`);
+          // Past 256 records this c-ares build reports no TTL: such records are not kept longer than a minute.
+          const addresses = records.map((r) => ({
+            address: r.address,
+            ttlSeconds: Number.isFinite(r.ttl) ? r.ttl : MISSING_TTL_SECONDS,
+          }));
+          this.#remember(() => this.#cache?.setPositive(name, type, addresses, this.#clock.now()));
           return { ok: true, source: 'dns', addresses };
         },
         (err: unknown): QueryOutcome => {
           this.#inFlight.delete(key);
           const code = errorCode(err);
-          const now = this.#clock.now();
-          if (code === 'ENOTFOUND' || code === 'ENODATA') {
-            // c-ares does not hand over the SOA of a negative answer, so the negative TTL is the
-            // cache's configured default rather than RFC 2308 §5's min(SOA TTL, SOA MINIMUM).
-            this.#cache?.setNegative(
-              name,
-              type,
-              code === 'ENOTFOUND' ? 'NXDOMAIN' : 'NODATA',
-              undefined,
-              now,
-            );
-          } else if (code !== 'ECANCELLED' && code !== 'ECANCELED') {
-            // Temporary failures are remembered briefly; a stale answer survives them (RFC 8767 §4).
-            if (TEMPORARY.has(code)) this.#cache?.noteRefreshFailed(name, type, now);
-            this.#cache?.setError(name, type, code, now);
-          }
-          const message = err instanceof Error ? err.message : `${type} ${name}: ${code}`;
-          return { ok: false, source: 'dns', code, message };
+          return this.#failed(
+            name,
+            type,
+            code,
+            err instanceof Error ? err.message : `${type} ${name}: ${code}`,
+          );
         },
       );
       q = entry;
@@ -162,15 +151,57 @@ export class DnsQueries {
         if (released) return;
         released = true;
         query.waiters--;
-        if (keepForCache) query.keep = true;
-        if (query.waiters === 0 && !query.keep && this.#inFlight.get(key) === query) {
+        // Only a cache has a use for a late answer.
+        if (keepForCache && this.#cache) query.keep = true;
+        if (query.waiters > 0 || this.#inFlight.get(key) !== query) return;
+        if (!query.keep) {
           this.#inFlight.delete(key);
           query.resolver.cancel();
+          return;
         }
+        // RFC 8305 §5: keep listening for late answers for about a second, not until c-ares gives up.
+        const timer = this.#clock.setTimeout(() => {
+          if (this.#inFlight.get(key) !== query) return;
+          this.#inFlight.delete(key);
+          query.resolver.cancel();
+        }, LATE_ANSWER_MS);
+        (timer as { unref?: () => void }).unref?.();
       },
     };
   }
+
+  /** A failed query: remembered as a negative answer or a brief error, never thrown. */
+  #failed(name: string, type: DnsRecordType, code: string, message: string): QueryOutcome {
+    const now = this.#clock.now();
+    if (code === 'ENOTFOUND' || code === 'ENODATA') {
+      // c-ares does not hand over the SOA of a negative answer, so the negative TTL is the cache's
+      // configured default rather than RFC 2308 §5's min(SOA TTL, SOA MINIMUM).
+      const kind = code === 'ENOTFOUND' ? 'NXDOMAIN' : 'NODATA';
+      this.#remember(() => this.#cache?.setNegative(name, type, kind, undefined, now));
+    } else if (code !== 'ECANCELLED' && code !== 'ECANCELED') {
+      // Temporary failures are remembered briefly; a stale answer survives them (RFC 8767 §4).
+      this.#remember(() => {
+        if (TEMPORARY.has(code)) this.#cache?.noteRefreshFailed(name, type, now);
+        this.#cache?.setError(name, type, code, now);
+      });
+    }
+    return { ok: false, source: 'dns', code, message };
+  }
+
+  /** Writes to the cache; an answer the cache refuses (odd TTLs, odd names) is passed on uncached, not thrown. */
+  #remember(write: () => void): void {
+    try {
+      write();
+    } catch {
+      // The dial still gets the answer; only the memory of it is lost.
+    }
+  }
 }
+
+/** TTL used when the resolver reports none (seconds). */
+const MISSING_TTL_SECONDS = 60;
+/** How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"). */
+const LATE_ANSWER_MS = 1000;
 
 function settled(outcome: QueryOutcome): QueryTicket {
   return { stale: undefined, outcome: Promise.resolve(outcome), release() {} };

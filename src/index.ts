@@ -16,6 +16,16 @@ export type { DnsCacheOptions } from './memory/dns-cache.js';
 export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
 export type { ResolvedEndpoint, ResolvedName } from './resolve-name.js';
 export { getReport } from './report.js';
+export {
+  ADDRESS_CLASS_RANGES,
+  ADDRESS_CLASSES,
+  compilePolicy,
+  describeDenial,
+  isAddressPolicy,
+  POLICY_DENIED_CODE,
+  PUBLIC_INTERNET_ONLY,
+} from './policy.js';
+export type { AddressClass, AddressPolicy, PolicySpec, PolicyVerdict } from './policy.js';
 export * from './integrations/index.js';
 export { CHANNELS as DIAGNOSTICS_CHANNELS, subscribe as subscribeDiagnostics } from './diagnostics.js';
 export type {

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { inputError } from './errors.js';
+import { type AddressPolicy, compilePolicy, type PolicySpec } from './policy.js';
 import type { Family } from './types.js';
 
 /**
@@ -56,6 +57,13 @@ export interface DialOptions {
   localAddress?: string | undefined;
   /** See ResolverChoice. Default 'auto'. */
   resolver?: ResolverChoice | undefined;
+  /**
+   * Which addresses may be dialled: `'public'` (public internet only: no loopback, private, link-local,
+   * cloud metadata…), `{ allow, deny }` with address classes and CIDR ranges, or a compiled policy.
+   * Checked on every address actually dialled, after resolution — so DNS rebinding cannot slip through.
+   * Default: none (everything may be dialled).
+   */
+  policy?: 'public' | PolicySpec | AddressPolicy | undefined;
   /** `socket.setNoDelay` on the winner. Default: Node's (off). */
   noDelay?: boolean | undefined;
   /** `socket.setKeepAlive` on the winner. Default: Node's (off). */
@@ -89,6 +97,7 @@ export interface DialConfig {
   readonly maxAddresses: number;
   readonly localAddress: string | undefined;
   readonly resolver: ResolverChoice;
+  readonly policy: AddressPolicy | undefined;
   readonly noDelay: boolean | undefined;
   readonly keepAlive: boolean | undefined;
   readonly keepAliveInitialDelayMs: number | undefined;
@@ -238,6 +247,7 @@ export function resolveOptions(options: unknown, base?: DialConfig): DialConfig 
     ),
     localAddress,
     resolver,
+    policy: o.policy === undefined ? base?.policy : compilePolicy(o.policy as PolicySpec, 'policy'),
     noDelay: bool('noDelay', o.noDelay) ?? base?.noDelay,
     keepAlive: bool('keepAlive', o.keepAlive) ?? base?.keepAlive,
     keepAliveInitialDelayMs:
@@ -245,4 +255,59 @@ export function resolveOptions(options: unknown, base?: DialConfig): DialConfig 
         ? base?.keepAliveInitialDelayMs
         : number('keepAliveInitialDelay', keepAliveInitialDelay, 0, 2 ** 31 - 1, 0),
   });
+}
+
+/** A DNS server as resolv.conf or `Resolver#setServers` takes it: an IP, `IP:port` or `[IPv6]:port`. */
+function isNameserver(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  if (net.isIP(v) !== 0) return true;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  if (!m) return false;
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  return net.isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || net.isIPv6(host));
+}
+
+/**
+ * Validates the options only a Dialer takes (resolver settings, memory, bounds); the dial options it
+ * also takes are validated by resolveOptions. Throws TypeError (ERR_NETDIAL_INVALID_OPTION) naming the
+ * first bad one.
+ */
+export function checkDialerOptions(options: unknown): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw bad('options', 'an object', options);
+  }
+  const o = (options ?? {}) as Record<string, unknown>;
+  if ('signal' in o && o.signal !== undefined) {
+    throw bad('signal', 'no signal on a Dialer (pass it to dial())', o.signal);
+  }
+  const m = o.memory;
+  if (
+    m !== undefined &&
+    typeof m !== 'boolean' &&
+    (typeof m !== 'object' || m === null || Array.isArray(m))
+  ) {
+    throw bad('memory', 'true, false, a DialMemory or memory options', m);
+  }
+  number('networkCheckIntervalMs', o.networkCheckIntervalMs, 0, 2 ** 31 - 1, 0);
+  number('maxAttemptsInFlight', o.maxAttemptsInFlight, 1, 65536, 1, true);
+  number('dnsTimeoutMs', o.dnsTimeoutMs, 1, 2 ** 31 - 1, 1);
+  number('dnsTries', o.dnsTries, 1, 16, 1, true);
+  if (
+    o.hostsPath !== undefined &&
+    o.hostsPath !== null &&
+    (typeof o.hostsPath !== 'string' || o.hostsPath === '')
+  ) {
+    throw bad('hostsPath', 'a file path or null', o.hostsPath);
+  }
+  if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
+    throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
+  }
+  const ns = o.nameservers;
+  if (ns !== undefined) {
+    if (!Array.isArray(ns)) throw bad('nameservers', "an array like ['127.0.0.1', '[::1]:5353']", ns);
+    ns.forEach((s: unknown, i: number) => {
+      if (!isNameserver(s)) throw bad(`nameservers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", s);
+    });
+  }
 }

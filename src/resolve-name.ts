@@ -10,6 +10,7 @@ import type { DialConfig } from './options.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import type { QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
+import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
 import { precedence } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import type { AddressSource, Family } from './types.js';
@@ -74,6 +75,19 @@ export function resolveName(
     const onAbort = () => finish(new AbortError(cfg.signal?.reason, `resolve ${host}`));
     const timer = Number.isFinite(cfg.timeoutMs)
       ? deps.clock.setTimeout(() => {
+          for (const family of families) {
+            if (answered.has(family)) continue;
+            failures.push({
+              address: host,
+              family,
+              port: port ?? 0,
+              phase: 'dns',
+              code: 'ETIMEOUT',
+              message: 'no answer before the timeout',
+              startMs: 0,
+              durationMs: cfg.timeoutMs,
+            });
+          }
           const message = `resolve ${host} timed out after ${formatDuration(cfg.timeoutMs)}`;
           finish(
             new DialError({
@@ -93,6 +107,21 @@ export function resolveName(
     const complete = async () => {
       const now = deps.clock.now();
       if (found.length === 0) {
+        const denied = failures.filter((f) => f.phase === 'policy');
+        if (denied.length > 0) {
+          const message = `resolve ${host}: every address refused by the address policy: ${denied.map((d) => d.message).join('; ')}`;
+          finish(
+            new DialError({
+              host,
+              port: port ?? 0,
+              code: POLICY_DENIED_CODE,
+              message,
+              attempts: failures,
+              elapsedMs: rel(now),
+            }),
+          );
+          return;
+        }
         const real = failures.find((f) => f.code !== 'ENOTFOUND' && f.code !== 'ENODATA');
         const code = real?.code ?? 'ENOTFOUND';
         const detail = failures.map((f) => `${f.family === 6 ? 'AAAA' : 'A'} ${f.code}`).join('; ');
@@ -166,6 +195,21 @@ export function resolveName(
         q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
         for (const a of event.addresses) {
           if (found.some((f) => f.address === a.address)) continue;
+          // The address policy applies here too: lookup() and the agents never hand out a denied address.
+          const verdict = cfg.policy?.check(a.address);
+          if (verdict && !verdict.allowed) {
+            failures.push({
+              address: a.address,
+              family: a.family,
+              port: port ?? 0,
+              phase: 'policy',
+              code: POLICY_DENIED_CODE,
+              message: describeDenial(a.address, verdict),
+              startMs: q.endMs,
+              durationMs: 0,
+            });
+            continue;
+          }
           found.push({
             address: a.address,
             family: a.family,

@@ -1,0 +1,596 @@
+/**
+ * Address policy: which IP addresses a dial may connect to, decided per address after resolution, so a
+ * name cannot smuggle a forbidden address past a check done elsewhere (SSRF, DNS rebinding). Pure: the
+ * policy is compiled once into sorted numeric intervals; `check` parses the address text and does one
+ * binary search per address family, with no regular expressions and no allocation on the allowed path.
+ *
+ * Entries are address classes (see {@link ADDRESS_CLASS_RANGES}) or CIDR ranges. Decisions:
+ * - The most specific matching entry decides (longest prefix, as routing does); between an allow and a
+ *   deny entry of the same prefix length, allow wins, so `allow: ['198.18.0.0/15']` re-opens exactly
+ *   what the `documentation` class closes, while `allow: ['linkLocal']` does not re-open the more
+ *   specific `cloudMetadata` addresses of a deny list. No matching entry: allowed.
+ * - IPv4 prefix lengths count as IPv4-mapped IPv6 ones (/8 = /104) when compared with IPv6 entries.
+ * - An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96 and
+ *   64:ff9b:1::/48, 6to4; see `carriedIPv4`) is checked against the classes as that IPv4 address
+ *   (RFC 6052 §3.1: the well-known prefix must not stand for non-global IPv4). IPv6 CIDR entries are
+ *   matched against the address as written too, so `deny: ['64:ff9b::/96']` can refuse NAT64 outright.
+ * - Text that is not an IP address is denied (fail closed); an IPv6 zone id is ignored.
+ */
+import { inputError } from './errors.js';
+import { carriedIPv4, formatIPv4, parseIPv4, parseIPv6Into } from './ip-address.js';
+import { canonicalIP } from './target.js';
+
+/** Named address classes; their ranges are in {@link ADDRESS_CLASS_RANGES}. */
+export type AddressClass =
+  | 'loopback'
+  | 'private'
+  | 'linkLocal'
+  | 'uniqueLocal'
+  | 'multicast'
+  | 'unspecified'
+  | 'reserved'
+  | 'documentation'
+  | 'cloudMetadata'
+  | 'sharedAddressSpace';
+
+/** One range of a class: a CIDR, minus sub-ranges that IANA marks globally reachable. */
+export interface ClassRange {
+  readonly cidr: string;
+  readonly except?: readonly string[];
+}
+
+/**
+ * The ranges of every class, from the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890
+ * and later updates) and the IPv6 Address Space registry. Classes may overlap (169.254.169.254 is
+ * `linkLocal` and `cloudMetadata`; ::1 is `loopback` and inside `reserved` ::/8): the most specific range
+ * names the rule. Addresses that carry IPv4 (::ffff:0:0/96, ::/96, 64:ff9b::/96, 64:ff9b:1::/48,
+ * 2002::/16) are never matched by an IPv6 class range: their IPv4 address is.
+ */
+export const ADDRESS_CLASS_RANGES: Readonly<Record<AddressClass, readonly ClassRange[]>> = deepFreeze({
+  // RFC 1122 §3.2.1.3, RFC 4291 §2.5.3
+  loopback: [{ cidr: '127.0.0.0/8' }, { cidr: '::1/128' }],
+  // RFC 1918 §3. IPv6 has no equivalent; its private-use space is uniqueLocal.
+  private: [{ cidr: '10.0.0.0/8' }, { cidr: '172.16.0.0/12' }, { cidr: '192.168.0.0/16' }],
+  // RFC 3927, RFC 4291 §2.5.6
+  linkLocal: [{ cidr: '169.254.0.0/16' }, { cidr: 'fe80::/10' }],
+  // RFC 4193
+  uniqueLocal: [{ cidr: 'fc00::/7' }],
+  // RFC 5771, RFC 4291 §2.7
+  multicast: [{ cidr: '224.0.0.0/4' }, { cidr: 'ff00::/8' }],
+  // RFC 1122 §3.2.1.3 ("this host"), RFC 4291 §2.5.2. Linux connects 0.0.0.0 and :: to the local host.
+  unspecified: [{ cidr: '0.0.0.0/32' }, { cidr: '::/128' }],
+  // Not globally reachable and not in a more telling class.
+  reserved: [
+    { cidr: '0.0.0.0/8' }, // RFC 791 "this network"
+    // RFC 6890 IETF protocol assignments; .9 (PCP anycast, RFC 7723) and .10 (TURN anycast, RFC 8155)
+    // are globally reachable.
+    { cidr: '192.0.0.0/24', except: ['192.0.0.9/32', '192.0.0.10/32'] },
+    { cidr: '192.88.99.0/24' }, // 6to4 relay anycast, deprecated by RFC 7526
+    { cidr: '240.0.0.0/4' }, // RFC 1112 §4 reserved
+    { cidr: '255.255.255.255/32' }, // RFC 919 limited broadcast
+    // IPv6 space outside 2000::/3 that is not ULA, link-local or multicast: IANA "Reserved by IETF"
+    // (::/8 includes 100::/64 discard-only, RFC 6666; 5f00::/16 SRv6 SIDs, RFC 9602, lies in 4000::/3).
+    { cidr: '::/8' },
+    { cidr: '100::/8' },
+    { cidr: '200::/7' },
+    { cidr: '400::/6' },
+    { cidr: '800::/5' },
+    { cidr: '1000::/4' },
+    { cidr: '4000::/2' },
+    { cidr: '8000::/2' },
+    { cidr: 'c000::/3' },
+    { cidr: 'e000::/4' },
+    { cidr: 'f000::/5' },
+    { cidr: 'f800::/6' },
+    { cidr: 'fe00::/9' },
+    { cidr: 'fec0::/10' }, // site-local, deprecated by RFC 3879
+    // RFC 2928 IETF protocol assignments (includes Teredo 2001::/32, RFC 4380), minus the globally
+    // reachable assignments: PCP/TURN/DNS-SD-SRP anycast, AMT (RFC 7450), AS112-v6 (RFC 7535),
+    // ORCHIDv2 (RFC 7343), drone remote ID (RFC 9374).
+    {
+      cidr: '2001::/23',
+      except: [
+        '2001:1::1/128',
+        '2001:1::2/128',
+        '2001:1::3/128',
+        '2001:3::/32',
+        '2001:4:112::/48',
+        '2001:20::/28',
+        '2001:30::/28',
+      ],
+    },
+  ],
+  // RFC 5737 TEST-NET-1/2/3, RFC 2544 benchmarking, RFC 3849 and RFC 9637 documentation, RFC 5180
+  // benchmarking. Never legitimate in production; tests and labs allow them explicitly.
+  documentation: [
+    { cidr: '192.0.2.0/24' },
+    { cidr: '198.51.100.0/24' },
+    { cidr: '203.0.113.0/24' },
+    { cidr: '198.18.0.0/15' },
+    { cidr: '2001:db8::/32' },
+    { cidr: '3fff::/20' },
+    { cidr: '2001:2::/48' },
+  ],
+  // Instance metadata and credential endpoints: AWS/GCP/Azure/OpenStack IMDS, AWS ECS task credentials,
+  // AWS EKS Pod Identity, AWS IMDS over IPv6 and its Pod Identity twin, Alibaba Cloud ECS metadata
+  // (inside 100.64/10), Azure WireServer (a public address only reachable from inside Azure).
+  cloudMetadata: [
+    { cidr: '169.254.169.254/32' },
+    { cidr: '169.254.170.2/32' },
+    { cidr: '169.254.170.23/32' },
+    { cidr: '100.100.100.200/32' },
+    { cidr: '168.63.129.16/32' },
+    { cidr: 'fd00:ec2::254/128' },
+    { cidr: 'fd00:ec2::23/128' },
+  ],
+  // RFC 6598 carrier-grade NAT space
+  sharedAddressSpace: [{ cidr: '100.64.0.0/10' }],
+});
+
+/** Every address class, in the order the docs list them. */
+export const ADDRESS_CLASSES: readonly AddressClass[] = Object.freeze(
+  Object.keys(ADDRESS_CLASS_RANGES) as AddressClass[],
+);
+
+/** What `compilePolicy` takes: address classes and CIDR ranges ('10.0.0.0/8', '2001:db8::/32', or one address). */
+export interface PolicySpec {
+  allow?: ReadonlyArray<AddressClass | string> | undefined;
+  deny?: ReadonlyArray<AddressClass | string> | undefined;
+}
+
+/**
+ * The "public internet only" preset: every class denied. Spread it to re-open something for a test or
+ * lab: `{ ...PUBLIC_INTERNET_ONLY, allow: ['198.18.0.0/15'] }`.
+ */
+export const PUBLIC_INTERNET_ONLY: Readonly<{ deny: readonly AddressClass[] }> = Object.freeze({
+  deny: ADDRESS_CLASSES,
+});
+
+/**
+ * The outcome of a check. Allowed: `rule` names the allow entry that decided, absent when no entry
+ * matched. Denied: `rule` reads like `deny private (10.0.0.0/8)` or `deny 10.1.0.0/16`; `matched` is the
+ * address the rule matched — the IPv4 address an IPv6 form carries, or the address without its zone.
+ */
+export type PolicyVerdict =
+  | { readonly allowed: true; readonly rule?: string }
+  | { readonly allowed: false; readonly rule: string; readonly matched: string };
+
+/** A compiled policy. `allow`/`deny` list the entries as normalised ('10.0.0.1' becomes '10.0.0.1/32'). */
+export interface AddressPolicy {
+  /** Decides one IP address (text as `net.isIP` accepts it, IPv6 optionally with `%zone`). Never throws. */
+  check(address: string): PolicyVerdict;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+}
+
+/** The `code` of a DialError whose every address the policy denied, and of each such attempt. */
+export const POLICY_DENIED_CODE = 'ERR_NETDIAL_DENIED';
+
+/**
+ * One line for an error message: `127.0.0.1 denied by policy (deny loopback (127.0.0.0/8))`, with the
+ * carried IPv4 address shown for IPv6 forms: `::ffff:127.0.0.1 denied by policy (as 127.0.0.1: deny …)`.
+ */
+export function describeDenial(address: string, verdict: PolicyVerdict): string {
+  if (verdict.allowed) return `${address} allowed by policy${verdict.rule ? ` (${verdict.rule})` : ''}`;
+  const bare = stripZone(address);
+  const as = verdict.matched !== bare && verdict.matched !== address ? `as ${verdict.matched}: ` : '';
+  return `${address} denied by policy (${as}${verdict.rule})`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Compilation
+
+const BRAND = Symbol.for('netdial.AddressPolicy');
+const IPV4_SPACE_END = (1n << 32n) - 1n;
+const IPV6_SPACE_END = (1n << 128n) - 1n;
+/** IPv4 prefix lengths are compared as IPv4-mapped IPv6 prefix lengths. */
+const IPV4_SPECIFICITY_OFFSET = 96;
+
+interface Entry {
+  readonly allow: boolean;
+  /** Prefix length, IPv4 + 96. */
+  readonly specificity: number;
+  readonly rule: string;
+  /** Frozen verdict for allow entries; undefined for deny entries (those allocate `matched`). */
+  readonly allowedVerdict: PolicyVerdict | undefined;
+}
+
+interface Range {
+  lo: bigint;
+  hi: bigint;
+  entry: number;
+}
+
+/** A partition of one address space into intervals, each with the entry that decides it (-1: none). */
+interface Partition {
+  /** Interval starts, ascending; interval i ends where i+1 starts. */
+  readonly starts: bigint[];
+  readonly entries: number[];
+}
+
+interface ParsedCidr {
+  family: 4 | 6;
+  lo: bigint;
+  hi: bigint;
+  prefix: number;
+  text: string;
+}
+
+const ALLOWED_NO_RULE: PolicyVerdict = Object.freeze({ allowed: true });
+const NOT_AN_ADDRESS = 'deny anything that is not an IP address';
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function stripZone(address: string): string {
+  const percent = address.indexOf('%');
+  return percent === -1 ? address : address.slice(0, percent);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+function optionError(name: string, message: string): TypeError {
+  return inputError('ERR_NETDIAL_INVALID_OPTION', `invalid option ${name}: ${message}`);
+}
+
+function wordsToBigInt(words: Uint32Array): bigint {
+  return (
+    (BigInt(words[0]!) << 96n) | (BigInt(words[1]!) << 64n) | (BigInt(words[2]!) << 32n) | BigInt(words[3]!)
+  );
+}
+
+/** Parses 'a.b.c.d/n', 'x::/n' or a single address; undefined when it is none; throws for a near miss. */
+function parseCidr(text: string, name: string): ParsedCidr | undefined {
+  const slash = text.indexOf('/');
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  let family: 4 | 6;
+  let value: bigint;
+  const v4 = parseIPv4(addressText);
+  if (v4 !== -1) {
+    family = 4;
+    value = BigInt(v4);
+  } else {
+    const words = new Uint32Array(4);
+    if (addressText.includes('%') || !parseIPv6Into(addressText, words)) return undefined;
+    family = 6;
+    value = wordsToBigInt(words);
+  }
+  const bits = family === 4 ? 32 : 128;
+  let prefix = bits;
+  if (slash !== -1) {
+    const prefixText = text.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText) || Number(prefixText) > bits) {
+      throw optionError(
+        name,
+        `prefix length "/${prefixText}" in ${show(text)} is not a number from 0 to ${bits} (IPv${family})`,
+      );
+    }
+    prefix = Number(prefixText);
+  }
+  const hostBits = BigInt(bits - prefix);
+  const hostMask = (1n << hostBits) - 1n;
+  const canonical = (v: bigint): string =>
+    family === 4
+      ? formatIPv4(Number(v))
+      : canonicalIP(
+          Array.from({ length: 8 }, (_, i) => ((v >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(':'),
+        )!.address;
+  if ((value & hostMask) !== 0n) {
+    throw optionError(
+      name,
+      `${show(text)} has bits set after its /${prefix} prefix; did you mean "${canonical(value & ~hostMask)}/${prefix}"?`,
+    );
+  }
+  return { family, lo: value, hi: value | hostMask, prefix, text: `${canonical(value)}/${prefix}` };
+}
+
+function mustParseCidr(text: string): ParsedCidr {
+  const parsed = parseCidr(text, 'ADDRESS_CLASS_RANGES');
+  if (parsed === undefined) throw new Error(`netdial bug: bad class range ${text}`);
+  return parsed;
+}
+
+/** `lo..hi` minus the `holes` (sorted, disjoint, inside it): what is left, as ranges. */
+function subtract(lo: bigint, hi: bigint, holes: readonly ParsedCidr[]): Array<[bigint, bigint]> {
+  const out: Array<[bigint, bigint]> = [];
+  let next = lo;
+  for (const h of [...holes].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0))) {
+    if (h.lo > next) out.push([next, h.lo - 1n]);
+    if (h.hi + 1n > next) next = h.hi + 1n;
+  }
+  if (next <= hi) out.push([next, hi]);
+  return out;
+}
+
+/** Is entry `a` a better decider than entry `b`: longer prefix, then allow over deny, then listed first. */
+function better(entries: readonly Entry[], a: number, b: number): boolean {
+  if (b === -1) return true;
+  const ea = entries[a]!;
+  const eb = entries[b]!;
+  if (ea.specificity !== eb.specificity) return ea.specificity > eb.specificity;
+  return ea.allow && !eb.allow;
+}
+
+/**
+ * Cuts [0, spaceEnd] at every range boundary and gives each interval its best entry, then merges
+ * neighbours with the same entry. Cost: ranges × intervals each covers.
+ */
+function partition(ranges: readonly Range[], spaceEnd: bigint, entries: readonly Entry[]): Partition {
+  const cuts = new Set<bigint>([0n]);
+  for (const r of ranges) {
+    cuts.add(r.lo);
+    if (r.hi < spaceEnd) cuts.add(r.hi + 1n);
+  }
+  const starts = [...cuts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const best = new Array<number>(starts.length).fill(-1);
+  for (const r of ranges) {
+    let i = lowerBound(starts, r.lo);
+    for (; i < starts.length && starts[i]! <= r.hi; i++) {
+      if (better(entries, r.entry, best[i]!)) best[i] = r.entry;
+    }
+  }
+  const mergedStarts: bigint[] = [];
+  const mergedEntries: number[] = [];
+  for (let i = 0; i < starts.length; i++) {
+    if (i > 0 && best[i] === mergedEntries[mergedEntries.length - 1]) continue;
+    mergedStarts.push(starts[i]!);
+    mergedEntries.push(best[i]!);
+  }
+  return { starts: mergedStarts, entries: mergedEntries };
+}
+
+function lowerBound(sorted: readonly bigint[], value: bigint): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function isAddressClass(value: string): value is AddressClass {
+  return Object.hasOwn(ADDRESS_CLASS_RANGES, value);
+}
+
+function readList(spec: Record<string, unknown>, key: 'allow' | 'deny', prefix: string): string[] {
+  const list = spec[key];
+  if (list === undefined) return [];
+  const name = `${prefix}${key}`;
+  if (!Array.isArray(list)) {
+    throw optionError(name, `expected an array of address classes and CIDR ranges, got ${show(list)}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const item: unknown = list[i];
+    if (typeof item !== 'string') {
+      throw optionError(`${name}[${i}]`, `expected an address class or a CIDR range, got ${show(item)}`);
+    }
+    out.push(item);
+  }
+  return out;
+}
+
+/**
+ * Compiles a policy. `spec`: `'public'` (= {@link PUBLIC_INTERNET_ONLY}), `{ allow?, deny? }` of address
+ * classes and CIDR ranges ('10.0.0.0/8', '2001:db8::/32'; a single address means /32 or /128), or an
+ * already compiled AddressPolicy (returned as is). An empty spec allows everything. `optionName`
+ * prefixes error messages (e.g. 'policy' gives "invalid option policy.deny[2]: …"); default none.
+ * @throws TypeError with code ERR_NETDIAL_INVALID_OPTION naming the entry: an unknown class, a bad CIDR
+ *   (host bits set, prefix out of range), a non-array list, an unknown key.
+ */
+export function compilePolicy(
+  spec: PolicySpec | 'public' | AddressPolicy,
+  optionName?: string,
+): AddressPolicy {
+  if (isAddressPolicy(spec)) return spec;
+  const base = optionName === undefined || optionName === '' ? '' : `${optionName}.`;
+  const specName = optionName === undefined || optionName === '' ? 'policy' : optionName;
+  if (spec === 'public') return compilePolicy(PUBLIC_INTERNET_ONLY, optionName);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw optionError(specName, `expected 'public' or an object { allow?, deny? }, got ${show(spec)}`);
+  }
+  const record = spec as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (key !== 'allow' && key !== 'deny') {
+      throw optionError(specName, `unknown key ${show(key)} (expected allow and/or deny)`);
+    }
+  }
+  const lists = { allow: readList(record, 'allow', base), deny: readList(record, 'deny', base) };
+
+  const entries: Entry[] = [];
+  const v4: Range[] = [];
+  const v6: Range[] = [];
+  const v6Cidr: Range[] = [];
+  const normalized = { allow: [] as string[], deny: [] as string[] };
+  for (const action of ['deny', 'allow'] as const) {
+    const allow = action === 'allow';
+    lists[action].forEach((item, index) => {
+      const name = `${base}${action}[${index}]`;
+      const add = (cidr: ParsedCidr, rule: string, pieces: Array<[bigint, bigint]>, isClass: boolean) => {
+        const entry = entries.length;
+        entries.push({
+          allow,
+          specificity: cidr.prefix + (cidr.family === 4 ? IPV4_SPECIFICITY_OFFSET : 0),
+          rule,
+          allowedVerdict: allow ? Object.freeze({ allowed: true, rule }) : undefined,
+        });
+        for (const [lo, hi] of pieces) {
+          const range = { lo, hi, entry };
+          if (cidr.family === 4) v4.push(range);
+          else {
+            v6.push(range);
+            if (!isClass) v6Cidr.push(range);
+          }
+        }
+      };
+      if (isAddressClass(item)) {
+        normalized[action].push(item);
+        for (const cr of ADDRESS_CLASS_RANGES[item]) {
+          const cidr = mustParseCidr(cr.cidr);
+          const holes = (cr.except ?? []).map(mustParseCidr);
+          add(cidr, `${action} ${item} (${cidr.text})`, subtract(cidr.lo, cidr.hi, holes), true);
+        }
+        return;
+      }
+      const cidr = parseCidr(item, name);
+      if (cidr === undefined) {
+        throw optionError(
+          name,
+          `expected an address class (${ADDRESS_CLASSES.join(', ')}) or a CIDR range such as ` +
+            `"10.0.0.0/8" or "2001:db8::/32", got ${show(item)}`,
+        );
+      }
+      normalized[action].push(cidr.text);
+      add(cidr, `${action} ${cidr.text}`, [[cidr.lo, cidr.hi]], false);
+    });
+  }
+  return new CompiledPolicy(
+    entries,
+    partition(v4, IPV4_SPACE_END, entries),
+    partition(v6, IPV6_SPACE_END, entries),
+    partition(v6Cidr, IPV6_SPACE_END, entries),
+    Object.freeze(normalized.allow),
+    Object.freeze(normalized.deny),
+  );
+}
+
+/** True for a policy made by `compilePolicy` (of any copy of netdial). */
+export function isAddressPolicy(value: unknown): value is AddressPolicy {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checking
+
+/** IPv4 intervals as doubles (exact for 32-bit values). */
+interface V4Table {
+  starts: Float64Array;
+  entries: Int32Array;
+}
+
+/** IPv6 intervals as four 32-bit words per start. */
+interface V6Table {
+  starts: Uint32Array;
+  entries: Int32Array;
+}
+
+function v4Table(p: Partition): V4Table {
+  return { starts: Float64Array.from(p.starts, (s) => Number(s)), entries: Int32Array.from(p.entries) };
+}
+
+function v6Table(p: Partition): V6Table {
+  const starts = new Uint32Array(p.starts.length * 4);
+  p.starts.forEach((s, i) => {
+    for (let k = 0; k < 4; k++) starts[i * 4 + k] = Number((s >> BigInt(96 - 32 * k)) & 0xffffffffn);
+  });
+  return { starts, entries: Int32Array.from(p.entries) };
+}
+
+function lookupV4(table: V4Table, value: number): number {
+  const starts = table.starts;
+  let lo = 0;
+  let hi = starts.length - 1;
+  // Largest i with starts[i] <= value; starts[0] is 0.
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (starts[mid]! <= value) lo = mid;
+    else hi = mid - 1;
+  }
+  return table.entries[lo]!;
+}
+
+/** -1, 0, 1 as interval start `i` compares with `words`. */
+function compareStart(starts: Uint32Array, i: number, words: Uint32Array): number {
+  const base = i * 4;
+  for (let k = 0; k < 4; k++) {
+    const s = starts[base + k]!;
+    const w = words[k]!;
+    if (s !== w) return s < w ? -1 : 1;
+  }
+  return 0;
+}
+
+function lookupV6(table: V6Table, words: Uint32Array): number {
+  let lo = 0;
+  let hi = table.entries.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (compareStart(table.starts, mid, words) <= 0) lo = mid;
+    else hi = mid - 1;
+  }
+  return table.entries[lo]!;
+}
+
+class CompiledPolicy implements AddressPolicy {
+  readonly [BRAND] = true;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly #entries: readonly Entry[];
+  readonly #v4: V4Table;
+  readonly #v6: V6Table;
+  readonly #v6Cidr: V6Table;
+  readonly #empty: boolean;
+  /** Scratch for parsing; `check` is synchronous, so one per policy is enough. */
+  readonly #words = new Uint32Array(4);
+
+  constructor(
+    entries: readonly Entry[],
+    v4: Partition,
+    v6: Partition,
+    v6Cidr: Partition,
+    allow: readonly string[],
+    deny: readonly string[],
+  ) {
+    this.#entries = entries;
+    this.#v4 = v4Table(v4);
+    this.#v6 = v6Table(v6);
+    this.#v6Cidr = v6Table(v6Cidr);
+    this.#empty = entries.length === 0;
+    this.allow = allow;
+    this.deny = deny;
+    Object.freeze(this);
+  }
+
+  check(address: string): PolicyVerdict {
+    if (typeof address !== 'string')
+      return { allowed: false, rule: NOT_AN_ADDRESS, matched: String(address) };
+    const v4 = address.includes(':') ? -1 : parseIPv4(address);
+    if (v4 !== -1) return this.#verdict(lookupV4(this.#v4, v4), address);
+    const words = this.#words;
+    if (!parseIPv6Into(address, words)) return { allowed: false, rule: NOT_AN_ADDRESS, matched: address };
+    if (this.#empty) return ALLOWED_NO_RULE;
+    const carried = carriedIPv4(words);
+    if (carried === -1) return this.#verdict(lookupV6(this.#v6, words), address);
+    // Classes see the carried IPv4 address; IPv6 CIDR entries also see the address as written.
+    const byV4 = lookupV4(this.#v4, carried);
+    const byV6 = lookupV6(this.#v6Cidr, words);
+    if (byV6 !== -1 && better(this.#entries, byV6, byV4)) return this.#verdict(byV6, address);
+    return this.#verdict(byV4, formatIPv4(carried));
+  }
+
+  #verdict(entry: number, matched: string): PolicyVerdict {
+    if (entry === -1) return ALLOWED_NO_RULE;
+    const e = this.#entries[entry]!;
+    if (e.allowedVerdict !== undefined) return e.allowedVerdict;
+    return { allowed: false, rule: e.rule, matched: stripZone(matched) };
+  }
+
+  toJSON(): { allow: readonly string[]; deny: readonly string[] } {
+    return { allow: this.allow, deny: this.deny };
+  }
+}
