@@ -116,12 +116,21 @@ export function orderByHistory<T extends OrderableEndpoint>(
     if (states[i]?.lastOutcome === 'failure') demotedIndexes.push(i);
   }
 
-  // Step 2: exploration.
+  // Step 2: exploration. One draw decides, when there is something to explore: a demoted endpoint in
+  // backoff, or endpoints never tried next to ones known good (which otherwise always go first).
   let exploredIndex = -1;
   const due = demotedIndexes.filter((i) => states[i]?.backoffJustEnded === true);
+  const usable = states.filter((st) => st?.lastOutcome !== 'failure');
+  // (Without load sharing, never-tried endpoints simply wait their turn in DNS order.)
+  const mixedKnowledge =
+    shuffle && usable.some((st) => st?.srttMs !== undefined) && usable.some((st) => st?.srttMs === undefined);
+  let exploring = false;
+  if ((due.length === 0 && demotedIndexes.length > 0) || mixedKnowledge) {
+    exploring = exploreProbability > 0 && random() < exploreProbability;
+  }
   if (due.length > 0) {
     exploredIndex = pick(due, random);
-  } else if (demotedIndexes.length > 0 && exploreProbability > 0 && random() < exploreProbability) {
+  } else if (demotedIndexes.length > 0 && exploring) {
     exploredIndex = pick(demotedIndexes, random);
   }
 
@@ -140,7 +149,7 @@ export function orderByHistory<T extends OrderableEndpoint>(
       if (next.family !== head.family || next.precedence !== head.precedence) break;
       end++;
     }
-    for (const band of rttClasses(kept.slice(start, end), states, rttLeewayMs)) {
+    for (const band of rttClasses(kept.slice(start, end), states, rttLeewayMs, exploring && shuffle)) {
       if (band.length > 1 && shuffle) {
         fisherYates(band, random);
         shuffled = true;
@@ -178,18 +187,24 @@ function rttClasses(
   group: number[],
   states: readonly (EndpointState | undefined)[],
   leewayMs: number,
+  unknownFirst: boolean,
 ): number[][] {
   const srtt = (i: number): number | undefined => states[i]?.srttMs;
   let best = Number.POSITIVE_INFINITY;
   for (const i of group) best = Math.min(best, srtt(i) ?? Number.POSITIVE_INFINITY);
-  const first: number[] = [];
+  const good: number[] = [];
+  const unknown: number[] = [];
   const slower: number[] = [];
   for (const i of group) {
     const value = srtt(i);
-    if (value === undefined || value <= best + leewayMs) first.push(i);
+    if (value === undefined) unknown.push(i);
+    else if (value <= best + leewayMs) good.push(i);
     else slower.push(i);
   }
-  const classes = [first];
+  // RFC 8305 §4: known good RTT first. Endpoints never tried come next (so a dead one costs a dial
+  // nothing once another address is known good), except on an exploring dial, which tries them first
+  // so that load spreads over the whole answer set as they become known.
+  const classes = (unknownFirst ? [unknown, good] : [good, unknown]).filter((c) => c.length > 0);
   slower.sort((x, y) => (srtt(x) as number) - (srtt(y) as number));
   let band: number[] = [];
   let bandStart = 0;
