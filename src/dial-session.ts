@@ -242,9 +242,9 @@ class DialSession {
       return;
     }
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
-    // when there is more than one address to order.
-    const pendingOthers = this.#race.pendingFamilies.length > 1;
-    if (candidates.length + this.#race.order.length <= 1 && !pendingOthers) {
+    // when there is more than one address to order; a lone first address keeps an unknown source, which
+    // the sort treats as usable (the rules that need it are skipped for it).
+    if (candidates.length + this.#race.order.length <= 1) {
       this.#apply(this.#race.answer(event.family, candidates, now));
       return;
     }
@@ -313,7 +313,8 @@ class DialSession {
         this.#timerAt = undefined;
         this.#apply(this.#race.tick(this.#now()));
       },
-      Math.max(0, atMs - this.#now()),
+      // Timers have whole-millisecond resolution: round up so one timer suffices (no early wake-up).
+      Math.max(0, Math.ceil(atMs - this.#now())),
     );
   }
 

@@ -142,6 +142,8 @@ function bool(name: string, v: unknown): boolean | undefined {
  * Throws TypeError (code ERR_NETDIAL_INVALID_OPTION) naming the first bad option.
  */
 export function resolveOptions(options: unknown, base?: DialConfig): DialConfig {
+  // The common case — a dial with no options — reuses the Dialer's frozen defaults as they are.
+  if (options === undefined && base !== undefined) return base;
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw bad('options', 'an object', options);
   }
