@@ -1,0 +1,364 @@
+/**
+ * The lab half of the benchmark (runs inside the lab's namespaces): for every scenario and every client,
+ * a few runs, each in a fresh process, timed from "connect to this name" to a connected socket; the
+ * lab's DNS log says how many queries each run sent.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { killQuietly } from '../lab/exec.js';
+import { type Lab, withLab } from '../lab/lab.js';
+import { runsFor } from './run-policy.js';
+import { curlArgs, parseCurlBatch, parseCurlLine, pythonArgs } from './clients/peers.js';
+import { type ChildJob, type ChildReport, READY_LINE, RESULT_PREFIX } from './clients/protocol.js';
+import {
+  BENCH_SCENARIOS,
+  BENCH_ZONE,
+  type BenchScenario,
+  batchTargets,
+  DNS_STOP_WAIT_MS,
+  RUN_CAP_MS,
+} from './scenarios.js';
+import type { CellResult, ClientId, RunResult, ScenarioResult } from './types.js';
+
+/** A peer that is (or is not) installed. */
+export interface PeerAvailability {
+  curl: { path: string; version: string } | undefined;
+  /** The real interpreter (not a pyenv shim), so startup does not cost a shell script per run. */
+  python: { path: string; version: string } | undefined;
+}
+
+/** Finds curl and Python (3.8+ for happy_eyeballs_delay); a missing one is undefined. */
+export function findPeers(): PeerAvailability {
+  let curl: PeerAvailability['curl'];
+  const c = spawnSync('curl', ['--version'], { encoding: 'utf8', timeout: 5000 });
+  if (c.status === 0) curl = { path: 'curl', version: (c.stdout.split('\n')[0] ?? '').split(' ')[1] ?? '?' };
+  let python: PeerAvailability['python'];
+  const p = spawnSync(
+    'python3',
+    [
+      '-c',
+      'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3]); print(sys.version_info >= (3, 8))',
+    ],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  if (p.status === 0) {
+    const [path, version, recent] = p.stdout.trim().split('\n');
+    if (path && version && recent === 'True') python = { path, version };
+  }
+  return { curl, python };
+}
+
+/** What the lab half prints as it goes. */
+export type Log = (line: string) => void;
+
+interface ProcessOutcome {
+  report: ChildReport | undefined;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+/** Bound on one client process (a netdial process can dial twice, each up to the cap). */
+const PROCESS_KILL_MS = 2 * RUN_CAP_MS + DNS_STOP_WAIT_MS + 8000;
+
+/**
+ * Runs one client process: collects stdout, answers READY by awaiting `onReady` then writing a line to
+ * stdin, kills the process by PID after PROCESS_KILL_MS. Parses the `RESULT` line when `parse` is true.
+ */
+function runProcess(
+  cmd: string,
+  args: readonly string[],
+  onReady: (() => Promise<void>) | undefined,
+  parse = true,
+): Promise<ProcessOutcome> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let scanned = 0;
+    const timer = setTimeout(() => killQuietly(child.pid), PROCESS_KILL_MS);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdin.on('error', () => {});
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      let newline = stdout.indexOf('\n', scanned);
+      while (newline !== -1) {
+        const line = stdout.slice(scanned, newline);
+        scanned = newline + 1;
+        if (line === READY_LINE) {
+          const go = onReady ?? (async () => {});
+          go().then(
+            () => child.stdin.write('GO\n'),
+            () => killQuietly(child.pid),
+          );
+        }
+        newline = stdout.indexOf('\n', scanned);
+      }
+    });
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 4000) stderr += chunk;
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', () => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      let report: ChildReport | undefined;
+      if (parse && line !== undefined) report = normalizeReport(JSON.parse(line.slice(RESULT_PREFIX.length)));
+      resolve({ report, stdout, stderr, wallMs: performance.now() - started });
+    });
+  });
+}
+
+/** Python reports null where Node leaves a field out. */
+function normalizeReport(raw: ChildReport): ChildReport {
+  const clean = (r: RunResult | undefined): RunResult | undefined =>
+    r === undefined
+      ? undefined
+      : (Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null)) as unknown as RunResult);
+  return { ...raw, first: clean(raw.first)!, second: clean(raw.second) };
+}
+
+/** A process that produced no result line is a failed run with what stderr said. */
+function brokenRun(outcome: ProcessOutcome): RunResult {
+  const firstLine = outcome.stderr.trim().split('\n').slice(-1)[0] ?? '';
+  return { ok: false, ms: outcome.wallMs, error: `no result (${firstLine.slice(0, 100) || 'no output'})` };
+}
+
+type RunnerId = 'netdial' | 'node-default' | 'node-no-asf' | 'fetch' | 'curl' | 'python';
+
+interface Runner {
+  id: RunnerId;
+  /** The columns this runner fills. */
+  columns: ClientId[];
+  /** Why it cannot run (not installed), or undefined. */
+  missing: string | undefined;
+  /** One run: a fresh process (two for curl's dns-stop). */
+  run(scenario: BenchScenario, job: ChildJob, onReady: () => Promise<void>): Promise<ProcessOutcome>;
+}
+
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+function nodeRunner(id: RunnerId, columns: ClientId[], script: string, extra: string[]): Runner {
+  return {
+    id,
+    columns,
+    missing: undefined,
+    run: (_scenario, job, onReady) =>
+      runProcess(process.execPath, [here(script), ...extra, JSON.stringify(job)], onReady),
+  };
+}
+
+function curlRunner(peers: PeerAvailability): Runner {
+  const path = peers.curl?.path;
+  return {
+    id: 'curl',
+    columns: ['curl'],
+    missing: path === undefined ? 'not installed' : undefined,
+    async run(scenario, job, onReady) {
+      const cmd = path!;
+      if (job.mode === 'concurrent') {
+        const outcome = await runProcess(cmd, curlArgs(job.names, job.port, job.capMs), undefined, false);
+        const first = parseCurlBatch(outcome.stdout, job.names.length) ?? brokenRun(outcome);
+        return { ...outcome, report: { first } };
+      }
+      const once = async (): Promise<[ProcessOutcome, RunResult]> => {
+        const outcome = await runProcess(
+          cmd,
+          curlArgs([scenario.name], job.port, job.capMs),
+          undefined,
+          false,
+        );
+        return [outcome, parseCurlLine(outcome.stdout) ?? brokenRun(outcome)];
+      };
+      const started = performance.now();
+      const [outcome, first] = await once();
+      if (job.mode === 'single') return { ...outcome, report: { first } };
+      // dns-stop: curl keeps nothing between invocations, so its "next connect" is the next curl.
+      await onReady();
+      const [outcome2, second] = await once();
+      return { ...outcome2, wallMs: performance.now() - started, report: { first, second } };
+    },
+  };
+}
+
+function pythonRunner(peers: PeerAvailability): Runner {
+  const path = peers.python?.path;
+  return {
+    id: 'python',
+    columns: ['python'],
+    missing: path === undefined ? 'not installed (python3 >= 3.8)' : undefined,
+    run: (_scenario, job, onReady) => runProcess(path!, pythonArgs(job), onReady),
+  };
+}
+
+/** Every runner, in column order. */
+export function makeRunners(peers: PeerAvailability): Runner[] {
+  return [
+    nodeRunner('netdial', ['netdial-cold', 'netdial-warm'], './clients/netdial-child.js', []),
+    nodeRunner('node-default', ['node-default'], './clients/node-child.js', ['net-default']),
+    nodeRunner('node-no-asf', ['node-no-asf'], './clients/node-child.js', ['net-no-asf']),
+    nodeRunner('fetch', ['fetch'], './clients/node-child.js', ['fetch']),
+    curlRunner(peers),
+    pythonRunner(peers),
+  ];
+}
+
+function jobFor(scenario: BenchScenario): ChildJob {
+  return {
+    mode: scenario.kind,
+    names: scenario.batch === undefined ? [scenario.name] : batchTargets(scenario.batch),
+    port: scenario.port,
+    capMs: RUN_CAP_MS,
+  };
+}
+
+/** Splits the DNS log of one process at `splitEpochMs`: queries before it, and from it on. */
+function countQueries(lab: Lab, splitEpochMs: number | undefined): { first: number; second: number } {
+  let first = 0;
+  let second = 0;
+  for (const q of lab.dns.queries) {
+    if (splitEpochMs !== undefined && performance.timeOrigin + q.atMs >= splitEpochMs) second++;
+    else first++;
+  }
+  return { first, second };
+}
+
+/**
+ * Turns one process's report into the runs of the runner's columns. dns-stop: the column shows the next
+ * connect after DNS stopped (netdial-cold has no meaning there: a fresh process remembers nothing).
+ */
+function columnsOf(
+  runner: Runner,
+  scenario: BenchScenario,
+  report: ChildReport,
+  queries: { first: number; second: number },
+): Map<ClientId, RunResult> {
+  const first = { ...report.first, dnsQueries: queries.first };
+  const second = report.second === undefined ? undefined : { ...report.second, dnsQueries: queries.second };
+  const out = new Map<ClientId, RunResult>();
+  if (runner.id === 'netdial') {
+    if (scenario.kind !== 'dns-stop') out.set('netdial-cold', first);
+    out.set('netdial-warm', second ?? { ok: false, ms: 0, error: 'no second dial reported' });
+    return out;
+  }
+  const column = runner.columns[0]!;
+  if (scenario.kind === 'dns-stop') {
+    out.set(
+      column,
+      !first.ok
+        ? { ...first, error: `first connect (DNS up) failed: ${first.error ?? '?'}` }
+        : (second ?? { ok: false, ms: 0, error: 'no second connect reported' }),
+    );
+  } else out.set(column, first);
+  return out;
+}
+
+/** Starts the localhost-like row's listener on the client's own 127.0.0.1. */
+async function startLocalListener(port: number): Promise<http.Server> {
+  const server = http.createServer((_req, res) => res.end('127.0.0.1\n'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port }, () => resolve());
+  });
+  return server;
+}
+
+async function runScenario(
+  lab: Lab,
+  scenario: BenchScenario,
+  runners: readonly Runner[],
+  log: Log,
+): Promise<ScenarioResult> {
+  const job = jobFor(scenario);
+  const cells = new Map<ClientId, CellResult>();
+  const listener = scenario.localListener ? await startLocalListener(scenario.port) : undefined;
+  const onReady = async (): Promise<void> => {
+    await lab.dns.stop();
+    await new Promise((resolve) => setTimeout(resolve, DNS_STOP_WAIT_MS));
+  };
+  try {
+    for (const runner of runners) {
+      for (const column of runner.columns) {
+        cells.set(
+          column,
+          runner.missing === undefined
+            ? { client: column, status: 'ran', runs: [] }
+            : { client: column, status: 'not-installed', runs: [], note: runner.missing },
+        );
+      }
+      if (runner.missing !== undefined) continue;
+      let planned = 1;
+      for (let i = 0; i < planned; i++) {
+        lab.dns.resetLog();
+        let outcome: ProcessOutcome;
+        try {
+          outcome = await runner.run(scenario, job, onReady);
+        } finally {
+          if (lab.dns.state !== 'running') await lab.dns.start();
+        }
+        if (i === 0) planned = runsFor(outcome.wallMs);
+        const report = outcome.report ?? { first: brokenRun(outcome) };
+        const runs = columnsOf(runner, scenario, report, countQueries(lab, report.secondStartEpochMs));
+        for (const [column, run] of runs) cells.get(column)!.runs.push(run);
+      }
+      log(`  ${scenario.id} · ${runner.id}: ${describeRuns(runner, cells)}`);
+    }
+  } finally {
+    if (listener !== undefined) await new Promise((resolve) => listener.close(resolve));
+  }
+  if (scenario.kind === 'dns-stop') {
+    const cold = cells.get('netdial-cold');
+    if (cold !== undefined && cold.status === 'ran') {
+      cold.status = 'n/a';
+      cold.note = 'a fresh process remembers nothing: the next connect is in the warm column';
+    }
+  }
+  return {
+    id: scenario.id,
+    title: scenario.title,
+    name: scenario.name,
+    port: scenario.port,
+    cells: [...cells.values()],
+  };
+}
+
+function describeRuns(runner: Runner, cells: Map<ClientId, CellResult>): string {
+  return runner.columns
+    .map((c) => {
+      const runs = cells.get(c)?.runs ?? [];
+      const parts = runs.map((r) => (r.ok ? `${r.ms.toFixed(0)}` : `✗${r.error ?? ''}@${r.ms.toFixed(0)}`));
+      return `${c} [${parts.join(' ')}] ms`;
+    })
+    .join('; ');
+}
+
+/**
+ * Builds the lab (default zone + the benchmark's names), runs every scenario (or those whose id is in
+ * `only`), tears the lab down, and returns the results in table order.
+ */
+export async function runLabScenarios(
+  peers: PeerAvailability,
+  log: Log,
+  only?: readonly string[],
+): Promise<ScenarioResult[]> {
+  const runners = makeRunners(peers);
+  const scenarios = BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id));
+  return withLab(BENCH_ZONE, async (lab) => {
+    log(`lab ready in ${lab.setupMs.toFixed(0)} ms`);
+    const results: ScenarioResult[] = [];
+    for (const scenario of scenarios) {
+      const started = performance.now();
+      log(`scenario ${scenario.id} (${scenario.name}:${scenario.port})`);
+      results.push(await runScenario(lab, scenario, runners, log));
+      log(`  … ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    return results;
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench`: netdial against the clients people use today, side by side in one run.
+ *
+ * As root on Linux, re-executes itself inside the network lab (fresh namespaces, see lab/README.md) to
+ * run the scenarios, then runs the loopback micro-benchmarks in a child process (`--expose-gc`), writes
+ * bench/results/latest.{md,json,svg} and prints the table. Without a lab (not root, not Linux) the lab
+ * half is reported as not run and the micro-benchmarks still run. Targets are reported, never enforced:
+ * the exit code is 0 unless the benchmark itself broke.
+ *
+ * Options: `--only id,id` runs only those scenarios (development); `--no-micro`; `--no-lab`;
+ * `--out DIR` (default bench/results next to the sources); `--from-json FILE` measures nothing and
+ * rewrites latest.md and latest.svg (and the targets) from a latest.json of an earlier run.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { killQuietly } from '../lab/exec.js';
+import { decideForThisProcess, LAB_INSIDE_ENV, runInsideLab } from '../lab/reexec.js';
+import { RESULT_PREFIX } from './clients/protocol.js';
+import { formatJson } from './json.js';
+import { findPeers, type PeerAvailability, runLabScenarios } from './lab-run.js';
+import { machineLine, renderLabTable, renderMarkdown, renderMicroTable } from './report.js';
+import { renderSvg } from './svg.js';
+import { evaluateTargets } from './targets.js';
+import type { BenchResults, MachineInfo, MicroResults, ScenarioResult } from './types.js';
+
+const COMMAND = 'npm run bench';
+const MICRO_KILL_MS = 120_000;
+
+interface Args {
+  only: string[] | undefined;
+  micro: boolean;
+  lab: boolean;
+  out: string;
+  labOut: string | undefined;
+  peers: PeerAvailability | undefined;
+  fromJson: string | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = {
+    only: undefined,
+    micro: true,
+    lab: true,
+    // dist/bench/run.js -> <repo>/bench/results
+    out: fileURLToPath(new URL('../../bench/results/', import.meta.url)),
+    labOut: undefined,
+    peers: undefined,
+    fromJson: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--only') args.only = value().split(',');
+    else if (a === '--no-micro') args.micro = false;
+    else if (a === '--no-lab') args.lab = false;
+    else if (a === '--out') args.out = value();
+    else if (a === '--lab-out') args.labOut = value();
+    else if (a === '--peers') args.peers = JSON.parse(value()) as PeerAvailability;
+    else if (a === '--from-json') args.fromJson = value();
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+/** Inside the lab: run the scenarios, write them to `--lab-out`. */
+async function inner(args: Args): Promise<number> {
+  if (args.labOut === undefined) throw new Error('inside the lab without --lab-out');
+  const results = await runLabScenarios(args.peers ?? findPeers(), log, args.only);
+  writeFileSync(args.labOut, JSON.stringify(results));
+  return 0;
+}
+
+/** Runs the lab half in fresh namespaces; its results, or why there are none. */
+async function labHalf(args: Args, peers: PeerAvailability): Promise<BenchResults['lab']> {
+  if (!args.lab) return { available: false, reason: 'skipped (--no-lab)' };
+  const decision = decideForThisProcess();
+  if (decision.action === 'skip' || decision.action === 'fail')
+    return { available: false, reason: decision.reason };
+  const dir = mkdtempSync(join(os.tmpdir(), 'netdial-bench-'));
+  try {
+    const labOut = join(dir, 'lab.json');
+    const passOn = ['--lab-out', labOut, '--peers', JSON.stringify(peers)];
+    if (args.only !== undefined) passOn.push('--only', args.only.join(','));
+    const code = await runInsideLab(fileURLToPath(import.meta.url), { args: passOn, execArgv: [] });
+    if (code !== 0) return { available: false, reason: `the lab run exited with code ${code}` };
+    return { available: true, scenarios: JSON.parse(readFileSync(labOut, 'utf8')) as ScenarioResult[] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs bench/micro.js in a child with --expose-gc. */
+function microHalf(args: Args): Promise<BenchResults['micro']> {
+  if (!args.micro) return Promise.resolve({ ok: false, error: 'skipped (--no-micro)' });
+  const script = fileURLToPath(new URL('./micro.js', import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--expose-gc', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => killQuietly(child.pid), MICRO_KILL_MS);
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      if (stderr.length < 4000) stderr += c.toString();
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      resolve({ ok: false, error: error.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (line === undefined) {
+        resolve({ ok: false, error: `exit ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''}` });
+        return;
+      }
+      resolve({ ok: true, results: JSON.parse(line.slice(RESULT_PREFIX.length)) as MicroResults });
+    });
+  });
+}
+
+function machine(peers: PeerAvailability): MachineInfo {
+  return {
+    cores: os.cpus().length,
+    cpuModel: (os.cpus()[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim(),
+    kernel: os.release(),
+    node: process.version,
+    curl: peers.curl?.version,
+    python: peers.python?.version,
+  };
+}
+
+async function outer(args: Args): Promise<number> {
+  const startedAt = new Date().toISOString();
+  const started = performance.now();
+  const peers = findPeers();
+  const info = machine(peers);
+  log(`${machineLine(info)}`);
+  const lab = await labHalf(args, peers);
+  if (!lab.available) log(`lab not run: ${lab.reason}`);
+  log('loopback micro-benchmarks…');
+  const micro = await microHalf(args);
+  if (!micro.ok) log(`micro-benchmarks not run: ${micro.error}`);
+  const targets = evaluateTargets(
+    lab.available ? lab.scenarios : undefined,
+    micro.ok ? micro.results : undefined,
+  );
+  const results: BenchResults = {
+    version: 1,
+    startedAt,
+    durationMs: performance.now() - started,
+    command: COMMAND,
+    machine: info,
+    lab,
+    micro,
+    targets,
+  };
+  writeResults(results, args.out);
+  return 0;
+}
+
+/** Writes latest.json, latest.md and (with a lab) latest.svg into `dir`, and prints the tables. */
+function writeResults(results: BenchResults, dir: string): void {
+  const { lab, micro, targets, machine: info } = results;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), formatJson(results));
+  writeFileSync(join(dir, 'latest.md'), renderMarkdown(results));
+  if (lab.available) {
+    writeFileSync(
+      join(dir, 'latest.svg'),
+      renderSvg(
+        lab.scenarios,
+        `${results.startedAt.slice(0, 10)} · ${machineLine(info)} · ${results.command}`,
+      ),
+    );
+  }
+  const printed: string[] = [];
+  if (lab.available) printed.push(renderLabTable(lab.scenarios, targets, info));
+  if (micro.ok) printed.push(renderMicroTable(micro.results, targets));
+  process.stdout.write(
+    `\n${printed.join('\n\n')}\n\nWritten to ${dir} (latest.md, latest.json${lab.available ? ', latest.svg' : ''}).\n`,
+  );
+}
+
+/** --from-json: the same run's data, written again with the current writers (targets re-evaluated). */
+function rerender(args: Args, file: string): number {
+  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  if (results.version !== 1) throw new Error(`${file}: not a version 1 benchmark result`);
+  results.targets = evaluateTargets(
+    results.lab.available ? results.lab.scenarios : undefined,
+    results.micro.ok ? results.micro.results : undefined,
+  );
+  writeResults(results, args.out);
+  return 0;
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (process.env[LAB_INSIDE_ENV] === '1') process.exit(await inner(args));
+process.exitCode = args.fromJson === undefined ? await outer(args) : rerender(args, args.fromJson);

@@ -1,0 +1,385 @@
+/**
+ * Smoke tests of the benchmark's pure parts: the scenario list and zone, run counts, curl output parsing,
+ * cell summaries and formatting, target evaluation, and the Markdown and SVG writers. No network, no lab.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseCurlBatch, parseCurlLine } from '../bench/clients/peers.js';
+import { markdownTable, renderLabTable, renderMarkdown, renderMicroTable } from '../bench/report.js';
+import { runsFor } from '../bench/run-policy.js';
+import { BENCH_SCENARIOS, BENCH_ZONE, batchTargets, RUN_CAP_MS } from '../bench/scenarios.js';
+import { formatCell, formatMs, median, summarize } from '../bench/summary.js';
+import { AXIS_MAX_MS, AXIS_MIN_MS, renderSvg, xOf } from '../bench/svg.js';
+import { evaluateTargets } from '../bench/targets.js';
+import {
+  type BenchResults,
+  CLIENT_IDS,
+  type CellResult,
+  type ClientId,
+  type MachineInfo,
+  type MicroResults,
+  type RunResult,
+  type ScenarioResult,
+} from '../bench/types.js';
+import { validateZone } from '../lab/zone.js';
+
+const machine: MachineInfo = {
+  cores: 2,
+  cpuModel: 'Test CPU',
+  kernel: '6.0.0',
+  node: 'v20.0.0',
+  curl: '7.88.1',
+  python: undefined,
+};
+
+const ok = (ms: number, address = '203.0.113.1'): RunResult => ({ ok: true, ms, address, dnsQueries: 2 });
+const fail = (ms: number, error = 'ETIMEDOUT'): RunResult => ({ ok: false, ms, error });
+
+function cell(client: ClientId, runs: RunResult[]): CellResult {
+  return { client, status: 'ran', runs };
+}
+
+/** A scenario result with every column; `times` gives the runs per column (default: one 5 ms success). */
+function scenario(id: string, times: Partial<Record<ClientId, RunResult[]>> = {}): ScenarioResult {
+  return {
+    id,
+    title: `title of ${id}`,
+    name: `${id}.lab.test`,
+    port: 80,
+    cells: CLIENT_IDS.map((c) =>
+      c === 'python'
+        ? { client: c, status: 'not-installed', runs: [], note: 'not installed' }
+        : cell(c, times[c] ?? [ok(5)]),
+    ),
+  };
+}
+
+const micro: MicroResults = {
+  dialsPerRound: 1000,
+  rounds: 6,
+  cpuUsPerDial: {
+    netdial: 110,
+    netConnect: 40,
+    ratio: 2.75,
+    medianRoundRatio: 2.75,
+    firstThousand: { netdial: 200, netConnect: 50 },
+    roundRatios: [2.5, 3],
+    netdialRounds: [100, 120],
+    netConnectRounds: [40, 40],
+  },
+  wallUsPerDial: { netdial: 150, netConnect: 75, ratio: 2 },
+  connectionsPerSecond: {
+    sequential: { netdial: 6000, netConnect: 12000, ratio: 0.5 },
+    inFlight16: { netdial: 9500, netConnect: 10000, ratio: 0.95 },
+  },
+  dnsQueriesDuringLoops: 0,
+  bytesPerCachedName: { names: 20000, bytes: 825 },
+  bytesPerDialInFlight: { dials: 1000, netdial: 5900, netConnect: 900 },
+};
+
+describe('scenario list', () => {
+  test('every row of the issue is there, once', () => {
+    const ids = BENCH_SCENARIOS.map((s) => s.id);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of [
+      'one-good',
+      'first-a-blackholed',
+      'aaaa-blackholed',
+      'aaaa-slow',
+      'mixed-eight',
+      'all-blackholed',
+      'localhost-like',
+      'aaaa-unreachable',
+      'first-a-refused',
+      'dns-stopped',
+      'concurrent-200',
+    ]) {
+      assert.ok(ids.includes(id), `missing scenario ${id}`);
+    }
+  });
+
+  test('every dialled name is in the zone, and the zone is valid', () => {
+    assert.doesNotThrow(() => validateZone(BENCH_ZONE));
+    for (const s of BENCH_SCENARIOS) {
+      for (const name of s.batch?.names ?? [s.name]) assert.ok(name in BENCH_ZONE, `${name} not in the zone`);
+    }
+  });
+
+  test('the concurrent row dials 200 times across 50 names whose answers take 400 ms', () => {
+    const row = BENCH_SCENARIOS.find((s) => s.kind === 'concurrent');
+    assert.ok(row?.batch);
+    const targets = batchTargets(row.batch);
+    assert.equal(targets.length, 200);
+    assert.equal(new Set(targets).size, 50);
+    for (const name of new Set(targets)) assert.deepEqual(BENCH_ZONE[name]?.delayMs, { A: 400, AAAA: 400 });
+  });
+
+  for (const [wallMs, runs] of [
+    [5, 7],
+    [799, 7],
+    [800, 3],
+    [3999, 3],
+    [4000, 1],
+    [20_000, 1],
+  ] as const) {
+    test(`a first run of ${wallMs} ms gives ${runs} runs`, () => assert.equal(runsFor(wallMs), runs));
+  }
+});
+
+describe('curl output', () => {
+  const cases: Array<[string, string, RunResult | undefined]> = [
+    ['connected', '0.000512 0.001200 0 203.0.113.1 200', { ok: true, ms: 0.512, address: '203.0.113.1' }],
+    [
+      'timed out (no remote ip)',
+      '0.000000 10.001000 28  000',
+      { ok: false, ms: 10001, error: 'curl 28: timeout', capped: true },
+    ],
+    [
+      'refused',
+      '0.000000 0.000900 7  000',
+      { ok: false, ms: 0.9, error: 'curl 7: failed to connect', capped: false },
+    ],
+    ['not ours', 'hello', undefined],
+  ];
+  for (const [name, line, expected] of cases) {
+    test(name, () => {
+      const got = parseCurlLine(line);
+      if (expected === undefined) return assert.equal(got, undefined);
+      assert.ok(got);
+      assert.equal(got.ok, expected.ok);
+      assert.ok(Math.abs(got.ms - expected.ms) < 1e-6, `${got.ms} vs ${expected.ms}`);
+      assert.equal(got.address, expected.address);
+      assert.equal(got.error, expected.error);
+    });
+  }
+
+  test('a batch: slowest transfer, connected count', () => {
+    const got = parseCurlBatch(
+      '0.4 0.41 0 203.0.113.1 200\n0.000 10.0 28  000\n0.45 0.46 0 203.0.113.2 200\n',
+      3,
+    );
+    assert.ok(got);
+    assert.equal(got.connected, 2);
+    assert.equal(got.total, 3);
+    assert.equal(got.ok, false);
+    assert.equal(got.ms, 10_000);
+  });
+});
+
+describe('summaries and cells', () => {
+  for (const [values, expected] of [
+    [[], undefined],
+    [[3], 3],
+    [[3, 1, 2], 2],
+    [[4, 1, 3, 2], 2.5],
+  ] as const) {
+    test(`median of [${values.join(', ')}]`, () => assert.equal(median(values), expected));
+  }
+
+  for (const [ms, text] of [
+    [0.42, '0.42 ms'],
+    [3.44, '3.4 ms'],
+    [262.4, '262 ms'],
+    [1010, '1.01 s'],
+    [10_004, '10.0 s'],
+  ] as const) {
+    test(`formatMs(${ms}) = ${text}`, () => assert.equal(formatMs(ms), text));
+  }
+
+  test('the median is over successful runs; errors and winners are collected', () => {
+    const s = summarize([ok(10, 'a'), fail(10_000), ok(20, 'b'), ok(30, 'a')]);
+    assert.equal(s.ok, 3);
+    assert.equal(s.medianMs, 20);
+    assert.deepEqual(s.addresses, ['a', 'b']);
+    assert.deepEqual(s.errors, ['ETIMEDOUT']);
+    assert.equal(s.dnsQueries, 2);
+  });
+
+  const cases: Array<[string, CellResult, 'single' | 'dns-stop' | 'concurrent', RegExp]> = [
+    ['all ok', cell('curl', [ok(257), ok(258), ok(270)]), 'single', /^258 ms \(257–270 ms\)$/],
+    ['one run', cell('curl', [ok(6000)]), 'single', /^6\.00 s$/],
+    ['all failed', cell('curl', [fail(10_000)]), 'single', /^✗ ETIMEDOUT, 10\.0 s$/],
+    ['partial', cell('curl', [ok(5), fail(10_000), ok(7)]), 'single', /^2\/3 ok: .*✗ ETIMEDOUT$/],
+    [
+      'batch',
+      cell('netdial-cold', [{ ok: true, ms: 450, connected: 200, total: 200 }]),
+      'concurrent',
+      /^200\/200 in 450 ms$/,
+    ],
+    [
+      'batch capped',
+      cell('node-default', [{ ok: false, ms: 10_010, connected: 48, total: 200, error: 'cap' }]),
+      'concurrent',
+      /^✗ 48\/200 connected/,
+    ],
+    ['dns-stop ok', cell('netdial-warm', [ok(2), ok(2), ok(3)]), 'dns-stop', /^3\/3 ok, /],
+    ['dns-stop failed', cell('curl', [fail(1, 'EAI_AGAIN')]), 'dns-stop', /^✗ 0\/1 ok: EAI_AGAIN$/],
+    ['not installed', { client: 'python', status: 'not-installed', runs: [] }, 'single', /^not installed$/],
+    ['n/a', { client: 'netdial-cold', status: 'n/a', runs: [] }, 'dns-stop', /^—$/],
+  ];
+  for (const [name, c, kind, pattern] of cases) {
+    test(`cell: ${name}`, () => assert.match(formatCell(c, kind), pattern));
+  }
+});
+
+describe('targets', () => {
+  const results = [
+    scenario('one-good', { 'netdial-cold': [ok(8)], 'netdial-warm': [ok(1)] }),
+    scenario('first-a-blackholed', { 'netdial-cold': [ok(257)], 'netdial-warm': [ok(102)] }),
+    scenario('aaaa-slow', { 'netdial-cold': [ok(57)] }),
+    scenario('mixed-eight', { 'netdial-cold': [ok(300)], 'netdial-warm': [ok(1), fail(10_000)] }),
+    scenario('all-blackholed', {
+      'netdial-cold': [
+        {
+          ...fail(10_001),
+          attempts: [
+            { address: '198.51.100.1', outcome: 'failed', startMs: 0 },
+            { address: '2001:db8:3::1', outcome: 'failed', startMs: 0 },
+          ],
+        },
+      ],
+      'netdial-warm': [
+        { ...fail(12_000), attempts: [{ address: '198.51.100.1', outcome: 'failed', startMs: 0 }] },
+      ],
+    }),
+    scenario('dns-stopped', { 'netdial-warm': [ok(2), fail(1, 'EAI_AGAIN')] }),
+    scenario('concurrent-200', { 'netdial-cold': [{ ok: true, ms: 463, connected: 200, total: 200 }] }),
+  ];
+  const targets = evaluateTargets(results, micro);
+  const find = (id: string, start: string) =>
+    targets.find((t) => t.scenarioId === id && t.text.startsWith(start));
+
+  const expectations: Array<[string, string, boolean | undefined]> = [
+    ['first-a-blackholed', 'cold', true], // 257 ≤ 250 + 8
+    ['first-a-blackholed', 'warm', false], // 102 > 2 × 1
+    ['mixed-eight', 'cold', false], // 300 > 258
+    ['mixed-eight', 'warm', false], // a failed run does not meet a time target
+    ['aaaa-slow', 'cold', true], // 57 ≤ 50 + 8
+    ['all-blackholed', 'fails', false], // warm took 12 s and listed one address
+    ['dns-stopped', '100 %', false],
+    ['concurrent-200', 'all connected', true],
+    ['micro', 'CPU', false],
+    ['micro', 'connections per second ≥ 0.9× net.connect (sequential)', false],
+    ['micro', 'connections per second ≥ 0.9× net.connect (16 in flight)', true],
+    ['micro', 'heap', true],
+  ];
+  for (const [id, start, met] of expectations) {
+    test(`${id} "${start}…" is ${met}`, () => {
+      const t = find(id, start);
+      assert.ok(t, `no target ${id} ${start}`);
+      assert.equal(t.met, met, `${t.text}: ${t.measured}`);
+    });
+  }
+
+  test('without a one-good baseline the time targets are not evaluated', () => {
+    const t = evaluateTargets([scenario('first-a-blackholed')], undefined);
+    assert.ok(t.length > 0);
+    for (const x of t) assert.equal(x.met, undefined);
+  });
+});
+
+describe('writers', () => {
+  const results = [
+    scenario('one-good', { curl: [ok(1), ok(2)] }),
+    scenario('all-blackholed', { 'netdial-cold': [fail(10_000)], 'node-default': [fail(10_000, 'cap')] }),
+  ];
+  results[0]!.title = 'a <title> with | pipe & `code`';
+
+  test('the lab table has a header, a separator and one row per scenario, all of the same width', () => {
+    const table = renderLabTable(results, evaluateTargets(results, undefined), machine);
+    const lines = table.split('\n');
+    assert.equal(lines.length, 2 + results.length);
+    const columns = (line: string) => line.replaceAll('\\|', '').split('|').length;
+    for (const line of lines) assert.equal(columns(line), columns(lines[0]!), line);
+    assert.match(lines[0]!, /curl 7\.88\.1/);
+    assert.match(lines[2]!, /not installed/);
+  });
+
+  test('Markdown tables are padded to aligned columns (the formatter layout), cells escaped', () => {
+    const table = markdownTable(
+      ['a', 'long header'],
+      [
+        ['✓ x|y', '1'],
+        ['—', '22'],
+      ],
+    );
+    const lines = table.split('\n');
+    assert.deepEqual(lines, [
+      '| a      | long header |',
+      '| ------ | ----------- |',
+      '| ✓ x\\|y | 1           |',
+      '| —      | 22          |',
+    ]);
+  });
+
+  test('the micro table has the targets with marks', () => {
+    const table = renderMicroTable(micro, evaluateTargets(undefined, micro));
+    assert.match(table, /≤ 1\.15× ✗/);
+    assert.match(table, /< 1 KiB ✓/);
+  });
+
+  test('the Markdown report names the machine and the command, with or without a lab', () => {
+    const full: BenchResults = {
+      version: 1,
+      startedAt: '2026-01-02T03:04:05.000Z',
+      durationMs: 240_000,
+      command: 'npm run bench',
+      machine,
+      lab: { available: true, scenarios: results },
+      micro: { ok: true, results: micro },
+      targets: evaluateTargets(results, micro),
+    };
+    const md = renderMarkdown(full);
+    assert.match(md, /^# netdial benchmark — 2026-01-02/);
+    assert.match(md, /2 cores \(Test CPU\), Linux 6\.0\.0, Node v20\.0\.0/);
+    assert.match(md, /`npm run bench`/);
+    assert.match(md, /latest\.svg/);
+    const noLab = renderMarkdown({ ...full, lab: { available: false, reason: 'needs root' } });
+    assert.match(noLab, /Lab not run: needs root/);
+    assert.doesNotMatch(noLab, /latest\.svg/);
+  });
+
+  test('the details show every run, and the warm attempt list with what was demoted and where answers came from', () => {
+    const warmRun: RunResult = {
+      ...ok(0.9, '203.0.113.2'),
+      attempts: [{ address: '203.0.113.2', outcome: 'connected', startMs: 0.2 }],
+      demoted: ['198.51.100.1'],
+      resolution: ['A stale', 'AAAA stale'],
+    };
+    const rows = [scenario('first-a-blackholed', { 'netdial-warm': [warmRun, ok(102)] })];
+    const md = renderMarkdown({
+      version: 1,
+      startedAt: '2026-01-02T03:04:05.000Z',
+      durationMs: 1000,
+      command: 'npm run bench',
+      machine,
+      lab: { available: true, scenarios: rows },
+      micro: { ok: false, error: 'skipped' },
+      targets: [],
+    });
+    assert.match(md, /\| netdial warm +\| 2\/2 +\| 0\.9, 102 +\|/);
+    assert.match(md, /attempts: 203\.0\.113\.2 connected at 0\.20 ms\. Demoted: 198\.51\.100\.1\./);
+    assert.match(md, /Queries \(type, source\): A stale, AAAA stale\./);
+  });
+
+  test('the SVG is one document, escapes text, and draws one bar per cell that ran', () => {
+    const svg = renderSvg(results, 'machine & date');
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.ok(svg.trimEnd().endsWith('</svg>'));
+    assert.doesNotMatch(svg, /a <title> with/);
+    assert.match(svg, /<title>netdial benchmark/);
+    assert.match(svg, /a &lt;title&gt; with \| pipe &amp; code/);
+    assert.match(svg, /machine &amp; date/);
+    const bars = svg.match(/<rect x="\d+(\.\d)?" y="[\d.]+" width="[\d.]+" height="9"/g) ?? [];
+    const ran = results.flatMap((s) => s.cells).filter((c) => c.status === 'ran').length;
+    assert.equal(bars.length, ran);
+    assert.match(svg, /url\(#hatch-netdial-cold\)/);
+    assert.match(svg, /not installed/);
+  });
+
+  test('the log axis grows with time and is clamped at both ends', () => {
+    assert.ok(xOf(1) < xOf(10) && xOf(10) < xOf(RUN_CAP_MS));
+    assert.equal(xOf(AXIS_MIN_MS / 10), xOf(AXIS_MIN_MS));
+    assert.equal(xOf(AXIS_MAX_MS * 10), xOf(AXIS_MAX_MS));
+  });
+});
