@@ -110,7 +110,10 @@ export function isAbortError(value: unknown): value is AbortError {
 }
 
 /** Stable codes of the TypeErrors netdial throws for bad input. */
-export type InputErrorCode = 'ERR_NETDIAL_INVALID_TARGET' | 'ERR_NETDIAL_INVALID_OPTION';
+export type InputErrorCode =
+  | 'ERR_NETDIAL_INVALID_TARGET'
+  | 'ERR_NETDIAL_INVALID_OPTION'
+  | 'ERR_NETDIAL_INVALID_ARGUMENT';
 
 /** A TypeError with a stable `code`, for bad targets and options. */
 export function inputError(code: InputErrorCode, message: string): TypeError & { code: InputErrorCode } {
@@ -144,4 +147,17 @@ export function describeCode(code: string): string {
 /** "1.2 s" or "340 ms": short durations for messages. */
 export function formatDuration(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+/** A bad option: TypeError with code ERR_NETDIAL_INVALID_OPTION and `option` naming it. */
+export function invalidOption(
+  option: string,
+  message: string,
+): TypeError & { code: InputErrorCode; option: string } {
+  return Object.assign(inputError('ERR_NETDIAL_INVALID_OPTION', message), { option });
+}
+
+/** A bad argument to a lower-level API (the memory structures): TypeError with code ERR_NETDIAL_INVALID_ARGUMENT. */
+export function invalidArgument(message: string): TypeError & { code: InputErrorCode } {
+  return inputError('ERR_NETDIAL_INVALID_ARGUMENT', message);
 }

@@ -14,6 +14,7 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { invalidArgument, invalidOption } from '../errors.js';
 
 /** The record types this cache holds. */
 export type DnsRecordType = 'A' | 'AAAA';
@@ -670,17 +671,4 @@ function validateOptions(options: DnsCacheOptions | undefined): DnsCacheConfig {
     );
   }
   return Object.freeze(config);
-}
-
-function invalidOption(option: string, message: string): TypeError {
-  const error = new TypeError(message) as TypeError & { code: string; option: string };
-  error.code = 'ERR_NETDIAL_INVALID_OPTION';
-  error.option = option;
-  return error;
-}
-
-function invalidArgument(message: string): TypeError {
-  const error = new TypeError(message) as TypeError & { code: string };
-  error.code = 'ERR_NETDIAL_INVALID_ARGUMENT';
-  return error;
 }

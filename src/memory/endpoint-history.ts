@@ -11,6 +11,7 @@
  */
 
 import { isIP } from 'node:net';
+import { invalidArgument, invalidOption } from '../errors.js';
 
 /** Smoothing gain for SRTT, RFC 6298 §2 (alpha = 1/8). A constant, not an option. */
 export const RTT_ALPHA = 1 / 8;
@@ -453,17 +454,4 @@ function validateOptions(options: EndpointHistoryOptions | undefined): EndpointH
   order('minAttemptDelayMs', 'defaultAttemptDelayMs', 'defaultAttemptDelayMs');
   order('defaultAttemptDelayMs', 'maxAttemptDelayMs');
   return Object.freeze(config);
-}
-
-function invalidOption(option: string, message: string): TypeError {
-  const error = new TypeError(message) as TypeError & { code: string; option: string };
-  error.code = 'ERR_NETDIAL_INVALID_OPTION';
-  error.option = option;
-  return error;
-}
-
-function invalidArgument(message: string): TypeError {
-  const error = new TypeError(message) as TypeError & { code: string };
-  error.code = 'ERR_NETDIAL_INVALID_ARGUMENT';
-  return error;
 }

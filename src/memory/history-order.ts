@@ -9,6 +9,7 @@
 
 import type { EndpointHistory, EndpointState } from './endpoint-history.js';
 import { fisherYates, type RandomSource } from './random.js';
+import { invalidArgument, invalidOption } from '../errors.js';
 
 /** Default {@link HistoryOrderOptions.exploreProbability}: one call in twenty retries a demoted endpoint early. */
 export const DEFAULT_EXPLORE_PROBABILITY = 1 / 20;
@@ -254,17 +255,4 @@ function validateOptions(
     );
   }
   return { random: options.random, exploreProbability, rttLeewayMs, shuffle: options.shuffle !== false };
-}
-
-function invalidOption(option: string, message: string): TypeError {
-  const error = new TypeError(message) as TypeError & { code: string; option: string };
-  error.code = 'ERR_NETDIAL_INVALID_OPTION';
-  error.option = option;
-  return error;
-}
-
-function invalidArgument(message: string): TypeError {
-  const error = new TypeError(message) as TypeError & { code: string };
-  error.code = 'ERR_NETDIAL_INVALID_ARGUMENT';
-  return error;
 }
