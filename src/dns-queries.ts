@@ -4,8 +4,8 @@
  * draft-ietf-happy-happyeyeballs-v3 optimistic use), and what a query learns — positive, negative or
  * failed — is written back for the next dial.
  */
-import type dns from 'node:dns';
 import type { Clock } from './clock.js';
+import type { DnsQuery, NegativeSoa } from './dns-client.js';
 import type { DnsCache, DnsRecordType } from './memory/dns-cache.js';
 import type { Family } from './types.js';
 
@@ -38,7 +38,7 @@ export interface QueryTicket {
 
 interface InFlight {
   promise: Promise<QueryOutcome>;
-  resolver: dns.promises.Resolver;
+  query: DnsQuery;
   waiters: number;
   keep: boolean;
 }
@@ -50,16 +50,19 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' && code.length > 0 ? code : 'EAI_FAIL';
 }
 
+/** Sends one A or AAAA query (the servers and timeouts are the sender's business). */
+export type QuerySender = (name: string, type: DnsRecordType) => DnsQuery;
+
 export class DnsQueries {
   readonly #cache: DnsCache | undefined;
-  readonly #newResolver: () => dns.promises.Resolver;
+  readonly #send: QuerySender;
   readonly #clock: Clock;
   readonly #inFlight = new Map<string, InFlight>();
 
-  /** `newResolver` makes one c-ares resolver per query in flight, so one query can be cancelled alone. */
-  constructor(cache: DnsCache | undefined, newResolver: () => dns.promises.Resolver, clock: Clock) {
+  /** `send` puts one query on the wire (src/dns-client.ts); each can be cancelled alone. */
+  constructor(cache: DnsCache | undefined, send: QuerySender, clock: Clock) {
     this.#cache = cache;
-    this.#newResolver = newResolver;
+    this.#send = send;
     this.#clock = clock;
   }
 
@@ -98,44 +101,32 @@ export class DnsQueries {
         const stale = staleRecords(hit.records);
         // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
         if (!hit.refreshAllowed) return settled(stale);
-        const ticket = this.#ask(name, family, type);
+        const ticket = this.#ask(name, type);
         return { ...ticket, stale };
       }
       case 'miss':
-        return this.#ask(name, family, type);
+        return this.#ask(name, type);
     }
   }
 
-  #ask(name: string, family: Family, type: DnsRecordType): QueryTicket {
+  #ask(name: string, type: DnsRecordType): QueryTicket {
     const key = `${type} ${name}`;
     let q = this.#inFlight.get(key);
     if (!q) {
-      const resolver = this.#newResolver();
-      const asked =
-        family === 4 ? resolver.resolve4(name, { ttl: true }) : resolver.resolve6(name, { ttl: true });
-      const entry: InFlight = { resolver, waiters: 0, keep: false, promise: undefined as never };
-      entry.promise = asked.then(
-        (records): QueryOutcome => {
+      const query = this.#send(name, type);
+      const entry: InFlight = { query, waiters: 0, keep: false, promise: undefined as never };
+      entry.promise = query.promise.then(
+        (answer): QueryOutcome => {
           this.#inFlight.delete(key);
-          // c-ares can answer [] (e.g. a CNAME whose target has no record of this type): that is NODATA.
-          if (records.length === 0) return this.#failed(name, type, 'ENODATA', `${type} ${name}: no data`);
-          // Past 256 records this c-ares build reports no TTL: such records are not kept longer than a minute.
-          const addresses = records.map((r) => ({
-            address: r.address,
-            ttlSeconds: Number.isFinite(r.ttl) ? r.ttl : MISSING_TTL_SECONDS,
-          }));
+          const addresses = answer.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
           this.#remember(() => this.#cache?.setPositive(name, type, addresses, this.#clock.now()));
           return { ok: true, source: 'dns', addresses };
         },
         (err: unknown): QueryOutcome => {
           this.#inFlight.delete(key);
           const code = errorCode(err);
-          return this.#failed(
-            name,
-            type,
-            code,
-            err instanceof Error ? err.message : `${type} ${name}: ${code}`,
-          );
+          const message = err instanceof Error ? err.message : `${type} ${name}: ${code}`;
+          return this.#failed(name, type, code, message, (err as { soa?: NegativeSoa }).soa);
         },
       );
       q = entry;
@@ -156,14 +147,14 @@ export class DnsQueries {
         if (query.waiters > 0 || this.#inFlight.get(key) !== query) return;
         if (!query.keep) {
           this.#inFlight.delete(key);
-          query.resolver.cancel();
+          query.query.cancel();
           return;
         }
-        // RFC 8305 §5: keep listening for late answers for about a second, not until c-ares gives up.
+        // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts run out.
         const timer = this.#clock.setTimeout(() => {
           if (this.#inFlight.get(key) !== query) return;
           this.#inFlight.delete(key);
-          query.resolver.cancel();
+          query.query.cancel();
         }, LATE_ANSWER_MS);
         (timer as { unref?: () => void }).unref?.();
       },
@@ -171,13 +162,13 @@ export class DnsQueries {
   }
 
   /** A failed query: remembered as a negative answer or a brief error, never thrown. */
-  #failed(name: string, type: DnsRecordType, code: string, message: string): QueryOutcome {
+  #failed(name: string, type: DnsRecordType, code: string, message: string, soa?: NegativeSoa): QueryOutcome {
     const now = this.#clock.now();
     if (code === 'ENOTFOUND' || code === 'ENODATA') {
-      // c-ares does not hand over the SOA of a negative answer, so the negative TTL is the cache's
-      // configured default rather than RFC 2308 §5's min(SOA TTL, SOA MINIMUM).
+      // RFC 2308 §5: a negative answer is kept for min(SOA TTL, SOA MINIMUM) of the SOA that came with
+      // it; without one, the cache's configured default.
       const kind = code === 'ENOTFOUND' ? 'NXDOMAIN' : 'NODATA';
-      this.#remember(() => this.#cache?.setNegative(name, type, kind, undefined, now));
+      this.#remember(() => this.#cache?.setNegative(name, type, kind, soa, now));
     } else if (code !== 'ECANCELLED' && code !== 'ECANCELED') {
       // Temporary failures are remembered briefly; a stale answer survives them (RFC 8767 §4).
       this.#remember(() => {
@@ -198,8 +189,6 @@ export class DnsQueries {
   }
 }
 
-/** TTL used when the resolver reports none (seconds). */
-const MISSING_TTL_SECONDS = 60;
 /** How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"). */
 const LATE_ANSWER_MS = 1000;
 

@@ -1,12 +1,13 @@
 /**
  * Resolution shell: turns a host name into one answer (or one error) per address family, each reported
  * the moment it is known so the race can start early (RFC 8305 §3). Sources, in order: IP literal,
- * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through c-ares (A and AAAA in parallel, resolv.conf
- * search list), and the system resolver as a fallback; or a caller's function.
+ * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's stub client (src/dns-client.ts; A and
+ * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
 import dns from 'node:dns';
 import net from 'node:net';
 import { type Clock, realClock } from './clock.js';
+import { type DnsClientOptions, queryAddresses } from './dns-client.js';
 import { DnsQueries, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { HostsFile } from './hosts-file.js';
 import type { DnsCache } from './memory/dns-cache.js';
@@ -27,9 +28,9 @@ export interface ResolverSettings {
   resolvConfPath?: string | undefined;
   /** DNS servers ('127.0.0.1', '[::1]:5353', …) instead of resolv.conf's. */
   nameservers?: readonly string[] | undefined;
-  /** c-ares per-try timeout in ms. Default: resolv.conf `timeout`, else c-ares' own. */
+  /** DNS timeout per try in ms. Default: resolv.conf `timeout`, else 5000 (glibc's). */
   dnsTimeoutMs?: number | undefined;
-  /** c-ares tries per server. Default: resolv.conf `attempts`, else c-ares' own. */
+  /** Rounds over the servers. Default: resolv.conf `attempts`, else 2 (glibc's). */
   dnsTries?: number | undefined;
 }
 
@@ -58,12 +59,16 @@ export class NameResolver {
   readonly #hosts: HostsFile | undefined;
   readonly #resolvConf: ResolvConfFile;
   readonly #queries: DnsQueries;
-  #resolverOptions: { timeout: number; tries: number; servers: readonly string[] | undefined } | undefined;
+  #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
 
   /** `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. */
   constructor(settings: ResolverSettings = {}, cache?: DnsCache, clock?: Clock) {
     this.#settings = settings;
-    this.#queries = new DnsQueries(cache, () => this.#newResolver(), clock ?? realClock);
+    this.#queries = new DnsQueries(
+      cache,
+      (name, type) => queryAddresses(name, type, this.#clientOptions),
+      clock ?? realClock,
+    );
     this.#hosts =
       settings.hostsPath === null ? undefined : new HostsFile({ path: settings.hostsPath ?? '/etc/hosts' });
     this.#resolvConf = new ResolvConfFile({ path: settings.resolvConfPath ?? '/etc/resolv.conf' });
@@ -127,22 +132,14 @@ export class NameResolver {
     }
     const conf = this.#resolvConf.get(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
-    this.#resolverOptions = {
-      timeout: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? -1,
-      tries: this.#settings.dnsTries ?? conf.attempts ?? 4,
-      servers:
-        this.#settings.nameservers ??
-        (this.#settings.resolvConfPath !== undefined ? conf.nameservers : undefined),
+    // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
+    // no nameserver line means the local one.
+    this.#clientOptions = {
+      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
+      timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
+      attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
     };
     return new SearchListQuery(this.#queries, host, candidates, families, choice === 'auto', nowMs, emit);
-  }
-
-  /** One c-ares channel per query in flight (about 25 µs to make), so a query can be cancelled alone. */
-  #newResolver(): dns.promises.Resolver {
-    const o = this.#resolverOptions ?? { timeout: -1, tries: 4, servers: undefined };
-    const resolver = new dns.promises.Resolver({ timeout: o.timeout, tries: o.tries });
-    if (o.servers && o.servers.length > 0) resolver.setServers([...o.servers]);
-    return resolver;
   }
 }
 

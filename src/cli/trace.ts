@@ -278,7 +278,10 @@ export function renderDialError(error: DialError, options: TraceOptions): string
   const head = `connect ${addressPort(error.host, error.port)}: ${style.red(`failed (${error.code})`)} in ${formatMs(error.elapsedMs)} after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'}`;
   if (error.report !== undefined) {
     // The dial's own report: every answer, the order and the decisions, as for a successful dial.
-    const full = renderReport(error.report, { ...options, minAxisMs: Math.max(options.minAxisMs ?? 0, error.elapsedMs) });
+    const full = renderReport(error.report, {
+      ...options,
+      minAxisMs: Math.max(options.minAxisMs ?? 0, error.elapsedMs),
+    });
     return style.bold(head) + full.slice(full.indexOf('\n'));
   }
   const lines = [style.bold(head), '', style.bold('resolution')];
