@@ -1,5 +1,5 @@
 /**
- * A small DNS stub client for A/AAAA: UDP with EDNS0, TCP when truncated, servers tried in order like
+ * A small DNS client for A/AAAA queries: UDP with EDNS0, TCP when truncated, servers tried in order like
  * resolv.conf. It replaces c-ares for two reasons: c-ares hands over answer records owned by names that
  * are neither the question nor its CNAME chain, and it drops the SOA of negative answers, without which
  * RFC 2308 §5 negative TTLs cannot be honoured.

@@ -1,7 +1,7 @@
 /**
  * Resolution shell: turns a host name into one answer (or one error) per address family, each reported
  * the moment it is known so the race can start early (RFC 8305 §3). Sources, in order: IP literal,
- * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's stub client (src/dns-client.ts; A and
+ * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's own DNS client (src/dns-client.ts; A and
  * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
 import dns from 'node:dns';
