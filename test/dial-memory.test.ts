@@ -9,7 +9,14 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { LabDnsServer } from '../lab/dns-server.js';
 import type { Zone } from '../lab/zone.js';
-import { Dialer, type DialerOptions, getReport, type ResolveFunction } from '../src/index.js';
+import {
+  DialMemory,
+  Dialer,
+  type DialerOptions,
+  getReport,
+  type MemoryJson,
+  type ResolveFunction,
+} from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 
 async function listen(server: net.Server, host: string, port = 0): Promise<number> {
@@ -277,11 +284,22 @@ describe('endpoint memory on loopback', () => {
     }
   });
 
-  test('memory exports to plain JSON', async () => {
-    const dialer = new Dialer({ resolver: fixed({ 4: ['127.0.0.1'] }) });
-    (await dialer.dial(`json.test:${port}`)).destroy();
-    const json = JSON.parse(JSON.stringify(dialer.exportMemory()));
+  test('memory goes through plain JSON and back: a new Dialer knows what the old one learnt', async () => {
+    const resolver = fixed({ 6: ['::1'], 4: ['127.0.0.1'] });
+    const dialer = new Dialer({ resolver, memory: { exploreProbability: 0 } });
+    (await dialer.dial(`json.test:${port}`)).destroy(); // ::1 refused, 127.0.0.1 connected
+    const json = JSON.parse(JSON.stringify(dialer.exportMemory())) as MemoryJson;
     assert.equal(json.version, 1);
-    assert.ok(Array.isArray(json.endpoints.entries) || typeof json.endpoints === 'object');
+    const restored = DialMemory.fromJSON(json, performance.now(), Date.now(), { exploreProbability: 0 });
+    const next = new Dialer({ resolver, memory: restored });
+    const r = await next.resolve(`json.test:${port}`);
+    assert.deepEqual(
+      r.addresses.map((a) => [a.address, a.demoted]),
+      [
+        ['127.0.0.1', false],
+        ['::1', true],
+      ],
+    );
+    assert.ok((r.addresses[0]?.history?.srttMs ?? -1) >= 0);
   });
 });
