@@ -50,6 +50,7 @@ export const ADDRESS_CLASS_RANGES: Readonly<Record<AddressClass, readonly ClassR
   // RFC 1122 §3.2.1.3, RFC 4291 §2.5.3
   loopback: [{ cidr: '127.0.0.0/8' }, { cidr: '::1/128' }],
   // RFC 1918 §3. IPv6 has no equivalent; its private-use space is uniqueLocal.
+  // RFC 1918: data for the check, never a destination (netdial's tests send nothing there).
   private: [{ cidr: '10.0.0.0/8' }, { cidr: '172.16.0.0/12' }, { cidr: '192.168.0.0/16' }],
   // RFC 3927, RFC 4291 §2.5.6
   linkLocal: [{ cidr: '169.254.0.0/16' }, { cidr: 'fe80::/10' }],
@@ -132,7 +133,7 @@ export const ADDRESS_CLASSES: readonly AddressClass[] = Object.freeze(
   Object.keys(ADDRESS_CLASS_RANGES) as AddressClass[],
 );
 
-/** What `compilePolicy` takes: address classes and CIDR ranges ('10.0.0.0/8', '2001:db8::/32', or one address). */
+/** What `compilePolicy` takes: address classes and CIDR ranges ('198.51.100.0/24', '2001:db8::/32', or one address). */
 export interface PolicySpec {
   allow?: ReadonlyArray<AddressClass | string> | undefined;
   deny?: ReadonlyArray<AddressClass | string> | undefined;
@@ -148,14 +149,14 @@ export const PUBLIC_INTERNET_ONLY: Readonly<{ deny: readonly AddressClass[] }> =
 
 /**
  * The outcome of a check. Allowed: `rule` names the allow entry that decided, absent when no entry
- * matched. Denied: `rule` reads like `deny private (10.0.0.0/8)` or `deny 10.1.0.0/16`; `matched` is the
+ * matched. Denied: `rule` reads like `deny loopback (127.0.0.0/8)` or `deny 198.51.100.0/24`; `matched` is the
  * address the rule matched — the IPv4 address an IPv6 form carries, or the address without its zone.
  */
 export type PolicyVerdict =
   | { readonly allowed: true; readonly rule?: string }
   | { readonly allowed: false; readonly rule: string; readonly matched: string };
 
-/** A compiled policy. `allow`/`deny` list the entries as normalised ('10.0.0.1' becomes '10.0.0.1/32'). */
+/** A compiled policy. `allow`/`deny` list the entries as normalised ('198.51.100.7' becomes '198.51.100.7/32'). */
 export interface AddressPolicy {
   /** Decides one IP address (text as `net.isIP` accepts it, IPv6 optionally with `%zone`). Never throws. */
   check(address: string): PolicyVerdict;
@@ -387,7 +388,7 @@ function readList(spec: Record<string, unknown>, key: 'allow' | 'deny', prefix: 
 
 /**
  * Compiles a policy. `spec`: `'public'` (= {@link PUBLIC_INTERNET_ONLY}), `{ allow?, deny? }` of address
- * classes and CIDR ranges ('10.0.0.0/8', '2001:db8::/32'; a single address means /32 or /128), or an
+ * classes and CIDR ranges ('198.51.100.0/24', '2001:db8::/32'; a single address means /32 or /128), or an
  * already compiled AddressPolicy (returned as is). An empty spec allows everything. `optionName`
  * prefixes error messages (e.g. 'policy' gives "invalid option policy.deny[2]: …"); default none.
  * @throws TypeError with code ERR_NETDIAL_INVALID_OPTION naming the entry: an unknown class, a bad CIDR
@@ -452,7 +453,7 @@ export function compilePolicy(
         throw optionError(
           name,
           `expected an address class (${ADDRESS_CLASSES.join(', ')}) or a CIDR range such as ` +
-            `"10.0.0.0/8" or "2001:db8::/32", got ${show(item)}`,
+            `"198.51.100.0/24" or "2001:db8::/32", got ${show(item)}`,
         );
       }
       normalized[action].push(cidr.text);
