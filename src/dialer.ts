@@ -131,9 +131,15 @@ export class Dialer {
    * to get plain TCP). Rejects with a DialError (every attempt listed), an AbortError, or a TypeError
    * (code ERR_NETDIAL_INVALID_TARGET / ERR_NETDIAL_INVALID_OPTION) for bad input.
    */
-  async dial(target: DialTarget, options?: DialOptions): Promise<net.Socket | tls.TLSSocket> {
-    const parsed = parseTarget(target);
-    let cfg = resolveOptions(options, this.#defaults);
+  dial(target: DialTarget, options?: DialOptions): Promise<net.Socket | tls.TLSSocket> {
+    let parsed: ReturnType<typeof parseTarget>;
+    let cfg: DialConfig;
+    try {
+      parsed = parseTarget(target);
+      cfg = resolveOptions(options, this.#defaults);
+    } catch (err) {
+      return Promise.reject(err); // bad input rejects like any failure, never throws synchronously
+    }
     if (parsed.tlsByDefault && cfg.tls === undefined && options?.tls === undefined) cfg = { ...cfg, tls: {} };
     if (this.#memory) this.#checkNetwork(this.#clock.now());
     return runDial(parsed, cfg, {

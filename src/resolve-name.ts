@@ -64,12 +64,14 @@ export function resolveName(
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;
     let done = false;
+    let succeeded = false;
     const finish = (err?: unknown) => {
       if (done) return;
       done = true;
       if (timer !== undefined) deps.clock.clearTimeout(timer);
       cfg.signal?.removeEventListener('abort', onAbort);
-      resolution?.cancel(err === undefined);
+      succeeded = err === undefined;
+      resolution?.cancel(succeeded);
       if (err !== undefined) reject(err);
     };
     const onAbort = () => finish(new AbortError(cfg.signal?.reason, `resolve ${host}`));
@@ -224,6 +226,7 @@ export function resolveName(
       if (answered.size === families.length) void complete();
     };
     resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, onEvent);
-    if (done) resolution.cancel();
+    // Answers from memory can finish the whole resolution before resolve() returns.
+    if (done) resolution.cancel(succeeded);
   });
 }

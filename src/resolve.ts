@@ -8,7 +8,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { type Clock, realClock } from './clock.js';
 import { type DnsClientOptions, queryAddresses } from './dns-client.js';
-import { DnsQueries, type QueryRecords, type QueryTicket } from './dns-queries.js';
+import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { HostsFile } from './hosts-file.js';
 import type { DnsCache } from './memory/dns-cache.js';
 import type { ResolveFunction, ResolverChoice } from './options.js';
@@ -328,6 +328,8 @@ class SearchListQuery implements Resolution {
     }
     const results = new Map<Family, FamilyResult>();
     let movedOn = false;
+    // Answers memory already has are handled right after every query is out, without a promise hop.
+    const ready: Array<() => void> = [];
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
       this.#tickets.push(ticket);
@@ -344,7 +346,7 @@ class SearchListQuery implements Resolution {
         });
       }
       this.#emit({ type: 'query', family, name, source: 'dns' });
-      ticket.outcome.then((outcome) => {
+      const handle = (outcome: QueryOutcome): void => {
         if (this.#cancelled) return;
         if (ticket.stale) {
           // The refresh: new addresses join the race; a failure leaves the stale answer in force.
@@ -413,8 +415,12 @@ class SearchListQuery implements Resolution {
           this.#errorsFromHost = name === this.#host;
         }
         this.#next();
-      });
+      };
+      const now = ticket.ready;
+      if (now === undefined) ticket.outcome.then(handle);
+      else ready.push(() => handle(now));
     }
+    for (const deliver of ready) deliver();
   }
 
   #finishFamily(event: ResolutionEvent): void {
