@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { LabDnsServer } from '../lab/dns-server.js';
-import type { Zone } from '../lab/zone.js';
+import type { LabDnsServer } from '../lab/dns-server.js';
+import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import {
   DialMemory,
   Dialer,
@@ -25,21 +25,6 @@ async function listen(server: net.Server, host: string, port = 0): Promise<numbe
   return (server.address() as net.AddressInfo).port;
 }
 
-/** A DNS server on 127.0.0.1 at a free port (UDP and TCP share it, so port 0 cannot be used). */
-async function startDns(zone: Zone): Promise<LabDnsServer> {
-  for (let i = 0; i < 20; i++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
-    const server = new LabDnsServer({ host: '127.0.0.1', port, zone, apex: 'mem.test' });
-    try {
-      await server.start();
-      return server;
-    } catch {
-      await server.close();
-    }
-  }
-  throw new Error('no free port for the test DNS server');
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('DNS cache through a real DNS server', () => {
@@ -51,11 +36,14 @@ describe('DNS cache through a real DNS server', () => {
   before(async () => {
     port = await listen(tcp, '127.0.0.1');
     await listen(tcp6, '::1', port);
-    dns = await startDns({
-      'short.mem.test': { A: ['127.0.0.1'], AAAA: [], ttl: 1 },
-      'long.mem.test': { A: ['127.0.0.1'], ttl: 300 },
-      'many.mem.test': { A: ['127.0.0.1'], AAAA: ['::1'], ttl: 1 },
-    });
+    dns = await startLoopbackDns(
+      {
+        'short.mem.test': { A: ['127.0.0.1'], AAAA: [], ttl: 1 },
+        'long.mem.test': { A: ['127.0.0.1'], ttl: 300 },
+        'many.mem.test': { A: ['127.0.0.1'], AAAA: ['::1'], ttl: 1 },
+      },
+      'mem.test',
+    );
     // 'dns' only: the system resolver (the host's) is never asked, whatever happens.
     dnsOptions = {
       resolver: 'dns',

@@ -69,6 +69,26 @@ async function startFake(respond: (query: DecodedPacket, reply: Reply) => void) 
 }
 
 /** A TCP DNS listener on 127.0.0.1:`port`: `respond` sees each framed query; undefined = no answer. */
+/**
+ * A fake UDP server and a TCP listener on the same port. The UDP port is free when bound, but its TCP
+ * twin may be taken: then both are given up and another port is tried (a collision must not leave a
+ * bound socket behind, or the test process never exits).
+ */
+async function startFakeWithTcp(
+  respondUdp: (query: DecodedPacket, reply: Reply) => void,
+  respondTcp: (query: DecodedPacket) => Packet | undefined,
+) {
+  for (let tries = 0; ; tries++) {
+    const fake = await startFake(respondUdp);
+    try {
+      return { fake, tcp: await listenTcp(fake.port, respondTcp) };
+    } catch (e) {
+      await fake.close();
+      if ((e as { code?: string }).code !== 'EADDRINUSE' || tries >= 20) throw e;
+    }
+  }
+}
+
 async function listenTcp(port: number, respond: (query: DecodedPacket) => Packet | undefined) {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -457,14 +477,14 @@ describe('dns-client: cancel', () => {
   });
 
   test('cancel() while waiting on TCP after truncation: the connection is closed too', async () => {
-    const fake = await startFake((query, reply) =>
-      reply(responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE })),
-    );
     let tcpQueries = 0;
-    const tcp = await listenTcp(fake.port, () => {
-      tcpQueries++;
-      return undefined; // never answers
-    });
+    const { fake, tcp } = await startFakeWithTcp(
+      (query, reply) => reply(responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE })),
+      () => {
+        tcpQueries++;
+        return undefined; // never answers
+      },
+    );
     try {
       await noLeftovers(async () => {
         const q = queryAddresses('q.x.test', 'A', { servers: [at(fake)] });
@@ -721,11 +741,9 @@ describe('dns-client: hostile and odd answers', () => {
 
   test('TC=1 over TCP is a broken server: EBADRESP', async () => {
     // UDP says "truncated"; the TCP listener on the same port answers truncated again.
-    const fake = await startFake((query, reply) =>
-      reply(responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE })),
-    );
-    const tcp = await listenTcp(fake.port, (query) =>
-      responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE }),
+    const { fake, tcp } = await startFakeWithTcp(
+      (query, reply) => reply(responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE })),
+      (query) => responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE }),
     );
     try {
       await noLeftovers(async () => {
