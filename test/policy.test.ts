@@ -156,16 +156,16 @@ describe('ip-address: parsing agrees with node:net', () => {
       const v = carriedIPv4(words);
       return [carrierOf(words), v === -1 ? '-' : formatIPv4(v)];
     };
-    assert.deepEqual(carried('::ffff:10.1.2.3'), ['mapped', '10.1.2.3']);
-    assert.deepEqual(carried('::10.1.2.3'), ['compatible', '10.1.2.3']);
+    assert.deepEqual(carried('::ffff:198.51.100.7'), ['mapped', '198.51.100.7']);
+    assert.deepEqual(carried('::198.51.100.7'), ['compatible', '198.51.100.7']);
     assert.deepEqual(carried('::2'), ['compatible', '0.0.0.2']);
     assert.deepEqual(carried('::1'), [undefined, '-']);
     assert.deepEqual(carried('::'), [undefined, '-']);
-    assert.deepEqual(carried('64:ff9b::10.1.2.3'), ['nat64', '10.1.2.3']);
-    assert.deepEqual(carried('64:ff9b:1:abcd::10.1.2.3'), ['nat64-local', '10.1.2.3']);
-    assert.deepEqual(carried('64:ff9b:2::10.1.2.3'), [undefined, '-']);
-    assert.deepEqual(carried('64:ff9b:0:1::10.1.2.3'), [undefined, '-']);
-    assert.deepEqual(carried('2002:a01:203::1'), ['6to4', '10.1.2.3']);
+    assert.deepEqual(carried('64:ff9b::198.51.100.7'), ['nat64', '198.51.100.7']);
+    assert.deepEqual(carried('64:ff9b:1:abcd::198.51.100.7'), ['nat64-local', '198.51.100.7']);
+    assert.deepEqual(carried('64:ff9b:2::198.51.100.7'), [undefined, '-']);
+    assert.deepEqual(carried('64:ff9b:0:1::198.51.100.7'), [undefined, '-']);
+    assert.deepEqual(carried('2002:c633:6407::1'), ['6to4', '198.51.100.7']);
     assert.deepEqual(
       carried('::ffff:0:10.1.2.3'),
       [undefined, '-'],
