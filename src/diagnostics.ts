@@ -7,6 +7,8 @@
  *   netdial:dial:start
  *   netdial:dns:query, then netdial:dns:answer or netdial:dns:error — once per family and name asked
  *     (IP literals and hosts-file names included, with their `source`)
+ *   netdial:policy:denied — once per address the address policy refuses, with the full detail (address,
+ *     rule) that error messages and reports leave out when `redactDeniedAddresses` is on
  *   netdial:attempt:start, then exactly one netdial:attempt:connect or netdial:attempt:error per attempt
  *     (losers the dial cancels end with attempt:error, outcome 'cancelled')
  *   netdial:dial:done (the socket handed to the caller, after TLS when TLS was asked for) or
@@ -31,6 +33,7 @@ export const CHANNELS = Object.freeze({
   attemptConnect: 'netdial:attempt:connect',
   dialDone: 'netdial:dial:done',
   dialError: 'netdial:dial:error',
+  policyDenied: 'netdial:policy:denied',
 } as const);
 
 /** One of the channel names in CHANNELS. */
@@ -93,6 +96,23 @@ export interface DnsErrorEvent extends DnsEventBase {
   message: string;
   /** Since the matching dns:query, ms. */
   durationMs: number;
+}
+
+/**
+ * `netdial:policy:denied`: the address policy refused an address of an answer (it is never dialled).
+ * Carries the address and rule even when the dial's messages and reports redact them.
+ */
+export interface PolicyDeniedEvent extends DialEventBase {
+  /** The name whose answer carried the address. */
+  name: string;
+  address: string;
+  family: Family;
+  /** The rule that denied it, e.g. 'deny loopback (127.0.0.0/8)'. */
+  rule: string;
+  /** The address the rule matched: the IPv4 address an IPv6 form carries, or the address without its zone. */
+  matched: string;
+  /** The class ('private', 'loopback'…) or 'a deny-listed range': what a redacted message shows. */
+  label: string;
 }
 
 /** `netdial:attempt:start`: a TCP connection attempt to one address starts. */
@@ -167,6 +187,7 @@ export interface ChannelPayloads {
   'netdial:attempt:connect': AttemptConnectEvent;
   'netdial:dial:done': DialDoneEvent;
   'netdial:dial:error': DialErrorEvent;
+  'netdial:policy:denied': PolicyDeniedEvent;
 }
 
 /**
@@ -246,6 +267,7 @@ const ch = {
   attemptConnect: channelOf(CHANNELS.attemptConnect),
   dialDone: channelOf(CHANNELS.dialDone),
   dialError: channelOf(CHANNELS.dialError),
+  policyDenied: channelOf(CHANNELS.policyDenied),
 };
 
 type AttemptEndOutcome = AttemptErrorEvent['outcome'];
@@ -335,6 +357,25 @@ export class DialTrace {
       code,
       message,
       durationMs,
+    });
+  }
+
+  /** The address policy refused `address` of `name`'s answer (`verdict` is its denial). */
+  policyDenied(
+    name: string,
+    address: string,
+    family: Family,
+    verdict: { rule: string; matched: string; label: string },
+  ): void {
+    if (!ch.policyDenied.hasSubscribers) return;
+    ch.policyDenied.publish({
+      ...this.#base(),
+      name,
+      address,
+      family,
+      rule: verdict.rule,
+      matched: verdict.matched,
+      label: verdict.label,
     });
   }
 

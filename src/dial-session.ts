@@ -12,7 +12,8 @@ import { AbortError, type AttemptError, DialError, describeCode, formatDuration 
 import type { DialConfig } from './options.js';
 import type { DialMemory } from './memory/dial-memory.js';
 import { DialOrder, type OrderCandidate } from './order.js';
-import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
+import { DeniedAddresses } from './denied-addresses.js';
+import { POLICY_DENIED_CODE } from './policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
@@ -72,8 +73,8 @@ class DialSession {
   readonly #errors = new Map<number, string>();
   readonly #queries: QueryReport[] = [];
   readonly #dnsFailures: AttemptError[] = [];
-  /** Addresses the policy refused, as attempts with phase 'policy'. */
-  readonly #denied: AttemptError[] = [];
+  /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
+  readonly #denied: DeniedAddresses;
   #resolution: Resolution | undefined;
   #timer: unknown;
   #timerAt: number | undefined;
@@ -101,6 +102,7 @@ class DialSession {
     this.#deps = deps;
     this.#t0 = deps.clock.now();
     this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()));
+    this.#denied = new DeniedAddresses(target.port, cfg.redactDeniedAddresses);
     this.#resolve = (socket) => {
       this.#trace.dialDone(socket, () => getReport(socket));
       resolve(socket);
@@ -221,11 +223,23 @@ class DialSession {
       this.#apply(this.#race.answerFailed(event.family, event.code, now));
       return;
     }
-    q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    // Bounded before any work: no more than maxAddresses of one answer are looked at (a hostile or
+    // broken answer may carry tens of thousands); the order keeps the best maxAddresses of all answers.
+    const max = this.#cfg.maxAddresses;
+    const answered = event.addresses.length > max ? event.addresses.slice(0, max) : event.addresses;
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
-    const allowed = this.#cfg.policy ? this.#screen(event.addresses, q.endMs) : event.addresses;
-    this.#trace.dnsAnswer(event.name, event.family, event.source, q.addresses, q.endMs - q.startMs);
+    const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
+    const shown = this.#cfg.redactDeniedAddresses ? allowed : answered;
+    q.addresses = shown.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    if (allowed.length < answered.length) q.deniedByPolicy = answered.length - allowed.length;
+    this.#trace.dnsAnswer(
+      event.name,
+      event.family,
+      event.source,
+      answered.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds })),
+      q.endMs - q.startMs,
+    );
     if (allowed.length === 0) {
       this.#apply(this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now));
       return;
@@ -255,25 +269,23 @@ class DialSession {
     });
   }
 
-  /** The addresses the policy allows; each denied one is listed in the dial's attempts (phase 'policy'). */
-  #screen<A extends { address: string; family: Family }>(addresses: readonly A[], atMs: number): A[] {
+  /**
+   * The addresses the policy allows. Each denied one is remembered once (a Set: linear in the answer)
+   * for the dial's attempts, and published in full on netdial:policy:denied.
+   */
+  #screen<A extends { address: string; family: Family }>(
+    addresses: readonly A[],
+    name: string,
+    atMs: number,
+  ): A[] {
     const policy = this.#cfg.policy!;
     const allowed: A[] = [];
     for (const a of addresses) {
       const verdict = policy.check(a.address);
       if (verdict.allowed) {
         allowed.push(a);
-      } else if (!this.#denied.some((d) => d.address === a.address)) {
-        this.#denied.push({
-          address: a.address,
-          family: a.family,
-          port: this.#target.port,
-          phase: 'policy',
-          code: POLICY_DENIED_CODE,
-          message: describeDenial(a.address, verdict),
-          startMs: atMs,
-          durationMs: 0,
-        });
+      } else if (this.#denied.add(a.address, a.family, verdict, atMs)) {
+        this.#trace.policyDenied(name, a.address, a.family, verdict);
       }
     }
     return allowed;
@@ -621,7 +633,7 @@ class DialSession {
         });
       }
     }
-    const denied = this.#denied;
+    const denied = this.#denied.attempts();
     const attempts = [...dns, ...denied, ...tcp];
     const where = this.#where();
     let code: string;
@@ -629,9 +641,7 @@ class DialSession {
     if (reason === 'dns' && denied.length > 0) {
       // Every address the name has was refused by the address policy: say which rules.
       code = POLICY_DENIED_CODE;
-      const listed = denied.slice(0, MESSAGE_ATTEMPTS).map((d) => d.message);
-      if (denied.length > MESSAGE_ATTEMPTS) listed.push(`${denied.length - MESSAGE_ATTEMPTS} more`);
-      message = `connect ${where} refused by the address policy: ${listed.join('; ')}`;
+      message = `connect ${where} refused by the address policy: ${this.#denied.summary(MESSAGE_ATTEMPTS)}`;
     } else if (reason === 'dns') {
       // One name, no address: ENOTFOUND when DNS says there is none; otherwise the first real failure.
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');

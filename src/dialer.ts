@@ -10,7 +10,7 @@ import { AttemptSlots } from './attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
 import { runDial } from './dial-session.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
-import { checkDialerOptions, type DialConfig, type DialOptions, resolveOptions } from './options.js';
+import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
 import { NameResolver, type ResolverSettings } from './resolve.js';
 import { SourceAddressProbe } from './source-address.js';
 import { type ResolvedName, resolveName } from './resolve-name.js';
@@ -44,26 +44,29 @@ export class Dialer {
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
   #networkFingerprint: string | undefined;
 
-  /** Throws a TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option. */
+  /**
+   * Throws a TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad or unknown option. Only own
+   * properties of `options` are read, once. Its `policy` is a floor for every dial of this Dialer.
+   */
   constructor(options: DialerOptions = {}) {
-    checkDialerOptions(options);
-    this.#defaults = resolveOptions(options);
-    const memory = options.memory ?? true;
+    const config = readDialerOptions(options);
+    this.#defaults = config.defaults;
+    const memory = config.memory;
     this.#memory =
       memory === false
         ? undefined
         : memory instanceof DialMemory
           ? memory
           : new DialMemory(memory === true ? {} : memory);
-    this.#networkCheckIntervalMs = options.networkCheckIntervalMs ?? 5000;
-    this.#slots = new AttemptSlots(options.maxAttemptsInFlight ?? 256);
+    this.#networkCheckIntervalMs = config.networkCheckIntervalMs;
+    this.#slots = new AttemptSlots(config.maxAttemptsInFlight);
     this.#resolver = new NameResolver(
       {
-        hostsPath: options.hostsPath,
-        resolvConfPath: options.resolvConfPath,
-        nameservers: options.nameservers,
-        dnsTimeoutMs: options.dnsTimeoutMs,
-        dnsTries: options.dnsTries,
+        hostsPath: config.hostsPath,
+        resolvConfPath: config.resolvConfPath,
+        nameservers: config.nameservers,
+        dnsTimeoutMs: config.dnsTimeoutMs,
+        dnsTries: config.dnsTries,
       },
       this.#memory?.dns,
       this.#clock,
@@ -140,7 +143,7 @@ export class Dialer {
     } catch (err) {
       return Promise.reject(err); // bad input rejects like any failure, never throws synchronously
     }
-    if (parsed.tlsByDefault && cfg.tls === undefined && options?.tls === undefined) cfg = { ...cfg, tls: {} };
+    if (parsed.tlsByDefault && cfg.tls === undefined && !cfg.tlsOff) cfg = { ...cfg, tls: {} };
     if (this.#memory) this.#checkNetwork(this.#clock.now());
     return runDial(parsed, cfg, {
       resolver: this.#resolver,

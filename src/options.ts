@@ -5,8 +5,19 @@
  */
 import net from 'node:net';
 import type tls from 'node:tls';
-import { inputError } from './errors.js';
-import { type AddressPolicy, compilePolicy, type PolicySpec } from './policy.js';
+import { inputError, invalidOption } from './errors.js';
+import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
+import type { ConnectionDialOptions } from './integrations/create-connection.js';
+import {
+  CONNECTION_DIAL_OPTION_NAMES,
+  DIAL_OPTION_NAMES,
+  DIALER_OPTION_NAMES,
+  DNS_CACHE_OPTION_NAMES,
+  ENDPOINT_HISTORY_OPTION_NAMES,
+  MEMORY_OPTION_NAMES,
+  readOptionBag,
+} from './option-names.js';
+import { type AddressPolicy, compilePolicy, narrowPolicy, type PolicySpec } from './policy.js';
 import type { Family } from './types.js';
 
 /**
@@ -61,9 +72,17 @@ export interface DialOptions {
    * Which addresses may be dialled: `'public'` (public internet only: no loopback, private, link-local,
    * cloud metadata…), `{ allow, deny }` with address classes and CIDR ranges, or a compiled policy.
    * Checked on every address actually dialled, after resolution — so DNS rebinding cannot slip through.
-   * Default: none (everything may be dialled).
+   * Default: none (everything may be dialled). A dial's policy narrows its Dialer's (an address must
+   * pass both); it never widens it: lifting a Dialer's policy takes another Dialer.
    */
   policy?: 'public' | PolicySpec | AddressPolicy | undefined;
+  /**
+   * Keep addresses the policy denied out of error messages, `attempts` and reports: they appear as
+   * "1 address denied by policy (private)", so an endpoint that echoes errors cannot map internal DNS.
+   * The full detail goes to the `netdial:policy:denied` diagnostics channel. Default true. A dial
+   * cannot turn off the redaction of a Dialer that has a policy and redacts.
+   */
+  redactDeniedAddresses?: boolean | undefined;
   /** `socket.setNoDelay` on the winner. Default: Node's (off). */
   noDelay?: boolean | undefined;
   /** `socket.setKeepAlive` on the winner. Default: Node's (off). */
@@ -98,6 +117,10 @@ export interface DialConfig {
   readonly localAddress: string | undefined;
   readonly resolver: ResolverChoice;
   readonly policy: AddressPolicy | undefined;
+  /** Denied addresses appear only as counts per class in messages, attempts and reports. */
+  readonly redactDeniedAddresses: boolean;
+  /** This dial said `tls: false` (an https URL target then gets plain TCP). */
+  readonly tlsOff: boolean;
   readonly noDelay: boolean | undefined;
   readonly keepAlive: boolean | undefined;
   readonly keepAliveInitialDelayMs: number | undefined;
@@ -139,15 +162,18 @@ function bool(name: string, v: unknown): boolean | undefined {
 
 /**
  * Validates `options` over `base` (the Dialer's defaults, already validated) and returns a frozen config.
+ * Only own properties are read (see option-names.ts); unknown names are refused. A dial's `policy`
+ * narrows the base's (see narrowPolicy).
  * Throws TypeError (code ERR_NETDIAL_INVALID_OPTION) naming the first bad option.
  */
 export function resolveOptions(options: unknown, base?: DialConfig): DialConfig {
   // The common case — a dial with no options — reuses the Dialer's frozen defaults as they are.
   if (options === undefined && base !== undefined) return base;
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw bad('options', 'an object', options);
-  }
-  const o = (options ?? {}) as Record<string, unknown>;
+  return buildConfig(readOptionBag(options, DIAL_OPTION_NAMES, 'options'), base);
+}
+
+/** The config of own-property record `o` (already checked for unknown names) over `base`. */
+function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): DialConfig {
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw bad('signal', 'an AbortSignal', signal);
 
@@ -202,6 +228,18 @@ export function resolveOptions(options: unknown, base?: DialConfig): DialConfig 
   }
 
   const keepAliveInitialDelay = o.keepAliveInitialDelay;
+  const policy =
+    o.policy === undefined
+      ? base?.policy
+      : narrowPolicy(base?.policy, compilePolicy(o.policy as PolicySpec, 'policy'));
+  const redact = bool('redactDeniedAddresses', o.redactDeniedAddresses);
+  if (redact === false && base?.policy !== undefined && base.redactDeniedAddresses) {
+    throw invalidOption(
+      'redactDeniedAddresses',
+      "invalid option redactDeniedAddresses: a dial cannot show the addresses its Dialer's policy " +
+        'redacts; make the Dialer with redactDeniedAddresses: false (or subscribe to netdial:policy:denied)',
+    );
+  }
   return Object.freeze({
     signal: signal as AbortSignal | undefined,
     timeoutMs,
@@ -249,7 +287,10 @@ export function resolveOptions(options: unknown, base?: DialConfig): DialConfig 
     ),
     localAddress,
     resolver,
-    policy: o.policy === undefined ? base?.policy : compilePolicy(o.policy as PolicySpec, 'policy'),
+    policy,
+    redactDeniedAddresses: redact ?? base?.redactDeniedAddresses ?? true,
+    // Per dial only: a Dialer's `tls: false` default does not turn TLS off for https/wss URL targets.
+    tlsOff: base !== undefined && o.tls === false,
     noDelay: bool('noDelay', o.noDelay) ?? base?.noDelay,
     keepAlive: bool('keepAlive', o.keepAlive) ?? base?.keepAlive,
     keepAliveInitialDelayMs:
@@ -270,31 +311,59 @@ function isNameserver(v: unknown): boolean {
   return net.isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || net.isIPv6(host));
 }
 
+/** A Dialer's options, read and validated: the dial defaults, and the Dialer's own settings. */
+export interface DialerConfig {
+  readonly defaults: DialConfig;
+  /** `memory` as given (true/false/a DialMemory), or MemoryOptions copied from own properties. */
+  readonly memory: boolean | DialMemory | MemoryOptions;
+  readonly networkCheckIntervalMs: number;
+  readonly maxAttemptsInFlight: number;
+  readonly hostsPath: string | null | undefined;
+  readonly resolvConfPath: string | undefined;
+  readonly nameservers: readonly string[] | undefined;
+  readonly dnsTimeoutMs: number | undefined;
+  readonly dnsTries: number | undefined;
+}
+
 /**
- * Validates the options only a Dialer takes (resolver settings, memory, bounds); the dial options it
- * also takes are validated by resolveOptions. Throws TypeError (ERR_NETDIAL_INVALID_OPTION) naming the
- * first bad one.
+ * Reads and validates `new Dialer()` options: own properties only, unknown names refused (memory
+ * options too), every value checked. Throws TypeError (ERR_NETDIAL_INVALID_OPTION) naming the first
+ * bad one.
  */
-export function checkDialerOptions(options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw bad('options', 'an object', options);
-  }
-  const o = (options ?? {}) as Record<string, unknown>;
-  if ('signal' in o && o.signal !== undefined) {
+export function readDialerOptions(options: unknown): DialerConfig {
+  const o = readOptionBag(options, DIALER_OPTION_NAMES, 'options');
+  if (o.signal !== undefined) {
     throw bad('signal', 'no signal on a Dialer (pass it to dial())', o.signal);
   }
+  const defaults = buildConfig(o, undefined);
   const m = o.memory;
-  if (
-    m !== undefined &&
-    typeof m !== 'boolean' &&
-    (typeof m !== 'object' || m === null || Array.isArray(m))
-  ) {
-    throw bad('memory', 'true, false, a DialMemory or memory options', m);
-  }
-  number('networkCheckIntervalMs', o.networkCheckIntervalMs, 0, 2 ** 31 - 1, 0);
-  number('maxAttemptsInFlight', o.maxAttemptsInFlight, 1, 65536, 1, true);
-  number('dnsTimeoutMs', o.dnsTimeoutMs, 1, 2 ** 31 - 1, 1);
-  number('dnsTries', o.dnsTries, 1, 16, 1, true);
+  let memory: boolean | DialMemory | MemoryOptions;
+  if (m === undefined || typeof m === 'boolean') memory = m ?? true;
+  else if (m instanceof DialMemory) memory = m;
+  else if (typeof m === 'object' && m !== null && !Array.isArray(m)) {
+    const copy = readOptionBag(m, MEMORY_OPTION_NAMES, 'memory', 'memory.');
+    if (copy.dns !== undefined)
+      copy.dns = readOptionBag(copy.dns, DNS_CACHE_OPTION_NAMES, 'memory.dns', 'memory.dns.');
+    if (copy.endpoints !== undefined) {
+      copy.endpoints = readOptionBag(
+        copy.endpoints,
+        ENDPOINT_HISTORY_OPTION_NAMES,
+        'memory.endpoints',
+        'memory.endpoints.',
+      );
+    }
+    memory = copy as MemoryOptions;
+  } else throw bad('memory', 'true, false, a DialMemory or memory options', m);
+  const networkCheckIntervalMs = number(
+    'networkCheckIntervalMs',
+    o.networkCheckIntervalMs,
+    0,
+    2 ** 31 - 1,
+    5000,
+  );
+  const maxAttemptsInFlight = number('maxAttemptsInFlight', o.maxAttemptsInFlight, 1, 65536, 256, true);
+  if (o.dnsTimeoutMs !== undefined) number('dnsTimeoutMs', o.dnsTimeoutMs, 1, 2 ** 31 - 1, 1);
+  if (o.dnsTries !== undefined) number('dnsTries', o.dnsTries, 1, 16, 1, true);
   if (
     o.hostsPath !== undefined &&
     o.hostsPath !== null &&
@@ -305,11 +374,60 @@ export function checkDialerOptions(options: unknown): void {
   if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
     throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
   }
+  let nameservers: string[] | undefined;
   const ns = o.nameservers;
   if (ns !== undefined) {
     if (!Array.isArray(ns)) throw bad('nameservers', "an array like ['127.0.0.1', '[::1]:5353']", ns);
-    ns.forEach((s: unknown, i: number) => {
+    nameservers = [];
+    for (let i = 0; i < ns.length; i++) {
+      const s: unknown = Object.hasOwn(ns, i) ? ns[i] : undefined;
       if (!isNameserver(s)) throw bad(`nameservers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", s);
-    });
+      nameservers.push(s as string);
+    }
   }
+  return Object.freeze({
+    defaults,
+    memory,
+    networkCheckIntervalMs,
+    maxAttemptsInFlight,
+    hostsPath: o.hostsPath as string | null | undefined,
+    resolvConfPath: o.resolvConfPath as string | undefined,
+    nameservers,
+    dnsTimeoutMs: o.dnsTimeoutMs as number | undefined,
+    dnsTries: o.dnsTries as number | undefined,
+  });
+}
+
+/**
+ * Reads an integration's netdial options (`Agent({ dial })`, `bindCreateConnection(dial)`,
+ * `new DialSocket(dial)`, the undici connector's dial part): own properties only, unknown names refused,
+ * values validated now (not at the first request), the policy compiled once. Returns a null-prototype
+ * copy, so spreading or destructuring it later reads nothing inherited. `what` names it in messages
+ * ('dial' for the agents' `dial` option, 'options' for a function's own argument). `names` defaults to
+ * CONNECTION_DIAL_OPTION_NAMES.
+ * @throws TypeError (ERR_NETDIAL_INVALID_OPTION) for an unknown name or a bad value.
+ */
+export function readConnectionDialOptions(
+  value: unknown,
+  what: string,
+  names: ReadonlySet<string> = CONNECTION_DIAL_OPTION_NAMES,
+): ConnectionDialOptions {
+  const copy =
+    value === undefined
+      ? Object.create(null)
+      : readOptionBag(value, names, what, what === 'options' ? '' : `${what}.`);
+  const { dialer, ...dialOptions } = copy as Record<string, unknown>;
+  if (
+    dialer !== undefined &&
+    (typeof dialer !== 'object' ||
+      dialer === null ||
+      typeof (dialer as { dial?: unknown }).dial !== 'function' ||
+      typeof (dialer as { resolve?: unknown }).resolve !== 'function')
+  ) {
+    throw bad('dialer', 'a Dialer', dialer);
+  }
+  // Validated (and the policy compiled) once, with the keys this options type has; per-dial values win.
+  const cfg = buildConfig(dialOptions, undefined);
+  if (copy.policy !== undefined) copy.policy = cfg.policy;
+  return copy as ConnectionDialOptions;
 }

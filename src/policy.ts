@@ -18,6 +18,7 @@
  */
 import { inputError } from './errors.js';
 import { carriedIPv4, formatIPv4, parseIPv4, parseIPv6Into } from './ip-address.js';
+import { POLICY_SPEC_NAMES, readOptionBag } from './option-names.js';
 import { canonicalIP } from './target.js';
 
 /** Named address classes; their ranges are in {@link ADDRESS_CLASS_RANGES}. */
@@ -47,8 +48,10 @@ export interface ClassRange {
  * 2002::/16) are never matched by an IPv6 class range: their IPv4 address is.
  */
 export const ADDRESS_CLASS_RANGES: Readonly<Record<AddressClass, readonly ClassRange[]>> = deepFreeze({
-  // RFC 1122 §3.2.1.3, RFC 4291 §2.5.3
-  loopback: [{ cidr: '127.0.0.0/8' }, { cidr: '::1/128' }],
+  // RFC 1122 §3.2.1.3, RFC 4291 §2.5.3. As destinations the unspecified addresses are loopback too:
+  // Linux (and the BSDs) deliver a connect() to 0.0.0.0 or :: (also ::ffff:0.0.0.0) to the local host,
+  // so a deny list that names `loopback` refuses them without having to name `unspecified` as well.
+  loopback: [{ cidr: '127.0.0.0/8' }, { cidr: '::1/128' }, { cidr: '0.0.0.0/32' }, { cidr: '::/128' }],
   // RFC 1918 §3. IPv6 has no equivalent; its private-use space is uniqueLocal.
   // RFC 1918: data for the check, never a destination (netdial's tests send nothing there).
   private: [{ cidr: '10.0.0.0/8' }, { cidr: '172.16.0.0/12' }, { cidr: '192.168.0.0/16' }],
@@ -143,9 +146,10 @@ export interface PolicySpec {
  * The "public internet only" preset: every class denied. Spread it to re-open something for a test or
  * lab: `{ ...PUBLIC_INTERNET_ONLY, allow: ['198.18.0.0/15'] }`.
  */
-export const PUBLIC_INTERNET_ONLY: Readonly<{ deny: readonly AddressClass[] }> = Object.freeze({
-  deny: ADDRESS_CLASSES,
-});
+export const PUBLIC_INTERNET_ONLY: Readonly<{ deny: readonly AddressClass[] }> = Object.freeze(
+  // No prototype: nothing on Object.prototype can add an `allow` to it.
+  Object.assign(Object.create(null) as { deny: readonly AddressClass[] }, { deny: ADDRESS_CLASSES }),
+);
 
 /**
  * The outcome of a check. Allowed: `rule` names the allow entry that decided, absent when no entry
@@ -154,18 +158,42 @@ export const PUBLIC_INTERNET_ONLY: Readonly<{ deny: readonly AddressClass[] }> =
  */
 export type PolicyVerdict =
   | { readonly allowed: true; readonly rule?: string }
-  | { readonly allowed: false; readonly rule: string; readonly matched: string };
+  | {
+      readonly allowed: false;
+      readonly rule: string;
+      readonly matched: string;
+      /**
+       * What a redacted message shows instead of the address: the class that denied it ('private',
+       * 'loopback'…), 'a deny-listed range' for a CIDR entry, or 'not an IP address'.
+       */
+      readonly label: string;
+    };
 
-/** A compiled policy. `allow`/`deny` list the entries as normalised ('198.51.100.7' becomes '198.51.100.7/32'). */
+/**
+ * A compiled policy. `allow`/`deny` list the entries as normalised ('198.51.100.7' becomes
+ * '198.51.100.7/32'). A policy narrowed by another (a Dialer's policy with a dial's, see
+ * {@link narrowPolicy}) has `parts`: an address must pass every part; its `allow`/`deny` are the parts'
+ * lists one after the other.
+ */
 export interface AddressPolicy {
   /** Decides one IP address (text as `net.isIP` accepts it, IPv6 optionally with `%zone`). Never throws. */
   check(address: string): PolicyVerdict;
   readonly allow: readonly string[];
   readonly deny: readonly string[];
+  /** For a narrowed policy: the policies an address must all pass. */
+  readonly parts?: readonly AddressPolicy[] | undefined;
 }
 
 /** The `code` of a DialError whose every address the policy denied, and of each such attempt. */
 export const POLICY_DENIED_CODE = 'ERR_NETDIAL_DENIED';
+
+/**
+ * What a redacted message says for `count` denied addresses of one label:
+ * `1 address denied by policy (private)`, `3 addresses denied by policy (loopback)`.
+ */
+export function describeRedactedDenial(count: number, label: string): string {
+  return `${count} address${count === 1 ? '' : 'es'} denied by policy (${label})`;
+}
 
 /**
  * One line for an error message: `127.0.0.1 denied by policy (deny loopback (127.0.0.0/8))`, with the
@@ -181,7 +209,13 @@ export function describeDenial(address: string, verdict: PolicyVerdict): string 
 // ---------------------------------------------------------------------------------------------------
 // Compilation
 
-const BRAND = Symbol.for('netdial.AddressPolicy');
+/**
+ * The policies this module compiled. Only these pass as compiled policies: a look-alike object (or a
+ * policy of another copy of netdial) is read as a spec `{ allow, deny }` and validated as one.
+ */
+const COMPILED = new WeakSet<object>();
+/** Most entries in one list of a spec (a bound on compile work for hostile input). */
+const MAX_LIST_ENTRIES = 65_536;
 const IPV4_SPACE_END = (1n << 32n) - 1n;
 const IPV6_SPACE_END = (1n << 128n) - 1n;
 /** IPv4 prefix lengths are compared as IPv4-mapped IPv6 prefix lengths. */
@@ -192,6 +226,8 @@ interface Entry {
   /** Prefix length, IPv4 + 96. */
   readonly specificity: number;
   readonly rule: string;
+  /** The class name, or 'a deny-listed range' for a CIDR entry: what a redacted message shows. */
+  readonly label: string;
   /** Frozen verdict for allow entries; undefined for deny entries (those allocate `matched`). */
   readonly allowedVerdict: PolicyVerdict | undefined;
 }
@@ -219,6 +255,7 @@ interface ParsedCidr {
 
 const ALLOWED_NO_RULE: PolicyVerdict = Object.freeze({ allowed: true });
 const NOT_AN_ADDRESS = 'deny anything that is not an IP address';
+const NOT_AN_ADDRESS_LABEL = 'not an IP address';
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
@@ -368,23 +405,58 @@ function isAddressClass(value: string): value is AddressClass {
   return Object.hasOwn(ADDRESS_CLASS_RANGES, value);
 }
 
+/** A spec's list, read own element by own element (no holes, no inherited indices, bounded length). */
 function readList(spec: Record<string, unknown>, key: 'allow' | 'deny', prefix: string): string[] {
   const list = spec[key];
   if (list === undefined) return [];
   const name = `${prefix}${key}`;
-  if (!Array.isArray(list)) {
-    throw optionError(name, `expected an array of address classes and CIDR ranges, got ${show(list)}`);
-  }
   const out: string[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const item: unknown = list[i];
-    if (typeof item !== 'string') {
-      throw optionError(`${name}[${i}]`, `expected an address class or a CIDR range, got ${show(item)}`);
+  try {
+    if (!Array.isArray(list)) {
+      throw optionError(name, `expected an array of address classes and CIDR ranges, got ${show(list)}`);
     }
-    out.push(item);
+    const length = list.length;
+    if (length > MAX_LIST_ENTRIES) {
+      throw optionError(name, `has ${length} entries; at most ${MAX_LIST_ENTRIES} are taken`);
+    }
+    for (let i = 0; i < length; i++) {
+      if (!Object.hasOwn(list, i)) throw optionError(`${name}[${i}]`, 'is a hole in the array');
+      const item: unknown = list[i];
+      if (typeof item !== 'string') {
+        throw optionError(`${name}[${i}]`, `expected an address class or a CIDR range, got ${show(item)}`);
+      }
+      out.push(item);
+    }
+  } catch (err) {
+    if (isOptionError(err)) throw err;
+    throw optionError(name, 'cannot be read (a getter or Proxy trap threw)');
   }
   return out;
 }
+
+function isOptionError(err: unknown): boolean {
+  return err instanceof TypeError && (err as { code?: unknown }).code === 'ERR_NETDIAL_INVALID_OPTION';
+}
+
+/** Each class's ranges, parsed once: [range, pieces left after its exceptions]. */
+let classPieces: Map<AddressClass, Array<[ParsedCidr, Array<[bigint, bigint]>]>> | undefined;
+
+function piecesOf(cls: AddressClass): Array<[ParsedCidr, Array<[bigint, bigint]>]> {
+  classPieces ??= new Map(
+    ADDRESS_CLASSES.map((c) => [
+      c,
+      ADDRESS_CLASS_RANGES[c].map((cr): [ParsedCidr, Array<[bigint, bigint]>] => {
+        const cidr = mustParseCidr(cr.cidr);
+        // Own property only: a polluted Object.prototype.except must not punch holes in a class.
+        const except = Object.hasOwn(cr, 'except') ? (cr.except ?? []) : [];
+        return [cidr, subtract(cidr.lo, cidr.hi, except.map(mustParseCidr))];
+      }),
+    ]),
+  );
+  return classPieces.get(cls)!;
+}
+
+let publicPolicy: AddressPolicy | undefined;
 
 /**
  * Compiles a policy. `spec`: `'public'` (= {@link PUBLIC_INTERNET_ONLY}), `{ allow?, deny? }` of address
@@ -401,16 +473,15 @@ export function compilePolicy(
   if (isAddressPolicy(spec)) return spec;
   const base = optionName === undefined || optionName === '' ? '' : `${optionName}.`;
   const specName = optionName === undefined || optionName === '' ? 'policy' : optionName;
-  if (spec === 'public') return compilePolicy(PUBLIC_INTERNET_ONLY, optionName);
+  if (spec === 'public') {
+    publicPolicy ??= compilePolicy(PUBLIC_INTERNET_ONLY);
+    return publicPolicy;
+  }
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
     throw optionError(specName, `expected 'public' or an object { allow?, deny? }, got ${show(spec)}`);
   }
-  const record = spec as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (key !== 'allow' && key !== 'deny') {
-      throw optionError(specName, `unknown key ${show(key)} (expected allow and/or deny)`);
-    }
-  }
+  // Own properties only, each read once; unknown and inherited keys are refused (option-names.ts).
+  const record = readOptionBag(spec, POLICY_SPEC_NAMES, specName, base);
   const lists = { allow: readList(record, 'allow', base), deny: readList(record, 'deny', base) };
 
   const entries: Entry[] = [];
@@ -422,12 +493,19 @@ export function compilePolicy(
     const allow = action === 'allow';
     lists[action].forEach((item, index) => {
       const name = `${base}${action}[${index}]`;
-      const add = (cidr: ParsedCidr, rule: string, pieces: Array<[bigint, bigint]>, isClass: boolean) => {
+      const add = (
+        cidr: ParsedCidr,
+        rule: string,
+        pieces: Array<[bigint, bigint]>,
+        isClass: boolean,
+        label: string,
+      ) => {
         const entry = entries.length;
         entries.push({
           allow,
           specificity: cidr.prefix + (cidr.family === 4 ? IPV4_SPECIFICITY_OFFSET : 0),
           rule,
+          label,
           allowedVerdict: allow ? Object.freeze({ allowed: true, rule }) : undefined,
         });
         for (const [lo, hi] of pieces) {
@@ -441,10 +519,8 @@ export function compilePolicy(
       };
       if (isAddressClass(item)) {
         normalized[action].push(item);
-        for (const cr of ADDRESS_CLASS_RANGES[item]) {
-          const cidr = mustParseCidr(cr.cidr);
-          const holes = (cr.except ?? []).map(mustParseCidr);
-          add(cidr, `${action} ${item} (${cidr.text})`, subtract(cidr.lo, cidr.hi, holes), true);
+        for (const [cidr, pieces] of piecesOf(item)) {
+          add(cidr, `${action} ${item} (${cidr.text})`, pieces, true, item);
         }
         return;
       }
@@ -457,7 +533,7 @@ export function compilePolicy(
         );
       }
       normalized[action].push(cidr.text);
-      add(cidr, `${action} ${cidr.text}`, [[cidr.lo, cidr.hi]], false);
+      add(cidr, `${action} ${cidr.text}`, [[cidr.lo, cidr.hi]], false, 'a deny-listed range');
     });
   }
   return new CompiledPolicy(
@@ -470,9 +546,57 @@ export function compilePolicy(
   );
 }
 
-/** True for a policy made by `compilePolicy` (of any copy of netdial). */
+/**
+ * True for a policy made by this copy of netdial (`compilePolicy`, `narrowPolicy`): recognised by a
+ * module-private WeakSet, so no other object — a look-alike with a `check` that allows everything, an
+ * object carrying a global symbol — can pass for one.
+ */
 export function isAddressPolicy(value: unknown): value is AddressPolicy {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  return typeof value === 'object' && value !== null && COMPILED.has(value);
+}
+
+/**
+ * `floor` narrowed by `narrower`: an address is allowed only when both allow it (an intersection). This
+ * is how a dial's own `policy` combines with its Dialer's: it can refuse more, never allow more. Either
+ * may be undefined (no policy). The denial reported is the first part's that denies.
+ */
+export function narrowPolicy(
+  floor: AddressPolicy | undefined,
+  narrower: AddressPolicy | undefined,
+): AddressPolicy | undefined {
+  if (floor === undefined || narrower === undefined || floor === narrower) return floor ?? narrower;
+  const parts: AddressPolicy[] = [];
+  for (const p of [...(floor.parts ?? [floor]), ...(narrower.parts ?? [narrower])]) {
+    if (!parts.includes(p)) parts.push(p);
+  }
+  return parts.length === 1 ? parts[0] : new NarrowedPolicy(parts);
+}
+
+class NarrowedPolicy implements AddressPolicy {
+  readonly parts: readonly AddressPolicy[];
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+
+  constructor(parts: readonly AddressPolicy[]) {
+    this.parts = Object.freeze([...parts]);
+    this.allow = Object.freeze(parts.flatMap((p) => p.allow));
+    this.deny = Object.freeze(parts.flatMap((p) => p.deny));
+    COMPILED.add(this);
+    Object.freeze(this);
+  }
+
+  check(address: string): PolicyVerdict {
+    let verdict: PolicyVerdict = ALLOWED_NO_RULE;
+    for (const part of this.parts) {
+      verdict = part.check(address);
+      if (!verdict.allowed) return verdict;
+    }
+    return verdict;
+  }
+
+  toJSON(): { allOf: readonly AddressPolicy[] } {
+    return { allOf: this.parts };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -538,7 +662,6 @@ function lookupV6(table: V6Table, words: Uint32Array): number {
 }
 
 class CompiledPolicy implements AddressPolicy {
-  readonly [BRAND] = true;
   readonly allow: readonly string[];
   readonly deny: readonly string[];
   readonly #entries: readonly Entry[];
@@ -564,16 +687,18 @@ class CompiledPolicy implements AddressPolicy {
     this.#empty = entries.length === 0;
     this.allow = allow;
     this.deny = deny;
+    COMPILED.add(this);
     Object.freeze(this);
   }
 
   check(address: string): PolicyVerdict {
     if (typeof address !== 'string')
-      return { allowed: false, rule: NOT_AN_ADDRESS, matched: String(address) };
+      return { allowed: false, rule: NOT_AN_ADDRESS, matched: typeof address, label: NOT_AN_ADDRESS_LABEL };
     const v4 = address.includes(':') ? -1 : parseIPv4(address);
     if (v4 !== -1) return this.#verdict(lookupV4(this.#v4, v4), address);
     const words = this.#words;
-    if (!parseIPv6Into(address, words)) return { allowed: false, rule: NOT_AN_ADDRESS, matched: address };
+    if (!parseIPv6Into(address, words))
+      return { allowed: false, rule: NOT_AN_ADDRESS, matched: address, label: NOT_AN_ADDRESS_LABEL };
     if (this.#empty) return ALLOWED_NO_RULE;
     const carried = carriedIPv4(words);
     if (carried === -1) return this.#verdict(lookupV6(this.#v6, words), address);
@@ -588,7 +713,7 @@ class CompiledPolicy implements AddressPolicy {
     if (entry === -1) return ALLOWED_NO_RULE;
     const e = this.#entries[entry]!;
     if (e.allowedVerdict !== undefined) return e.allowedVerdict;
-    return { allowed: false, rule: e.rule, matched: stripZone(matched) };
+    return { allowed: false, rule: e.rule, matched: stripZone(matched), label: e.label };
   }
 
   toJSON(): { allow: readonly string[]; deny: readonly string[] } {

@@ -18,6 +18,11 @@ export interface QueryReport {
   /** When the answer or error came; undefined if it never came before the dial ended. */
   endMs?: number | undefined;
   addresses?: Array<{ address: string; ttlSeconds?: number | undefined }> | undefined;
+  /**
+   * How many addresses of this answer the address policy denied. With `redactDeniedAddresses` (the
+   * default) they are left out of `addresses`; the netdial:policy:denied diagnostics channel has them.
+   */
+  deniedByPolicy?: number | undefined;
   /** Error code when the query failed: ENOTFOUND (NXDOMAIN), ENODATA, ESERVFAIL, ETIMEOUT… */
   code?: string | undefined;
 }

@@ -10,7 +10,9 @@ import type { DialConfig } from './options.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import type { QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
-import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
+import { DeniedAddresses } from './denied-addresses.js';
+import { DialTrace } from './diagnostics.js';
+import { POLICY_DENIED_CODE } from './policy.js';
 import { precedence } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import type { AddressSource, Family } from './types.js';
@@ -60,6 +62,10 @@ export function resolveName(
   return new Promise<ResolvedName>((resolve, reject) => {
     const queries: QueryReport[] = [];
     const found: Array<OrderCandidate & { source: AddressSource; ttlSeconds?: number | undefined }> = [];
+    const foundSet = new Set<string>();
+    const denied = new DeniedAddresses(port ?? 0, cfg.redactDeniedAddresses);
+    // Only for netdial:policy:denied (full detail of what redacted errors leave out); no dial events.
+    const trace = cfg.policy ? new DialTrace(host, port ?? 0, () => rel(deps.clock.now())) : undefined;
     const failures: AttemptError[] = [];
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;
@@ -109,16 +115,15 @@ export function resolveName(
     const complete = async () => {
       const now = deps.clock.now();
       if (found.length === 0) {
-        const denied = failures.filter((f) => f.phase === 'policy');
-        if (denied.length > 0) {
-          const message = `resolve ${host}: every address refused by the address policy: ${denied.map((d) => d.message).join('; ')}`;
+        if (denied.size > 0) {
+          const message = `resolve ${host}: every address refused by the address policy: ${denied.summary(6)}`;
           finish(
             new DialError({
               host,
               port: port ?? 0,
               code: POLICY_DENIED_CODE,
               message,
-              attempts: failures,
+              attempts: [...failures, ...denied.attempts()],
               elapsedMs: rel(now),
             }),
           );
@@ -194,24 +199,25 @@ export function resolveName(
           });
         }
       } else {
-        q.addresses = event.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
-        for (const a of event.addresses) {
-          if (found.some((f) => f.address === a.address)) continue;
+        // Bounded before any work, as in a dial: at most maxAddresses of one answer are looked at.
+        const max = cfg.maxAddresses;
+        const answer = event.addresses.length > max ? event.addresses.slice(0, max) : event.addresses;
+        const shown: Array<{ address: string; ttlSeconds?: number | undefined }> = [];
+        let deniedHere = 0;
+        for (const a of answer) {
           // The address policy applies here too: lookup() and the agents never hand out a denied address.
           const verdict = cfg.policy?.check(a.address);
           if (verdict && !verdict.allowed) {
-            failures.push({
-              address: a.address,
-              family: a.family,
-              port: port ?? 0,
-              phase: 'policy',
-              code: POLICY_DENIED_CODE,
-              message: describeDenial(a.address, verdict),
-              startMs: q.endMs,
-              durationMs: 0,
-            });
+            deniedHere++;
+            if (!cfg.redactDeniedAddresses) shown.push({ address: a.address, ttlSeconds: a.ttlSeconds });
+            if (denied.add(a.address, a.family, verdict, q.endMs)) {
+              trace?.policyDenied(event.name, a.address, a.family, verdict);
+            }
             continue;
           }
+          shown.push({ address: a.address, ttlSeconds: a.ttlSeconds });
+          if (foundSet.has(a.address)) continue;
+          foundSet.add(a.address);
           found.push({
             address: a.address,
             family: a.family,
@@ -220,6 +226,8 @@ export function resolveName(
             ttlSeconds: a.ttlSeconds,
           });
         }
+        q.addresses = shown;
+        if (deniedHere > 0) q.deniedByPolicy = deniedHere;
       }
       if (answered.has(event.family)) return;
       answered.add(event.family);

@@ -7,6 +7,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { type Clock, realClock } from './clock.js';
+import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, queryAddresses } from './dns-client.js';
 import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { HostsFile } from './hosts-file.js';
@@ -172,10 +173,6 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' && code.length > 0 ? code : 'EAI_FAIL';
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function resolveCustom(
   fn: ResolveFunction,
   host: string,
@@ -191,15 +188,21 @@ function resolveCustom(
       .then(
         (list) => {
           if (over) return;
-          const addresses: ResolvedAddress[] = [];
-          for (const item of list ?? []) {
-            const address = typeof item === 'string' ? item : item?.address;
-            if (typeof address !== 'string' || net.isIP(address) !== family) continue;
-            const ttlSeconds = typeof item === 'string' ? undefined : item.ttlSeconds;
-            addresses.push({ address, family, ttlSeconds, source: 'custom' });
-          }
-          if (addresses.length > 0) emit({ type: 'answer', family, name: host, source: 'custom', addresses });
-          else
+          // The caller's output is read defensively (custom-answer.ts): garbage is EBADRESP for this
+          // family, never an exception escaping here, never a family left without an answer.
+          const answer = readCustomAnswer(list, family);
+          if (!answer.ok) {
+            emit({
+              type: 'error',
+              family,
+              name: host,
+              source: 'custom',
+              code: answer.code,
+              message: answer.message,
+            });
+          } else if (answer.addresses.length > 0) {
+            emit({ type: 'answer', family, name: host, source: 'custom', addresses: answer.addresses });
+          } else
             emit({
               type: 'error',
               family,
@@ -216,8 +219,8 @@ function resolveCustom(
             family,
             name: host,
             source: 'custom',
-            code: errorCode(err),
-            message: errorMessage(err),
+            code: rejectionCode(err),
+            message: rejectionMessage(err),
           });
         },
       );

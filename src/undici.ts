@@ -21,6 +21,8 @@ import {
 } from 'undici';
 import { getDefaultDialer } from './dialer.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
+import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
+import { readConnectionDialOptions } from './options.js';
 import { attachReport, getReport } from './report.js';
 
 /** Options of {@link connector}. */
@@ -77,7 +79,8 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
     allowH2,
     dialer = getDefaultDialer(),
     ...dialOptions
-  } = options;
+    // Own properties only, strict names, values checked now (options.ts / option-names.ts).
+  } = readConnectionDialOptions(options, 'options', CONNECTOR_OPTION_NAMES) as ConnectorOptions;
   const timeoutMs = checkTimeout(connectTimeout);
   // TLS only (netdial supplies the socket); timeout 0: undici's timer off, the deadline below is the one.
   const secure = buildConnector({
@@ -161,7 +164,11 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
 
 /** An undici `Agent` whose connections netdial dials: pass it as `dispatcher` to fetch or undici.request. */
 export function createDispatcher(options: DispatcherOptions = {}): Agent {
-  const { agent, ...connectorOptions } = options;
+  const { agent, ...connectorOptions } = readOptionBag(
+    options,
+    DISPATCHER_OPTION_NAMES,
+    'options',
+  ) as DispatcherOptions;
   return new Agent({ ...agent, connect: connector(connectorOptions) });
 }
 

@@ -55,14 +55,31 @@ describe('address policy on loopback', () => {
     const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }), policy: 'public' });
     const err = await rejection(dialer.dial(`inside.test:${port}`));
     assert.equal(err.code, 'ERR_NETDIAL_DENIED');
+    // Redacted by default: a count per family and class, no address.
     assert.deepEqual(
-      err.attempts.map((a) => [a.address, a.phase, a.code]),
+      err.attempts.map((a) => [a.address, a.family, a.phase, a.code, a.message]),
+      [
+        ['(redacted)', 6, 'policy', 'ERR_NETDIAL_DENIED', '1 address denied by policy (loopback)'],
+        ['(redacted)', 4, 'policy', 'ERR_NETDIAL_DENIED', '1 address denied by policy (loopback)'],
+      ],
+    );
+    assert.match(err.message, /refused by the address policy: 1 address denied by policy \(loopback\)/);
+    assert.equal(accepted, before, 'no connection was made');
+    // With redaction off, each address and its rule.
+    const open = new Dialer({
+      resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }),
+      policy: 'public',
+      redactDeniedAddresses: false,
+    });
+    const shown = await rejection(open.dial(`inside.test:${port}`));
+    assert.deepEqual(
+      shown.attempts.map((a) => [a.address, a.phase, a.code]),
       [
         ['::1', 'policy', 'ERR_NETDIAL_DENIED'],
         ['127.0.0.1', 'policy', 'ERR_NETDIAL_DENIED'],
       ],
     );
-    assert.match(err.message, /refused by the address policy: ::1 denied by policy \(deny loopback/);
+    assert.match(shown.message, /refused by the address policy: ::1 denied by policy \(deny loopback/);
     assert.equal(accepted, before, 'no connection was made');
   });
 
@@ -83,7 +100,9 @@ describe('address policy on loopback', () => {
     );
     s.destroy();
     const dead = port === 65535 ? port - 1 : port + 1;
-    const err = await rejection(new Dialer({ resolver, policy, memory: false }).dial(`mixed.test:${dead}`));
+    const err = await rejection(
+      new Dialer({ resolver, policy, memory: false, redactDeniedAddresses: false }).dial(`mixed.test:${dead}`),
+    );
     assert.deepEqual(
       err.attempts.filter((a) => a.phase !== 'dns').map((a) => [a.address, a.phase]),
       [
@@ -93,7 +112,7 @@ describe('address policy on loopback', () => {
     );
   });
 
-  test('per-dial policy overrides the Dialer default; bad policies are TypeErrors naming the entry', async () => {
+  test('per-dial policy applies on a Dialer without one; bad policies are TypeErrors naming the entry', async () => {
     const dialer = new Dialer({ resolver: fixed({ 4: ['127.0.0.1'] }) });
     (await dialer.dial(`ok.test:${port}`)).destroy();
     const err = await rejection(dialer.dial(`ok.test:${port}`, { policy: 'public' }));

@@ -19,6 +19,8 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { ownOption } from '../option-names.js';
+import { readConnectionDialOptions } from '../options.js';
 import { attachReport, getReport } from '../report.js';
 import { type ConnectionDialOptions, type ConnectionOptions, dialFor } from './create-connection.js';
 
@@ -238,10 +240,11 @@ export class Agent extends http.Agent {
   readonly #ages: SocketAges;
 
   constructor(options: AgentOptions = {}) {
-    const { dial, maxSocketAge, ...agentOptions } = options;
+    const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
     super(agentOptions);
-    this.#dial = dial ?? {};
-    this.#ages = new SocketAges(checkMaxSocketAge(maxSocketAge));
+    // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
+    this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
+    this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
   }
 
   override createConnection(
@@ -278,10 +281,11 @@ export class HttpsAgent extends https.Agent {
   readonly #ages: SocketAges;
 
   constructor(options: HttpsAgentOptions = {}) {
-    const { dial, maxSocketAge, ...agentOptions } = options;
+    const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
     super(agentOptions);
-    this.#dial = dial ?? {};
-    this.#ages = new SocketAges(checkMaxSocketAge(maxSocketAge));
+    // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
+    this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
+    this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
   }
 
   override createConnection(

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
-import type { DialOptions } from '../options.js';
+import { type DialOptions, readConnectionDialOptions } from '../options.js';
 import { attachReport, getReport } from '../report.js';
 
 /** Netdial settings for connections made through an integration: which Dialer, and per-dial options. */
@@ -173,7 +173,8 @@ export function dialFor(
  * Makes a createConnection hook that dials with `dial` (Dialer and dial options). See the module comment
  * for the callback and the no-callback forms.
  */
-export function bindCreateConnection(dial: ConnectionDialOptions = {}): CreateConnection {
+export function bindCreateConnection(options: ConnectionDialOptions = {}): CreateConnection {
+  const dial = readConnectionDialOptions(options, 'options');
   const hook = (options: ConnectionOptions, callback?: CreateConnectionCallback) => {
     if (typeof callback !== 'function') {
       const socket = new DialSocket(dial);
@@ -216,7 +217,7 @@ export class DialSocket extends Duplex {
   /** `dial`: the Dialer and dial options (TLS via `connect({ tls })`). */
   constructor(dial: ConnectionDialOptions = {}) {
     super({ allowHalfOpen: false });
-    this.#dial = dial;
+    this.#dial = readConnectionDialOptions(dial, 'options');
   }
 
   /** True from connect() until the dial is done (as net.Socket#connecting). */

@@ -14,6 +14,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
+import { LOOKUP_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import type { ResolverChoice } from '../options.js';
 import type { Family } from '../types.js';
 
@@ -271,7 +272,9 @@ function asLookupError(err: unknown, hostname: string): NodeJS.ErrnoException {
  * a valid name is the TypeError (code ERR_NETDIAL_INVALID_TARGET), through the callback.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option.
  */
-export function createLookup(options: CreateLookupOptions = {}): NetdialLookup {
+export function createLookup(given: CreateLookupOptions = {}): NetdialLookup {
+  // Own properties only, strict names: an inherited or misspelt option never changes the lookup.
+  const options = readOptionBag(given, LOOKUP_OPTION_NAMES, 'options') as CreateLookupOptions;
   const timeout = timeoutMs(options.timeout);
   const dialer = options.dialer ?? getDefaultDialer();
   const resolveOptions = {
