@@ -44,6 +44,7 @@ describe('diagnostics channels', () => {
       'netdial:attempt:connect',
       'netdial:dial:done',
       'netdial:dial:error',
+      'netdial:policy:denied',
     ]);
   });
 
