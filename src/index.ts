@@ -40,6 +40,7 @@ export type {
   DnsAnswerEvent,
   DnsErrorEvent,
   DnsQueryEvent,
+  PolicyDeniedEvent,
 } from './diagnostics.js';
 export type { AttemptReport, DialReport, QueryReport } from './report.js';
 export { parseTarget } from './target.js';

@@ -101,7 +101,9 @@ describe('address policy on loopback', () => {
     s.destroy();
     const dead = port === 65535 ? port - 1 : port + 1;
     const err = await rejection(
-      new Dialer({ resolver, policy, memory: false, redactDeniedAddresses: false }).dial(`mixed.test:${dead}`),
+      new Dialer({ resolver, policy, memory: false, redactDeniedAddresses: false }).dial(
+        `mixed.test:${dead}`,
+      ),
     );
     assert.deepEqual(
       err.attempts.filter((a) => a.phase !== 'dns').map((a) => [a.address, a.phase]),

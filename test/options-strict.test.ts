@@ -118,7 +118,10 @@ describe('strict option names', () => {
     for (const name of CONNECTOR_OPTION_NAMES) connector({ [name]: undefined });
     // The integrations leave out what comes from the request.
     throwsOption(() => bindCreateConnection({ signal: undefined } as never), /^invalid option signal: /);
-    throwsOption(() => connector({ timeout: 5 } as never), /^invalid option timeout: unknown option; .*connectTimeout/);
+    throwsOption(
+      () => connector({ timeout: 5 } as never),
+      /^invalid option timeout: unknown option; .*connectTimeout/,
+    );
   });
 
   test('integrations: their netdial options are strict, at construction', () => {
