@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { request as undiciRequest } from 'undici';
 import {
+  ADDRESS_CLASSES,
   Agent,
   type AddressPolicy,
   bindCreateConnection,
@@ -364,13 +365,12 @@ describe('real dials on loopback', () => {
    * or a merged `__proto__` JSON key does: enumerable) — restored in `finally` whatever happens.
    */
   const POLLUTIONS: Array<[string, () => unknown]> = [
-    ['allow', () => OPEN],
+    ['allow', () => [...ADDRESS_CLASSES, ...OPEN]],
     ['policy', () => ({})],
     ['redactDeniedAddresses', () => false],
     ['dial', () => ({ policy: {} })],
     // A Dialer without a policy (resolving to loopback too, so a regression would connect, not ask DNS).
     ['dialer', () => new Dialer({ resolver: resolveTo(['127.0.0.1']), memory: false })],
-    ['except', () => OPEN],
   ];
 
   async function entryPoints(dialer: Dialer): Promise<Array<[string, unknown]>> {
@@ -447,7 +447,6 @@ describe('real dials on loopback', () => {
 
   for (const [key, value] of POLLUTIONS) {
     test(`Object.prototype.${key} polluted: every entry point still refuses loopback`, async () => {
-      const dialer = new Dialer({ policy: 'public', resolver: resolveTo(['127.0.0.1']), memory: false });
       const before = accepted;
       const had = Object.hasOwn(Object.prototype, key);
       assert.equal(had, false, `Object.prototype.${key} was already set`);
@@ -459,7 +458,12 @@ describe('real dials on loopback', () => {
           configurable: true,
           writable: true,
         });
-        outcomes = await entryPoints(dialer);
+        // Dialers made while polluted: their options and policy specs are read under the pollution.
+        outcomes = [];
+        for (const policy of ['public', { deny: ['loopback', 'private'] }] as const) {
+          const dialer = new Dialer({ policy, resolver: resolveTo(['127.0.0.1']), memory: false });
+          outcomes.push(...(await entryPoints(dialer)));
+        }
       } finally {
         delete (Object.prototype as Record<string, unknown>)[key];
       }
@@ -471,10 +475,36 @@ describe('real dials on loopback', () => {
         }
         const code = (outcome as { code?: string }).code;
         assert.equal(code, 'ERR_NETDIAL_DENIED', `${where}: ${String(outcome)}`);
+        // Still redacted: the denied address is in no message.
+        assert.ok(
+          !(outcome as Error).message.includes('127.0.0.1'),
+          `${where}: ${(outcome as Error).message}`,
+        );
       }
       assert.equal(accepted, before, 'no connection reached the server');
     });
   }
+
+  test('the agents read their own `dial` and `maxSocketAge` only, never inherited ones', () => {
+    try {
+      Object.defineProperty(Object.prototype, 'dial', {
+        value: { timeout: 'bad' },
+        enumerable: true,
+        configurable: true,
+      });
+      Object.defineProperty(Object.prototype, 'maxSocketAge', {
+        value: -1,
+        enumerable: true,
+        configurable: true,
+      });
+      // Were either read, the constructor would throw (an invalid timeout / maxSocketAge).
+      new Agent({}).destroy();
+      new HttpsAgent({ keepAlive: true }).destroy();
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).dial;
+      delete (Object.prototype as Record<string, unknown>).maxSocketAge;
+    }
+  });
 
   test('pollution of Array.prototype indices does not fill holes in a policy list', () => {
     const deny: string[] = [];
