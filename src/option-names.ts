@@ -281,10 +281,11 @@ function checkPrototypeChain(
   what: string,
   path: string,
 ): void {
-  const own = new Set(ownKeys);
   let proto: object | null;
   try {
     proto = Object.getPrototypeOf(value);
+    if (proto === null || proto === Object.prototype) return; // the common case: nothing to look at
+    const own = new Set(ownKeys);
     for (let depth = 0; proto !== null && proto !== Object.prototype; depth++) {
       if (depth >= MAX_PROTOTYPE_DEPTH) {
         throw invalidOption(
