@@ -4,7 +4,7 @@
  * the option, what was expected and what came.
  */
 import net from 'node:net';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { inputError } from './errors.js';
 import { type AddressPolicy, compilePolicy, type PolicySpec } from './policy.js';
 import type { Family } from './types.js';
