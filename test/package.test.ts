@@ -369,7 +369,10 @@ describe('the packed package', { timeout: 600_000 }, () => {
       );
       // The wrong file (a plain dial typed as TLS) must fail: the checker really sees the package's types.
       assert.equal(errors.length, 1, errors.join('\n'));
-      assert.match(errors[0]!, /^wrong-[^(]+\(5,3\): error TS\d+: Type 'Socket' is missing .* from type 'TLSSocket'/);
+      assert.match(
+        errors[0]!,
+        /^wrong-[^(]+\(5,3\): error TS\d+: Type 'Socket' is missing .* from type 'TLSSocket'/,
+      );
     });
   }
 });
