@@ -461,9 +461,7 @@ function fromDialString(text: string, defaultPort: number | undefined): Target {
   if (hostText === '*') throw new Reject('host "*" (any address) is for announcing, not for dialing');
   const host = checkHost(hostText, { bareIPv6: true });
   const port =
-    fields.length === 3
-      ? portFromText(fields[2]!)
-      : missingPort(defaultPort, 'write "tcp!host!port"');
+    fields.length === 3 ? portFromText(fields[2]!) : missingPort(defaultPort, 'write "tcp!host!port"');
   return build(host, port);
 }
 
