@@ -297,6 +297,19 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.match(readFileSync(join(pkgDir, 'LICENSE'), 'utf8'), /^MIT License[\s\S]*netdial contributors/);
   });
 
+  test('the README on the package page: install first, links and images absolute (the package has no docs/)', () => {
+    const readme = readFileSync(join(consumer, 'node_modules', 'netdial', 'README.md'), 'utf8');
+    const relative = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)]
+      .map((m) => m[1]!)
+      .filter((target) => !/^(https:\/\/|#)/.test(target));
+    assert.deepEqual(relative, [], 'relative links break on the npm package page');
+    const install = readme.indexOf('npm install netdial');
+    assert.ok(install > 0 && install < readme.indexOf('## Usage'), 'the install line comes before usage');
+    assert.ok(
+      install < readme.indexOf('npm start') && readme.indexOf('npm start') < readme.indexOf('npm test'),
+    );
+  });
+
   test('an ESM import dials', async () => {
     const script = `
       import net from 'node:net';
