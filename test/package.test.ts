@@ -208,47 +208,51 @@ describe('the packed package', { timeout: 600_000 }, () => {
   let tarball = '';
   let packedFiles: string[] = [];
 
-  before(async () => {
-    work = mkdtempSync(join(tmpdir(), 'netdial-package-'));
-    // A copy of the project without dist/: packing it must build it (prepack/prepare), as a git install does.
-    const copy = join(work, 'project');
-    mkdirSync(copy);
-    for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE']) {
-      cpSync(join(ROOT, entry), join(copy, entry));
-    }
-    for (const dir of ['src', 'lab', 'test', 'bench', 'soak']) {
-      cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
-    }
-    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
-    const pack = await run('npm', ['pack', '--json', '--pack-destination', work], copy, 240_000);
-    assert.equal(pack.code, 0, `npm pack failed\n${show(pack)}`);
-    const json = pack.stdout.slice(pack.stdout.indexOf('['));
-    const [info] = JSON.parse(json) as Array<{ filename: string; files: Array<{ path: string }> }>;
-    tarball = join(work, info!.filename);
-    packedFiles = info!.files.map((f) => f.path).sort();
+  // Packing builds the project and npm may fetch dependencies: minutes on a loaded machine, not hours.
+  before(
+    async () => {
+      work = mkdtempSync(join(tmpdir(), 'netdial-package-'));
+      // A copy of the project without dist/: packing it must build it (prepack/prepare), as a git install does.
+      const copy = join(work, 'project');
+      mkdirSync(copy);
+      for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE']) {
+        cpSync(join(ROOT, entry), join(copy, entry));
+      }
+      for (const dir of ['src', 'lab', 'test', 'bench', 'soak']) {
+        cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
+      }
+      symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
+      const pack = await run('npm', ['pack', '--json', '--pack-destination', work], copy, 240_000);
+      assert.equal(pack.code, 0, `npm pack failed\n${show(pack)}`);
+      const json = pack.stdout.slice(pack.stdout.indexOf('['));
+      const [info] = JSON.parse(json) as Array<{ filename: string; files: Array<{ path: string }> }>;
+      tarball = join(work, info!.filename);
+      packedFiles = info!.files.map((f) => f.path).sort();
 
-    consumer = join(work, 'consumer');
-    mkdirSync(consumer);
-    writeFileSync(
-      join(consumer, 'package.json'),
-      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, license: 'MIT' }, null, 2),
-    );
-    const install = await run(
-      'npm',
-      [
-        'install',
-        tarball,
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        '--loglevel=error',
-      ],
-      consumer,
-      240_000,
-    );
-    assert.equal(install.code, 0, `npm install of the tarball failed\n${show(install)}`);
-  });
+      consumer = join(work, 'consumer');
+      mkdirSync(consumer);
+      writeFileSync(
+        join(consumer, 'package.json'),
+        JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, license: 'MIT' }, null, 2),
+      );
+      const install = await run(
+        'npm',
+        [
+          'install',
+          tarball,
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--ignore-scripts',
+          '--loglevel=error',
+        ],
+        consumer,
+        240_000,
+      );
+      assert.equal(install.code, 0, `npm install of the tarball failed\n${show(install)}`);
+    },
+    { timeout: 480_000 },
+  );
 
   after(() => {
     if (work !== '') rmSync(work, { recursive: true, force: true });
