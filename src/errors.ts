@@ -54,9 +54,11 @@ export interface DialErrorInit {
 }
 
 /**
- * A dial that did not produce a connection. `errors` (from AggregateError) holds one `Error` per attempt,
- * with `code`, `address`, `port` and `syscall` as Node's own socket errors have them; `attempts` has the
- * same facts as plain data with timings.
+ * A dial that did not produce a connection. `attempts` lists what went wrong as plain data (see
+ * {@link AttemptError} for which DNS outcomes it holds and what the message counts); `errors` (from
+ * AggregateError) holds one `Error` per entry of `attempts`, in the same order, with `code`, `address`,
+ * `port` and `syscall` as Node's own socket errors have them. `report` is the whole dial. `util.inspect`
+ * (and so `console.error(err)`) prints the message and one line per attempt.
  */
 export class DialError extends AggregateError {
   /** ENOTFOUND when the name does not exist; ETIMEDOUT when the overall timeout ran out; otherwise the most telling attempt's code. */
