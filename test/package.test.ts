@@ -224,7 +224,8 @@ describe('the packed package', { timeout: 600_000 }, () => {
       symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
       const pack = await run('npm', ['pack', '--json', '--pack-destination', work], copy, 240_000);
       assert.equal(pack.code, 0, `npm pack failed\n${show(pack)}`);
-      const json = pack.stdout.slice(pack.stdout.indexOf('['));
+      // Lifecycle script output may precede the JSON, which starts a line with '['.
+      const json = pack.stdout.slice(pack.stdout.search(/^\[/m));
       const [info] = JSON.parse(json) as Array<{ filename: string; files: Array<{ path: string }> }>;
       tarball = join(work, info!.filename);
       packedFiles = info!.files.map((f) => f.path).sort();
