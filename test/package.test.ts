@@ -1,9 +1,9 @@
 /**
- * The package as a user gets it, not the clone: a copy of the project is packed with `npm pack` (so its
- * prepack/prepare scripts build it from nothing), the tarball's contents are checked against what runs,
+ * The package as a user gets it, not the clone: a copy of the project's sources is packed with `npm pack`
+ * (so its prepack/prepare scripts build it from nothing), the tarball's contents are checked against what runs,
  * and the tarball is installed into a fresh temporary project (a CommonJS package, as `npm init -y` makes)
  * where ESM import, `require('netdial')`, `npx netdial --version`, `netdial/undici` without undici, and
- * `tsc --noEmit` under the module settings the README names are tried. The registry is reachable in CI;
+ * the TypeScript checker (as `tsc --noEmit`) under the module settings the README names are tried. The registry is reachable in CI;
  * npm is told to prefer its cache. Everything lives in one temporary directory, removed afterwards.
  */
 import assert from 'node:assert/strict';
@@ -215,10 +215,16 @@ describe('the packed package', { timeout: 600_000 }, () => {
       // A copy of the project without dist/: packing it must build it (prepack/prepare), as a git install does.
       const copy = join(work, 'project');
       mkdirSync(copy);
-      for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE']) {
-        cpSync(join(ROOT, entry), join(copy, entry));
-      }
-      for (const dir of ['src', 'lab', 'test', 'bench', 'soak']) {
+      const files = [
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'README.md',
+        'LICENSE',
+      ];
+      for (const entry of files) cpSync(join(ROOT, entry), join(copy, entry));
+      for (const dir of ['src', 'lab']) {
         cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
       }
       symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
@@ -297,6 +303,10 @@ describe('the packed package', { timeout: 600_000 }, () => {
       [],
       'no declarations of the CLI and the lab',
     );
+    // Maps are not shipped (the sources are not either), so the modules must not point at any.
+    for (const file of shippedJs) {
+      assert.doesNotMatch(readFileSync(join(pkgDir, file), 'utf8'), /sourceMappingURL/, file);
+    }
     const other = packedFiles.filter((f) => !f.endsWith('.js') && !f.endsWith('.d.ts')).sort();
     assert.deepEqual(other, ['LICENSE', 'README.md', 'package.json']);
     assert.match(readFileSync(join(pkgDir, 'LICENSE'), 'utf8'), /^MIT License[\s\S]*netdial contributors/);
