@@ -376,6 +376,7 @@ describe('the packed package', { timeout: 600_000 }, () => {
     );
     assert.notEqual(esm.code, 0);
     assert.match(esm.stderr, /netdial\/undici needs the undici package: npm install undici/);
+    assert.match(esm.stderr, /code: 'ERR_NETDIAL_UNDICI_MISSING'/);
     const cjs = await run(process.execPath, ['-e', "require('netdial/undici')"], consumer, 30_000);
     assert.notEqual(cjs.code, 0);
     assert.match(cjs.stderr, /npm install undici/);
