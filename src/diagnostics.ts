@@ -18,7 +18,7 @@
  * `atMs`, milliseconds since the dial began on a monotonic clock (the DialReport's timebase).
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import type { DialReport } from './report.js';
 import type { AddressSource, Family } from './types.js';
 

@@ -44,6 +44,11 @@ const LOCAL_ERRORS = new Set([
   'EINVAL',
 ]);
 
+/** DNS codes that are answers (the name has no address of a family, or none at all), not failures. */
+function isNegativeAnswer(code: string): boolean {
+  return code === 'ENODATA' || code === 'ENOTFOUND';
+}
+
 /** Most attempts named in a DialError's one-line message; the `attempts` array always has all. */
 const MESSAGE_ATTEMPTS = 6;
 
@@ -617,7 +622,9 @@ class DialSession {
       startMs: a.startMs,
       durationMs: (a.endMs ?? elapsedMs) - a.startMs,
     }));
-    const dns = [...this.#dnsFailures];
+    // A negative DNS answer (ENODATA, ENOTFOUND) is an answer, not a failure: it is listed only when the
+    // dial failed for want of an address (then it is why); otherwise it stays in the report's queries.
+    const dns = this.#dnsFailures.filter((d) => reason === 'dns' || !isNegativeAnswer(d.code));
     if (reason === 'timeout') {
       for (const a of this.#race.answers) {
         if (a.code !== 'ETIMEOUT') continue;
@@ -659,6 +666,13 @@ class DialSession {
           ? `connect ${where} timed out after ${formatDuration(elapsedMs)}`
           : `connect ${where} failed after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'} in ${formatDuration(elapsedMs)}`;
       message = tcp.length > 0 ? `${head}: ${listed.join('; ')}` : `${head}: no address was tried`;
+      // The count is of connection attempts; the other entries of `attempts` are named apart.
+      const also: string[] = [];
+      if (dns.length > 0)
+        also.push(`DNS ${dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join(', ')}`);
+      if (denied.length > 0)
+        also.push(`${denied.length} address${denied.length === 1 ? '' : 'es'} denied by policy`);
+      if (also.length > 0) message += ` (${also.join('; ')})`;
     }
     const report = this.#report();
     report.durationMs = elapsedMs;

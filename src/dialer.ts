@@ -3,8 +3,8 @@
  * and resolv.conf readers), the source-address probe — and `dial()`, the process-wide default Dialer's
  * shortcut (like Node's global agent, so what it learns accumulates across calls).
  */
-import net from 'node:net';
-import type tls from 'node:tls';
+import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import os from 'node:os';
 import { AttemptSlots } from './attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
@@ -18,6 +18,15 @@ import { parseHost, parseTarget } from './target.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
 export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
+
+/**
+ * A URL string whose scheme makes the dial TLS (`https:`, `wss:`). With these, `dial()` is typed to
+ * resolve with a `tls.TLSSocket` unless the options say `tls: false`.
+ */
+export type TlsUrlTarget = `https:${string}` | `wss:${string}`;
+
+/** Options that ask for a TLS handshake: `dial()` is typed to resolve with a `tls.TLSSocket`. */
+export type TlsDialOptions = DialOptions & { tls: true | tls.ConnectionOptions };
 
 /** Defaults for every dial of a Dialer, plus where its resolver looks and what it remembers. */
 export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSettings {
@@ -134,6 +143,13 @@ export class Dialer {
    * to get plain TCP). Rejects with a DialError (every attempt listed), an AbortError, or a TypeError
    * (code ERR_NETDIAL_INVALID_TARGET / ERR_NETDIAL_INVALID_OPTION) for bad input.
    */
+  dial(
+    target: TlsUrlTarget,
+    options?: DialOptions & { tls?: true | tls.ConnectionOptions },
+  ): Promise<tls.TLSSocket>;
+  dial(target: DialTarget, options: TlsDialOptions): Promise<tls.TLSSocket>;
+  /** Without `tls` (or with `tls: false`) typed as a `net.Socket`; a Dialer whose defaults set `tls` still gives a TLSSocket, which is one. */
+  dial(target: DialTarget, options?: DialOptions): Promise<net.Socket>;
   dial(target: DialTarget, options?: DialOptions): Promise<net.Socket | tls.TLSSocket> {
     let parsed: ReturnType<typeof parseTarget>;
     let cfg: DialConfig;
@@ -172,7 +188,16 @@ export function getDefaultDialer(): Dialer {
   return defaultDialer;
 }
 
-/** Connects by name with the process-wide default Dialer; see Dialer#dial. */
+/**
+ * Connects by name with the process-wide default Dialer; see Dialer#dial. Typed to resolve with a
+ * `tls.TLSSocket` when `tls` is set or the target is an `https:`/`wss:` URL string (not with `tls: false`).
+ */
+export function dial(
+  target: TlsUrlTarget,
+  options?: DialOptions & { tls?: true | tls.ConnectionOptions },
+): Promise<tls.TLSSocket>;
+export function dial(target: DialTarget, options: TlsDialOptions): Promise<tls.TLSSocket>;
+export function dial(target: DialTarget, options?: DialOptions): Promise<net.Socket>;
 export function dial(target: DialTarget, options?: DialOptions): Promise<net.Socket | tls.TLSSocket> {
   return getDefaultDialer().dial(target, options);
 }

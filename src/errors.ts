@@ -9,7 +9,20 @@ import type { Family } from './types.js';
 /** What a dial attempt was doing when it ended: resolving, connecting TCP, the TLS handshake, or refused by policy. */
 export type AttemptPhase = 'dns' | 'tcp' | 'tls' | 'policy';
 
-/** One entry per endpoint tried (or per failed DNS query, with phase 'dns'). Times are ms since the dial began. */
+/**
+ * One thing that went wrong in a failed dial, as plain data (`console.table(err.attempts)` reads well).
+ * A DialError's `attempts` lists, in this order:
+ * - `phase: 'dns'` — DNS queries that failed (ETIMEOUT, ESERVFAIL, EREFUSED…), one per query. A negative
+ *   answer (ENODATA: no address of that family; ENOTFOUND: no such name) is an answer, not a failure: it
+ *   is listed only when the dial failed for want of any address (the error's code is then ENOTFOUND, or
+ *   the DNS failure's). Otherwise it is in `err.report.resolution.queries` only.
+ * - `phase: 'policy'` — addresses the address policy refused (code ERR_NETDIAL_POLICY_DENIED).
+ * - `phase: 'tcp'` / `'tls'` — connection attempts, one per endpoint tried, in start order.
+ *
+ * The count in the message ("failed after 2 attempts") is of connection attempts (phases tcp and tls);
+ * DNS failures and policy denials are named after it in parentheses. Times are ms since the dial began,
+ * rounded to 0.1 ms.
+ */
 export interface AttemptError {
   /** The IP address dialled; for phase 'dns' the name that was queried. */
   address: string;
@@ -22,6 +35,9 @@ export interface AttemptError {
   startMs: number;
   durationMs: number;
 }
+
+/** Node's util.inspect hook, by its registered name (no import of node:util needed). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 const DIAL_ERROR = Symbol.for('netdial.DialError');
 const ABORT_ERROR = Symbol.for('netdial.AbortError');
@@ -38,9 +54,11 @@ export interface DialErrorInit {
 }
 
 /**
- * A dial that did not produce a connection. `errors` (from AggregateError) holds one `Error` per attempt,
- * with `code`, `address`, `port` and `syscall` as Node's own socket errors have them; `attempts` has the
- * same facts as plain data with timings.
+ * A dial that did not produce a connection. `attempts` lists what went wrong as plain data (see
+ * {@link AttemptError} for which DNS outcomes it holds and what the message counts); `errors` (from
+ * AggregateError) holds one `Error` per entry of `attempts`, in the same order, with `code`, `address`,
+ * `port` and `syscall` as Node's own socket errors have them. `report` is the whole dial. `util.inspect`
+ * (and so `console.error(err)`) prints the message and one line per attempt.
  */
 export class DialError extends AggregateError {
   /** ENOTFOUND when the name does not exist; ETIMEDOUT when the overall timeout ran out; otherwise the most telling attempt's code. */
@@ -63,10 +81,49 @@ export class DialError extends AggregateError {
     this.code = init.code;
     this.host = init.host;
     this.port = init.port;
-    this.attempts = Object.freeze([...init.attempts]);
-    this.elapsedMs = init.elapsedMs;
+    this.attempts = Object.freeze(
+      init.attempts.map((a) => ({ ...a, startMs: tenths(a.startMs), durationMs: tenths(a.durationMs) })),
+    );
+    this.elapsedMs = tenths(init.elapsedMs);
     this.report = init.report;
   }
+
+  /**
+   * What `console.error(err)` and `util.inspect(err)` print: the message, then one line per attempt —
+   * not the stack of netdial's internals and the full report (both stay on the error: `err.stack`,
+   * `err.report`).
+   */
+  [INSPECT](depth: number, options: { stylize?: (text: string, style: string) => string }): string {
+    const head = `${this.name} [${this.code}]: ${this.message}`;
+    if (depth < 0) return `[${head}]`;
+    const stylize = options?.stylize ?? ((text: string) => text);
+    const lines = [
+      head,
+      ...this.attempts.map((a, i) => `    ${stylize(`#${i + 1}`, 'special')} ${describeAttempt(a)}`),
+    ];
+    const more = this.report === undefined ? '' : ', err.report the whole dial';
+    lines.push(stylize(`    (err.attempts has these as data${more}, err.stack the stack)`, 'undefined'));
+    return lines.join('\n');
+  }
+}
+
+/** Milliseconds to 0.1 ms: what a reader of `attempts` needs, without float noise. */
+function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** "tcp 192.0.2.1 port 80: ECONNREFUSED (refused) at 0.4 ms, after 1.2 ms", plus the message when it says more. */
+function describeAttempt(a: AttemptError): string {
+  const what =
+    a.phase === 'dns'
+      ? `dns ${a.family === 6 ? 'AAAA' : 'A'} ${a.address}`
+      : `${a.phase} ${a.address} port ${a.port}`;
+  const words = describeCode(a.code);
+  const code = words === a.code ? a.code : `${a.code} (${words})`;
+  // Node's own texts ("connect ECONNREFUSED 192.0.2.1:80") repeat the code: only other messages add something.
+  const detail =
+    a.message !== '' && a.message !== words && !a.message.includes(a.code) ? `: ${a.message}` : '';
+  return `${what}: ${code} at ${a.startMs} ms, after ${a.durationMs} ms${detail}`;
 }
 
 function attemptToError(a: AttemptError): Error {

@@ -5,7 +5,7 @@
  * shell and the sorting internals (they are tested directly but their shapes may change).
  */
 export { Dialer, dial, getDefaultDialer } from './dialer.js';
-export type { DialTarget, DialerOptions } from './dialer.js';
+export type { DialTarget, DialerOptions, TlsDialOptions, TlsUrlTarget } from './dialer.js';
 export type { DialOptions, ResolveFunction, ResolverChoice } from './options.js';
 export { DEFAULTS } from './options.js';
 export { AbortError, DialError, isAbortError, isDialError } from './errors.js';

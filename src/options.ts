@@ -4,7 +4,7 @@
  * the option, what was expected and what came.
  */
 import net from 'node:net';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';

@@ -4,7 +4,7 @@
  * data (JSON-serialisable), kept in a WeakMap against the socket so it costs nothing once the socket
  * is gone. All times are milliseconds since the dial began.
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import type { AttemptOutcome } from './race.js';
 import type { AddressSource, Family } from './types.js';
 

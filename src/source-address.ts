@@ -5,7 +5,7 @@
  *
  * This is the I/O shell; the decisions live in the pure `sort.ts`.
  */
-import dgram from 'node:dgram';
+import * as dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Family } from './types.js';
 

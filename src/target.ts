@@ -461,9 +461,7 @@ function fromDialString(text: string, defaultPort: number | undefined): Target {
   if (hostText === '*') throw new Reject('host "*" (any address) is for announcing, not for dialing');
   const host = checkHost(hostText, { bareIPv6: true });
   const port =
-    fields.length === 3
-      ? portFromText(fields[2]!)
-      : missingPort(defaultPort, 'write "tcp!host!port" or pass a default port');
+    fields.length === 3 ? portFromText(fields[2]!) : missingPort(defaultPort, 'write "tcp!host!port"');
   return build(host, port);
 }
 
@@ -500,7 +498,7 @@ function fromHostPort(text: string, defaultPort: number | undefined): Target {
   const host = checkHost(hostText, { bareIPv6: false });
   const port =
     portText === undefined
-      ? missingPort(defaultPort, 'write "host:port" or pass a default port')
+      ? missingPort(defaultPort, 'write "host:port" or { host, port }')
       : portFromText(portText);
   return build(host, port);
 }
@@ -521,7 +519,7 @@ function fromObject(obj: Record<string, unknown>, defaultPort: number | undefine
   const portValue = obj.port;
   let port: number;
   if (portValue === undefined || portValue === null) {
-    port = missingPort(defaultPort, 'set port or pass a default port');
+    port = missingPort(defaultPort, 'write { host, port }');
   } else if (typeof portValue === 'number') {
     port = checkPortNumber(portValue);
   } else if (typeof portValue === 'string') {

@@ -8,9 +8,9 @@
  * Needs the `undici` package (an optional peer dependency, ^6.21 or ^7: the versions that run on Node 20
  * and whose dispatchers Node 20's global fetch accepts).
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import {
   Agent,
   buildConnector,
@@ -18,7 +18,7 @@ import {
   errors,
   getGlobalDispatcher,
   setGlobalDispatcher,
-} from 'undici';
+} from './undici-peer.js';
 import { getDefaultDialer } from './dialer.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';

@@ -37,6 +37,11 @@ export interface DialFlags {
   memoryFile: string | undefined;
   /** false with --no-memory. */
   memory: boolean;
+  /**
+   * -w / --timeout as given, ms. Netcat mode also closes a connection idle this long, as `nc -w` does;
+   * undefined: no idle limit.
+   */
+  idleTimeoutMs: number | undefined;
 }
 
 /** One parsed command. */
@@ -76,6 +81,8 @@ const OPTIONS = {
   ipv4: { type: 'boolean', short: '4' },
   ipv6: { type: 'boolean', short: '6' },
   timeout: { type: 'string', short: 'w' },
+  // nc -N (shut the connection down at the end of stdin): what netdial always does; accepted for nc habits.
+  'shutdown-on-eof': { type: 'boolean', short: 'N' },
   'attempt-delay': { type: 'string' },
   'resolution-delay': { type: 'string' },
   'max-concurrent': { type: 'string' },
@@ -117,24 +124,27 @@ const DIAL: readonly OptionName[] = [
 
 /** The options each command accepts (besides the global ones). */
 export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
-  connect: [...DIAL, 'trace', 'json', 'verbose'],
+  connect: [...DIAL, 'trace', 'json', 'verbose', 'shutdown-on-eof'],
   trace: [...DIAL, 'json'],
   resolve: ['ipv4', 'ipv6', 'timeout', 'source', 'nameserver', 'memory-file', 'no-memory', 'json'],
   demo: ['loopback'],
 };
 
 /**
- * A duration: a number of milliseconds ("250"), or with a unit ("250ms", "1.5s"). Throws UsageError naming
- * the option otherwise.
+ * A duration in ms from a number with an optional unit ("250ms", "1.5s"); a bare number is in `bareUnit`:
+ * seconds for -w/--timeout (nc's unit), milliseconds for the RFC 8305 delays (the RFC's). Throws
+ * UsageError naming the option otherwise.
  */
-export function parseDurationMs(text: string, option: string): number {
+export function parseDurationMs(text: string, option: string, bareUnit: 'ms' | 's' = 'ms'): number {
   const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s)?$/.exec(text.trim());
-  if (!m)
+  if (!m) {
+    const example = bareUnit === 's' ? '5 (seconds), 500ms or 2s' : '250 (ms), 250ms or 2s';
     throw new UsageError(
-      `option --${option}: expected a duration like 250, 250ms or 2s, got ${JSON.stringify(text)}`,
+      `option --${option}: expected a duration like ${example}, got ${JSON.stringify(text)}`,
     );
+  }
   const value = Number(m[1]);
-  return m[2] === 's' ? value * 1000 : value;
+  return (m[2] ?? bareUnit) === 's' ? value * 1000 : value;
 }
 
 function parseCount(text: string, option: string): number {
@@ -181,13 +191,21 @@ function dialFlags(v: Record<string, unknown>): DialFlags {
   const memoryFile = str('memory-file');
   if (memoryFile !== undefined && v['no-memory'])
     throw new UsageError('options --memory-file and --no-memory exclude each other');
+  // nc's -w: seconds when bare ("-w 5" is 5 s), as in nc; "500ms" and "2s" work too.
+  const timeoutMs =
+    str('timeout') === undefined ? undefined : parseDurationMs(str('timeout')!, 'timeout', 's');
+  if (timeoutMs !== undefined && !(timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS)) {
+    throw new UsageError(
+      `option -w/--timeout: expected 1ms to ${Math.floor(MAX_TIMER_MS / 1000)}s (a bare number is seconds), got ${JSON.stringify(str('timeout'))}`,
+    );
+  }
   const nameservers = (v.nameserver as string[] | undefined) ?? [];
   for (const ns of nameservers) {
     if (ns.trim() === '') throw new UsageError('option --nameserver needs an address, e.g. 127.0.0.1:5353');
   }
   return {
     family: v.ipv4 ? 4 : v.ipv6 ? 6 : 0,
-    timeoutMs: str('timeout') === undefined ? undefined : parseDurationMs(str('timeout')!, 'timeout'),
+    timeoutMs,
     attemptDelayMs:
       str('attempt-delay') === undefined
         ? undefined
@@ -205,8 +223,12 @@ function dialFlags(v: Record<string, unknown>): DialFlags {
     nameservers,
     memoryFile,
     memory: v['no-memory'] !== true,
+    idleTimeoutMs: timeoutMs,
   };
 }
+
+/** The longest timer Node keeps (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `HOST PORT` or `TARGET` as a dial target. */
 function targetOf(positionals: readonly string[], command: string): DialTarget {

@@ -113,9 +113,13 @@ export async function runConnect(cmd: ConnectCommand, io: CliIo): Promise<number
     );
   }
   await save();
-  const end = await pipeSocket(socket, io.stdin, io.stdout, io.signal);
+  const end = await pipeSocket(socket, io.stdin, io.stdout, io.signal, cmd.dial.idleTimeoutMs);
   switch (end.kind) {
     case 'closed':
+      return EXIT.ok;
+    case 'idle':
+      // nc -w: an idle connection times out and nc exits 0.
+      if (cmd.verbose) io.stderr.write(`netdial: no traffic for ${formatMs(end.idleMs)}, closing (-w)\n`);
       return EXIT.ok;
     case 'aborted':
       return EXIT.interrupted;

@@ -14,10 +14,12 @@ const EXIT_STATUS = `Exit status:
 
 const DIAL_OPTIONS = `Connection options:
   -4, -6                     only IPv4 / only IPv6 addresses
-  -w, --timeout DURATION     bound on the whole dial: DNS, every attempt, TLS (default 10s)
-  --attempt-delay DURATION   RFC 8305 Connection Attempt Delay, 10ms–2s
+  -w, --timeout SECONDS      as nc -w: the whole dial (DNS, every attempt, TLS) must end within it
+                             (default 10s), and in netcat mode a connection idle that long closes
+                             (default: no idle limit). A bare number is seconds (5, 1.5); 500ms, 2s too
+  --attempt-delay MS         RFC 8305 Connection Attempt Delay, 10ms–2s
                              (default 250ms, or derived from RTT history)
-  --resolution-delay DURATION  how long an A answer waits for AAAA, 0–2s (default 50ms)
+  --resolution-delay MS      how long an A answer waits for AAAA, 0–2s (default 50ms)
   --max-concurrent N         attempts in flight at once, 1–64 (default 6)
   -s, --source ADDRESS       local address to connect from (only its family is dialled)
   --tls                      TLS handshake on the winning connection (https:// targets imply it)
@@ -30,7 +32,16 @@ const DIAL_OPTIONS = `Connection options:
   --memory-file FILE         load what netdial remembers (DNS cache, failed endpoints, RTTs) from
                              FILE and save it back afterwards, so runs learn from each other
   --no-memory                remember nothing, keep DNS order among equal addresses
-DURATION is milliseconds (250) or has a unit (250ms, 2s).`;
+MS is milliseconds (250) or has a unit (250ms, 2s): the RFC's unit. SECONDS is nc's unit.`;
+
+const FROM_NC = `Coming from nc (OpenBSD netcat) — these flags mean what they mean there:
+  -4, -6         IPv4 / IPv6 addresses only
+  -s ADDRESS     connect from this source address
+  -v             one line on stderr about the connection
+  -w SECONDS     connect timeout, and idle timeout once connected
+  -N             shut the connection down at the end of stdin (netdial always does)
+Different: -k is curl's --insecure here, not nc's keep-listening (netdial never listens).
+Not here: -l (listen), -u (UDP), -z (scan), -n (give an IP address instead of a name).`;
 
 const COMMON = `Common options:
   -h, --help      this help          -V, --version   print the version
@@ -61,8 +72,11 @@ Netcat-mode options:
   --trace               after connecting (or failing) print the waterfall to stderr
   --json                print the establishment report as JSON to stderr instead (stdout carries the data)
   -v, --verbose         one line on stderr: which address answered and how long it took
+  -N                    accepted for nc habits: end of stdin always half-closes the connection
 
 ${DIAL_OPTIONS}
+
+${FROM_NC}
 
 ${COMMON}
 
@@ -70,7 +84,7 @@ Examples:
   printf 'GET / HTTP/1.0\\r\\nHost: example.com\\r\\n\\r\\n' | netdial example.com 80
   netdial --trace localhost:8080
   netdial --tls --alpn http/1.1 example.com:443
-  netdial -4 --timeout 2s tcp!mail.example.com!smtp
+  netdial -4 -w 2 tcp!mail.example.com!smtp
   netdial --nameserver 127.0.0.1:5353 -k https://test.internal:8443
 
 ${EXIT_STATUS}
@@ -113,7 +127,7 @@ Then the queries made, with their timing.
 Options:
   --json                     print the result as JSON
   -4, -6                     only IPv4 / only IPv6
-  -w, --timeout DURATION     bound on the resolution (default 10s)
+  -w, --timeout SECONDS      bound on the resolution (default 10s; 500ms, 2s work too)
   -s, --source ADDRESS       sort as if connecting from this local address
   --nameserver ADDR[:PORT]   ask only this DNS server (repeatable); no /etc/hosts, no system resolver
   --memory-file FILE         use (and update) a memory saved by earlier runs

@@ -8,15 +8,20 @@ import type net from 'node:net';
 /** How the copy ended. */
 export type PipeEnd =
   | { kind: 'closed' }
+  | { kind: 'idle'; idleMs: number }
   | { kind: 'error'; error: NodeJS.ErrnoException }
   | { kind: 'aborted' };
 
-/** Copies until the connection ends; never rejects. The socket is destroyed when it resolves. */
+/**
+ * Copies until the connection ends; never rejects. The socket is destroyed when it resolves. With
+ * `idleTimeoutMs`, a connection with no traffic either way for that long ends the copy (nc's -w).
+ */
 export function pipeSocket(
   socket: net.Socket,
   stdin: NodeJS.ReadableStream & { destroy?: () => void },
   stdout: NodeJS.WritableStream,
   signal: AbortSignal,
+  idleTimeoutMs?: number,
 ): Promise<PipeEnd> {
   return new Promise<PipeEnd>((resolve) => {
     let settled = false;
@@ -24,6 +29,8 @@ export function pipeSocket(
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
+      socket.setTimeout(0);
+      socket.removeListener('timeout', onIdle);
       stdin.unpipe(socket);
       stdin.pause();
       socket.unpipe(stdout);
@@ -31,9 +38,15 @@ export function pipeSocket(
       resolve(end);
     };
     const onAbort = () => finish({ kind: 'aborted' });
+    const onIdle = () => finish({ kind: 'idle', idleMs: idleTimeoutMs ?? 0 });
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
 
+    if (idleTimeoutMs !== undefined && Number.isFinite(idleTimeoutMs) && idleTimeoutMs > 0) {
+      // Socket inactivity counts reads and writes, as nc's poll() does.
+      socket.setTimeout(idleTimeoutMs);
+      socket.on('timeout', onIdle);
+    }
     socket.pipe(stdout, { end: false });
     // Half-close: pipe() calls socket.end() when stdin ends; the server's answer still arrives.
     stdin.pipe(socket);

@@ -273,7 +273,8 @@ export function errorRows(error: DialError, style: Style): TimelineRow[] {
  */
 export function renderDialError(error: DialError, options: TraceOptions): string {
   const { style } = options;
-  const tcp = error.attempts.filter((a) => a.phase !== 'dns');
+  // The count is of connection attempts, as in the DialError's message; policy denials are not attempts.
+  const tcp = error.attempts.filter((a) => a.phase === 'tcp' || a.phase === 'tls');
   const dns = error.attempts.filter((a) => a.phase === 'dns');
   const head = `connect ${addressPort(error.host, error.port)}: ${style.red(`failed (${error.code})`)} in ${formatMs(error.elapsedMs)} after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'}`;
   if (error.report !== undefined) {
@@ -292,10 +293,10 @@ export function renderDialError(error: DialError, options: TraceOptions): string
   }
   if (dns.length === 0) {
     lines.push(
-      `  ${style.dim(tcp.length === 0 ? 'no DNS answer arrived before the dial ended' : 'no DNS query failed')}`,
+      `  ${style.dim(dns.length === error.attempts.length ? 'no DNS answer arrived before the dial ended' : 'no DNS query failed')}`,
     );
   }
-  if (tcp.length > 0)
+  if (dns.length < error.attempts.length)
     lines.push(`  ${style.dim('(a failed dial keeps no successful answers: see the attempts below)')}`);
   lines.push(
     '',

@@ -13,12 +13,12 @@
  * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
  * connected to (from the dial report; no limit when the source had no TTL: hosts file, literal, system).
  */
-import http from 'node:http';
-import https from 'node:https';
-import type net from 'node:net';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { ownOption } from '../option-names.js';
 import { readConnectionDialOptions } from '../options.js';
 import { attachReport, getReport } from '../report.js';

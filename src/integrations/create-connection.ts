@@ -8,9 +8,9 @@
  * `DialSocket` is also the `stream` for pg (`new pg.Client({ stream: () => new DialSocket() })`), whose
  * driver calls `stream.connect(port, host)` itself.
  */
-import net from 'node:net';
+import * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
 import { attachReport, getReport } from '../report.js';

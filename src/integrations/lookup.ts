@@ -10,7 +10,7 @@
  * addresses); for netdial's full race use `Agent`, `createConnection` or `netdial/undici` instead.
  */
 import dns from 'node:dns';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Dialer, getDefaultDialer } from '../dialer.js';

@@ -1,0 +1,45 @@
+/**
+ * undici, loaded for `netdial/undici` when that entry point is imported. undici is an optional peer
+ * dependency: a static `import … from 'undici'` would fail at link time with Node's bare
+ * `ERR_MODULE_NOT_FOUND`, before any code could say what to do. undici is CommonJS (no `exports` map), so
+ * `require` loads the same module instance an application's own `import 'undici'` gets.
+ */
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+
+/** The message when undici is not installed. */
+export const UNDICI_MISSING =
+  'netdial/undici needs the undici package: npm install undici (^6.21 or ^7, an optional peer dependency of netdial)';
+
+function loadUndici(): typeof Undici {
+  try {
+    return createRequire(import.meta.url)('undici') as typeof Undici;
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    // Only undici itself missing; a broken undici (or one of its files missing) keeps its own error.
+    if (e.code === 'MODULE_NOT_FOUND' && /'undici'/.test(e.message ?? '')) {
+      throw Object.assign(new Error(UNDICI_MISSING, { cause: error }), {
+        code: 'ERR_NETDIAL_UNDICI_MISSING',
+      });
+    }
+    throw error;
+  }
+}
+
+const undici = loadUndici();
+
+export const Agent: typeof Undici.Agent = undici.Agent;
+export type Agent = Undici.Agent;
+export declare namespace Agent {
+  type Options = Undici.Agent.Options;
+}
+export const buildConnector: typeof Undici.buildConnector = undici.buildConnector;
+export declare namespace buildConnector {
+  type connector = Undici.buildConnector.connector;
+  type Options = Undici.buildConnector.Options;
+  type Callback = Undici.buildConnector.Callback;
+}
+export const errors: typeof Undici.errors = undici.errors;
+export const getGlobalDispatcher: typeof Undici.getGlobalDispatcher = undici.getGlobalDispatcher;
+export const setGlobalDispatcher: typeof Undici.setGlobalDispatcher = undici.setGlobalDispatcher;
+export type { Dispatcher } from 'undici';

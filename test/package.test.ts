@@ -1,0 +1,407 @@
+/**
+ * The package as a user gets it, not the clone: a copy of the project's sources is packed with `npm pack`
+ * (so its prepack/prepare scripts build it from nothing), the tarball's contents are checked against what runs,
+ * and the tarball is installed into a fresh temporary project (a CommonJS package, as `npm init -y` makes)
+ * where ESM import, `require('netdial')`, `npx netdial --version`, `netdial/undici` without undici, and
+ * the TypeScript checker (as `tsc --noEmit`) under the module settings the README names are tried. The registry is reachable in CI;
+ * npm is told to prefer its cache. Everything lives in one temporary directory, removed afterwards.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix, relative } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TYPE_ROOTS = join(ROOT, 'node_modules', '@types');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command; kills it by PID after `timeoutMs`. Never rejects: the caller asserts on the result. */
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  timeoutMs: number,
+  env: Record<string, string | undefined> = {},
+): Promise<Run> {
+  const child = spawn(command, args, {
+    cwd,
+    env: { ...process.env, NODE_OPTIONS: undefined, ...env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => {
+    child.on('error', (e) => err.push(Buffer.from(String(e))));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+  });
+}
+
+function show(r: Run): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
+}
+
+/** Relative module specifiers a built file loads: static and dynamic imports, and `new URL('./x.js', import.meta.url)` scripts. */
+function relativeImports(source: string): string[] {
+  const found: string[] = [];
+  const patterns = [
+    /\bfrom\s*'(\.\.?\/[^']+)'/g,
+    /\bimport\s*'(\.\.?\/[^']+)'/g,
+    /\bimport\(\s*'(\.\.?\/[^']+)'\s*\)/g,
+    /new URL\(\s*'(\.\.?\/[^']+\.js)'\s*,\s*import\.meta\.url\s*\)/g,
+  ];
+  for (const p of patterns) for (const m of source.matchAll(p)) found.push(m[1]!);
+  return found;
+}
+
+/** Every package file reachable from `entries` (package-relative paths) through relative imports. */
+function closure(packageDir: string, entries: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = readFileSync(join(packageDir, file), 'utf8');
+    for (const spec of relativeImports(text)) {
+      let next = posix.normalize(posix.join(posix.dirname(file), spec));
+      if (file.endsWith('.d.ts')) next = next.replace(/\.js$/, '.d.ts');
+      if (next.startsWith('..') || next === 'package.json') continue;
+      queue.push(next);
+    }
+  }
+  return seen;
+}
+
+/** The typed file every TypeScript setting compiles: the public API as the README shows it, with type assertions. */
+const TYPED_USE = `import { dial, Dialer, getReport, isDialError, type AttemptError } from 'netdial';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+export async function use(): Promise<boolean> {
+  const plain: Socket = await dial('example.com:80');
+  // @ts-expect-error a plain TCP dial is not typed as TLS
+  plain.authorized;
+  const secure: TLSSocket = await dial('example.com:443', { tls: { ALPNProtocols: ['h2'] } });
+  const alsoSecure: TLSSocket = await dial({ host: 'example.com', port: 443 }, { tls: true });
+  const https: TLSSocket = await dial('https://example.com/');
+  const wss: TLSSocket = await new Dialer({ memory: false }).dial('wss://example.com/socket');
+  const notTls = await dial('https://example.com/', { tls: false });
+  // @ts-expect-error tls: false dials plain TCP even for an https URL
+  notTls.authorized;
+  // @ts-expect-error a port is a number or a service name
+  await dial({ host: 'example.com', port: [443] });
+  try {
+    await dial('example.com:443');
+  } catch (err) {
+    if (isDialError(err)) {
+      const first: AttemptError | undefined = err.attempts[0];
+      return first?.phase === 'dns' && err.report !== undefined;
+    }
+  }
+  return secure.authorized && alsoSecure.authorized && https.authorized && wss.authorized && getReport(plain) !== undefined;
+}
+`;
+
+/** Parsed declaration files shared by the checks (the Node.js types take seconds to parse). */
+const parsedLibraries = new Map<string, ts.SourceFile>();
+
+/**
+ * \`tsc --noEmit\` in-process: the declarations of the package and the given files are checked (as with
+ * \`skipLibCheck: false\`), the Node.js and TypeScript library declarations are trusted (as
+ * \`skipDefaultLibCheck\` does for the latter). Returns "file(line,col): error TSnnnn: text" lines.
+ */
+function typeCheck(dir: string, files: readonly string[], settings: Record<string, string>): string[] {
+  const { options, errors } = ts.convertCompilerOptionsFromJson(
+    { ...settings, target: 'es2022', strict: true, noEmit: true, types: ['node'], typeRoots: [TYPE_ROOTS] },
+    dir,
+  );
+  assert.deepEqual(errors, []);
+  const trusted = (fileName: string) => fileName.startsWith(join(ROOT, 'node_modules'));
+  const host = ts.createCompilerHost(options);
+  const read = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    if (!trusted(fileName)) return read(fileName, languageVersion, onError, shouldCreate);
+    const key = `${fileName} ${JSON.stringify(languageVersion)}`;
+    let file = parsedLibraries.get(key);
+    if (file === undefined) {
+      file = read(fileName, languageVersion, onError, shouldCreate);
+      if (file !== undefined) parsedLibraries.set(key, file);
+    }
+    return file;
+  };
+  const program = ts.createProgram({
+    rootNames: files.map((f) => join(dir, f)),
+    options,
+    host,
+  });
+  const diagnostics = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
+  for (const file of program.getSourceFiles()) {
+    if (trusted(file.fileName)) continue;
+    diagnostics.push(...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file));
+  }
+  return diagnostics.map((d) => {
+    const text = ts.flattenDiagnosticMessageText(d.messageText, ' ');
+    if (d.file === undefined || d.start === undefined) return `error TS${d.code}: ${text}`;
+    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${relative(dir, d.file.fileName)}(${line + 1},${character + 1}): error TS${d.code}: ${text}`;
+  });
+}
+
+/** A plain dial typed as TLS: must not compile. */
+const WRONG_USE = `import { dial } from 'netdial';
+import type { TLSSocket } from 'node:tls';
+
+export async function wrong(): Promise<TLSSocket> {
+  return dial('example.com:80');
+}
+`;
+
+/** TypeScript settings the README documents, each with the file it compiles. */
+const TS_SETTINGS: ReadonlyArray<{ name: string; file: string; options: Record<string, string> }> = [
+  {
+    name: 'nodenext',
+    file: 'use-nodenext.mts',
+    options: { module: 'nodenext', moduleResolution: 'nodenext' },
+  },
+  {
+    name: 'nodenext (CommonJS .cts)',
+    file: 'use-cjs.cts',
+    options: { module: 'nodenext', moduleResolution: 'nodenext' },
+  },
+  { name: 'bundler', file: 'use-bundler.ts', options: { module: 'preserve', moduleResolution: 'bundler' } },
+  {
+    name: 'node16 (.mts in a CommonJS package)',
+    file: 'use-node16.mts',
+    options: { module: 'node16', moduleResolution: 'node16' },
+  },
+  { name: 'node10', file: 'use-node10.ts', options: { module: 'commonjs', moduleResolution: 'node10' } },
+];
+
+describe('the packed package', { timeout: 600_000 }, () => {
+  let work = '';
+  let consumer = '';
+  let tarball = '';
+  let packedFiles: string[] = [];
+
+  // Packing builds the project and npm may fetch dependencies: minutes on a loaded machine, not hours.
+  before(
+    async () => {
+      work = mkdtempSync(join(tmpdir(), 'netdial-package-'));
+      // A copy of the project without dist/: packing it must build it (prepack/prepare), as a git install does.
+      const copy = join(work, 'project');
+      mkdirSync(copy);
+      const files = [
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'README.md',
+        'LICENSE',
+      ];
+      for (const entry of files) cpSync(join(ROOT, entry), join(copy, entry));
+      for (const dir of ['src', 'lab']) {
+        cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
+      }
+      symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
+      const pack = await run('npm', ['pack', '--json', '--pack-destination', work], copy, 240_000);
+      assert.equal(pack.code, 0, `npm pack failed\n${show(pack)}`);
+      // Lifecycle script output may precede the JSON, which starts a line with '['.
+      const json = pack.stdout.slice(pack.stdout.search(/^\[/m));
+      const [info] = JSON.parse(json) as Array<{ filename: string; files: Array<{ path: string }> }>;
+      tarball = join(work, info!.filename);
+      packedFiles = info!.files.map((f) => f.path).sort();
+
+      consumer = join(work, 'consumer');
+      mkdirSync(consumer);
+      writeFileSync(
+        join(consumer, 'package.json'),
+        JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, license: 'MIT' }, null, 2),
+      );
+      const install = await run(
+        'npm',
+        [
+          'install',
+          tarball,
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--ignore-scripts',
+          '--loglevel=error',
+        ],
+        consumer,
+        240_000,
+      );
+      assert.equal(install.code, 0, `npm install of the tarball failed\n${show(install)}`);
+    },
+    { timeout: 480_000 },
+  );
+
+  after(() => {
+    if (work !== '') rmSync(work, { recursive: true, force: true });
+  });
+
+  test('ships what runs: the modules the entry points load, their types, LICENSE and README; no maps', () => {
+    const pkgDir = join(consumer, 'node_modules', 'netdial');
+    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      exports: Record<string, string | Record<string, string>>;
+    };
+    const strip = (p: string) => p.replace(/^\.\//, '');
+    const jsEntries: string[] = [...Object.values(pkg.bin).map(strip)];
+    const typeEntries: string[] = [];
+    for (const target of Object.values(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      jsEntries.push(strip(target.default!));
+      typeEntries.push(strip(target.types!));
+    }
+    const js = closure(pkgDir, jsEntries);
+    const types = closure(pkgDir, typeEntries);
+    const shippedJs = packedFiles.filter((f) => f.endsWith('.js'));
+    const shippedTypes = packedFiles.filter((f) => f.endsWith('.d.ts'));
+    assert.deepEqual(
+      shippedJs.filter((f) => !js.has(f)),
+      [],
+      'shipped modules that no entry point (bin, exports) loads',
+    );
+    assert.deepEqual(
+      [...js].filter((f) => !shippedJs.includes(f)),
+      [],
+      'modules an entry point loads that are not shipped',
+    );
+    assert.deepEqual(
+      [...types].filter((f) => !shippedTypes.includes(f)),
+      [],
+      'declarations the exported types need that are not shipped',
+    );
+    assert.deepEqual(
+      shippedTypes.filter((t) => t.startsWith('dist/src/cli/') || t.startsWith('dist/lab/')),
+      [],
+      'no declarations of the CLI and the lab',
+    );
+    // Maps are not shipped (the sources are not either), so the modules must not point at any.
+    for (const file of shippedJs) {
+      assert.doesNotMatch(readFileSync(join(pkgDir, file), 'utf8'), /sourceMappingURL/, file);
+    }
+    const other = packedFiles.filter((f) => !f.endsWith('.js') && !f.endsWith('.d.ts')).sort();
+    assert.deepEqual(other, ['LICENSE', 'README.md', 'package.json']);
+    assert.match(readFileSync(join(pkgDir, 'LICENSE'), 'utf8'), /^MIT License[\s\S]*netdial contributors/);
+  });
+
+  test('the README on the package page: install first, links and images absolute (the package has no docs/)', () => {
+    const readme = readFileSync(join(consumer, 'node_modules', 'netdial', 'README.md'), 'utf8');
+    const relative = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)]
+      .map((m) => m[1]!)
+      .filter((target) => !/^(https:\/\/|#)/.test(target));
+    assert.deepEqual(relative, [], 'relative links break on the npm package page');
+    const install = readme.indexOf('npm install netdial');
+    assert.ok(install > 0 && install < readme.indexOf('## Usage'), 'the install line comes before usage');
+    assert.ok(
+      install < readme.indexOf('npm start') && readme.indexOf('npm start') < readme.indexOf('npm test'),
+    );
+  });
+
+  test('an ESM import dials', async () => {
+    const script = `
+      import net from 'node:net';
+      import { dial, isDialError } from 'netdial';
+      const server = net.createServer((s) => s.end('hello'));
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const socket = await dial({ host: '127.0.0.1', port: server.address().port });
+      let text = '';
+      for await (const chunk of socket) text += chunk;
+      server.close();
+      console.log(text, typeof isDialError);
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout.trim(), 'hello function');
+  });
+
+  test("require('netdial') works in a CommonJS project (Node >= 20.19)", async () => {
+    const script = `
+      const net = require('node:net');
+      const { dial, DialError } = require('netdial');
+      const server = net.createServer((s) => s.end('hello'));
+      server.listen(0, '127.0.0.1', async () => {
+        const socket = await dial('127.0.0.1:' + server.address().port);
+        let text = '';
+        for await (const chunk of socket) text += chunk;
+        server.close();
+        console.log(text, typeof DialError);
+      });
+    `;
+    const r = await run(process.execPath, ['-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout.trim(), 'hello function');
+  });
+
+  test('npx netdial --version runs the installed bin', async () => {
+    const r = await run('npx', ['--no-install', 'netdial', '--version'], consumer, 60_000);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout.trim(), new RegExp(`^netdial ${VERSION.replaceAll('.', '\\.')}\\b`));
+  });
+
+  test('netdial/undici without undici installed says to install it', async () => {
+    assert.equal(existsSync(join(consumer, 'node_modules', 'undici')), false, 'undici is an optional peer');
+    const esm = await run(
+      process.execPath,
+      ['--input-type=module', '-e', "await import('netdial/undici')"],
+      consumer,
+      30_000,
+    );
+    assert.notEqual(esm.code, 0);
+    assert.match(esm.stderr, /netdial\/undici needs the undici package: npm install undici/);
+    assert.match(esm.stderr, /code: 'ERR_NETDIAL_UNDICI_MISSING'/);
+    const cjs = await run(process.execPath, ['-e', "require('netdial/undici')"], consumer, 30_000);
+    assert.notEqual(cjs.code, 0);
+    assert.match(cjs.stderr, /npm install undici/);
+  });
+
+  for (const setting of TS_SETTINGS) {
+    test(`the TypeScript checker accepts the typed use under ${setting.name}`, () => {
+      const dir = join(consumer, `ts-${setting.name.replace(/\W+/g, '-')}`);
+      mkdirSync(dir);
+      const wrongFile = setting.file.replace(/^use-/, 'wrong-');
+      writeFileSync(join(dir, setting.file), TYPED_USE);
+      writeFileSync(join(dir, wrongFile), WRONG_USE);
+      const errors = typeCheck(dir, [setting.file, wrongFile], setting.options);
+      // The @ts-expect-error lines are assertions too: a wrong type would leave them unused, an error.
+      assert.deepEqual(
+        errors.filter((e) => !e.startsWith(`${wrongFile}(`)),
+        [],
+        'the typed use compiles, the package declarations included',
+      );
+      // The wrong file (a plain dial typed as TLS) must fail: the checker really sees the package's types.
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(
+        errors[0]!,
+        /^wrong-[^(]+\(5,3\): error TS\d+: Type 'Socket' is missing .* from type 'TLSSocket'/,
+      );
+    });
+  }
+});
