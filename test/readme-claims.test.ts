@@ -116,6 +116,40 @@ describe('README claims on loopback', () => {
     );
   });
 
+  test('noDelay and keepAlive are applied to the winning socket', async (t) => {
+    const calls: Array<[net.Socket, string, unknown[]]> = [];
+    const proto = net.Socket.prototype;
+    const { setNoDelay, setKeepAlive } = proto;
+    // Spies that call through: the real socket options are still set.
+    proto.setNoDelay = function (this: net.Socket, ...args: unknown[]) {
+      calls.push([this, 'setNoDelay', args]);
+      return setNoDelay.apply(this, args as Parameters<typeof setNoDelay>);
+    };
+    proto.setKeepAlive = function (this: net.Socket, ...args: unknown[]) {
+      calls.push([this, 'setKeepAlive', args]);
+      return setKeepAlive.apply(this, args as Parameters<typeof setKeepAlive>);
+    };
+    let socket: net.Socket;
+    try {
+      socket = await new Dialer({ resolver: fixed({ 4: ['127.0.0.1'] }) }).dial(`opts.test:${port}`, {
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: 1500,
+      });
+    } finally {
+      proto.setNoDelay = setNoDelay;
+      proto.setKeepAlive = setKeepAlive;
+    }
+    t.after(() => closeSocket(socket));
+    assert.deepEqual(
+      calls.filter(([s]) => s === socket).map(([, name, args]) => [name, ...args]),
+      [
+        ['setNoDelay', true],
+        ['setKeepAlive', true, 1500],
+      ],
+    );
+  });
+
   test('localAddress: the connection leaves from it, and only destinations of its family are dialled', async (t) => {
     const asked: number[] = [];
     const socket = await new Dialer({ resolver: fixed({ 4: ['127.0.0.1'], 6: ['::1'] }, asked) }).dial(
