@@ -196,11 +196,12 @@ describe('README claims on loopback', () => {
   });
 
   test('an attempt still silent when another address won is remembered as unanswered, and tried last next time', async (t) => {
-    const hole = await startBlackhole({ hosts: ['127.0.0.2'] });
-    t.after(() => hole.close());
+    // The good server first: its port is then free on 127.0.0.2, which hardly anything else binds.
     const good = trackConnections(net.createServer((s) => s.resume()));
-    await listen(good, '127.0.0.1', hole.port);
+    const goodPort = await listen(good, '127.0.0.1');
     t.after(() => closeServer(good));
+    const hole = await startBlackhole({ hosts: ['127.0.0.2'], port: goodPort });
+    t.after(() => hole.close());
     const dialer = new Dialer({
       resolver: fixed({ 4: ['127.0.0.2', '127.0.0.1'] }),
       family: 4,
