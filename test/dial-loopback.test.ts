@@ -16,6 +16,7 @@ import {
   type ResolveFunction,
 } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { closeServer, trackConnections } from './support/servers.js';
 import { makeSelfSignedCert, type TestCert } from './support/tls-cert.js';
 
 /** A resolver for tests: fixed answers per family, optionally late; never touches real DNS. */
@@ -75,13 +76,13 @@ async function closeSocket(s: net.Socket): Promise<void> {
 }
 
 describe('dial on loopback', () => {
-  const server = net.createServer();
+  const server = trackConnections(net.createServer());
   const counts = track(server);
   let port = 0;
   before(async () => {
     port = await listen(server, '127.0.0.1');
   });
-  after(() => server.close());
+  after(() => closeServer(server));
 
   test('name with ::1 (refused) and 127.0.0.1 (listening) connects over IPv4', async () => {
     const baseline = activeResources();
@@ -111,7 +112,7 @@ describe('dial on loopback', () => {
   });
 
   test('the winning socket is handed over untouched: no bytes read or lost', async () => {
-    const greeter = net.createServer((s) => s.end('hello from the server\n'));
+    const greeter = trackConnections(net.createServer((s) => s.end('hello from the server\n')));
     const gport = await listen(greeter, '127.0.0.1');
     try {
       const dialer = new Dialer({ resolver: fixedResolver({ 4: ['127.0.0.1'] }) });
@@ -123,7 +124,7 @@ describe('dial on loopback', () => {
       assert.equal(Buffer.concat(chunks).toString(), 'hello from the server\n');
       await closeSocket(socket);
     } finally {
-      greeter.close();
+      await closeServer(greeter);
     }
   });
 
@@ -300,13 +301,15 @@ describe('dial with TLS on loopback', () => {
   };
   before(async () => {
     cert = makeSelfSignedCert('localhost');
-    server = tls.createServer({ key: cert.key, cert: cert.cert, ALPNProtocols: ['h2', 'http/1.1'] }, (s) => {
-      s.end(String((s as tls.TLSSocket & { servername: string | false }).servername));
-    });
+    server = trackConnections(
+      tls.createServer({ key: cert.key, cert: cert.cert, ALPNProtocols: ['h2', 'http/1.1'] }, (s) => {
+        s.end(String((s as tls.TLSSocket & { servername: string | false }).servername));
+      }),
+    );
     server.on('tlsClientError', () => {});
     port = await listen(server, '127.0.0.1');
   });
-  after(() => server.close());
+  after(() => closeServer(server));
 
   test('SNI is the host name, the certificate is checked against it, ALPN passes through', async () => {
     const baseline = activeResources();
@@ -359,7 +362,7 @@ describe('dial with TLS on loopback', () => {
 
   test('abort during the TLS handshake closes the connection', async () => {
     // Accepts TCP, reads and drops the ClientHello, never answers (reading lets it see the client's FIN).
-    const mute = net.createServer((s) => s.resume());
+    const mute = trackConnections(net.createServer((s) => s.resume()));
     const mutePort = await listen(mute, '127.0.0.1');
     const counts = track(mute);
     try {
@@ -380,12 +383,12 @@ describe('dial with TLS on loopback', () => {
       assert.equal(counts.accepted, 1);
       assert.equal(counts.closed, 1);
     } finally {
-      mute.close();
+      await closeServer(mute);
     }
   });
 
   test('the timeout bounds the TLS handshake too', async () => {
-    const mute = net.createServer((s) => s.on('error', () => {}).resume());
+    const mute = trackConnections(net.createServer((s) => s.on('error', () => {}).resume()));
     const mutePort = await listen(mute, '127.0.0.1');
     try {
       const err = (await new Dialer({ resolver: fixedResolver({ 4: ['127.0.0.1'] }) })
@@ -395,7 +398,7 @@ describe('dial with TLS on loopback', () => {
       assert.equal(err.code, 'ETIMEDOUT');
       assert.equal(err.attempts[0]?.phase, 'tls');
     } finally {
-      mute.close();
+      await closeServer(mute);
     }
   });
 });

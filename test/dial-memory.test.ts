@@ -18,6 +18,7 @@ import {
   type ResolveFunction,
 } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { closeServer, trackConnections } from './support/servers.js';
 
 async function listen(server: net.Server, host: string, port = 0): Promise<number> {
   server.listen(port, host);
@@ -28,8 +29,8 @@ async function listen(server: net.Server, host: string, port = 0): Promise<numbe
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('DNS cache through a real DNS server', () => {
-  const tcp = net.createServer((s) => s.resume());
-  const tcp6 = net.createServer((s) => s.resume());
+  const tcp = trackConnections(net.createServer((s) => s.resume()));
+  const tcp6 = trackConnections(net.createServer((s) => s.resume()));
   let port = 0;
   let dns: LabDnsServer;
   let dnsOptions: DialerOptions;
@@ -54,9 +55,7 @@ describe('DNS cache through a real DNS server', () => {
     };
   });
   after(async () => {
-    tcp.close();
-    tcp6.close();
-    await dns.close();
+    await Promise.all([closeServer(tcp), closeServer(tcp6), dns?.close()]);
   });
 
   test('within the TTL, repeated dials make zero DNS queries', async () => {
@@ -126,18 +125,16 @@ describe('endpoint memory on loopback', () => {
   const servers: net.Server[] = [];
   let port = 0;
   before(async () => {
-    const first = net.createServer((s) => s.resume());
+    const first = trackConnections(net.createServer((s) => s.resume()));
     port = await listen(first, '127.0.0.1');
     servers.push(first);
     for (const host of ['127.0.0.2', '127.0.0.3']) {
-      const s = net.createServer((c) => c.resume());
+      const s = trackConnections(net.createServer((c) => c.resume()));
       await listen(s, host, port);
       servers.push(s);
     }
   });
-  after(() => {
-    for (const s of servers) s.close();
-  });
+  after(() => Promise.all(servers.map(closeServer)));
 
   const fixed =
     (answers: { 4?: string[]; 6?: string[] }): ResolveFunction =>
@@ -204,7 +201,7 @@ describe('endpoint memory on loopback', () => {
   });
 
   test('a demoted endpoint is retried after its backoff and comes back to its place on success', async () => {
-    const extra = net.createServer((c) => c.resume());
+    const extra = trackConnections(net.createServer((c) => c.resume()));
     let answer = ['127.0.0.9'];
     const dialer = new Dialer({
       resolver: async (_n, family) => (family === 4 ? answer : []),
@@ -229,7 +226,7 @@ describe('endpoint memory on loopback', () => {
       assert.deepEqual(getReport(s4)!.decisions.demoted, []);
       s4.destroy();
     } finally {
-      extra.close();
+      await closeServer(extra);
     }
   });
 

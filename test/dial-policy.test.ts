@@ -17,6 +17,7 @@ import {
   isDialError,
   type ResolveFunction,
 } from '../src/index.js';
+import { closeServer, trackConnections } from './support/servers.js';
 
 const fixed =
   (answers: { 4?: string[]; 6?: string[] }): ResolveFunction =>
@@ -34,9 +35,9 @@ async function rejection(p: Promise<unknown>): Promise<DialError> {
 
 describe('address policy on loopback', () => {
   let accepted = 0;
-  const server = http.createServer((_req, res) => res.end('ok'));
+  const server = trackConnections(http.createServer((_req, res) => res.end('ok')));
   server.on('connection', () => accepted++);
-  const second = net.createServer((s) => s.resume());
+  const second = trackConnections(net.createServer((s) => s.resume()));
   let port = 0;
   before(async () => {
     server.listen(0, '127.0.0.1');
@@ -45,10 +46,7 @@ describe('address policy on loopback', () => {
     second.listen(port, '127.0.0.2');
     await once(second, 'listening');
   });
-  after(() => {
-    server.close();
-    second.close();
-  });
+  after(() => Promise.all([closeServer(server), closeServer(second)]));
 
   test("'public': a name resolving to loopback is refused before any connection", async () => {
     const before = accepted;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { AttemptSlots } from '../src/attempt-slots.js';
 import { Dialer, type DialError, isDialError, type ResolveFunction } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { closeServer, trackConnections } from './support/servers.js';
 
 describe('AttemptSlots', () => {
   test('runs at once while slots are free, queues beyond, starts the next on release, lets a waiter withdraw', () => {
@@ -36,14 +37,14 @@ describe('AttemptSlots', () => {
 });
 
 describe('bounds on loopback', () => {
-  const server = net.createServer((s) => s.resume());
+  const server = trackConnections(net.createServer((s) => s.resume()));
   let port = 0;
   before(async () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     port = (server.address() as net.AddressInfo).port;
   });
-  after(() => server.close());
+  after(() => closeServer(server));
 
   test('40 concurrent dials through a Dialer allowing 2 attempts in flight all connect', async () => {
     const baseline = activeResources();

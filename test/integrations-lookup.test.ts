@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Dialer, type ResolveFunction } from '../src/index.js';
 import {
@@ -307,9 +307,24 @@ describe('lookup through http.request on loopback', () => {
     assert.equal(dialer.memory?.endpoints.get('127.0.0.1', port, now)?.lastOutcome, 'success');
   });
 
-  test('lookup.observe without a Dialer memory is a no-op', () => {
-    const lookup = createLookup({ dialer: new Dialer({ memory: false }), resolver: both });
-    const fake = { on() {}, once() {}, off() {} } as unknown as net.Socket;
-    lookup.observe(fake);
+  test('lookup.observe without a Dialer memory is a no-op: it attaches nothing to the socket', () => {
+    const events = [
+      'connectionAttempt',
+      'connectionAttemptFailed',
+      'connectionAttemptTimeout',
+      'connect',
+      'close',
+    ];
+    const listeners = (s: net.Socket) => events.map((e) => s.listenerCount(e));
+    const withoutMemory = new net.Socket();
+    const before = listeners(withoutMemory);
+    createLookup({ dialer: new Dialer({ memory: false }), resolver: both }).observe(withoutMemory);
+    assert.deepEqual(listeners(withoutMemory), before);
+    // With a memory the same call does listen: the comparison above can tell the difference.
+    const withMemory = new net.Socket();
+    createLookup({ dialer: new Dialer(), resolver: both }).observe(withMemory);
+    assert.notDeepEqual(listeners(withMemory), before);
+    withMemory.destroy();
+    withoutMemory.destroy();
   });
 });
