@@ -179,7 +179,10 @@ describe('README claims on loopback', () => {
 
   test('the address policy is checked on hosts entries and on cached answers, not only fresh DNS', async () => {
     const dialer = local('127.0.0.1 fromhosts.claims.test\n', { family: 4 });
-    const fromHosts = await failure(dialer.dial(`fromhosts.claims.test:${port}`, { policy: 'public' }));
+    // Redaction off so the attempt shows which address was refused (redaction has its own tests).
+    const fromHosts = await failure(
+      dialer.dial(`fromhosts.claims.test:${port}`, { policy: 'public', redactDeniedAddresses: false }),
+    );
     assert.equal(fromHosts.code, 'ERR_NETDIAL_DENIED');
     assert.deepEqual(
       fromHosts.attempts.map((a) => [a.address, a.phase]),
