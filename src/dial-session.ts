@@ -16,7 +16,7 @@ import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
-import { precedence } from './sort.js';
+import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from './target.js';
 import type { Family } from './types.js';
@@ -230,7 +230,10 @@ class DialSession {
       this.#apply(this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now));
       return;
     }
-    const candidates: Candidate[] = allowed.map((a) => ({
+    // Bounds before work: an answer longer than maxAddresses is cut to its best addresses by what is
+    // known without probing (RFC 6724 rules 6 and 8), before a probe socket is opened for any of them.
+    const kept = preselectDestinations(allowed, this.#cfg.maxAddresses);
+    const candidates: Candidate[] = kept.map((a) => ({
       address: a.address,
       family: a.family,
       precedence: precedence(a.address),

@@ -67,6 +67,9 @@ export class Dialer {
       },
       this.#memory?.dns,
       this.#clock,
+      // Bounds before work: a DNS answer is cut to the Dialer's maxAddresses before it is cached (a dial
+      // asking for more than its Dialer's maxAddresses gets at most that many from DNS).
+      this.#defaults.maxAddresses,
     );
   }
 

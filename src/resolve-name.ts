@@ -11,7 +11,7 @@ import { DialOrder, type OrderCandidate } from './order.js';
 import type { QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
 import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
-import { precedence } from './sort.js';
+import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import type { AddressSource, Family } from './types.js';
 
@@ -132,6 +132,15 @@ export function resolveName(
           new DialError({ host, port: port ?? 0, code, message, attempts: failures, elapsedMs: rel(now) }),
         );
         return;
+      }
+      // Bounds before work: per family, only the best maxAddresses by what is known without probing
+      // (RFC 6724 rules 6 and 8) are probed and ordered; an answer of thousands costs no more than that.
+      for (const family of families) {
+        const ofFamily = found.filter((c) => c.family === family);
+        if (ofFamily.length <= cfg.maxAddresses) continue;
+        const keep = new Set(preselectDestinations(ofFamily, cfg.maxAddresses));
+        const rest = found.filter((c) => c.family !== family || keep.has(c));
+        found.splice(0, found.length, ...rest);
       }
       if (cfg.localAddress === undefined && found.length > 1) {
         const sources = await deps.probe.probe(found, now);

@@ -61,13 +61,22 @@ export class NameResolver {
   readonly #queries: DnsQueries;
   #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
 
-  /** `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. */
-  constructor(settings: ResolverSettings = {}, cache?: DnsCache, clock?: Clock) {
+  /**
+   * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
+   * answer longer than `maxAddressesPerName` is cut to its best addresses before it is cached or used.
+   */
+  constructor(
+    settings: ResolverSettings = {},
+    cache?: DnsCache,
+    clock?: Clock,
+    maxAddressesPerName?: number,
+  ) {
     this.#settings = settings;
     this.#queries = new DnsQueries(
       cache,
       (name, type) => queryAddresses(name, type, this.#clientOptions),
       clock ?? realClock,
+      maxAddressesPerName,
     );
     this.#hosts =
       settings.hostsPath === null ? undefined : new HostsFile({ path: settings.hostsPath ?? '/etc/hosts' });
