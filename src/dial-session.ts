@@ -15,7 +15,7 @@ import { DialOrder, type OrderCandidate } from './order.js';
 import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
-import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
+import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from './target.js';
@@ -71,6 +71,8 @@ class DialSession {
   readonly #waiting = new Map<number, () => void>();
   readonly #errors = new Map<number, string>();
   readonly #queries: QueryReport[] = [];
+  /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
+  #path: ResolverPath | undefined;
   readonly #dnsFailures: AttemptError[] = [];
   /** Addresses the policy refused, as attempts with phase 'policy'. */
   readonly #denied: AttemptError[] = [];
@@ -184,6 +186,10 @@ class DialSession {
 
   #onResolution(event: ResolutionEvent): void {
     if (this.#settled) return;
+    if (event.type === 'path') {
+      this.#path = event.path;
+      return;
+    }
     const now = this.#now();
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
@@ -682,7 +688,7 @@ class DialSession {
       port: this.#target.port,
       startedAt: this.#startedAt.toISOString(),
       durationMs: 0,
-      resolution: { queries: this.#queries },
+      resolution: this.#path ? { path: this.#path, queries: this.#queries } : { queries: this.#queries },
       order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
       decisions: {
         attemptDelayMs: this.#attemptDelayMs,

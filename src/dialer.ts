@@ -61,6 +61,7 @@ export class Dialer {
       {
         hostsPath: options.hostsPath,
         resolvConfPath: options.resolvConfPath,
+        nsswitchPath: options.nsswitchPath,
         nameservers: options.nameservers,
         dnsTimeoutMs: options.dnsTimeoutMs,
         dnsTries: options.dnsTries,

@@ -24,6 +24,10 @@ export type ResolveFunction = (
  * How names become addresses:
  * - 'auto' (default): /etc/hosts, then DNS (A and AAAA in parallel, resolv.conf search list), then the
  *   system resolver (`dns.lookup`: mDNS, nsswitch) for names DNS does not know and for `.local` names;
+ *   /etc/nsswitch.conf's `hosts:` line is followed as Go does: `dns files` puts DNS first, `files` or
+ *   `dns` alone uses only that, and sources only the system can serve (`myhostname` for the machine's
+ *   own name, `resolve`, `ldap`, `wins`, `sss`, non-standard `[STATUS=action]` criteria…) send the name
+ *   to the system resolver. The dial report's `resolution.path` says which and why;
  * - 'dns': /etc/hosts, then DNS only;
  * - 'system': `dns.lookup` only (getaddrinfo; no TTLs, one answer for both families);
  * - a function: see ResolveFunction (the seam for tests and for callers with their own resolution).
@@ -304,6 +308,9 @@ export function checkDialerOptions(options: unknown): void {
   }
   if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
     throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
+  }
+  if (o.nsswitchPath !== undefined && (typeof o.nsswitchPath !== 'string' || o.nsswitchPath === '')) {
+    throw bad('nsswitchPath', 'a file path', o.nsswitchPath);
   }
   const ns = o.nameservers;
   if (ns !== undefined) {

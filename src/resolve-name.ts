@@ -9,7 +9,7 @@ import type { EndpointState } from './memory/endpoint-history.js';
 import type { DialConfig } from './options.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import type { QueryReport } from './report.js';
-import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
+import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
@@ -36,6 +36,8 @@ export interface ResolvedName {
   port: number | undefined;
   /** In the order a dial would try them (one dial's shuffle of equal endpoints). */
   addresses: ResolvedEndpoint[];
+  /** Which resolver the name went to and why (nsswitch.conf `hosts:` line, the resolver option…). */
+  path?: ResolverPath | undefined;
   queries: QueryReport[];
 }
 
@@ -63,6 +65,7 @@ export function resolveName(
     const failures: AttemptError[] = [];
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;
+    let path: ResolverPath | undefined;
     let done = false;
     let succeeded = false;
     const finish = (err?: unknown) => {
@@ -156,6 +159,7 @@ export function resolveName(
       const result: ResolvedName = {
         host,
         port,
+        ...(path ? { path } : {}),
         queries,
         addresses: ordered.map((c) => ({
           address: c.address,
@@ -175,6 +179,10 @@ export function resolveName(
 
     const onEvent = (event: ResolutionEvent) => {
       if (done) return;
+      if (event.type === 'path') {
+        path = event.path;
+        return;
+      }
       const now = deps.clock.now();
       const type = event.family === 6 ? 'AAAA' : 'A';
       if (event.type === 'query') {
