@@ -11,6 +11,14 @@ import type { Clock } from './clock.js';
 import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
 import type { DialConfig } from './options.js';
 import type { DialMemory } from './memory/dial-memory.js';
+import {
+  hasStrandedIPv4,
+  type Nat64Prefix,
+  type Nat64Prefixes,
+  type Nat64Synthesis,
+  synthesizeStranded,
+  translatable,
+} from './nat64.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import { describeDenial, POLICY_DENIED_CODE } from './policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
@@ -30,6 +38,8 @@ export interface SessionDeps {
   clock: Clock;
   memory?: DialMemory | undefined;
   slots: AttemptSlots;
+  /** NAT64 prefix source (configured or RFC 7050 discovery); undefined: NAT64 off. */
+  nat64?: Nat64Prefixes | undefined;
 }
 
 /** Errors that say something about this host, not about the endpoint: not held against the endpoint. */
@@ -73,6 +83,9 @@ class DialSession {
   readonly #queries: QueryReport[] = [];
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
+  /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
+  readonly #nat64: Nat64Synthesis[] = [];
+  #nat64Prefix: string | undefined;
   readonly #dnsFailures: AttemptError[] = [];
   /** Addresses the policy refused, as attempts with phase 'policy'. */
   readonly #denied: AttemptError[] = [];
@@ -253,15 +266,54 @@ class DialSession {
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
     // when there is more than one address to order; a lone first address keeps an unknown source, which
     // the sort treats as usable (the rules that need it are skipped for it).
-    if (candidates.length + this.#race.order.length <= 1) {
+    // RFC 8305 §7: with NAT64 possible, an IPv4 answer is probed even alone, to learn whether IPv4 has a
+    // route at all (loopback and other untranslatable addresses aside, so the local hot path stays as is).
+    const nat64 = this.#deps.nat64;
+    const checkNat64 =
+      nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
+    if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
       this.#apply(this.#race.answer(event.family, candidates, now));
       return;
     }
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
-      this.#apply(this.#race.answer(event.family, candidates, this.#now()));
+      if (nat64 === undefined || !checkNat64 || !hasStrandedIPv4(candidates)) {
+        this.#apply(this.#race.answer(event.family, candidates, this.#now()));
+        return;
+      }
+      nat64.prefix(this.#now()).then((prefix) => {
+        if (this.#settled) return;
+        this.#apply(this.#race.answer(event.family, this.#viaNat64(candidates, prefix), this.#now()));
+      });
     });
+  }
+
+  /**
+   * RFC 8305 §7.1: IPv4 destinations without a route go through the NAT64 `prefix` (RFC 6052 §2.2) —
+   * the synthesised IPv6 address takes the IPv4 one's place (the policy judges it too). Without a prefix
+   * the list is unchanged and those attempts fail as the kernel says (ENETUNREACH).
+   */
+  #viaNat64(candidates: Candidate[], prefix: Nat64Prefix | undefined): Candidate[] {
+    if (prefix === undefined) return candidates;
+    const made = synthesizeStranded(candidates, prefix, (_from, ipv6) => ({
+      address: ipv6,
+      family: 6 as const,
+      answerFamily: 4 as const,
+      precedence: precedence(ipv6),
+    }));
+    const fresh = made.synthesized.filter((s) => !this.#nat64.some((n) => n.ipv6 === s.ipv6));
+    this.#nat64.push(...fresh);
+    this.#nat64Prefix = prefix.text;
+    if (!this.#cfg.policy) return made.candidates;
+    const synthesized = new Set(made.synthesized.map((s) => s.ipv6));
+    const allowed = new Set(
+      this.#screen(
+        made.candidates.filter((c) => synthesized.has(c.address)),
+        this.#rel(this.#now()),
+      ).map((c) => c.address),
+    );
+    return made.candidates.filter((c) => !synthesized.has(c.address) || allowed.has(c.address));
   }
 
   /** The addresses the policy allows; each denied one is listed in the dial's attempts (phase 'policy'). */
@@ -688,7 +740,11 @@ class DialSession {
       port: this.#target.port,
       startedAt: this.#startedAt.toISOString(),
       durationMs: 0,
-      resolution: this.#path ? { path: this.#path, queries: this.#queries } : { queries: this.#queries },
+      resolution: {
+        ...(this.#path ? { path: this.#path } : {}),
+        queries: this.#queries,
+        ...(this.#nat64Prefix ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...this.#nat64] } } : {}),
+      },
       order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
       decisions: {
         attemptDelayMs: this.#attemptDelayMs,

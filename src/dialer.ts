@@ -11,6 +11,7 @@ import { type Clock, realClock } from './clock.js';
 import { runDial } from './dial-session.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { checkDialerOptions, type DialConfig, type DialOptions, resolveOptions } from './options.js';
+import { Nat64Prefixes, parseNat64Prefix } from './nat64.js';
 import { NameResolver, type ResolverSettings } from './resolve.js';
 import { SourceAddressProbe } from './source-address.js';
 import { type ResolvedName, resolveName } from './resolve-name.js';
@@ -31,6 +32,13 @@ export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSett
   maxAttemptsInFlight?: number | undefined;
   /** How often (ms) to look for a change of the host's network interfaces, which clears reachability history. Default 5000. */
   networkCheckIntervalMs?: number | undefined;
+  /**
+   * RFC 8305 §7 on IPv6-only networks: an IPv4 destination (literal or A record) the host has no route to
+   * (the source-address probe finds none) is dialled through the NAT64 address synthesised under this
+   * prefix (RFC 6052 §2.2), e.g. '64:ff9b::/96'. Default: discovered per RFC 7050 (AAAA query for
+   * `ipv4only.arpa`, remembered for its TTL), only when such a destination comes up. `null`: never.
+   */
+  nat64Prefix?: string | null | undefined;
 }
 
 export class Dialer {
@@ -41,6 +49,7 @@ export class Dialer {
   readonly #memory: DialMemory | undefined;
   readonly #networkCheckIntervalMs: number;
   readonly #slots: AttemptSlots;
+  readonly #nat64: Nat64Prefixes | undefined;
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
   #networkFingerprint: string | undefined;
 
@@ -72,6 +81,14 @@ export class Dialer {
       // asking for more than its Dialer's maxAddresses gets at most that many from DNS).
       this.#defaults.maxAddresses,
     );
+    const resolver = this.#resolver;
+    this.#nat64 =
+      options.nat64Prefix === null
+        ? undefined
+        : new Nat64Prefixes(
+            options.nat64Prefix === undefined ? undefined : parseNat64Prefix(options.nat64Prefix),
+            (name) => resolver.lookupAAAA(name, this.#clock.now()),
+          );
   }
 
   /**
@@ -95,6 +112,7 @@ export class Dialer {
       probe: this.#probe,
       clock: this.#clock,
       memory: this.#memory,
+      nat64: this.#nat64,
     });
   }
 
@@ -125,6 +143,7 @@ export class Dialer {
     if (this.#networkFingerprint !== undefined && fingerprint !== this.#networkFingerprint) {
       this.#memory?.endpoints.forget();
       this.#probe.clear();
+      this.#nat64?.forget();
     }
     this.#networkFingerprint = fingerprint;
   }
@@ -152,6 +171,7 @@ export class Dialer {
       clock: this.#clock,
       memory: this.#memory,
       slots: this.#slots,
+      nat64: this.#nat64,
     });
   }
 }

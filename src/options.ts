@@ -6,6 +6,7 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { inputError } from './errors.js';
+import { parseNat64Prefix } from './nat64.js';
 import { type AddressPolicy, compilePolicy, type PolicySpec } from './policy.js';
 import type { Family } from './types.js';
 
@@ -308,6 +309,17 @@ export function checkDialerOptions(options: unknown): void {
   }
   if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
     throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
+  }
+  if (
+    o.nat64Prefix !== undefined &&
+    o.nat64Prefix !== null &&
+    parseNat64Prefix(o.nat64Prefix as string) === undefined
+  ) {
+    throw bad(
+      'nat64Prefix',
+      "a NAT64 prefix like '64:ff9b::/96' (length 32, 40, 48, 56, 64 or 96) or null",
+      o.nat64Prefix,
+    );
   }
   if (o.nsswitchPath !== undefined && (typeof o.nsswitchPath !== 'string' || o.nsswitchPath === '')) {
     throw bad('nsswitchPath', 'a file path', o.nsswitchPath);

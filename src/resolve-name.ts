@@ -7,6 +7,7 @@ import { AbortError, type AttemptError, DialError, formatDuration } from './erro
 import type { DialMemory } from './memory/dial-memory.js';
 import type { EndpointState } from './memory/endpoint-history.js';
 import type { DialConfig } from './options.js';
+import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import type { QueryReport } from './report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
@@ -38,6 +39,8 @@ export interface ResolvedName {
   addresses: ResolvedEndpoint[];
   /** Which resolver the name went to and why (nsswitch.conf `hosts:` line, the resolver option…). */
   path?: ResolverPath | undefined;
+  /** RFC 8305 §7: IPv4 addresses without a route, replaced by their NAT64 address under `prefix`. */
+  nat64?: { prefix: string; synthesized: Array<{ ipv4: string; ipv6: string }> } | undefined;
   queries: QueryReport[];
 }
 
@@ -46,6 +49,8 @@ export interface ResolveDeps {
   probe: SourceAddressProbe;
   clock: Clock;
   memory: DialMemory | undefined;
+  /** NAT64 prefix source; undefined: NAT64 off. */
+  nat64?: Nat64Prefixes | undefined;
 }
 
 /** Resolves every family `cfg` allows and orders the result; rejects with a DialError (phase 'dns') when there is no address. */
@@ -66,6 +71,7 @@ export function resolveName(
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;
     let path: ResolverPath | undefined;
+    let nat64: ResolvedName['nat64'];
     let done = false;
     let succeeded = false;
     const finish = (err?: unknown) => {
@@ -145,9 +151,27 @@ export function resolveName(
         const rest = found.filter((c) => c.family !== family || keep.has(c));
         found.splice(0, found.length, ...rest);
       }
-      if (cfg.localAddress === undefined && found.length > 1) {
+      // RFC 8305 §7: with NAT64 possible, IPv4 addresses are probed even alone (is there an IPv4 route?).
+      const checkNat64 =
+        deps.nat64 !== undefined && found.some((c) => c.family === 4 && translatable(c.address));
+      if (cfg.localAddress === undefined && (found.length > 1 || checkNat64)) {
         const sources = await deps.probe.probe(found, now);
         for (const c of found) c.sourceAddress = sources.get(c.address);
+        if (checkNat64 && deps.nat64 !== undefined && hasStrandedIPv4(found)) {
+          const prefix = await deps.nat64.prefix(deps.clock.now());
+          if (prefix !== undefined) {
+            const made = synthesizeStranded(found, prefix, (from, ipv6) => ({
+              ...from,
+              address: ipv6,
+              family: 6 as const,
+              precedence: precedence(ipv6),
+              sourceAddress: undefined,
+            }));
+            const allowed = made.candidates.filter((c) => cfg.policy?.check(c.address).allowed ?? true);
+            found.splice(0, found.length, ...allowed);
+            nat64 = { prefix: prefix.text, synthesized: made.synthesized };
+          }
+        }
       } else if (cfg.localAddress !== undefined) {
         for (const c of found) c.sourceAddress = cfg.localAddress;
       }
@@ -160,6 +184,7 @@ export function resolveName(
         host,
         port,
         ...(path ? { path } : {}),
+        ...(nat64 ? { nat64 } : {}),
         queries,
         addresses: ordered.map((c) => ({
           address: c.address,

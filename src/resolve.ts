@@ -15,7 +15,7 @@ import { type HostsEntry, HostsFile } from './hosts-file.js';
 import type { DnsCache } from './memory/dns-cache.js';
 import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.js';
 import type { ResolveFunction, ResolverChoice } from './options.js';
-import { ResolvConfFile, searchCandidates } from './resolv-conf.js';
+import { type ResolvConf, ResolvConfFile, searchCandidates } from './resolv-conf.js';
 import type { AddressSource, Family, ResolvedAddress } from './types.js';
 
 /**
@@ -137,6 +137,44 @@ export class NameResolver {
     this.#nsswitch = new NsswitchFile({ path: settings.nsswitchPath ?? '/etc/nsswitch.conf' });
   }
 
+  /** Reads resolv.conf (when due) and sets the DNS client's servers and timeouts from it. */
+  #configure(nowMs: number): ResolvConf {
+    const conf = this.#resolvConf.get(nowMs);
+    // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
+    // no nameserver line means the local one.
+    this.#clientOptions = {
+      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
+      timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
+      attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
+    };
+    return conf;
+  }
+
+  /**
+   * One AAAA query for the absolute name `name` straight to the DNS servers (no hosts file, no search
+   * list, no cache): RFC 7050 §3 NAT64 prefix discovery asks `ipv4only.arpa` this way. Resolves undefined
+   * when there is no AAAA answer or the query fails; never rejects.
+   */
+  lookupAAAA(name: string, nowMs: number): Promise<{ addresses: string[]; ttlSeconds: number } | undefined> {
+    this.#configure(nowMs);
+    let query: ReturnType<typeof queryAddresses>;
+    try {
+      query = queryAddresses(name, 'AAAA', this.#clientOptions);
+    } catch {
+      return Promise.resolve(undefined);
+    }
+    return query.promise.then(
+      (answer) =>
+        answer.addresses.length === 0
+          ? undefined
+          : {
+              addresses: answer.addresses.map((a) => a.address),
+              ttlSeconds: Math.min(...answer.addresses.map((a) => a.ttlSeconds)),
+            },
+      () => undefined,
+    );
+  }
+
   /** Where `host` (a name, not a literal) goes under `choice`, and why. */
   #path(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
     if (typeof choice === 'function') return { resolver: 'custom', reason: 'resolver option: a function' };
@@ -236,15 +274,8 @@ export class NameResolver {
     // 'dns-files': the hosts file answers only names DNS has no address for.
     const hostsAfterDns =
       order === 'dns-files' && this.#hosts !== undefined ? () => this.#hosts?.lookup(host, nowMs) : undefined;
-    const conf = this.#resolvConf.get(nowMs);
+    const conf = this.#configure(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
-    // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
-    // no nameserver line means the local one.
-    this.#clientOptions = {
-      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
-      timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
-      attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
-    };
     return new SearchListQuery(
       this.#queries,
       host,
