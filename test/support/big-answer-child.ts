@@ -7,6 +7,11 @@
 import { Dialer, getReport, isDialError } from '../../src/index.js';
 
 const [dnsPort, listenPort, maxAddressesText] = process.argv.slice(2).map(Number);
+if (dnsPort === undefined || listenPort === undefined) {
+  // `node --test dist/test/` runs every file under test/ as a test: without arguments there is nothing to do.
+  console.log('usage: big-answer-child DNS_PORT LISTEN_PORT [MAX_ADDRESSES] (run by test/bounds.test.ts)');
+  process.exit(0);
+}
 const dialer = new Dialer({
   nameservers: [`127.0.0.1:${dnsPort}`],
   hostsPath: null,
