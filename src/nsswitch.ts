@@ -141,7 +141,19 @@ function standardCriteria(source: NssSource, isLast: boolean): boolean {
   });
 }
 
+const described = new WeakMap<readonly NssSource[], string>();
+
+/** The `hosts:` services as text (memoised per parsed line: reasons are built on every dial). */
 function describe(sources: readonly NssSource[]): string {
+  let text = described.get(sources);
+  if (text === undefined) {
+    text = describeUncached(sources);
+    described.set(sources, text);
+  }
+  return text;
+}
+
+function describeUncached(sources: readonly NssSource[]): string {
   return sources
     .map((s) =>
       s.criteria.length === 0

@@ -191,7 +191,7 @@ export class NameResolver {
     }
     const hosts = this.#nsswitch.hosts(nowMs);
     const plan = hostLookupPlan(hosts, host, {
-      machineHostname: machineHostname(),
+      machineHostname: hosts?.some((s) => s.source === 'myhostname') ? machineHostname() : '',
       glibc: hosts === undefined ? isGlibc() : true,
       mdnsAllow: hosts?.some((s) => s.source.startsWith('mdns')) ? existsSync(MDNS_ALLOW_PATH) : false,
     });
