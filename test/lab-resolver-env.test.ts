@@ -124,6 +124,18 @@ if (await enterLab(import.meta.url)) {
           assert.equal(getReport(socket)?.winner?.address, SYNTHESISED);
           socket.destroy();
           assert.equal(lab.dns.queryCount('ipv4only.arpa'), 0, 'no discovery query with a configured prefix');
+          // The address policy judges the synthesised address too: denying the prefix refuses NAT64.
+          const denied = await configured
+            .dial(`${good.v4[0]}:${PORT}`, { policy: { deny: ['64:ff9b::/96'] } })
+            .then(
+              () => assert.fail('connected through a denied prefix'),
+              (e: unknown) => e,
+            );
+          assert.ok(isDialError(denied));
+          assert.deepEqual(
+            denied.attempts.map((a) => [a.address, a.phase, a.code]),
+            [[SYNTHESISED, 'policy', 'ERR_NETDIAL_DENIED']],
+          );
           // No prefix discoverable here (ipv4only.arpa is NXDOMAIN): the IPv4 attempt fails as the kernel says.
           for (const nat64Prefix of [null, undefined]) {
             const err = await new Dialer({ memory: false, nat64Prefix }).dial(`${good.v4[0]}:${PORT}`).then(
