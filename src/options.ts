@@ -56,7 +56,12 @@ export interface DialOptions {
   maxConcurrentAttempts?: number | undefined;
   /** RFC 8305 §4 First Address Family Count, 1–16. Default 1. */
   firstAddressFamilyCount?: number | undefined;
-  /** Addresses of a name tried at most, 1–1024; the best-sorted ones are kept. Default 64 (hostile answers carry hundreds). */
+  /**
+   * Addresses of a name tried at most, 1–1024; the best-sorted ones are kept. Default 64 (hostile answers
+   * carry hundreds). Bounds the work too: a longer answer is cut per family (RFC 6724 precedence and scope)
+   * before any source-address probe, and DNS answers are cut to the Dialer's `maxAddresses` before they
+   * are cached — a dial asking for more than its Dialer's gets at most that many from DNS.
+   */
   maxAddresses?: number | undefined;
   /** Local IP address to connect from; only destinations of its family are dialled. */
   localAddress?: string | undefined;
