@@ -152,14 +152,23 @@ export class NameResolver {
 
   /**
    * One AAAA query for the absolute name `name` straight to the DNS servers (no hosts file, no search
-   * list, no cache): RFC 7050 §3 NAT64 prefix discovery asks `ipv4only.arpa` this way. Resolves undefined
-   * when there is no AAAA answer or the query fails; never rejects.
+   * list, no cache): RFC 7050 §3 NAT64 prefix discovery asks `ipv4only.arpa` this way. A dial waits for
+   * it, so each server is tried once for at most `maxTryMs` (default 1000) rather than resolv.conf's
+   * timeouts. Resolves undefined when there is no AAAA answer or the query fails; never rejects.
    */
-  lookupAAAA(name: string, nowMs: number): Promise<{ addresses: string[]; ttlSeconds: number } | undefined> {
+  lookupAAAA(
+    name: string,
+    nowMs: number,
+    maxTryMs = 1000,
+  ): Promise<{ addresses: string[]; ttlSeconds: number } | undefined> {
     this.#configure(nowMs);
     let query: ReturnType<typeof queryAddresses>;
     try {
-      query = queryAddresses(name, 'AAAA', this.#clientOptions);
+      query = queryAddresses(name, 'AAAA', {
+        servers: this.#clientOptions.servers,
+        timeoutMs: Math.min(this.#clientOptions.timeoutMs ?? maxTryMs, maxTryMs),
+        attempts: 1,
+      });
     } catch {
       return Promise.resolve(undefined);
     }

@@ -150,6 +150,19 @@ if (await enterLab(import.meta.url)) {
             );
           }
           assert.equal(lab.dns.queryCount('ipv4only.arpa', 'AAAA'), 1, 'discovery only without nat64Prefix');
+          // A DNS server that never answers holds the dial for one short try (1 s), not resolv.conf's 2 × 5 s.
+          await lab.dns.stop({ mode: 'silent' });
+          lab.dns.resetLog();
+          const started = performance.now();
+          const silent = await new Dialer({ memory: false }).dial(`${good.v4[0]}:${PORT}`).then(
+            () => assert.fail('connected without NAT64'),
+            (e: unknown) => e,
+          );
+          const elapsedMs = performance.now() - started;
+          assert.ok(isDialError(silent));
+          assert.equal(silent.code, 'ENETUNREACH');
+          assert.equal(lab.dns.queryCount('ipv4only.arpa', 'AAAA'), 1, 'one try');
+          assert.ok(elapsedMs >= 900 && elapsedMs < 4000, `the dial took ${elapsedMs} ms`);
         }),
       { clientIpv4: false },
     );
