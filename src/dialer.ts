@@ -36,7 +36,8 @@ export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSett
    * RFC 8305 §7 on IPv6-only networks: an IPv4 destination (literal or A record) the host has no route to
    * (the source-address probe finds none) is dialled through the NAT64 address synthesised under this
    * prefix (RFC 6052 §2.2), e.g. '64:ff9b::/96'. Default: discovered per RFC 7050 (AAAA query for
-   * `ipv4only.arpa`, remembered for its TTL), only when such a destination comes up. `null`: never.
+   * `ipv4only.arpa`: one try of at most 1 s per DNS server, remembered for its TTL, 30 s when there is
+   * none), only when such a destination comes up. `null`: never.
    */
   nat64Prefix?: string | null | undefined;
 }
