@@ -14,6 +14,7 @@ import {
   type HostsEntries,
   mountSystemFiles,
   renderHosts,
+  renderNsswitch,
   renderResolvConf,
   type SystemFilesMount,
 } from './system-files.js';
@@ -30,6 +31,9 @@ export interface LabOptions {
   resolvOptions?: readonly string[];
   /** Extra /etc/hosts entries (name -> address(es)), after the localhost lines. */
   hosts?: HostsEntries;
+  /** The services of a private /etc/nsswitch.conf `hosts:` line, e.g. 'files myhostname dns'. Default: the
+   * host's nsswitch.conf is left in view. */
+  nsswitchHosts?: string;
   /** Negative-answer TTL (SOA MINIMUM), seconds. Default 30. */
   soaMinimumSeconds?: number;
   /** Give the client an IPv4 source address and default route. Default true. */
@@ -177,7 +181,11 @@ export async function withLab<T>(
       dns.start().then(() => {
         parts.dns = dns;
       }),
-      mountSystemFiles(resolvConf, renderHosts(options.hosts)).then((m) => {
+      mountSystemFiles(
+        resolvConf,
+        renderHosts(options.hosts),
+        options.nsswitchHosts === undefined ? undefined : renderNsswitch(options.nsswitchHosts),
+      ).then((m) => {
         parts.files = m;
       }),
     ]);

@@ -1,6 +1,6 @@
 /**
  * Points the system resolver (getaddrinfo, `dns.lookup`, curl, Python) at the lab: private copies of
- * /etc/resolv.conf and /etc/hosts bind-mounted over the real paths inside the lab's own mount namespace.
+ * /etc/resolv.conf and /etc/hosts (and, when a lab asks for one, /etc/nsswitch.conf) bind-mounted over the real paths inside the lab's own mount namespace.
  * The copies are unlinked right after mounting, so nothing is left on disk even after SIGKILL; the host's
  * files are never written.
  */
@@ -13,6 +13,23 @@ import { runChecked } from './exec.js';
 /** Paths the lab covers. */
 export const RESOLV_CONF_PATH = '/etc/resolv.conf';
 export const HOSTS_PATH = '/etc/hosts';
+/** Covered only when a lab asks for its own `hosts:` line (`LabOptions.nsswitchHosts`). */
+export const NSSWITCH_PATH = '/etc/nsswitch.conf';
+
+/** Renders nsswitch.conf(5) text with the given `hosts:` services (other databases: files). */
+export function renderNsswitch(hostsLine: string): string {
+  return [
+    '# netdial lab (private to the lab mount namespace)',
+    'passwd: files',
+    'group: files',
+    'shadow: files',
+    `hosts: ${hostsLine}`,
+    'networks: files',
+    'services: files',
+    'protocols: files',
+    '',
+  ].join('\n');
+}
 
 /** Contents of the lab's resolv.conf. */
 export interface ResolvConfSettings {
@@ -61,11 +78,15 @@ export const PRIVATE_COPY_PREFIX = `netdial-lab-${randomBytes(4).toString('hex')
 let madePrivate: Promise<string> | undefined;
 
 /**
- * Bind-mounts private resolv.conf and hosts contents over the real paths. Callers must be inside the lab's
+ * Bind-mounts private resolv.conf and hosts contents (and nsswitch.conf, when given) over the real paths. Callers must be inside the lab's
  * private mount namespace (`withLab` checks that). Makes `/` recursively private first (once per process),
  * so no mount can propagate out even if the namespace was created with shared propagation.
  */
-export async function mountSystemFiles(resolvConf: string, hosts: string): Promise<SystemFilesMount> {
+export async function mountSystemFiles(
+  resolvConf: string,
+  hosts: string,
+  nsswitch?: string,
+): Promise<SystemFilesMount> {
   madePrivate ??= runChecked('mount', ['--make-rprivate', '/']);
   await madePrivate;
   const dir = mkdtempSync(join(tmpdir(), PRIVATE_COPY_PREFIX));
@@ -73,6 +94,8 @@ export async function mountSystemFiles(resolvConf: string, hosts: string): Promi
     { source: join(dir, 'resolv.conf'), target: RESOLV_CONF_PATH, text: resolvConf },
     { source: join(dir, 'hosts'), target: HOSTS_PATH, text: hosts },
   ];
+  if (nsswitch !== undefined)
+    copies.push({ source: join(dir, 'nsswitch.conf'), target: NSSWITCH_PATH, text: nsswitch });
   const mounted: string[] = [];
   try {
     for (const copy of copies) writeFileSync(copy.source, copy.text, { mode: 0o644 });

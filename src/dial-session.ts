@@ -11,13 +11,21 @@ import type { Clock } from './clock.js';
 import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
 import type { DialConfig } from './options.js';
 import type { DialMemory } from './memory/dial-memory.js';
+import {
+  hasStrandedIPv4,
+  type Nat64Prefix,
+  type Nat64Prefixes,
+  type Nat64Synthesis,
+  synthesizeStranded,
+  translatable,
+} from './nat64.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import { DeniedAddresses } from './denied-addresses.js';
 import { POLICY_DENIED_CODE } from './policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
-import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
-import { precedence } from './sort.js';
+import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
+import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from './target.js';
 import type { Family } from './types.js';
@@ -31,6 +39,8 @@ export interface SessionDeps {
   clock: Clock;
   memory?: DialMemory | undefined;
   slots: AttemptSlots;
+  /** NAT64 prefix source (configured or RFC 7050 discovery); undefined: NAT64 off. */
+  nat64?: Nat64Prefixes | undefined;
 }
 
 /** Errors that say something about this host, not about the endpoint: not held against the endpoint. */
@@ -77,6 +87,11 @@ class DialSession {
   readonly #waiting = new Map<number, () => void>();
   readonly #errors = new Map<number, string>();
   readonly #queries: QueryReport[] = [];
+  /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
+  #path: ResolverPath | undefined;
+  /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
+  readonly #nat64: Nat64Synthesis[] = [];
+  #nat64Prefix: string | undefined;
   readonly #dnsFailures: AttemptError[] = [];
   /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
   readonly #denied: DeniedAddresses;
@@ -191,6 +206,10 @@ class DialSession {
 
   #onResolution(event: ResolutionEvent): void {
     if (this.#settled) return;
+    if (event.type === 'path') {
+      this.#path = event.path;
+      return;
+    }
     const now = this.#now();
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
@@ -228,10 +247,12 @@ class DialSession {
       this.#apply(this.#race.answerFailed(event.family, event.code, now));
       return;
     }
-    // Bounded before any work: no more than maxAddresses of one answer are looked at (a hostile or
-    // broken answer may carry tens of thousands); the order keeps the best maxAddresses of all answers.
+    // Bounds before work: no more than maxAddresses of one answer are looked at (a hostile or broken
+    // answer may carry tens of thousands) — screened, probed or dialled. The cut keeps the best by what
+    // is known without probing (RFC 6724 rules 6 and 8), before a probe socket is opened for any of them.
     const max = this.#cfg.maxAddresses;
-    const answered = event.addresses.length > max ? event.addresses.slice(0, max) : event.addresses;
+    const answered =
+      event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
@@ -263,15 +284,55 @@ class DialSession {
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
     // when there is more than one address to order; a lone first address keeps an unknown source, which
     // the sort treats as usable (the rules that need it are skipped for it).
-    if (candidates.length + this.#race.order.length <= 1) {
+    // RFC 8305 §7: with NAT64 possible, an IPv4 answer is probed even alone, to learn whether IPv4 has a
+    // route at all (loopback and other untranslatable addresses aside, so the local hot path stays as is).
+    const nat64 = this.#deps.nat64;
+    const checkNat64 =
+      nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
+    if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
       this.#apply(this.#race.answer(event.family, candidates, now));
       return;
     }
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
-      this.#apply(this.#race.answer(event.family, candidates, this.#now()));
+      if (nat64 === undefined || !checkNat64 || !hasStrandedIPv4(candidates)) {
+        this.#apply(this.#race.answer(event.family, candidates, this.#now()));
+        return;
+      }
+      nat64.prefix(this.#now()).then((prefix) => {
+        if (this.#settled) return;
+        this.#apply(this.#race.answer(event.family, this.#viaNat64(candidates, prefix), this.#now()));
+      });
     });
+  }
+
+  /**
+   * RFC 8305 §7.1: IPv4 destinations without a route go through the NAT64 `prefix` (RFC 6052 §2.2) —
+   * the synthesised IPv6 address takes the IPv4 one's place (the policy judges it too). Without a prefix
+   * the list is unchanged and those attempts fail as the kernel says (ENETUNREACH).
+   */
+  #viaNat64(candidates: Candidate[], prefix: Nat64Prefix | undefined): Candidate[] {
+    if (prefix === undefined) return candidates;
+    const made = synthesizeStranded(candidates, prefix, (_from, ipv6) => ({
+      address: ipv6,
+      family: 6 as const,
+      answerFamily: 4 as const,
+      precedence: precedence(ipv6),
+    }));
+    const fresh = made.synthesized.filter((s) => !this.#nat64.some((n) => n.ipv6 === s.ipv6));
+    this.#nat64.push(...fresh);
+    this.#nat64Prefix = prefix.text;
+    if (!this.#cfg.policy) return made.candidates;
+    const synthesized = new Set(made.synthesized.map((s) => s.ipv6));
+    const allowed = new Set(
+      this.#screen(
+        made.candidates.filter((c) => synthesized.has(c.address)),
+        this.#target.host,
+        this.#rel(this.#now()),
+      ).map((c) => c.address),
+    );
+    return made.candidates.filter((c) => !synthesized.has(c.address) || allowed.has(c.address));
   }
 
   /**
@@ -703,7 +764,11 @@ class DialSession {
       port: this.#target.port,
       startedAt: this.#startedAt.toISOString(),
       durationMs: 0,
-      resolution: { queries: this.#queries },
+      resolution: {
+        ...(this.#path ? { path: this.#path } : {}),
+        queries: this.#queries,
+        ...(this.#nat64Prefix ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...this.#nat64] } } : {}),
+      },
       order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
       decisions: {
         attemptDelayMs: this.#attemptDelayMs,

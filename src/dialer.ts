@@ -11,6 +11,7 @@ import { type Clock, realClock } from './clock.js';
 import { runDial } from './dial-session.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
+import { Nat64Prefixes, parseNat64Prefix } from './nat64.js';
 import { NameResolver, type ResolverSettings } from './resolve.js';
 import { SourceAddressProbe } from './source-address.js';
 import { type ResolvedName, resolveName } from './resolve-name.js';
@@ -40,6 +41,14 @@ export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSett
   maxAttemptsInFlight?: number | undefined;
   /** How often (ms) to look for a change of the host's network interfaces, which clears reachability history. Default 5000. */
   networkCheckIntervalMs?: number | undefined;
+  /**
+   * RFC 8305 §7 on IPv6-only networks: an IPv4 destination (literal or A record) the host has no route to
+   * (the source-address probe finds none) is dialled through the NAT64 address synthesised under this
+   * prefix (RFC 6052 §2.2), e.g. '64:ff9b::/96'. Default: discovered per RFC 7050 (AAAA query for
+   * `ipv4only.arpa`: one try of at most 1 s per DNS server, remembered for its TTL, 30 s when there is
+   * none), only when such a destination comes up. `null`: never.
+   */
+  nat64Prefix?: string | null | undefined;
 }
 
 export class Dialer {
@@ -50,6 +59,7 @@ export class Dialer {
   readonly #memory: DialMemory | undefined;
   readonly #networkCheckIntervalMs: number;
   readonly #slots: AttemptSlots;
+  readonly #nat64: Nat64Prefixes | undefined;
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
   #networkFingerprint: string | undefined;
 
@@ -73,13 +83,25 @@ export class Dialer {
       {
         hostsPath: config.hostsPath,
         resolvConfPath: config.resolvConfPath,
+        nsswitchPath: config.nsswitchPath,
         nameservers: config.nameservers,
         dnsTimeoutMs: config.dnsTimeoutMs,
         dnsTries: config.dnsTries,
       },
       this.#memory?.dns,
       this.#clock,
+      // Bounds before work: a DNS answer is cut to the Dialer's maxAddresses before it is cached (a dial
+      // asking for more than its Dialer's maxAddresses gets at most that many from DNS).
+      this.#defaults.maxAddresses,
     );
+    const resolver = this.#resolver;
+    this.#nat64 =
+      config.nat64Prefix === null
+        ? undefined
+        : new Nat64Prefixes(
+            config.nat64Prefix === undefined ? undefined : parseNat64Prefix(config.nat64Prefix),
+            (name) => resolver.lookupAAAA(name, this.#clock.now()),
+          );
   }
 
   /**
@@ -103,6 +125,7 @@ export class Dialer {
       probe: this.#probe,
       clock: this.#clock,
       memory: this.#memory,
+      nat64: this.#nat64,
     });
   }
 
@@ -133,6 +156,7 @@ export class Dialer {
     if (this.#networkFingerprint !== undefined && fingerprint !== this.#networkFingerprint) {
       this.#memory?.endpoints.forget();
       this.#probe.clear();
+      this.#nat64?.forget();
     }
     this.#networkFingerprint = fingerprint;
   }
@@ -167,6 +191,7 @@ export class Dialer {
       clock: this.#clock,
       memory: this.#memory,
       slots: this.#slots,
+      nat64: this.#nat64,
     });
   }
 }

@@ -7,6 +7,7 @@
 import type { Clock } from './clock.js';
 import type { DnsQuery, NegativeSoa } from './dns-client.js';
 import type { DnsCache, DnsRecordType } from './memory/dns-cache.js';
+import { preselectDestinations } from './sort.js';
 import type { Family } from './types.js';
 
 export interface QueryRecords {
@@ -60,12 +61,18 @@ export class DnsQueries {
   readonly #send: QuerySender;
   readonly #clock: Clock;
   readonly #inFlight = new Map<string, InFlight>();
+  readonly #maxAddresses: number;
 
-  /** `send` puts one query on the wire (src/dns-client.ts); each can be cancelled alone. */
-  constructor(cache: DnsCache | undefined, send: QuerySender, clock: Clock) {
+  /**
+   * `send` puts one query on the wire (src/dns-client.ts); each can be cancelled alone. `maxAddresses`:
+   * a longer answer is cut to its best addresses (see `preselectDestinations`) before it is cached or
+   * handed on, so a hostile answer of thousands costs neither memory nor probes. Default: no cut.
+   */
+  constructor(cache: DnsCache | undefined, send: QuerySender, clock: Clock, maxAddresses = Infinity) {
     this.#cache = cache;
     this.#send = send;
     this.#clock = clock;
+    this.#maxAddresses = maxAddresses;
   }
 
   /** Queries in flight now (for tests and inspection). */
@@ -120,7 +127,15 @@ export class DnsQueries {
       entry.promise = query.promise.then(
         (answer): QueryOutcome => {
           this.#inFlight.delete(key);
-          const addresses = answer.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+          let addresses = answer.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+          if (addresses.length > this.#maxAddresses) {
+            const family: Family = type === 'AAAA' ? 6 : 4;
+            const best = preselectDestinations(
+              addresses.map((a) => ({ ...a, family })),
+              this.#maxAddresses,
+            );
+            addresses = best.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+          }
           this.#remember(() => this.#cache?.setPositive(name, type, addresses, this.#clock.now()));
           return { ok: true, source: 'dns', addresses };
         },

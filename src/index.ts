@@ -15,6 +15,8 @@ export type { MemoryJson, MemoryOptions } from './memory/dial-memory.js';
 export type { DnsCacheOptions } from './memory/dns-cache.js';
 export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
 export type { ResolvedEndpoint, ResolvedName } from './resolve-name.js';
+export type { ResolverPath } from './resolve.js';
+export type { HostLookupOrder } from './nsswitch.js';
 export { getReport } from './report.js';
 export {
   ADDRESS_CLASS_RANGES,

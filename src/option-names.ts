@@ -54,6 +54,8 @@ export const DIALER_ONLY_OPTION_NAMES = names<Exclude<keyof DialerOptions, keyof
   nameservers: true,
   dnsTimeoutMs: true,
   dnsTries: true,
+  nsswitchPath: true,
+  nat64Prefix: true,
 });
 
 /** `new Dialer()` options: the dial options (a Dialer's `signal` gets its own message) and the Dialer's own. */
@@ -81,6 +83,7 @@ export const DNS_CACHE_OPTION_NAMES = names<keyof DnsCacheOptions>({
   errorTtlSeconds: true,
   maxStaleSeconds: true,
   staleRefreshBackoffSeconds: true,
+  maxAddressesPerName: true,
 });
 
 /** `memory: { endpoints: { … } }` (EndpointHistoryOptions). */

@@ -7,6 +7,7 @@ import net from 'node:net';
 import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
+import { parseNat64Prefix } from './nat64.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -35,6 +36,10 @@ export type ResolveFunction = (
  * How names become addresses:
  * - 'auto' (default): /etc/hosts, then DNS (A and AAAA in parallel, resolv.conf search list), then the
  *   system resolver (`dns.lookup`: mDNS, nsswitch) for names DNS does not know and for `.local` names;
+ *   /etc/nsswitch.conf's `hosts:` line is followed as Go does: `dns files` puts DNS first, `files` or
+ *   `dns` alone uses only that, and sources only the system can serve (`myhostname` for the machine's
+ *   own name, `resolve`, `ldap`, `wins`, `sss`, non-standard `[STATUS=action]` criteria…) send the name
+ *   to the system resolver. The dial report's `resolution.path` says which and why;
  * - 'dns': /etc/hosts, then DNS only;
  * - 'system': `dns.lookup` only (getaddrinfo; no TTLs, one answer for both families);
  * - a function: see ResolveFunction (the seam for tests and for callers with their own resolution).
@@ -62,7 +67,12 @@ export interface DialOptions {
   maxConcurrentAttempts?: number | undefined;
   /** RFC 8305 §4 First Address Family Count, 1–16. Default 1. */
   firstAddressFamilyCount?: number | undefined;
-  /** Addresses of a name tried at most, 1–1024; the best-sorted ones are kept. Default 64 (hostile answers carry hundreds). */
+  /**
+   * Addresses of a name tried at most, 1–1024; the best-sorted ones are kept. Default 64 (hostile answers
+   * carry hundreds). Bounds the work too: a longer answer is cut per family (RFC 6724 precedence and scope)
+   * before any source-address probe, and DNS answers are cut to the Dialer's `maxAddresses` before they
+   * are cached — a dial asking for more than its Dialer's gets at most that many from DNS.
+   */
   maxAddresses?: number | undefined;
   /** Local IP address to connect from; only destinations of its family are dialled. */
   localAddress?: string | undefined;
@@ -323,6 +333,8 @@ export interface DialerConfig {
   readonly nameservers: readonly string[] | undefined;
   readonly dnsTimeoutMs: number | undefined;
   readonly dnsTries: number | undefined;
+  readonly nsswitchPath: string | undefined;
+  readonly nat64Prefix: string | null | undefined;
 }
 
 /**
@@ -374,6 +386,20 @@ export function readDialerOptions(options: unknown): DialerConfig {
   if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
     throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
   }
+  if (
+    o.nat64Prefix !== undefined &&
+    o.nat64Prefix !== null &&
+    parseNat64Prefix(o.nat64Prefix as string) === undefined
+  ) {
+    throw bad(
+      'nat64Prefix',
+      "a NAT64 prefix like '64:ff9b::/96' (length 32, 40, 48, 56, 64 or 96) or null",
+      o.nat64Prefix,
+    );
+  }
+  if (o.nsswitchPath !== undefined && (typeof o.nsswitchPath !== 'string' || o.nsswitchPath === '')) {
+    throw bad('nsswitchPath', 'a file path', o.nsswitchPath);
+  }
   let nameservers: string[] | undefined;
   const ns = o.nameservers;
   if (ns !== undefined) {
@@ -392,6 +418,8 @@ export function readDialerOptions(options: unknown): DialerConfig {
     maxAttemptsInFlight,
     hostsPath: o.hostsPath as string | null | undefined,
     resolvConfPath: o.resolvConfPath as string | undefined,
+    nsswitchPath: o.nsswitchPath as string | undefined,
+    nat64Prefix: o.nat64Prefix as string | null | undefined,
     nameservers,
     dnsTimeoutMs: o.dnsTimeoutMs as number | undefined,
     dnsTries: o.dnsTries as number | undefined,

@@ -12,6 +12,11 @@ import type { Family } from './types.js';
 export interface RaceCandidate {
   address: string;
   family: Family;
+  /**
+   * The family of the answer it came in, when not its own: an IPv6 address synthesised from an A record
+   * for a NAT64 (RFC 8305 §7) answers for family 4. Default: `family`.
+   */
+  answerFamily?: Family | undefined;
 }
 
 export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
@@ -143,7 +148,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     let count = 0;
     let useful = false;
     for (const c of candidates) {
-      if (c.family !== family || this.#seen.has(c.address)) continue;
+      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(c.address)) continue;
       this.#seen.add(c.address);
       this.#known.push(c);
       count++;

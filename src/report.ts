@@ -6,6 +6,7 @@
  */
 import type * as net from 'node:net';
 import type { AttemptOutcome } from './race.js';
+import type { ResolverPath } from './resolve.js';
 import type { AddressSource, Family } from './types.js';
 
 export interface QueryReport {
@@ -45,7 +46,20 @@ export interface DialReport {
   /** Wall-clock start, ISO 8601. */
   startedAt: string;
   durationMs: number;
-  resolution: { queries: QueryReport[] };
+  /**
+   * `path`: which resolver the name went to and why — netdial's own (hosts file and DNS, in the order
+   * nsswitch.conf gives), the system resolver (nsswitch.conf names sources only it can serve, a `.local`
+   * name, or the resolver option), a custom function, or none for an IP literal.
+   */
+  resolution: {
+    path?: ResolverPath | undefined;
+    queries: QueryReport[];
+    /**
+     * RFC 8305 §7: IPv4 destinations the host had no route to, dialled through a NAT64 as the IPv6
+     * address synthesised under `prefix` (configured, or discovered per RFC 7050).
+     */
+    nat64?: { prefix: string; synthesized: Array<{ ipv4: string; ipv6: string }> } | undefined;
+  };
   /** Every address in the order netdial decided to try them (RFC 6724 sort, RFC 8305 §4 interleave). */
   order: Array<{ address: string; family: Family }>;
   /** Where the order and timing came from. */

@@ -7,13 +7,14 @@ import { AbortError, type AttemptError, DialError, formatDuration } from './erro
 import type { DialMemory } from './memory/dial-memory.js';
 import type { EndpointState } from './memory/endpoint-history.js';
 import type { DialConfig } from './options.js';
+import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import type { QueryReport } from './report.js';
-import type { NameResolver, Resolution, ResolutionEvent } from './resolve.js';
+import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { DeniedAddresses } from './denied-addresses.js';
 import { DialTrace } from './diagnostics.js';
 import { POLICY_DENIED_CODE } from './policy.js';
-import { precedence } from './sort.js';
+import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import type { AddressSource, Family } from './types.js';
 
@@ -38,6 +39,10 @@ export interface ResolvedName {
   port: number | undefined;
   /** In the order a dial would try them (one dial's shuffle of equal endpoints). */
   addresses: ResolvedEndpoint[];
+  /** Which resolver the name went to and why (nsswitch.conf `hosts:` line, the resolver option…). */
+  path?: ResolverPath | undefined;
+  /** RFC 8305 §7: IPv4 addresses without a route, replaced by their NAT64 address under `prefix`. */
+  nat64?: { prefix: string; synthesized: Array<{ ipv4: string; ipv6: string }> } | undefined;
   queries: QueryReport[];
 }
 
@@ -46,6 +51,8 @@ export interface ResolveDeps {
   probe: SourceAddressProbe;
   clock: Clock;
   memory: DialMemory | undefined;
+  /** NAT64 prefix source; undefined: NAT64 off. */
+  nat64?: Nat64Prefixes | undefined;
 }
 
 /** Resolves every family `cfg` allows and orders the result; rejects with a DialError (phase 'dns') when there is no address. */
@@ -69,6 +76,8 @@ export function resolveName(
     const failures: AttemptError[] = [];
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;
+    let path: ResolverPath | undefined;
+    let nat64: ResolvedName['nat64'];
     let done = false;
     let succeeded = false;
     const finish = (err?: unknown) => {
@@ -138,9 +147,36 @@ export function resolveName(
         );
         return;
       }
-      if (cfg.localAddress === undefined && found.length > 1) {
+      // Bounds before work: per family, only the best maxAddresses by what is known without probing
+      // (RFC 6724 rules 6 and 8) are probed and ordered; an answer of thousands costs no more than that.
+      for (const family of families) {
+        const ofFamily = found.filter((c) => c.family === family);
+        if (ofFamily.length <= cfg.maxAddresses) continue;
+        const keep = new Set(preselectDestinations(ofFamily, cfg.maxAddresses));
+        const rest = found.filter((c) => c.family !== family || keep.has(c));
+        found.splice(0, found.length, ...rest);
+      }
+      // RFC 8305 §7: with NAT64 possible, IPv4 addresses are probed even alone (is there an IPv4 route?).
+      const checkNat64 =
+        deps.nat64 !== undefined && found.some((c) => c.family === 4 && translatable(c.address));
+      if (cfg.localAddress === undefined && (found.length > 1 || checkNat64)) {
         const sources = await deps.probe.probe(found, now);
         for (const c of found) c.sourceAddress = sources.get(c.address);
+        if (checkNat64 && deps.nat64 !== undefined && hasStrandedIPv4(found)) {
+          const prefix = await deps.nat64.prefix(deps.clock.now());
+          if (prefix !== undefined) {
+            const made = synthesizeStranded(found, prefix, (from, ipv6) => ({
+              ...from,
+              address: ipv6,
+              family: 6 as const,
+              precedence: precedence(ipv6),
+              sourceAddress: undefined,
+            }));
+            const allowed = made.candidates.filter((c) => cfg.policy?.check(c.address).allowed ?? true);
+            found.splice(0, found.length, ...allowed);
+            nat64 = { prefix: prefix.text, synthesized: made.synthesized };
+          }
+        }
       } else if (cfg.localAddress !== undefined) {
         for (const c of found) c.sourceAddress = cfg.localAddress;
       }
@@ -152,6 +188,8 @@ export function resolveName(
       const result: ResolvedName = {
         host,
         port,
+        ...(path ? { path } : {}),
+        ...(nat64 ? { nat64 } : {}),
         queries,
         addresses: ordered.map((c) => ({
           address: c.address,
@@ -171,6 +209,10 @@ export function resolveName(
 
     const onEvent = (event: ResolutionEvent) => {
       if (done) return;
+      if (event.type === 'path') {
+        path = event.path;
+        return;
+      }
       const now = deps.clock.now();
       const type = event.family === 6 ? 'AAAA' : 'A';
       if (event.type === 'query') {
@@ -199,9 +241,11 @@ export function resolveName(
           });
         }
       } else {
-        // Bounded before any work, as in a dial: at most maxAddresses of one answer are looked at.
+        // Bounded before any work, as in a dial: at most the best maxAddresses of one answer (RFC 6724
+        // rules 6 and 8, no probe) are looked at.
         const max = cfg.maxAddresses;
-        const answer = event.addresses.length > max ? event.addresses.slice(0, max) : event.addresses;
+        const answer =
+          event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
         const shown: Array<{ address: string; ttlSeconds?: number | undefined }> = [];
         let deniedHere = 0;
         for (const a of answer) {

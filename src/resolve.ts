@@ -5,19 +5,37 @@
  * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
 import dns from 'node:dns';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, queryAddresses } from './dns-client.js';
 import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
-import { HostsFile } from './hosts-file.js';
+import { type HostsEntry, HostsFile } from './hosts-file.js';
 import type { DnsCache } from './memory/dns-cache.js';
+import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.js';
 import type { ResolveFunction, ResolverChoice } from './options.js';
-import { ResolvConfFile, searchCandidates } from './resolv-conf.js';
+import { type ResolvConf, ResolvConfFile, searchCandidates } from './resolv-conf.js';
 import type { AddressSource, Family, ResolvedAddress } from './types.js';
 
-/** What resolution tells the dialer, as it happens. Each family gets exactly one `answer` or `error`. */
+/**
+ * Which resolver a name went to and why (nsswitch.conf, the `resolver` option, an IP literal…): in the
+ * dial report and in `Dialer#resolve`'s result. `order` is the nsswitch-style order netdial's own
+ * resolver followed; absent for the system resolver, a custom function and IP literals.
+ */
+export interface ResolverPath {
+  resolver: 'netdial' | 'system' | 'custom' | 'literal';
+  order?: HostLookupOrder | undefined;
+  reason: string;
+}
+
+/**
+ * What resolution tells the dialer, as it happens: first one `path` event (synchronously, before any
+ * other), then per family `query` events and exactly one `answer` or `error`.
+ */
 export type ResolutionEvent =
+  | { type: 'path'; path: ResolverPath }
   | { type: 'query'; family: Family; name: string; source: AddressSource }
   | { type: 'answer'; family: Family; name: string; source: AddressSource; addresses: ResolvedAddress[] }
   | { type: 'error'; family: Family; name: string; source: AddressSource; code: string; message: string };
@@ -33,6 +51,12 @@ export interface ResolverSettings {
   dnsTimeoutMs?: number | undefined;
   /** Rounds over the servers. Default: resolv.conf `attempts`, else 2 (glibc's). */
   dnsTries?: number | undefined;
+  /**
+   * nsswitch.conf whose `hosts:` line decides, for `resolver: 'auto'`, whether a name goes to netdial's own
+   * resolver (and in which order: hosts file and DNS) or to the system resolver. Default
+   * '/etc/nsswitch.conf'; a missing file means the C library's default.
+   */
+  nsswitchPath?: string | undefined;
 }
 
 /**
@@ -44,6 +68,34 @@ export interface Resolution {
 }
 
 const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA']);
+
+/** Go's conf.go reads the same file: mDNS modules may answer more than `.local` names when it exists. */
+const MDNS_ALLOW_PATH = '/etc/mdns.allow';
+
+function machineHostname(): string {
+  try {
+    return os.hostname();
+  } catch {
+    return '';
+  }
+}
+
+let glibcRuntime: boolean | undefined;
+
+/** Whether this process runs on glibc (whose nsswitch.conf defaults apply); asked once per process. */
+function isGlibc(): boolean {
+  if (glibcRuntime === undefined) {
+    try {
+      const header = (
+        process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+      )?.header;
+      glibcRuntime = typeof header?.glibcVersionRuntime === 'string';
+    } catch {
+      glibcRuntime = true;
+    }
+  }
+  return glibcRuntime;
+}
 
 /** Whether a name is for the system resolver only: multicast DNS (RFC 6762 §3) is not for unicast servers. */
 function isMulticastName(name: string): boolean {
@@ -59,20 +111,103 @@ export class NameResolver {
   readonly #settings: ResolverSettings;
   readonly #hosts: HostsFile | undefined;
   readonly #resolvConf: ResolvConfFile;
+  readonly #nsswitch: NsswitchFile;
   readonly #queries: DnsQueries;
   #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
 
-  /** `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. */
-  constructor(settings: ResolverSettings = {}, cache?: DnsCache, clock?: Clock) {
+  /**
+   * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
+   * answer longer than `maxAddressesPerName` is cut to its best addresses before it is cached or used.
+   */
+  constructor(
+    settings: ResolverSettings = {},
+    cache?: DnsCache,
+    clock?: Clock,
+    maxAddressesPerName?: number,
+  ) {
     this.#settings = settings;
     this.#queries = new DnsQueries(
       cache,
       (name, type) => queryAddresses(name, type, this.#clientOptions),
       clock ?? realClock,
+      maxAddressesPerName,
     );
     this.#hosts =
       settings.hostsPath === null ? undefined : new HostsFile({ path: settings.hostsPath ?? '/etc/hosts' });
     this.#resolvConf = new ResolvConfFile({ path: settings.resolvConfPath ?? '/etc/resolv.conf' });
+    this.#nsswitch = new NsswitchFile({ path: settings.nsswitchPath ?? '/etc/nsswitch.conf' });
+  }
+
+  /** Reads resolv.conf (when due) and sets the DNS client's servers and timeouts from it. */
+  #configure(nowMs: number): ResolvConf {
+    const conf = this.#resolvConf.get(nowMs);
+    // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
+    // no nameserver line means the local one.
+    this.#clientOptions = {
+      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
+      timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
+      attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
+    };
+    return conf;
+  }
+
+  /**
+   * One AAAA query for the absolute name `name` straight to the DNS servers (no hosts file, no search
+   * list, no cache): RFC 7050 §3 NAT64 prefix discovery asks `ipv4only.arpa` this way. A dial waits for
+   * it, so each server is tried once for at most `maxTryMs` (default 1000) rather than resolv.conf's
+   * timeouts. Resolves undefined when there is no AAAA answer or the query fails; never rejects.
+   */
+  lookupAAAA(
+    name: string,
+    nowMs: number,
+    maxTryMs = 1000,
+  ): Promise<{ addresses: string[]; ttlSeconds: number } | undefined> {
+    this.#configure(nowMs);
+    let query: ReturnType<typeof queryAddresses>;
+    try {
+      query = queryAddresses(name, 'AAAA', {
+        servers: this.#clientOptions.servers,
+        timeoutMs: Math.min(this.#clientOptions.timeoutMs ?? maxTryMs, maxTryMs),
+        attempts: 1,
+      });
+    } catch {
+      return Promise.resolve(undefined);
+    }
+    return query.promise.then(
+      (answer) =>
+        answer.addresses.length === 0
+          ? undefined
+          : {
+              addresses: answer.addresses.map((a) => a.address),
+              ttlSeconds: Math.min(...answer.addresses.map((a) => a.ttlSeconds)),
+            },
+      () => undefined,
+    );
+  }
+
+  /** Where `host` (a name, not a literal) goes under `choice`, and why. */
+  #path(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
+    if (typeof choice === 'function') return { resolver: 'custom', reason: 'resolver option: a function' };
+    if (choice === 'system') return { resolver: 'system', reason: "resolver option 'system'" };
+    if (choice === 'dns') {
+      return {
+        resolver: 'netdial',
+        order: 'files-dns',
+        reason: "resolver option 'dns': hosts file, then DNS (nsswitch.conf not consulted)",
+      };
+    }
+    if (isMulticastName(host)) {
+      return { resolver: 'system', reason: `${host} is a .local name: multicast DNS (RFC 6762 §3)` };
+    }
+    const hosts = this.#nsswitch.hosts(nowMs);
+    const plan = hostLookupPlan(hosts, host, {
+      machineHostname: hosts?.some((s) => s.source === 'myhostname') ? machineHostname() : '',
+      glibc: hosts === undefined ? isGlibc() : true,
+      mdnsAllow: hosts?.some((s) => s.source.startsWith('mdns')) ? existsSync(MDNS_ALLOW_PATH) : false,
+    });
+    return plan.order === 'system'
+      ? { resolver: 'system', reason: plan.reason }
+      : { resolver: 'netdial', order: plan.order, reason: plan.reason };
   }
 
   /**
@@ -89,6 +224,7 @@ export class NameResolver {
   ): Resolution {
     const literal = net.isIP(host);
     if (literal !== 0) {
+      emit({ type: 'path', path: { resolver: 'literal', reason: 'an IP literal needs no resolution' } });
       for (const family of families) {
         if (family === literal) {
           emit({
@@ -111,36 +247,55 @@ export class NameResolver {
       }
       return { cancel() {} };
     }
+    const path = this.#path(host, choice, nowMs);
+    emit({ type: 'path', path });
     if (typeof choice === 'function') return resolveCustom(choice, host, families, emit);
+    if (path.resolver === 'system') return resolveSystem(host, families, emit);
+    const order = path.order ?? 'files-dns';
 
-    if (choice !== 'system') {
+    if (order === 'files-dns' || order === 'files') {
       const fromHosts = this.#hosts?.lookup(host, nowMs);
       if (fromHosts && fromHosts.length > 0) {
         emitList(host, 'hosts', families, fromHosts, emit);
         return { cancel() {} };
       }
-      if (isLocalhostName(host)) {
-        const loopback = [
-          { address: '::1', family: 6 as const },
-          { address: '127.0.0.1', family: 4 as const },
-        ];
-        emitList(host, 'hosts', families, loopback, emit);
-        return { cancel() {} };
+    }
+    if (isLocalhostName(host)) {
+      const loopback = [
+        { address: '::1', family: 6 as const },
+        { address: '127.0.0.1', family: 4 as const },
+      ];
+      emitList(host, 'hosts', families, loopback, emit);
+      return { cancel() {} };
+    }
+    if (order === 'files') {
+      for (const family of families) {
+        emit({
+          type: 'error',
+          family,
+          name: host,
+          source: 'hosts',
+          code: 'ENOTFOUND',
+          message: `${host} is not in the hosts file (${path.reason})`,
+        });
       }
+      return { cancel() {} };
     }
-    if (choice === 'system' || (choice === 'auto' && isMulticastName(host))) {
-      return resolveSystem(host, families, emit);
-    }
-    const conf = this.#resolvConf.get(nowMs);
+    // 'dns-files': the hosts file answers only names DNS has no address for.
+    const hostsAfterDns =
+      order === 'dns-files' && this.#hosts !== undefined ? () => this.#hosts?.lookup(host, nowMs) : undefined;
+    const conf = this.#configure(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
-    // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
-    // no nameserver line means the local one.
-    this.#clientOptions = {
-      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
-      timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
-      attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
-    };
-    return new SearchListQuery(this.#queries, host, candidates, families, choice === 'auto', nowMs, emit);
+    return new SearchListQuery(
+      this.#queries,
+      host,
+      candidates,
+      families,
+      choice === 'auto',
+      hostsAfterDns,
+      nowMs,
+      emit,
+    );
   }
 }
 
@@ -285,6 +440,7 @@ class SearchListQuery implements Resolution {
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
   readonly #systemFallback: boolean;
+  readonly #hostsAfterDns: (() => HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
   readonly #emit: (event: ResolutionEvent) => void;
   readonly #done = new Set<Family>();
@@ -302,9 +458,11 @@ class SearchListQuery implements Resolution {
     candidates: readonly string[],
     families: readonly Family[],
     systemFallback: boolean,
+    hostsAfterDns: (() => HostsEntry[] | undefined) | undefined,
     nowMs: number,
     emit: (event: ResolutionEvent) => void,
   ) {
+    this.#hostsAfterDns = hostsAfterDns;
     this.#queries = queries;
     this.#host = host;
     this.#candidates = candidates;
@@ -426,8 +584,8 @@ class SearchListQuery implements Resolution {
     for (const deliver of ready) deliver();
   }
 
-  #finishFamily(event: ResolutionEvent): void {
-    if (this.#done.has(event.family)) return;
+  #finishFamily(event: Extract<ResolutionEvent, { family: Family }>): void {
+    if (event.type === 'query' || this.#done.has(event.family)) return;
     this.#done.add(event.family);
     this.#emit(event);
   }
@@ -435,6 +593,17 @@ class SearchListQuery implements Resolution {
   /** No candidate had an address. Fall back to the system resolver for names DNS does not know. */
   #exhausted(): void {
     const all = [...this.#lastErrors.values()];
+    // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
+    const fromHosts = all.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))
+      ? this.#hostsAfterDns?.()
+      : undefined;
+    if (fromHosts !== undefined && fromHosts.length > 0) {
+      const pending = this.#families.filter((f) => !this.#done.has(f));
+      emitList(this.#host, 'hosts', pending, fromHosts, (event) => {
+        if (event.type !== 'path') this.#finishFamily(event);
+      });
+      return;
+    }
     if (this.#systemFallback && all.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))) {
       this.#fallback = resolveSystem(this.#host, this.#families, (event) => {
         if (!this.#cancelled) this.#emit(event);

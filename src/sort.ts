@@ -436,3 +436,31 @@ export function interleaveFamilies<T extends { family: Family }>(
   }
   return result;
 }
+
+/**
+ * The best `max` destinations of `list` by what is known before any source-address probe: RFC 6724 §6
+ * rules 6 (precedence) and 8 (scope) of the destination itself, then input order (rule 10). Rules 1, 2, 5
+ * and 9 need Source(D), which is what the probe finds — so the cut is made first and the probe, a UDP
+ * socket per address, runs on at most `max` addresses (a hostile answer of thousands of records must not
+ * cost thousands of sockets). Family interleaving (RFC 8305 §4) comes later; call this per family, so each
+ * family keeps enough for any interleaving of `max` addresses. Stable; returns a new array in the
+ * preselected order; `list` is returned as a copy when it is not longer than `max`.
+ * @throws TypeError (`code` 'ERR_NETDIAL_INVALID_OPTION') when `max` is not a positive integer; like
+ *   {@link sortDestinations} for bad addresses.
+ */
+export function preselectDestinations<T extends SortCandidate>(list: readonly T[], max: number): T[] {
+  if (!Array.isArray(list)) throw invalidOption('list', 'an array', list);
+  if (!Number.isInteger(max) || max < 1) throw invalidOption('max', 'a positive integer', max);
+  if (list.length <= max) return [...list];
+  const prepared = list.map((item, index) => {
+    const bytes = mustParse(item.address, `list[${index}].address`);
+    const policy = policyOf(bytes);
+    return { item, index, precedence: policy.precedence, scope: scopeOf(bytes) };
+  });
+  prepared.sort(
+    (a, b) =>
+      // Rule 6: higher precedence first; rule 8: smaller scope first; rule 10: input order.
+      b.precedence - a.precedence || a.scope - b.scope || a.index - b.index,
+  );
+  return prepared.slice(0, max).map((p) => p.item);
+}

@@ -16,6 +16,8 @@ const PROBE_PORT = 9;
 const DEFAULT_TTL_MS = 5000;
 /** Default of {@link SourceAddressProbeOptions.maxEntries}. */
 const DEFAULT_MAX_ENTRIES = 1024;
+/** Default of {@link SourceAddressProbeOptions.maxConcurrentProbes}. */
+const DEFAULT_MAX_CONCURRENT_PROBES = 8;
 
 /** Options of {@link SourceAddressProbe}. */
 export interface SourceAddressProbeOptions {
@@ -23,6 +25,12 @@ export interface SourceAddressProbeOptions {
   ttlMs?: number;
   /** Most results kept; beyond it the oldest result is dropped. Default 1024. */
   maxEntries?: number;
+  /**
+   * Probe sockets open at once, across every caller of this probe; further probes wait for one to close.
+   * A probe takes well under a millisecond, so a small pool costs nothing, while one socket per address
+   * at once runs a process out of file descriptors on a large answer (EMFILE). Default 8.
+   */
+  maxConcurrentProbes?: number;
   /**
    * Creates the UDP socket for one probe; useful for tests (counting sockets). It must pass `options`
    * through to `dgram.createSocket`, whose `lookup` refuses anything but IP literals so that a probe never
@@ -122,6 +130,10 @@ export class SourceAddressProbe {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #createSocket: (options: dgram.SocketOptions) => dgram.Socket;
+  readonly #maxConcurrentProbes: number;
+  /** Probe sockets open now, and probes waiting for one of the `maxConcurrentProbes` places. */
+  #running = 0;
+  readonly #queue: Array<() => void> = [];
   /** Insertion order = age order, so the first key is the oldest entry. */
   readonly #cache = new Map<string, CacheEntry>();
   /** Probes running now, shared by concurrent callers. */
@@ -134,6 +146,7 @@ export class SourceAddressProbe {
       ttlMs = DEFAULT_TTL_MS,
       maxEntries = DEFAULT_MAX_ENTRIES,
       createSocket = dgram.createSocket,
+      maxConcurrentProbes = DEFAULT_MAX_CONCURRENT_PROBES,
     } = options;
     if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
       throw invalidOption('options.ttlMs', 'a finite number of ms >= 0', ttlMs);
@@ -144,6 +157,10 @@ export class SourceAddressProbe {
     if (typeof createSocket !== 'function') {
       throw invalidOption('options.createSocket', 'a function', createSocket);
     }
+    if (!Number.isInteger(maxConcurrentProbes) || maxConcurrentProbes < 1) {
+      throw invalidOption('options.maxConcurrentProbes', 'a positive integer', maxConcurrentProbes);
+    }
+    this.#maxConcurrentProbes = maxConcurrentProbes;
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
     this.#createSocket = createSocket;
@@ -151,7 +168,7 @@ export class SourceAddressProbe {
 
   /**
    * Source address per distinct input address (`null` = unreachable, or not an IP literal of the given
-   * family). Each address is probed at most once, all concurrently; a cached result younger than `ttlMs`
+   * family). Each address is probed at most once, at most `maxConcurrentProbes` sockets at a time; a cached result younger than `ttlMs`
    * (0 ≤ nowMs − probedAtMs < ttlMs) is reused without opening a socket. `nowMs` is the caller's clock in
    * ms. Resolves once every socket it opened is closed; never rejects.
    * @throws TypeError (`code` 'ERR_NETDIAL_INVALID_OPTION'), synchronously, when `addresses` is not an
@@ -197,7 +214,7 @@ export class SourceAddressProbe {
     const running = this.#inFlight.get(address);
     if (running !== undefined) return running;
     const generation = this.#generation;
-    const probe = probeOne(address, family, this.#createSocket).then((sourceAddress) => {
+    const probe = this.#pooled(() => probeOne(address, family, this.#createSocket)).then((sourceAddress) => {
       if (generation === this.#generation) {
         this.#inFlight.delete(address);
         this.#remember(address, { sourceAddress, probedAtMs: nowMs });
@@ -206,6 +223,22 @@ export class SourceAddressProbe {
     });
     this.#inFlight.set(address, probe);
     return probe;
+  }
+
+  /** Runs `work` when one of the `maxConcurrentProbes` places is free; the place is held until it settles. */
+  #pooled(work: () => Promise<string | null>): Promise<string | null> {
+    return new Promise((resolve) => {
+      const run = (): void => {
+        this.#running++;
+        work().then((result) => {
+          this.#running--;
+          this.#queue.shift()?.();
+          resolve(result);
+        });
+      };
+      if (this.#running < this.#maxConcurrentProbes) run();
+      else this.#queue.push(run);
+    });
   }
 
   #remember(address: string, entry: CacheEntry): void {

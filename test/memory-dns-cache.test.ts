@@ -29,6 +29,7 @@ describe('DnsCache options', () => {
   test('defaults are the documented ones', () => {
     assert.deepEqual(new DnsCache().options, {
       maxNames: 1000,
+      maxAddressesPerName: 1024,
       minTtlSeconds: 0,
       maxTtlSeconds: 86_400,
       negativeTtlSeconds: 30,

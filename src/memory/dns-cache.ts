@@ -39,12 +39,19 @@ export interface PositiveRecord {
 }
 
 /**
- * Options of {@link DnsCache}. Every value is a finite number >= 0; `maxNames` is an integer >= 1.
+ * Options of {@link DnsCache}. Every value is a finite number >= 0; `maxNames` and `maxAddressesPerName` are
+ * integers >= 1.
  * Invalid values throw a `TypeError` with code 'ERR_NETDIAL_INVALID_OPTION' naming the option.
  */
 export interface DnsCacheOptions {
   /** Most names kept; beyond it the least recently used name (set or `get`) is evicted. Default 1000. */
   maxNames?: number | undefined;
+  /**
+   * Most addresses kept per name and record type; a longer answer keeps its first ones, in the order given
+   * (a Dialer hands over answers already cut to its `maxAddresses`, best first). Bounds the memory a hostile
+   * answer of thousands of records can take. Default 1024 (the largest `maxAddresses` a dial accepts).
+   */
+  maxAddressesPerName?: number | undefined;
   /** Floor for positive TTLs, seconds. Default 0 (a TTL of 0 stays 0: never fresh, kept for stale use only). */
   minTtlSeconds?: number | undefined;
   /** Ceiling for positive TTLs, seconds; must be >= `minTtlSeconds`. Default 86400 (1 day). */
@@ -77,6 +84,7 @@ export type DnsCacheConfig = Readonly<Required<{ [K in keyof DnsCacheOptions]: n
 /** Defaults of {@link DnsCacheOptions}. */
 export const DNS_CACHE_DEFAULTS: DnsCacheConfig = Object.freeze({
   maxNames: 1000,
+  maxAddressesPerName: 1024,
   minTtlSeconds: 0,
   maxTtlSeconds: 86_400,
   negativeTtlSeconds: 30,
@@ -206,7 +214,7 @@ export class DnsCache {
    * refresh backoff, older addresses). The TTL of the set is the smallest record TTL (an RRset has one TTL, RFC 2181
    * §5.2), clamped to [minTtlSeconds, maxTtlSeconds]; TTLs with the high bit set (> 2^31 − 1) are taken as positive
    * and capped by the same clamp (RFC 8767 §4 updating RFC 2181 §8). A TTL of 0 after clamping means the answer is
-   * never fresh but stays available as stale data. Duplicate addresses are dropped, order is kept.
+   * never fresh but stays available as stale data. Duplicate addresses are dropped, order is kept, and only the first `maxAddressesPerName` are kept.
    * Since the name evidently exists (RFC 2308 §1: data and NODATA are only for names that exist), an NXDOMAIN held
    * for the other type is dropped.
    *
@@ -234,7 +242,9 @@ export class DnsCache {
         );
       }
       ttlSeconds = Math.min(ttlSeconds, checkSeconds(record.ttlSeconds, `records[${i}].ttlSeconds`));
-      if (!addresses.includes(record.address)) addresses.push(record.address);
+      if (addresses.length < this.options.maxAddressesPerName && !addresses.includes(record.address)) {
+        addresses.push(record.address);
+      }
     }
     ttlSeconds = clamp(ttlSeconds, this.options.minTtlSeconds, this.options.maxTtlSeconds);
     const slot = new Slot();
@@ -505,7 +515,7 @@ export class DnsCache {
         if (!Array.isArray(item.records) || item.records.length === 0 || !item.records.every(isFamily)) {
           throw invalidArgument(`\`${at}.records\` must be a non-empty array of ${item.type} addresses`);
         }
-        slot.records = Object.freeze([...new Set(item.records)]);
+        slot.records = Object.freeze([...new Set(item.records)].slice(0, o.maxAddressesPerName));
         slot.expiresAtMs = until(item.freshForMs, `${at}.freshForMs`, o.maxTtlSeconds);
       } else if (item.negative !== undefined) {
         if (item.negative !== 'NXDOMAIN' && item.negative !== 'NODATA') {
@@ -653,7 +663,7 @@ function validateOptions(options: DnsCacheOptions | undefined): DnsCacheConfig {
   for (const key of Object.keys(DNS_CACHE_DEFAULTS) as (keyof DnsCacheConfig)[]) {
     const value = options[key];
     if (value === undefined) continue;
-    const integer = key === 'maxNames';
+    const integer = key === 'maxNames' || key === 'maxAddressesPerName';
     const ok =
       typeof value === 'number' &&
       Number.isFinite(value) &&
