@@ -167,9 +167,7 @@ describe('a real answer of 2 600 A records (TC over UDP, then TCP)', () => {
         listener.listen(0, v4(1), resolve);
       });
       await body(dns.port, (listener.address() as net.AddressInfo).port);
-      const tcp = dns.queries.filter(
-        (q) => q.name === 'big.t' && q.type === 'A' && q.transport === 'tcp',
-      );
+      const tcp = dns.queries.filter((q) => q.name === 'big.t' && q.type === 'A' && q.transport === 'tcp');
       assert.ok(tcp.length >= 1, 'the full answer came over TCP after a truncated UDP one');
     } finally {
       await new Promise<void>((resolve) => listener.close(() => resolve()));

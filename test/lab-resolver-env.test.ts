@@ -126,7 +126,10 @@ if (await enterLab(import.meta.url)) {
           assert.equal(lab.dns.queryCount('ipv4only.arpa'), 0, 'no discovery query with a configured prefix');
           // The address policy judges the synthesised address too: denying the prefix refuses NAT64.
           const denied = await configured
-            .dial(`${good.v4[0]}:${PORT}`, { policy: { deny: ['64:ff9b::/96'] } })
+            .dial(`${good.v4[0]}:${PORT}`, {
+              policy: { deny: ['64:ff9b::/96'] },
+              redactDeniedAddresses: false,
+            })
             .then(
               () => assert.fail('connected through a denied prefix'),
               (e: unknown) => e,
