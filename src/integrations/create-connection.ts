@@ -360,7 +360,7 @@ export class DialSocket extends Duplex {
   #heldFinal: ((err?: Error | null) => void) | undefined;
   /** Bytes handed to the underlying socket whose write has not called back yet (already in its count). */
   #inSocketBytes = 0;
-  /** bytesWritten when destroyed before connecting (what was queued, as net reports it). */
+  /** bytesWritten when destroyed (counting what was queued, as net reports it). */
   #bytesAtDestroy = 0;
 
   /** `options`: the Dialer and dial options (TLS via `connect({ tls })`), and `allowHalfOpen`. */
@@ -408,8 +408,11 @@ export class DialSocket extends Duplex {
   }
   /** Bytes written, counting those queued before the connection (as net.Socket#bytesWritten). */
   get bytesWritten(): number {
+    return this.destroyed ? this.#bytesAtDestroy : this.#liveBytesWritten();
+  }
+  #liveBytesWritten(): number {
     if (this.#socket) return this.#socket.bytesWritten + this.writableLength - this.#inSocketBytes;
-    return this.destroyed ? this.#bytesAtDestroy : this.writableLength;
+    return this.writableLength;
   }
   /** The idle timeout in ms set by `timeout` or setTimeout (undefined when none), as net.Socket#timeout. */
   get timeout(): number | undefined {
@@ -623,7 +626,7 @@ export class DialSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    if (this.#socket === undefined) this.#bytesAtDestroy = this.writableLength;
+    this.#bytesAtDestroy = this.#liveBytesWritten();
     this.#clearIdleTimer();
     if (this.#signal) {
       this.#signal.signal.removeEventListener('abort', this.#signal.onAbort);
