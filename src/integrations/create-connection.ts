@@ -362,6 +362,7 @@ export class DialSocket extends Duplex {
   #inSocketBytes = 0;
   /** bytesWritten when destroyed (counting what was queued, as net reports it). */
   #bytesAtDestroy = 0;
+  #failDeferred = false;
 
   /** `options`: the Dialer and dial options (TLS via `connect({ tls })`), and `allowHalfOpen`. */
   constructor(options: DialSocketOptions = {}) {
@@ -539,8 +540,17 @@ export class DialSocket extends Duplex {
     return this;
   }
 
-  /** The dial failed: 'lookup' with the error when no address was found (as net), then 'error'. */
+  /**
+   * The dial failed: 'lookup' with the error when no address was found (as net), then 'error'. A
+   * failure known without any I/O (policy, port 0) still arrives a turn later, as net's errors do, so a
+   * caller that inspects the socket right after connect() sees it connecting (ioredis does).
+   */
   #fail(err: Error, host: string | undefined): void {
+    if (this.#connecting && !this.#failDeferred) {
+      this.#failDeferred = true;
+      setImmediate(() => this.#fail(err, host));
+      return;
+    }
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) return;
