@@ -7,12 +7,19 @@
  * within 1 s of the cancellation (generous: the cancellation itself is immediate), with the error Node's
  * own net gives that client (compared live, for the blackholed rows), the socket closed, and the child
  * process exits by itself within 1 s of reporting — nothing of the abandoned dial keeps it alive.
+ * Also Node's Happy Eyeballs knobs against a blackholed first address: `autoSelectFamilyAttemptTimeout`
+ * is the delay before the next attempt, `autoSelectFamily: false` waits for the first attempt alone.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import type net from 'node:net';
 import { DEFAULT_ZONE, enterLab, LAB, withLab } from '../lab/index.js';
+import { Dialer, isDialError } from '../src/index.js';
+import { bindCreateConnection } from '../src/integrations/create-connection.js';
+import { getReport } from '../src/report.js';
 import type { ChildResult } from './support/cancel-child.js';
 
 const CHILD = fileURLToPath(new URL('./support/cancel-child.js', import.meta.url));
@@ -108,4 +115,53 @@ if (await enterLab(import.meta.url)) {
       });
     });
   }
+
+  test('autoSelectFamily knobs with a blackholed first address: attempt timeout = delay; false = one at a time', async () => {
+    await withLab(DEFAULT_ZONE, async () => {
+      const createConnection = bindCreateConnection({
+        dialer: new Dialer({ resolver: 'dns', memory: false }),
+      });
+      const host = `first-a-blackholed.${LAB.zoneSuffix}`;
+      const [blackholed, good] = [LAB.addresses.blackholed.v4[0], LAB.addresses.good.v4[1]];
+      const attemptsOf = (socket: unknown) =>
+        getReport(socket as net.Socket)?.attempts.map((a) => [a.address, a.outcome, a.trigger, a.startMs]) ??
+        [];
+
+      // autoSelectFamilyAttemptTimeout: 100 → the good address is tried 100 ms after the silent one.
+      const quick = createConnection({ host, port: LAB.ports.http, autoSelectFamilyAttemptTimeout: 100 });
+      await once(quick, 'connect');
+      const attempts = attemptsOf(quick);
+      quick.destroy();
+      assert.deepEqual(
+        attempts.map((a) => a.slice(0, 3)),
+        [
+          [blackholed, 'cancelled', 'first'],
+          [good, 'connected', 'delay'],
+        ],
+      );
+      const secondStartMs = (attempts[1]?.[3] as number) - (attempts[0]?.[3] as number);
+      assert.ok(
+        secondStartMs >= 95 && secondStartMs < 240,
+        `second attempt ${secondStartMs} ms after the first`,
+      );
+
+      // autoSelectFamily: false → nothing but the first attempt until it fails (here: the 800 ms bound).
+      const lone = bindCreateConnection({
+        dialer: new Dialer({ resolver: 'dns', memory: false }),
+        timeout: 800,
+      })({
+        host,
+        port: LAB.ports.http,
+        autoSelectFamily: false,
+      });
+      const [err] = await once(lone, 'error').catch((e: unknown) => [e]);
+      assert.ok(isDialError(err), String(err));
+      assert.equal(err.code, 'ETIMEDOUT');
+      assert.deepEqual(
+        err.attempts.filter((a) => a.phase === 'tcp').map((a) => a.address),
+        [blackholed],
+        'one address at a time: the good one was never tried while the first was pending',
+      );
+    });
+  });
 }
