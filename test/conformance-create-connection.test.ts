@@ -72,6 +72,19 @@ function closed(socket: net.Socket | DialSocket): Promise<void> {
   return new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
+/** `promise`, or a failure naming `what` after `ms` (a broken behaviour fails fast instead of hanging). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Records the events of interest on a socket, in order. */
 function record(socket: net.Socket | DialSocket, events: string[]): string[] {
   const seen: string[] = [];
@@ -396,29 +409,33 @@ describe('createConnection conforms to net.createConnection', () => {
     await assertNoLeaks(base, 'destroy during DNS');
   });
 
-  test('a connection won at the moment of cancellation is closed, never handed over', async () => {
-    const serverClosed: Array<Promise<unknown>> = [];
-    const server = net.createServer((s) => {
-      s.on('error', () => {});
-      serverClosed.push(once(s, 'close'));
+  for (const channel of ['netdial:attempt:connect', 'netdial:dial:done'] as const) {
+    test(`a connection won at the moment of cancellation (${channel}) is closed, never handed over`, async () => {
+      const serverClosed: Array<Promise<unknown>> = [];
+      const server = net.createServer((s) => {
+        s.on('error', () => {});
+        serverClosed.push(once(s, 'close'));
+      });
+      const p = await listen(server);
+      let socket: DialSocket | undefined;
+      const onEvent = () => socket?.destroy();
+      diagnosticsChannel.subscribe(channel, onEvent);
+      try {
+        socket = createConnection({ host: 'app.test', port: p });
+        const seen = record(socket, ['connect', 'error', 'close']);
+        await within(closed(socket), 2000, "'close'");
+        assert.deepEqual(seen, ['close']);
+        assert.equal(socket.socket, undefined, 'the won socket was not handed over');
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(serverClosed.length, 1, 'the attempt reached the server');
+        await within(serverClosed[0]!, 2000, 'the server seeing the connection closed');
+      } finally {
+        diagnosticsChannel.unsubscribe(channel, onEvent);
+        socket?.socket?.destroy();
+        await close(server);
+      }
     });
-    const p = await listen(server);
-    let socket: DialSocket | undefined;
-    const onConnect = () => socket?.destroy();
-    diagnosticsChannel.subscribe('netdial:attempt:connect', onConnect);
-    try {
-      socket = createConnection({ host: 'app.test', port: p });
-      const seen = record(socket, ['connect', 'error', 'close']);
-      await closed(socket);
-      assert.deepEqual(seen, ['close']);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(serverClosed.length, 1, 'the attempt reached the server');
-      await serverClosed[0]; // …and the server saw it closed
-    } finally {
-      diagnosticsChannel.unsubscribe('netdial:attempt:connect', onConnect);
-      await close(server);
-    }
-  });
+  }
 
   test('signal: aborting destroys the socket with an AbortError (ABORT_ERR), connecting or connected, as Node', async () => {
     for (const when of ['connecting', 'connected'] as const) {
@@ -440,7 +457,7 @@ describe('createConnection conforms to net.createConnection', () => {
               });
         if (when === 'connected') await once(socket, 'connect');
         controller.abort(new Error('stop'));
-        const [err] = await once(socket, 'error');
+        const [err] = await within(once(socket, 'error'), 2000, `${via} ${when}: 'error' after abort`);
         codes.push(`${(err as Error).name} ${(err as { code?: string }).code}`);
         await closed(socket);
       }
@@ -491,22 +508,27 @@ describe('createConnection conforms to net.createConnection', () => {
     });
     server.listen(path);
     await once(server, 'listening');
+    const opened: DialSocket[] = [];
     try {
       const denied = bindCreateConnection({ dialer, policy: 'public' })(path);
-      const [err] = await once(denied, 'error');
+      opened.push(denied);
+      const [err] = await within(once(denied, 'error'), 2000, "'error' for a denied Unix socket");
       assert.ok(isDialError(err));
       assert.equal(err.code, 'ERR_NETDIAL_DENIED');
       assert.match(err.message, /allowUnixSockets/);
       // A Dialer-wide policy counts too.
       const strict = new Dialer({ memory: false, policy: 'public' });
       const deniedToo = bindCreateConnection({ dialer: strict })({ path });
-      assert.equal((await once(deniedToo, 'error'))[0].code, 'ERR_NETDIAL_DENIED');
+      opened.push(deniedToo);
+      const [errToo] = await within(once(deniedToo, 'error'), 2000, "'error' under a Dialer policy");
+      assert.equal(errToo.code, 'ERR_NETDIAL_DENIED');
       assert.equal(accepts, 0);
       const allowed = bindCreateConnection({ dialer: strict, allowUnixSockets: true })(path);
       await once(allowed, 'connect');
       allowed.destroy();
       assert.equal(accepts, 1);
     } finally {
+      for (const o of opened) o.destroy();
       await close(server);
       rmSync(dir, { recursive: true, force: true });
     }
