@@ -568,4 +568,27 @@ describe('createConnection conforms to net.createConnection', () => {
     const attempts = report?.attempts.map((a) => `${a.address} ${a.outcome} ${a.trigger}`);
     assert.deepEqual(attempts, ['::1 failed first', '127.0.0.1 connected failure']);
   });
+
+  test('every address refused: an AggregateError with one error per attempt, code ECONNREFUSED, as Node', async () => {
+    const dead = net.createServer();
+    const deadPort = await listen(dead);
+    await close(dead);
+    const shapeOf = async (socket: net.Socket | DialSocket) => {
+      const [err] = await within(once(socket, 'error'), 5000, "'error'");
+      const e = err as AggregateError & { code?: string };
+      return {
+        aggregate: e instanceof AggregateError,
+        code: e.code,
+        errors: (e.errors as Array<{ code?: string; address?: string; port?: number }>)
+          .map((x) => `${x.code} ${x.address} ${x.port}`)
+          .sort(),
+      };
+    };
+    const node = await shapeOf(
+      net.createConnection({ host: 'both.test', port: deadPort, lookup: nodeLookup as never }),
+    );
+    const ours = await shapeOf(createConnection({ host: 'both.test', port: deadPort }));
+    assert.deepEqual(ours, node);
+    assert.deepEqual(ours.errors, [`ECONNREFUSED 127.0.0.1 ${deadPort}`, `ECONNREFUSED ::1 ${deadPort}`]);
+  });
 });
