@@ -591,4 +591,33 @@ describe('createConnection conforms to net.createConnection', () => {
     assert.deepEqual(ours, node);
     assert.deepEqual(ours.errors, [`ECONNREFUSED 127.0.0.1 ${deadPort}`, `ECONNREFUSED ::1 ${deadPort}`]);
   });
+
+  test('--no-network-family-autoselection on the command line: one attempt at a time', () => {
+    const moduleUrl = new URL('../src/integrations/create-connection.js', import.meta.url).href;
+    const indexUrl = new URL('../src/index.js', import.meta.url).href;
+    const script = `
+      import net from 'node:net';
+      import { bindCreateConnection } from ${JSON.stringify(moduleUrl)};
+      import { Dialer, getReport } from ${JSON.stringify(indexUrl)};
+      const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1', () => {
+        const cc = bindCreateConnection({ dialer: new Dialer({ memory: false }), resolver: async (n, f) => (f === 4 ? ['127.0.0.1'] : []) });
+        const socket = cc({ host: 'app.test', port: server.address().port });
+        socket.on('error', () => {});
+        socket.on('connect', () => {
+          console.log(JSON.stringify([net.getDefaultAutoSelectFamily(), getReport(socket).settings.maxConcurrentAttempts]));
+          socket.destroy();
+          server.close();
+        });
+      });`;
+    const run = (flags: string[]) => {
+      const child = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(child.status, 0, child.stderr);
+      return JSON.parse(child.stdout) as [boolean, number];
+    };
+    assert.deepEqual(run(['--no-network-family-autoselection']), [false, 1]);
+    assert.deepEqual(run([]), [true, 6]);
+  });
 });

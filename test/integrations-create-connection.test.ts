@@ -1,7 +1,7 @@
 /**
  * `createConnection` and `DialSocket` against real loopback servers: http.request and https.request with
  * the hook (TLS implied for https, SNI and certificate checked), a `ws` WebSocket (ws:// and wss://), the
- * no-callback form that returns a DialSocket at once, DialSocket as pg uses it (connect(port, host), then
+ * DialSocket the hook returns at once, DialSocket as pg uses it (connect(port, host), then
  * TLS on top of it), errors and destroy during the dial. Names resolve through a fixed resolver function.
  */
 import assert from 'node:assert/strict';
