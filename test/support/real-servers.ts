@@ -18,11 +18,16 @@ export function ensureDebianPackages(packages: string[], present: () => boolean)
   if (process.getuid?.() !== 0) return `${packages.join(', ')} missing and not root to install them`;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = () =>
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
-      env,
-      stdio: 'ignore',
-      timeout: 600_000,
-    });
+    execFileSync(
+      'apt-get',
+      // Wait for a dpkg lock held by another install (parallel test runs) instead of failing at once.
+      ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-qq', '--no-install-recommends', ...packages],
+      {
+        env,
+        stdio: 'ignore',
+        timeout: 600_000,
+      },
+    );
   try {
     try {
       install();
