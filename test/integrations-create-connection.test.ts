@@ -105,6 +105,13 @@ describe('createConnection and DialSocket', () => {
     );
     assert.equal(await body(res), 'secure servername=localhost');
     assert.deepEqual(sni, ['localhost']);
+    // res.socket is the DialSocket: it answers for the TLS connection under it, as a TLSSocket would.
+    const socket = res.socket as unknown as DialSocket;
+    assert.ok(socket instanceof DialSocket);
+    assert.equal(socket.encrypted, true);
+    assert.equal(socket.authorized, true);
+    assert.equal((socket.getPeerCertificate() as tls.PeerCertificate).subject.CN, 'localhost');
+    assert.match(String(socket.getProtocol()), /^TLSv1\.[23]$/);
     await assert.rejects(
       new Promise((resolve, reject) =>
         https.get(`https://localhost:${ports.secure}/`, { createConnection }, resolve).on('error', reject),
