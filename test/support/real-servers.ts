@@ -5,7 +5,7 @@
  * they cannot be had (not root, no apt-get, no network for apt) the caller gets a reason to skip with —
  * and with CI=true it must fail instead (the caller asserts that).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -51,6 +51,18 @@ async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
+}
+
+/**
+ * Spawns a server that dies with this process even when it is killed (no `after` hook runs then):
+ * through `setpriv --pdeathsig KILL` (util-linux) when there is one. setpriv execs the server, so the
+ * PID is the server's.
+ */
+function spawnServer(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  if (existsSync('/usr/bin/setpriv')) {
+    return spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', command, ...args], options);
+  }
+  return spawn(command, args, options);
 }
 
 /** Resolves once `child` printed `ready` on stdout or stderr; rejects when it exits first or after `timeoutMs`. */
@@ -150,7 +162,7 @@ export async function startPostgres(): Promise<RunningServer> {
       { stdio: 'ignore', timeout: 120_000, cwd: dir, ...ids },
     );
     const port = await freePort();
-    const child = spawn(
+    const child = spawnServer(
       join(bin, 'postgres'),
       ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
       { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...ids },
@@ -181,7 +193,7 @@ export async function startRedis(): Promise<RunningServer> {
   try {
     const port = await freePort();
     const socketPath = join(dir, 'redis.sock');
-    const child = spawn(
+    const child = spawnServer(
       '/usr/bin/redis-server',
       [
         '--port',
