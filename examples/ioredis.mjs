@@ -1,7 +1,9 @@
-// ioredis: a Connector whose connect() is a netdial dial (ioredis takes an already connected stream).
+// ioredis: a Connector whose connect() returns netdial's createConnection socket at once — still
+// connecting, as ioredis's own connector returns net's — so ioredis's connectTimeout and disconnect()
+// reach the dial (its attempts stop). TLS (`tls: {...}`) runs on the won connection; `path` is a Unix socket.
 // Run: npm run build && node examples/ioredis.mjs   (a tiny fake server stands in for Redis here)
 import { AbstractConnector, Redis } from 'ioredis';
-import { dial } from 'netdial';
+import { createConnection } from 'netdial';
 import { startFakeRedis } from './support/servers.mjs';
 
 class NetdialConnector extends AbstractConnector {
@@ -9,10 +11,14 @@ class NetdialConnector extends AbstractConnector {
     super(options.disconnectTimeout);
     this.options = options;
   }
-  async connect() {
-    const { host, port, tls } = this.options;
-    this.stream = await dial({ host, port }, { tls: tls ?? false, timeout: this.options.connectTimeout });
-    return this.stream;
+  connect() {
+    this.connecting = true;
+    const { host, port, path, tls } = this.options;
+    this.stream = path ? createConnection({ path }) : createConnection({ host, port, tls: tls ?? false });
+    this.stream.once('error', (err) => {
+      this.firstError = err;
+    });
+    return Promise.resolve(this.stream);
   }
 }
 
@@ -22,6 +28,7 @@ const redis = new Redis({
   port: server.port,
   Connector: NetdialConnector,
   lazyConnect: true,
+  connectTimeout: 5000,
 });
 await redis.connect();
 await redis.set('greeting', 'dialed by netdial');

@@ -379,7 +379,11 @@ export class DialTrace {
     });
   }
 
-  /** Right before the attempt's `net.connect`. */
+  /**
+   * Right after the attempt's socket was created (`net.connect` sends nothing before the next tick), so
+   * a subscriber that aborts the dial from here aborts this attempt too; a synchronous `net.connect`
+   * failure publishes this and then the attempt's error.
+   */
   attemptStart(
     attemptId: number,
     address: string,

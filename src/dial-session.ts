@@ -440,7 +440,6 @@ class DialSession {
   #connect(id: number, c: Candidate): void {
     let socket: net.Socket;
     const startMs = this.#race.attempts[id]!.startMs;
-    this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
     try {
       socket = net.connect({
         host: c.address,
@@ -452,6 +451,7 @@ class DialSession {
       // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
       const code = (err as { code?: string }).code ?? 'EINVAL';
       this.#errors.set(id, (err as Error).message ?? code);
+      this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
       this.#trace.attemptError(
         id,
         c.address,
@@ -468,6 +468,10 @@ class DialSession {
       return;
     }
     this.#sockets.set(id, socket);
+    // Published once the socket exists and is the race's: a subscriber that aborts the dial from here
+    // finds it, and the abort destroys it (and publishes its attempt:error) like any other attempt.
+    this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
+    if (this.#sockets.get(id) !== socket) return;
     socket.once('connect', () => {
       if (this.#settled || this.#sockets.get(id) !== socket) return;
       const now = this.#now();

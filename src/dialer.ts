@@ -129,6 +129,11 @@ export class Dialer {
     });
   }
 
+  /** Whether the Dialer's defaults carry an address policy (integrations refuse Unix sockets then, unless allowed). */
+  get hasPolicy(): boolean {
+    return this.#defaults.policy !== undefined;
+  }
+
   /** The Dialer's memory (inspect it, or export it with `exportMemory()`); undefined with `memory: false`. */
   get memory(): DialMemory | undefined {
     return this.#memory;

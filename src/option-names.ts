@@ -10,7 +10,7 @@
  */
 import type { DialerOptions } from './dialer.js';
 import { invalidOption } from './errors.js';
-import type { ConnectionDialOptions } from './integrations/create-connection.js';
+import type { ConnectionDialOptions, DialSocketOptions } from './integrations/create-connection.js';
 import type { CreateLookupOptions } from './integrations/lookup.js';
 import type { DnsCacheOptions } from './memory/dns-cache.js';
 import type { EndpointHistoryOptions } from './memory/endpoint-history.js';
@@ -107,7 +107,18 @@ export const POLICY_SPEC_NAMES = names<keyof PolicySpec>({ allow: true, deny: tr
 export const CONNECTION_DIAL_OPTION_NAMES: ReadonlySet<string> = Object.freeze(
   new Set([
     ...[...DIAL_OPTION_NAMES].filter((n) => n !== 'signal' && n !== 'tls'),
-    ...names<Exclude<keyof ConnectionDialOptions, keyof DialOptions>>({ dialer: true }),
+    ...names<Exclude<keyof ConnectionDialOptions, keyof DialOptions>>({
+      dialer: true,
+      allowUnixSockets: true,
+    }),
+  ]),
+);
+
+/** `new DialSocket({ … })` (DialSocketOptions): the connection dial options, plus net's `allowHalfOpen`. */
+export const DIAL_SOCKET_OPTION_NAMES: ReadonlySet<string> = Object.freeze(
+  new Set([
+    ...CONNECTION_DIAL_OPTION_NAMES,
+    ...names<Exclude<keyof DialSocketOptions, keyof ConnectionDialOptions>>({ allowHalfOpen: true }),
   ]),
 );
 

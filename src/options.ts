@@ -444,7 +444,13 @@ export function readConnectionDialOptions(
     value === undefined
       ? Object.create(null)
       : readOptionBag(value, names, what, what === 'options' ? '' : `${what}.`);
-  const { dialer, ...dialOptions } = copy as Record<string, unknown>;
+  const { dialer, allowUnixSockets, allowHalfOpen, ...dialOptions } = copy as Record<string, unknown>;
+  if (allowUnixSockets !== undefined && typeof allowUnixSockets !== 'boolean') {
+    throw bad('allowUnixSockets', 'a boolean', allowUnixSockets);
+  }
+  if (allowHalfOpen !== undefined && typeof allowHalfOpen !== 'boolean') {
+    throw bad('allowHalfOpen', 'a boolean', allowHalfOpen);
+  }
   if (
     dialer !== undefined &&
     (typeof dialer !== 'object' ||

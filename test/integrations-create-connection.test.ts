@@ -1,7 +1,7 @@
 /**
  * `createConnection` and `DialSocket` against real loopback servers: http.request and https.request with
  * the hook (TLS implied for https, SNI and certificate checked), a `ws` WebSocket (ws:// and wss://), the
- * no-callback form that returns a DialSocket at once, DialSocket as pg uses it (connect(port, host), then
+ * DialSocket the hook returns at once, DialSocket as pg uses it (connect(port, host), then
  * TLS on top of it), errors and destroy during the dial. Names resolve through a fixed resolver function.
  */
 import assert from 'node:assert/strict';
@@ -105,6 +105,13 @@ describe('createConnection and DialSocket', () => {
     );
     assert.equal(await body(res), 'secure servername=localhost');
     assert.deepEqual(sni, ['localhost']);
+    // res.socket is the DialSocket: it answers for the TLS connection under it, as a TLSSocket would.
+    const socket = res.socket as unknown as DialSocket;
+    assert.ok(socket instanceof DialSocket);
+    assert.equal(socket.encrypted, true);
+    assert.equal(socket.authorized, true);
+    assert.equal((socket.getPeerCertificate() as tls.PeerCertificate).subject.CN, 'localhost');
+    assert.match(String(socket.getProtocol()), /^TLSv1\.[23]$/);
     await assert.rejects(
       new Promise((resolve, reject) =>
         https.get(`https://localhost:${ports.secure}/`, { createConnection }, resolve).on('error', reject),

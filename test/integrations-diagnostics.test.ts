@@ -17,7 +17,8 @@ import {
   publish,
   subscribe,
 } from '../src/diagnostics.js';
-import { Dialer, type ResolveFunction } from '../src/index.js';
+import { Dialer, isAbortError, type ResolveFunction } from '../src/index.js';
+import { activeResources, assertNoLeaks } from './support/leaks.js';
 
 const loopback: ResolveFunction = async (_name, family) => (family === 6 ? ['::1'] : ['127.0.0.1']);
 
@@ -210,5 +211,43 @@ describe('diagnostics of one real dial', () => {
     assert.equal(last?.[1].code, 'ECONNREFUSED');
     assert.equal((last?.[1].error as Error | undefined)?.name, 'DialError');
     assert.equal(events.filter(([n]) => n === 'netdial:attempt:error').length, 2);
+  });
+
+  test('a subscriber that aborts the dial from attempt:start leaves no socket behind', async () => {
+    const dialer = new Dialer({ resolver: loopback, memory: false });
+    let accepted = 0;
+    const counting = net.createServer((s) => {
+      accepted++;
+      s.on('error', () => {});
+      s.destroy();
+    });
+    counting.listen(0, '127.0.0.1');
+    await once(counting, 'listening');
+    const countingPort = (counting.address() as net.AddressInfo).port;
+    const baseline = activeResources();
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const offStart = subscribe('netdial:attempt:start', (p) => {
+      seen.push(`start ${p.address}`);
+      controller.abort(new Error('seen enough'));
+    });
+    const offError = subscribe('netdial:attempt:error', (p) => seen.push(`error ${p.address} ${p.outcome}`));
+    try {
+      await assert.rejects(
+        dialer.dial({ host: '127.0.0.1', port: countingPort }, { signal: controller.signal }),
+        (e: unknown) => isAbortError(e),
+      );
+      // The attempt's socket existed when the subscriber aborted: it was destroyed and reported, never
+      // connected, and nothing of it is left.
+      assert.deepEqual(seen, ['start 127.0.0.1', 'error 127.0.0.1 aborted']);
+      await assertNoLeaks(baseline, 'abort from attempt:start');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(accepted, 0, 'the aborted attempt never reached the server');
+    } finally {
+      offStart();
+      offError();
+      counting.close();
+      await once(counting, 'close');
+    }
   });
 });

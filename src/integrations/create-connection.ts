@@ -1,42 +1,73 @@
 /**
- * `createConnection`: netdial behind the `net.createConnection`-shaped hook that `http.request`, `ws` and
- * many clients accept. Two forms, as Node's own http client knows them:
- * - with a callback `(err, socket)`: returns undefined and calls back with the real socket netdial won
- *   (a tls.TLSSocket for https/wss requests) — what `http.request`, `ws` and http.Agent use;
- * - without a callback: returns a `DialSocket` at once, a Duplex that stands in for the socket until the
- *   dial is done and then relays to it — for callers that need an object immediately.
+ * `createConnection`: netdial behind `net.createConnection`'s contract, for `http.request`, `ws` and the
+ * many clients that take such a hook. It returns a `DialSocket` at once — as net returns a connecting
+ * socket — so the caller can cancel (`destroy()`, its `signal`, its timeout) while netdial still dials:
+ * the dial's attempts stop at once. Every overload, argument check and connect-time option of
+ * net.createConnection is honoured (see net-args.ts for the arguments); where netdial deliberately
+ * differs (address order, parallel attempts, port 0) docs/integrations.md says so.
  * `DialSocket` is also the `stream` for pg (`new pg.Client({ stream: () => new DialSocket() })`), whose
- * driver calls `stream.connect(port, host)` itself.
+ * driver calls `stream.connect(port, host)` (or `connect(path)` for a Unix socket) itself.
  */
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
+import { DIAL_SOCKET_OPTION_NAMES } from '../option-names.js';
+import { AbortError, DialError, isDialError } from '../errors.js';
+import { POLICY_DENIED_CODE } from '../policy.js';
 import { attachReport, getReport } from '../report.js';
+import { parseConnectArgs, validateAttemptTimeoutMs, validatePort, validateTimeoutMs } from './net-args.js';
 
 /** Netdial settings for connections made through an integration: which Dialer, and per-dial options. */
 export interface ConnectionDialOptions extends Omit<DialOptions, 'signal' | 'tls'> {
   /** The Dialer to dial with (its resolver, caches and memory). Default: the process-wide default Dialer. */
   dialer?: Dialer | undefined;
+  /**
+   * Unix socket paths (`path`, `socketPath`, pg's `host: '/var/run/postgresql'`) connect with `net`
+   * directly. With an address policy in force (here or on the Dialer) they are refused
+   * (ERR_NETDIAL_DENIED) unless this is `true`: a policy speaks of IP addresses, and a local socket is
+   * not one. Without a policy they are always allowed.
+   */
+  allowUnixSockets?: boolean | undefined;
+}
+
+/** DialSocket's own options: the connection dial options, plus net.Socket's `allowHalfOpen`. */
+export interface DialSocketOptions extends ConnectionDialOptions {
+  /** As net.Socket's: keep the writable side open after the peer ended (default false: end it too). */
+  allowHalfOpen?: boolean | undefined;
 }
 
 /** What the hook receives: `net.connect` / `tls.connect` / http request options (extra keys are ignored). */
 export interface ConnectionOptions {
   host?: string | null | undefined;
   hostname?: string | null | undefined;
+  /** A number or numeric string, 0–65535, validated as Node does (ERR_SOCKET_BAD_PORT). */
   port?: number | string | null | undefined;
   /** Unix socket path: connected with `net.createConnection` directly (nothing to race). */
   path?: string | null | undefined;
   socketPath?: string | undefined;
   family?: number | undefined;
   localAddress?: string | undefined;
-  /** Idle timeout in ms as net's `timeout`; also bounds the dial when it is shorter than the dial timeout. */
+  /** Idle timeout in ms as net's `timeout` ('timeout' event, nothing closed); also runs while connecting. */
   timeout?: number | undefined;
+  /** Destroys the socket with an AbortError when aborted, while connecting (the dial stops) or after. */
   signal?: AbortSignal | undefined;
+  /** Truthy: `setNoDelay(true)` on connect (as net). */
   noDelay?: boolean | undefined;
+  /** Truthy: `setKeepAlive(true, keepAliveInitialDelay)` on connect (as net). */
   keepAlive?: boolean | undefined;
+  /** ms; negative counts as 0 (as net). */
   keepAliveInitialDelay?: number | undefined;
+  /** As net.createConnection's: a DialSocket made by the hook keeps its writable side after the peer ends. */
+  allowHalfOpen?: boolean | undefined;
+  /**
+   * Node's Happy Eyeballs switch. `false` (or `net.setDefaultAutoSelectFamily(false)`,
+   * `--no-network-family-autoselection`): one attempt at a time, each after the previous failed.
+   */
+  autoSelectFamily?: boolean | undefined;
+  /** Node's attempt delay in ms (int ≥ 1; below 10 counts as 10, above 2000 as 2000): netdial's attemptDelay. */
+  autoSelectFamilyAttemptTimeout?: number | undefined;
   /**
    * Run TLS on the connection: `true` or tls.connect options. Implied for https and wss requests
    * (`protocol` 'https:'/'wss:', or an https default agent), with the request's own TLS options
@@ -46,13 +77,18 @@ export interface ConnectionOptions {
   protocol?: string | null | undefined;
 }
 
-/** http's createConnection callback (`socket` is a net.Socket, or a tls.TLSSocket for TLS). */
-export type CreateConnectionCallback = (err: Error | null, socket: Duplex) => void;
+/**
+ * The listener the hook takes last, as net.createConnection's: added once to 'connect' and called with
+ * no arguments. (http and ws pass an `(err, socket)` callback and use the socket the hook returns.)
+ */
+export type CreateConnectionCallback = (() => void) | ((err: Error | null, socket: Duplex) => void);
 
-/** The hook: see the module comment for its two forms. */
+/** The hook: net.createConnection's overloads, returning a DialSocket at once. */
 export interface CreateConnection {
-  (options: ConnectionOptions, callback: CreateConnectionCallback): undefined;
-  (options: ConnectionOptions): DialSocket;
+  (options: ConnectionOptions, connectListener?: CreateConnectionCallback): DialSocket;
+  (port: number | string, host?: string, connectListener?: () => void): DialSocket;
+  (port: number | string, connectListener?: () => void): DialSocket;
+  (path: string, connectListener?: () => void): DialSocket;
 }
 
 /** Keys of request options that are not TLS options (left out when the request's options become tls.connect's). */
@@ -111,82 +147,187 @@ export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions 
 
 /** The host to dial; URL-style IPv6 ("[::1]") is accepted as well as the bare form http passes. */
 function hostOf(options: ConnectionOptions): string {
-  return options.hostname || options.host || 'localhost';
+  const host = options.hostname || options.host || 'localhost';
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 function familyOf(value: unknown): 0 | 4 | 6 | undefined {
   return value === 4 || value === 6 ? value : value === 0 ? 0 : undefined;
 }
 
+/** RFC 8305 §5 bounds netdial keeps for the Connection Attempt Delay (10 ms minimum, 2 s recommended limit). */
+const ATTEMPT_DELAY_MIN_MS = 10;
+const ATTEMPT_DELAY_MAX_MS = 2000;
+
+/**
+ * Node's Happy Eyeballs knobs as netdial dial options:
+ * - `autoSelectFamily: false` (per connection, or the process default `net.setDefaultAutoSelectFamily`
+ *   / `--no-network-family-autoselection`) → `maxConcurrentAttempts: 1`: one address at a time, in
+ *   netdial's order, the next only after the previous failed (Node without it tries just the first);
+ * - `autoSelectFamilyAttemptTimeout` (per connection) → `attemptDelay`, clamped to 10–2000 ms (Node
+ *   raises values below 10 to 10 itself). The process default (`setDefaultAutoSelectFamilyAttemptTimeout`,
+ *   `--network-family-autoselection-attempt-timeout`) is not used: netdial's delay comes from RTT history
+ *   (RFC 8305 §5), and Node's default cannot be told apart from a deliberate one.
+ * Per-connection values win over the bound dial options; the process default only fills a gap.
+ * Throws as Node does for a non-boolean `autoSelectFamily` or a bad attempt timeout.
+ */
+export function familySelectionOf(
+  options: ConnectionOptions,
+  dial: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>,
+): Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'> {
+  const out: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'> = {};
+  const auto = options.autoSelectFamily;
+  if (auto !== undefined && typeof auto !== 'boolean') {
+    throw Object.assign(
+      new TypeError(
+        `The "options.autoSelectFamily" property must be of type boolean. Received ${typeof auto}`,
+      ),
+      { code: 'ERR_INVALID_ARG_TYPE' },
+    );
+  }
+  if (auto === false) out.maxConcurrentAttempts = 1;
+  else if (
+    auto === undefined &&
+    dial.maxConcurrentAttempts === undefined &&
+    !net.getDefaultAutoSelectFamily()
+  )
+    out.maxConcurrentAttempts = 1;
+  const timeout = options.autoSelectFamilyAttemptTimeout;
+  if (timeout !== undefined) {
+    const ms = validateAttemptTimeoutMs(timeout);
+    out.attemptDelay = Math.min(ATTEMPT_DELAY_MAX_MS, Math.max(ATTEMPT_DELAY_MIN_MS, ms));
+  }
+  return out;
+}
+
+/** Whether a policy is in force for dials with `dial` (bound here or the Dialer's own). */
+function policyInForce(dial: ConnectionDialOptions, dialer: Dialer): boolean {
+  return dial.policy !== undefined || dialer.hasPolicy;
+}
+
+/** The error for a Unix socket refused because a policy is in force without allowUnixSockets. */
+function unixDenied(path: string): DialError {
+  return new DialError({
+    host: path,
+    port: 0,
+    code: POLICY_DENIED_CODE,
+    message: `connect ${path} refused by the address policy: a Unix socket is not an IP address (set allowUnixSockets: true to allow Unix sockets)`,
+    attempts: [],
+    elapsedMs: 0,
+  });
+}
+
+/** The Unix socket path of `options`, when they name one (a path and no host or port, as http decides). */
+function unixPathOf(options: ConnectionOptions): string | undefined {
+  const path = options.path ?? options.socketPath;
+  return typeof path === 'string' && path.length > 0 && options.host == null && options.port == null
+    ? path
+    : undefined;
+}
+
+/** Connects to Unix socket `path` with net, honouring the policy switch; resolves once connected. */
+function connectUnix(
+  path: string,
+  dial: ConnectionDialOptions,
+  signal: AbortSignal | undefined,
+  allowHalfOpen = false,
+): Promise<net.Socket> {
+  const { dialer = getDefaultDialer() } = dial;
+  if (policyInForce(dial, dialer) && dial.allowUnixSockets !== true) return Promise.reject(unixDenied(path));
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason, `connect ${path}`));
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ path, allowHalfOpen });
+    const onAbort = () => {
+      socket.destroy();
+      reject(new AbortError(signal?.reason, `connect ${path}`));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    };
+    socket.once('error', onError);
+  });
+}
+
 /**
  * Dials what `options` describe with netdial and resolves with the socket (TLS when `tls` is given here).
  * `options.timeout` shortens the dial when it is below the dial timeout, and becomes the socket's idle
- * timeout (`socket.setTimeout`), as net does with it. Unix `path`s connect directly.
+ * timeout (`socket.setTimeout`), as net does with it. Unix `path`s connect directly (see
+ * allowUnixSockets). A bad port or Happy Eyeballs option rejects with Node's error.
  */
 export function dialFor(
   options: ConnectionOptions,
   dial: ConnectionDialOptions,
   tlsOptions?: tls.ConnectionOptions | undefined,
 ): Promise<net.Socket> {
-  const path = options.path ?? options.socketPath;
-  if (
-    typeof path === 'string' &&
-    path.length > 0 &&
-    options.host === undefined &&
-    options.port === undefined
-  ) {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection({ path });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(socket);
-      });
-      socket.once('error', reject);
-    });
+  const signal = options.signal instanceof AbortSignal ? options.signal : undefined;
+  const path = unixPathOf(options);
+  if (path !== undefined) return connectUnix(path, dial, signal, options.allowHalfOpen === true);
+  const { dialer = getDefaultDialer(), allowUnixSockets: _unix, ...dialOptions } = dial;
+  let port: number;
+  let selection: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>;
+  try {
+    port =
+      options.port === undefined || options.port === null || options.port === ''
+        ? tlsOptions
+          ? 443
+          : 80
+        : validatePort(options.port);
+    selection = familySelectionOf(options, dialOptions);
+  } catch (err) {
+    return Promise.reject(err);
   }
-  const { dialer = getDefaultDialer(), ...dialOptions } = dial;
   const idleMs = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : undefined;
   const dialTimeout = dialOptions.timeout;
   const merged: DialOptions = {
     ...dialOptions,
+    ...selection,
     family: familyOf(options.family) ?? dialOptions.family,
     localAddress: typeof options.localAddress === 'string' ? options.localAddress : dialOptions.localAddress,
-    noDelay: typeof options.noDelay === 'boolean' ? options.noDelay : dialOptions.noDelay,
-    keepAlive: typeof options.keepAlive === 'boolean' ? options.keepAlive : dialOptions.keepAlive,
+    noDelay: options.noDelay !== undefined ? Boolean(options.noDelay) : dialOptions.noDelay,
+    keepAlive: options.keepAlive !== undefined ? Boolean(options.keepAlive) : dialOptions.keepAlive,
     keepAliveInitialDelay:
-      typeof options.keepAliveInitialDelay === 'number'
-        ? options.keepAliveInitialDelay
-        : dialOptions.keepAliveInitialDelay,
+      keepAliveDelayOf(options.keepAliveInitialDelay) ?? dialOptions.keepAliveInitialDelay,
     timeout:
       idleMs !== undefined && (dialTimeout === undefined || idleMs < dialTimeout) ? idleMs : dialTimeout,
-    signal: options.signal instanceof AbortSignal ? options.signal : undefined,
+    signal,
     tls: tlsOptions ?? false,
   };
-  const port = options.port || (tlsOptions ? 443 : 80);
   return dialer.dial({ host: hostOf(options), port }, merged).then((socket) => {
     if (idleMs !== undefined) socket.setTimeout(idleMs);
     return socket;
   });
 }
 
-/**
- * Makes a createConnection hook that dials with `dial` (Dialer and dial options). See the module comment
- * for the callback and the no-callback forms.
- */
+/** net's keep-alive delay: a number in ms, negative counting as 0; anything else is no value. */
+function keepAliveDelayOf(value: unknown): number | undefined {
+  if (typeof value !== 'number' || Number.isNaN(value)) return undefined;
+  return Math.min(2 ** 31 - 1, Math.max(0, value));
+}
+
+/** DialSocket options that bindCreateConnection has read and validated once: not read again per socket. */
+const alreadyRead = new WeakSet<object>();
+
+/** Makes a createConnection hook that dials with `dial` (Dialer and dial options); see the module comment. */
 export function bindCreateConnection(options: ConnectionDialOptions = {}): CreateConnection {
   const dial = readConnectionDialOptions(options, 'options');
-  const hook = (options: ConnectionOptions, callback?: CreateConnectionCallback) => {
-    if (typeof callback !== 'function') {
-      const socket = new DialSocket(dial);
-      socket.connect(options);
-      return socket;
-    }
-    const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
-    dialFor(options, dial, tlsOptions).then(
-      (socket) => callback(null, socket),
-      (err: Error) => (callback as (err: Error) => void)(err),
-    );
-    return undefined;
+  const hook = (...args: unknown[]): DialSocket => {
+    const first = args[0];
+    const allowHalfOpen =
+      typeof first === 'object' && first !== null
+        ? Boolean((first as ConnectionOptions).allowHalfOpen)
+        : false;
+    // A null-prototype copy: nothing inherited (a polluted Object.prototype) is ever read as an option.
+    const own: DialSocketOptions = Object.assign(Object.create(null), dial, { allowHalfOpen });
+    alreadyRead.add(own);
+    const socket = new DialSocket(own);
+    return socket.connect(...(args as [ConnectionOptions]));
   };
   return hook as CreateConnection;
 }
@@ -194,18 +335,30 @@ export function bindCreateConnection(options: ConnectionDialOptions = {}): Creat
 /** The createConnection hook with the default Dialer: `http.request(url, { createConnection })`, `ws`. */
 export const createConnection: CreateConnection = bindCreateConnection();
 
+const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
+
+/** Bytes of a chunk as written (Buffers; strings when decodeStrings is off). */
+function byteLengthOf(chunk: unknown, encoding: BufferEncoding): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, encoding);
+  return (chunk as { byteLength?: number }).byteLength ?? 0;
+}
+
 /**
- * A Duplex that is a socket to be: returned at once, connected by netdial (`connect(port, host)` or
- * `connect(options)`), then relaying to the winning socket — with 'connect' and 'ready' events,
- * `connecting`, `setNoDelay`/`setKeepAlive`/`setTimeout`/`ref`/`unref`, and the address getters of
- * net.Socket. Writes before the connection are held and sent once it is there. `getReport(dialSocket)`
- * returns the dial's report. The underlying socket is `dialSocket.socket` once connected.
+ * A Duplex that is a socket to be: returned at once, connected by netdial (`connect(port, host)`,
+ * `connect(options)` or `connect(path)`), then relaying to the winning socket. It follows net.Socket's
+ * contract: 'lookup' (one per address, for host names) → 'connect' → ('secureConnect') → 'ready';
+ * `connecting`, `pending`, `readyState`, `bytesWritten` (counting writes queued before the connection),
+ * `timeout`, `setNoDelay`/`setKeepAlive`/`setTimeout` before or after connecting, `ref`/`unref`, the
+ * address getters, and `allowHalfOpen`. `destroy()` before the connection stops the dial at once and
+ * emits only 'close' (no 'error', as net). Writes before the connection are held and sent once it is
+ * there. `getReport(dialSocket)` returns the dial's report. The underlying socket is `dialSocket.socket`.
  */
 export class DialSocket extends Duplex {
   readonly #dial: ConnectionDialOptions;
   #socket: net.Socket | undefined;
   #connecting = false;
   #abort: AbortController | undefined;
+  #signal: { signal: AbortSignal; onAbort: () => void } | undefined;
   #noDelay: boolean | undefined;
   #keepAlive: { enable: boolean; delayMs: number | undefined } | undefined;
   #timeoutMs = 0;
@@ -213,16 +366,31 @@ export class DialSocket extends Duplex {
   #refed = true;
   #held: Array<{ chunk: unknown; encoding: BufferEncoding; callback: (err?: Error | null) => void }> = [];
   #heldFinal: ((err?: Error | null) => void) | undefined;
+  /** Bytes handed to the underlying socket whose write has not called back yet (already in its count). */
+  #inSocketBytes = 0;
+  /** bytesWritten when destroyed (counting what was queued, as net reports it). */
+  #bytesAtDestroy = 0;
+  #failDeferred = false;
 
-  /** `dial`: the Dialer and dial options (TLS via `connect({ tls })`). */
-  constructor(dial: ConnectionDialOptions = {}) {
-    super({ allowHalfOpen: false });
-    this.#dial = readConnectionDialOptions(dial, 'options');
+  /** `options`: the Dialer and dial options (TLS via `connect({ tls })`), and `allowHalfOpen`. */
+  constructor(options: DialSocketOptions = {}) {
+    const read: DialSocketOptions = alreadyRead.has(options)
+      ? options
+      : readConnectionDialOptions(options, 'options', DIAL_SOCKET_OPTION_NAMES);
+    const dial: ConnectionDialOptions = Object.assign(Object.create(null), read);
+    delete (dial as DialSocketOptions).allowHalfOpen;
+    super({ allowHalfOpen: read.allowHalfOpen === true });
+    this.#dial = dial;
   }
 
   /** True from connect() until the dial is done (as net.Socket#connecting). */
   get connecting(): boolean {
     return this.#connecting;
+  }
+
+  /** True until connected, and again once destroyed (as net.Socket#pending). */
+  get pending(): boolean {
+    return this.#socket === undefined || this.#connecting || this.destroyed;
   }
 
   /** The socket netdial won; undefined before. */
@@ -245,16 +413,53 @@ export class DialSocket extends Duplex {
   get localPort(): number | undefined {
     return this.#socket?.localPort;
   }
+  get localFamily(): string | undefined {
+    return this.#socket?.localFamily;
+  }
   get bytesRead(): number {
     return this.#socket?.bytesRead ?? 0;
   }
+  /** Bytes written, counting those queued before the connection (as net.Socket#bytesWritten). */
   get bytesWritten(): number {
-    return this.#socket?.bytesWritten ?? 0;
+    return this.destroyed ? this.#bytesAtDestroy : this.#liveBytesWritten();
   }
-  /** 'opening' while dialing, then the socket's readyState. */
+  #liveBytesWritten(): number {
+    if (this.#socket) return this.#socket.bytesWritten + this.writableLength - this.#inSocketBytes;
+    return this.writableLength;
+  }
+  /** The idle timeout in ms set by `timeout` or setTimeout (undefined when none), as net.Socket#timeout. */
+  get timeout(): number | undefined {
+    return this.#timeoutMs > 0 ? this.#timeoutMs : undefined;
+  }
+  /** As net.Socket#readyState: 'opening' while dialing, then 'open' / 'readOnly' / 'writeOnly' / 'closed'. */
   get readyState(): string {
-    if (this.#socket) return this.#socket.readyState;
-    return this.#connecting ? 'opening' : this.destroyed ? 'closed' : 'opening';
+    if (this.#connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  // TLS details of a TLS connection (https/wss through the hook), as tls.TLSSocket has them.
+  get encrypted(): boolean | undefined {
+    return (this.#socket as tls.TLSSocket | undefined)?.encrypted;
+  }
+  get authorized(): boolean | undefined {
+    return (this.#socket as tls.TLSSocket | undefined)?.authorized;
+  }
+  get authorizationError(): Error | undefined {
+    return (this.#socket as tls.TLSSocket | undefined)?.authorizationError;
+  }
+  get alpnProtocol(): string | false | null | undefined {
+    return (this.#socket as tls.TLSSocket | undefined)?.alpnProtocol;
+  }
+  getPeerCertificate(detailed?: boolean): tls.PeerCertificate | object | undefined {
+    const s = this.#socket as tls.TLSSocket | undefined;
+    return typeof s?.getPeerCertificate === 'function' ? s.getPeerCertificate(detailed as true) : undefined;
+  }
+  getProtocol(): string | null | undefined {
+    const s = this.#socket as tls.TLSSocket | undefined;
+    return typeof s?.getProtocol === 'function' ? s.getProtocol() : undefined;
   }
 
   address(): net.AddressInfo | Record<string, never> {
@@ -262,48 +467,118 @@ export class DialSocket extends Duplex {
   }
 
   /**
-   * Starts the dial: `connect(port, host?, listener?)` or `connect(options, listener?)` with
-   * ConnectionOptions (`tls` for TLS). `listener` is added once to 'connect'. Returns this.
+   * Starts the dial, with net's overloads: `connect(options[, listener])`, `connect(port[, host][,
+   * listener])`, `connect(path[, listener])`. Bad arguments throw synchronously as net's do
+   * (ERR_MISSING_ARGS, ERR_INVALID_ARG_TYPE, ERR_SOCKET_BAD_PORT…). `listener` is added once to
+   * 'connect'. Honours net's connect-time options `timeout`, `noDelay`, `keepAlive`,
+   * `keepAliveInitialDelay`, `signal`, `family`, `localAddress`, `autoSelectFamily*`, plus `tls`.
+   * Returns this.
    */
-  connect(
-    portOrOptions: number | string | ConnectionOptions,
-    host?: string | (() => void),
-    listener?: () => void,
-  ): this {
-    let options: ConnectionOptions;
-    let onConnect = listener;
-    if (typeof portOrOptions === 'object' && portOrOptions !== null) {
-      options = portOrOptions;
-      if (typeof host === 'function') onConnect = host;
-    } else {
-      options = { port: portOrOptions, host: typeof host === 'string' ? host : 'localhost' };
-      if (typeof host === 'function') onConnect = host;
-    }
+  connect(options: ConnectionOptions, connectListener?: () => void): this;
+  connect(port: number | string, host?: string, connectListener?: () => void): this;
+  connect(port: number | string, connectListener?: () => void): this;
+  connect(path: string, connectListener?: () => void): this;
+  connect(...args: unknown[]): this {
+    const request = parseConnectArgs<ConnectionOptions & { [key: string]: unknown }>(args);
     if (this.#connecting || this.#socket) {
       throw Object.assign(new Error('DialSocket: connect() was already called'), {
-        code: 'ERR_SOCKET_CONNECTING',
+        code: ERR_SOCKET_CONNECTING,
       });
     }
-    if (onConnect) this.once('connect', onConnect);
+    const options = request.options;
+    let timeoutMs: number | undefined;
+    if (options.timeout) timeoutMs = validateTimeoutMs(options.timeout, 'options.timeout');
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw Object.assign(new TypeError('The "options.signal" property must be an instance of AbortSignal'), {
+        code: 'ERR_INVALID_ARG_TYPE',
+      });
+    }
+    // Checked now so that bad values throw here, as net's do; dialFor maps them.
+    if (request.path === undefined) familySelectionOf(options, this.#dial);
+    if (this.destroyed) return this;
+
+    if (request.listener) this.once('connect', request.listener);
+    if (options.noDelay) this.setNoDelay(true);
+    if (options.keepAlive) this.setKeepAlive(true, options.keepAliveInitialDelay);
+    if (timeoutMs !== undefined) this.setTimeout(timeoutMs);
     this.#connecting = true;
     this.#abort = new AbortController();
-    const outer = options.signal;
-    if (outer instanceof AbortSignal) {
-      if (outer.aborted) this.#abort.abort(outer.reason);
-      else outer.addEventListener('abort', () => this.#abort?.abort(outer.reason), { once: true });
+    if (signal) {
+      const onAbort = () => this.destroy(new AbortError(signal.reason, 'socket'));
+      if (signal.aborted) {
+        process.nextTick(onAbort);
+      } else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#signal = { signal, onAbort };
+      }
     }
+    const abortSignal = this.#abort.signal;
+    if (request.path !== undefined) {
+      const path = request.path;
+      connectUnix(path, this.#dial, abortSignal, true).then(
+        (socket) => this.#attach(socket, false, undefined),
+        (err: Error) => this.#fail(err, undefined),
+      );
+      return this;
+    }
+    if (request.port === 0) {
+      // Node sends a SYN to port 0 and is refused; netdial dials nothing for a port no server can have.
+      const err = Object.assign(
+        new RangeError('options.port 0 cannot be connected to: no server listens on port 0'),
+        { code: 'ERR_SOCKET_BAD_PORT' },
+      );
+      process.nextTick(() => this.#fail(err, undefined));
+      return this;
+    }
+    const target: ConnectionOptions = {
+      ...options,
+      port: request.port,
+      host: options.hostname || request.host,
+      path: undefined,
+      socketPath: undefined,
+      timeout: undefined,
+      noDelay: undefined,
+      keepAlive: undefined,
+      keepAliveInitialDelay: undefined,
+      signal: abortSignal,
+    };
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
-    dialFor({ ...options, timeout: undefined, signal: this.#abort.signal }, this.#dial, tlsOptions).then(
-      (socket) => this.#attach(socket, tlsOptions !== undefined),
-      (err: Error) => {
-        this.#connecting = false;
-        this.destroy(err);
-      },
+    const host = hostOf(target);
+    dialFor(target, this.#dial, tlsOptions).then(
+      (socket) => this.#attach(socket, tlsOptions !== undefined, host),
+      (err: Error) => this.#fail(err, host),
     );
     return this;
   }
 
-  #attach(socket: net.Socket, secure: boolean): void {
+  /**
+   * The dial failed: 'lookup' with the error when no address was found (as net), then 'error'. A
+   * failure known without any I/O (policy, port 0) still arrives a turn later, as net's errors do, so a
+   * caller that inspects the socket right after connect() sees it connecting (ioredis does).
+   */
+  #fail(err: Error, host: string | undefined): void {
+    if (this.#connecting && !this.#failDeferred) {
+      this.#failDeferred = true;
+      setImmediate(() => this.#fail(err, host));
+      return;
+    }
+    this.#connecting = false;
+    this.#abort = undefined;
+    if (this.destroyed) return;
+    if (
+      host !== undefined &&
+      net.isIP(host) === 0 &&
+      isDialError(err) &&
+      err.attempts.length > 0 &&
+      err.attempts.every((a) => a.phase === 'dns')
+    ) {
+      this.emit('lookup', err, undefined, undefined, host);
+    }
+    this.destroy(err);
+  }
+
+  #attach(socket: net.Socket, secure: boolean, host: string | undefined): void {
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) {
@@ -311,11 +586,13 @@ export class DialSocket extends Duplex {
       return;
     }
     this.#socket = socket;
-    this.#clearIdleTimer();
+    // The socket decides nothing about half-open: this Duplex does (it ends its side when allowed to).
+    socket.allowHalfOpen = true;
     const report = getReport(socket);
     if (report) attachReport(this as unknown as net.Socket, report);
     if (this.#noDelay !== undefined) socket.setNoDelay(this.#noDelay);
     if (this.#keepAlive) socket.setKeepAlive(this.#keepAlive.enable, this.#keepAlive.delayMs);
+    this.#clearIdleTimer();
     if (this.#timeoutMs > 0) socket.setTimeout(this.#timeoutMs);
     if (!this.#refed) socket.unref();
     socket.on('timeout', () => this.emit('timeout'));
@@ -327,19 +604,37 @@ export class DialSocket extends Duplex {
     socket.on('close', () => {
       if (!this.destroyed) this.destroy();
     });
-    for (const w of this.#held.splice(0)) socket.write(w.chunk as Buffer, w.encoding, w.callback);
+    for (const w of this.#held.splice(0)) this.#send(socket, w.chunk, w.encoding, w.callback);
     if (this.#heldFinal) {
       const final = this.#heldFinal;
       this.#heldFinal = undefined;
       socket.end(() => final());
+    }
+    // net emits 'lookup' once per address it will try, before connecting; for IP literals there is none.
+    if (host !== undefined && net.isIP(host) === 0 && this.listenerCount('lookup') > 0) {
+      for (const a of report?.order ?? []) this.emit('lookup', null, a.address, a.family, host);
     }
     this.emit('connect');
     if (secure) this.emit('secureConnect');
     this.emit('ready');
   }
 
+  #send(
+    socket: net.Socket,
+    chunk: unknown,
+    encoding: BufferEncoding,
+    callback: (err?: Error | null) => void,
+  ) {
+    const n = byteLengthOf(chunk, encoding);
+    this.#inSocketBytes += n;
+    socket.write(chunk as Buffer, encoding, (err) => {
+      this.#inSocketBytes -= n;
+      callback(err);
+    });
+  }
+
   override _write(chunk: unknown, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.#socket) this.#socket.write(chunk as Buffer, encoding, callback);
+    if (this.#socket) this.#send(this.#socket, chunk, encoding, callback);
     else this.#held.push({ chunk, encoding, callback });
   }
 
@@ -353,7 +648,12 @@ export class DialSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#bytesAtDestroy = this.#liveBytesWritten();
     this.#clearIdleTimer();
+    if (this.#signal) {
+      this.#signal.signal.removeEventListener('abort', this.#signal.onAbort);
+      this.#signal = undefined;
+    }
     this.#abort?.abort(err ?? new Error('socket destroyed'));
     this.#abort = undefined;
     this.#connecting = false;
@@ -374,35 +674,46 @@ export class DialSocket extends Duplex {
     callback(err);
   }
 
+  /** As net.Socket#resetAndDestroy: closes with a TCP RST once connected; before, as destroy(). */
+  resetAndDestroy(): this {
+    const socket = this.#socket;
+    if (socket && !socket.destroyed && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+    return this.destroy();
+  }
+
   /** As net.Socket#setNoDelay; applied on connect when called before. */
   setNoDelay(noDelay = true): this {
-    this.#noDelay = noDelay;
-    this.#socket?.setNoDelay(noDelay);
+    this.#noDelay = Boolean(noDelay);
+    this.#socket?.setNoDelay(this.#noDelay);
     return this;
   }
 
-  /** As net.Socket#setKeepAlive; applied on connect when called before. */
+  /** As net.Socket#setKeepAlive (a negative delay counts as 0); applied on connect when called before. */
   setKeepAlive(enable = false, initialDelayMs?: number): this {
-    this.#keepAlive = { enable, delayMs: initialDelayMs };
-    this.#socket?.setKeepAlive(enable, initialDelayMs);
+    this.#keepAlive = { enable: Boolean(enable), delayMs: keepAliveDelayOf(initialDelayMs) };
+    this.#socket?.setKeepAlive(this.#keepAlive.enable, this.#keepAlive.delayMs);
     return this;
   }
 
   /**
-   * As net.Socket#setTimeout: 'timeout' after `timeoutMs` of inactivity (0 turns it off). While dialing,
-   * the dial itself counts as inactivity.
+   * As net.Socket#setTimeout: 'timeout' after `timeoutMs` of inactivity (0 turns it off); nothing is
+   * closed. While dialing, the dial itself counts as inactivity; the connection restarts the clock.
    */
   setTimeout(timeoutMs: number, callback?: () => void): this {
-    this.#timeoutMs = timeoutMs;
+    const ms = validateTimeoutMs(timeoutMs);
+    this.#timeoutMs = ms;
     if (callback) {
-      if (timeoutMs === 0) this.off('timeout', callback);
+      if (ms === 0) this.off('timeout', callback);
       else this.once('timeout', callback);
     }
-    if (this.#socket) this.#socket.setTimeout(timeoutMs);
+    if (this.#socket) this.#socket.setTimeout(ms);
     else {
       this.#clearIdleTimer();
-      if (timeoutMs > 0) {
-        this.#idleTimer = setTimeout(() => this.emit('timeout'), timeoutMs);
+      if (ms > 0) {
+        this.#idleTimer = setTimeout(() => {
+          this.#idleTimer = undefined;
+          this.emit('timeout');
+        }, ms);
         this.#idleTimer.unref();
       }
     }

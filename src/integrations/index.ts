@@ -11,6 +11,7 @@ export type {
   ConnectionOptions,
   CreateConnection,
   CreateConnectionCallback,
+  DialSocketOptions,
 } from './create-connection.js';
 export { createLookup, lookup, observeAttempts } from './lookup.js';
 export type {
