@@ -69,7 +69,24 @@ function createListener(spec: ListenerSpec): net.Server {
   });
 }
 
-function listen(spec: ListenerSpec): Promise<void> {
+/**
+ * Listens on `spec`. A new IPv6 address can still be tentative for a moment after `ip addr add` (the
+ * kernel finishes it from a work queue, late on a loaded machine), and bind() then fails with
+ * EADDRNOTAVAIL: retried every 20 ms, at most 50 times (1 s), before that counts as a failure.
+ */
+async function listen(spec: ListenerSpec): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      await listenOnce(spec);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL' || tries >= 50) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+function listenOnce(spec: ListenerSpec): Promise<void> {
   const server = createListener(spec);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -105,7 +105,7 @@ export function routerSetupBatches(slowPath: boolean): IpBatch[] {
     : [addresses.good, addresses.refused];
   for (const condition of onLo) {
     for (const v4 of condition.v4) lines.push(`addr add ${v4}/${V4_HOST} dev lo`);
-    for (const v6 of condition.v6) lines.push(`addr add ${v6}/${V6_HOST} dev lo`);
+    for (const v6 of condition.v6) lines.push(`addr add ${v6}/${V6_HOST} dev lo nodad`);
   }
   lines.push(
     `addr add ${router.v4}/${linkPrefixLength.v4} dev ${router.interface}`,
