@@ -3,9 +3,9 @@
  * config at the boundary. Every bad value is a TypeError with code ERR_NETDIAL_INVALID_OPTION that names
  * the option, what was expected and what came.
  */
-import net from 'node:net';
 import type tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
+import { isIP, isIPv6 } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
@@ -201,13 +201,13 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
 
   let localAddress = base?.localAddress;
   if (o.localAddress !== undefined) {
-    if (typeof o.localAddress !== 'string' || net.isIP(o.localAddress) === 0) {
+    if (typeof o.localAddress !== 'string' || isIP(o.localAddress) === 0) {
       throw bad('localAddress', 'an IP address', o.localAddress);
     }
     localAddress = o.localAddress;
   }
   if (localAddress !== undefined) {
-    const localFamily = net.isIP(localAddress) as Family;
+    const localFamily = isIP(localAddress) as Family;
     if (family !== 0 && family !== localFamily) {
       throw bad('family', `${localFamily} to match localAddress ${localAddress}`, family);
     }
@@ -303,12 +303,12 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
 /** A DNS server as resolv.conf or `Resolver#setServers` takes it: an IP, `IP:port` or `[IPv6]:port`. */
 function isNameserver(v: unknown): boolean {
   if (typeof v !== 'string') return false;
-  if (net.isIP(v) !== 0) return true;
+  if (isIP(v) !== 0) return true;
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
   if (!m) return false;
   const host = m[1] ?? m[2] ?? '';
   const port = Number(m[3]);
-  return net.isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || net.isIPv6(host));
+  return isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || isIPv6(host));
 }
 
 /** A Dialer's options, read and validated: the dial defaults, and the Dialer's own settings. */

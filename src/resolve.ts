@@ -5,12 +5,12 @@
  * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
 import dns from 'node:dns';
-import net from 'node:net';
 import { type Clock, realClock } from './clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, queryAddresses } from './dns-client.js';
 import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { HostsFile } from './hosts-file.js';
+import { isIP } from './ip-address.js';
 import type { DnsCache } from './memory/dns-cache.js';
 import type { ResolveFunction, ResolverChoice } from './options.js';
 import { ResolvConfFile, searchCandidates } from './resolv-conf.js';
@@ -87,7 +87,7 @@ export class NameResolver {
     nowMs: number,
     emit: (event: ResolutionEvent) => void,
   ): Resolution {
-    const literal = net.isIP(host);
+    const literal = isIP(host);
     if (literal !== 0) {
       for (const family of families) {
         if (family === literal) {
