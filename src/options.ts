@@ -169,7 +169,17 @@ function bool(name: string, v: unknown): boolean | undefined {
 export function resolveOptions(options: unknown, base?: DialConfig): DialConfig {
   // The common case — a dial with no options — reuses the Dialer's frozen defaults as they are.
   if (options === undefined && base !== undefined) return base;
-  return buildConfig(readOptionBag(options, DIAL_OPTION_NAMES, 'options'), base);
+  const o = readOptionBag(options, DIAL_OPTION_NAMES, 'options');
+  // An options object that sets nothing (`{}`, or integrations passing an empty bag) is the same dial:
+  // the bag was still read strictly above; building a copy of the defaults would change nothing.
+  if (base !== undefined && isEmptyBag(o)) return base;
+  return buildConfig(o, base);
+}
+
+/** True when the null-prototype record from readOptionBag has no keys. */
+function isEmptyBag(o: Record<string, unknown>): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /** The config of own-property record `o` (already checked for unknown names) over `base`. */
