@@ -160,7 +160,7 @@ export function renderMicroTable(micro: MicroResults, targets: readonly TargetRe
         target('import'),
       ],
       [
-        `first dial, fresh process, loopback DNS included (median of ${cold.samples}); other column: the bare floor, one raw DNS query + \`net.connect\``,
+        `first dial, fresh process, loopback DNS included (median of ${cold.samples}; CPU ${ms(cold.firstDial.netdial.cpuMs)} against ${ms(cold.firstDial.bareFloor.cpuMs)}); other column: the bare floor, one raw DNS query + \`net.connect\``,
         ms(cold.firstDial.netdial.wallMs),
         ms(cold.firstDial.bareFloor.wallMs),
         x(cold.firstDial.ratio),

@@ -219,14 +219,14 @@ function microTargets(micro: MicroResults): TargetResult[] {
       `import('netdial') in a fresh process ≤ ${IMPORT_MS_TARGET} ms (median of ${cold.samples})`,
       `≤ ${IMPORT_MS_TARGET} ms`,
       cold.importNetdial.wallMs <= IMPORT_MS_TARGET,
-      `${cold.importNetdial.wallMs.toFixed(1)} ms`,
+      `${cold.importNetdial.wallMs.toFixed(1)} ms (CPU ${cold.importNetdial.cpuMs.toFixed(1)} ms)`,
     );
     add(
       'first-dial',
       `first dial of a fresh process (loopback DNS included) ≤ ${FIRST_DIAL_RATIO_TARGET}× the bare floor (one raw DNS query + net.connect)`,
       `≤ ${FIRST_DIAL_RATIO_TARGET}×`,
       cold.firstDial.ratio <= FIRST_DIAL_RATIO_TARGET,
-      `${x(cold.firstDial.ratio)} (${cold.firstDial.netdial.wallMs.toFixed(1)} ms / ${cold.firstDial.bareFloor.wallMs.toFixed(1)} ms, medians of ${cold.samples})`,
+      `${x(cold.firstDial.ratio)} (${cold.firstDial.netdial.wallMs.toFixed(1)} ms / ${cold.firstDial.bareFloor.wallMs.toFixed(1)} ms, medians of ${cold.samples}; CPU ${x(cold.firstDial.netdial.cpuMs / cold.firstDial.bareFloor.cpuMs)})`,
     );
   }
   return out;
