@@ -50,11 +50,12 @@ const SCRATCH = new Uint32Array(4);
  * it (issue 16). Same answers for every string (pinned against node:net by a property test).
  */
 export function isIPv4(text: string): boolean {
-  return parseIPv4(text) !== -1;
+  return parseIPv4(asText(text)) !== -1;
 }
 
 /** `net.isIPv6` (a `%zone` suffix accepted, as there); see isIPv4. */
-export function isIPv6(text: string): boolean {
+export function isIPv6(input: string): boolean {
+  const text = asText(input);
   // Every IPv6 text has a ':' before any zone; host names have none, so they are answered here.
   const colon = text.indexOf(':');
   if (colon === -1) return false;
@@ -64,8 +65,14 @@ export function isIPv6(text: string): boolean {
 }
 
 /** `net.isIP`: 4, 6 or 0; see isIPv4. */
-export function isIP(text: string): 0 | 4 | 6 {
+export function isIP(input: string): 0 | 4 | 6 {
+  const text = asText(input);
   return isIPv4(text) ? 4 : isIPv6(text) ? 6 : 0;
+}
+
+/** What node:net's regular expressions see of a non-string argument: its string conversion. */
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : `${value}`;
 }
 
 function hexValue(c: number): number {

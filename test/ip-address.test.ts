@@ -37,6 +37,25 @@ describe('isIP, isIPv4, isIPv6: the answers of node:net', () => {
     );
   });
 
+  test('non-strings are read as their string conversion, as node:net does', () => {
+    const values: unknown[] = [
+      123,
+      undefined,
+      null,
+      true,
+      { toString: () => '::1' },
+      ['127.0.0.1'],
+      0x7f000001,
+    ];
+    for (const v of values) {
+      const s = v as string;
+      assert.equal(isIP(s), net.isIP(s), String(v));
+      assert.equal(isIPv4(s), net.isIPv4(s), String(v));
+      assert.equal(isIPv6(s), net.isIPv6(s), String(v));
+    }
+    assert.equal(isIP({ toString: () => '::1' } as unknown as string), 6);
+  });
+
   const cases: Array<[string, 0 | 4 | 6]> = [
     ['127.0.0.1', 4],
     ['01.2.3.4', 0],
