@@ -6,7 +6,9 @@
  *   `net.connect` to the IP literal — alternating rounds, the listener in another process so only the
  *   client side's CPU is counted;
  * - connections per second, sequential and with 16 in flight;
- * - JS heap per cached name (DnsCache API, one A + one AAAA record) and per dial in flight.
+ * - JS heap per cached name (DnsCache API, one A + one AAAA record) and per dial in flight;
+ * - cold start in fresh processes: `import('netdial')` and the first dial against the bare floor
+ *   (bench/cold.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { LabDnsServer } from '../lab/dns-server.js';
 import { Dialer } from '../src/index.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
 import { RESULT_PREFIX } from './clients/protocol.js';
+import { measureCold } from './cold.js';
 import { median } from './summary.js';
 import type { MicroResults } from './types.js';
 
@@ -253,6 +256,8 @@ async function main(): Promise<MicroResults> {
     const seqCps = { netdial: cps(seq.netdial), netConnect: cps(seq.netConnect) };
     const parCps = { netdial: cps(par.netdial), netConnect: cps(par.netConnect) };
 
+    // Fresh processes (after the timed loops, so they do not disturb them); the same DNS server and listener.
+    const cold = await measureCold(dns.port, listener.port, NAME, resolvConfPath);
     const bytesPerName = bytesPerCachedName();
     const netdialInFlight = await bytesPerNetdialInFlight(listener.port);
     const netConnectInFlight = await bytesPerNetConnectInFlight(listener.port);
@@ -285,6 +290,7 @@ async function main(): Promise<MicroResults> {
         netdial: netdialInFlight,
         netConnect: netConnectInFlight,
       },
+      cold,
     };
   } finally {
     listener.stop();

@@ -89,25 +89,29 @@ function bytes(n: number): string {
 /** The loopback micro-benchmark table. */
 export function renderMicroTable(micro: MicroResults, targets: readonly TargetResult[]): string {
   const t = targets.filter((x) => x.scenarioId === 'micro');
-  const target = (i: number): string => (t[i] === undefined ? '—' : `${t[i].short} ${mark(t[i].met)}`);
+  const target = (row: string): string => {
+    const found = t.find((x) => x.row === row);
+    return found === undefined ? '—' : `${found.short} ${mark(found.met)}`;
+  };
   const us = (v: number): string => `${v.toFixed(1)} µs`;
   const perS = (v: number): string => `${Math.round(v)}/s`;
   const x = (v: number): string => `${v.toFixed(2)}×`;
+  const ms = (v: number): string => `${v.toFixed(1)} ms`;
   const c = micro.connectionsPerSecond;
   const rows = [
     [
-      'CPU per dial, name cached (user + system; ratio: median of rounds)',
+      'CPU per dial, name cached, steady state (user + system; ratio: median of rounds)',
       us(micro.cpuUsPerDial.netdial),
       us(micro.cpuUsPerDial.netConnect),
       x(micro.cpuUsPerDial.medianRoundRatio),
-      target(0),
+      target('cpu'),
     ],
     [
       'CPU per dial, first 1000 dials of the process (JIT warm-up)',
       us(micro.cpuUsPerDial.firstThousand.netdial),
       us(micro.cpuUsPerDial.firstThousand.netConnect),
       x(micro.cpuUsPerDial.firstThousand.netdial / micro.cpuUsPerDial.firstThousand.netConnect),
-      '—',
+      target('first-thousand'),
     ],
     [
       'wall time per sequential dial',
@@ -121,31 +125,50 @@ export function renderMicroTable(micro: MicroResults, targets: readonly TargetRe
       perS(c.sequential.netdial),
       perS(c.sequential.netConnect),
       x(c.sequential.ratio),
-      target(1),
+      target('cps-sequential'),
     ],
     [
       'connections per second, 16 in flight',
       perS(c.inFlight16.netdial),
       perS(c.inFlight16.netConnect),
       x(c.inFlight16.ratio),
-      target(2),
+      target('cps-in-flight'),
     ],
     [
       'JS heap per cached name (one A + one AAAA)',
       bytes(micro.bytesPerCachedName.bytes),
       '—',
       '—',
-      target(3),
+      target('bytes-per-name'),
     ],
     [
       'JS heap per dial in flight (waiting for DNS)',
       bytes(micro.bytesPerDialInFlight.netdial),
       bytes(micro.bytesPerDialInFlight.netConnect),
       x(micro.bytesPerDialInFlight.netdial / micro.bytesPerDialInFlight.netConnect),
-      '—',
+      target('heap-in-flight'),
     ],
   ];
-  const head = ['measure', 'netdial', '`net.connect` to 127.0.0.1', 'ratio', 'target'];
+  const cold = micro.cold;
+  if (cold !== undefined) {
+    rows.push(
+      [
+        `\`import('netdial')\`, fresh process (median of ${cold.samples}; CPU ${ms(cold.importNetdial.cpuMs)})`,
+        ms(cold.importNetdial.wallMs),
+        '—',
+        '—',
+        target('import'),
+      ],
+      [
+        `first dial, fresh process, loopback DNS included (median of ${cold.samples}; CPU ${ms(cold.firstDial.netdial.cpuMs)} against ${ms(cold.firstDial.bareFloor.cpuMs)}); other column: the bare floor, one raw DNS query + \`net.connect\``,
+        ms(cold.firstDial.netdial.wallMs),
+        ms(cold.firstDial.bareFloor.wallMs),
+        x(cold.firstDial.ratio),
+        target('first-dial'),
+      ],
+    );
+  }
+  const head = ['measure', 'netdial', '`net.connect` to 127.0.0.1 (or the floor)', 'ratio', 'target'];
   return markdownTable(head, rows);
 }
 

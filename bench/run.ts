@@ -7,7 +7,9 @@
  * half is reported as not run and the micro-benchmarks still run. Targets are reported, never enforced:
  * the exit code is 0 unless the benchmark itself broke.
  *
- * Options: `--only id,id` runs only those scenarios (development); `--no-micro`; `--no-lab`;
+ * Options: `--only id,id` runs only those scenarios (development); `--no-micro`; `--no-lab` (or
+ * `--micro`: only the loopback micro-benchmarks and the cold start, about a minute, written to
+ * bench/results/micro.{md,json});
  * `--out DIR` (default bench/results next to the sources); `--from-json FILE` measures nothing and
  * rewrites latest.md and latest.svg (and the targets) from a latest.json of an earlier run.
  */
@@ -38,6 +40,8 @@ interface Args {
   labOut: string | undefined;
   peers: PeerAvailability | undefined;
   fromJson: string | undefined;
+  /** File names written: `latest.*`, or `micro.*` for `--micro` (the full run's files stay as they are). */
+  stem: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -50,6 +54,7 @@ function parseArgs(argv: readonly string[]): Args {
     labOut: undefined,
     peers: undefined,
     fromJson: undefined,
+    stem: 'latest',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -61,7 +66,10 @@ function parseArgs(argv: readonly string[]): Args {
     if (a === '--only') args.only = value().split(',');
     else if (a === '--no-micro') args.micro = false;
     else if (a === '--no-lab') args.lab = false;
-    else if (a === '--out') args.out = value();
+    else if (a === '--micro') {
+      args.lab = false;
+      args.stem = 'micro';
+    } else if (a === '--out') args.out = value();
     else if (a === '--lab-out') args.labOut = value();
     else if (a === '--peers') args.peers = JSON.parse(value()) as PeerAvailability;
     else if (a === '--from-json') args.fromJson = value();
@@ -162,25 +170,25 @@ async function outer(args: Args): Promise<number> {
     version: 1,
     startedAt,
     durationMs: performance.now() - started,
-    command: COMMAND,
+    command: args.stem === 'micro' ? `${COMMAND} -- --micro` : COMMAND,
     machine: info,
     lab,
     micro,
     targets,
   };
-  writeResults(results, args.out);
+  writeResults(results, args.out, args.stem);
   return 0;
 }
 
-/** Writes latest.json, latest.md and (with a lab) latest.svg into `dir`, and prints the tables. */
-function writeResults(results: BenchResults, dir: string): void {
+/** Writes STEM.json, STEM.md and (with a lab) STEM.svg into `dir`, and prints the tables. */
+function writeResults(results: BenchResults, dir: string, stem: string): void {
   const { lab, micro, targets, machine: info } = results;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), formatJson(results));
-  writeFileSync(join(dir, 'latest.md'), renderMarkdown(results));
+  writeFileSync(join(dir, `${stem}.json`), formatJson(results));
+  writeFileSync(join(dir, `${stem}.md`), renderMarkdown(results));
   if (lab.available) {
     writeFileSync(
-      join(dir, 'latest.svg'),
+      join(dir, `${stem}.svg`),
       renderSvg(
         lab.scenarios,
         `${results.startedAt.slice(0, 10)} · ${machineLine(info)} · ${results.command}`,
@@ -191,7 +199,7 @@ function writeResults(results: BenchResults, dir: string): void {
   if (lab.available) printed.push(renderLabTable(lab.scenarios, targets, info));
   if (micro.ok) printed.push(renderMicroTable(micro.results, targets));
   process.stdout.write(
-    `\n${printed.join('\n\n')}\n\nWritten to ${dir} (latest.md, latest.json${lab.available ? ', latest.svg' : ''}).\n`,
+    `\n${printed.join('\n\n')}\n\nWritten to ${dir} (${stem}.md, ${stem}.json${lab.available ? `, ${stem}.svg` : ''}).\n`,
   );
 }
 
@@ -203,7 +211,7 @@ function rerender(args: Args, file: string): number {
     results.lab.available ? results.lab.scenarios : undefined,
     results.micro.ok ? results.micro.results : undefined,
   );
-  writeResults(results, args.out);
+  writeResults(results, args.out, args.stem);
   return 0;
 }
 

@@ -108,12 +108,32 @@ export interface MicroResults {
   bytesPerCachedName: { names: number; bytes: number };
   /** JS heap per dial in flight (waiting for DNS), bytes; net.connect waiting for its lookup for reference. */
   bytesPerDialInFlight: { dials: number; netdial: number; netConnect: number };
+  /** Cold start, each sample a fresh process (bench/cold.ts); absent in results of older runs. */
+  cold?: ColdResults | undefined;
+}
+
+/** Medians over fresh processes, ms; the wall time of each sample in run order. */
+export interface ColdFigure {
+  wallMs: number;
+  cpuMs: number;
+  wallSamplesMs: number[];
+}
+
+/** Cold-start results (see bench/cold.ts). */
+export interface ColdResults {
+  samples: number;
+  /** `await import('netdial')` in a fresh process. */
+  importNetdial: ColdFigure;
+  /** First dial of a fresh process (DNS from a loopback server included) against the bare floor. */
+  firstDial: { netdial: ColdFigure; bareFloor: ColdFigure; ratio: number };
 }
 
 /** One target of the issue, evaluated on this run. `met` is undefined when it could not be evaluated. */
 export interface TargetResult {
   /** Scenario id, or 'micro'. */
   scenarioId: string;
+  /** For micro targets: which row of the micro table it belongs to (see bench/targets.ts). */
+  row?: string | undefined;
   /** The target in words, with the numbers it was evaluated against. */
   text: string;
   /** The same in a few words for the table's target column, e.g. "cold ≤ 258 ms". */

@@ -3,12 +3,13 @@
  * and resolv.conf readers), the source-address probe — and `dial()`, the process-wide default Dialer's
  * shortcut (like Node's global agent, so what it learns accumulates across calls).
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import os from 'node:os';
 import { AttemptSlots } from './attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
 import { runDial } from './dial-session.js';
+import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
 import { Nat64Prefixes, parseNat64Prefix } from './nat64.js';
@@ -112,7 +113,7 @@ export class Dialer {
    */
   async resolve(host: DialTarget, options?: DialOptions): Promise<ResolvedName> {
     let name: { host: string; absolute: boolean; port: number | undefined };
-    if (typeof host === 'string' && (net.isIP(host) !== 0 || /^[^:!/[\]]*$/.test(host))) {
+    if (typeof host === 'string' && (isIP(host) !== 0 || /^[^:!/[\]]*$/.test(host))) {
       const h = parseHost(host);
       name = { host: h.host, absolute: h.absolute, port: undefined };
     } else {

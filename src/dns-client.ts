@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import dnsPacket, { type DecodedPacket } from 'dns-packet';
+import { type DecodedPacket, dnsPacket } from './dns-packet.js';
 import { inputError } from './errors.js';
 
 /** Where and how patiently to ask. */

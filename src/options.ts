@@ -3,9 +3,9 @@
  * config at the boundary. Every bad value is a TypeError with code ERR_NETDIAL_INVALID_OPTION that names
  * the option, what was expected and what came.
  */
-import net from 'node:net';
 import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
+import { isIP, isIPv6 } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
 import { parseNat64Prefix } from './nat64.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
@@ -179,7 +179,17 @@ function bool(name: string, v: unknown): boolean | undefined {
 export function resolveOptions(options: unknown, base?: DialConfig): DialConfig {
   // The common case — a dial with no options — reuses the Dialer's frozen defaults as they are.
   if (options === undefined && base !== undefined) return base;
-  return buildConfig(readOptionBag(options, DIAL_OPTION_NAMES, 'options'), base);
+  const o = readOptionBag(options, DIAL_OPTION_NAMES, 'options');
+  // An options object that sets nothing (`{}`, or integrations passing an empty bag) is the same dial:
+  // the bag was still read strictly above; building a copy of the defaults would change nothing.
+  if (base !== undefined && isEmptyBag(o)) return base;
+  return buildConfig(o, base);
+}
+
+/** True when the null-prototype record from readOptionBag has no keys. */
+function isEmptyBag(o: Record<string, unknown>): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /** The config of own-property record `o` (already checked for unknown names) over `base`. */
@@ -211,13 +221,13 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
 
   let localAddress = base?.localAddress;
   if (o.localAddress !== undefined) {
-    if (typeof o.localAddress !== 'string' || net.isIP(o.localAddress) === 0) {
+    if (typeof o.localAddress !== 'string' || isIP(o.localAddress) === 0) {
       throw bad('localAddress', 'an IP address', o.localAddress);
     }
     localAddress = o.localAddress;
   }
   if (localAddress !== undefined) {
-    const localFamily = net.isIP(localAddress) as Family;
+    const localFamily = isIP(localAddress) as Family;
     if (family !== 0 && family !== localFamily) {
       throw bad('family', `${localFamily} to match localAddress ${localAddress}`, family);
     }
@@ -313,12 +323,12 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
 /** A DNS server as resolv.conf or `Resolver#setServers` takes it: an IP, `IP:port` or `[IPv6]:port`. */
 function isNameserver(v: unknown): boolean {
   if (typeof v !== 'string') return false;
-  if (net.isIP(v) !== 0) return true;
+  if (isIP(v) !== 0) return true;
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
   if (!m) return false;
   const host = m[1] ?? m[2] ?? '';
   const port = Number(m[3]);
-  return net.isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || net.isIPv6(host));
+  return isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || isIPv6(host));
 }
 
 /** A Dialer's options, read and validated: the dial defaults, and the Dialer's own settings. */

@@ -6,13 +6,13 @@
  */
 import dns from 'node:dns';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, queryAddresses } from './dns-client.js';
 import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { type HostsEntry, HostsFile } from './hosts-file.js';
+import { isIP } from './ip-address.js';
 import type { DnsCache } from './memory/dns-cache.js';
 import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.js';
 import type { ResolveFunction, ResolverChoice } from './options.js';
@@ -222,7 +222,7 @@ export class NameResolver {
     nowMs: number,
     emit: (event: ResolutionEvent) => void,
   ): Resolution {
-    const literal = net.isIP(host);
+    const literal = isIP(host);
     if (literal !== 0) {
       emit({ type: 'path', path: { resolver: 'literal', reason: 'an IP literal needs no resolution' } });
       for (const family of families) {

@@ -27,9 +27,9 @@
  * - Host strings must bracket IPv6 (`[2001:db8::1]:443`); in a `{ host }` object and in Plan 9 dial
  *   strings (`tcp!2001:db8::1!443`, where `!` separates fields) bare IPv6 is unambiguous and accepted.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { type InputErrorCode, inputError } from './errors.js';
+import { isIPv4, isIPv6 } from './ip-address.js';
 import { lookupService } from './services.js';
 
 /** A validated dial target. */

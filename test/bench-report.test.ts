@@ -75,6 +75,15 @@ const micro: MicroResults = {
   dnsQueriesDuringLoops: 0,
   bytesPerCachedName: { names: 20000, bytes: 825 },
   bytesPerDialInFlight: { dials: 1000, netdial: 5900, netConnect: 900 },
+  cold: {
+    samples: 9,
+    importNetdial: { wallMs: 12, cpuMs: 11, wallSamplesMs: [12] },
+    firstDial: {
+      netdial: { wallMs: 9, cpuMs: 8, wallSamplesMs: [9] },
+      bareFloor: { wallMs: 5, cpuMs: 4, wallSamplesMs: [5] },
+      ratio: 1.8,
+    },
+  },
 };
 
 describe('scenario list', () => {
@@ -258,10 +267,14 @@ describe('targets', () => {
     ['all-blackholed', 'fails', false], // warm took 12 s and listed one address
     ['dns-stopped', '100 %', false],
     ['concurrent-200', 'all connected', true],
-    ['micro', 'CPU', false],
-    ['micro', 'connections per second ≥ 0.9× net.connect (sequential)', false],
+    ['micro', 'CPU per dial (cached', false], // 2.75 > 1.1
+    ['micro', 'CPU per dial over the first 1000', false], // 4 > 1.5
+    ['micro', 'connections per second ≥ 0.92× net.connect (sequential)', false],
     ['micro', 'connections per second ≥ 0.9× net.connect (16 in flight)', true],
-    ['micro', 'heap', true],
+    ['micro', 'heap per cached name', true],
+    ['micro', 'heap per dial in flight', false], // 6.6 > 2
+    ['micro', "import('netdial')", true], // 12 ≤ 15
+    ['micro', 'first dial', false], // 1.8 > 1.5
   ];
   for (const [id, start, met] of expectations) {
     test(`${id} "${start}…" is ${met}`, () => {
@@ -314,8 +327,14 @@ describe('writers', () => {
 
   test('the micro table has the targets with marks', () => {
     const table = renderMicroTable(micro, evaluateTargets(undefined, micro));
-    assert.match(table, /≤ 1\.15× ✗/);
+    assert.match(table, /≤ 1\.1× ✗/);
     assert.match(table, /< 1 KiB ✓/);
+    assert.match(table, /import\('netdial'\).*\| 12\.0 ms .*≤ 15 ms ✓/);
+    assert.match(table, /first dial.*\| 9\.0 ms +\| 5\.0 ms +\| 1\.80× \| ≤ 1\.5× ✗/);
+    const lines = table.split('\n');
+    assert.equal(lines.length, 2 + 9, 'seven steady-state rows and two cold-start rows');
+    const withoutCold = renderMicroTable({ ...micro, cold: undefined }, evaluateTargets(undefined, micro));
+    assert.equal(withoutCold.split('\n').length, 2 + 7, 'results of older runs have no cold rows');
   });
 
   test('the Markdown report names the machine and the command, with or without a lab', () => {
