@@ -187,7 +187,9 @@ class DialSession {
     const now = this.#now();
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
-      this.#queries.push({ type, name: event.name, source: event.source, startMs: this.#rel(now) });
+      const report: QueryReport = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
+      if (event.reason !== undefined) report.reason = event.reason;
+      this.#queries.push(report);
       this.#trace.dnsQuery(event.name, event.family, event.source);
       return;
     }

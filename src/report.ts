@@ -20,6 +20,8 @@ export interface QueryReport {
   addresses?: Array<{ address: string; ttlSeconds?: number | undefined }> | undefined;
   /** Error code when the query failed: ENOTFOUND (NXDOMAIN), ENODATA, ESERVFAIL, ETIMEOUT… */
   code?: string | undefined;
+  /** Why this source was asked when it was not the usual path, e.g. the system resolver as 'auto' fallback. */
+  reason?: string | undefined;
 }
 
 export interface AttemptReport {
