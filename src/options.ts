@@ -23,7 +23,8 @@ export type ResolveFunction = (
 /**
  * How names become addresses:
  * - 'auto' (default): /etc/hosts, then DNS (A and AAAA in parallel, resolv.conf search list), then the
- *   system resolver (`dns.lookup`: mDNS, nsswitch) for names DNS does not know and for `.local` names;
+ *   system resolver (`dns.lookup`: mDNS, nsswitch) for names DNS does not know, when no DNS server can
+ *   be reached at all, and for `.local` names;
  * - 'dns': /etc/hosts, then DNS only;
  * - 'system': `dns.lookup` only (getaddrinfo; no TTLs, one answer for both families);
  * - a function: see ResolveFunction (the seam for tests and for callers with their own resolution).
