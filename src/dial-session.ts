@@ -639,7 +639,13 @@ class DialSession {
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');
       code = real?.code ?? 'ENOTFOUND';
       const detail = dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join('; ');
-      const what = code === 'ENOTFOUND' ? `${this.#target.host} has no address` : describeCode(code);
+      // In the DNS phase ECONNREFUSED is Node's "could not contact DNS servers", not a refused connection.
+      const what =
+        code === 'ENOTFOUND'
+          ? `${this.#target.host} has no address`
+          : code === 'ECONNREFUSED'
+            ? 'no DNS server could be reached'
+            : describeCode(code);
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else {
       // Like Go, the first attempt's error speaks for the dial: it went to the most preferred address.

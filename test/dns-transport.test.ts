@@ -18,6 +18,7 @@ import {
   queryAddresses,
   tryTimeoutMs,
 } from '../src/dns-client.js';
+import { Dialer } from '../src/index.js';
 import { interfaceIndex, parseZonedAddress, sameZonedAddress, socketAddressText } from '../src/ip-zone.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 
@@ -454,6 +455,23 @@ describe('dns-transport: lame and referral answers', () => {
       const q = queryAddresses('q.x.test', 'A', { servers: [bad.at], attempts: 1 });
       const error = await expectError(q.promise, 'EBADRESP');
       assert.match(error.message, /lame/);
+    } finally {
+      await bad.close();
+    }
+  });
+
+  test('a Dialer with memory does not cache a lame answer as NODATA', async () => {
+    const bad = await startFake((query, reply) => reply(lame(query)));
+    try {
+      const dialer = new Dialer({ nameservers: [bad.at], resolver: 'dns', hostsPath: null, dnsTries: 1 });
+      const error = await dialer.dial('q.x.test:80').then(
+        () => assert.fail('connected'),
+        (e: unknown) => e as { code?: string },
+      );
+      assert.equal(error.code, 'EBADRESP');
+      const cached = dialer.memory?.dns.get('q.x.test', 'A', performance.now());
+      assert.notEqual(cached?.state, 'negative');
+      assert.equal(cached?.state === 'error' ? cached.code : cached?.state, 'EBADRESP');
     } finally {
       await bad.close();
     }
