@@ -4,10 +4,7 @@
  * turns a zone into an index with if_nametoindex(3), so a numeric zone given to a socket is lost on
  * Unix. These helpers keep zones end to end: parse, turn into the name form a socket accepts, and
  * compare two addresses by interface index rather than by text.
- *
- * Interface lookups read /sys/class/net (Linux) and fall back to `os.networkInterfaces()` scope ids.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 
@@ -31,31 +28,32 @@ export function parseZonedAddress(text: string): ZonedAddress | undefined {
   return zone === undefined ? { address, family } : { address, family, zone };
 }
 
-/** The interface index a zone stands for: a number as is, a name looked up; undefined when unknown. */
-export function interfaceIndex(zone: string): number | undefined {
-  if (/^[0-9]+$/.test(zone)) return Number(zone);
-  try {
-    const index = Number(readFileSync(`/sys/class/net/${zone}/ifindex`, 'utf8').trim());
-    if (Number.isInteger(index) && index > 0) return index;
-  } catch {
-    // not Linux, or no such interface: try the scope ids Node reports
+/**
+ * Interface name -> index, from the link-local (scoped) IPv6 addresses `os.networkInterfaces()` reports
+ * for this process's network namespace. (Not /sys/class/net: sysfs shows the namespace that mounted it.)
+ * An interface without IPv6 cannot reach a link-local server anyway.
+ */
+export function interfaceIndexes(): Map<string, number> {
+  const indexes = new Map<string, number>();
+  for (const [name, addresses] of Object.entries(os.networkInterfaces())) {
+    const scoped = addresses?.find((a) => a.family === 'IPv6' && (a.scopeid ?? 0) > 0);
+    if (scoped?.scopeid !== undefined) indexes.set(name, scoped.scopeid);
   }
-  const scoped = os.networkInterfaces()[zone]?.find((a) => a.family === 'IPv6' && (a.scopeid ?? 0) > 0);
-  return scoped?.scopeid;
+  return indexes;
+}
+
+/** Interface name -> index; `interfaceIndexes()` unless a caller (a test) passes its own. */
+export type InterfaceTable = ReadonlyMap<string, number>;
+
+/** The interface index a zone stands for: a number as is, a name looked up; undefined when unknown. */
+export function interfaceIndex(zone: string, table: InterfaceTable = interfaceIndexes()): number | undefined {
+  if (/^[0-9]+$/.test(zone)) return Number(zone);
+  return table.get(zone);
 }
 
 /** The interface name for an index; undefined when no interface has it. */
-export function interfaceName(index: number): string | undefined {
-  try {
-    for (const name of readdirSync('/sys/class/net')) {
-      if (interfaceIndex(name) === index) return name;
-    }
-  } catch {
-    // not Linux
-  }
-  for (const [name, addresses] of Object.entries(os.networkInterfaces())) {
-    if (addresses?.some((a) => a.family === 'IPv6' && a.scopeid === index)) return name;
-  }
+export function interfaceName(index: number, table: InterfaceTable = interfaceIndexes()): string | undefined {
+  for (const [name, i] of table) if (i === index) return name;
   return undefined;
 }
 
@@ -64,9 +62,9 @@ export function interfaceName(index: number): string | undefined {
  * cannot read `%2`). A numeric zone without an interface stays numeric, and the connect then fails
  * with an error instead of silently losing the scope.
  */
-export function socketAddressText(a: ZonedAddress): string {
+export function socketAddressText(a: ZonedAddress, table?: InterfaceTable): string {
   if (a.zone === undefined) return a.address;
-  const name = /^[0-9]+$/.test(a.zone) ? interfaceName(Number(a.zone)) : a.zone;
+  const name = /^[0-9]+$/.test(a.zone) ? interfaceName(Number(a.zone), table) : a.zone;
   return `${a.address}%${name ?? a.zone}`;
 }
 
@@ -75,12 +73,13 @@ export function socketAddressText(a: ZonedAddress): string {
  * canonical address and, for zoned addresses, the same interface index (`%2` equals `%eth0` when eth0
  * is interface 2). A zone whose index cannot be found is compared as text.
  */
-export function sameZonedAddress(expected: ZonedAddress, text: string): boolean {
+export function sameZonedAddress(expected: ZonedAddress, text: string, table?: InterfaceTable): boolean {
   const got = parseZonedAddress(text);
   if (got === undefined || got.address !== expected.address) return false;
   if (got.zone === undefined || expected.zone === undefined) return got.zone === expected.zone;
   if (got.zone === expected.zone) return true;
-  const a = interfaceIndex(got.zone);
-  const b = interfaceIndex(expected.zone);
+  const interfaces = table ?? interfaceIndexes();
+  const a = interfaceIndex(got.zone, interfaces);
+  const b = interfaceIndex(expected.zone, interfaces);
   return a !== undefined && a === b;
 }
