@@ -479,7 +479,10 @@ describe('dns-transport: lame and referral answers', () => {
     try {
       const dialer = new Dialer({ nameservers: [bad.at], resolver: 'dns', hostsPath: null, dnsTries: 1 });
       const error = await dialer.dial('q.x.test:80').then(
-        () => assert.fail('connected'),
+        (socket) => {
+          socket.destroy();
+          assert.fail('connected');
+        },
         (e: unknown) => e as { code?: string },
       );
       assert.equal(error.code, 'EBADRESP');

@@ -33,7 +33,11 @@ async function connect(d: Dialer, target = `${NAME}:${PORT}`) {
 
 async function failure(p: Promise<unknown>): Promise<DialError> {
   const err = await p.then(
-    () => assert.fail('the dial connected'),
+    (socket) => {
+      // A dial that should have failed connected: close it, or the run would hang on it.
+      (socket as { destroy?: () => void } | undefined)?.destroy?.();
+      assert.fail('the dial connected');
+    },
     (e: unknown) => e,
   );
   assert.ok(isDialError(err), `expected a DialError, got ${String(err)}`);
