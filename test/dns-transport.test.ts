@@ -6,10 +6,12 @@
  * since a real spoof cannot reach a connected socket on loopback.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import {
   type DnsAnswer,
@@ -296,6 +298,25 @@ describe('dns-transport: every socket failure is a per-server failure, never a c
         );
       }),
     );
+  });
+
+  const prlimit = spawnSync('prlimit', ['--version']).status === 0;
+  test('real EMFILE (prlimit --nofile=64): ECONNREFUSED with EMFILE per try, no crash; works again after', {
+    skip: !prlimit && 'prlimit (util-linux) not found',
+  }, () => {
+    const script = fileURLToPath(new URL('./support/emfile-dns-child.js', import.meta.url));
+    const run = spawnSync('prlimit', ['--nofile=64:64', process.execPath, script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(run.status, 0, `child exited ${run.status}: ${run.stdout} ${run.stderr}`);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      starved: { code: string; tries: string[] };
+      recovered: boolean;
+    };
+    assert.equal(result.starved.code, 'ECONNREFUSED');
+    assert.deepEqual(result.starved.tries, ['EMFILE', 'EMFILE', 'EMFILE', 'EMFILE']);
+    assert.equal(result.recovered, true);
   });
 
   test('a socket error event after connect is a per-server failure', async () => {
