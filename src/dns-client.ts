@@ -147,12 +147,14 @@ interface Transmission {
 /**
  * How long one try at the server in `position` (0-based, in the order asked) waits, as glibc's
  * res_send.c send_dg computes it: `retrans << ns`, divided by the number of servers for every server
- * but the first (so with 3 servers and `timeout:5`: 5, 3.3 and 6.7 s). Deviation: milliseconds, floor
- * 1 ms, instead of whole seconds with a floor of 1 s.
+ * but the first (so with 3 servers and `timeout:5`: 5, 3.3 and 6.7 s). Deviations: milliseconds, floor
+ * 1 ms, instead of whole seconds with a floor of 1 s; capped at twice `baseMs`, which only a list of
+ * more than 3 servers (the `nameservers` option; resolv.conf allows 3) could exceed.
  */
 export function tryTimeoutMs(baseMs: number, position: number, serverCount: number): number {
   if (position === 0) return baseMs;
-  return Math.max(1, Math.floor((baseMs * 2 ** Math.min(position, 16)) / serverCount));
+  const glibc = Math.floor((baseMs * 2 ** Math.min(position, 16)) / serverCount);
+  return Math.min(Math.max(1, glibc), 2 * baseMs);
 }
 
 /**

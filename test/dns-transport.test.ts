@@ -547,6 +547,7 @@ describe('dns-transport: timeouts, rotation and TCP only as glibc does', () => {
     );
     assert.equal(tryTimeoutMs(5000, 0, 1), 5000);
     assert.equal(tryTimeoutMs(1, 1, 3), 1, 'never below 1 ms');
+    assert.equal(tryTimeoutMs(1000, 9, 10), 2000, 'ten servers (the nameservers option): at most twice');
   });
 
   test('the third server waits longer than the second (glibc), one round measured', async () => {
