@@ -153,8 +153,9 @@ export class NameResolver {
     const conf = this.#resolvConf.get(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
     // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
-    // no nameserver line (or no file) means 127.0.0.1 only, as glibc's res_init.c does (Go's pure
-    // resolver also adds ::1).
+    // no nameserver line (or no file) means 127.0.0.1 only, as glibc's res_init.c does when its
+    // nameserver list is empty (`__inet_makeaddr (IN_LOOPBACKNET, 1)`, port 53); Go's pure resolver
+    // also adds ::1 (dnsconfig.go defaultNS).
     this.#clientOptions = {
       servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
       timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
