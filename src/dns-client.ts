@@ -1,6 +1,7 @@
 /**
- * A small DNS client for A/AAAA queries: UDP with EDNS0, TCP when truncated, servers tried in order like
- * resolv.conf. It replaces c-ares for two reasons: c-ares hands over answer records owned by names that
+ * A small DNS client for A/AAAA queries: a fresh UDP socket and ID per transmission, EDNS0 with FORMERR
+ * fallback, TCP when truncated, servers tried in order (or rotated) like resolv.conf with glibc's waits;
+ * every socket failure is a per-server failure, never an exception. It replaces c-ares for two reasons: c-ares hands over answer records owned by names that
  * are neither the question nor its CNAME chain, and it drops the SOA of negative answers, without which
  * RFC 2308 §5 negative TTLs cannot be honoured.
  */

@@ -147,8 +147,14 @@ export class NameResolver {
         return { cancel() {} };
       }
     }
-    if (choice === 'system' || (choice === 'auto' && isMulticastName(host))) {
-      return resolveSystem(host, families, emit);
+    if (choice === 'system') return resolveSystem(host, families, emit);
+    if (choice === 'auto' && isMulticastName(host)) {
+      return resolveSystem(
+        host,
+        families,
+        emit,
+        'a .local name is multicast DNS (RFC 6762), not for unicast servers',
+      );
     }
     const conf = this.#resolvConf.get(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
