@@ -105,7 +105,15 @@ async function listenTcp(port: number, respond: (query: DecodedPacket) => Packet
       socket.end(frame);
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  // EADDRINUSE (the UDP port's TCP twin is taken, e.g. by a test in another process) must reject, or it
+  // escapes as an uncaught exception and the fake UDP server is never closed.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     close: () =>
       new Promise<void>((resolve) => {
