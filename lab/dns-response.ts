@@ -15,6 +15,17 @@ import {
 /** Transport a query arrived on. */
 export type DnsTransport = 'udp' | 'tcp';
 
+/**
+ * A misbehaving server, for the resolver's environment matrix:
+ * - 'formerr-to-edns': a pre-EDNS server (RFC 6891 §7): FORMERR, without question or OPT, to any query
+ *   carrying an OPT record; queries without one are answered normally.
+ * - 'lame': a lame delegation / referral: NOERROR with AA=0 and RA=0, no answer, an NS record in the
+ *   authority section — whatever the name.
+ * - 'truncate-then-reset': every UDP answer is TC=1 and empty; over TCP the server resets the connection
+ *   after half a frame (see LabDnsServer).
+ */
+export type DnsServerQuirk = 'formerr-to-edns' | 'lame' | 'truncate-then-reset';
+
 /** The lab server's plan for one query. */
 export interface ResponsePlan {
   /** Question as logged: name normalized (lowercase, no trailing dot), type name as dns-packet gives it. */
@@ -92,6 +103,7 @@ export function planResponse(
   zone: Zone,
   transport: DnsTransport,
   soa: SoaSettings,
+  quirk?: DnsServerQuirk,
 ): ResponsePlan {
   let query: DecodedPacket;
   try {
@@ -113,6 +125,25 @@ export function planResponse(
   }
   if (first.class !== undefined && first.class !== 'IN') {
     return { question, response: encodeResponse(query, 'REFUSED', empty, false), delayMs: 0 };
+  }
+  if (quirk === 'formerr-to-edns' && findOpt(query) !== undefined) {
+    const flags = dnsPacket.RECURSION_AVAILABLE | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | 1;
+    const response = dnsPacket.encode({ id: query.id ?? 0, type: 'response', flags, questions: [] });
+    return { question, response, delayMs: 0 };
+  }
+  if (quirk === 'lame') {
+    const referral: Answer = { type: 'NS', name: soa.apex, ttl: 60, data: 'ns.elsewhere.example' };
+    const response = dnsPacket.encode({
+      id: query.id ?? 0,
+      type: 'response',
+      flags: (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED,
+      questions,
+      authorities: [referral],
+    });
+    return { question, response, delayMs: 0 };
+  }
+  if (quirk === 'truncate-then-reset' && transport === 'udp') {
+    return { question, response: encodeResponse(query, 'NOERROR', empty, true), delayMs: 0 };
   }
   const decision = decideAnswer(zone, first.name, first.type, soa);
   if (decision.kind === 'drop') return { question, response: undefined, delayMs: decision.delayMs };

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { type DnsTransport, planResponse } from './dns-response.js';
+import { type DnsServerQuirk, type DnsTransport, planResponse } from './dns-response.js';
 import {
   normalizeName,
   type SoaSettings,
@@ -44,6 +44,8 @@ export interface LabDnsServerOptions {
   soaMinimumSeconds?: number;
   /** Zone apex used as SOA owner. Default 'lab.test'. */
   apex?: string;
+  /** Misbehave this way (see DnsServerQuirk). Default: none, an honest server. */
+  quirk?: DnsServerQuirk | undefined;
 }
 
 /** Options of `LabDnsServer.stop`. */
@@ -61,6 +63,8 @@ export class LabDnsServer {
   private serial = 1;
   private readonly soaMinimumSeconds: number;
   private readonly apex: string;
+  /** How this server misbehaves, if at all (changeable with `setQuirk`). */
+  quirk: DnsServerQuirk | undefined;
   private readonly log: DnsQueryLogEntry[] = [];
   private currentState: DnsServerState = 'closed';
   private udp: dgram.Socket | undefined;
@@ -74,6 +78,7 @@ export class LabDnsServer {
     this.zone = validateZone(options.zone ?? {});
     this.soaMinimumSeconds = options.soaMinimumSeconds ?? 30;
     this.apex = normalizeName(options.apex ?? 'lab.test');
+    this.quirk = options.quirk;
   }
 
   /** Current state. */
@@ -198,7 +203,7 @@ export class LabDnsServer {
   /** Logs the query and sends the planned response after its delay via `send`. */
   private handle(raw: Buffer, transport: DnsTransport, send: (response: Buffer) => void): void {
     const atMs = performance.now();
-    const plan = planResponse(raw, this.zone, transport, this.soa());
+    const plan = planResponse(raw, this.zone, transport, this.soa(), this.quirk);
     const entry: DnsQueryLogEntry | undefined =
       plan.question === undefined ? undefined : { ...plan.question, transport, atMs, answered: false };
     if (entry !== undefined) this.log.push(entry);
@@ -238,6 +243,17 @@ export class LabDnsServer {
         if (pending.length < 2 + length) break;
         const message = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
+        if (this.quirk === 'truncate-then-reset') {
+          // Half a length-prefixed frame, then RST: the client must not hang or crash on it.
+          this.handle(message, 'tcp', () => {});
+          socket.write(Buffer.from([0x01, 0x00, 0x84]));
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            if (!socket.destroyed) socket.resetAndDestroy();
+          }, 5);
+          this.timers.add(timer);
+          return;
+        }
         this.handle(message, 'tcp', (response) => {
           if (socket.destroyed || !socket.writable) return;
           const frame = Buffer.alloc(2 + response.length);

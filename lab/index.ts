@@ -11,7 +11,7 @@
  */
 export { DEFAULT_ZONE, SCENARIOS, type Scenario } from './default-zone.js';
 export { DEFAULT_SLOW_DELAY_MS } from './delay-line.js';
-export { type DnsTransport, planResponse, type ResponsePlan } from './dns-response.js';
+export { type DnsServerQuirk, type DnsTransport, planResponse, type ResponsePlan } from './dns-response.js';
 export {
   type DnsQueryLogEntry,
   type DnsServerState,

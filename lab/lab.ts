@@ -29,6 +29,8 @@ export interface LabOptions {
   ndots?: number;
   /** Further resolv.conf options words, e.g. ['timeout:1', 'attempts:1']. Default none (glibc: 5 s, 2 tries). */
   resolvOptions?: readonly string[];
+  /** The whole resolv.conf text instead of the one built from `search`, `ndots` and `resolvOptions`. */
+  resolvConf?: string;
   /** Extra /etc/hosts entries (name -> address(es)), after the localhost lines. */
   hosts?: HostsEntries;
   /** The services of a private /etc/nsswitch.conf `hosts:` line, e.g. 'files myhostname dns'. Default: the
@@ -168,12 +170,14 @@ export async function withLab<T>(
       soaMinimumSeconds: options.soaMinimumSeconds ?? 30,
       apex: LAB.zoneSuffix,
     });
-    const resolvConf = renderResolvConf({
-      nameserver: LAB.dnsServer.host,
-      search: options.search ?? [LAB.zoneSuffix],
-      ndots: options.ndots ?? 1,
-      options: options.resolvOptions ?? [],
-    });
+    const resolvConf =
+      options.resolvConf ??
+      renderResolvConf({
+        nameserver: LAB.dnsServer.host,
+        search: options.search ?? [LAB.zoneSuffix],
+        ndots: options.ndots ?? 1,
+        options: options.resolvOptions ?? [],
+      });
     const settled = await Promise.allSettled([
       buildTopology(families, slowPathDelayMs, options.setupTimeoutMs ?? 5000).then((t) => {
         parts.topology = t;

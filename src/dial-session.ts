@@ -213,7 +213,9 @@ class DialSession {
     const now = this.#now();
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
-      this.#queries.push({ type, name: event.name, source: event.source, startMs: this.#rel(now) });
+      const report: QueryReport = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
+      if (event.reason !== undefined) report.reason = event.reason;
+      this.#queries.push(report);
       this.#trace.dnsQuery(event.name, event.family, event.source);
       return;
     }
@@ -719,7 +721,13 @@ class DialSession {
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');
       code = real?.code ?? 'ENOTFOUND';
       const detail = dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join('; ');
-      const what = code === 'ENOTFOUND' ? `${this.#target.host} has no address` : describeCode(code);
+      // In the DNS phase ECONNREFUSED is Node's "could not contact DNS servers", not a refused connection.
+      const what =
+        code === 'ENOTFOUND'
+          ? `${this.#target.host} has no address`
+          : code === 'ECONNREFUSED'
+            ? 'no DNS server could be reached'
+            : describeCode(code);
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else {
       // Like Go, the first attempt's error speaks for the dial: it went to the most preferred address.

@@ -1,6 +1,7 @@
 /**
- * A small DNS client for A/AAAA queries: UDP with EDNS0, TCP when truncated, servers tried in order like
- * resolv.conf. It replaces c-ares for two reasons: c-ares hands over answer records owned by names that
+ * A small DNS client for A/AAAA queries: a fresh UDP socket and ID per transmission, EDNS0 with FORMERR
+ * fallback, TCP when truncated, servers tried in order (or rotated) like resolv.conf with glibc's waits;
+ * every socket failure is a per-server failure, never an exception. It replaces c-ares for two reasons: c-ares hands over answer records owned by names that
  * are neither the question nor its CNAME chain, and it drops the SOA of negative answers, without which
  * RFC 2308 §5 negative TTLs cannot be honoured.
  */
@@ -9,15 +10,32 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
 import { inputError } from './errors.js';
+import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';
 
 /** Where and how patiently to ask. */
 export interface DnsClientOptions {
-  /** Recursive servers, tried in order: 'IP', 'IP:port' or '[IPv6]:port'; port default 53. Non-empty. */
+  /**
+   * Recursive servers, tried in order: 'IP', 'IP:port' or '[IPv6]:port'; port default 53; an IPv6
+   * address may carry a zone ('fe80::1%eth0', '[fe80::1%2]:53'). Non-empty.
+   */
   servers: readonly string[];
-  /** Wait for one try (one server, one send), milliseconds. Default 2000 (resolv.conf `timeout:2`). */
+  /** Wait for one try at the first server, milliseconds (resolv.conf `timeout:`; later servers: see below). Default 2000. */
   timeoutMs?: number;
-  /** Tries per server, >= 1. Default 2 (resolv.conf `attempts:2`). */
+  /** Rounds over the servers, >= 1 (resolv.conf `attempts:`). Default 2. */
   attempts?: number;
+  /** Index of the server to ask first (resolv.conf `rotate`); the others follow in order, wrapping. Default 0. */
+  firstServer?: number;
+  /** Ask over TCP only (resolv.conf `use-vc`); one try per server, as glibc does. Default false. */
+  tcpOnly?: boolean;
+  /** Send EDNS(0) (RFC 6891). Default true; servers that answer FORMERR to it are asked again without. */
+  edns?: boolean;
+  /** Remembers which servers do not speak EDNS, across queries (RFC 6891 §6.2.2, §7). Default: this query only. */
+  serverMemory?: DnsServerMemory;
+  /**
+   * Creates each UDP socket (one per transmission). For tests: the socket must be a real dgram socket.
+   * Default `dgram.createSocket(type)`.
+   */
+  createSocket?: (type: 'udp4' | 'udp6') => dgram.Socket;
 }
 
 /** A positive answer: the addresses of the final name of the CNAME chain. */
@@ -41,15 +59,63 @@ export interface NegativeSoa {
   minimumSeconds: number;
 }
 
-/** How `queryAddresses` rejects: `code` as listed there, `soa` only on ENOTFOUND/ENODATA when the server sent one. */
-export type DnsClientError = Error & { code: string; hostname: string; syscall: string; soa?: NegativeSoa };
+/** How one try at one server ended, when it did not give the final answer. */
+export interface DnsTryFailure {
+  /** The server as 'IP:port' or '[IPv6%zone]:port'. */
+  server: string;
+  /** ETIMEOUT, a socket error (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED, EINVAL, EMFILE, ECONNRESET…) or a DNS error code. */
+  code: string;
+}
+
+/**
+ * How `queryAddresses` rejects: `code` as listed there, `soa` only on ENOTFOUND/ENODATA when the server
+ * sent one; `tries` lists what happened at each server when no server gave an answer.
+ */
+export type DnsClientError = Error & {
+  code: string;
+  hostname: string;
+  syscall: string;
+  soa?: NegativeSoa;
+  tries?: DnsTryFailure[];
+};
+
+/**
+ * What a resolver learns about its servers across queries: which ones answered FORMERR to EDNS
+ * (RFC 6891 §7) and are asked without it from then on (§6.2.2 lets a requestor remember this). At most
+ * `maxServers` servers are remembered; beyond that the oldest is forgotten.
+ */
+export class DnsServerMemory {
+  readonly #noEdns = new Set<string>();
+  readonly #maxServers: number;
+
+  constructor(maxServers = 64) {
+    this.#maxServers = maxServers;
+  }
+
+  /** False once `server` ('IP:port') rejected EDNS. */
+  speaksEdns(server: string): boolean {
+    return !this.#noEdns.has(server);
+  }
+
+  /** Notes that `server` answered FORMERR to a query with an OPT record. */
+  noteNoEdns(server: string): void {
+    this.#noEdns.delete(server);
+    this.#noEdns.add(server);
+    if (this.#noEdns.size > this.#maxServers) {
+      const oldest = this.#noEdns.values().next().value;
+      if (oldest !== undefined) this.#noEdns.delete(oldest);
+    }
+  }
+}
 
 /** EDNS0 UDP payload size we advertise (RFC 6891 §6.2.5; 1232 bytes as agreed for DNS flag day 2020). */
 const EDNS_UDP_PAYLOAD_BYTES = 1232;
 /** Longest CNAME chain followed inside one answer. */
 const MAX_CNAME_HOPS = 16;
-/** RFC 2181 §8: a TTL is 0..2^31-1; a value with the top bit set is taken as 0. */
-const MAX_TTL_SECONDS = 0x7fffffff;
+/** RFC 8767 §4: TTLs are capped at 7 days (604 800 s), also those with the top bit set. */
+export const MAX_TTL_SECONDS = 604_800;
+/** Earlier tries' UDP sockets kept open for a late answer while later tries run. */
+const MAX_LINGERING_SOCKETS = 3;
 /** RCODE values (RFC 1035 §4.1.1) and the error codes Node's resolver uses for them. */
 const RCODE_ERRORS: Readonly<Record<number, string>> = {
   1: 'EFORMERR',
@@ -57,33 +123,70 @@ const RCODE_ERRORS: Readonly<Record<number, string>> = {
   4: 'ENOTIMP',
   5: 'EREFUSED',
 };
+const RCODE_FORMERR = 1;
 
-interface Server {
-  address: string;
+interface Server extends ZonedAddress {
   port: number;
-  family: 4 | 6;
+  /** What sockets are given: the zone as an interface name. */
+  connectTo: string;
+  /** 'IP:port' for messages and the server memory. */
+  label: string;
+}
+
+/** One transmission: one server, one fresh ID, one fresh socket (fresh source port). */
+interface Transmission {
+  server: Server;
+  /** Position of the server in this query's order (after rotation): glibc's timeout depends on it. */
+  position: number;
+  id: number;
+  edns: boolean;
+  query: Buffer;
+  udp?: dgram.Socket | undefined;
+  tcp?: net.Socket | undefined;
+}
+
+/**
+ * How long one try at the server in `position` (0-based, in the order asked) waits, as glibc's
+ * res_send.c send_dg computes it: `retrans << ns`, divided by the number of servers for every server
+ * but the first (so with 3 servers and `timeout:5`: 5, 3.3 and 6.7 s). Deviations: milliseconds, floor
+ * 1 ms, instead of whole seconds with a floor of 1 s; capped at twice `baseMs`, which only a list of
+ * more than 3 servers (the `nameservers` option; resolv.conf allows 3) could exceed.
+ */
+export function tryTimeoutMs(baseMs: number, position: number, serverCount: number): number {
+  if (position === 0) return baseMs;
+  const glibc = Math.floor((baseMs * 2 ** Math.min(position, 16)) / serverCount);
+  return Math.min(Math.max(1, glibc), 2 * baseMs);
 }
 
 /**
  * Asks `servers` for the `type` records of `name` (trailing dot optional) and resolves with the addresses
  * of the name or of the end of its CNAME chain.
- * - Each try sends one UDP query (random ID, RD, EDNS0 OPT) and waits `timeoutMs`; a response with TC=1 is
- *   asked again over TCP from the same server, with a fresh `timeoutMs` (RFC 7766 §5). Tries go through all
- *   servers in order, `attempts` rounds (resolv.conf rotation).
- * - A response counts only if it comes from the queried address and port with the query's ID, QR=1,
- *   opcode QUERY and the same single question (name compared case-insensitively, type, class IN); anything
- *   else is ignored and the wait goes on (RFC 5452 §3). A NOERROR/NXDOMAIN response is final even when it
- *   is a late answer to an earlier try; SERVFAIL, REFUSED, FORMERR, NOTIMP and unusable answers move on to
- *   the next try.
+ * - Tries go through the servers in order starting at `firstServer`, `attempts` rounds (resolv.conf).
+ *   Each try is one transmission on a new UDP socket (fresh source port) with a fresh random ID
+ *   (RFC 5452 §9.2), RD set and, unless the server is known not to speak it, an EDNS(0) OPT record; it
+ *   waits `tryTimeoutMs(timeoutMs, position, servers)`. A response with TC=1 is asked again over TCP from
+ *   the same server, with a fresh ID and wait (RFC 7766 §5). Earlier tries' sockets stay open for a late
+ *   answer (the last 3).
+ * - A response counts only if it comes from the queried address (compared by interface index for zoned
+ *   IPv6) and port with the transmission's ID, QR=1, opcode QUERY and the same single question (name
+ *   compared case-insensitively, type, class IN); anything else is ignored and the wait goes on
+ *   (RFC 5452 §3). A NOERROR/NXDOMAIN response is final even when it is a late answer to an earlier try.
+ * - Moving on to the next try: SERVFAIL, REFUSED, FORMERR, NOTIMP, unusable answers, a lame or referral
+ *   answer (NOERROR with AA=0, RA=0 and no answer records: glibc and Go move on too), and every
+ *   transport failure (connect or send error such as ENETUNREACH/EHOSTUNREACH/EINVAL, ICMP errors,
+ *   EMFILE, a TCP connection refused, reset or closed before the answer). FORMERR to a query with OPT
+ *   asks the same server again at once without EDNS and remembers that in `serverMemory` (RFC 6891 §7).
  * - Rejects with a `DnsClientError`: ENOTFOUND (NXDOMAIN), ENODATA (NOERROR without records of the type,
  *   also at the end of a CNAME chain), each with `soa` when the authority section has one (RFC 2308 §5);
- *   ECANCELLED after `cancel()`. When every try failed: the code of the last server that answered
- *   (ESERVFAIL, EREFUSED, EFORMERR, ENOTIMP, EBADRESP for a CNAME loop, a chain over 16 hops, an unknown
- *   RCODE or TC over TCP); else ECONNREFUSED when every try failed at the socket (ICMP port unreachable,
- *   TCP refused or reset); else ETIMEOUT.
+ *   ECANCELLED after `cancel()`. When every try failed, with `tries`: the code of the last server that
+ *   answered (ESERVFAIL, EREFUSED, EFORMERR, ENOTIMP, EBADRESP for a lame answer, a CNAME loop, a chain
+ *   over 16 hops, an unknown RCODE or TC over TCP); else ETIMEOUT when some server did not answer in
+ *   time; else ECONNREFUSED ("could not contact DNS servers", Node's meaning): no server could be reached
+ *   at all, each try failed at the socket.
  * - Throws a TypeError (ERR_NETDIAL_INVALID_TARGET / ERR_NETDIAL_INVALID_OPTION) for a bad name or option.
- * When the promise settles, the timer is cleared and every socket has been closed (their handles are
- * gone one event-loop turn later).
+ * Never throws or emits anything else: every socket error becomes a per-server failure. When the promise
+ * settles, the timer is cleared and every socket has been closed (their handles are gone one event-loop
+ * turn later).
  */
 export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsClientOptions): DnsQuery {
   const qname = checkName(name);
@@ -93,34 +196,24 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
   }
   const servers = options.servers.map((s, i) => parseServer(s, i));
   const timeoutMs = options.timeoutMs ?? 2000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TTL_SECONDS) {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fffffff) {
     throw badOption('timeoutMs', 'an integer number of milliseconds >= 1', timeoutMs);
   }
-  const attempts = options.attempts ?? 2;
+  const tcpOnly = options.tcpOnly === true;
+  // glibc res_send: "Use VC; at most one attempt per server".
+  const attempts = tcpOnly ? 1 : (options.attempts ?? 2);
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
-    throw badOption('attempts', 'an integer from 1 to 100', attempts);
+    throw badOption('attempts', 'an integer from 1 to 100', options.attempts);
   }
+  const firstServer = options.firstServer ?? 0;
+  if (!Number.isInteger(firstServer) || firstServer < 0) {
+    throw badOption('firstServer', 'an integer >= 0', firstServer);
+  }
+  const ednsWanted = options.edns !== false;
+  const memory = options.serverMemory ?? new DnsServerMemory();
+  const createSocket = options.createSocket ?? ((t: 'udp4' | 'udp6') => dgram.createSocket(t));
+  const order = servers.map((_, i) => servers[(firstServer + i) % servers.length] as Server);
 
-  const id = randomInt(0x10000);
-  // RFC 1035 §4.1.1 header: ID, RD=1, one question; RFC 6891 §6.1.2 OPT pseudo-record in additional.
-  const query = dnsPacket.encode({
-    type: 'query',
-    id,
-    flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type, name: qname, class: 'IN' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: EDNS_UDP_PAYLOAD_BYTES,
-        extendedRcode: 0,
-        ednsVersion: 0,
-        flags: 0,
-        flag_do: false,
-        options: [],
-      },
-    ],
-  });
   const fail = (code: string, detail?: string, soa?: NegativeSoa): DnsClientError =>
     Object.assign(new Error(`query${type} ${code} ${qname}${detail === undefined ? '' : ` (${detail})`}`), {
       code,
@@ -129,17 +222,13 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
       ...(soa === undefined ? {} : { soa }),
     });
 
-  // One connected UDP socket per server asked, kept for the whole query (deviation from "one socket per
-  // family": a connected socket is how the kernel drops datagrams from other sources and reports ICMP
-  // port unreachable as ECONNREFUSED, which an unconnected socket never sees on Linux). A late answer to an
-  // earlier try still arrives on it; retries reuse the same ID.
-  const udp = new Map<number, { socket: dgram.Socket; connected: boolean }>();
-  let tcp: net.Socket | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let current = -1; // the try in progress; its server is servers[current % servers.length]
+  let tryIndex = -1; // tries started; the server is order[tryIndex % order.length]
+  let current: Transmission | undefined;
+  const lingering: Transmission[] = []; // earlier tries whose UDP socket still listens
   let done = false;
   let lastAnswered: DnsClientError | undefined; // the last server's error response
-  let anyTimeout = false;
+  const failures: DnsTryFailure[] = [];
   let settle: (result: DnsAnswer | DnsClientError) => void = () => {};
   const promise = new Promise<DnsAnswer>((resolve, reject) => {
     settle = (result) => (result instanceof Error ? reject(result) : resolve(result));
@@ -149,36 +238,81 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
     if (done) return;
     done = true;
     clearTimeout(timer);
-    tcp?.destroy();
-    for (const { socket } of udp.values()) socket.close();
+    if (current !== undefined) closeTransmission(current);
+    for (const t of lingering) closeTransmission(t);
     settle(result);
   };
-  const currentServer = (): number => current % servers.length;
-  /** True while server `index` is being asked over UDP in the try in progress. */
-  const askingUdp = (index: number): boolean => !done && currentServer() === index && tcp === undefined;
 
   /** Starts the next try, or gives up with the error the tries add up to. */
   const advance = (): void => {
-    current++;
-    if (current >= attempts * servers.length) {
-      finish(lastAnswered ?? fail(anyTimeout ? 'ETIMEOUT' : 'ECONNREFUSED'));
+    tryIndex++;
+    if (tryIndex >= attempts * order.length) {
+      finish(giveUp());
       return;
     }
-    timer = setTimeout(() => next('timeout'), timeoutMs);
-    sendUdp(currentServer());
+    const position = tryIndex % order.length;
+    const server = order[position] as Server;
+    transmit(server, position, ednsWanted && memory.speaksEdns(server.label), tcpOnly ? 'tcp' : 'udp');
   };
-  /** Ends the try in progress with `outcome`, then advances. */
-  const next = (outcome: 'timeout' | 'unreachable' | DnsClientError): void => {
+
+  const giveUp = (): DnsClientError => {
+    const detail = failures.map((f) => `${f.server} ${f.code}`).join(', ');
+    let error: DnsClientError;
+    if (lastAnswered !== undefined) error = lastAnswered;
+    else if (failures.some((f) => f.code === 'ETIMEOUT')) error = fail('ETIMEOUT', `no answer: ${detail}`);
+    else error = fail('ECONNREFUSED', `no DNS server could be reached: ${detail}`);
+    error.tries = failures;
+    return error;
+  };
+
+  /** Ends the try in progress: its UDP socket may linger for a late answer; its TCP connection is closed. */
+  const retire = (t: Transmission): void => {
     clearTimeout(timer);
-    tcp?.destroy();
-    tcp = undefined;
-    if (outcome === 'timeout') anyTimeout = true;
-    else if (outcome !== 'unreachable') lastAnswered = outcome;
+    if (current === t) current = undefined;
+    t.tcp?.destroy();
+    t.tcp = undefined;
+    if (t.udp === undefined) return;
+    lingering.push(t);
+    while (lingering.length > MAX_LINGERING_SOCKETS) closeTransmission(lingering.shift() as Transmission);
+  };
+
+  /** The try `t` failed with `code` (or a DNS error response): on to the next try. */
+  const tryFailed = (t: Transmission, outcome: string | DnsClientError): void => {
+    if (done || current !== t) return;
+    if (typeof outcome === 'string') failures.push({ server: t.server.label, code: outcome });
+    else {
+      failures.push({ server: t.server.label, code: outcome.code });
+      lastAnswered = outcome;
+    }
+    retire(t);
     advance();
   };
 
-  /** A response from server `index` over `via`: final, a reason to move on, or ignored. */
-  const onMessage = (message: Buffer, index: number, via: 'udp' | 'tcp'): void => {
+  /** A socket-level failure of `t`: its socket is closed; if it is the try in progress, on to the next. */
+  const transportFailed = (t: Transmission, err: unknown): void => {
+    if (done) return;
+    const code = errorCode(err);
+    if (current === t) {
+      closeTransmission(t);
+      tryFailed(t, code);
+    } else {
+      closeTransmission(t); // an earlier try's socket (e.g. a late ICMP error): nothing more to hear on it
+    }
+  };
+
+  /** One transmission to `server` over `via`, with a fresh ID (and, over UDP, a fresh socket and port). */
+  const transmit = (server: Server, position: number, edns: boolean, via: 'udp' | 'tcp'): void => {
+    const id = randomInt(0x10000);
+    const t: Transmission = { server, position, id, edns, query: encodeQuery(id, qname, type, edns) };
+    current = t;
+    clearTimeout(timer);
+    timer = setTimeout(() => tryFailed(t, 'ETIMEOUT'), tryTimeoutMs(timeoutMs, position, order.length));
+    if (via === 'udp') sendUdp(t);
+    else sendTcp(t);
+  };
+
+  /** A response from `t`'s server over `via`: final, a reason to move on, or ignored. */
+  const onMessage = (message: Buffer, t: Transmission, via: 'udp' | 'tcp'): void => {
     if (done) return;
     let packet: DecodedPacket;
     try {
@@ -186,61 +320,79 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
     } catch {
       return; // undecodable: cannot even be matched to the query
     }
-    if (!isResponseTo(packet, id, qname, type)) return;
-    const isCurrent = via === 'tcp' || askingUdp(index);
+    const isCurrent = current === t;
+    if (t.edns && isCurrent && isEdnsRejection(packet, t.id, qname, type)) {
+      // RFC 6891 §7: a server that does not implement EDNS answers FORMERR (often without the question);
+      // ask it again at once without the OPT record, and remember that.
+      memory.noteNoEdns(t.server.label);
+      closeTransmission(t);
+      transmit(t.server, t.position, false, via);
+      return;
+    }
+    if (!isResponseTo(packet, t.id, qname, type)) return;
     if (packet.flag_tc) {
       // RFC 7766 §5: a truncated UDP answer is asked again over TCP; TC over TCP is a broken server.
-      if (isCurrent && via === 'udp') askTcp(index);
-      else if (isCurrent) next(fail('EBADRESP', 'TC=1 over TCP'));
+      if (isCurrent && via === 'udp') {
+        closeTransmission(t);
+        transmit(t.server, t.position, t.edns, 'tcp');
+      } else if (isCurrent) tryFailed(t, fail('EBADRESP', `TC=1 over TCP from ${t.server.label}`));
       return;
     }
     const result = readAnswer(packet, qname, type, fail);
     if (!(result instanceof Error) || result.code === 'ENOTFOUND' || result.code === 'ENODATA')
       finish(result);
-    else if (isCurrent) next(result);
+    else if (isCurrent) tryFailed(t, result);
   };
 
-  const sendUdp = (index: number): void => {
-    const entry = udp.get(index);
-    if (entry === undefined) openUdp(index);
-    else if (entry.connected) {
-      entry.socket.send(query, (err) => {
-        if (err && askingUdp(index)) next('unreachable');
-      });
-    } // else: still connecting, and the connect callback sends
-  };
-
-  const openUdp = (index: number): void => {
-    const server = servers[index] as Server;
-    const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
-    const entry = { socket, connected: false };
-    udp.set(index, entry);
+  const sendUdp = (t: Transmission): void => {
+    const { server } = t;
+    let socket: dgram.Socket;
+    try {
+      socket = createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    } catch (err) {
+      transportFailed(t, err); // EMFILE and friends
+      return;
+    }
+    t.udp = socket;
     socket.on('message', (message, from) => {
-      if (from.address === server.address && from.port === server.port) onMessage(message, index, 'udp');
+      // RFC 5452 §9.1: only the queried address and port; zones compared by interface index.
+      if (from.port === server.port && sameZonedAddress(server, from.address)) onMessage(message, t, 'udp');
     });
-    socket.on('error', () => {
-      if (!entry.connected && udp.get(index) === entry) {
-        udp.delete(index); // connect failed: a later try opens a new socket
-        socket.close();
-      }
-      if (askingUdp(index)) next('unreachable');
-    });
-    socket.connect(server.port, server.address, () => {
-      entry.connected = true;
-      if (!done) sendUdp(index);
-    });
+    socket.on('error', (err) => transportFailed(t, err));
+    try {
+      // A connected socket: the kernel filters other sources and reports ICMP errors (ECONNREFUSED…).
+      socket.connect(server.port, server.connectTo, (err?: Error) => {
+        if (err) {
+          transportFailed(t, err);
+          return;
+        }
+        if (done || t.udp !== socket) return;
+        try {
+          socket.send(t.query, (sendErr) => {
+            if (sendErr) transportFailed(t, sendErr);
+          });
+        } catch (sendErr) {
+          transportFailed(t, sendErr);
+        }
+      });
+    } catch (err) {
+      transportFailed(t, err);
+    }
   };
 
   /** RFC 7766 §8: the query on a new connection, each message framed by a 2-byte length. */
-  const askTcp = (index: number): void => {
-    const server = servers[index] as Server;
-    clearTimeout(timer);
-    const socket = net.connect({ host: server.address, port: server.port });
-    tcp = socket;
-    timer = setTimeout(() => next('timeout'), timeoutMs);
-    const frame = Buffer.alloc(2 + query.length);
-    frame.writeUInt16BE(query.length, 0);
-    query.copy(frame, 2);
+  const sendTcp = (t: Transmission): void => {
+    let socket: net.Socket;
+    try {
+      socket = net.connect({ host: t.server.connectTo, port: t.server.port });
+    } catch (err) {
+      transportFailed(t, err);
+      return;
+    }
+    t.tcp = socket;
+    const frame = Buffer.alloc(2 + t.query.length);
+    frame.writeUInt16BE(t.query.length, 0);
+    t.query.copy(frame, 2);
     socket.on('connect', () => socket.write(frame));
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
@@ -248,19 +400,74 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
       while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
         const message = pending.subarray(2, 2 + pending.readUInt16BE(0));
         pending = pending.subarray(2 + message.length);
-        if (tcp !== socket) return;
-        onMessage(message, index, 'tcp');
+        if (t.tcp !== socket) return;
+        onMessage(message, t, 'tcp');
       }
     });
-    const lost = (): void => {
-      if (!done && tcp === socket) next('unreachable');
-    };
-    socket.on('error', lost);
-    socket.on('close', lost);
+    socket.on('error', (err) => {
+      if (t.tcp === socket) transportFailed(t, err);
+    });
+    socket.on('close', () => {
+      if (t.tcp === socket) transportFailed(t, Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+    });
   };
 
   advance();
   return { promise, cancel: () => finish(fail('ECANCELLED', 'cancelled')) };
+}
+
+/** Closes `t`'s sockets; safe to call more than once. */
+function closeTransmission(t: Transmission): void {
+  const { udp, tcp } = t;
+  t.udp = undefined;
+  t.tcp = undefined;
+  tcp?.destroy();
+  if (udp === undefined) return;
+  try {
+    udp.close();
+  } catch {
+    // already closed (ERR_SOCKET_DGRAM_NOT_RUNNING)
+  }
+}
+
+/** A socket error's code; 'EIO' when it has none. */
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length > 0 ? code : 'EIO';
+}
+
+/** RFC 1035 §4.1.1 header: ID, RD=1, one question; RFC 6891 §6.1.2 OPT pseudo-record when `edns`. */
+function encodeQuery(id: number, qname: string, type: 'A' | 'AAAA', edns: boolean): Buffer {
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type, name: qname, class: 'IN' }],
+    additionals: edns
+      ? [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: EDNS_UDP_PAYLOAD_BYTES,
+            extendedRcode: 0,
+            ednsVersion: 0,
+            flags: 0,
+            flag_do: false,
+            options: [],
+          },
+        ]
+      : [],
+  });
+}
+
+/**
+ * FORMERR to our query with OPT: the response has our ID, QR=1, opcode QUERY, RCODE 1 and either no
+ * question (RFC 6891 §7 servers often send none; glibc checks this before matching the question) or ours.
+ */
+function isEdnsRejection(packet: DecodedPacket, id: number, qname: string, type: string): boolean {
+  if (packet.id !== id || !packet.flag_qr || ((packet.flags ?? 0) & 0xf) !== RCODE_FORMERR) return false;
+  if ((packet as DecodedPacket & { opcode?: string }).opcode !== 'QUERY') return false;
+  return (packet.questions ?? []).length === 0 || isResponseTo(packet, id, qname, type);
 }
 
 /** True when `packet` is the response to our query (RFC 1035 §4.1.1, RFC 5452 §3). */
@@ -294,6 +501,13 @@ function readAnswer(
   const opt = packet.additionals?.find((r) => r.type === 'OPT') as { extendedRcode?: number } | undefined;
   const rcode = ((opt?.extendedRcode ?? 0) << 4) | ((packet.flags ?? 0) & 0xf);
   if (rcode !== 0 && rcode !== 3) return fail(RCODE_ERRORS[rcode] ?? 'EBADRESP', `rcode ${rcode}`);
+  if (rcode === 0 && !packet.flag_aa && !packet.flag_ra && (packet.answers ?? []).length === 0) {
+    // A lame delegation or a referral: the server neither recurses (RA=0) nor owns the name (AA=0), so
+    // its empty answer says nothing about the name. glibc (res_send.c send_dg "referred query") and Go
+    // (errLameReferral) move on to the next server; so does netdial, and nothing is cached as NODATA.
+    // Deviation: both also require an empty additional section; a referral with glue is as useless.
+    return fail('EBADRESP', 'lame or referral answer: NOERROR with AA=0, RA=0 and no answer records');
+  }
   const records = ((packet.answers ?? []) as Rr[]).filter((r) => r.class === 'IN');
   let owner = canonical(qname);
   let canonicalName: string | undefined;
@@ -340,12 +554,13 @@ function negativeSoa(packet: DecodedPacket, owner: string): NegativeSoa | undefi
 type Rr = { type: string; name: string; class?: string; ttl?: number | undefined; data?: unknown };
 
 /**
- * RFC 2181 §8: a TTL (here also the SOA MINIMUM) with the top bit set counts as 0. Deviation from the
- * brief's "clamp to 2^31-1": the RFC's rule, since such values are garbage rather than "very long".
+ * RFC 8767 §4 (updating RFC 2181 §8): a TTL (here also the SOA MINIMUM) is read as an unsigned 32-bit
+ * value — one with the top bit set is a large positive number, not 0 — and every TTL is capped at
+ * 7 days (604 800 s), the cap the RFC recommends.
  */
 function ttlOf(record: { ttl?: number | undefined }): number {
   const ttl = record.ttl ?? 0;
-  return ttl > MAX_TTL_SECONDS || ttl < 0 ? 0 : ttl;
+  return Number.isFinite(ttl) && ttl > 0 ? Math.min(Math.floor(ttl), MAX_TTL_SECONDS) : 0;
 }
 
 /** Name for comparisons: ASCII-only lowercase (RFC 4343 §3), no trailing dot; the root is ''. */
@@ -371,18 +586,23 @@ function checkName(name: unknown): string {
   return bare;
 }
 
-/** Parses 'IP', 'IP:port' or '[IPv6]:port' (port default 53); the address comes back in canonical form. */
+/**
+ * Parses 'IP', 'IP:port', '[IPv6]:port' (port default 53), IPv6 with a zone ('fe80::1%eth0',
+ * '[fe80::1%2]:53'). The address comes back canonical with its zone kept: for sockets as an interface
+ * name, for comparisons as the interface index (see ip-zone.ts).
+ */
 function parseServer(text: unknown, index: number): Server {
   const m =
     typeof text === 'string' ? /^(?:\[([^\]]+)\]:(\d{1,5})|([^:\s]+):(\d{1,5})|([^\s]+))$/.exec(text) : null;
   const host = m?.[1] ?? m?.[3] ?? m?.[5] ?? '';
   const port = Number(m?.[2] ?? m?.[4] ?? 53);
-  const family = net.isIP(host);
-  if (family === 0 || (m?.[1] !== undefined && family !== 6) || port < 1 || port > 65535) {
+  const parsed = parseZonedAddress(host);
+  if (parsed === undefined || (m?.[1] !== undefined && parsed.family !== 6) || port < 1 || port > 65535) {
     throw badOption(`servers[${index}]`, "an IP address, 'IP:port' or '[IPv6]:port'", text);
   }
-  const address = new net.SocketAddress({ address: host, family: family === 6 ? 'ipv6' : 'ipv4' }).address;
-  return { address, port, family: family as 4 | 6 };
+  const shown = parsed.zone === undefined ? parsed.address : `${parsed.address}%${parsed.zone}`;
+  const label = parsed.family === 6 ? `[${shown}]:${port}` : `${shown}:${port}`;
+  return { ...parsed, port, connectTo: socketAddressText(parsed), label };
 }
 
 function badOption(name: string, expected: string, got: unknown): TypeError {

@@ -35,7 +35,8 @@ export type ResolveFunction = (
 /**
  * How names become addresses:
  * - 'auto' (default): /etc/hosts, then DNS (A and AAAA in parallel, resolv.conf search list), then the
- *   system resolver (`dns.lookup`: mDNS, nsswitch) for names DNS does not know and for `.local` names;
+ *   system resolver (`dns.lookup`: mDNS, nsswitch) for names DNS does not know, when no DNS server can
+ *   be reached at all, and for `.local` names;
  *   /etc/nsswitch.conf's `hosts:` line is followed as Go does: `dns files` puts DNS first, `files` or
  *   `dns` alone uses only that, and sources only the system can serve (`myhostname` for the machine's
  *   own name, `resolve`, `ldap`, `wins`, `sss`, non-standard `[STATUS=action]` criteria…) send the name

@@ -26,6 +26,8 @@ export interface QueryReport {
   deniedByPolicy?: number | undefined;
   /** Error code when the query failed: ENOTFOUND (NXDOMAIN), ENODATA, ESERVFAIL, ETIMEOUT… */
   code?: string | undefined;
+  /** Why this source was asked when it was not the usual path, e.g. the system resolver as 'auto' fallback. */
+  reason?: string | undefined;
 }
 
 export interface AttemptReport {

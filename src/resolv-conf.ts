@@ -21,7 +21,37 @@ export interface ResolvConf {
   timeoutMs?: number;
   /** `options attempts:N` (1..5). Undefined when not set (glibc default 2). */
   attempts?: number;
+  /** `options rotate`: spread queries over the servers, round robin (glibc RES_ROTATE). */
+  rotate?: boolean;
+  /** `options no-aaaa` (glibc 2.36): no AAAA queries over DNS; /etc/hosts still gives IPv6 addresses. */
+  noAaaa?: boolean;
+  /** `options use-vc`: every query over TCP (glibc RES_USEVC). */
+  useVc?: boolean;
+  /** `options no-tld-query`: a single-label name is not asked as is, only with the search domains. */
+  noTldQuery?: boolean;
+  /**
+   * Options read but without effect in netdial, each for a reason given in {@link parseResolvConf}:
+   * `edns0`, `single-request`, `single-request-reopen`, `trust-ad`, `inet6`, `no-reload`, … (as written).
+   */
+  ignoredOptions?: string[];
 }
+
+/** Options glibc knows that netdial reads without acting on them (see parseResolvConf). */
+const IGNORED_OPTIONS = new Set([
+  'edns0',
+  'single-request',
+  'single-request-reopen',
+  'trust-ad',
+  'inet6',
+  'ip6-bytestring',
+  'ip6-dotint',
+  'no-ip6-dotint',
+  'insecure1',
+  'insecure2',
+  'no-check-names',
+  'no-reload',
+  'debug',
+]);
 
 /** resolv.conf(5): "Up to MAXNS (currently 3) name servers may be listed". */
 const MAX_NAMESERVERS = 3;
@@ -83,8 +113,22 @@ function optionNumber(token: string, name: string): number | undefined {
  * - `options`: `ndots:N` (default 1, capped at 15), `timeout:N` seconds (capped at 30; 0 raised to 1,
  *   since glibc's res_send waits at least 1 s per try), `attempts:N` (capped at 5; 0 raised to 1 —
  *   deviation: glibc would then send no query at all). Malformed values are ignored (deviation: glibc
- *   uses atoi and reads them as 0). Later options override earlier ones; other options are ignored.
- *   The RES_OPTIONS and LOCALDOMAIN environment variables are not consulted.
+ *   uses atoi and reads them as 0). Later options override earlier ones.
+ * - Options with glibc's meaning: `rotate` (round robin over the servers), `no-aaaa` (no AAAA queries
+ *   over DNS), `use-vc` (TCP only), `no-tld-query` (single-label names only with a search domain).
+ * - Options read and ignored (listed in `ignoredOptions`), with the reason:
+ *   `edns0` — netdial sends EDNS(0) by default (RFC 6891, falling back without it on FORMERR), so the
+ *   option changes nothing; `single-request` / `single-request-reopen` — they work around middleboxes
+ *   that drop the second of two queries sent from one socket; netdial sends A and AAAA from separate
+ *   sockets with separate source ports (and a new socket per try), so there is nothing to serialise,
+ *   and serialising would cost Happy Eyeballs its head start (RFC 8305 §3); `trust-ad` — netdial does
+ *   not use the AD bit (it makes no DNSSEC decisions); `inet6`, `ip6-bytestring`, `ip6-dotint`,
+ *   `no-ip6-dotint` — obsolete in glibc and without effect; `insecure1`/`insecure2` — netdial never
+ *   accepts answers from other sources or for other questions; `no-check-names`, `debug` — no effect on
+ *   A/AAAA queries; `no-reload` — netdial re-checks the file (at most once a second) regardless.
+ *   Unknown options are ignored silently, as glibc does.
+ *   The RES_OPTIONS and LOCALDOMAIN environment variables and `sortlist` are not consulted (netdial orders
+ *   addresses by RFC 6724 and the Happy Eyeballs rules, not by a sort list).
  */
 export function parseResolvConf(text: string): ResolvConf {
   const nameservers: string[] = [];
@@ -92,6 +136,8 @@ export function parseResolvConf(text: string): ResolvConf {
   let ndots = 1;
   let timeoutMs: number | undefined;
   let attempts: number | undefined;
+  const flags = { rotate: false, noAaaa: false, useVc: false, noTldQuery: false };
+  const ignored: string[] = [];
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.startsWith(';')) continue;
     let args = keywordArgs(line, 'nameserver');
@@ -127,12 +173,22 @@ export function parseResolvConf(text: string): ResolvConf {
         if (t !== undefined) timeoutMs = Math.min(Math.max(t, 1), MAX_TIMEOUT_SECONDS) * 1000;
         const a = optionNumber(token, 'attempts:');
         if (a !== undefined) attempts = Math.min(Math.max(a, 1), MAX_ATTEMPTS);
+        if (token === 'rotate') flags.rotate = true;
+        else if (token === 'no-aaaa') flags.noAaaa = true;
+        else if (token === 'use-vc') flags.useVc = true;
+        else if (token === 'no-tld-query') flags.noTldQuery = true;
+        else if (IGNORED_OPTIONS.has(token) && !ignored.includes(token)) ignored.push(token);
       }
     }
   }
   const conf: ResolvConf = { nameservers, search, ndots };
   if (timeoutMs !== undefined) conf.timeoutMs = timeoutMs;
   if (attempts !== undefined) conf.attempts = attempts;
+  if (flags.rotate) conf.rotate = true;
+  if (flags.noAaaa) conf.noAaaa = true;
+  if (flags.useVc) conf.useVc = true;
+  if (flags.noTldQuery) conf.noTldQuery = true;
+  if (ignored.length > 0) conf.ignoredOptions = ignored;
   return conf;
 }
 
@@ -142,8 +198,8 @@ export function parseResolvConf(text: string): ResolvConf {
  * - `absolute` (written with a trailing dot) -> `[name]` only; a trailing dot on `name` counts as absolute;
  * - at least `ndots` dots in `name` -> `[name, name.d1, name.d2, ...]` ("an initial absolute query will be
  *   made" first);
- * - fewer dots -> `[name.d1, name.d2, ..., name]` (the search list first, then the name as is; glibc
- *   tries single-label names as is too unless `no-tld-query` is set, which is not modelled).
+ * - fewer dots -> `[name.d1, name.d2, ..., name]` (the search list first, then the name as is; a
+ *   single-label name is not tried as is when `no-tld-query` is set, glibc RES_NOTLDQUERY).
  * Candidates longer than 253 octets (RFC 1035 §2.3.4) cannot be queried and are left out; duplicates
  * are removed. `name` should be a host name as target.ts returns it (IP literals give `[name]`).
  */
@@ -165,7 +221,10 @@ export function searchCandidates(name: string, absolute: boolean, conf: ResolvCo
       suffixed.push(candidate);
     }
   }
-  return dots >= conf.ndots ? [bare, ...suffixed] : [...suffixed, bare];
+  if (dots >= conf.ndots) return [bare, ...suffixed];
+  // glibc __res_context_search: the final as-is query is skipped for a dotless name under
+  // RES_NOTLDQUERY, unless no search domain was tried at all.
+  return dots === 0 && conf.noTldQuery === true && suffixed.length > 0 ? suffixed : [...suffixed, bare];
 }
 
 /** Options of {@link ResolvConfFile}; every field optional. */
@@ -181,6 +240,7 @@ export interface ResolvConfFileOptions {
 function freezeConf(conf: ResolvConf): ResolvConf {
   Object.freeze(conf.nameservers);
   Object.freeze(conf.search);
+  if (conf.ignoredOptions !== undefined) Object.freeze(conf.ignoredOptions);
   return Object.freeze(conf);
 }
 

@@ -216,7 +216,9 @@ export function resolveName(
       const now = deps.clock.now();
       const type = event.family === 6 ? 'AAAA' : 'A';
       if (event.type === 'query') {
-        queries.push({ type, name: event.name, source: event.source, startMs: rel(now) });
+        const report: QueryReport = { type, name: event.name, source: event.source, startMs: rel(now) };
+        if (event.reason !== undefined) report.reason = event.reason;
+        queries.push(report);
         return;
       }
       let q = queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);

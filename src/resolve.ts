@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
-import { type DnsClientOptions, queryAddresses } from './dns-client.js';
+import { type DnsClientOptions, DnsServerMemory, queryAddresses } from './dns-client.js';
 import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
 import { type HostsEntry, HostsFile } from './hosts-file.js';
 import { isIP } from './ip-address.js';
@@ -36,7 +36,14 @@ export interface ResolverPath {
  */
 export type ResolutionEvent =
   | { type: 'path'; path: ResolverPath }
-  | { type: 'query'; family: Family; name: string; source: AddressSource }
+  | {
+      type: 'query';
+      family: Family;
+      name: string;
+      source: AddressSource;
+      /** Why this source was asked, when it was not the usual path (e.g. the system resolver as a fallback). */
+      reason?: string | undefined;
+    }
   | { type: 'answer'; family: Family; name: string; source: AddressSource; addresses: ResolvedAddress[] }
   | { type: 'error'; family: Family; name: string; source: AddressSource; code: string; message: string };
 
@@ -114,6 +121,11 @@ export class NameResolver {
   readonly #nsswitch: NsswitchFile;
   readonly #queries: DnsQueries;
   #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
+  /** resolv.conf `rotate`: queries sent so far, for the round robin over the servers. */
+  #rotation = 0;
+  #rotate = false;
+  /** Servers known not to speak EDNS (RFC 6891 §7), for the life of this resolver. */
+  readonly #serverMemory = new DnsServerMemory();
 
   /**
    * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
@@ -128,7 +140,7 @@ export class NameResolver {
     this.#settings = settings;
     this.#queries = new DnsQueries(
       cache,
-      (name, type) => queryAddresses(name, type, this.#clientOptions),
+      (name, type) => queryAddresses(name, type, this.#nextClientOptions()),
       clock ?? realClock,
       maxAddressesPerName,
     );
@@ -142,12 +154,17 @@ export class NameResolver {
   #configure(nowMs: number): ResolvConf {
     const conf = this.#resolvConf.get(nowMs);
     // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
-    // no nameserver line means the local one.
+    // no nameserver line (or no file) means 127.0.0.1 only, as glibc's res_init.c does when its
+    // nameserver list is empty (`__inet_makeaddr (IN_LOOPBACKNET, 1)`, port 53); Go's pure resolver
+    // also adds ::1 (dnsconfig.go defaultNS).
     this.#clientOptions = {
       servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
       timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
       attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
+      tcpOnly: conf.useVc === true,
+      serverMemory: this.#serverMemory,
     };
+    this.#rotate = conf.rotate === true;
     return conf;
   }
 
@@ -169,6 +186,8 @@ export class NameResolver {
         servers: this.#clientOptions.servers,
         timeoutMs: Math.min(this.#clientOptions.timeoutMs ?? maxTryMs, maxTryMs),
         attempts: 1,
+        tcpOnly: this.#clientOptions.tcpOnly,
+        serverMemory: this.#serverMemory,
       });
     } catch {
       return Promise.resolve(undefined);
@@ -208,6 +227,14 @@ export class NameResolver {
     return plan.order === 'system'
       ? { resolver: 'system', reason: plan.reason }
       : { resolver: 'netdial', order: plan.order, reason: plan.reason };
+  }
+
+  /** The client options for one query: with `rotate`, each query starts one server further on. */
+  #nextClientOptions(): DnsClientOptions {
+    if (!this.#rotate) return this.#clientOptions;
+    const firstServer = this.#rotation % this.#clientOptions.servers.length;
+    this.#rotation = (this.#rotation + 1) % 0x7fffffff;
+    return { ...this.#clientOptions, firstServer };
   }
 
   /**
@@ -250,7 +277,9 @@ export class NameResolver {
     const path = this.#path(host, choice, nowMs);
     emit({ type: 'path', path });
     if (typeof choice === 'function') return resolveCustom(choice, host, families, emit);
-    if (path.resolver === 'system') return resolveSystem(host, families, emit);
+    if (path.resolver === 'system') {
+      return resolveSystem(host, families, emit, choice === 'system' ? undefined : path.reason);
+    }
     const order = path.order ?? 'files-dns';
 
     if (order === 'files-dns' || order === 'files') {
@@ -281,16 +310,30 @@ export class NameResolver {
       }
       return { cancel() {} };
     }
+    const conf = this.#configure(nowMs);
+    let dnsFamilies = families;
+    if (conf.noAaaa === true && families.includes(6)) {
+      // glibc 2.36 `options no-aaaa`: no AAAA query over DNS (hosts files still give IPv6 addresses).
+      emit({
+        type: 'error',
+        family: 6,
+        name: host,
+        source: 'dns',
+        code: 'ENODATA',
+        message: `AAAA ${host}: not asked (resolv.conf options no-aaaa)`,
+      });
+      dnsFamilies = families.filter((f) => f !== 6);
+      if (dnsFamilies.length === 0) return { cancel() {} };
+    }
     // 'dns-files': the hosts file answers only names DNS has no address for.
     const hostsAfterDns =
       order === 'dns-files' && this.#hosts !== undefined ? () => this.#hosts?.lookup(host, nowMs) : undefined;
-    const conf = this.#configure(nowMs);
     const candidates = searchCandidates(host, absolute, conf);
     return new SearchListQuery(
       this.#queries,
       host,
       candidates,
-      families,
+      dnsFamilies,
       choice === 'auto',
       hostsAfterDns,
       nowMs,
@@ -392,10 +435,11 @@ function resolveSystem(
   host: string,
   families: readonly Family[],
   emit: (event: ResolutionEvent) => void,
+  reason?: string,
 ): Resolution {
   let over = false;
   const family = families.length === 1 ? families[0]! : 0;
-  for (const f of families) emit({ type: 'query', family: f, name: host, source: 'system' });
+  for (const f of families) emit({ type: 'query', family: f, name: host, source: 'system', reason });
   // getaddrinfo answers both families at once, so the system resolver cannot start early (RFC 8305 §3).
   dns.lookup(host, { all: true, family, order: 'verbatim' }, (err, list) => {
     if (over) return;
@@ -590,7 +634,7 @@ class SearchListQuery implements Resolution {
     this.#emit(event);
   }
 
-  /** No candidate had an address. Fall back to the system resolver for names DNS does not know. */
+  /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
   #exhausted(): void {
     const all = [...this.#lastErrors.values()];
     // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
@@ -604,10 +648,16 @@ class SearchListQuery implements Resolution {
       });
       return;
     }
-    if (this.#systemFallback && all.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))) {
-      this.#fallback = resolveSystem(this.#host, this.#families, (event) => {
-        if (!this.#cancelled) this.#emit(event);
-      });
+    const reason = this.#systemFallback ? systemFallbackReason(all) : undefined;
+    if (reason !== undefined) {
+      this.#fallback = resolveSystem(
+        this.#host,
+        this.#families,
+        (event) => {
+          if (!this.#cancelled) this.#emit(event);
+        },
+        reason,
+      );
       return;
     }
     for (const family of this.#families) {
@@ -622,6 +672,30 @@ class SearchListQuery implements Resolution {
       });
     }
   }
+}
+
+/**
+ * When 'auto' resolution hands a name to the system resolver (`dns.lookup`, i.e. getaddrinfo with
+ * nsswitch.conf) after DNS gave no address, and why; undefined when DNS's answer stands.
+ * - Every family ended in NXDOMAIN/NODATA: DNS does not know the name, but nsswitch sources may (mDNS,
+ *   myhostname, LDAP, …).
+ * - Every family ended in ECONNREFUSED: no DNS server could be reached at all (each try failed at the
+ *   socket: no route, link-local without its interface, port closed, EMFILE). getaddrinfo may still
+ *   answer, e.g. through nss-resolve or nscd, which do not use resolv.conf's servers.
+ * Not for ETIMEOUT (a server that drops queries would make getaddrinfo wait just as long again) nor for
+ * SERVFAIL/REFUSED/FORMERR/lame answers (servers were reached and answered).
+ */
+export function systemFallbackReason(
+  errors: ReadonlyArray<{ code?: string | undefined }>,
+): string | undefined {
+  if (errors.length === 0) return undefined;
+  if (errors.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))) {
+    return 'DNS has no address for the name (NXDOMAIN/NODATA): asking the system resolver (nsswitch)';
+  }
+  if (errors.every((r) => r.code === 'ECONNREFUSED')) {
+    return 'no DNS server could be reached (ECONNREFUSED): asking the system resolver instead';
+  }
+  return undefined;
 }
 
 function toResolved(records: QueryRecords, family: Family): ResolvedAddress[] {

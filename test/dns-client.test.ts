@@ -105,7 +105,15 @@ async function listenTcp(port: number, respond: (query: DecodedPacket) => Packet
       socket.end(frame);
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  // EADDRINUSE (the UDP port's TCP twin is taken, e.g. by a test in another process) must reject, or it
+  // escapes as an uncaught exception and the fake UDP server is never closed.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -574,7 +582,8 @@ describe('dns-client: hostile and odd answers', () => {
       expect: { addresses: [{ address: '192.0.2.21', ttlSeconds: 40 }], canonicalName: 'target.x.test' },
     },
     {
-      scenario: 'per-record TTLs kept; a TTL with the top bit set is 0 (RFC 2181 §8); duplicates merged',
+      scenario:
+        'per-record TTLs kept; top bit set is positive, all capped at 7 days (RFC 8767 §4); duplicates merged',
       answer: (query) =>
         responseTo(query, {
           answers: [
@@ -582,13 +591,17 @@ describe('dns-client: hostile and odd answers', () => {
             { type: 'A', name: 'q.x.test', ttl: 0x80000000, data: '192.0.2.2' },
             { type: 'A', name: 'q.x.test', ttl: 0x7fffffff, data: '192.0.2.3' },
             { type: 'A', name: 'q.x.test', ttl: 5, data: '192.0.2.1' },
+            { type: 'A', name: 'q.x.test', ttl: 604_800, data: '192.0.2.4' },
+            { type: 'A', name: 'q.x.test', ttl: 604_801, data: '192.0.2.5' },
           ],
         }),
       expect: {
         addresses: [
           { address: '192.0.2.1', ttlSeconds: 5 },
-          { address: '192.0.2.2', ttlSeconds: 0 },
-          { address: '192.0.2.3', ttlSeconds: 0x7fffffff },
+          { address: '192.0.2.2', ttlSeconds: 604_800 },
+          { address: '192.0.2.3', ttlSeconds: 604_800 },
+          { address: '192.0.2.4', ttlSeconds: 604_800 },
+          { address: '192.0.2.5', ttlSeconds: 604_800 },
         ],
       },
     },

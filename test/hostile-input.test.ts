@@ -593,10 +593,10 @@ describe('DNS: hostile answers from a server on loopback', () => {
     assert.deepEqual(r.addresses.map((a) => a.address).sort(), ['2001:db8::1', '203.0.113.1', '203.0.113.2']);
   });
 
-  test('TTL 0 and 2^31-1 without memory: reported as given', async () => {
+  test('TTL 0 and 2^31-1 without memory: 0 as given, 2^31-1 capped at 7 days (RFC 8767 §4)', async () => {
     const d = dialer();
     assert.equal((await d.resolve(`ttl0.${NAMES}.`)).addresses[0]!.ttlSeconds, 0);
-    assert.equal((await d.resolve(`ttlmax.${NAMES}.`)).addresses[0]!.ttlSeconds, 2 ** 31 - 1);
+    assert.equal((await d.resolve(`ttlmax.${NAMES}.`)).addresses[0]!.ttlSeconds, 604_800);
   });
 
   test('TTL 0 and 2^31-1 with memory: TTL 0 is asked again, 2^31-1 is capped by the cache', async () => {

@@ -91,8 +91,28 @@ const parseCases: ParseCase[] = [
   { name: 'attempts 0 raised to 1', text: 'options attempts:0\n', want: { attempts: 1 } },
   {
     name: 'several options lines: later values win, unknown options ignored',
-    text: 'options ndots:3 rotate edns0\noptions ndots:4 single-request timeout:2\n',
-    want: { ndots: 4, timeoutMs: 2000 },
+    text: 'options ndots:3 rotate edns0 bogus-option\noptions ndots:4 single-request timeout:2\n',
+    want: { ndots: 4, timeoutMs: 2000, rotate: true, ignoredOptions: ['edns0', 'single-request'] },
+  },
+  {
+    name: 'glibc options with netdial meaning: rotate, no-aaaa, use-vc, no-tld-query',
+    text: 'options rotate no-aaaa use-vc no-tld-query\n',
+    want: { rotate: true, noAaaa: true, useVc: true, noTldQuery: true },
+  },
+  {
+    name: 'glibc options read and ignored are listed once, in order',
+    text: 'options trust-ad single-request-reopen edns0 trust-ad no-reload inet6\n',
+    want: { ignoredOptions: ['trust-ad', 'single-request-reopen', 'edns0', 'no-reload', 'inet6'] },
+  },
+  {
+    name: 'MAXNS: only the first three nameservers',
+    text: 'nameserver 192.0.2.1\nnameserver 192.0.2.2\nnameserver 192.0.2.3\nnameserver 192.0.2.4\n',
+    want: { nameservers: ['192.0.2.1', '192.0.2.2', '192.0.2.3'] },
+  },
+  {
+    name: 'link-local nameservers keep their zone, named or numeric',
+    text: 'nameserver fe80::1%eth0\nnameserver FE80::2%2\n',
+    want: { nameservers: ['fe80::1%eth0', 'fe80::2%2'] },
   },
   {
     name: 'garbage lines ignored',
@@ -169,6 +189,52 @@ const candidateCases: CandidateCase[] = [
     want: ['www', 'www.a.example', 'www.b.example'],
   },
   { name: 'no search list', host: 'www', absolute: false, conf: {}, want: ['www'] },
+  {
+    name: 'no-tld-query: a single label only with the search domains',
+    host: 'www',
+    absolute: false,
+    conf: { ...ab, noTldQuery: true },
+    want: ['www.a.example', 'www.b.example'],
+  },
+  {
+    name: 'no-tld-query does not apply to names with a dot',
+    host: 'www.corp',
+    absolute: false,
+    conf: { ...ab, ndots: 2, noTldQuery: true },
+    want: ['www.corp.a.example', 'www.corp.b.example', 'www.corp'],
+  },
+  {
+    name: 'no-tld-query without a search list: the name as is (glibc: nothing else was tried)',
+    host: 'www',
+    absolute: false,
+    conf: { noTldQuery: true },
+    want: ['www'],
+  },
+  {
+    name: 'no-tld-query with ndots 0: as is first anyway (enough dots)',
+    host: 'www',
+    absolute: false,
+    conf: { ...ab, ndots: 0, noTldQuery: true },
+    want: ['www', 'www.a.example', 'www.b.example'],
+  },
+  {
+    name: 'six search domains, ndots 15: every domain in order, then the name',
+    host: 'a.b.c',
+    absolute: false,
+    conf: {
+      search: ['d1.example', 'd2.example', 'd3.example', 'd4.example', 'd5.example', 'd6.example'],
+      ndots: 15,
+    },
+    want: [
+      'a.b.c.d1.example',
+      'a.b.c.d2.example',
+      'a.b.c.d3.example',
+      'a.b.c.d4.example',
+      'a.b.c.d5.example',
+      'a.b.c.d6.example',
+      'a.b.c',
+    ],
+  },
   { name: 'IP literal: as is', host: '192.0.2.1', absolute: false, conf: ab, want: ['192.0.2.1'] },
   {
     name: 'duplicate search domains give one candidate',

@@ -74,7 +74,8 @@ export function queryLines(queries: readonly QueryReport[], style: Style): strin
   const spanWidth = Math.max(0, ...spans.map((s) => s.length));
   return queries.map((q, i) => {
     const result = q.code === undefined ? queryResult(q) : style.yellow(queryResult(q));
-    return `  ${q.type.padEnd(4)}  ${q.name.padEnd(nameWidth)}  ${style.cyan(q.source.padEnd(sourceWidth))}  ${(spans[i] ?? '').padEnd(spanWidth)}  ${result}`;
+    const why = q.reason === undefined ? '' : style.dim(` (${q.reason})`);
+    return `  ${q.type.padEnd(4)}  ${q.name.padEnd(nameWidth)}  ${style.cyan(q.source.padEnd(sourceWidth))}  ${(spans[i] ?? '').padEnd(spanWidth)}  ${result}${why}`;
   });
 }
 
