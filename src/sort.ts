@@ -437,6 +437,9 @@ export function interleaveFamilies<T extends { family: Family }>(
   return result;
 }
 
+/** Entries of one answer that preselectDestinations looks at: a 64 KiB DNS message holds about 4 000 A records. */
+export const PRESELECT_WINDOW = 4096;
+
 /**
  * The best `max` destinations of `list` by what is known before any source-address probe: RFC 6724 §6
  * rules 6 (precedence) and 8 (scope) of the destination itself, then input order (rule 10). Rules 1, 2, 5
@@ -444,7 +447,9 @@ export function interleaveFamilies<T extends { family: Family }>(
  * socket per address, runs on at most `max` addresses (a hostile answer of thousands of records must not
  * cost thousands of sockets). Family interleaving (RFC 8305 §4) comes later; call this per family, so each
  * family keeps enough for any interleaving of `max` addresses. Stable; returns a new array in the
- * preselected order; `list` is returned as a copy when it is not longer than `max`.
+ * preselected order; `list` is returned as a copy when it is not longer than `max`. Only the first
+ * PRESELECT_WINDOW entries are considered: one DNS message (64 KiB) cannot carry more A or AAAA records,
+ * so only a custom resolver can hand over a longer list, and it must not buy unbounded work.
  * @throws TypeError (`code` 'ERR_NETDIAL_INVALID_OPTION') when `max` is not a positive integer; like
  *   {@link sortDestinations} for bad addresses.
  */
@@ -452,7 +457,8 @@ export function preselectDestinations<T extends SortCandidate>(list: readonly T[
   if (!Array.isArray(list)) throw invalidOption('list', 'an array', list);
   if (!Number.isInteger(max) || max < 1) throw invalidOption('max', 'a positive integer', max);
   if (list.length <= max) return [...list];
-  const prepared = list.map((item, index) => {
+  const window = list.length > PRESELECT_WINDOW ? list.slice(0, PRESELECT_WINDOW) : list;
+  const prepared = window.map((item, index) => {
     const bytes = mustParse(item.address, `list[${index}].address`);
     const policy = policyOf(bytes);
     return { item, index, precedence: policy.precedence, scope: scopeOf(bytes) };

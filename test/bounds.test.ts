@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LabDnsServer } from '../lab/dns-server.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
-import { preselectDestinations } from '../src/sort.js';
+import { PRESELECT_WINDOW, preselectDestinations } from '../src/sort.js';
 import { SourceAddressProbe } from '../src/source-address.js';
 import type { Family } from '../src/types.js';
 
@@ -73,6 +73,17 @@ describe('preselectDestinations (RFC 6724 rules 6 and 8, before any probe)', () 
       got.map((x) => x.address),
       list.slice(0, 64).map((x) => x.address),
     );
+  });
+
+  test('only the first PRESELECT_WINDOW entries of a longer (custom resolver) list are weighed', () => {
+    // 2001:db8:: addresses (precedence 40) and one ::1 (precedence 50, rule 6 puts it first) after them.
+    const list = (at: number) =>
+      Array.from({ length: PRESELECT_WINDOW + 1000 }, (_, i) =>
+        c(i === at ? '::1' : `2001:db8::${(i + 1).toString(16)}`),
+      );
+    assert.equal(preselectDestinations(list(PRESELECT_WINDOW - 1), 4)[0]?.address, '::1');
+    const beyond = preselectDestinations(list(PRESELECT_WINDOW), 4).map((x) => x.address);
+    assert.deepEqual(beyond, ['2001:db8::1', '2001:db8::2', '2001:db8::3', '2001:db8::4']);
   });
 
   test('bad max is a TypeError naming it', () => {
