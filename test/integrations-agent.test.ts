@@ -163,7 +163,7 @@ describe('Agent (http)', () => {
     }
   });
 
-  test('a failed dial errors the request with a DialError; queued requests get their own attempt', async () => {
+  test('a failed dial errors the request Node-shaped (DialError as cause); queued requests get their own attempt', async () => {
     const closed = http.createServer();
     const deadPort = await listen(closed);
     await close(closed);
@@ -175,9 +175,17 @@ describe('Agent (http)', () => {
       for (const r of results) {
         assert.equal(r.status, 'rejected');
         const err = (r as PromiseRejectedResult).reason;
-        assert.ok(isDialError(err), `expected a DialError, got ${err}`);
+        // As net.connect's own error: code, syscall, address and port of the decisive attempt.
         assert.equal(err.code, 'ECONNREFUSED');
-        assert.deepEqual(err.attempts.map((a: { address: string }) => a.address).sort(), [
+        assert.equal(err.syscall, 'connect');
+        assert.equal(err.errno, -111);
+        assert.ok(['127.0.0.1', '::1'].includes(err.address), err.address);
+        assert.equal(err.port, deadPort);
+        assert.equal(err.message, `connect ECONNREFUSED ${err.address}:${deadPort}`);
+        const cause = err.cause;
+        assert.ok(isDialError(cause), `expected a DialError as cause, got ${cause}`);
+        assert.equal(cause.code, 'ECONNREFUSED');
+        assert.deepEqual(cause.attempts.map((a: { address: string }) => a.address).sort(), [
           '127.0.0.1',
           '::1',
         ]);
