@@ -73,7 +73,8 @@ function checkTimeout(value: unknown): number {
  * undici gives a connector no way to be cancelled: a request aborted while its connection is dialed is
  * dropped from undici's queue, but the connect runs on. Through {@link createDispatcher} (and so
  * {@link installGlobalDispatcher}) netdial's dispatcher counts the requests in flight per origin and
- * aborts that origin's dials once none is left; `destroy()` aborts every dial. A bare connector has no
+ * aborts that origin's dials once none is left (`destroy()` and `close()` end every request, so
+ * every dial). A bare connector has no
  * such view and dials on, as undici's own connector does, until `connectTimeout`.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option.
  */
@@ -283,21 +284,10 @@ class Waiting {
     }
     const dials = set;
     dials.add(controller);
-    if (!this.has(key)) queueMicrotask(() => this.#abortIfUnwanted(key, controller));
     return () => {
       dials.delete(controller);
       if (dials.size === 0) this.#dials.delete(key);
     };
-  }
-
-  /** A dial undici starts with no request left (e.g. all aborted already) is not wanted. */
-  #abortIfUnwanted(key: string, controller: AbortController): void {
-    if (!this.has(key))
-      controller.abort(new AbortError(undefined, `connect ${key} (no request waits for it)`));
-  }
-
-  abortAll(reason: unknown): void {
-    for (const set of this.#dials.values()) for (const c of set) c.abort(reason);
   }
 }
 
@@ -394,15 +384,6 @@ class NetdialAgent extends Agent {
       end();
       throw err;
     }
-  }
-
-  override destroy(): Promise<void>;
-  override destroy(err: Error | null): Promise<void>;
-  override destroy(callback: () => void): void;
-  override destroy(err: Error | null, callback: () => void): void;
-  override destroy(...args: unknown[]): Promise<void> | void {
-    this.#waiting.abortAll(new AbortError(undefined, 'connect (the dispatcher was destroyed)'));
-    return (super.destroy as (...a: unknown[]) => Promise<void> | void)(...args);
   }
 }
 

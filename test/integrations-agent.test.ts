@@ -420,7 +420,9 @@ describe('HttpsAgent', () => {
     const agent = new HttpsAgent({ ca: cert.cert, dial: { ...dial, timeout: 200 } });
     try {
       const t0 = performance.now();
-      const err = await request(https, `https://localhost:${mutePort}/`, { agent }).then(
+      // The signal only keeps a broken deadline from hanging the test (it would end it with AbortError).
+      const signal = AbortSignal.timeout(3000);
+      const err = await request(https, `https://localhost:${mutePort}/`, { agent, signal }).then(
         () => assert.fail('no handshake can succeed'),
         (e: Error & Record<string, unknown>) => e,
       );

@@ -239,7 +239,15 @@ describe('netdial/undici', () => {
   });
 
   test('destroy() of the dispatcher aborts its dials', async () => {
-    const dispatcher = createDispatcher({ dialer, resolver: silent, connectTimeout: 30_000 });
+    let resolverCancelled = 0;
+    const watched: ResolveFunction = (_name, _family, { signal }) =>
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => {
+          resolverCancelled++;
+          reject(new Error('cancelled'));
+        }),
+      );
+    const dispatcher = createDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
     const pending = request(`http://app.test:${plainPort}/`, { dispatcher }).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 50));
     const t0 = performance.now();
@@ -247,6 +255,8 @@ describe('netdial/undici', () => {
     const err = (await pending) as Error & { code?: string };
     assert.ok(err instanceof Error, 'the request fails');
     assert.ok(performance.now() - t0 < 2000, 'at once');
+    // undici fails the request by itself; the dial stops only because netdial's dispatcher aborts it.
+    assert.equal(resolverCancelled, 2, "the dial's lookups were cancelled");
   });
 
   test('a tunnel socket (httpSocket): TLS for https within connectTimeout, as is for http, refused when closed', async () => {
