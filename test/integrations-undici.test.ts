@@ -238,6 +238,43 @@ describe('netdial/undici', () => {
     assert.ok(performance.now() - t0 < 3000);
   });
 
+  test('a request arriving as the last one is aborted still gets a connection (the dial starts again)', async () => {
+    let hang = true;
+    const resolver: ResolveFunction = (_name, family, { signal }) =>
+      hang
+        ? new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              hang = false;
+              reject(new Error('cancelled'));
+            }),
+          )
+        : Promise.resolve(family === 4 ? ['127.0.0.1'] : []);
+    // One connection per origin: the second request waits for the same client's connect.
+    const dispatcher = createDispatcher({
+      dialer,
+      resolver,
+      connectTimeout: 5000,
+      agent: { connections: 1 },
+    });
+    try {
+      const controller = new AbortController();
+      const first = request(`http://app.test:${plainPort}/`, { dispatcher, signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 30));
+      // Listening after the dispatcher did: the first request has ended (its dial is being aborted)
+      // when the second one comes.
+      let second: ReturnType<typeof request> | undefined;
+      controller.signal.addEventListener('abort', () => {
+        second = request(`http://app.test:${plainPort}/`, { dispatcher });
+      });
+      controller.abort();
+      await assert.rejects(first, (e: Error) => e.name === 'AbortError');
+      const res = await (second as ReturnType<typeof request>);
+      assert.equal(await res.body.text(), `plain host=app.test:${plainPort}`);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
   test('destroy() of the dispatcher aborts its dials', async () => {
     let resolverCancelled = 0;
     const watched: ResolveFunction = (_name, _family, { signal }) =>
