@@ -1,5 +1,6 @@
 // For clients that only take a lookup function: netdial's resolution and order behind `lookup`
-// (Node still connects, with its own autoSelectFamily racing).
+// (Node still connects, with its own autoSelectFamily racing). Node never calls lookup for an IP
+// literal, so an address policy given this way covers names only: for a policy, use the agents.
 // Run: npm run build && node examples/lookup.mjs
 import http from 'node:http';
 import { lookup } from 'netdial';

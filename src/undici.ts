@@ -20,6 +20,7 @@ import {
   setGlobalDispatcher,
 } from './undici-peer.js';
 import { getDefaultDialer } from './dialer.js';
+import { AbortError, isAbortError, isDialError } from './errors.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
 import { readConnectionDialOptions } from './options.js';
@@ -67,11 +68,23 @@ function checkTimeout(value: unknown): number {
 
 /**
  * A `connect` function for undici: `new undici.Agent({ connect: connector() })` (also Pool, Client).
- * Rejections are netdial's DialError (every attempt listed; `code` ENOTFOUND, ECONNREFUSED, ETIMEDOUT…)
- * or AbortError; a TLS handshake that outlives the deadline fails with undici's ConnectTimeoutError.
+ * Rejections are netdial's DialError (every attempt listed; `code` ENOTFOUND, ECONNREFUSED…), or, when
+ * `connectTimeout` ran out (during DNS, the race or the TLS handshake), undici's ConnectTimeoutError
+ * (`UND_ERR_CONNECT_TIMEOUT`) with the DialError as `cause` when the dial was still running.
+ *
+ * undici gives a connector no way to be cancelled: a request aborted while its connection is dialed is
+ * dropped from undici's queue, but the connect runs on. Through {@link createDispatcher} (and so
+ * {@link installGlobalDispatcher}) netdial's dispatcher counts the requests in flight per origin and
+ * aborts that origin's dials once none is left (`destroy()` and `close()` end every request, so
+ * every dial). A bare connector has no
+ * such view and dials on, as undici's own connector does, until `connectTimeout`.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option.
  */
 export function connector(options: ConnectorOptions = {}): buildConnector.connector {
+  return makeConnector(options, undefined);
+}
+
+function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined): buildConnector.connector {
   const {
     connectTimeout,
     tls: tlsOptions,
@@ -91,31 +104,67 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
   });
 
   return (opts, callback) => {
-    // Through a proxy tunnel undici hands over the tunnel socket: only TLS is left to do.
-    if (opts.httpSocket) {
-      secure(opts, callback);
-      return;
-    }
-    const startedMs = performance.now();
     const https = opts.protocol === 'https:';
     const port = Number(opts.port) || (https ? 443 : 80);
+    // Through a proxy tunnel undici hands over the tunnel socket: only TLS is left to do (undici's own
+    // connector asserts that it gets one only for https; plain http goes over the tunnel as it is).
+    if (opts.httpSocket) {
+      const tunnel = opts.httpSocket as net.Socket;
+      if (tunnel.destroyed) callback(new errors.SocketError('the tunnel socket is already closed'), null);
+      else if (!https) callback(null, tunnel);
+      else upgrade(tunnel, opts, callback, timeoutMs, timeoutMs, port);
+      return;
+    }
+    const key = originKey(opts.protocol, opts.hostname, port);
+    const startedMs = performance.now();
     const localAddress = opts.localAddress ?? dialOptions.localAddress;
-    dialer
-      .dial({ host: opts.hostname, port }, { ...dialOptions, localAddress, timeout: timeoutMs, tls: false })
-      .then(
-        (tcp) => {
-          tcp.setNoDelay(true);
-          if (dialOptions.keepAlive !== false) {
-            tcp.setKeepAlive(true, dialOptions.keepAliveInitialDelay ?? UNDICI_KEEPALIVE_DELAY_MS);
-          }
-          if (!https) {
-            callback(null, tcp);
-            return;
-          }
-          upgrade(tcp, opts, callback, timeoutMs - (performance.now() - startedMs), timeoutMs, port);
-        },
-        (err: Error) => callback(err, null),
-      );
+    const attempt = () => {
+      const controller = new AbortController();
+      const elapsedMs = performance.now() - startedMs;
+      const leftMs = timeoutMs - elapsedMs;
+      const untrack = waiting?.track(key, controller) ?? (() => {});
+      dialer
+        .dial(
+          { host: opts.hostname, port },
+          {
+            ...dialOptions,
+            localAddress,
+            timeout: Math.max(1, leftMs),
+            tls: false,
+            signal: controller.signal,
+          },
+        )
+        .then(
+          (tcp) => {
+            tcp.setNoDelay(true);
+            if (dialOptions.keepAlive !== false) {
+              tcp.setKeepAlive(true, dialOptions.keepAliveInitialDelay ?? UNDICI_KEEPALIVE_DELAY_MS);
+            }
+            if (!https) {
+              untrack();
+              callback(null, tcp);
+              return;
+            }
+            // Still tracked: a handshake no request waits for is dropped too.
+            const leftMs = timeoutMs - (performance.now() - startedMs);
+            upgrade(tcp, opts, callback, leftMs, timeoutMs, port, controller.signal, untrack);
+          },
+          (err: Error) => {
+            untrack();
+            // Aborted because no request waited any more, and one came since: that one needs it.
+            if (
+              isAbortError(err) &&
+              waiting?.has(key) === true &&
+              performance.now() - startedMs < timeoutMs
+            ) {
+              attempt();
+              return;
+            }
+            callback(undiciError(err, opts.hostname, port, timeoutMs), null);
+          },
+        );
+    };
+    attempt();
   };
 
   function upgrade(
@@ -125,14 +174,29 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
     remainingMs: number,
     timeoutMs: number,
     port: number,
+    signal?: AbortSignal,
+    done: () => void = () => {},
   ): void {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      finish();
+      socket?.destroy();
+      tcp.destroy();
+      callback(new AbortError(signal?.reason, `TLS handshake with ${opts.hostname}:${port}`), null);
+    };
+    const finish = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      done();
+    };
     // undici's connector returns the TLS socket (its typings say void).
     const socket = secure({ ...opts, httpSocket: tcp }, (err, s) => {
       if (settled) return;
       settled = true;
-      if (timer !== undefined) clearTimeout(timer);
+      finish();
       if (err || !s) {
         tcp.destroy();
         callback(err ?? new Error('TLS connect failed'), null);
@@ -147,6 +211,7 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
         () => {
           if (settled) return;
           settled = true;
+          finish();
           socket?.destroy();
           tcp.destroy();
           callback(
@@ -159,6 +224,169 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
         Math.max(0, remainingMs),
       );
     }
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  }
+}
+
+/** undici's words for a failed dial: its ConnectTimeoutError when the deadline ran out, else the error itself. */
+function undiciError(err: Error, hostname: string, port: number, timeoutMs: number): Error {
+  if (!isDialError(err) || err.code !== 'ETIMEDOUT') return err;
+  const out = new errors.ConnectTimeoutError(
+    `Connect Timeout Error (attempted address: ${hostname}:${port}, timeout: ${timeoutMs}ms)`,
+  );
+  Object.defineProperty(out, 'cause', { value: err, writable: true, configurable: true });
+  return out;
+}
+
+/** One origin as both sides name it: `https:|example.test|443` (IPv6 without brackets). */
+function originKey(protocol: string, hostname: string, port: number | string): string {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const n = Number(port) || (protocol === 'https:' ? 443 : 80);
+  return `${protocol}|${host.toLowerCase()}|${n}`;
+}
+
+/**
+ * Requests in flight per origin, and the dials running for each origin. When an origin's last request
+ * ends (answered, failed, aborted), its dials are aborted: no one waits for them, and a dial left
+ * running would keep the process alive until its deadline.
+ */
+class Waiting {
+  readonly #requests = new Map<string, number>();
+  readonly #dials = new Map<string, Set<AbortController>>();
+
+  has(key: string): boolean {
+    return (this.#requests.get(key) ?? 0) > 0;
+  }
+
+  /** A request for `key` starts; returns the function that ends it (idempotent). */
+  start(key: string): () => void {
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const n = (this.#requests.get(key) ?? 1) - 1;
+      if (n > 0) {
+        this.#requests.set(key, n);
+        return;
+      }
+      this.#requests.delete(key);
+      for (const c of this.#dials.get(key) ?? []) {
+        c.abort(new AbortError(undefined, `connect ${key} (no request waits for it)`));
+      }
+    };
+  }
+
+  /** A dial for `key` runs under `controller`; returns the function to call when it settles. */
+  track(key: string, controller: AbortController): () => void {
+    let set = this.#dials.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.#dials.set(key, set);
+    }
+    const dials = set;
+    dials.add(controller);
+    return () => {
+      dials.delete(controller);
+      if (dials.size === 0) this.#dials.delete(key);
+    };
+  }
+}
+
+/** Calls `fn` once when `signal` (an AbortSignal or undici's EventEmitter kind) aborts; returns the unlisten. */
+function onAbort(signal: unknown, fn: () => void): () => void {
+  const s = signal as
+    | (Partial<AbortSignal> & { once?: unknown; off?: (e: string, f: () => void) => void })
+    | null
+    | undefined;
+  if (s === undefined || s === null || typeof s !== 'object') return () => {};
+  if (s.aborted === true) {
+    queueMicrotask(fn);
+    return () => {};
+  }
+  if (typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function') {
+    s.addEventListener('abort', fn, { once: true });
+    return () => s.removeEventListener?.('abort', fn);
+  }
+  if (typeof s.once === 'function' && typeof s.off === 'function') {
+    (s.once as (e: string, f: () => void) => void)('abort', fn);
+    return () => s.off?.('abort', fn);
+  }
+  return () => {};
+}
+
+/** Handler methods after which undici calls a request's handler no more (legacy and undici 7 names). */
+const FINAL_HANDLER_METHODS = new Set([
+  'onComplete',
+  'onError',
+  'onUpgrade',
+  'onResponseEnd',
+  'onResponseError',
+  'onRequestUpgrade',
+]);
+
+/**
+ * `handler` with `end` called after its final callback. A Proxy, so whatever undici (or Node's bundled
+ * undici behind global fetch) reads from the handler reads the real one; methods run with the real
+ * handler as `this` (handlers may have private fields).
+ */
+function watchHandler<H extends object>(handler: H, end: () => void): H {
+  return new Proxy(handler, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (typeof prop === 'string' && FINAL_HANDLER_METHODS.has(prop)) {
+        return (...args: unknown[]) => {
+          try {
+            return fn.apply(target, args);
+          } finally {
+            end();
+          }
+        };
+      }
+      return (...args: unknown[]) => fn.apply(target, args);
+    },
+    set(target, prop, value) {
+      return Reflect.set(target, prop, value, target);
+    },
+  });
+}
+
+/** undici's Agent with netdial's connector, which aborts the dials of an origin no request waits for. */
+class NetdialAgent extends Agent {
+  readonly #waiting: Waiting;
+
+  constructor(agentOptions: Omit<Agent.Options, 'connect'> | undefined, connectorOptions: ConnectorOptions) {
+    const waiting = new Waiting();
+    super({ ...agentOptions, connect: makeConnector(connectorOptions, waiting) });
+    this.#waiting = waiting;
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    let key: string | undefined;
+    try {
+      const url = new URL(String(opts.origin));
+      key = originKey(url.protocol, url.hostname, url.port);
+    } catch {
+      key = undefined; // undici reports the bad origin itself
+    }
+    if (key === undefined) return super.dispatch(opts, handler);
+    const stop = this.#waiting.start(key);
+    // A request's own `signal` (undici.request, stream, pipeline pass it in the options; fetch does
+    // not): undici acts on it only once the request has a connection; its dial can stop at once.
+    const unlisten = onAbort((opts as { signal?: unknown }).signal, () => end());
+    const end = () => {
+      unlisten();
+      stop();
+    };
+    try {
+      return super.dispatch(opts, watchHandler(handler, end));
+    } catch (err) {
+      end();
+      throw err;
+    }
   }
 }
 
@@ -169,7 +397,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Agent {
     DISPATCHER_OPTION_NAMES,
     'options',
   ) as DispatcherOptions;
-  return new Agent({ ...agent, connect: connector(connectorOptions) });
+  return new NetdialAgent(agent, connectorOptions);
 }
 
 /** What {@link installGlobalDispatcher} installed and how to undo it. */

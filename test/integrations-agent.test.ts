@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type tls from 'node:tls';
 import { Dialer, isDialError, type ResolveFunction } from '../src/index.js';
@@ -83,6 +83,43 @@ function countConnections(server: net.Server): { count: number } {
   const c = { count: 0 };
   server.on('connection', () => c.count++);
   return c;
+}
+
+/** A resolver that never answers; counts the dials that gave up on it (their signal aborted). */
+function silentResolver(): { resolver: ResolveFunction; cancelled: () => number } {
+  let cancelled = 0;
+  const resolver: ResolveFunction = (_name, _family, { signal }) =>
+    new Promise((_, reject) =>
+      signal.addEventListener('abort', () => {
+        cancelled++;
+        reject(new Error('cancelled'));
+      }),
+    );
+  return { resolver, cancelled: () => cancelled };
+}
+
+/** Starts `http.get(url, options)` and resolves at the request's 'close' with what it emitted. */
+function untilClose(
+  url: string,
+  options: http.RequestOptions,
+  onRequest: (req: http.ClientRequest) => void = () => {},
+): Promise<{ error: (Error & Record<string, unknown>) | undefined; events: string[]; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const events: string[] = [];
+    let error: (Error & Record<string, unknown>) | undefined;
+    const req = http.get(url, options, (res) => res.resume());
+    req.on('timeout', () => events.push('timeout'));
+    req.on('error', (e) => {
+      events.push('error');
+      error = e as Error & Record<string, unknown>;
+    });
+    req.on('close', () => {
+      events.push('close');
+      resolve({ error, events, ms: performance.now() - t0 });
+    });
+    onRequest(req);
+  });
 }
 
 describe('Agent (http)', () => {
@@ -163,7 +200,7 @@ describe('Agent (http)', () => {
     }
   });
 
-  test('a failed dial errors the request with a DialError; queued requests get their own attempt', async () => {
+  test('a failed dial errors the request Node-shaped (DialError as cause); queued requests get their own attempt', async () => {
     const closed = http.createServer();
     const deadPort = await listen(closed);
     await close(closed);
@@ -175,9 +212,17 @@ describe('Agent (http)', () => {
       for (const r of results) {
         assert.equal(r.status, 'rejected');
         const err = (r as PromiseRejectedResult).reason;
-        assert.ok(isDialError(err), `expected a DialError, got ${err}`);
+        // As net.connect's own error: code, syscall, address and port of the decisive attempt.
         assert.equal(err.code, 'ECONNREFUSED');
-        assert.deepEqual(err.attempts.map((a: { address: string }) => a.address).sort(), [
+        assert.equal(err.syscall, 'connect');
+        assert.equal(err.errno, -111);
+        assert.ok(['127.0.0.1', '::1'].includes(err.address), err.address);
+        assert.equal(err.port, deadPort);
+        assert.equal(err.message, `connect ECONNREFUSED ${err.address}:${deadPort}`);
+        const cause = err.cause;
+        assert.ok(isDialError(cause), `expected a DialError as cause, got ${cause}`);
+        assert.equal(cause.code, 'ECONNREFUSED');
+        assert.deepEqual(cause.attempts.map((a: { address: string }) => a.address).sort(), [
           '127.0.0.1',
           '::1',
         ]);
@@ -215,6 +260,59 @@ describe('Agent (http)', () => {
       assert.equal(second.socket, first.socket, 'reused within the TTL');
       await new Promise((r) => setTimeout(r, 1100));
       assert.deepEqual(Object.keys(agent.freeSockets), [], 'closed once the TTL (1 s) ran out');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('req.destroy() while the dial resolves: the dial stops at once, ECONNRESET as with Node', async () => {
+    const { resolver, cancelled } = silentResolver();
+    const agent = new Agent({ dial: { ...dial, resolver } });
+    try {
+      const r = await untilClose(`http://app.test:${port}/`, { agent }, (req) => {
+        setTimeout(() => req.destroy(), 50);
+      });
+      assert.ok(r.ms < 1000, `closed after ${r.ms} ms`);
+      assert.deepEqual(r.events, ['error', 'close']);
+      assert.equal(r.error?.code, 'ECONNRESET');
+      assert.equal(r.error?.message, 'socket hang up');
+      assert.equal(cancelled(), 2, "both families' lookups were cancelled");
+      assert.equal((agent as unknown as { totalSocketCount: number }).totalSocketCount, 0);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('a request signal aborts the dial: AbortError, as with Node', async () => {
+    const { resolver, cancelled } = silentResolver();
+    const agent = new Agent({ maxSockets: 1, dial: { ...dial, resolver } });
+    try {
+      const r = await untilClose(`http://app.test:${port}/`, { agent, signal: AbortSignal.timeout(50) });
+      assert.ok(r.ms < 1000, `closed after ${r.ms} ms`);
+      assert.equal(r.error?.name, 'AbortError');
+      assert.equal(r.error?.code, 'ABORT_ERR');
+      assert.equal(cancelled(), 2);
+      assert.deepEqual(Object.keys(agent.sockets), [], 'the placeholder is gone');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test("the request's timeout: 'timeout' first (a handler may destroy), else ETIMEDOUT Node-shaped", async () => {
+    const { resolver } = silentResolver();
+    const agent = new Agent({ dial: { ...dial, resolver } });
+    try {
+      const handled = await untilClose(`http://app.test:${port}/`, { agent, timeout: 80 }, (req) => {
+        req.on('timeout', () => req.destroy());
+      });
+      assert.deepEqual(handled.events, ['timeout', 'error', 'close']);
+      assert.equal(handled.error?.code, 'ECONNRESET', 'the handler decided, as with Node');
+      const unhandled = await untilClose(`http://app.test:${port}/`, { agent, timeout: 80 });
+      assert.deepEqual(unhandled.events, ['timeout', 'error', 'close']);
+      assert.ok(unhandled.ms < 1000, `closed after ${unhandled.ms} ms`);
+      assert.equal(unhandled.error?.code, 'ETIMEDOUT');
+      assert.equal(unhandled.error?.syscall, 'connect');
+      assert.ok(isDialError(unhandled.error?.cause));
     } finally {
       agent.destroy();
     }
@@ -309,6 +407,33 @@ describe('HttpsAgent', () => {
       assert.equal(getReport(second.socket)?.tls?.sessionReused, true);
     } finally {
       agent.destroy();
+    }
+  });
+
+  test('the TLS handshake is bounded by the dial timeout (Node has none): ETIMEDOUT, syscall handshake', async () => {
+    const held = new Set<net.Socket>();
+    const mute = net.createServer((sock) => {
+      held.add(sock);
+      sock.on('close', () => held.delete(sock));
+    });
+    const mutePort = await listen(mute);
+    const agent = new HttpsAgent({ ca: cert.cert, dial: { ...dial, timeout: 200 } });
+    try {
+      const t0 = performance.now();
+      // The signal only keeps a broken deadline from hanging the test (it would end it with AbortError).
+      const signal = AbortSignal.timeout(3000);
+      const err = await request(https, `https://localhost:${mutePort}/`, { agent, signal }).then(
+        () => assert.fail('no handshake can succeed'),
+        (e: Error & Record<string, unknown>) => e,
+      );
+      const ms = performance.now() - t0;
+      assert.equal(err.code, 'ETIMEDOUT');
+      assert.equal(err.syscall, 'handshake');
+      assert.ok(ms >= 150 && ms < 1500, `gave up after ${ms} ms`);
+    } finally {
+      agent.destroy();
+      for (const sock of held) sock.destroy();
+      await close(mute);
     }
   });
 

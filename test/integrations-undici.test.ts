@@ -12,6 +12,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type tls from 'node:tls';
+import * as undici from 'undici';
 import { getGlobalDispatcher, request } from 'undici';
 import { Dialer, isDialError, type ResolveFunction } from '../src/index.js';
 import { connector, createDispatcher, installGlobalDispatcher } from '../src/undici.js';
@@ -169,15 +170,20 @@ describe('netdial/undici', () => {
     }
   });
 
-  test('netdial enforces connectTimeout: a resolver that never answers', async () => {
+  test("netdial enforces connectTimeout: a resolver that never answers -> undici's ConnectTimeoutError", async () => {
     const dispatcher = createDispatcher({ dialer, resolver: silent, connectTimeout: 100 });
     const t0 = performance.now();
     try {
       await assert.rejects(
         fetch(`http://app.test:${plainPort}/`, { dispatcher } as unknown as RequestInit),
         (e: Error) => {
-          assert.ok(isDialError(e.cause));
-          assert.equal(e.cause.code, 'ETIMEDOUT');
+          // undici's own error for a connect timeout, so retry logic keyed on its codes sees it.
+          const timeout = e.cause as Error & { code?: string; cause?: unknown };
+          assert.ok(timeout instanceof undici.errors.ConnectTimeoutError, `got ${String(timeout)}`);
+          assert.equal(timeout.code, 'UND_ERR_CONNECT_TIMEOUT');
+          assert.match(timeout.message, /attempted address: app\.test:\d+, timeout: 100ms/);
+          assert.ok(isDialError(timeout.cause), 'the DialError is its cause');
+          assert.equal(timeout.cause.code, 'ETIMEDOUT');
           return true;
         },
       );
@@ -204,6 +210,141 @@ describe('netdial/undici', () => {
     } finally {
       await dispatcher.close();
     }
+  });
+
+  test("undici.request's signal stops the dial at once (the resolver is cancelled), not at connectTimeout", async () => {
+    let resolverCancelled = 0;
+    const watched: ResolveFunction = (_name, _family, { signal }) =>
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => {
+          resolverCancelled++;
+          reject(new Error('cancelled'));
+        }),
+      );
+    const dispatcher = createDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
+    const t0 = performance.now();
+    try {
+      await assert.rejects(
+        request(`http://app.test:${plainPort}/`, { dispatcher, signal: AbortSignal.timeout(100) }),
+        (e: Error & { code?: string }) => e.name === 'AbortError',
+      );
+      const elapsed = performance.now() - t0;
+      assert.ok(elapsed < 2000, `rejected after ${elapsed} ms`);
+      assert.ok(resolverCancelled >= 1, 'the dial stopped its resolution');
+    } finally {
+      await dispatcher.close();
+    }
+    // close() waits for connects in flight: it returns at once because none is left.
+    assert.ok(performance.now() - t0 < 3000);
+  });
+
+  test('a request arriving as the last one is aborted still gets a connection (the dial starts again)', async () => {
+    let hang = true;
+    const resolver: ResolveFunction = (_name, family, { signal }) =>
+      hang
+        ? new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              hang = false;
+              reject(new Error('cancelled'));
+            }),
+          )
+        : Promise.resolve(family === 4 ? ['127.0.0.1'] : []);
+    // One connection per origin: the second request waits for the same client's connect.
+    const dispatcher = createDispatcher({
+      dialer,
+      resolver,
+      connectTimeout: 5000,
+      agent: { connections: 1 },
+    });
+    try {
+      const controller = new AbortController();
+      const first = request(`http://app.test:${plainPort}/`, { dispatcher, signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 30));
+      // Listening after the dispatcher did: the first request has ended (its dial is being aborted)
+      // when the second one comes.
+      let second: ReturnType<typeof request> | undefined;
+      controller.signal.addEventListener('abort', () => {
+        second = request(`http://app.test:${plainPort}/`, { dispatcher });
+      });
+      controller.abort();
+      await assert.rejects(first, (e: Error) => e.name === 'AbortError');
+      const res = await (second as ReturnType<typeof request>);
+      assert.equal(await res.body.text(), `plain host=app.test:${plainPort}`);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('destroy() of the dispatcher aborts its dials', async () => {
+    let resolverCancelled = 0;
+    const watched: ResolveFunction = (_name, _family, { signal }) =>
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => {
+          resolverCancelled++;
+          reject(new Error('cancelled'));
+        }),
+      );
+    const dispatcher = createDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
+    const pending = request(`http://app.test:${plainPort}/`, { dispatcher }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await dispatcher.destroy();
+    const err = (await pending) as Error & { code?: string };
+    assert.ok(err instanceof Error, 'the request fails');
+    assert.ok(performance.now() - t0 < 2000, 'at once');
+    // undici fails the request by itself; the dial stops only because netdial's dispatcher aborts it.
+    assert.equal(resolverCancelled, 2, "the dial's lookups were cancelled");
+  });
+
+  test('a tunnel socket (httpSocket): TLS for https within connectTimeout, as is for http, refused when closed', async () => {
+    const connect = connector({ connectTimeout: 150, tls: { ca: cert.cert } });
+    const call = (opts: Record<string, unknown>) =>
+      new Promise<{ err: Error | null; socket: net.Socket | null }>((resolve) =>
+        (connect as unknown as (o: unknown, cb: (e: Error | null, s: net.Socket | null) => void) => void)(
+          opts,
+          (err, socket) => resolve({ err, socket }),
+        ),
+      );
+    // https over a tunnel whose far end never answers the handshake: the deadline holds.
+    const tunnel = net.connect(mutePort, '127.0.0.1');
+    await once(tunnel, 'connect');
+    const t0 = performance.now();
+    const tls1 = await call({
+      protocol: 'https:',
+      hostname: 'localhost',
+      port: mutePort,
+      httpSocket: tunnel,
+    });
+    assert.equal((tls1.err as { code?: string }).code, 'UND_ERR_CONNECT_TIMEOUT');
+    assert.ok(performance.now() - t0 < 2000);
+    assert.ok(tunnel.destroyed, 'the tunnel is closed with the failed handshake');
+    // https over a tunnel to a real TLS server: a TLS socket, certificate checked.
+    const tunnel2 = net.connect(securePort, '127.0.0.1');
+    await once(tunnel2, 'connect');
+    const tls2 = await call({
+      protocol: 'https:',
+      hostname: 'localhost',
+      port: securePort,
+      httpSocket: tunnel2,
+    });
+    assert.equal(tls2.err, null);
+    assert.equal((tls2.socket as tls.TLSSocket).authorized, true);
+    tls2.socket?.destroy();
+    // plain http over a tunnel: nothing to do, the socket comes back as it is (undici's own asserts).
+    const tunnel3 = net.connect(plainPort, '127.0.0.1');
+    await once(tunnel3, 'connect');
+    const plain3 = await call({
+      protocol: 'http:',
+      hostname: 'localhost',
+      port: plainPort,
+      httpSocket: tunnel3,
+    });
+    assert.equal(plain3.err, null);
+    assert.equal(plain3.socket, tunnel3);
+    tunnel3.destroy();
+    // a tunnel that is already closed: undici's SocketError, no TLS on it.
+    const dead = await call({ protocol: 'https:', hostname: 'localhost', port: 1, httpSocket: tunnel3 });
+    assert.equal((dead.err as { code?: string }).code, 'UND_ERR_SOCKET');
   });
 
   test('bad connectTimeout is a TypeError with a stable code', () => {

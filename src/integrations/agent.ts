@@ -21,8 +21,10 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { ownOption } from '../option-names.js';
 import { readConnectionDialOptions } from '../options.js';
-import { attachReport, getReport } from '../report.js';
+import { attachReport, type DialReport, getReport } from '../report.js';
 import { type ConnectionDialOptions, type ConnectionOptions, dialFor } from './create-connection.js';
+import { nodeDialError } from './node-error.js';
+import { destroyedRequestError, onRequestDestroyed } from './request-cancel.js';
 
 /** netdial settings of an agent. */
 export interface NetdialAgentOptions {
@@ -131,11 +133,32 @@ function winnerTtlSeconds(socket: net.Socket): number | undefined {
   return ttl;
 }
 
+/** Where the agent's createSocket leaves the request a connection is for (spread along with the options). */
+const REQUEST = Symbol('netdial.agent.request');
+
+/** The request of `options` (set by the agent's createSocket), if any. */
+function requestOf(options: ConnectionOptions): http.ClientRequest | undefined {
+  return (options as { [REQUEST]?: http.ClientRequest })[REQUEST];
+}
+
+/** Whether `options` carry an idle timeout (the request's `timeout`, or the agent's), as net reads it. */
+function hasIdleTimeout(options: ConnectionOptions): boolean {
+  return typeof options.timeout === 'number' && options.timeout > 0;
+}
+
 /**
  * Runs `connect` for an agent, keeping a placeholder in `sockets[name]` meanwhile (when a socket limit is
  * set) so that concurrent requests beyond maxSockets queue as they do with Node's synchronous connects.
  * On failure a queued request for the same origin gets its own connection attempt, as Node does when a
  * socket closes.
+ *
+ * Cancellation: when the request the connection is for is destroyed (`req.destroy()`, `abort()`, its
+ * AbortSignal, a client's timeout), the dial is aborted at once — its attempts stop, its sockets close —
+ * and the request gets the error Node's agent would give it then (the destroy error, or ECONNRESET
+ * "socket hang up"). A connection that completes after that is closed. A dial that fails is reported
+ * Node-shaped (see nodeDialError), with the DialError as `cause`; when it failed because the request's
+ * or agent's `timeout` ran out, the request first emits 'timeout' as Node's would from its socket, so a
+ * handler that destroys it decides the error as with Node's agent.
  */
 function connectForAgent(
   agent: AgentInternals,
@@ -148,6 +171,7 @@ function connectForAgent(
   const name = typeof agentKey === 'string' ? agentKey : agent.getName(options);
   const controller = new AbortController();
   const limited = Number.isFinite(agent.maxSockets) || Number.isFinite(agent.maxTotalSockets);
+  let done = false;
   const placeholder = {
     destroyed: false,
     writable: false,
@@ -172,21 +196,67 @@ function connectForAgent(
     }
     agent.totalSocketCount--;
   };
+  const fail = (err: Error) => {
+    done = true;
+    stopWatching();
+    release();
+    oncreate(err);
+    // A request may be queued for the slot this dial held: it gets a connection attempt of its own
+    // (as Node gives one when a socket closes). Taken off the queue first, so a failing origin cannot
+    // loop on the same request.
+    if (limited) retryQueued(agent, name, options);
+  };
+  const req = requestOf(options);
+  const stopWatching =
+    req === undefined
+      ? () => {}
+      : onRequestDestroyed(req, (err) => {
+          if (done) return;
+          controller.abort(err ?? new Error('request destroyed'));
+          fail(destroyedRequestError(err));
+        });
   connect(controller.signal).then(
     (socket) => {
+      if (done) {
+        socket.destroy(); // the request was destroyed meanwhile: nobody takes this connection
+        return;
+      }
+      done = true;
+      stopWatching();
       release();
       ages.born(socket);
       oncreate(null, socket);
     },
     (err: Error) => {
-      release();
-      oncreate(err);
-      // A request may be queued for the slot this dial held: it gets a connection attempt of its own
-      // (as Node gives one when a socket closes). Taken off the queue first, so a failing origin cannot
-      // loop on the same request.
-      if (limited) retryQueued(agent, name, options);
+      if (done) return;
+      if (req !== undefined && hasIdleTimeout(options) && (err as { code?: unknown }).code === 'ETIMEDOUT') {
+        req.emit('timeout'); // as Node's connecting socket would; a handler may destroy the request
+        if (done) return;
+      }
+      fail(nodeDialError(err) as Error);
     },
   );
+}
+
+/** http.Agent#createSocket (internal to Node, stable since Node 0.x; not in @types). */
+type CreateSocket = (
+  req: http.ClientRequest,
+  options: unknown,
+  cb: (err: Error | null, s?: Duplex) => void,
+) => void;
+const nodeCreateSocket = (http.Agent.prototype as unknown as { createSocket: CreateSocket }).createSocket;
+
+/**
+ * http.Agent#createSocket with the request passed along: Node gives createConnection only the options,
+ * and a netdial agent needs the request to stop its dial when the request is destroyed.
+ */
+function createSocketFor(
+  agent: http.Agent,
+  req: http.ClientRequest,
+  options: unknown,
+  cb: Parameters<CreateSocket>[2],
+): void {
+  nodeCreateSocket.call(agent, req, { ...(options as object), [REQUEST]: req }, cb);
 }
 
 /** http.Agent always passes `oncreate`; these agents connect asynchronously and need it. */
@@ -231,6 +301,42 @@ function keepAliveWithAge(
 }
 
 /**
+ * Bounds a TLS handshake by what is left of the dial's deadline (`timeout`: the dial's, or the request's
+ * or agent's when shorter), so one deadline covers DNS, the race and TLS as with the undici connector.
+ * Node's own https agent has no handshake deadline (only the idle `timeout`, if set). Past the deadline
+ * the socket emits 'timeout' (when an idle timeout was asked for: Node's request turns it into its
+ * 'timeout' event, and a handler may destroy the request) and is then destroyed with ETIMEDOUT.
+ */
+function boundHandshake(socket: tls.TLSSocket, report: DialReport | undefined, idleTimeout: boolean): void {
+  if (report === undefined) return;
+  const remainingMs = report.settings.timeoutMs - report.durationMs;
+  if (!Number.isFinite(remainingMs)) return;
+  const timer = setTimeout(
+    () => {
+      stop();
+      if (socket.destroyed) return;
+      if (idleTimeout) socket.emit('timeout');
+      if (socket.destroyed) return;
+      const err = Object.assign(
+        new Error(
+          `TLS handshake with ${report.host}:${report.port} did not finish within the ${report.settings.timeoutMs} ms dial timeout`,
+        ),
+        { code: 'ETIMEDOUT', syscall: 'handshake', address: socket.remoteAddress, port: socket.remotePort },
+      );
+      socket.destroy(err);
+    },
+    Math.max(0, remainingMs),
+  );
+  const stop = () => {
+    clearTimeout(timer);
+    socket.off('secureConnect', stop);
+    socket.off('close', stop);
+  };
+  socket.once('secureConnect', stop);
+  socket.once('close', stop);
+}
+
+/**
  * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
  * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
@@ -245,6 +351,11 @@ export class Agent extends http.Agent {
     // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
     this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
     this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
+  }
+
+  /** Node's createSocket, with the request handed on to createConnection (see createSocketFor). */
+  createSocket(req: http.ClientRequest, options: unknown, cb: Parameters<CreateSocket>[2]): void {
+    createSocketFor(this, req, options, cb);
   }
 
   override createConnection(
@@ -288,6 +399,11 @@ export class HttpsAgent extends https.Agent {
     this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
   }
 
+  /** Node's createSocket, with the request handed on to createConnection (see createSocketFor). */
+  createSocket(req: http.ClientRequest, options: unknown, cb: Parameters<CreateSocket>[2]): void {
+    createSocketFor(this, req, options, cb);
+  }
+
   override createConnection(
     options: http.ClientRequestArgs,
     oncreate?: (err: Error | null, stream: Duplex) => void,
@@ -310,12 +426,20 @@ export class HttpsAgent extends https.Agent {
     const agentKey = (options as Record<string, unknown>)._agentKey;
     const key = typeof agentKey === 'string' ? agentKey : undefined;
     const session = key === undefined ? undefined : internals._getSession(key);
-    const { tls: _tls, signal: _signal, ...rest } = options;
+    const {
+      tls: _tls,
+      signal: _signal,
+      [REQUEST]: _req,
+      ...rest
+    } = options as ConnectionOptions & {
+      [REQUEST]?: unknown;
+    };
     const socket = tls.connect({
       ...(session ? { session } : {}),
       ...(rest as tls.ConnectionOptions),
       socket: tcp,
     });
+    boundHandshake(socket, getReport(tcp), hasIdleTimeout(options));
     if (key !== undefined) {
       socket.on('session', (s: Buffer) => internals._cacheSession(key, s));
       socket.once('close', (hadError: boolean) => {

@@ -8,6 +8,11 @@
  *
  * Node still makes the connection then (with its own `autoSelectFamily` racing when it gets several
  * addresses); for netdial's full race use `Agent`, `createConnection` or `netdial/undici` instead.
+ *
+ * Not a policy boundary: Node's `net` never calls a lookup function for an IP literal, so
+ * `http://127.0.0.1/` (or a redirect to it) is connected without asking; a Dialer's `policy` applies
+ * here to names only. To enforce a policy, give it to netdial's agents or dispatcher, which dial every
+ * connection themselves (docs/integrations.md; test/integrations-policy-recipe.test.ts).
  */
 import dns from 'node:dns';
 import type * as net from 'node:net';

@@ -1,0 +1,79 @@
+/**
+ * A failed dial in the words of Node's own socket errors, for the http agents: code that handles
+ * `req.on('error')` checks `err.code`, `err.syscall`, `err.address`/`err.port` (or `err.hostname` for a
+ * name that does not resolve) and reads messages like `connect ECONNREFUSED 192.0.2.1:80`. netdial's
+ * DialError stays available as `cause`, with every attempt.
+ */
+import os from 'node:os';
+import { type AttemptError, type DialError, isDialError } from '../errors.js';
+
+/** What a Node-shaped dial error carries besides the message. */
+export interface NodeDialError extends Error {
+  code: string;
+  errno?: number | undefined;
+  syscall: string;
+  address?: string | undefined;
+  port?: number | undefined;
+  hostname?: string | undefined;
+  cause: DialError;
+}
+
+/** libuv's numbers for getaddrinfo errors (UV_EAI_*), as Node puts them in `errno`. */
+const GETADDRINFO_ERRNO: Record<string, number> = { ENOTFOUND: -3008, EAI_AGAIN: -3001, EAI_FAIL: -3007 };
+
+/** Codes that are about the name, not a connection: Node reports them from getaddrinfo. */
+const NAME_CODES = new Set([
+  'ENOTFOUND',
+  'ENODATA',
+  'ESERVFAIL',
+  'ETIMEOUT',
+  'EREFUSED',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+]);
+
+/**
+ * The attempt that decided the dial's `code`: the first connection attempt (tcp/tls) with that code,
+ * else the first attempt of any phase with it (a DNS failure), else none (e.g. a timeout while every
+ * attempt was still running: their own code is ECANCELED).
+ */
+function decisiveAttempt(err: DialError): AttemptError | undefined {
+  return (
+    err.attempts.find((a) => a.code === err.code && a.phase !== 'dns') ??
+    err.attempts.find((a) => a.code === err.code)
+  );
+}
+
+function errnoOf(code: string): number | undefined {
+  const n = (os.constants.errno as Record<string, number | undefined>)[code];
+  return n === undefined ? GETADDRINFO_ERRNO[code] : -n;
+}
+
+/**
+ * `err` as Node's socket error for the same failure (a DialError only; anything else is returned as
+ * is): `code` of the decisive attempt (the DialError's code), `syscall` 'connect' with `address`/`port`
+ * of that attempt, or 'getaddrinfo' with `hostname` for a name without address; `errno` as libuv's.
+ */
+export function nodeDialError(err: unknown): unknown {
+  if (!isDialError(err)) return err;
+  const code = err.code;
+  const attempt = decisiveAttempt(err);
+  const byName = attempt?.phase === 'dns' || (attempt === undefined && NAME_CODES.has(code));
+  let message: string;
+  const fields: Partial<NodeDialError> = { code, errno: errnoOf(code) };
+  if (byName) {
+    message = `getaddrinfo ${code} ${err.host}`;
+    Object.assign(fields, { syscall: 'getaddrinfo', hostname: err.host });
+  } else {
+    const address = attempt?.address ?? err.host;
+    const port = attempt?.port ?? err.port;
+    // A refusal by the address policy is not Node's; its own message says which rule. (Node writes an
+    // IPv6 address without brackets here: "connect ECONNREFUSED ::1:80".)
+    message = attempt?.phase === 'policy' ? err.message : `connect ${code} ${address}:${port}`;
+    Object.assign(fields, { syscall: 'connect', address, port });
+  }
+  const out = new Error(message, { cause: err }) as NodeDialError;
+  for (const [k, v] of Object.entries(fields))
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  return out;
+}
