@@ -69,6 +69,14 @@ export interface DnsCacheOptions {
    * (RFC 8767 §5, failure recheck timer).
    */
   staleRefreshBackoffSeconds?: number | undefined;
+  /**
+   * How long after its TTL ran out an answer may still be used *optimistically*, seconds: raced at once while its
+   * refresh runs (draft-ietf-happy-happyeyeballs-v3), the refresh's addresses joining when they come. Default 60.
+   * Only answers that arrived with a positive TTL qualify (a TTL of 0 says "do not reuse"). Beyond this, or for a
+   * TTL-0 answer, a dial waits for the refresh and uses the stale answer only when the refresh fails or does not
+   * answer within the client response timer (RFC 8767 serve-stale proper). 0 disables optimistic use.
+   */
+  maxOptimisticStaleSeconds?: number | undefined;
 }
 
 /** Validated, frozen options of a {@link DnsCache} (every field present). */
@@ -84,6 +92,7 @@ export const DNS_CACHE_DEFAULTS: DnsCacheConfig = Object.freeze({
   errorTtlSeconds: 5,
   maxStaleSeconds: 86_400,
   staleRefreshBackoffSeconds: 30,
+  maxOptimisticStaleSeconds: 60,
 });
 
 /**
@@ -98,7 +107,8 @@ export const STALE_ANSWER_TTL_SECONDS = 30;
  * then stale addresses, then miss.
  * - `fresh`: `ttlRemainingSeconds` is rounded up to whole seconds, so it is >= 1 while fresh.
  * - `stale`: expired addresses still inside `maxStaleSeconds`; `staleForSeconds` is whole seconds since expiry
- *   (rounded down); `refreshAllowed` is false during the refresh backoff after a failed refresh (RFC 8767 §5).
+ *   (rounded down); `refreshAllowed` is false during the refresh backoff after a failed refresh (RFC 8767 §5);
+ *   `optimistic` says whether the answer may be raced before its refresh is back (see `maxOptimisticStaleSeconds`).
  * - `negative`: an RFC 2308 negative answer; `ttlRemainingSeconds` rounded up.
  * - `error`: a remembered failure and its code; `stale` holds the addresses that may still be served (RFC 8767).
  * - `miss`: nothing usable.
@@ -106,7 +116,14 @@ export const STALE_ANSWER_TTL_SECONDS = 30;
  */
 export type CacheLookup =
   | { state: 'fresh'; records: readonly string[]; ttlRemainingSeconds: number }
-  | { state: 'stale'; records: readonly string[]; staleForSeconds: number; refreshAllowed: boolean }
+  | {
+      state: 'stale';
+      records: readonly string[];
+      staleForSeconds: number;
+      refreshAllowed: boolean;
+      /** May be raced at once while the refresh runs: had a positive TTL, stale <= maxOptimisticStaleSeconds. */
+      optimistic: boolean;
+    }
   | { state: 'negative'; kind: NegativeKind; ttlRemainingSeconds: number }
   | { state: 'error'; code: string; ttlRemainingSeconds: number; stale?: readonly string[] }
   | { state: 'miss' };
@@ -149,6 +166,8 @@ export interface DnsCacheJsonEntry {
   records?: string[];
   /** Remaining fresh time of `records`, ms; zero or negative when already stale (minus how long stale). */
   freshForMs?: number;
+  /** The TTL `records` arrived with, seconds (0: not for optimistic reuse). Absent in older exports: taken as positive. */
+  ttlSeconds?: number;
   negative?: NegativeKind;
   negativeForMs?: number;
   errorCode?: string;
@@ -170,6 +189,8 @@ class Slot {
   negative: NegativeKind | undefined = undefined;
   /** Fresh-until of `records`, or expiry of `negative` (ms, caller's clock). */
   expiresAtMs = NONE;
+  /** The TTL `records` arrived with (after clamping), seconds; 0 means "do not reuse". */
+  ttlSeconds = 0;
   errorCode: string | undefined = undefined;
   errorUntilMs = NONE;
   refreshBackoffUntilMs = NONE;
@@ -240,6 +261,7 @@ export class DnsCache {
     const slot = new Slot();
     slot.records = Object.freeze(addresses);
     slot.expiresAtMs = nowMs + ttlSeconds * 1000;
+    slot.ttlSeconds = ttlSeconds;
     const entry = this.#write(key, type, slot);
     this.#dropOtherNxdomain(entry, type);
     this.#settleEntry(key, entry, nowMs);
@@ -376,6 +398,8 @@ export class DnsCache {
         records,
         staleForSeconds: Math.floor((nowMs - slot.expiresAtMs) / 1000),
         refreshAllowed: nowMs >= slot.refreshBackoffUntilMs,
+        optimistic:
+          slot.ttlSeconds > 0 && nowMs - slot.expiresAtMs <= this.options.maxOptimisticStaleSeconds * 1000,
       };
     }
     return MISS;
@@ -445,6 +469,7 @@ export class DnsCache {
         if (slot.records !== undefined) {
           out.records = [...slot.records];
           out.freshForMs = slot.expiresAtMs - nowMs;
+          out.ttlSeconds = slot.ttlSeconds;
         }
         if (slot.negative !== undefined) {
           out.negative = slot.negative;
@@ -507,6 +532,8 @@ export class DnsCache {
         }
         slot.records = Object.freeze([...new Set(item.records)]);
         slot.expiresAtMs = until(item.freshForMs, `${at}.freshForMs`, o.maxTtlSeconds);
+        if (item.ttlSeconds === undefined) slot.ttlSeconds = 1;
+        else slot.ttlSeconds = checkSeconds(item.ttlSeconds, `${at}.ttlSeconds`);
       } else if (item.negative !== undefined) {
         if (item.negative !== 'NXDOMAIN' && item.negative !== 'NODATA') {
           throw invalidArgument(`\`${at}.negative\` must be 'NXDOMAIN' or 'NODATA'`);
