@@ -328,8 +328,9 @@ interface FamilyResult {
  * - serve-stale (RFC 8767): otherwise the refresh is awaited; the stale answer is passed on only if the
  *   refresh fails with a temporary error, or has not answered within STALE_CLIENT_RESPONSE_MS (then with
  *   `refreshing`, the refresh following as above).
+ * Exported for the virtual-clock tests only (not part of the package's API).
  */
-class SearchListQuery implements Resolution {
+export class SearchListQuery implements Resolution {
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
   /** Client response timers (RFC 8767 §5) of families waiting for a refresh with a stale answer held back. */

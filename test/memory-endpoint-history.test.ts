@@ -405,7 +405,10 @@ describe('attemptDelayFor: the delay from the closest history (issue 12, RFC 830
     // Nothing closer: the Dialer-wide median of (1600, 4), clamped after.
     assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0), { delayMs: 802, basis: 'dialer' });
     history.recordSuccess('2001:db8:7::1', 443, 50, T0); // 200
-    assert.deepEqual(history.attemptDelayFor('2001:db8:7::ffff', 443, T0), { delayMs: 200, basis: 'network' });
+    assert.deepEqual(history.attemptDelayFor('2001:db8:7::ffff', 443, T0), {
+      delayMs: 200,
+      basis: 'network',
+    });
     assert.deepEqual(history.attemptDelayFor('2001:db8:7:1::1', 443, T0), { delayMs: 200, basis: 'dialer' });
   });
 });
@@ -447,7 +450,11 @@ describe('networks and families suspected per name (issue 12)', () => {
     assert.equal(history.deferredFamily('other.test', T0 + 1000), undefined);
     assert.equal(history.deferredFamily('svc.test', T0 + 1000 + 10 * MIN), undefined, 'expires');
     history.noteConnected('svc.test', '192.0.2.1');
-    assert.equal(history.deferredFamily('svc.test', T0 + 1000), 6, 'the other family connecting changes nothing');
+    assert.equal(
+      history.deferredFamily('svc.test', T0 + 1000),
+      6,
+      'the other family connecting changes nothing',
+    );
     history.noteConnected('svc.test', '2001:db8:1::1');
     assert.equal(history.deferredFamily('svc.test', T0 + 1000), undefined, 'IPv6 connected: cleared');
     history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
@@ -465,8 +472,16 @@ describe('networks and families suspected per name (issue 12)', () => {
 
   test('bad input is a TypeError naming it', () => {
     const history = new EndpointHistory();
-    throwsCode(() => history.noteUnanswered('', '192.0.2.1', '192.0.2.2', T0), 'ERR_NETDIAL_INVALID_ARGUMENT', 'name');
-    throwsCode(() => history.noteUnanswered('a.test', 'nope', '192.0.2.2', T0), 'ERR_NETDIAL_INVALID_ARGUMENT', 'address');
+    throwsCode(
+      () => history.noteUnanswered('', '192.0.2.1', '192.0.2.2', T0),
+      'ERR_NETDIAL_INVALID_ARGUMENT',
+      'name',
+    );
+    throwsCode(
+      () => history.noteUnanswered('a.test', 'nope', '192.0.2.2', T0),
+      'ERR_NETDIAL_INVALID_ARGUMENT',
+      'address',
+    );
     throwsCode(() => history.attemptDelayFor('192.0.2.1', 0, T0), 'ERR_NETDIAL_INVALID_ARGUMENT', 'port');
   });
 });

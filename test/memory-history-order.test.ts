@@ -631,7 +631,13 @@ describe('orderByHistory: networks, families and why the first went first (issue
     history.recordSuccess('192.0.2.2', PORT, 80, T0);
     const rtt = orderByHistory(['192.0.2.2', '192.0.2.1'].map(dest), PORT, history, T0, options(noShuffle));
     assert.equal(rtt.firstReason, 'rtt');
-    const shared = orderByHistory(['192.0.2.3', '192.0.2.1'].map(dest), PORT, history, T0, options(noShuffle));
+    const shared = orderByHistory(
+      ['192.0.2.3', '192.0.2.1'].map(dest),
+      PORT,
+      history,
+      T0,
+      options(noShuffle),
+    );
     assert.equal(shared.firstReason, 'load-sharing');
     history.recordFailure('192.0.2.1', PORT, 'ECONNREFUSED', T0);
     history.recordFailure('192.0.2.2', PORT, 'ECONNREFUSED', T0);
@@ -644,7 +650,16 @@ describe('load sharing holds from the first dial (issue 12): 60 dials, three goo
   const GOOD = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
   const SILENT = ['198.51.100.1', '198.51.100.2', '198.51.100.3'];
   const REFUSING = ['203.0.113.129', '203.0.113.130'];
-  const ALL = [SILENT[0], REFUSING[0], SILENT[1], GOOD[0], REFUSING[1], SILENT[2], GOOD[1], GOOD[2]] as string[];
+  const ALL = [
+    SILENT[0],
+    REFUSING[0],
+    SILENT[1],
+    GOOD[0],
+    REFUSING[1],
+    SILENT[2],
+    GOOD[1],
+    GOOD[2],
+  ] as string[];
 
   /**
    * One dial as the shell would run it, on a virtual clock: attempts in order; a refusal moves on at

@@ -407,9 +407,7 @@ describe('stale answers yield to fresh ones (issue 12; draft-ietf-happy-happyeye
 describe('attempt delay per destination (RFC 8305 §5, issue 12)', () => {
   test('the delay after each attempt is the one of its destination', () => {
     const delays: Record<string, number> = { '203.0.113.1': 1500, '203.0.113.2': 100 };
-    const d = new Driver(
-      config({ families: [4], attemptDelayFor: (c) => delays[c.address] ?? 250 }),
-    );
+    const d = new Driver(config({ families: [4], attemptDelayFor: (c) => delays[c.address] ?? 250 }));
     d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
     d.advanceTo(3000);
     assert.deepEqual(d.starts(), [
