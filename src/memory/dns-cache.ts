@@ -2,8 +2,10 @@
  * DNS answer cache for A and AAAA, keyed per (name, record type), pure: every method takes `nowMs`.
  *
  * What it remembers, per name and type, and what `get` answers:
- * - positive answers (addresses) — fresh until their TTL runs out, then served as stale for up to
- *   `maxStaleSeconds` (RFC 8767 serve-stale) while the caller refreshes them;
+ * - positive answers (addresses) — fresh until their TTL runs out, then kept as stale data for up to
+ *   `maxStaleSeconds` (RFC 8767 serve-stale); `get` also says whether a stale answer may be raced while the
+ *   caller refreshes it (optimistic use: positive TTL, stale at most `maxOptimisticStaleSeconds`) or only
+ *   used when the refresh fails or is late;
  * - negative answers (RFC 2308) — NXDOMAIN and NODATA, as different facts;
  * - failures (SERVFAIL, timeout, refused, …) — remembered briefly so that a dead server is not asked again
  *   on every connection; a failure never erases stale addresses (RFC 8767 §4: stale data survives a failed refresh).
@@ -45,7 +47,10 @@ export interface PositiveRecord {
 export interface DnsCacheOptions {
   /** Most names kept; beyond it the least recently used name (set or `get`) is evicted. Default 1000. */
   maxNames?: number | undefined;
-  /** Floor for positive TTLs, seconds. Default 0 (a TTL of 0 stays 0: never fresh, kept for stale use only). */
+  /**
+   * Floor for positive TTLs, seconds. Default 0 (a TTL of 0 stays 0: never fresh, never used optimistically, kept
+   * for serve-stale when a refresh fails). A floor above 0 makes such answers reusable like any other.
+   */
   minTtlSeconds?: number | undefined;
   /** Ceiling for positive TTLs, seconds; must be >= `minTtlSeconds`. Default 86400 (1 day). */
   maxTtlSeconds?: number | undefined;
@@ -227,7 +232,7 @@ export class DnsCache {
    * refresh backoff, older addresses). The TTL of the set is the smallest record TTL (an RRset has one TTL, RFC 2181
    * §5.2), clamped to [minTtlSeconds, maxTtlSeconds]; TTLs with the high bit set (> 2^31 − 1) are taken as positive
    * and capped by the same clamp (RFC 8767 §4 updating RFC 2181 §8). A TTL of 0 after clamping means the answer is
-   * never fresh but stays available as stale data. Duplicate addresses are dropped, order is kept.
+   * never fresh and never for optimistic use, but stays available as stale data (serve-stale). Duplicate addresses are dropped, order is kept.
    * Since the name evidently exists (RFC 2308 §1: data and NODATA are only for names that exist), an NXDOMAIN held
    * for the other type is dropped.
    *
