@@ -283,8 +283,12 @@ if (await enterLab(import.meta.url)) {
           assert.ok(r.report.decisions.first?.reason, 'the report says why the first went first');
         }
         runs.push([...counts.values()].join('/'));
+        const srtts = goods.map((a) => dialer.memory!.endpoints.get(a, PORT, performance.now())?.srttMs);
         for (const [address, count] of counts) {
-          assert.ok(count >= 10, `${address} got ${count} of 60 (runs so far: ${runs.join(', ')})`);
+          assert.ok(
+            count >= 10,
+            `${address} got ${count} of 60 (runs so far: ${runs.join(', ')}; SRTTs ${srtts.join(', ')})`,
+          );
         }
       }
     });

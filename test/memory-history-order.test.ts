@@ -391,11 +391,31 @@ describe('orderByHistory exploration', () => {
 });
 
 describe('orderByHistory RTT preference (RFC 8305 §4)', () => {
+  /** Each endpoint measured 16 times at its RTT: SRTT = RTT, RTTVAR down to 0.7 % of it (a settled estimate). */
   function withRtts(rtts: Record<string, number>): EndpointHistory {
     const history = new EndpointHistory();
-    for (const [address, rtt] of Object.entries(rtts)) history.recordSuccess(address, PORT, rtt, T0);
+    for (const [address, rtt] of Object.entries(rtts)) {
+      for (let n = 0; n < 16; n++) history.recordSuccess(address, PORT, rtt, T0);
+    }
     return history;
   }
+
+  test('one slow sample is no verdict: an endpoint whose first handshake was slow keeps its share', () => {
+    const history = withRtts({ '192.0.2.1': 0.4, '192.0.2.2': 0.5 });
+    history.recordSuccess('192.0.2.3', PORT, 30, T0); // first sample during a busy moment
+    const input = ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map(dest);
+    const random = createRandom(8);
+    let third = 0;
+    for (let call = 0; call < 900; call++) {
+      if (orderByHistory(input, PORT, history, T0, options(random)).ordered[0]?.address === '192.0.2.3')
+        third++;
+    }
+    assert.ok(third > 240 && third < 360, `first ${third} / 900`);
+    // Measured slow again and again, it is clearly slower: after the fast ones.
+    for (let n = 0; n < 8; n++) history.recordSuccess('192.0.2.3', PORT, 30, T0);
+    const settled = orderByHistory(input, PORT, history, T0, options(noShuffle));
+    assert.equal(settled.ordered[2]?.address, '192.0.2.3');
+  });
 
   test('known good and never-tried ones share the first class, then clearly slower ones, in both input orders', () => {
     const history = withRtts({ '192.0.2.1': 100, '192.0.2.2': 20, '192.0.2.4': 28 });
@@ -627,8 +647,10 @@ describe('orderByHistory: networks, families and why the first went first (issue
 
   test('first reasons: rtt, load-sharing, fallback', () => {
     const history = new EndpointHistory();
-    history.recordSuccess('192.0.2.1', PORT, 5, T0);
-    history.recordSuccess('192.0.2.2', PORT, 80, T0);
+    for (let n = 0; n < 16; n++) {
+      history.recordSuccess('192.0.2.1', PORT, 5, T0);
+      history.recordSuccess('192.0.2.2', PORT, 80, T0);
+    }
     const rtt = orderByHistory(['192.0.2.2', '192.0.2.1'].map(dest), PORT, history, T0, options(noShuffle));
     assert.equal(rtt.firstReason, 'rtt');
     const shared = orderByHistory(

@@ -89,11 +89,12 @@ export interface HistoryOrderResult<T> {
  *    `exploreProbability`, one uniformly chosen among those in backoff. Its natural place is its position among the
  *    non-demoted endpoints as in the input; it takes part in neither step 3 nor step 4.
  * 3. RTT (RFC 8305 §4 adds an RTT rule between RFC 6724 rules 8 and 9, so it only reorders endpoints RFC 6724
- *    left tied): a group is a maximal run of consecutive non-demoted endpoints with the same family and precedence.
- *    In a group, endpoints whose SRTT is within `rttLeewayMs` of the group's best SRTT and endpoints with no SRTT
- *    form the first class; the others follow, by increasing SRTT, in bands of `rttLeewayMs` (each band starts at its
- *    smallest SRTT). Unknown RTT is deliberately not penalised — deviation from RFC 8305 §4's "used before" rule:
- *    otherwise the first address ever measured would win every connection and the others would never get an RTT.
+ *    left tied): a group is a maximal run of consecutive non-demoted, non-suspected endpoints with the same family
+ *    and precedence. In a group, endpoints whose SRTT − 2·RTTVAR is within `rttLeewayMs` of the group's best SRTT
+ *    and endpoints with no SRTT form the first class; the others follow, by increasing SRTT, in bands of
+ *    `rttLeewayMs` (each band starts at its smallest SRTT). Unknown RTT is deliberately not penalised — deviation
+ *    from RFC 8305 §4's "used before" rule: otherwise the first address ever measured would win every connection
+ *    and the others would never get an RTT; nor is one slow sample (its RTTVAR is half of it).
  * 4. Load sharing: each class is shuffled (Fisher–Yates with `random`) on every call. This replaces RFC 6724 rules 9
  *    and 10 within the class, as RFC 6724 §6 allows ("rules 9 and 10 may be superseded if the implementation has
  *    other means of sorting destination addresses"); for IPv4 it also avoids rule 9 pinning every client of a
@@ -250,7 +251,11 @@ function rttClasses(
     // never-tried endpoint is not starved by one that happened to connect first. What an unknown
     // endpoint costs when it turns out dead is bounded: it is demoted after that one attempt, and its
     // network's other addresses are suspected when another network answered instead.
-    if (value === undefined || value <= best + leewayMs) first.push(i);
+    // "Clearly slower" needs the endpoint's SRTT to stay above the band even after subtracting 2·RTTVAR
+    // (RFC 6298's variance): one slow first handshake (RTTVAR = R/2) is no verdict, else an endpoint whose
+    // first SYN met a busy moment would never be chosen — and so never re-measured — again.
+    const spread = 2 * (states[i]?.rttvarMs ?? 0);
+    if (value === undefined || value - spread <= best + leewayMs) first.push(i);
     else slower.push(i);
   }
   const classes = first.length > 0 ? [first] : [];
