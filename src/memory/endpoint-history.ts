@@ -131,11 +131,15 @@ class Endpoint {
   rttvarMs = Number.NaN;
   /** NONE when the last outcome is a success. */
   backoffUntilMs = NONE;
+  /** Its /24 or /64 (network-prefix.ts), computed once. */
+  readonly network: string | undefined;
   constructor(
     readonly address: string,
     readonly port: number,
     readonly family: 4 | 6,
-  ) {}
+  ) {
+    this.network = networkOf(address);
+  }
 }
 
 /**
@@ -304,7 +308,7 @@ export class EndpointHistory {
     const network = networkOf(address);
     const near: number[] = [];
     for (const endpoint of this.#endpoints.values()) {
-      if (Number.isNaN(endpoint.srttMs) || networkOf(endpoint.address) !== network) continue;
+      if (Number.isNaN(endpoint.srttMs) || endpoint.network !== network) continue;
       near.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
     }
     if (near.length > 0) return { delayMs: this.#clampDelay(median(near)), basis: 'network' };
