@@ -365,6 +365,7 @@ export class EndpointHistory {
   noteConnected(name: string, address: string): void {
     checkEndpoint(address, 1);
     const key = checkName(name);
+    if (this.#suspects.size === 0 && this.#familyTrouble.size === 0) return;
     this.#suspects.delete(`${key}\n${networkOf(address)}`);
     const family = isIP(address) === 6 ? 6 : 4;
     if (this.#familyTrouble.get(key)?.family === family) this.#familyTrouble.delete(key);
