@@ -147,7 +147,12 @@ class DialSession {
         attemptDelayFor:
           memory && !cfg.attemptDelayExplicit
             ? (c) => {
-                const { delayMs, basis } = memory.endpoints.attemptDelayFor(c.address, port, this.#now());
+                const { delayMs, basis } = memory.endpoints.attemptDelayFor(
+                  c.address,
+                  port,
+                  this.#now(),
+                  this.#race.order.map((o) => o.address),
+                );
                 this.#delayBasis.set(c.address, basis);
                 return delayMs;
               }

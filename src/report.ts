@@ -59,9 +59,10 @@ export interface DialReport {
     attemptDelaySource: 'default' | 'option' | 'history';
     /**
      * With memory: whose RTT samples the delay rests on — the first destination's own ('endpoint'), its network's
-     * (same /24 or /64: 'network'), any endpoint the Dialer measured ('dialer'), or none ('default').
+     * (same /24 or /64: 'network'), the name's other addresses ('name'), any endpoint the Dialer measured
+     * ('dialer'), or none ('default').
      */
-    attemptDelayBasis?: 'endpoint' | 'network' | 'dialer' | 'default' | undefined;
+    attemptDelayBasis?: 'endpoint' | 'network' | 'name' | 'dialer' | 'default' | undefined;
     /** Whether the Dialer had a memory (cache and endpoint history). */
     memory: boolean;
     /** Endpoints moved to the end because they failed recently (in backoff). */

@@ -410,6 +410,16 @@ describe('attemptDelayFor: the delay from the closest history (issue 12, RFC 830
       basis: 'network',
     });
     assert.deepEqual(history.attemptDelayFor('2001:db8:7:1::1', 443, T0), { delayMs: 200, basis: 'dialer' });
+    // The name's other addresses (same port) before the Dialer-wide figure.
+    assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0, ['192.0.2.1', '198.51.100.7']), {
+      delayMs: 1600,
+      basis: 'name',
+    });
+    assert.deepEqual(
+      history.attemptDelayFor('192.0.2.1', 443, T0, ['203.0.113.5']),
+      { delayMs: 200, basis: 'dialer' },
+      'another port is not the same endpoint (Dialer-wide: median of 1600, 4 and 200)',
+    );
   });
 });
 

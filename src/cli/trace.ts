@@ -153,7 +153,9 @@ export function attemptDelayText(report: DialReport): string {
           ? 'of this endpoint'
           : report.decisions.attemptDelayBasis === 'network'
             ? 'of its network'
-            : 'of the Dialer';
+            : report.decisions.attemptDelayBasis === 'name'
+              ? "of the name's other addresses"
+              : 'of the Dialer';
       return `${ms} (from RTT history ${whose}: 2 × SRTT + 4 × RTTVAR, clamped to 100 ms–2 s; RFC 8305 §5)`;
     }
     default:

@@ -58,9 +58,10 @@ export const ENDPOINT_HISTORY_DEFAULTS: EndpointHistoryConfig = Object.freeze({
 
 /**
  * What an attempt delay from {@link EndpointHistory.attemptDelayFor} rests on: the endpoint's own RTT samples, those
- * of its network (same /24 or /64, any port), any endpoint the history measured (Dialer-wide), or nothing (default).
+ * of its network (same /24 or /64, any port), those of the other addresses of the same name (this dial's), any
+ * endpoint the history measured (Dialer-wide), or nothing (default).
  */
-export type AttemptDelayBasis = 'endpoint' | 'network' | 'dialer' | 'default';
+export type AttemptDelayBasis = 'endpoint' | 'network' | 'name' | 'dialer' | 'default';
 
 /** Unanswered attempts of one family of a name, while the other family connected (see `noteUnanswered`). */
 const FAMILY_TROUBLE_THRESHOLD = 2;
@@ -290,14 +291,17 @@ export class EndpointHistory {
    * (RFC 8305 §5: "should" come from RTT history; the closer the history, the better it predicts this handshake):
    * 1. the endpoint's own SRTT: 2·SRTT + 4·RTTVAR (see {@link attemptDelayMs} for why);
    * 2. else the median of that value over the endpoints of its network (same /24 or /64, any port);
-   * 3. else the Dialer-wide median ({@link attemptDelayMs} over every family);
-   * 4. else `defaultAttemptDelayMs`, basis 'default'.
+   * 3. else the median over `sameName`, the other addresses of the name being dialled (same port): one service,
+   *    usually one distance;
+   * 4. else the Dialer-wide median ({@link attemptDelayMs} over every family);
+   * 5. else `defaultAttemptDelayMs`, basis 'default'.
    * Clamped to [minAttemptDelayMs, maxAttemptDelayMs] and rounded to whole ms like {@link attemptDelayMs}.
    */
   attemptDelayFor(
     address: string,
     port: number,
     nowMs: number,
+    sameName: readonly string[] = [],
   ): { delayMs: number; basis: AttemptDelayBasis } {
     const key = checkEndpoint(address, port);
     checkNow(nowMs);
@@ -312,6 +316,14 @@ export class EndpointHistory {
       near.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
     }
     if (near.length > 0) return { delayMs: this.#clampDelay(median(near)), basis: 'network' };
+    const siblings: number[] = [];
+    for (const other of sameName) {
+      const endpoint = other === address ? undefined : this.#endpoints.get(checkEndpoint(other, port));
+      if (endpoint !== undefined && !Number.isNaN(endpoint.srttMs)) {
+        siblings.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
+      }
+    }
+    if (siblings.length > 0) return { delayMs: this.#clampDelay(median(siblings)), basis: 'name' };
     for (const endpoint of this.#endpoints.values()) {
       if (!Number.isNaN(endpoint.srttMs)) {
         return { delayMs: this.attemptDelayMs(undefined, nowMs), basis: 'dialer' };
