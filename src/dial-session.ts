@@ -249,7 +249,7 @@ class DialSession {
         this.#apply(
           negative
             ? this.#race.refreshed(event.family, [], now)
-            : this.#race.refreshFailed(event.family, now),
+            : this.#race.refreshFailed(event.family, now, event.code),
         );
         return;
       }
@@ -286,6 +286,8 @@ class DialSession {
     const allowed = this.#cfg.policy ? this.#screen(event.addresses, q.endMs) : event.addresses;
     this.#trace.dnsAnswer(event.name, event.family, event.source, q.addresses, q.endMs - q.startMs);
     if (allowed.length === 0) {
+      // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
+      if (event.refreshing) return;
       this.#apply(
         event.refresh
           ? this.#race.refreshed(event.family, [], now)

@@ -195,7 +195,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * dropped, new ones join in their sorted place (RFC 8305 §6), and the race stops waiting for the refresh.
    */
   refreshed(family: Family, candidates: readonly C[], nowMs: number): RaceStep<C> {
-    if (this.#done || !this.#awaitingRefresh.delete(family)) return this.#idle(nowMs);
+    if (this.#done) return this.#idle(nowMs);
+    if (!this.#awaitingRefresh.delete(family)) {
+      // The stale answer never counted (e.g. the address policy refused all of it): this is the family's answer.
+      return this.#pending.has(family) ? this.answer(family, candidates, nowMs) : this.#idle(nowMs);
+    }
     const fresh = new Set(candidates.filter((c) => c.family === family).map((c) => c.address));
     for (let i = this.#known.length - 1; i >= 0; i--) {
       const c = this.#known[i] as C;
@@ -216,8 +220,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   /** The refresh behind a stale answer for `family` failed: the stale answer stays, the race stops waiting. */
-  refreshFailed(family: Family, nowMs: number): RaceStep<C> {
-    if (this.#done || !this.#awaitingRefresh.delete(family)) return this.#idle(nowMs);
+  refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL'): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    if (!this.#awaitingRefresh.delete(family)) {
+      return this.#pending.has(family) ? this.answerFailed(family, code, nowMs) : this.#idle(nowMs);
+    }
     return this.#advance(nowMs, []);
   }
 

@@ -393,6 +393,16 @@ describe('stale answers yield to fresh ones (issue 12; draft-ietf-happy-happyeye
     assert.deepEqual(d.race.awaitingRefresh, []);
   });
 
+  test('a refresh for a family still pending (its stale answer never counted) is the answer of that family', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(5, (r, n) => r.refreshed(4, [v4(2)], n));
+    assert.deepEqual(d.starts(), ['5 start #0 203.0.113.2']);
+    const e = new Driver(config({ families: [4] }));
+    e.at(5, (r, n) => r.refreshFailed(4, n, 'ETIMEOUT'));
+    assert.equal(e.result, 'fail dns');
+    assert.equal(e.race.answers[0]?.code, 'ETIMEOUT');
+  });
+
   test('a refresh for a family that was not stale is ignored', () => {
     const d = new Driver(config({ families: [4] }));
     d.at(0, (r, n) => r.answer(4, [v4(1)], n));
