@@ -289,7 +289,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
 
   #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
     if (reason === 'timeout' || reason === 'aborted') {
-      for (const family of this.#pending) {
+      // A refresh still out is an answer that did not come, like a pending family's.
+      for (const family of new Set([...this.#pending, ...this.#awaitingRefresh])) {
         this.#answers.push({
           family,
           atMs: nowMs - this.#t0,

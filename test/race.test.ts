@@ -356,6 +356,14 @@ describe('stale answers yield to fresh ones (issue 12; draft-ietf-happy-happyeye
     assert.equal(d.result, undefined);
     d.advanceTo(1000);
     assert.equal(d.result, 'fail timeout');
+    assert.deepEqual(
+      d.race.answers.map((a) => [a.family, a.count, a.code]),
+      [
+        [4, 1, undefined],
+        [4, 0, 'ETIMEOUT'],
+      ],
+      'the refresh that never came is in the log',
+    );
   });
 
   test('a failed refresh leaves the stale answer in force and ends the wait: exhausted only then', () => {
