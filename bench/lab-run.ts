@@ -18,6 +18,10 @@ import {
   type BenchScenario,
   batchTargets,
   DNS_STOP_WAIT_MS,
+  RENUMBER_DNS_DELAY_MS,
+  RENUMBER_MAX_DIALS,
+  RENUMBER_TTL_SECONDS,
+  RENUMBER_WAIT_MS,
   RUN_CAP_MS,
 } from './scenarios.js';
 import type { CellResult, ClientId, RunResult, ScenarioResult } from './types.js';
@@ -60,8 +64,8 @@ interface ProcessOutcome {
   wallMs: number;
 }
 
-/** Bound on one client process (a netdial process can dial twice, each up to the cap). */
-const PROCESS_KILL_MS = 2 * RUN_CAP_MS + DNS_STOP_WAIT_MS + 8000;
+/** Bound on one client process (a netdial process can dial twice, each up to the cap; renumber: more). */
+const PROCESS_KILL_MS = (1 + RENUMBER_MAX_DIALS) * RUN_CAP_MS + DNS_STOP_WAIT_MS + 8000;
 
 /**
  * Runs one client process: collects stdout, answers READY by awaiting `onReady` then writing a line to
@@ -180,6 +184,25 @@ function curlRunner(peers: PeerAvailability): Runner {
       const started = performance.now();
       const [outcome, first] = await once();
       if (job.mode === 'single') return { ...outcome, report: { first } };
+      if (job.mode === 'renumber') {
+        // curl keeps nothing between invocations: each dial after the move is a new curl.
+        await onReady();
+        const moved = job.renumber!;
+        const t = performance.now();
+        let last: [ProcessOutcome, RunResult] = [outcome, first];
+        for (let dials = 1; dials <= moved.maxDials; dials++) {
+          last = await once();
+          const run = last[1];
+          if (run.ok && run.address === moved.newAddress) {
+            const second = { ...run, ms: performance.now() - t, dials };
+            return { ...last[0], wallMs: performance.now() - started, report: { first, second } };
+          }
+        }
+        const run = last[1];
+        const error = run.ok ? `still ${run.address ?? '?'}` : (run.error ?? 'failed');
+        const second = { ...run, ok: false, ms: performance.now() - t, dials: moved.maxDials, error };
+        return { ...last[0], wallMs: performance.now() - started, report: { first, second } };
+      }
       // dns-stop: curl keeps nothing between invocations, so its "next connect" is the next curl.
       await onReady();
       const [outcome2, second] = await once();
@@ -216,6 +239,10 @@ function jobFor(scenario: BenchScenario): ChildJob {
     names: scenario.batch === undefined ? [scenario.name] : batchTargets(scenario.batch),
     port: scenario.port,
     capMs: RUN_CAP_MS,
+    renumber:
+      scenario.renumber === undefined
+        ? undefined
+        : { newAddress: scenario.renumber.newAddress, maxDials: RENUMBER_MAX_DIALS },
   };
 }
 
@@ -243,31 +270,40 @@ function columnsOf(
   const first = { ...report.first, dnsQueries: queries.first };
   const second = report.second === undefined ? undefined : { ...report.second, dnsQueries: queries.second };
   const out = new Map<ClientId, RunResult>();
+  const secondOnly = scenario.kind === 'dns-stop' || scenario.kind === 'renumber';
   if (runner.id === 'netdial') {
-    if (scenario.kind !== 'dns-stop') out.set('netdial-cold', first);
+    if (!secondOnly) out.set('netdial-cold', first);
     out.set('netdial-warm', second ?? { ok: false, ms: 0, error: 'no second dial reported' });
     return out;
   }
   const column = runner.columns[0]!;
-  if (scenario.kind === 'dns-stop') {
+  if (secondOnly) {
     out.set(
       column,
       !first.ok
-        ? { ...first, error: `first connect (DNS up) failed: ${first.error ?? '?'}` }
+        ? { ...first, error: `first connect (before the change) failed: ${first.error ?? '?'}` }
         : (second ?? { ok: false, ms: 0, error: 'no second connect reported' }),
     );
   } else out.set(column, first);
   return out;
 }
 
-/** Starts the localhost-like row's listener on the client's own 127.0.0.1. */
-async function startLocalListener(port: number): Promise<http.Server> {
-  const server = http.createServer((_req, res) => res.end('127.0.0.1\n'));
+/** Starts a listener on the client's own loopback (localhost-like row; the renumbered row's old address). */
+async function startLocalListener(port: number, host = '127.0.0.1'): Promise<http.Server> {
+  const server = http.createServer((_req, res) => res.end(`${host}\n`));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port }, () => resolve());
+    server.listen({ host, port }, () => resolve());
   });
   return server;
+}
+
+/** Closes a listener and every connection it holds (a moved service refuses from then on). */
+function closeListener(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 async function runScenario(
@@ -278,8 +314,22 @@ async function runScenario(
 ): Promise<ScenarioResult> {
   const job = jobFor(scenario);
   const cells = new Map<ClientId, CellResult>();
-  const listener = scenario.localListener ? await startLocalListener(scenario.port) : undefined;
+  let listener = scenario.localListener ? await startLocalListener(scenario.port) : undefined;
+  const moved = scenario.renumber;
   const onReady = async (): Promise<void> => {
+    if (moved !== undefined) {
+      // The service moves: the old address refuses, DNS answers the new one, the old TTL runs out.
+      const old = listener;
+      listener = undefined;
+      if (old !== undefined) await closeListener(old);
+      lab.dns.update(scenario.name, {
+        A: [moved.newAddress],
+        ttl: RENUMBER_TTL_SECONDS,
+        delayMs: { A: RENUMBER_DNS_DELAY_MS },
+      });
+      await new Promise((resolve) => setTimeout(resolve, RENUMBER_WAIT_MS));
+      return;
+    }
     await lab.dns.stop();
     await new Promise((resolve) => setTimeout(resolve, DNS_STOP_WAIT_MS));
   };
@@ -297,6 +347,15 @@ async function runScenario(
       let planned = 1;
       for (let i = 0; i < planned; i++) {
         lab.dns.resetLog();
+        if (moved !== undefined) {
+          // Before the move: the name answers the old address, which listens.
+          lab.dns.update(scenario.name, {
+            A: [moved.oldAddress],
+            ttl: RENUMBER_TTL_SECONDS,
+            delayMs: { A: RENUMBER_DNS_DELAY_MS },
+          });
+          listener ??= await startLocalListener(scenario.port, moved.oldAddress);
+        }
         let outcome: ProcessOutcome;
         try {
           outcome = await runner.run(scenario, job, onReady);
@@ -311,9 +370,9 @@ async function runScenario(
       log(`  ${scenario.id} · ${runner.id}: ${describeRuns(runner, cells)}`);
     }
   } finally {
-    if (listener !== undefined) await new Promise((resolve) => listener.close(resolve));
+    if (listener !== undefined) await closeListener(listener);
   }
-  if (scenario.kind === 'dns-stop') {
+  if (scenario.kind === 'dns-stop' || scenario.kind === 'renumber') {
     const cold = cells.get('netdial-cold');
     if (cold !== undefined && cold.status === 'ran') {
       cold.status = 'n/a';

@@ -5,7 +5,7 @@
  * text out.
  */
 import { RUNS_FAST, RUNS_SLOW } from './run-policy.js';
-import { BENCH_SCENARIOS, DNS_STOP_WAIT_MS, RUN_CAP_MS } from './scenarios.js';
+import { BENCH_SCENARIOS, DNS_STOP_WAIT_MS, RUN_CAP_MS, type ScenarioKind } from './scenarios.js';
 import { formatCell, formatMs, summarize } from './summary.js';
 import {
   type BenchResults,
@@ -41,7 +41,7 @@ function escapeCell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 }
 
-function kindOf(id: string): 'single' | 'dns-stop' | 'concurrent' {
+function kindOf(id: string): ScenarioKind {
   return BENCH_SCENARIOS.find((s) => s.id === id)?.kind ?? 'single';
 }
 

@@ -11,9 +11,13 @@ import type { Zone, ZoneRecordSet } from '../lab/zone.js';
  * - 'single': one connect per process (netdial: a second, warm one in the same process);
  * - 'dns-stop': one connect, then the lab's DNS server is stopped (port closed) and the answer's TTL is
  *   let run out, then the next connect in the same process (a new process for curl) — success or not;
- * - 'concurrent': a batch of dials started at once across many names, timed until all settled.
+ * - 'concurrent': a batch of dials started at once across many names, timed until all settled;
+ * - 'renumber': one connect to the name's old address, then the service moves: the old address refuses
+ *   (its listener is closed), DNS answers the new one, the old answer's TTL is let run out; then the client
+ *   dials again, up to RENUMBER_MAX_DIALS times in the same process (a new process each for curl), until
+ *   it reaches the new address. The cell shows how many dials that took.
  */
-export type ScenarioKind = 'single' | 'dns-stop' | 'concurrent';
+export type ScenarioKind = 'single' | 'dns-stop' | 'concurrent' | 'renumber';
 
 /** One row of the table. */
 export interface BenchScenario {
@@ -31,6 +35,8 @@ export interface BenchScenario {
   localListener?: boolean;
   /** For 'concurrent': the names of the batch and dials per name. */
   batch?: { names: readonly string[]; dialsPerName: number };
+  /** For 'renumber': the address before (a listener on the client's own 127.0.0.1) and after the move. */
+  renumber?: { oldAddress: string; newAddress: string };
 }
 
 /** Port of the HTTP listener the benchmark starts on the client's 127.0.0.1 for the localhost-like row. */
@@ -45,6 +51,19 @@ export const CONCURRENT_DNS_DELAY_MS = 400;
 export const CONCURRENT_NAMES = 50;
 export const CONCURRENT_DIALS_PER_NAME = 4;
 
+/**
+ * The renumbered service: before the move, the name answers RENUMBER_OLD_ADDRESS (a listener the benchmark
+ * runs on the client's own loopback, on the http port), TTL 1 s; after it, a good lab address, and the old
+ * listener is closed (ECONNREFUSED). The clients dial after RENUMBER_WAIT_MS (past the TTL), at most
+ * RENUMBER_MAX_DIALS times, until they reach the new address. DNS answers A in RENUMBER_DNS_DELAY_MS, a
+ * typical resolver round trip: slower than the old address's refusal, as on a real network.
+ */
+export const RENUMBER_OLD_ADDRESS = '127.0.0.1';
+export const RENUMBER_TTL_SECONDS = 1;
+export const RENUMBER_WAIT_MS = 1500;
+export const RENUMBER_MAX_DIALS = 10;
+export const RENUMBER_DNS_DELAY_MS = 20;
+
 /** Every run is capped at this many ms (a dial that has not connected by then counts as a failure). */
 export const RUN_CAP_MS = 10_000;
 
@@ -52,6 +71,9 @@ const suffix = LAB.zoneSuffix;
 const { good } = LAB.addresses;
 
 const dnsStopName = `bench-dns-stop.${suffix}`;
+const renumberName = `bench-renumbered.${suffix}`;
+/** Where the renumbered service lives after the move. */
+export const RENUMBER_NEW_ADDRESS: string = good.v4[1];
 const concurrentNames = Array.from(
   { length: CONCURRENT_NAMES },
   (_, i) => `bench-c${String(i).padStart(2, '0')}.${suffix}`,
@@ -60,6 +82,11 @@ const concurrentNames = Array.from(
 /** Names the benchmark adds to the lab's default zone. */
 export const BENCH_EXTRA_ZONE: Readonly<Record<string, ZoneRecordSet>> = Object.freeze({
   [dnsStopName]: { A: [good.v4[0]], AAAA: [good.v6[0]], ttl: DNS_STOP_TTL_SECONDS },
+  [renumberName]: {
+    A: [RENUMBER_OLD_ADDRESS],
+    ttl: RENUMBER_TTL_SECONDS,
+    delayMs: { A: RENUMBER_DNS_DELAY_MS },
+  },
   ...Object.fromEntries(
     concurrentNames.map((name, i) => [
       name,
@@ -105,6 +132,15 @@ export const BENCH_SCENARIOS: readonly BenchScenario[] = [
     port: LAB.ports.http,
     kind: 'dns-stop',
     addressCount: 2,
+  },
+  {
+    id: 'renumbered',
+    title: `renumbered service (old address refuses, DNS +${RENUMBER_DNS_DELAY_MS} ms): dials until the new one`,
+    name: renumberName,
+    port: LAB.ports.http,
+    kind: 'renumber',
+    addressCount: 1,
+    renumber: { oldAddress: RENUMBER_OLD_ADDRESS, newAddress: RENUMBER_NEW_ADDRESS },
   },
   {
     id: 'concurrent-200',

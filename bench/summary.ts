@@ -2,6 +2,7 @@
  * What a cell's runs come to — median and spread (min–max), successes, errors, winners, DNS queries —
  * and how a time or a cell reads in the table. Pure.
  */
+import type { ScenarioKind } from './scenarios.js';
 import type { CellResult, RunResult } from './types.js';
 
 /** The summary of one cell. Times in ms. */
@@ -85,9 +86,10 @@ export function formatSpread(s: CellSummary): string {
 
 /**
  * One table cell: "262 ms (258–270)"; failures "✗ ETIMEDOUT 10.0 s"; partial "3/5 ok: 262 ms …";
- * concurrent "200/200 in 452 ms"; dns-stop rows use the same form (success rate shows as k/n ok).
+ * concurrent "200/200 in 452 ms"; dns-stop rows use the same form (success rate shows as k/n ok);
+ * renumber "1 dial, 3.4 ms" (median dials to the new address) or "✗ not reached in 10 dials: ECONNREFUSED".
  */
-export function formatCell(cell: CellResult, kind: 'single' | 'dns-stop' | 'concurrent'): string {
+export function formatCell(cell: CellResult, kind: ScenarioKind): string {
   if (cell.status === 'not-installed') return 'not installed';
   if (cell.status === 'n/a') return '—';
   const s = summarize(cell.runs);
@@ -99,6 +101,13 @@ export function formatCell(cell: CellResult, kind: 'single' | 'dns-stop' | 'conc
     const done = `${s.connected ?? 0}/${s.total ?? '?'}`;
     if (s.ok === s.runs) return `${done} in ${time}`;
     return `✗ ${done} connected, ${time}${s.errors.length > 0 ? ` (${firstError})` : ''}`;
+  }
+  if (kind === 'renumber') {
+    const dials = median(cell.runs.map((r) => r.dials).filter((d): d is number => d !== undefined)) ?? 0;
+    const count = `${dials} dial${dials === 1 ? '' : 's'}`;
+    if (s.ok === s.runs) return `${count}, ${time}`;
+    if (s.ok === 0) return `✗ not reached in ${count}: ${firstError}`;
+    return `${s.ok}/${s.runs} reached: ${count}, ${time}; ✗ ${firstError}`;
   }
   if (kind === 'dns-stop') {
     const rate = `${s.ok}/${s.runs} ok`;

@@ -143,6 +143,18 @@ export function evaluateTargets(
     });
   }
 
+  const renumberedCell = cellOf(byId.get('renumbered'), 'netdial-warm');
+  if (renumberedCell !== undefined) {
+    const reached = renumberedCell.runs.filter((r) => r.ok && r.dials === 1).length;
+    out.push({
+      scenarioId: 'renumbered',
+      text: 'the first dial after the change reaches the new address (issue 12: an expired answer never pins a dead one)',
+      short: 'warm: 1 dial',
+      met: renumberedCell.runs.length > 0 ? reached === renumberedCell.runs.length : undefined,
+      measured: `${reached}/${renumberedCell.runs.length} runs reached it on the first dial`,
+    });
+  }
+
   const concurrent = byId.get('concurrent-200');
   if (concurrent !== undefined) {
     const bound = 2 * CONCURRENT_DNS_DELAY_MS;

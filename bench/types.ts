@@ -50,6 +50,8 @@ export interface RunResult {
   resolution?: string[] | undefined;
   /** DNS queries the lab's server received during this dial (or batch). */
   dnsQueries?: number | undefined;
+  /** Renumber scenario: dials it took to reach the new address (the last one if it never did). */
+  dials?: number | undefined;
   /** Concurrent scenario: how many dials of the batch connected, of how many. */
   connected?: number | undefined;
   total?: number | undefined;

@@ -19,6 +19,7 @@ import {
   synthesizeStranded,
   translatable,
 } from './nat64.js';
+import type { AttemptDelayBasis } from './memory/endpoint-history.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import { DeniedAddresses } from './denied-addresses.js';
 import { POLICY_DENIED_CODE } from './policy.js';
@@ -86,6 +87,10 @@ class DialSession {
   /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
   readonly #waiting = new Map<number, () => void>();
   readonly #errors = new Map<number, string>();
+  /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
+  readonly #openedAt = new Map<number, number>();
+  /** What each destination's attempt delay rested on (RFC 8305 §5 history), by address. */
+  readonly #delayBasis = new Map<string, AttemptDelayBasis>();
   readonly #queries: QueryReport[] = [];
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
@@ -135,18 +140,22 @@ class DialSession {
     const families: Family[] =
       cfg.family !== 0 ? [cfg.family] : target.hostKind !== 0 ? [target.hostKind] : [6, 4];
     const memory = deps.memory;
-    // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some.
+    // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some. It is
+    // decided per attempt, from what is known of that destination (see attemptDelayFor); this first
+    // figure, the Dialer-wide estimate, is what the dial starts with until an attempt is made.
     if (memory && !cfg.attemptDelayExplicit) {
       this.#attemptDelayMs = memory.endpoints.attemptDelayMs(
         cfg.family === 0 ? undefined : cfg.family,
         this.#t0,
       );
-      this.#attemptDelaySource = memory.endpoints.size > 0 ? 'history' : 'default';
+      this.#attemptDelaySource = 'default';
     } else {
       this.#attemptDelayMs = cfg.attemptDelayMs;
       this.#attemptDelaySource = cfg.attemptDelayExplicit ? 'option' : 'default';
     }
-    const dialOrder = new DialOrder(memory, target.port, cfg.firstAddressFamilyCount, cfg.maxAddresses);
+    const name = target.hostKind === 0 ? target.host : '';
+    const port = target.port;
+    const dialOrder = new DialOrder(memory, name, port, cfg.firstAddressFamilyCount, cfg.maxAddresses);
     this.#order = dialOrder;
     const order = (known: readonly Candidate[]): Candidate[] => dialOrder.order(known, this.#now());
     this.#race = new Race<Candidate>(
@@ -157,8 +166,32 @@ class DialSession {
         maxConcurrentAttempts: cfg.maxConcurrentAttempts,
         deadlineMs: this.#t0 + cfg.timeoutMs,
         order,
+        attemptDelayFor:
+          memory && !cfg.attemptDelayExplicit
+            ? (c) => {
+                const { delayMs, basis } = memory.endpoints.attemptDelayFor(
+                  c.address,
+                  port,
+                  this.#now(),
+                  this.#race.order.map((o) => o.address),
+                );
+                this.#delayBasis.set(c.address, basis);
+                return delayMs;
+              }
+            : undefined,
+        // Held back by history: failed recently, in a suspected network, or of a family ranked second for
+        // the name. An answer made only of such addresses does not start the race at once (see race.ts).
         isDemoted: memory
-          ? (c) => memory.endpoints.isDemoted(c.address, target.port, this.#now())
+          ? (c) => {
+              const now = this.#now();
+              const history = memory.endpoints;
+              return (
+                history.isDemoted(c.address, port, now) ||
+                (name !== '' &&
+                  (history.isSuspected(name, c.address, port, now) ||
+                    history.deferredFamily(name, now) === c.family))
+              );
+            }
           : undefined,
       },
       this.#t0,
@@ -228,6 +261,26 @@ class DialSession {
     q.source = event.source;
     if (event.type === 'error') {
       q.code = event.code;
+      if (event.refresh) {
+        // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
+        // or type is gone, so the stale addresses not yet tried are dropped; any other failure leaves the
+        // stale answer in force (serve-stale). Either way the race stops waiting for the refresh.
+        this.#trace.dnsError(
+          event.name,
+          event.family,
+          event.source,
+          event.code,
+          event.message,
+          q.endMs - q.startMs,
+        );
+        const negative = event.code === 'ENOTFOUND' || event.code === 'ENODATA';
+        this.#apply(
+          negative
+            ? this.#race.refreshed(event.family, [], now)
+            : this.#race.refreshFailed(event.family, now, event.code),
+        );
+        return;
+      }
       this.#trace.dnsError(
         event.name,
         event.family,
@@ -255,6 +308,12 @@ class DialSession {
     const max = this.#cfg.maxAddresses;
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
+    if (event.staleUse !== undefined) q.staleUse = event.staleUse;
+    // A stale answer whose refresh is out makes the race wait for it; the refresh itself replaces it.
+    const deliver = (candidates: Candidate[], atMs: number): RaceStep<Candidate> =>
+      event.refresh
+        ? this.#race.refreshed(event.family, candidates, atMs)
+        : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
@@ -269,7 +328,13 @@ class DialSession {
       q.endMs - q.startMs,
     );
     if (allowed.length === 0) {
-      this.#apply(this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now));
+      // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
+      if (event.refreshing) return;
+      this.#apply(
+        event.refresh
+          ? this.#race.refreshed(event.family, [], now)
+          : this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now),
+      );
       return;
     }
     const candidates: Candidate[] = allowed.map((a) => ({
@@ -280,7 +345,7 @@ class DialSession {
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
-      this.#apply(this.#race.answer(event.family, candidates, now));
+      this.#apply(deliver(candidates, now));
       return;
     }
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
@@ -292,19 +357,19 @@ class DialSession {
     const checkNat64 =
       nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
     if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
-      this.#apply(this.#race.answer(event.family, candidates, now));
+      this.#apply(deliver(candidates, now));
       return;
     }
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
       if (nat64 === undefined || !checkNat64 || !hasStrandedIPv4(candidates)) {
-        this.#apply(this.#race.answer(event.family, candidates, this.#now()));
+        this.#apply(deliver(candidates, this.#now()));
         return;
       }
       nat64.prefix(this.#now()).then((prefix) => {
         if (this.#settled) return;
-        this.#apply(this.#race.answer(event.family, this.#viaNat64(candidates, prefix), this.#now()));
+        this.#apply(deliver(this.#viaNat64(candidates, prefix), this.#now()));
       });
     });
   }
@@ -442,6 +507,9 @@ class DialSession {
   #connect(id: number, c: Candidate): void {
     let socket: net.Socket;
     const startMs = this.#race.attempts[id]!.startMs;
+    // History measures from here, not from when the race started the attempt: time spent waiting for a
+    // Dialer-wide slot (maxAttemptsInFlight) says nothing about the endpoint.
+    const openedAt = this.#now();
     try {
       socket = net.connect({
         host: c.address,
@@ -470,6 +538,7 @@ class DialSession {
       return;
     }
     this.#sockets.set(id, socket);
+    this.#openedAt.set(id, openedAt);
     // Published once the socket exists and is the race's: a subscriber that aborts the dial from here
     // finds it, and the abort destroys it (and publishes its attempt:error) like any other attempt.
     this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
@@ -478,12 +547,8 @@ class DialSession {
       if (this.#settled || this.#sockets.get(id) !== socket) return;
       const now = this.#now();
       this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - startMs);
-      this.#deps.memory?.endpoints.recordSuccess(
-        c.address,
-        this.#target.port,
-        now - this.#t0 - this.#race.attempts[id]!.startMs,
-        now,
-      );
+      // RTT: from this socket's connect() call to its 'connect' event (one SYN / SYN-ACK exchange).
+      this.#deps.memory?.endpoints.recordSuccess(c.address, this.#target.port, now - openedAt, now);
       this.#apply(this.#race.attemptConnected(id, now));
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -533,7 +598,7 @@ class DialSession {
     socket.removeAllListeners('connect');
     socket.removeAllListeners('error');
     const attempt = this.#race.attempts[id]!;
-    this.#rememberUnanswered(attempt.startMs);
+    this.#rememberUnanswered(attempt);
     const connectMs = round(attempt.endMs ?? this.#rel(this.#now()));
     const withWinner = (): DialReport => {
       const report = this.#report();
@@ -648,23 +713,37 @@ class DialSession {
   }
 
   /**
-   * Attempts that were still silent when the race ended — ones that started before `beforeMs` (the
-   * winner's start) and so had longer than the winner to answer, or all of them at the deadline — go
-   * into the memory as failures, so the next dial tries them after the others (RFC 8305 §4 history).
+   * History only from measurements: attempts whose socket was open, still silent when the race ended, go
+   * into memory as failures (ETIMEDOUT) so the next dial tries them after the others (RFC 8305 §4) —
+   * when a winner connected, those whose socket opened before the winner's (they had longer to answer);
+   * at the deadline, those open for at least their attempt delay. An attempt that only waited for a
+   * Dialer-wide slot never opened a socket and leaves no trace. With a winner, what went unanswered also
+   * teaches about its network and family for this name (EndpointHistory.noteUnanswered).
    */
-  #rememberUnanswered(beforeMs: number): void {
+  #rememberUnanswered(winner: { id: number; candidate: Candidate } | undefined): void {
     const memory = this.#deps.memory;
     if (!memory) return;
     const now = this.#now();
+    const name = this.#target.hostKind === 0 ? this.#target.host : '';
+    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt.get(winner.id);
     for (const a of this.#race.attempts) {
-      if ((a.outcome === 'cancelled' && a.startMs < beforeMs) || a.outcome === 'timeout') {
-        memory.endpoints.recordFailure(a.candidate.address, this.#target.port, 'ETIMEDOUT', now);
+      const openedAt = this.#openedAt.get(a.id);
+      if (openedAt === undefined) continue;
+      const unanswered =
+        winnerOpenedAt !== undefined
+          ? a.outcome === 'cancelled' && openedAt < winnerOpenedAt
+          : a.outcome === 'timeout' && now - openedAt >= a.delayMs;
+      if (!unanswered) continue;
+      memory.endpoints.recordFailure(a.candidate.address, this.#target.port, 'ETIMEDOUT', now);
+      if (winner !== undefined && name !== '') {
+        memory.endpoints.noteUnanswered(name, a.candidate.address, winner.candidate.address, now);
       }
     }
+    if (winner !== undefined && name !== '') memory.endpoints.noteConnected(name, winner.candidate.address);
   }
 
   #failed(reason: FailReason): void {
-    if (reason === 'timeout') this.#rememberUnanswered(Number.POSITIVE_INFINITY);
+    if (reason === 'timeout') this.#rememberUnanswered(undefined);
     this.#cleanup();
     for (const id of [...this.#sockets.keys(), ...this.#waiting.keys()]) this.#dropAttempt(id);
     if (reason === 'aborted') {
@@ -760,6 +839,27 @@ class DialSession {
     });
   }
 
+  /**
+   * The attempt delay the dial used — the one after its first attempt — and what it rested on: 'history'
+   * only when an RTT sample stands behind it (the endpoint's own, its network's, or Dialer-wide).
+   */
+  #delayDecision(): Pick<
+    DialReport['decisions'],
+    'attemptDelayMs' | 'attemptDelaySource' | 'attemptDelayBasis'
+  > {
+    const first = this.#race.attempts[0];
+    if (first === undefined || this.#attemptDelaySource === 'option') {
+      return { attemptDelayMs: this.#attemptDelayMs, attemptDelaySource: this.#attemptDelaySource };
+    }
+    const basis = this.#delayBasis.get(first.candidate.address);
+    if (basis === undefined) return { attemptDelayMs: first.delayMs, attemptDelaySource: 'default' };
+    return {
+      attemptDelayMs: first.delayMs,
+      attemptDelaySource: basis === 'default' ? 'default' : 'history',
+      attemptDelayBasis: basis,
+    };
+  }
+
   #report(): DialReport {
     const attempts = this.#race.attempts.map((a) => ({
       address: a.candidate.address,
@@ -783,8 +883,7 @@ class DialSession {
       },
       order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
       decisions: {
-        attemptDelayMs: this.#attemptDelayMs,
-        attemptDelaySource: this.#attemptDelaySource,
+        ...this.#delayDecision(),
         memory: this.#deps.memory !== undefined,
         ...this.#order.decisions,
       },

@@ -10,11 +10,22 @@ import type { DnsCache, DnsRecordType } from './memory/dns-cache.js';
 import { preselectDestinations } from './sort.js';
 import type { Family } from './types.js';
 
+/**
+ * Why an expired answer is used:
+ * - 'optimistic': raced at once while its refresh runs (draft-ietf-happy-happyeyeballs-v3); the refresh's
+ *   addresses join the race when they come, and the race waits for them before giving up;
+ * - 'refresh-failed': RFC 8767 serve-stale, the refresh failed (now, or recently: §5 failure recheck timer);
+ * - 'refresh-timeout': RFC 8767 serve-stale, the refresh did not answer within the client response timer.
+ */
+export type StaleUse = 'optimistic' | 'refresh-failed' | 'refresh-timeout';
+
 export interface QueryRecords {
   ok: true;
   addresses: Array<{ address: string; ttlSeconds?: number | undefined }>;
-  /** 'dns' = asked the server now; 'cache' = fresh in memory; 'stale' = expired, served because no refresh could be had. */
+  /** 'dns' = asked the server now; 'cache' = fresh in memory; 'stale' = expired (see `staleUse`). */
   source: 'dns' | 'cache' | 'stale';
+  /** With source 'stale': why the expired answer is used. */
+  staleUse?: StaleUse | undefined;
 }
 export interface QueryFailure {
   ok: false;
@@ -26,8 +37,16 @@ export type QueryOutcome = QueryRecords | QueryFailure;
 
 /** One dial's interest in one query. */
 export interface QueryTicket {
-  /** Expired records served at once while `outcome` (the refresh) is pending; undefined when there are none. */
+  /**
+   * Expired records to race at once while `outcome` (the refresh) is pending (optimistic use); undefined when
+   * there are none or the answer does not qualify (TTL 0, or stale for longer than `maxOptimisticStaleSeconds`).
+   */
   stale: QueryRecords | undefined;
+  /**
+   * Expired records that may be used only if the refresh (`outcome`) fails or does not answer in time (RFC 8767
+   * serve-stale); undefined when there are none or they are already in `stale`.
+   */
+  fallback?: QueryRecords | undefined;
   /** The answer: from memory at once, or from the server (the refresh, when `stale` is set). */
   outcome: Promise<QueryOutcome>;
   /** The same answer, when memory had it: usable synchronously (no promise hop on the hot path). */
@@ -44,6 +63,8 @@ interface InFlight {
   query: DnsQuery;
   waiters: number;
   keep: boolean;
+  /** Refreshes an expired answer: runs to its own end, whatever the dials do, so its answer is always stored. */
+  refresh: boolean;
 }
 
 const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EAI_AGAIN']);
@@ -99,7 +120,8 @@ export class DnsQueries {
           message: `${type} ${name}: ${hit.kind} (cached)`,
         });
       case 'error':
-        if (hit.stale) return settled(staleRecords(hit.stale));
+        // RFC 8767 §4: the refresh failed a moment ago; the stale answer is served alone.
+        if (hit.stale) return settled(staleRecords(hit.stale, 'refresh-failed'));
         return settled({
           ok: false,
           source: 'cache',
@@ -107,23 +129,26 @@ export class DnsQueries {
           message: `${type} ${name}: ${hit.code} (cached)`,
         });
       case 'stale': {
-        const stale = staleRecords(hit.records);
         // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
-        if (!hit.refreshAllowed) return settled(stale);
-        const ticket = this.#ask(name, type);
-        return { ...ticket, stale };
+        if (!hit.refreshAllowed) return settled(staleRecords(hit.records, 'refresh-failed'));
+        const ticket = this.#ask(name, type, true);
+        // Optimistic use only for an answer that had a positive TTL and expired recently; otherwise the
+        // stale answer is held back for when the refresh fails or is late (the caller's client response timer).
+        if (hit.optimistic) return { ...ticket, stale: staleRecords(hit.records, 'optimistic') };
+        return { ...ticket, fallback: staleRecords(hit.records, 'refresh-failed') };
       }
       case 'miss':
         return this.#ask(name, type);
     }
   }
 
-  #ask(name: string, type: DnsRecordType): QueryTicket {
+  #ask(name: string, type: DnsRecordType, refresh = false): QueryTicket {
     const key = `${type} ${name}`;
     let q = this.#inFlight.get(key);
+    if (q && refresh) q.refresh = true;
     if (!q) {
       const query = this.#send(name, type);
-      const entry: InFlight = { query, waiters: 0, keep: false, promise: undefined as never };
+      const entry: InFlight = { query, waiters: 0, keep: false, refresh, promise: undefined as never };
       entry.promise = query.promise.then(
         (answer): QueryOutcome => {
           this.#inFlight.delete(key);
@@ -162,6 +187,8 @@ export class DnsQueries {
         // Only a cache has a use for a late answer.
         if (keepForCache && this.#cache) query.keep = true;
         if (query.waiters > 0 || this.#inFlight.get(key) !== query) return;
+        // A refresh is never cut short: what it brings replaces the expired answer for the next dial.
+        if (query.refresh && this.#cache) return;
         if (!query.keep) {
           this.#inFlight.delete(key);
           query.query.cancel();
@@ -213,7 +240,12 @@ function settled(outcome: QueryOutcome): QueryTicket {
   return { stale: undefined, outcome: Promise.resolve(outcome), ready: outcome, release() {} };
 }
 
-function staleRecords(records: readonly string[]): QueryRecords {
+function staleRecords(records: readonly string[], staleUse: StaleUse): QueryRecords {
   // RFC 8767 §4: an answer served from stale data carries a TTL of 30 s.
-  return { ok: true, source: 'stale', addresses: records.map((address) => ({ address, ttlSeconds: 30 })) };
+  return {
+    ok: true,
+    source: 'stale',
+    staleUse,
+    addresses: records.map((address) => ({ address, ttlSeconds: 30 })),
+  };
 }

@@ -84,6 +84,7 @@ export const DNS_CACHE_OPTION_NAMES = names<keyof DnsCacheOptions>({
   maxStaleSeconds: true,
   staleRefreshBackoffSeconds: true,
   maxAddressesPerName: true,
+  maxOptimisticStaleSeconds: true,
 });
 
 /** `memory: { endpoints: { … } }` (EndpointHistoryOptions). */

@@ -4,7 +4,7 @@
  * shuffled for load sharing), then family interleaving. Pure: the caller supplies time and randomness.
  */
 import type { DialMemory } from './memory/dial-memory.js';
-import { orderByHistory } from './memory/history-order.js';
+import { type FirstReason, orderByHistory } from './memory/history-order.js';
 import { createRandom } from './memory/random.js';
 import { interleaveFamilies, type SortCandidate, sortDestinations } from './sort.js';
 
@@ -17,8 +17,14 @@ export interface OrderCandidate extends SortCandidate {
 /** What history decided for this order. */
 export interface OrderDecisions {
   demoted: string[];
+  /** Ranked after the others: their network went unanswered for this name while another answered. */
+  suspected: string[];
   explored: string | undefined;
   shuffled: boolean;
+  /** A family ranked second for this name because its attempts keep going unanswered. */
+  deferredFamily?: 4 | 6 | undefined;
+  /** The address ordered first and why (see FirstReason). */
+  first?: { address: string; reason: FirstReason } | undefined;
 }
 
 /**
@@ -27,21 +33,27 @@ export interface OrderDecisions {
  */
 export class DialOrder {
   readonly #memory: DialMemory | undefined;
+  readonly #name: string;
   readonly #port: number;
   readonly #firstAddressFamilyCount: number;
   readonly #maxAddresses: number;
   readonly #seed: number;
   readonly #explore: boolean;
-  decisions: OrderDecisions = { demoted: [], explored: undefined, shuffled: false };
+  decisions: OrderDecisions = { demoted: [], suspected: [], explored: undefined, shuffled: false };
 
-  /** `maxAddresses`: how many of the ordered addresses are kept (the rest are never tried). */
+  /**
+   * `name`: the host name dialled (history about networks and families is per name);
+   * `maxAddresses`: how many of the ordered addresses are kept (the rest are never tried).
+   */
   constructor(
     memory: DialMemory | undefined,
+    name: string,
     port: number,
     firstAddressFamilyCount: number,
     maxAddresses = Infinity,
   ) {
     this.#memory = memory;
+    this.#name = name;
     this.#port = port;
     this.#firstAddressFamilyCount = firstAddressFamilyCount;
     this.#maxAddresses = maxAddresses;
@@ -54,7 +66,13 @@ export class DialOrder {
       // Nothing to order; only say whether the one address is held back by history.
       const only = known[0];
       const demoted = only && this.#memory?.endpoints.isDemoted(only.address, this.#port, nowMs);
-      this.decisions = { demoted: demoted ? [only.address] : [], explored: undefined, shuffled: false };
+      this.decisions = {
+        demoted: demoted ? [only.address] : [],
+        suspected: [],
+        explored: undefined,
+        shuffled: false,
+        first: only && { address: only.address, reason: demoted ? 'fallback' : 'sorted' },
+      };
       return [...known];
     }
     // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent failures)
@@ -62,18 +80,29 @@ export class DialOrder {
     let sorted = sortDestinations(known);
     const memory = this.#memory;
     if (memory) {
-      const r = orderByHistory(sorted, this.#port, memory.endpoints, nowMs, {
+      const history = memory.endpoints;
+      const name = this.#name;
+      const port = this.#port;
+      const deferFamily = name === '' ? undefined : history.deferredFamily(name, nowMs);
+      const r = orderByHistory(sorted, port, history, nowMs, {
         random: createRandom(this.#seed),
         exploreProbability: this.#explore ? 1 : 0,
         rttLeewayMs: memory.rttLeewayMs,
         shuffle: memory.loadSharing,
+        isSuspected: name === '' ? undefined : (address) => history.isSuspected(name, address, port, nowMs),
+        deferFamily,
       });
       sorted = r.ordered;
       this.decisions = {
         demoted: r.demoted.map((c) => c.address),
+        suspected: r.suspected.map((c) => c.address),
         explored: r.explored?.address,
         shuffled: r.shuffled,
+        deferredFamily: deferFamily,
+        first: sorted[0] && r.firstReason && { address: sorted[0].address, reason: r.firstReason },
       };
+    } else if (sorted[0]) {
+      this.decisions = { ...this.decisions, first: { address: sorted[0].address, reason: 'sorted' } };
     }
     const ordered = interleaveFamilies(sorted, this.#firstAddressFamilyCount);
     return ordered.length > this.#maxAddresses ? ordered.slice(0, this.#maxAddresses) : ordered;

@@ -24,6 +24,11 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
   families: readonly Family[];
   /** RFC 8305 §5 Connection Attempt Delay in ms (the shell validates it; default 250). */
   attemptDelayMs: number;
+  /**
+   * The Connection Attempt Delay to wait after starting an attempt to `c`, ms, when it depends on the
+   * destination (RFC 8305 §5: from that destination's RTT history). Default: `attemptDelayMs` for all.
+   */
+  attemptDelayFor?: ((c: C) => number) | undefined;
   /** RFC 8305 §3 Resolution Delay in ms: how long a positive A answer waits for AAAA (default 50). */
   resolutionDelayMs: number;
   /** Most attempts in flight at once (>= 1). */
@@ -56,6 +61,8 @@ export interface AttemptLog<C extends RaceCandidate = RaceCandidate> {
   code?: string;
   /** Why it started when it did: first attempt, the attempt delay ran out, a previous attempt failed, or a slot freed. */
   trigger: 'first' | 'delay' | 'failure' | 'answer';
+  /** The Connection Attempt Delay that runs from this attempt's start (when the next may start at the latest). */
+  delayMs: number;
 }
 
 /** One family's resolution as the race saw it. */
@@ -98,6 +105,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   /** A positive AAAA answer with an address not demoted by history is in. */
   #usefulPreferredIn = false;
   #lastStartMs = Number.NEGATIVE_INFINITY;
+  /** The attempt delay running from the last start. */
+  #delayMs: number;
+  /**
+   * Families answered from an expired (stale) cache entry whose refresh is still out. The race does not give
+   * up while one is: fresh addresses beat stale ones (draft-ietf-happy-happyeyeballs-v3 optimistic use ends
+   * when the refresh is back, not when the stale addresses ran out). The deadline still bounds the wait.
+   */
+  readonly #awaitingRefresh = new Set<Family>();
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
   #done: { reason: FailReason | 'won'; atMs: number } | undefined;
@@ -105,6 +120,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   constructor(cfg: RaceConfig<C>, nowMs: number) {
     this.#cfg = cfg;
     this.#t0 = nowMs;
+    this.#delayMs = cfg.attemptDelayMs;
     for (const f of cfg.families) this.#pending.add(f);
   }
 
@@ -130,6 +146,10 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   get startedRacing(): boolean {
     return this.#racing;
   }
+  /** Families whose refresh the race waits for (a stale answer is in use). */
+  get awaitingRefresh(): Family[] {
+    return [...this.#awaitingRefresh];
+  }
 
   /** The shell starts the race; it may already fail if no family is expected. */
   start(nowMs: number): RaceStep<C> {
@@ -141,8 +161,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * family that already answered (a refresh behind a stale cached answer) adds its new addresses to the
    * race in their sorted place (RFC 8305 §6).
    */
-  answer(family: Family, candidates: readonly C[], nowMs: number): RaceStep<C> {
+  answer(
+    family: Family,
+    candidates: readonly C[],
+    nowMs: number,
+    options?: { refreshPending?: boolean },
+  ): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
+    if (options?.refreshPending && this.#pending.has(family)) this.#awaitingRefresh.add(family);
     const update = !this.#pending.has(family);
     if (update && !this.#answers.some((a) => a.family === family)) return this.#idle(nowMs);
     let count = 0;
@@ -164,6 +190,45 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (family === PREFERRED && useful) this.#usefulPreferredIn = true;
     else if (!this.#racing && this.#pending.size > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
+    }
+    return this.#advance(nowMs, []);
+  }
+
+  /**
+   * The refresh behind a stale answer for `family` is back with `candidates` (empty: the name or type is gone).
+   * Fresh beats stale: stale addresses of the family not yet tried and absent from the fresh answer are
+   * dropped, new ones join in their sorted place (RFC 8305 §6), and the race stops waiting for the refresh.
+   */
+  refreshed(family: Family, candidates: readonly C[], nowMs: number): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    if (!this.#awaitingRefresh.delete(family)) {
+      // The stale answer never counted (e.g. the address policy refused all of it): this is the family's answer.
+      return this.#pending.has(family) ? this.answer(family, candidates, nowMs) : this.#idle(nowMs);
+    }
+    const fresh = new Set(candidates.filter((c) => c.family === family).map((c) => c.address));
+    for (let i = this.#known.length - 1; i >= 0; i--) {
+      const c = this.#known[i] as C;
+      if (c.family === family && !fresh.has(c.address) && !this.#tried.has(c.address)) {
+        this.#known.splice(i, 1);
+      }
+    }
+    let count = 0;
+    for (const c of candidates) {
+      if (c.family !== family || this.#seen.has(c.address)) continue;
+      this.#seen.add(c.address);
+      this.#known.push(c);
+      count++;
+    }
+    this.#answers.push({ family, atMs: nowMs - this.#t0, count });
+    this.#ordered = this.#cfg.order(this.#known);
+    return this.#advance(nowMs, []);
+  }
+
+  /** The refresh behind a stale answer for `family` failed: the stale answer stays, the race stops waiting. */
+  refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL'): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    if (!this.#awaitingRefresh.delete(family)) {
+      return this.#pending.has(family) ? this.answerFailed(family, code, nowMs) : this.#idle(nowMs);
     }
     return this.#advance(nowMs, []);
   }
@@ -229,7 +294,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
 
   #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
     if (reason === 'timeout' || reason === 'aborted') {
-      for (const family of this.#pending) {
+      // A refresh still out is an answer that did not come, like a pending family's.
+      for (const family of new Set([...this.#pending, ...this.#awaitingRefresh])) {
         this.#answers.push({
           family,
           atMs: nowMs - this.#t0,
@@ -239,6 +305,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       }
     }
     this.#pending.clear();
+    this.#awaitingRefresh.clear();
     this.#done = { reason, atMs: nowMs };
     actions.push({ type: 'fail', reason });
     return { actions, wakeAtMs: undefined };
@@ -275,20 +342,35 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       if (this.#attempts.length === 0) trigger = 'first';
       else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
       else if (this.#failureCredits > 0) trigger = 'failure';
-      else if (nowMs >= this.#lastStartMs + this.#cfg.attemptDelayMs) trigger = 'delay';
+      else if (nowMs >= this.#lastStartMs + this.#delayMs) trigger = 'delay';
       else break;
       // RFC 8305 §5: attempts are staggered by the Connection Attempt Delay; earlier ones keep running.
       if (this.#failureCredits > 0) this.#failureCredits--;
       const id = this.#attempts.length;
-      this.#attempts.push({ id, candidate: next, startMs: nowMs - this.#t0, outcome: 'pending', trigger });
+      // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
+      const delayMs = this.#cfg.attemptDelayFor?.(next) ?? this.#cfg.attemptDelayMs;
+      this.#attempts.push({
+        id,
+        candidate: next,
+        startMs: nowMs - this.#t0,
+        outcome: 'pending',
+        trigger,
+        delayMs,
+      });
       this.#tried.add(next.address);
       this.#inFlight++;
       this.#lastStartMs = nowMs;
+      this.#delayMs = delayMs;
       actions.push({ type: 'start', id, candidate: next });
     }
     // A failure that found nothing left to start is not owed later: a late answer is staggered normally.
     if (!this.#nextUntried()) this.#failureCredits = 0;
-    if (this.#inFlight === 0 && !this.#nextUntried() && this.#pending.size === 0) {
+    if (
+      this.#inFlight === 0 &&
+      !this.#nextUntried() &&
+      this.#pending.size === 0 &&
+      this.#awaitingRefresh.size === 0
+    ) {
       return this.#fail('exhausted', nowMs, actions);
     }
     return { actions, wakeAtMs: this.#wakeAt(nowMs) };
@@ -307,7 +389,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       this.#inFlight < this.#cfg.maxConcurrentAttempts &&
       this.#nextUntried()
     ) {
-      at = Math.min(at, this.#lastStartMs + this.#cfg.attemptDelayMs);
+      at = Math.min(at, this.#lastStartMs + this.#delayMs);
     }
     return Math.max(at, nowMs);
   }

@@ -28,6 +28,12 @@ export interface QueryReport {
   code?: string | undefined;
   /** Why this source was asked when it was not the usual path, e.g. the system resolver as 'auto' fallback. */
   reason?: string | undefined;
+  /**
+   * With source 'stale': why an expired answer was used — 'optimistic' (raced while its refresh ran; the
+   * refresh's answer follows as a 'dns' query), or RFC 8767 serve-stale: 'refresh-failed' (the refresh failed,
+   * now or within the last staleRefreshBackoffSeconds) or 'refresh-timeout' (no answer within 1.8 s).
+   */
+  staleUse?: 'optimistic' | 'refresh-failed' | 'refresh-timeout' | undefined;
 }
 
 export interface AttemptReport {
@@ -66,13 +72,40 @@ export interface DialReport {
   order: Array<{ address: string; family: Family }>;
   /** Where the order and timing came from. */
   decisions: {
-    /** The Connection Attempt Delay used, and whether it was the default, a caller's option, or derived from RTT history. */
+    /**
+     * The Connection Attempt Delay after the first attempt, and whether it was the default, a caller's option, or
+     * derived from RTT history ('history' only when an RTT sample stands behind it).
+     */
     attemptDelayMs: number;
     attemptDelaySource: 'default' | 'option' | 'history';
+    /**
+     * With memory: whose RTT samples the delay rests on — the first destination's own ('endpoint'), its network's
+     * (same /24 or /64: 'network'), the name's other addresses ('name'), any endpoint the Dialer measured
+     * ('dialer'), or none ('default').
+     */
+    attemptDelayBasis?: 'endpoint' | 'network' | 'name' | 'dialer' | 'default' | undefined;
     /** Whether the Dialer had a memory (cache and endpoint history). */
     memory: boolean;
     /** Endpoints moved to the end because they failed recently (in backoff). */
     demoted: string[];
+    /**
+     * Endpoints ranked after the others (before the demoted) because their network (/24, /64) went unanswered
+     * for this name while another network connected; they stay there until one of them connects.
+     */
+    suspected?: string[] | undefined;
+    /** A family ranked second for this name: its attempts kept going unanswered while the other family connected. */
+    deferredFamily?: 4 | 6 | undefined;
+    /**
+     * The address ordered first and why: 'load-sharing' (drawn among equivalent endpoints), 'rtt' (best measured
+     * RTT of its group), 'sorted' (RFC 6724 / DNS order), 'explored' (a demoted or suspected endpoint given its
+     * place), 'family' (the other family is ranked second), 'fallback' (everything is demoted or suspected).
+     */
+    first?:
+      | {
+          address: string;
+          reason: 'load-sharing' | 'rtt' | 'sorted' | 'explored' | 'family' | 'fallback';
+        }
+      | undefined;
     /** A demoted endpoint tried in its natural place anyway (exploration, or its backoff just ended). */
     explored?: string | undefined;
     /** Whether equivalent endpoints were shuffled for load sharing. */

@@ -182,7 +182,7 @@ export function resolveName(
       }
       if (done) return;
       const memory = port === undefined ? undefined : deps.memory;
-      const dialOrder = new DialOrder(memory, port ?? 0, cfg.firstAddressFamilyCount, cfg.maxAddresses);
+      const dialOrder = new DialOrder(memory, host, port ?? 0, cfg.firstAddressFamilyCount, cfg.maxAddresses);
       const ordered = dialOrder.order(found, deps.clock.now());
       const later = deps.clock.now();
       const result: ResolvedName = {

@@ -10,7 +10,13 @@ import os from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses } from './dns-client.js';
-import { DnsQueries, type QueryOutcome, type QueryRecords, type QueryTicket } from './dns-queries.js';
+import {
+  DnsQueries,
+  type QueryOutcome,
+  type QueryRecords,
+  type QueryTicket,
+  type StaleUse,
+} from './dns-queries.js';
 import { type HostsEntry, HostsFile } from './hosts-file.js';
 import { isIP } from './ip-address.js';
 import type { DnsCache } from './memory/dns-cache.js';
@@ -44,8 +50,38 @@ export type ResolutionEvent =
       /** Why this source was asked, when it was not the usual path (e.g. the system resolver as a fallback). */
       reason?: string | undefined;
     }
-  | { type: 'answer'; family: Family; name: string; source: AddressSource; addresses: ResolvedAddress[] }
-  | { type: 'error'; family: Family; name: string; source: AddressSource; code: string; message: string };
+  | {
+      type: 'answer';
+      family: Family;
+      name: string;
+      source: AddressSource;
+      addresses: ResolvedAddress[];
+      /** With source 'stale': why the expired answer is used. */
+      staleUse?: StaleUse | undefined;
+      /** A stale answer whose refresh is still running: a `refresh` answer or error for the family follows. */
+      refreshing?: boolean | undefined;
+      /** The refresh behind an earlier stale answer of this family. */
+      refresh?: boolean | undefined;
+    }
+  | {
+      type: 'error';
+      family: Family;
+      name: string;
+      source: AddressSource;
+      code: string;
+      message: string;
+      /** The refresh behind an earlier stale answer of this family failed (the stale answer stays in force). */
+      refresh?: boolean | undefined;
+    };
+
+/**
+ * RFC 8767 §5 client response timer: how long a dial waits for the refresh of an answer that is not used
+ * optimistically (TTL 0, or stale too long) before it falls back to the stale answer (the RFC suggests 1.8 s).
+ */
+export const STALE_CLIENT_RESPONSE_MS = 1800;
+
+/** Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it. */
+const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
 
 export interface ResolverSettings {
   /** Hosts file to honour; null to ignore it. Default '/etc/hosts'. */
@@ -120,6 +156,7 @@ export class NameResolver {
   readonly #resolvConf: ResolvConfFile;
   readonly #nsswitch: NsswitchFile;
   readonly #queries: DnsQueries;
+  readonly #clock: Clock;
   #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
   /** resolv.conf `rotate`: queries sent so far, for the round robin over the servers. */
   #rotation = 0;
@@ -138,10 +175,11 @@ export class NameResolver {
     maxAddressesPerName?: number,
   ) {
     this.#settings = settings;
+    this.#clock = clock ?? realClock;
     this.#queries = new DnsQueries(
       cache,
       (name, type) => queryAddresses(name, type, this.#nextClientOptions()),
-      clock ?? realClock,
+      this.#clock,
       maxAddressesPerName,
     );
     this.#hosts =
@@ -331,6 +369,7 @@ export class NameResolver {
     const candidates = searchCandidates(host, absolute, conf);
     return new SearchListQuery(
       this.#queries,
+      this.#clock,
       host,
       candidates,
       dnsFamilies,
@@ -475,11 +514,21 @@ interface FamilyResult {
  * DNS with a resolv.conf search list. Candidates are tried in order (resolv.conf(5)); for each, A and
  * AAAA go out in parallel and a positive answer is passed on at once. The first candidate with a positive
  * answer is the name; NXDOMAIN for either type moves on at once (RFC 8020: nothing exists below it, so
- * the other type cannot exist either); other failures move on when both types have failed. An expired
- * cached answer is passed on at once and its refresh, when it brings new addresses, after it.
+ * the other type cannot exist either); other failures move on when both types have failed.
+ *
+ * An expired cached answer is used two ways, and the answer event says which (`staleUse`):
+ * - optimistic (it had a positive TTL and expired recently): passed on at once with `refreshing`, and its
+ *   refresh — answer or failure — after it with `refresh`, so the race can wait for it;
+ * - serve-stale (RFC 8767): otherwise the refresh is awaited; the stale answer is passed on only if the
+ *   refresh fails with a temporary error, or has not answered within STALE_CLIENT_RESPONSE_MS (then with
+ *   `refreshing`, the refresh following as above).
+ * Exported for the virtual-clock tests only (not part of the package's API).
  */
-class SearchListQuery implements Resolution {
+export class SearchListQuery implements Resolution {
   readonly #queries: DnsQueries;
+  readonly #clock: Clock;
+  /** Client response timers (RFC 8767 §5) of families waiting for a refresh with a stale answer held back. */
+  readonly #staleTimers = new Set<unknown>();
   readonly #host: string;
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
@@ -498,6 +547,7 @@ class SearchListQuery implements Resolution {
 
   constructor(
     queries: DnsQueries,
+    clock: Clock,
     host: string,
     candidates: readonly string[],
     families: readonly Family[],
@@ -508,6 +558,7 @@ class SearchListQuery implements Resolution {
   ) {
     this.#hostsAfterDns = hostsAfterDns;
     this.#queries = queries;
+    this.#clock = clock;
     this.#host = host;
     this.#candidates = candidates;
     this.#families = families;
@@ -520,6 +571,8 @@ class SearchListQuery implements Resolution {
   cancel(keepForCache = false): void {
     if (this.#cancelled) return;
     this.#cancelled = true;
+    for (const timer of this.#staleTimers) this.#clock.clearTimeout(timer);
+    this.#staleTimers.clear();
     this.#fallback?.cancel();
     for (const t of this.#tickets) t.release(keepForCache);
   }
@@ -538,8 +591,10 @@ class SearchListQuery implements Resolution {
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
       this.#tickets.push(ticket);
-      if (ticket.stale) {
-        // draft-ietf-happy-happyeyeballs-v3 / RFC 8767: race on the expired answer while it refreshes.
+      /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
+      let staleGiven = false;
+      const giveStale = (records: QueryRecords, staleUse: StaleUse, refreshing: boolean): void => {
+        staleGiven = true;
         this.#emit({ type: 'query', family, name, source: 'stale' });
         results.set(family, { ok: true });
         this.#finishFamily({
@@ -547,21 +602,57 @@ class SearchListQuery implements Resolution {
           family,
           name,
           source: 'stale',
-          addresses: toResolved(ticket.stale, family),
+          staleUse,
+          refreshing,
+          addresses: toResolved(records, family),
         });
+      };
+      // The name exists: a failure that came first for another type is that type's answer.
+      const finishOtherFailures = (): void => {
+        for (const [f, r] of results) {
+          if (r.ok) continue;
+          const code = r.code ?? 'ENODATA';
+          this.#finishFamily({
+            type: 'error',
+            family: f,
+            name,
+            source: r.source ?? 'dns',
+            code,
+            message: r.message ?? code,
+          });
+        }
+      };
+      // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
+      if (ticket.stale) giveStale(ticket.stale, 'optimistic', true);
+      let staleTimer: unknown;
+      const fallback = ticket.fallback;
+      if (fallback) {
+        // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
+        staleTimer = this.#clock.setTimeout(() => {
+          this.#staleTimers.delete(staleTimer);
+          if (this.#cancelled || movedOn || this.#done.has(family)) return;
+          giveStale(fallback, 'refresh-timeout', true);
+          finishOtherFailures();
+        }, STALE_CLIENT_RESPONSE_MS);
+        this.#staleTimers.add(staleTimer);
       }
       this.#emit({ type: 'query', family, name, source: 'dns' });
-      const handle = (outcome: QueryOutcome): void => {
+      const handle = (answer: QueryOutcome): void => {
         if (this.#cancelled) return;
-        if (ticket.stale) {
-          // The refresh: new addresses join the race; a failure leaves the stale answer in force.
-          if (outcome.ok)
+        if (staleTimer !== undefined && this.#staleTimers.delete(staleTimer)) {
+          this.#clock.clearTimeout(staleTimer);
+        }
+        if (staleGiven) {
+          // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
+          // failure leaves the stale answer in force. Either way the race stops waiting for it.
+          if (answer.ok)
             this.#emit({
               type: 'answer',
               family,
               name,
               source: 'dns',
-              addresses: toResolved(outcome, family),
+              refresh: true,
+              addresses: toResolved(answer, family),
             });
           else
             this.#emit({
@@ -569,29 +660,28 @@ class SearchListQuery implements Resolution {
               family,
               name,
               source: 'dns',
-              code: outcome.code,
-              message: outcome.message,
+              refresh: true,
+              code: answer.code,
+              message: answer.message,
             });
           return;
         }
+        // RFC 8767 §4: stale data answers only when the refresh could not be had; a negative answer is an answer.
+        const outcome: QueryOutcome =
+          !answer.ok && fallback !== undefined && !NEGATIVE.has(answer.code) ? fallback : answer;
         if (movedOn) return;
         if (outcome.ok) {
           results.set(family, { ok: true });
           const addresses = toResolved(outcome, family);
-          this.#finishFamily({ type: 'answer', family, name, source: outcome.source, addresses });
-          // The name exists: a failure that came first for the other type is that type's answer.
-          for (const [f, r] of results) {
-            if (r.ok) continue;
-            const code = r.code ?? 'ENODATA';
-            this.#finishFamily({
-              type: 'error',
-              family: f,
-              name,
-              source: r.source ?? 'dns',
-              code,
-              message: r.message ?? code,
-            });
-          }
+          this.#finishFamily({
+            type: 'answer',
+            family,
+            name,
+            source: outcome.source,
+            staleUse: outcome.staleUse,
+            addresses,
+          });
+          finishOtherFailures();
           return;
         }
         const failure = { ok: false, code: outcome.code, message: outcome.message, source: outcome.source };

@@ -101,6 +101,7 @@ describe('scenario list', () => {
       'aaaa-unreachable',
       'first-a-refused',
       'dns-stopped',
+      'renumbered',
       'concurrent-200',
     ]) {
       assert.ok(ids.includes(id), `missing scenario ${id}`);
@@ -204,7 +205,7 @@ describe('summaries and cells', () => {
     assert.equal(s.dnsQueries, 2);
   });
 
-  const cases: Array<[string, CellResult, 'single' | 'dns-stop' | 'concurrent', RegExp]> = [
+  const cases: Array<[string, CellResult, 'single' | 'dns-stop' | 'concurrent' | 'renumber', RegExp]> = [
     ['all ok', cell('curl', [ok(257), ok(258), ok(270)]), 'single', /^258 ms \(257–270 ms\)$/],
     ['one run', cell('curl', [ok(6000)]), 'single', /^6\.00 s$/],
     ['all failed', cell('curl', [fail(10_000)]), 'single', /^✗ ETIMEDOUT, 10\.0 s$/],
@@ -223,6 +224,21 @@ describe('summaries and cells', () => {
     ],
     ['dns-stop ok', cell('netdial-warm', [ok(2), ok(2), ok(3)]), 'dns-stop', /^3\/3 ok, /],
     ['dns-stop failed', cell('curl', [fail(1, 'EAI_AGAIN')]), 'dns-stop', /^✗ 0\/1 ok: EAI_AGAIN$/],
+    [
+      'renumber reached',
+      cell('netdial-warm', [
+        { ok: true, ms: 25, dials: 1 },
+        { ok: true, ms: 28, dials: 1 },
+      ]),
+      'renumber',
+      /^1 dial, 27 ms \(25–28 ms\)$/,
+    ],
+    [
+      'renumber never reached',
+      cell('netdial-warm', [{ ok: false, ms: 40, dials: 10, error: 'ECONNREFUSED' }]),
+      'renumber',
+      /^✗ not reached in 10 dials: ECONNREFUSED$/,
+    ],
     ['not installed', { client: 'python', status: 'not-installed', runs: [] }, 'single', /^not installed$/],
     ['n/a', { client: 'netdial-cold', status: 'n/a', runs: [] }, 'dns-stop', /^—$/],
   ];

@@ -283,8 +283,10 @@ describe('--trace and --json', { timeout: 60_000 }, () => {
       'attemptDelayMs',
       'attemptDelaySource',
       'demoted',
+      'first',
       'memory',
       'shuffled',
+      'suspected',
     ]);
     assert.equal(r.decisions.memory, false);
     assert.deepEqual(Object.keys(r.settings).sort(), [

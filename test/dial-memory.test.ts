@@ -42,6 +42,7 @@ describe('DNS cache through a real DNS server', () => {
         'short.mem.test': { A: ['127.0.0.1'], AAAA: [], ttl: 1 },
         'long.mem.test': { A: ['127.0.0.1'], ttl: 300 },
         'many.mem.test': { A: ['127.0.0.1'], AAAA: ['::1'], ttl: 1 },
+        'moved.mem.test': { A: ['127.0.0.2'], ttl: 1 },
       },
       'mem.test',
     );
@@ -110,6 +111,32 @@ describe('DNS cache through a real DNS server', () => {
       await assertNoLeaks(baseline);
     } finally {
       await dns.start();
+    }
+  });
+
+  test('a stale answer the address policy refuses does not hide its refresh: the fresh address is dialled', async () => {
+    const dialer = new Dialer({ ...dnsOptions, policy: { deny: ['127.0.0.2/32'] } });
+    try {
+      const first = await dialer.dial(`moved.mem.test:${port}`).then(
+        () => assert.fail('127.0.0.2 is denied'),
+        (e: unknown) => e as { code?: string },
+      );
+      assert.equal(first.code, 'ERR_NETDIAL_DENIED', String((first as Error).message));
+      dns.update('moved.mem.test', { A: ['127.0.0.1'], ttl: 1 });
+      await sleep(1100);
+      const s = await dialer.dial(`moved.mem.test:${port}`);
+      assert.equal(s.remoteAddress, '127.0.0.1');
+      const a = getReport(s)!.resolution.queries.filter((q) => q.type === 'A');
+      assert.deepEqual(
+        a.map((q) => [q.source, q.staleUse]),
+        [
+          ['stale', 'optimistic'],
+          ['dns', undefined],
+        ],
+      );
+      s.destroy();
+    } finally {
+      dns.update('moved.mem.test', { A: ['127.0.0.2'], ttl: 1 });
     }
   });
 

@@ -37,6 +37,7 @@ describe('DnsCache options', () => {
       errorTtlSeconds: 5,
       maxStaleSeconds: 86_400,
       staleRefreshBackoffSeconds: 30,
+      maxOptimisticStaleSeconds: 60,
     });
     assert.equal(new DnsCache().options, DNS_CACHE_DEFAULTS);
   });
@@ -128,12 +129,14 @@ describe('DnsCache positive answers', () => {
       records: ['192.0.2.1'],
       staleForSeconds: 0,
       refreshAllowed: true,
+      optimistic: true,
     });
     assert.deepEqual(cache.get('a.test', 'A', T0 + 12_500), {
       state: 'stale',
       records: ['192.0.2.1'],
       staleForSeconds: 2,
       refreshAllowed: true,
+      optimistic: true,
     });
   });
 
@@ -174,7 +177,7 @@ describe('DnsCache positive answers', () => {
     }
   });
 
-  test('TTL 0 is never fresh but is kept for stale use', () => {
+  test('TTL 0 is never fresh and never for optimistic use, but is kept for serve-stale', () => {
     const cache = new DnsCache();
     cache.setPositive('a.test', 'AAAA', [rec('2001:db8::1', 0)], T0);
     assert.deepEqual(cache.get('a.test', 'AAAA', T0), {
@@ -182,7 +185,47 @@ describe('DnsCache positive answers', () => {
       records: ['2001:db8::1'],
       staleForSeconds: 0,
       refreshAllowed: true,
+      optimistic: false,
     });
+  });
+
+  test('optimistic use: positive TTL and stale for at most maxOptimisticStaleSeconds (default 60)', () => {
+    const cache = new DnsCache();
+    cache.setPositive('a.test', 'A', [rec('192.0.2.1', 10)], T0);
+    const at = (ms: number) => {
+      const hit = cache.get('a.test', 'A', ms);
+      assert.equal(hit.state, 'stale');
+      return hit.state === 'stale' && hit.optimistic;
+    };
+    assert.equal(at(T0 + 10 * S), true);
+    assert.equal(at(T0 + 70 * S), true, 'exactly 60 s stale');
+    assert.equal(at(T0 + 70 * S + 1), false, 'a moment past the floor');
+    assert.equal(at(T0 + 3600 * S), false, 'an hour stale: serve-stale only');
+    const none = new DnsCache({ maxOptimisticStaleSeconds: 0 });
+    none.setPositive('a.test', 'A', [rec('192.0.2.1', 10)], T0);
+    const hit = none.get('a.test', 'A', T0 + 10 * S + 1);
+    assert.equal(hit.state === 'stale' && hit.optimistic, false, '0 disables optimistic use');
+    // A TTL raised by minTtlSeconds counts as positive: the cache owner chose to reuse it.
+    const floored = new DnsCache({ minTtlSeconds: 5 });
+    floored.setPositive('a.test', 'A', [rec('192.0.2.1', 0)], T0);
+    const f = floored.get('a.test', 'A', T0 + 5 * S);
+    assert.equal(f.state === 'stale' && f.optimistic, true);
+    throwsCode(
+      () => new DnsCache({ maxOptimisticStaleSeconds: -1 }),
+      'ERR_NETDIAL_INVALID_OPTION',
+      'maxOptimisticStaleSeconds',
+    );
+  });
+
+  test('the TTL-0 mark survives export and import', () => {
+    const cache = new DnsCache();
+    cache.setPositive('zero.test', 'A', [rec('192.0.2.1', 0)], T0);
+    cache.setPositive('ten.test', 'A', [rec('192.0.2.2', 10)], T0);
+    const copy = DnsCache.fromJSON(JSON.parse(JSON.stringify(cache.toJSON(T0, 1e12))), T0, 1e12);
+    const zero = copy.get('zero.test', 'A', T0 + S);
+    const ten = copy.get('ten.test', 'A', T0 + 11 * S);
+    assert.equal(zero.state === 'stale' && zero.optimistic, false);
+    assert.equal(ten.state === 'stale' && ten.optimistic, true);
   });
 
   test('stale is served until maxStaleSeconds after expiry, then it is a miss and the name is gone', () => {
@@ -242,6 +285,7 @@ describe('DnsCache refresh backoff (RFC 8767 §5)', () => {
       records: ['192.0.2.9'],
       staleForSeconds: 0,
       refreshAllowed: true,
+      optimistic: false,
     });
   });
 
@@ -386,6 +430,7 @@ describe('DnsCache failures', () => {
       records: ['192.0.2.1'],
       staleForSeconds: 15,
       refreshAllowed: false,
+      optimistic: true,
     });
     const later = cache.get('a.test', 'A', failedAt + 30 * S);
     assert.equal(later.state === 'stale' && later.refreshAllowed, true);
@@ -522,6 +567,7 @@ describe('DnsCache toJSON / fromJSON', () => {
       type: 'A',
       records: ['192.0.2.3'],
       freshForMs: -12 * S,
+      ttlSeconds: 10,
       refreshBackoffForMs: 28 * S,
     });
   });

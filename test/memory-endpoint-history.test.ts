@@ -388,3 +388,110 @@ describe('EndpointHistory toJSON / fromJSON', () => {
     });
   }
 });
+
+describe('attemptDelayFor: the delay from the closest history (issue 12, RFC 8305 §5)', () => {
+  test('own samples, then the network (/24, /64, any port), then Dialer-wide, then the default', () => {
+    const history = new EndpointHistory();
+    assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0), { delayMs: 250, basis: 'default' });
+    // Failures are no RTT samples: still the default.
+    history.recordFailure('192.0.2.9', 443, 'ECONNREFUSED', T0);
+    assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0), { delayMs: 250, basis: 'default' });
+    history.recordSuccess('198.51.100.7', 443, 400, T0); // far: 2·400 + 4·200 = 1600
+    history.recordSuccess('203.0.113.5', 80, 1, T0); // near: 4 → the 100 ms floor
+    assert.deepEqual(history.attemptDelayFor('198.51.100.7', 443, T0), { delayMs: 1600, basis: 'endpoint' });
+    assert.deepEqual(history.attemptDelayFor('198.51.100.8', 443, T0), { delayMs: 1600, basis: 'network' });
+    assert.deepEqual(history.attemptDelayFor('198.51.100.7', 22, T0), { delayMs: 1600, basis: 'network' });
+    assert.deepEqual(history.attemptDelayFor('203.0.113.99', 443, T0), { delayMs: 100, basis: 'network' });
+    // Nothing closer: the Dialer-wide median of (1600, 4), clamped after.
+    assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0), { delayMs: 802, basis: 'dialer' });
+    history.recordSuccess('2001:db8:7::1', 443, 50, T0); // 200
+    assert.deepEqual(history.attemptDelayFor('2001:db8:7::ffff', 443, T0), {
+      delayMs: 200,
+      basis: 'network',
+    });
+    assert.deepEqual(history.attemptDelayFor('2001:db8:7:1::1', 443, T0), { delayMs: 200, basis: 'dialer' });
+    // The name's other addresses (same port) before the Dialer-wide figure.
+    assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0, ['192.0.2.1', '198.51.100.7']), {
+      delayMs: 1600,
+      basis: 'name',
+    });
+    assert.deepEqual(
+      history.attemptDelayFor('192.0.2.1', 443, T0, ['203.0.113.5']),
+      { delayMs: 200, basis: 'dialer' },
+      'another port is not the same endpoint (Dialer-wide: median of 1600, 4 and 200)',
+    );
+  });
+});
+
+describe('networks and families suspected per name (issue 12)', () => {
+  test('an unanswered address while another network won: its siblings of that name are suspected until one connects', () => {
+    const history = new EndpointHistory();
+    history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
+    assert.equal(history.isSuspected('svc.test', '2001:db8:3::11', 443, T0), true, 'same /64');
+    assert.equal(history.isSuspected('SVC.test', '2001:db8:3::ffff', 80, T0), true, 'any port, any case');
+    assert.equal(history.isSuspected('svc.test', '2001:db8:3:1::11', 443, T0), false, 'another /64');
+    assert.equal(history.isSuspected('other.test', '2001:db8:3::11', 443, T0), false, 'another name');
+    // An endpoint that itself connected last time has proven itself.
+    history.recordSuccess('2001:db8:3::12', 443, 5, T0);
+    assert.equal(history.isSuspected('svc.test', '2001:db8:3::12', 443, T0), false);
+    // Suspicion ends after backoffMaxMs (10 min) …
+    assert.equal(history.isSuspected('svc.test', '2001:db8:3::11', 443, T0 + 10 * MIN - 1), true);
+    assert.equal(history.isSuspected('svc.test', '2001:db8:3::11', 443, T0 + 10 * MIN), false);
+    // … or when an address of the network connects for the name.
+    history.noteUnanswered('svc.test', '198.51.100.1', '203.0.113.1', T0);
+    assert.equal(history.isSuspected('svc.test', '198.51.100.2', 443, T0), true, 'same /24');
+    history.noteConnected('svc.test', '198.51.100.77');
+    assert.equal(history.isSuspected('svc.test', '198.51.100.2', 443, T0), false);
+  });
+
+  test('an unanswered address when the winner is in the same network suspects nobody else', () => {
+    const history = new EndpointHistory();
+    history.noteUnanswered('svc.test', '192.0.2.1', '192.0.2.2', T0);
+    assert.equal(history.isSuspected('svc.test', '192.0.2.3', 443, T0), false);
+    assert.equal(history.deferredFamily('svc.test', T0), undefined);
+  });
+
+  test('a family unanswered twice in a row while the other connects goes second for that name', () => {
+    const history = new EndpointHistory();
+    history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
+    assert.equal(history.deferredFamily('svc.test', T0), undefined, 'once is not "keeps"');
+    history.noteUnanswered('svc.test', '2001:db8:9::10', '192.0.2.1', T0 + 1000);
+    assert.equal(history.deferredFamily('svc.test', T0 + 1000), 6);
+    assert.equal(history.deferredFamily('other.test', T0 + 1000), undefined);
+    assert.equal(history.deferredFamily('svc.test', T0 + 1000 + 10 * MIN), undefined, 'expires');
+    history.noteConnected('svc.test', '192.0.2.1');
+    assert.equal(
+      history.deferredFamily('svc.test', T0 + 1000),
+      6,
+      'the other family connecting changes nothing',
+    );
+    history.noteConnected('svc.test', '2001:db8:1::1');
+    assert.equal(history.deferredFamily('svc.test', T0 + 1000), undefined, 'IPv6 connected: cleared');
+    history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
+    history.noteUnanswered('svc.test', '192.0.2.1', '2001:db8:3::10', T0);
+    history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
+    assert.equal(history.deferredFamily('svc.test', T0), undefined, 'not in a row');
+    history.forget();
+    history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
+    history.noteUnanswered('svc.test', '2001:db8:3::10', '192.0.2.1', T0);
+    assert.equal(history.deferredFamily('svc.test', T0), 6);
+    history.forget();
+    assert.equal(history.deferredFamily('svc.test', T0), undefined, 'forget() (network change) clears it');
+    assert.equal(history.isSuspected('svc.test', '2001:db8:3::11', 443, T0), false);
+  });
+
+  test('bad input is a TypeError naming it', () => {
+    const history = new EndpointHistory();
+    throwsCode(
+      () => history.noteUnanswered('', '192.0.2.1', '192.0.2.2', T0),
+      'ERR_NETDIAL_INVALID_ARGUMENT',
+      'name',
+    );
+    throwsCode(
+      () => history.noteUnanswered('a.test', 'nope', '192.0.2.2', T0),
+      'ERR_NETDIAL_INVALID_ARGUMENT',
+      'address',
+    );
+    throwsCode(() => history.attemptDelayFor('192.0.2.1', 0, T0), 'ERR_NETDIAL_INVALID_ARGUMENT', 'port');
+  });
+});

@@ -330,3 +330,112 @@ describe('resolution failures and abort', () => {
     assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.2']);
   });
 });
+
+describe('stale answers yield to fresh ones (issue 12; draft-ietf-happy-happyeyeballs-v3 optimistic use)', () => {
+  const stale = { refreshPending: true };
+
+  test('stale addresses all refused: the race waits for the refresh and the fresh address joins and wins', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1']);
+    d.at(1, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    assert.equal(d.result, undefined, 'not exhausted while the refresh is out');
+    assert.deepEqual(d.race.awaitingRefresh, [4]);
+    d.at(20, (r, n) => r.refreshed(4, [v4(9)], n));
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '20 start #1 203.0.113.9']);
+    assert.equal(d.race.attempts[1]!.trigger, 'answer');
+    d.at(21, (r, n) => r.attemptConnected(1, n));
+    assert.equal(d.result, 'won #1');
+  });
+
+  test('the wait for the refresh is bounded by the deadline', () => {
+    const d = new Driver(config({ families: [4], deadlineMs: 1000 }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));
+    d.at(1, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.advanceTo(999);
+    assert.equal(d.result, undefined);
+    d.advanceTo(1000);
+    assert.equal(d.result, 'fail timeout');
+    assert.deepEqual(
+      d.race.answers.map((a) => [a.family, a.count, a.code]),
+      [
+        [4, 1, undefined],
+        [4, 0, 'ETIMEOUT'],
+      ],
+      'the refresh that never came is in the log',
+    );
+  });
+
+  test('a failed refresh leaves the stale answer in force and ends the wait: exhausted only then', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));
+    d.at(1, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.at(30, (r, n) => r.refreshFailed(4, n));
+    assert.equal(d.result, 'fail exhausted');
+  });
+
+  test('fresh beats stale: untried stale addresses missing from the fresh answer are dropped', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n, stale));
+    d.at(5, (r, n) => r.refreshed(4, [v4(3), v4(7)], n));
+    assert.deepEqual(
+      d.race.order.map((c) => c.address),
+      ['203.0.113.1', '203.0.113.3', '203.0.113.7'],
+      'the tried one stays listed, .2 is gone, .7 joins',
+    );
+    d.at(6, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.at(7, (r, n) => r.attemptFailed(1, 'ECONNREFUSED', n));
+    d.at(8, (r, n) => r.attemptFailed(2, 'ECONNREFUSED', n));
+    assert.deepEqual(
+      d.starts().map((l) => l.split(' ').pop()),
+      ['203.0.113.1', '203.0.113.3', '203.0.113.7'],
+    );
+    assert.equal(d.result, 'fail exhausted');
+  });
+
+  test('an answer that is not stale is not waited for beyond its own family', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n));
+    d.at(1, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    assert.equal(d.result, 'fail exhausted');
+    assert.deepEqual(d.race.awaitingRefresh, []);
+  });
+
+  test('a refresh for a family still pending (its stale answer never counted) is the answer of that family', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(5, (r, n) => r.refreshed(4, [v4(2)], n));
+    assert.deepEqual(d.starts(), ['5 start #0 203.0.113.2']);
+    const e = new Driver(config({ families: [4] }));
+    e.at(5, (r, n) => r.refreshFailed(4, n, 'ETIMEOUT'));
+    assert.equal(e.result, 'fail dns');
+    assert.equal(e.race.answers[0]?.code, 'ETIMEOUT');
+  });
+
+  test('a refresh for a family that was not stale is ignored', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n));
+    d.at(5, (r, n) => r.refreshed(4, [v4(2)], n));
+    assert.deepEqual(
+      d.race.order.map((c) => c.address),
+      ['203.0.113.1'],
+    );
+  });
+});
+
+describe('attempt delay per destination (RFC 8305 §5, issue 12)', () => {
+  test('the delay after each attempt is the one of its destination', () => {
+    const delays: Record<string, number> = { '203.0.113.1': 1500, '203.0.113.2': 100 };
+    const d = new Driver(config({ families: [4], attemptDelayFor: (c) => delays[c.address] ?? 250 }));
+    d.at(0, (r, n) => r.answer(4, [v4(1), v4(2), v4(3)], n));
+    d.advanceTo(3000);
+    assert.deepEqual(d.starts(), [
+      '0 start #0 203.0.113.1',
+      '1500 start #1 203.0.113.2',
+      '1600 start #2 203.0.113.3',
+    ]);
+    assert.deepEqual(
+      d.race.attempts.map((a) => a.delayMs),
+      [1500, 100, 250],
+    );
+  });
+});

@@ -7,7 +7,15 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Dialer, getReport, isDialError } from '../../src/index.js';
 import type { AttemptSummary, RunResult } from '../types.js';
-import { type ChildJob, epochNowMs, errorCode, finish, readJob, waitForGo } from './protocol.js';
+import {
+  type ChildJob,
+  dialUntilMoved,
+  epochNowMs,
+  errorCode,
+  finish,
+  readJob,
+  waitForGo,
+} from './protocol.js';
 
 async function dialOnce(dialer: Dialer, host: string, port: number): Promise<RunResult> {
   const started = performance.now();
@@ -84,6 +92,13 @@ async function main(job: ChildJob): Promise<never> {
       await waitForGo();
       const secondStartEpochMs = epochNowMs();
       const second = await dialOnce(dialer, name, job.port);
+      return finish({ first, second, secondStartEpochMs });
+    }
+    case 'renumber': {
+      const first = await dialOnce(dialer, name, job.port);
+      await waitForGo();
+      const secondStartEpochMs = epochNowMs();
+      const second = await dialUntilMoved(() => dialOnce(dialer, name, job.port), job);
       return finish({ first, second, secondStartEpochMs });
     }
     case 'concurrent': {

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RunResult } from '../types.js';
-import { type ChildJob, errorCode, finish, readJob, waitForGo } from './protocol.js';
+import { type ChildJob, dialUntilMoved, errorCode, finish, readJob, waitForGo } from './protocol.js';
 
 type Api = 'net-default' | 'net-no-asf' | 'fetch';
 
@@ -84,6 +84,16 @@ async function main(api: Api, job: ChildJob): Promise<never> {
           : await connectOnce(api, name, job.port, job.capMs);
       await waitForGo();
       return finish({ first, second: await connectOnce(api, name, job.port, job.capMs) });
+    }
+    case 'renumber': {
+      // fetch: every request on a new connection (and a lookup), as a moved service needs.
+      const once = (): Promise<RunResult> =>
+        api === 'fetch'
+          ? fetchOnce(name, job.port, job.capMs, true)
+          : connectOnce(api, name, job.port, job.capMs);
+      const first = await once();
+      await waitForGo();
+      return finish({ first, second: await dialUntilMoved(once, job) });
     }
     case 'concurrent':
       return finish({ first: await batch(api, job.names, job.port, job.capMs) });

@@ -58,6 +58,20 @@ async def main():
         print('READY', flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         return {'first': first, 'second': await one(names[0])}
+    if mode == 'renumber':
+        first = await one(names[0])
+        print('READY', flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        target, most = job['renumber']['newAddress'], job['renumber']['maxDials']
+        t = time.perf_counter()
+        for dials in range(1, most + 1):
+            last = await one(names[0])
+            if last['ok'] and last['address'] == target:
+                last.update({'ms': (time.perf_counter() - t) * 1000, 'dials': dials})
+                return {'first': first, 'second': last}
+        error = last.get('error') or 'still %s' % last.get('address')
+        last.update({'ok': False, 'ms': (time.perf_counter() - t) * 1000, 'dials': most, 'error': error})
+        return {'first': first, 'second': last}
     return {'first': await batch(names)}
 
 report = asyncio.run(main())

@@ -4,6 +4,7 @@
  * parent (dns-stop), reads one line from stdin to go on, and ends with one line `RESULT <json>`.
  */
 import type { ScenarioKind } from '../scenarios.js';
+import { performance } from 'node:perf_hooks';
 import type { RunResult } from '../types.js';
 
 /** Prefix of the line that carries a child's result. */
@@ -19,11 +20,14 @@ export interface ChildJob {
   port: number;
   /** Cap of each connect (and of a whole batch), ms. */
   capMs: number;
+  /** 'renumber': the address the service moved to, and how many dials to try to reach it. */
+  renumber?: { newAddress: string; maxDials: number } | undefined;
 }
 
 /**
  * What a child reports. 'single': `first` (netdial: cold) and, for netdial, `second` (warm, started at
- * `secondStartEpochMs`). 'dns-stop': `first` with DNS up, `second` after the parent said go. 'concurrent':
+ * `secondStartEpochMs`). 'dns-stop': `first` with DNS up, `second` after the parent said go. 'renumber':
+ * `first` to the old address, `second` the dials after the move (`dials`, `ms` until the new address). 'concurrent':
  * `first` the batch (netdial: a cold Dialer), `second` (netdial) the same batch again, warm.
  */
 export interface ChildReport {
@@ -59,6 +63,24 @@ export async function waitForGo(): Promise<void> {
     };
     process.stdin.on('data', onData);
   });
+}
+
+/**
+ * 'renumber': dials with `once` until it reaches `newAddress` or `maxDials` dials were made; the result
+ * carries the dial count and the time from the first of them.
+ */
+export async function dialUntilMoved(once: () => Promise<RunResult>, job: ChildJob): Promise<RunResult> {
+  const { newAddress, maxDials } = job.renumber ?? { newAddress: '', maxDials: 1 };
+  const started = performance.now();
+  let last: RunResult = { ok: false, ms: 0, error: 'no dial' };
+  for (let dials = 1; dials <= maxDials; dials++) {
+    last = await once();
+    if (last.ok && last.address === newAddress) {
+      return { ...last, ms: performance.now() - started, dials };
+    }
+  }
+  const error = last.ok ? `still ${last.address ?? '?'}` : (last.error ?? 'failed');
+  return { ...last, ok: false, ms: performance.now() - started, dials: maxDials, error };
 }
 
 /** Wall-clock now with sub-millisecond resolution (comparable across processes). */

@@ -148,8 +148,17 @@ export function attemptDelayText(report: DialReport): string {
   switch (report.decisions.attemptDelaySource) {
     case 'option':
       return `${ms} (set by the caller: --attempt-delay)`;
-    case 'history':
-      return `${ms} (from RTT history: 2 × SRTT + 4 × RTTVAR, clamped to 100 ms–2 s; RFC 8305 §5)`;
+    case 'history': {
+      const whose =
+        report.decisions.attemptDelayBasis === 'endpoint'
+          ? 'of this endpoint'
+          : report.decisions.attemptDelayBasis === 'network'
+            ? 'of its network'
+            : report.decisions.attemptDelayBasis === 'name'
+              ? "of the name's other addresses"
+              : 'of the Dialer';
+      return `${ms} (from RTT history ${whose}: 2 × SRTT + 4 × RTTVAR, clamped to 100 ms–2 s; RFC 8305 §5)`;
+    }
     default:
       return `${ms} (default, no RTT history; RFC 8305 §5)`;
   }

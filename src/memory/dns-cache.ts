@@ -2,8 +2,10 @@
  * DNS answer cache for A and AAAA, keyed per (name, record type), pure: every method takes `nowMs`.
  *
  * What it remembers, per name and type, and what `get` answers:
- * - positive answers (addresses) — fresh until their TTL runs out, then served as stale for up to
- *   `maxStaleSeconds` (RFC 8767 serve-stale) while the caller refreshes them;
+ * - positive answers (addresses) — fresh until their TTL runs out, then kept as stale data for up to
+ *   `maxStaleSeconds` (RFC 8767 serve-stale); `get` also says whether a stale answer may be raced while the
+ *   caller refreshes it (optimistic use: positive TTL, stale at most `maxOptimisticStaleSeconds`) or only
+ *   used when the refresh fails or is late;
  * - negative answers (RFC 2308) — NXDOMAIN and NODATA, as different facts;
  * - failures (SERVFAIL, timeout, refused, …) — remembered briefly so that a dead server is not asked again
  *   on every connection; a failure never erases stale addresses (RFC 8767 §4: stale data survives a failed refresh).
@@ -52,7 +54,10 @@ export interface DnsCacheOptions {
    * answer of thousands of records can take. Default 1024 (the largest `maxAddresses` a dial accepts).
    */
   maxAddressesPerName?: number | undefined;
-  /** Floor for positive TTLs, seconds. Default 0 (a TTL of 0 stays 0: never fresh, kept for stale use only). */
+  /**
+   * Floor for positive TTLs, seconds. Default 0 (a TTL of 0 stays 0: never fresh, never used optimistically, kept
+   * for serve-stale when a refresh fails). A floor above 0 makes such answers reusable like any other.
+   */
   minTtlSeconds?: number | undefined;
   /** Ceiling for positive TTLs, seconds; must be >= `minTtlSeconds`. Default 86400 (1 day). */
   maxTtlSeconds?: number | undefined;
@@ -76,6 +81,14 @@ export interface DnsCacheOptions {
    * (RFC 8767 §5, failure recheck timer).
    */
   staleRefreshBackoffSeconds?: number | undefined;
+  /**
+   * How long after its TTL ran out an answer may still be used *optimistically*, seconds: raced at once while its
+   * refresh runs (draft-ietf-happy-happyeyeballs-v3), the refresh's addresses joining when they come. Default 60.
+   * Only answers that arrived with a positive TTL qualify (a TTL of 0 says "do not reuse"). Beyond this, or for a
+   * TTL-0 answer, a dial waits for the refresh and uses the stale answer only when the refresh fails or does not
+   * answer within the client response timer (RFC 8767 serve-stale proper). 0 disables optimistic use.
+   */
+  maxOptimisticStaleSeconds?: number | undefined;
 }
 
 /** Validated, frozen options of a {@link DnsCache} (every field present). */
@@ -92,6 +105,7 @@ export const DNS_CACHE_DEFAULTS: DnsCacheConfig = Object.freeze({
   errorTtlSeconds: 5,
   maxStaleSeconds: 86_400,
   staleRefreshBackoffSeconds: 30,
+  maxOptimisticStaleSeconds: 60,
 });
 
 /**
@@ -106,7 +120,8 @@ export const STALE_ANSWER_TTL_SECONDS = 30;
  * then stale addresses, then miss.
  * - `fresh`: `ttlRemainingSeconds` is rounded up to whole seconds, so it is >= 1 while fresh.
  * - `stale`: expired addresses still inside `maxStaleSeconds`; `staleForSeconds` is whole seconds since expiry
- *   (rounded down); `refreshAllowed` is false during the refresh backoff after a failed refresh (RFC 8767 §5).
+ *   (rounded down); `refreshAllowed` is false during the refresh backoff after a failed refresh (RFC 8767 §5);
+ *   `optimistic` says whether the answer may be raced before its refresh is back (see `maxOptimisticStaleSeconds`).
  * - `negative`: an RFC 2308 negative answer; `ttlRemainingSeconds` rounded up.
  * - `error`: a remembered failure and its code; `stale` holds the addresses that may still be served (RFC 8767).
  * - `miss`: nothing usable.
@@ -114,7 +129,14 @@ export const STALE_ANSWER_TTL_SECONDS = 30;
  */
 export type CacheLookup =
   | { state: 'fresh'; records: readonly string[]; ttlRemainingSeconds: number }
-  | { state: 'stale'; records: readonly string[]; staleForSeconds: number; refreshAllowed: boolean }
+  | {
+      state: 'stale';
+      records: readonly string[];
+      staleForSeconds: number;
+      refreshAllowed: boolean;
+      /** May be raced at once while the refresh runs: had a positive TTL, stale <= maxOptimisticStaleSeconds. */
+      optimistic: boolean;
+    }
   | { state: 'negative'; kind: NegativeKind; ttlRemainingSeconds: number }
   | { state: 'error'; code: string; ttlRemainingSeconds: number; stale?: readonly string[] }
   | { state: 'miss' };
@@ -157,6 +179,8 @@ export interface DnsCacheJsonEntry {
   records?: string[];
   /** Remaining fresh time of `records`, ms; zero or negative when already stale (minus how long stale). */
   freshForMs?: number;
+  /** The TTL `records` arrived with, seconds (0: not for optimistic reuse). Absent in older exports: taken as positive. */
+  ttlSeconds?: number;
   negative?: NegativeKind;
   negativeForMs?: number;
   errorCode?: string;
@@ -178,6 +202,8 @@ class Slot {
   negative: NegativeKind | undefined = undefined;
   /** Fresh-until of `records`, or expiry of `negative` (ms, caller's clock). */
   expiresAtMs = NONE;
+  /** The TTL `records` arrived with (after clamping), seconds; 0 means "do not reuse". */
+  ttlSeconds = 0;
   errorCode: string | undefined = undefined;
   errorUntilMs = NONE;
   refreshBackoffUntilMs = NONE;
@@ -214,7 +240,8 @@ export class DnsCache {
    * refresh backoff, older addresses). The TTL of the set is the smallest record TTL (an RRset has one TTL, RFC 2181
    * §5.2), clamped to [minTtlSeconds, maxTtlSeconds]; TTLs with the high bit set (> 2^31 − 1) are taken as positive
    * and capped by the same clamp (RFC 8767 §4 updating RFC 2181 §8). A TTL of 0 after clamping means the answer is
-   * never fresh but stays available as stale data. Duplicate addresses are dropped, order is kept, and only the first `maxAddressesPerName` are kept.
+   * never fresh and never for optimistic use, but stays available as stale data (serve-stale). Duplicate addresses are
+   * dropped, order is kept, and only the first `maxAddressesPerName` are kept.
    * Since the name evidently exists (RFC 2308 §1: data and NODATA are only for names that exist), an NXDOMAIN held
    * for the other type is dropped.
    *
@@ -250,6 +277,7 @@ export class DnsCache {
     const slot = new Slot();
     slot.records = Object.freeze(addresses);
     slot.expiresAtMs = nowMs + ttlSeconds * 1000;
+    slot.ttlSeconds = ttlSeconds;
     const entry = this.#write(key, type, slot);
     this.#dropOtherNxdomain(entry, type);
     this.#settleEntry(key, entry, nowMs);
@@ -386,6 +414,8 @@ export class DnsCache {
         records,
         staleForSeconds: Math.floor((nowMs - slot.expiresAtMs) / 1000),
         refreshAllowed: nowMs >= slot.refreshBackoffUntilMs,
+        optimistic:
+          slot.ttlSeconds > 0 && nowMs - slot.expiresAtMs <= this.options.maxOptimisticStaleSeconds * 1000,
       };
     }
     return MISS;
@@ -455,6 +485,7 @@ export class DnsCache {
         if (slot.records !== undefined) {
           out.records = [...slot.records];
           out.freshForMs = slot.expiresAtMs - nowMs;
+          out.ttlSeconds = slot.ttlSeconds;
         }
         if (slot.negative !== undefined) {
           out.negative = slot.negative;
@@ -517,6 +548,8 @@ export class DnsCache {
         }
         slot.records = Object.freeze([...new Set(item.records)].slice(0, o.maxAddressesPerName));
         slot.expiresAtMs = until(item.freshForMs, `${at}.freshForMs`, o.maxTtlSeconds);
+        if (item.ttlSeconds === undefined) slot.ttlSeconds = 1;
+        else slot.ttlSeconds = checkSeconds(item.ttlSeconds, `${at}.ttlSeconds`);
       } else if (item.negative !== undefined) {
         if (item.negative !== 'NXDOMAIN' && item.negative !== 'NODATA') {
           throw invalidArgument(`\`${at}.negative\` must be 'NXDOMAIN' or 'NODATA'`);

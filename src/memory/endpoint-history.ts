@@ -12,6 +12,7 @@
 
 import { isIP } from 'node:net';
 import { invalidArgument, invalidOption } from '../errors.js';
+import { networkOf } from './network-prefix.js';
 
 /** Smoothing gain for SRTT, RFC 6298 §2 (alpha = 1/8). A constant, not an option. */
 export const RTT_ALPHA = 1 / 8;
@@ -54,6 +55,16 @@ export const ENDPOINT_HISTORY_DEFAULTS: EndpointHistoryConfig = Object.freeze({
   maxAttemptDelayMs: 2000,
   defaultAttemptDelayMs: 250,
 });
+
+/**
+ * What an attempt delay from {@link EndpointHistory.attemptDelayFor} rests on: the endpoint's own RTT samples, those
+ * of its network (same /24 or /64, any port), those of the other addresses of the same name (this dial's), any
+ * endpoint the history measured (Dialer-wide), or nothing (default).
+ */
+export type AttemptDelayBasis = 'endpoint' | 'network' | 'name' | 'dialer' | 'default';
+
+/** Unanswered attempts of one family of a name, while the other family connected (see `noteUnanswered`). */
+const FAMILY_TROUBLE_THRESHOLD = 2;
 
 /** Outcome of a connection attempt as history records it. */
 export type AttemptOutcome = 'success' | 'failure';
@@ -121,11 +132,15 @@ class Endpoint {
   rttvarMs = Number.NaN;
   /** NONE when the last outcome is a success. */
   backoffUntilMs = NONE;
+  /** Its /24 or /64 (network-prefix.ts), computed once. */
+  readonly network: string | undefined;
   constructor(
     readonly address: string,
     readonly port: number,
     readonly family: 4 | 6,
-  ) {}
+  ) {
+    this.network = networkOf(address);
+  }
 }
 
 /**
@@ -139,6 +154,10 @@ export class EndpointHistory {
   /** The validated options in force. */
   readonly options: EndpointHistoryConfig;
   readonly #endpoints = new Map<string, Endpoint>();
+  /** `name \n network` → until when the network's addresses of that name are suspected (ms). */
+  readonly #suspects = new Map<string, number>();
+  /** name → a family whose attempts went unanswered while the other family connected, how often in a row, until when. */
+  readonly #familyTrouble = new Map<string, { family: 4 | 6; count: number; untilMs: number }>();
 
   /** @throws TypeError with code 'ERR_NETDIAL_INVALID_OPTION' naming the first invalid option. */
   constructor(options?: EndpointHistoryOptions) {
@@ -263,15 +282,133 @@ export class EndpointHistory {
       if (family !== undefined && endpoint.family !== family) continue;
       values.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
     }
-    const { minAttemptDelayMs, maxAttemptDelayMs, defaultAttemptDelayMs } = this.options;
-    if (values.length === 0) return defaultAttemptDelayMs;
-    values.sort((x, y) => x - y);
-    const middle = values.length >> 1;
-    const median =
-      values.length % 2 === 1
-        ? (values[middle] as number)
-        : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
-    return Math.round(Math.min(maxAttemptDelayMs, Math.max(minAttemptDelayMs, median)));
+    if (values.length === 0) return this.options.defaultAttemptDelayMs;
+    return this.#clampDelay(median(values));
+  }
+
+  /**
+   * The Connection Attempt Delay to wait after starting an attempt to (address, port), ms, and what it rests on
+   * (RFC 8305 §5: "should" come from RTT history; the closer the history, the better it predicts this handshake):
+   * 1. the endpoint's own SRTT: 2·SRTT + 4·RTTVAR (see {@link attemptDelayMs} for why);
+   * 2. else the median of that value over the endpoints of its network (same /24 or /64, any port);
+   * 3. else the median over `sameName`, the other addresses of the name being dialled (same port): one service,
+   *    usually one distance;
+   * 4. else the Dialer-wide median ({@link attemptDelayMs} over every family);
+   * 5. else `defaultAttemptDelayMs`, basis 'default'.
+   * Clamped to [minAttemptDelayMs, maxAttemptDelayMs] and rounded to whole ms like {@link attemptDelayMs}.
+   */
+  attemptDelayFor(
+    address: string,
+    port: number,
+    nowMs: number,
+    sameName: readonly string[] = [],
+  ): { delayMs: number; basis: AttemptDelayBasis } {
+    const key = checkEndpoint(address, port);
+    checkNow(nowMs);
+    const own = this.#endpoints.get(key);
+    if (own !== undefined && !Number.isNaN(own.srttMs)) {
+      return { delayMs: this.#clampDelay(2 * own.srttMs + 4 * own.rttvarMs), basis: 'endpoint' };
+    }
+    const network = networkOf(address);
+    const near: number[] = [];
+    for (const endpoint of this.#endpoints.values()) {
+      if (Number.isNaN(endpoint.srttMs) || endpoint.network !== network) continue;
+      near.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
+    }
+    if (near.length > 0) return { delayMs: this.#clampDelay(median(near)), basis: 'network' };
+    const siblings: number[] = [];
+    for (const other of sameName) {
+      const endpoint = other === address ? undefined : this.#endpoints.get(checkEndpoint(other, port));
+      if (endpoint !== undefined && !Number.isNaN(endpoint.srttMs)) {
+        siblings.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
+      }
+    }
+    if (siblings.length > 0) return { delayMs: this.#clampDelay(median(siblings)), basis: 'name' };
+    for (const endpoint of this.#endpoints.values()) {
+      if (!Number.isNaN(endpoint.srttMs)) {
+        return { delayMs: this.attemptDelayMs(undefined, nowMs), basis: 'dialer' };
+      }
+    }
+    return { delayMs: this.options.defaultAttemptDelayMs, basis: 'default' };
+  }
+
+  #clampDelay(ms: number): number {
+    const { minAttemptDelayMs, maxAttemptDelayMs } = this.options;
+    return Math.round(Math.min(maxAttemptDelayMs, Math.max(minAttemptDelayMs, ms)));
+  }
+
+  /**
+   * An attempt of dial `name` to `address` went unanswered (its socket was open longer than the winner's and
+   * never connected) while `winner` connected. Learns about networks, not only addresses:
+   * - winner in another network (/24, /64): the other addresses of `address`'s network, for `name`, are suspected
+   *   ({@link isSuspected}) until one of them connects or `backoffMaxMs` passes;
+   * - winner of the other family: counts against `address`'s family for `name`; after 2 such dials in a row
+   *   that family is ranked second for the name ({@link deferredFamily}) until it connects or `backoffMaxMs`
+   *   passes (as Apple's and Chromium's "IPv6 is broken here" state, but per name).
+   * Recording the address's own failure is the caller's ({@link recordFailure}).
+   */
+  noteUnanswered(name: string, address: string, winner: string, nowMs: number): void {
+    checkEndpoint(address, 1);
+    checkEndpoint(winner, 1);
+    checkNow(nowMs);
+    const key = checkName(name);
+    const network = networkOf(address);
+    const untilMs = nowMs + this.options.backoffMaxMs;
+    if (network !== networkOf(winner)) {
+      const suspect = `${key}\n${network}`;
+      this.#suspects.delete(suspect);
+      this.#suspects.set(suspect, untilMs);
+      trim(this.#suspects, this.options.maxEndpoints);
+    }
+    const family = isIP(address) === 6 ? 6 : 4;
+    if (family !== (isIP(winner) === 6 ? 6 : 4)) {
+      const held = this.#familyTrouble.get(key);
+      const count = held?.family === family && held.untilMs > nowMs ? held.count + 1 : 1;
+      this.#familyTrouble.delete(key);
+      this.#familyTrouble.set(key, { family, count, untilMs });
+      trim(this.#familyTrouble, this.options.maxEndpoints);
+    }
+  }
+
+  /**
+   * Dial `name` connected to `address`: its network and family are proven for the name (clears what
+   * {@link noteUnanswered} suspected of them).
+   */
+  noteConnected(name: string, address: string): void {
+    checkEndpoint(address, 1);
+    const key = checkName(name);
+    if (this.#suspects.size === 0 && this.#familyTrouble.size === 0) return;
+    this.#suspects.delete(`${key}\n${networkOf(address)}`);
+    const family = isIP(address) === 6 ? 6 : 4;
+    if (this.#familyTrouble.get(key)?.family === family) this.#familyTrouble.delete(key);
+  }
+
+  /**
+   * Whether (address, port), for dial `name`, is in a network suspected at `nowMs` and has not proven itself
+   * (its last recorded outcome is not a success). Suspects rank after the endpoints not suspected.
+   */
+  isSuspected(name: string, address: string, port: number, nowMs: number): boolean {
+    const endpoint = checkEndpoint(address, port);
+    checkNow(nowMs);
+    if (this.#suspects.size === 0) return false;
+    const suspect = `${checkName(name)}\n${networkOf(address)}`;
+    const untilMs = this.#suspects.get(suspect);
+    if (untilMs === undefined) return false;
+    if (untilMs <= nowMs) {
+      this.#suspects.delete(suspect);
+      return false;
+    }
+    return this.#endpoints.get(endpoint)?.lastOutcome !== 'success';
+  }
+
+  /** The family ranked second for dial `name` at `nowMs` (see {@link noteUnanswered}), or undefined. */
+  deferredFamily(name: string, nowMs: number): 4 | 6 | undefined {
+    checkNow(nowMs);
+    if (this.#familyTrouble.size === 0) return undefined;
+    const held = this.#familyTrouble.get(checkName(name));
+    if (held === undefined || held.untilMs <= nowMs || held.count < FAMILY_TROUBLE_THRESHOLD)
+      return undefined;
+    return held.family;
   }
 
   /** Forgets the endpoint. Returns whether it was remembered. */
@@ -282,6 +419,8 @@ export class EndpointHistory {
   /** Forgets all history (reachability, backoffs and RTTs): call it when the network changes. */
   forget(): void {
     this.#endpoints.clear();
+    this.#suspects.clear();
+    this.#familyTrouble.clear();
   }
 
   /**
@@ -396,6 +535,28 @@ export class EndpointHistory {
     }
     return endpoint;
   }
+}
+
+/** The median of `values` (non-empty); sorts them. */
+function median(values: number[]): number {
+  values.sort((x, y) => x - y);
+  const middle = values.length >> 1;
+  return values.length % 2 === 1
+    ? (values[middle] as number)
+    : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
+}
+
+/** Drops the oldest entries of an insertion-ordered map beyond `max`. */
+function trim(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) map.delete(map.keys().next().value as string);
+}
+
+/** Validates a host name for the per-name state and returns its key (ASCII lower case, RFC 4343). */
+function checkName(name: string): string {
+  if (typeof name !== 'string' || name === '') {
+    throw invalidArgument(`\`name\` must be a non-empty string, got ${String(name)}`);
+  }
+  return name.toLowerCase();
 }
 
 /** Validates an endpoint and returns its map key (port first: IPv6 addresses contain colons). */
