@@ -17,7 +17,7 @@
  * Every payload carries `dialId` (unique in the process) to tie the events of one dial together, and
  * `atMs`, milliseconds since the dial began on a monotonic clock (the DialReport's timebase).
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 import type { DialReport } from './report.js';
 import type { AddressSource, Family } from './types.js';

@@ -3,8 +3,8 @@
  * one real timer, then runs TLS on the winner. It decides nothing itself: it carries out the race's
  * actions and reports what happened.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
 import { DialTrace } from './diagnostics.js';
 import type { Clock } from './clock.js';

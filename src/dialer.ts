@@ -5,7 +5,7 @@
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import os from 'node:os';
+import * as os from 'node:os';
 import { AttemptSlots } from './attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
 import { runDial } from './dial-session.js';

@@ -6,8 +6,8 @@
  * RFC 2308 §5 negative TTLs cannot be honoured.
  */
 import { randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
-import net from 'node:net';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
 import { inputError } from './errors.js';
 import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';

@@ -5,8 +5,8 @@
  * Unix. These helpers keep zones end to end: parse, turn into the name form a socket accepts, and
  * compare two addresses by interface index rather than by text.
  */
-import net from 'node:net';
-import os from 'node:os';
+import * as net from 'node:net';
+import * as os from 'node:os';
 
 /** An IP address split from its zone: `address` canonical (lowercase, compressed), `zone` as written. */
 export interface ZonedAddress {

@@ -4,9 +4,9 @@
  * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's own DNS client (src/dns-client.ts; A and
  * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
-import dns from 'node:dns';
+import * as dns from 'node:dns';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
+import * as os from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses } from './dns-client.js';

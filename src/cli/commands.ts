@@ -3,7 +3,7 @@
  * the flags, runs, prints, saves the memory file and returns the exit status — or throws the error it
  * ended with (main turns that into one line and an exit status).
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Dialer } from '../dialer.js';
 import { type DialError, isDialError } from '../errors.js';

@@ -4,8 +4,8 @@
  * the FIRST address only, give up after a cap. A thin shell over node:dns (c-ares, pointed at the demo's
  * DNS server) and node:net.
  */
-import dns from 'node:dns';
-import net from 'node:net';
+import * as dns from 'node:dns';
+import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type OutcomeKind, outcomeKind } from './format.js';
 

@@ -4,7 +4,7 @@
  * with what loopback allows. Never sends a query to the host's resolver: every lookup goes to the demo's
  * own DNS server (the lab's on 127.0.0.1:53, or a loopback one on a free port).
  */
-import net from 'node:net';
+import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_ZONE, SCENARIOS } from '../../lab/default-zone.js';
 import { withLab } from '../../lab/lab.js';

@@ -3,7 +3,7 @@
  * stdin half-closes the connection (FIN) and the copy goes on until the server closes its side; when the
  * server closes, the output ends and so does the copy (stdin is abandoned, as nc does).
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 
 /** How the copy ended. */
 export type PipeEnd =

@@ -14,9 +14,9 @@
  * here to names only. To enforce a policy, give it to netdial's agents or dispatcher, which dial every
  * connection themselves (docs/integrations.md; test/integrations-policy-recipe.test.ts).
  */
-import dns from 'node:dns';
+import * as dns from 'node:dns';
 import type * as net from 'node:net';
-import os from 'node:os';
+import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { LOOKUP_OPTION_NAMES, readOptionBag } from '../option-names.js';

@@ -10,7 +10,7 @@
  * `createConnection`), so it has to see `destroy` itself to stop the dial at once. There is no event for
  * it, so the request gets an own `destroy` that calls Node's and then tells the dials waiting for it.
  */
-import type http from 'node:http';
+import type * as http from 'node:http';
 
 type DestroyListener = (err: Error | undefined) => void;
 
