@@ -69,9 +69,9 @@ export const TEST_SOAK: SoakOptions = {
 };
 
 /**
- * Lab options for a soak: c-ares gives up on a query after about 3 s (1 s, then 2 s) instead of its
+ * Lab options for a soak: the DNS client gives up on a query after about 3 s (1 s, then 2 s) instead of its
  * defaults (5 s × 4 tries), because queries kept alive to fill the cache after their dial ended (RFC 8305
- * §5) hold a UDP socket until c-ares gives up, and the run waits for descriptors to come back.
+ * §5) hold a UDP socket until the DNS client gives up, and the run waits for descriptors to come back.
  */
 export const SOAK_LAB_OPTIONS: LabOptions = Object.freeze({ resolvOptions: ['timeout:1', 'attempts:2'] });
 
@@ -340,7 +340,7 @@ function percentile(sorted: number[], p: number): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `ok` for up to `ms`, with a GC between tries (c-ares channels close when collected). */
+/** Polls `ok` for up to `ms`, with a GC between tries (sockets of finished queries close when collected). */
 async function settle(ok: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const until = performance.now() + ms;
   while (!(await ok()) && performance.now() < until) {
@@ -665,7 +665,7 @@ export function renderSoakReport(r: SoakResult, when: Date = new Date()): string
     '## Resources',
     '',
     `File descriptors: ${r.fds.baseline} before, ${r.fds.after} after (back ${r.fds.settleMs} ms after the last dial: ` +
-      'DNS queries kept to fill the cache outlive their dial until c-ares gives up). ' +
+      'DNS queries kept to fill the cache outlive their dial until the DNS client gives up). ' +
       `Server-side connections: ${r.serverConnections}, ` +
       `${r.serverConnectionsOpenAfter} still open after the run.`,
     '',
