@@ -2,7 +2,7 @@
  * The netdial network lab: real namespaces, real sockets, a real DNS server. For test files:
  *
  * ```ts
- * import { enterLab, withLab, DEFAULT_ZONE, LAB } from '../lab/index.js';
+ * import { enterLab, withLab, DEFAULT_ZONE, LAB } from './index.js';
  * if (await enterLab(import.meta.url)) {
  *   test('first A blackholed', () => withLab(DEFAULT_ZONE, async (lab) => { ... }));
  * }

@@ -6,16 +6,16 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import * as os from 'node:os';
-import { AttemptSlots } from './attempt-slots.js';
+import { AttemptSlots } from './race/attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
-import { runDial } from './dial-session.js';
+import { runDial } from './race/dial-session.js';
 import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
-import { Nat64Prefixes, parseNat64Prefix } from './nat64.js';
-import { NameResolver, type ResolverSettings } from './resolve.js';
-import { SourceAddressProbe } from './source-address.js';
-import { type ResolvedName, resolveName } from './resolve-name.js';
+import { Nat64Prefixes, parseNat64Prefix } from './resolution/nat64.js';
+import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
+import { SourceAddressProbe } from './race/source-address.js';
+import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
 import { parseHost, parseTarget } from './target.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */

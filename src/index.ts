@@ -14,9 +14,9 @@ export { DialMemory } from './memory/dial-memory.js';
 export type { MemoryJson, MemoryOptions } from './memory/dial-memory.js';
 export type { DnsCacheOptions } from './memory/dns-cache.js';
 export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
-export type { ResolvedEndpoint, ResolvedName } from './resolve-name.js';
-export type { ResolverPath } from './resolve.js';
-export type { HostLookupOrder } from './nsswitch.js';
+export type { ResolvedEndpoint, ResolvedName } from './resolution/resolve-name.js';
+export type { ResolverPath } from './resolution/resolve.js';
+export type { HostLookupOrder } from './resolution/nsswitch.js';
 export { getReport } from './report.js';
 export {
   ADDRESS_CLASS_RANGES,
@@ -26,8 +26,8 @@ export {
   isAddressPolicy,
   POLICY_DENIED_CODE,
   PUBLIC_INTERNET_ONLY,
-} from './policy.js';
-export type { AddressClass, AddressPolicy, PolicySpec, PolicyVerdict } from './policy.js';
+} from './policy/policy.js';
+export type { AddressClass, AddressPolicy, PolicySpec, PolicyVerdict } from './policy/policy.js';
 export * from './integrations/index.js';
 export { CHANNELS as DIAGNOSTICS_CHANNELS, subscribe as subscribeDiagnostics } from './diagnostics.js';
 export type {

@@ -16,7 +16,7 @@ import type { DnsCacheOptions } from './memory/dns-cache.js';
 import type { EndpointHistoryOptions } from './memory/endpoint-history.js';
 import type { MemoryOptions } from './memory/dial-memory.js';
 import type { DialOptions } from './options.js';
-import type { PolicySpec } from './policy.js';
+import type { PolicySpec } from './policy/policy.js';
 import type { ConnectorOptions, DispatcherOptions } from './undici.js';
 
 /** A set of option names, built from a table the compiler checks against `keyof` an options interface. */

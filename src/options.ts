@@ -7,7 +7,7 @@ import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
 import { isIP, isIPv6 } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
-import { parseNat64Prefix } from './nat64.js';
+import { parseNat64Prefix } from './resolution/nat64.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -18,7 +18,7 @@ import {
   MEMORY_OPTION_NAMES,
   readOptionBag,
 } from './option-names.js';
-import { type AddressPolicy, compilePolicy, narrowPolicy, type PolicySpec } from './policy.js';
+import { type AddressPolicy, compilePolicy, narrowPolicy, type PolicySpec } from './policy/policy.js';
 import type { Family } from './types.js';
 
 /**

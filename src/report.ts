@@ -5,8 +5,8 @@
  * is gone. All times are milliseconds since the dial began.
  */
 import type * as net from 'node:net';
-import type { AttemptOutcome } from './race.js';
-import type { ResolverPath } from './resolve.js';
+import type { AttemptOutcome } from './race/race.js';
+import type { ResolverPath } from './resolution/resolve.js';
 import type { AddressSource, Family } from './types.js';
 
 export interface QueryReport {

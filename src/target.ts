@@ -30,7 +30,7 @@
 import { domainToASCII } from 'node:url';
 import { type InputErrorCode, inputError } from './errors.js';
 import { isIPv4, isIPv6 } from './ip-address.js';
-import { lookupService } from './services.js';
+import { lookupService } from './resolution/services.js';
 
 /** A validated dial target. */
 export interface Target {

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LabDnsServer } from '../lab/dns-server.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
-import { PRESELECT_WINDOW, preselectDestinations } from '../src/sort.js';
-import { SourceAddressProbe } from '../src/source-address.js';
+import { PRESELECT_WINDOW, preselectDestinations } from '../src/race/sort.js';
+import { SourceAddressProbe } from '../src/race/source-address.js';
 import type { Family } from '../src/types.js';
 
 const run = promisify(execFile);

@@ -20,7 +20,7 @@ import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import { WINNER_MARK } from '../src/cli/trace.js';
 import type { AttemptError } from '../src/errors.js';
 import type { DialReport } from '../src/report.js';
-import type { ResolvedName } from '../src/resolve-name.js';
+import type { ResolvedName } from '../src/resolution/resolve-name.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_ZONE, enterLab, LAB, withLab } from '../lab/index.js';
 import { WINNER_MARK } from '../src/cli/trace.js';
 import type { DialReport } from '../src/report.js';
-import type { ResolvedName } from '../src/resolve-name.js';
+import type { ResolvedName } from '../src/resolution/resolve-name.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 

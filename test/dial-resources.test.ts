@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AttemptSlots } from '../src/attempt-slots.js';
+import { AttemptSlots } from '../src/race/attempt-slots.js';
 import { Dialer, type DialError, isDialError, type ResolveFunction } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, trackConnections } from './support/servers.js';

@@ -1,5 +1,5 @@
 /**
- * The dial shell (src/dial-session.ts) with real sockets on loopback, no root needed: what the race
+ * The dial shell (src/race/dial-session.ts) with real sockets on loopback, no root needed: what the race
  * decides must also happen to the sockets. Loopback addresses play the lab's conditions: a listener whose
  * accept queue is full drops SYNs (blackholed; "slow but alive" when it starts accepting later, since the
  * client's SYN is retransmitted after 1 s), a port nobody listens on refuses, a listener is good.

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import dnsPacket, { type Answer, type DecodedPacket, type Packet } from 'dns-packet';
 import { LabDnsServer } from '../lab/dns-server.js';
 import type { Zone } from '../lab/zone.js';
-import { type DnsAnswer, type DnsClientError, queryAddresses } from '../src/dns-client.js';
+import { type DnsAnswer, type DnsClientError, queryAddresses } from '../src/resolution/dns-client.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 
 const APEX = 'x.test';

@@ -19,9 +19,14 @@ import {
   DnsServerMemory,
   queryAddresses,
   tryTimeoutMs,
-} from '../src/dns-client.js';
+} from '../src/resolution/dns-client.js';
 import { Dialer } from '../src/index.js';
-import { interfaceIndex, parseZonedAddress, sameZonedAddress, socketAddressText } from '../src/ip-zone.js';
+import {
+  interfaceIndex,
+  parseZonedAddress,
+  sameZonedAddress,
+  socketAddressText,
+} from '../src/resolution/ip-zone.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 
 type Reply = (packet: Packet | Buffer) => void;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HostsFile, parseHosts, WatchedTextFile } from '../src/hosts-file.js';
+import { HostsFile, parseHosts, WatchedTextFile } from '../src/resolution/hosts-file.js';
 
 type Entry = { address: string; family: 4 | 6 };
 const v4 = (address: string): Entry => ({ address, family: 4 });

@@ -9,7 +9,7 @@ import {
 } from '../src/memory/history-order.js';
 import { DialMemory } from '../src/memory/dial-memory.js';
 import { createRandom, fisherYates } from '../src/memory/random.js';
-import { DialOrder } from '../src/order.js';
+import { DialOrder } from '../src/race/order.js';
 
 const T0 = 9_000_000;
 const MIN = 60_000;

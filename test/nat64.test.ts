@@ -15,7 +15,7 @@ import {
   synthesizeIPv6,
   synthesizeStranded,
   translatable,
-} from '../src/nat64.js';
+} from '../src/resolution/nat64.js';
 
 describe('RFC 6052 §2.4 examples: 192.0.2.33 under each prefix length', () => {
   const rows: Array<[string, string]> = [

@@ -18,7 +18,7 @@ import {
   type HostLookupOrder,
   hostLookupPlan,
   parseNsswitch,
-} from '../src/nsswitch.js';
+} from '../src/resolution/nsswitch.js';
 
 describe('parseNsswitch', () => {
   test('the hosts line: services, criteria, case, comments; the last hosts line wins', () => {

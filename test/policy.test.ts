@@ -1,5 +1,5 @@
 /**
- * The address policy (src/policy.ts) and the IP parser under it (src/ip-address.ts): every class in both
+ * The address policy (src/policy/policy.ts) and the IP parser under it (src/ip-address.ts): every class in both
  * families and in every IPv6 form that carries IPv4, precedence, error messages, and properties against
  * independent references (node:net, a naive longest-prefix matcher). Addresses here are data only.
  */
@@ -19,7 +19,7 @@ import {
   POLICY_DENIED_CODE,
   type PolicySpec,
   PUBLIC_INTERNET_ONLY,
-} from '../src/policy.js';
+} from '../src/policy/policy.js';
 import { canonicalIP } from '../src/target.js';
 
 const PUBLIC = compilePolicy('public');

@@ -12,12 +12,12 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 const DECISIONS = [
-  'race.ts',
-  'order.ts',
-  'sort.ts',
-  'policy.ts',
+  'race/race.ts',
+  'race/order.ts',
+  'race/sort.ts',
+  'race/attempt-slots.ts',
+  'policy/policy.ts',
   'ip-address.ts',
-  'attempt-slots.ts',
   ...readdirSync(`${SRC}memory`)
     .filter((f) => f.endsWith('.ts'))
     .map((f) => `memory/${f}`),

@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Race, type RaceAction, type RaceCandidate, type RaceConfig, type RaceStep } from '../src/race.js';
+import {
+  Race,
+  type RaceAction,
+  type RaceCandidate,
+  type RaceConfig,
+  type RaceStep,
+} from '../src/race/race.js';
 import type { Family } from '../src/types.js';
 
 const v6 = (n: number): RaceCandidate => ({ address: `2001:db8::${n}`, family: 6 });

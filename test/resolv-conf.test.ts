@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseResolvConf, type ResolvConf, ResolvConfFile, searchCandidates } from '../src/resolv-conf.js';
+import {
+  parseResolvConf,
+  type ResolvConf,
+  ResolvConfFile,
+  searchCandidates,
+} from '../src/resolution/resolv-conf.js';
 
 const DEFAULTS: ResolvConf = { nameservers: [], search: [], ndots: 1 };
 

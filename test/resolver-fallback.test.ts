@@ -1,5 +1,5 @@
 /**
- * 'auto' resolution's one decision about the system resolver (`systemFallbackReason` in src/resolve.ts),
+ * 'auto' resolution's one decision about the system resolver (`systemFallbackReason` in src/resolution/resolve.ts),
  * and that the reason reaches the CLI's query lines. The fallback itself runs in the lab
  * (test/lab-resolver-matrix.test.ts), where the system resolver can be pointed at a lab server.
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { makeStyle } from '../src/cli/color.js';
 import { queryLines } from '../src/cli/trace.js';
-import { systemFallbackReason } from '../src/resolve.js';
+import { systemFallbackReason } from '../src/resolution/resolve.js';
 
 describe('systemFallbackReason', () => {
   const cases: Array<{ name: string; codes: string[]; want: RegExp | undefined }> = [

@@ -9,7 +9,7 @@ import {
   type SortCandidate,
   scope,
   sortDestinations,
-} from '../src/sort.js';
+} from '../src/race/sort.js';
 import type { Family } from '../src/types.js';
 
 const familyOf = (address: string): Family => (address.includes(':') ? 6 : 4);

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { describe, test } from 'node:test';
-import { SourceAddressProbe } from '../src/source-address.js';
+import { SourceAddressProbe } from '../src/race/source-address.js';
 
 /** A socket factory that counts sockets opened and closed. */
 function countingFactory() {

@@ -7,10 +7,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Clock } from '../src/clock.js';
-import type { DnsAnswer, DnsQuery } from '../src/dns-client.js';
-import { DnsQueries } from '../src/dns-queries.js';
+import type { DnsAnswer, DnsQuery } from '../src/resolution/dns-client.js';
+import { DnsQueries } from '../src/resolution/dns-queries.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
-import { type ResolutionEvent, SearchListQuery, STALE_CLIENT_RESPONSE_MS } from '../src/resolve.js';
+import {
+  type ResolutionEvent,
+  SearchListQuery,
+  STALE_CLIENT_RESPONSE_MS,
+} from '../src/resolution/resolve.js';
 
 class VirtualClock implements Clock {
   t = 1_000_000;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isIP, SocketAddress } from 'node:net';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { lookupService, parseServices } from '../src/services.js';
+import { lookupService, parseServices } from '../src/resolution/services.js';
 import { canonicalIP, formatHostPort, parseHost, parseTarget, type Target } from '../src/target.js';
 
 type Want = Partial<Target> & { host: string; port: number };

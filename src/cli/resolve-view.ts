@@ -3,7 +3,7 @@
  * TTL, the local address the kernel would use and what the memory knows of each endpoint. Pure.
  */
 import type { EndpointState } from '../memory/endpoint-history.js';
-import type { ResolvedName } from '../resolve-name.js';
+import type { ResolvedName } from '../resolution/resolve-name.js';
 import { padVisible, type Style, visibleLength } from './color.js';
 import { familyText, formatTtl } from './format.js';
 import { type MemoryEntry, memoryEntryText, queryLines } from './trace.js';

@@ -15,7 +15,7 @@ import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
 import { DIAL_SOCKET_OPTION_NAMES } from '../option-names.js';
 import { AbortError, DialError, isDialError } from '../errors.js';
-import { POLICY_DENIED_CODE } from '../policy.js';
+import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { attachReport, getReport } from '../report.js';
 import { parseConnectArgs, validateAttemptTimeoutMs, validatePort, validateTimeoutMs } from './net-args.js';
 

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import { closeSync, openSync } from 'node:fs';
 import dnsPacket from 'dns-packet';
-import { queryAddresses } from '../../src/dns-client.js';
+import { queryAddresses } from '../../src/resolution/dns-client.js';
 
 process.on('uncaughtException', (e) => {
   console.log(JSON.stringify({ uncaught: String(e) }));

@@ -6,11 +6,11 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
-import { DialTrace } from './diagnostics.js';
-import type { Clock } from './clock.js';
-import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from './errors.js';
-import type { DialConfig } from './options.js';
-import type { DialMemory } from './memory/dial-memory.js';
+import { DialTrace } from '../diagnostics.js';
+import type { Clock } from '../clock.js';
+import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from '../errors.js';
+import type { DialConfig } from '../options.js';
+import type { DialMemory } from '../memory/dial-memory.js';
 import {
   hasStrandedIPv4,
   type Nat64Prefix,
@@ -18,18 +18,18 @@ import {
   type Nat64Synthesis,
   synthesizeStranded,
   translatable,
-} from './nat64.js';
-import type { AttemptDelayBasis } from './memory/endpoint-history.js';
+} from '../resolution/nat64.js';
+import type { AttemptDelayBasis } from '../memory/endpoint-history.js';
 import { DialOrder, type OrderCandidate } from './order.js';
-import { DeniedAddresses } from './denied-addresses.js';
-import { POLICY_DENIED_CODE } from './policy.js';
+import { DeniedAddresses } from '../policy/denied-addresses.js';
+import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
-import { attachReport, type DialReport, getReport, type QueryReport } from './report.js';
-import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
+import { attachReport, type DialReport, getReport, type QueryReport } from '../report.js';
+import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
-import { formatHostPort, type Target } from './target.js';
-import type { Family } from './types.js';
+import { formatHostPort, type Target } from '../target.js';
+import type { Family } from '../types.js';
 
 /** A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). */
 type Candidate = OrderCandidate;

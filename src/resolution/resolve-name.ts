@@ -2,21 +2,21 @@
  * `Dialer#resolve`: the addresses of a name in the order a dial would try them, without connecting —
  * for `netdial resolve`, for the `lookup` drop-in and for anyone who wants to see the decision.
  */
-import type { Clock } from './clock.js';
-import { AbortError, type AttemptError, DialError, formatDuration } from './errors.js';
-import type { DialMemory } from './memory/dial-memory.js';
-import type { EndpointState } from './memory/endpoint-history.js';
-import type { DialConfig } from './options.js';
+import type { Clock } from '../clock.js';
+import { AbortError, type AttemptError, DialError, formatDuration } from '../errors.js';
+import type { DialMemory } from '../memory/dial-memory.js';
+import type { EndpointState } from '../memory/endpoint-history.js';
+import type { DialConfig } from '../options.js';
 import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
-import { DialOrder, type OrderCandidate } from './order.js';
-import type { QueryReport } from './report.js';
+import { DialOrder, type OrderCandidate } from '../race/order.js';
+import type { QueryReport } from '../report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
-import { DeniedAddresses } from './denied-addresses.js';
-import { DialTrace } from './diagnostics.js';
-import { POLICY_DENIED_CODE } from './policy.js';
-import { precedence, preselectDestinations } from './sort.js';
-import type { SourceAddressProbe } from './source-address.js';
-import type { AddressSource, Family } from './types.js';
+import { DeniedAddresses } from '../policy/denied-addresses.js';
+import { DialTrace } from '../diagnostics.js';
+import { POLICY_DENIED_CODE } from '../policy/policy.js';
+import { precedence, preselectDestinations } from '../race/sort.js';
+import type { SourceAddressProbe } from '../race/source-address.js';
+import type { AddressSource, Family } from '../types.js';
 
 export interface ResolvedEndpoint {
   address: string;

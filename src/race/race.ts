@@ -6,7 +6,7 @@
  * `nowMs`, and carries out the actions it returns: start an attempt, cancel one, declare a winner or a
  * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
  */
-import type { Family } from './types.js';
+import type { Family } from '../types.js';
 
 /** An address the race may connect to. */
 export interface RaceCandidate {

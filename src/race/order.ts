@@ -3,9 +3,9 @@
  * Dialer with memory — endpoint history (recent failures last, known-good RTT first, equal endpoints
  * shuffled for load sharing), then family interleaving. Pure: the caller supplies time and randomness.
  */
-import type { DialMemory } from './memory/dial-memory.js';
-import { type FirstReason, orderByHistory } from './memory/history-order.js';
-import { createRandom } from './memory/random.js';
+import type { DialMemory } from '../memory/dial-memory.js';
+import { type FirstReason, orderByHistory } from '../memory/history-order.js';
+import { createRandom } from '../memory/random.js';
 import { interleaveFamilies, type SortCandidate, sortDestinations } from './sort.js';
 
 /** An address to order, with what sorting needs to know about it. */

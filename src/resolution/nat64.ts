@@ -7,8 +7,8 @@
  * ({@link Nat64Prefixes}) that asks DNS and remembers the answer for its TTL.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { parseIPv6Into } from './ip-address.js';
-import { canonicalIP } from './target.js';
+import { parseIPv6Into } from '../ip-address.js';
+import { canonicalIP } from '../target.js';
 
 /** A NAT64 prefix: its first `length` bits (16 bytes, the rest zero) and the length. */
 export interface Nat64Prefix {

@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { WatchedTextFile } from './hosts-file.js';
-import { canonicalIP, parseHost } from './target.js';
+import { canonicalIP, parseHost } from '../target.js';
 
 /** What netdial uses from resolv.conf. */
 export interface ResolvConf {

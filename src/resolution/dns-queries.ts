@@ -4,11 +4,11 @@
  * draft-ietf-happy-happyeyeballs-v3 optimistic use), and what a query learns — positive, negative or
  * failed — is written back for the next dial.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import type { DnsQuery, NegativeSoa } from './dns-client.js';
-import type { DnsCache, DnsRecordType } from './memory/dns-cache.js';
-import { preselectDestinations } from './sort.js';
-import type { Family } from './types.js';
+import type { DnsCache, DnsRecordType } from '../memory/dns-cache.js';
+import { preselectDestinations } from '../race/sort.js';
+import type { Family } from '../types.js';
 
 /**
  * Why an expired answer is used:
@@ -85,7 +85,7 @@ export class DnsQueries {
   readonly #maxAddresses: number;
 
   /**
-   * `send` puts one query on the wire (src/dns-client.ts); each can be cancelled alone. `maxAddresses`:
+   * `send` puts one query on the wire (src/resolution/dns-client.ts); each can be cancelled alone. `maxAddresses`:
    * a longer answer is cut to its best addresses (see `preselectDestinations`) before it is cached or
    * handed on, so a hostile answer of thousands costs neither memory nor probes. Default: no cut.
    */

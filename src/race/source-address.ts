@@ -7,7 +7,7 @@
  */
 import * as dgram from 'node:dgram';
 import { isIP } from 'node:net';
-import type { Family } from './types.js';
+import type { Family } from '../types.js';
 
 /** Port given to connect(); any port works since nothing is sent (9 = discard). */
 const PROBE_PORT = 9;

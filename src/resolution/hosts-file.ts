@@ -6,8 +6,8 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { domainToASCII } from 'node:url';
-import { inputError } from './errors.js';
-import { canonicalIP } from './target.js';
+import { inputError } from '../errors.js';
+import { canonicalIP } from '../target.js';
 
 /** One address of a hosts-file name. `address` is canonical (see `canonicalIP`), zone id kept. */
 export interface HostsEntry {

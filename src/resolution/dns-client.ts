@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
-import { inputError } from './errors.js';
+import { inputError } from '../errors.js';
 import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';
 
 /** Where and how patiently to ask. */

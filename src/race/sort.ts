@@ -5,8 +5,8 @@
  * Pure: no I/O, no clock. The source address the kernel would use for each destination is an input
  * (see `source-address.ts` for the probe that finds it).
  */
-import { isIP } from './ip-address.js';
-import type { Family } from './types.js';
+import { isIP } from '../ip-address.js';
+import type { Family } from '../types.js';
 
 /** One destination to order. Extra fields on `T` are carried through untouched. */
 export interface SortCandidate {

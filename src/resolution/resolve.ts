@@ -1,13 +1,13 @@
 /**
  * Resolution shell: turns a host name into one answer (or one error) per address family, each reported
  * the moment it is known so the race can start early (RFC 8305 §3). Sources, in order: IP literal,
- * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's own DNS client (src/dns-client.ts; A and
+ * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's own DNS client (src/resolution/dns-client.ts; A and
  * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
 import * as dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
-import { type Clock, realClock } from './clock.js';
+import { type Clock, realClock } from '../clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses } from './dns-client.js';
 import {
@@ -18,12 +18,12 @@ import {
   type StaleUse,
 } from './dns-queries.js';
 import { type HostsEntry, HostsFile } from './hosts-file.js';
-import { isIP } from './ip-address.js';
-import type { DnsCache } from './memory/dns-cache.js';
+import { isIP } from '../ip-address.js';
+import type { DnsCache } from '../memory/dns-cache.js';
 import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.js';
-import type { ResolveFunction, ResolverChoice } from './options.js';
+import type { ResolveFunction, ResolverChoice } from '../options.js';
 import { type ResolvConf, ResolvConfFile, searchCandidates } from './resolv-conf.js';
-import type { AddressSource, Family, ResolvedAddress } from './types.js';
+import type { AddressSource, Family, ResolvedAddress } from '../types.js';
 
 /**
  * Which resolver a name went to and why (nsswitch.conf, the `resolver` option, an IP literal…): in the

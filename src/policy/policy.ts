@@ -16,10 +16,10 @@
  *   matched against the address as written too, so `deny: ['64:ff9b::/96']` can refuse NAT64 outright.
  * - Text that is not an IP address is denied (fail closed); an IPv6 zone id is ignored.
  */
-import { inputError } from './errors.js';
-import { carriedIPv4, formatIPv4, parseIPv4, parseIPv6Into } from './ip-address.js';
-import { POLICY_SPEC_NAMES, readOptionBag } from './option-names.js';
-import { canonicalIP } from './target.js';
+import { inputError } from '../errors.js';
+import { carriedIPv4, formatIPv4, parseIPv4, parseIPv6Into } from '../ip-address.js';
+import { POLICY_SPEC_NAMES, readOptionBag } from '../option-names.js';
+import { canonicalIP } from '../target.js';
 
 /** Named address classes; their ranges are in {@link ADDRESS_CLASS_RANGES}. */
 export type AddressClass =

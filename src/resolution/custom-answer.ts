@@ -7,7 +7,7 @@
  * that does not answer. Pure: no I/O.
  */
 import * as net from 'node:net';
-import type { Family, ResolvedAddress } from './types.js';
+import type { Family, ResolvedAddress } from '../types.js';
 
 /** Most items read from one answer; an answer with more is refused (an endless generator ends here). */
 export const MAX_CUSTOM_ITEMS = 65_536;

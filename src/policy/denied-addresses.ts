@@ -4,9 +4,9 @@
  * family and class with only a count ("2 addresses denied by policy (private)"), so that a service that
  * echoes errors to its users does not map its internal DNS for them. Linear: a Set of what was seen.
  */
-import type { AttemptError } from './errors.js';
+import type { AttemptError } from '../errors.js';
 import { describeDenial, describeRedactedDenial, POLICY_DENIED_CODE, type PolicyVerdict } from './policy.js';
-import type { Family } from './types.js';
+import type { Family } from '../types.js';
 
 /** What stands in an attempt's `address` for denied addresses that are redacted. */
 export const REDACTED_ADDRESS = '(redacted)';
