@@ -184,7 +184,7 @@ describe('SourceAddressProbe on loopback', () => {
 
 // ---- Inside a network namespace of our own (no routes unless the setup adds them) ----
 
-const moduleUrl = new URL('../src/source-address.js', import.meta.url).href;
+const moduleUrl = new URL('../src/race/source-address.js', import.meta.url).href;
 
 function unshareUnavailable(): string | false {
   const tried = spawnSync('unshare', ['--net', 'true'], { encoding: 'utf8', timeout: 5000 });
