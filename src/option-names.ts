@@ -194,6 +194,17 @@ export function editDistance(a: string, b: string, limit = 3): number {
   return prev[t.length]!;
 }
 
+/** Option names people bring from other clients, and netdial's name for them where it has one. */
+const ALSO_KNOWN_AS: Readonly<Record<string, string>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, string>, {
+    timeout: 'connectTimeout', // undici's connector: `connect.timeout` there is `connectTimeout` here
+    connectTimeout: 'timeout', // net/undici habit, on netdial's own dial options
+    lookup: 'resolver',
+    dnsServers: 'nameservers',
+    servers: 'nameservers',
+  }),
+);
+
 /** The known name closest to `key` (at most a third of its length in edits, at least 1, at most 3), if any. */
 export function suggestName(key: string, known: ReadonlySet<string>): string | undefined {
   if (key.length > 64) return undefined;
@@ -219,7 +230,10 @@ export function unknownOptionError(key: string, known: ReadonlySet<string>, path
       `invalid option ${name}: unknown option; an address policy is written \`policy: { allow, deny }\``,
     );
   }
-  const suggestion = suggestName(key, known);
+  // Names too far apart for an edit distance that still mean the same thing to a newcomer.
+  const renamed = ALSO_KNOWN_AS[key];
+  const suggestion =
+    renamed !== undefined && known.has(renamed) && !known.has(key) ? renamed : suggestName(key, known);
   const hint =
     suggestion !== undefined ? `did you mean ${suggestion}?` : `expected one of ${[...known].join(', ')}`;
   return invalidOption(name, `invalid option ${name}: unknown option; ${hint}`);

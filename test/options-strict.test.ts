@@ -91,6 +91,21 @@ describe('strict option names', () => {
     new Dialer({ memory: { loadSharing: false, dns: { maxNames: 5 }, endpoints: { backoffBaseMs: 5 } } });
   });
 
+  test("names from other clients point at netdial's (timeout ↔ connectTimeout, servers → nameservers)", async () => {
+    throwsOption(
+      () => createDispatcher({ timeout: 5 } as never),
+      /^invalid option timeout: unknown option; did you mean connectTimeout\?$/,
+    );
+    await rejectsOption(
+      dial('127.0.0.1:9', { connectTimeout: 5 } as never),
+      /^invalid option connectTimeout: unknown option; did you mean timeout\?$/,
+    );
+    throwsOption(
+      () => new Dialer({ servers: ['127.0.0.1'] } as never),
+      /^invalid option servers: unknown option; did you mean nameservers\?$/,
+    );
+  });
+
   test('allow / deny at the top level say how a policy is written', async () => {
     await rejectsOption(
       dial('127.0.0.1:9', { deny: ['loopback'] } as never),
