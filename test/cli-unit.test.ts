@@ -155,6 +155,11 @@ describe('parseCommandLine: usage errors are one line naming the problem', () =>
   const cases: Array<[string, string[], RegExp]> = [
     ['no target', [], /missing TARGET/],
     ['unknown option', ['--frobnicate', 'x.test:1'], /unknown option --frobnicate/],
+    [
+      'misspelt long option',
+      ['--timout', '5', 'x.test:1'],
+      /^unknown option --timout \(did you mean --timeout\?\)$/,
+    ],
     ['unknown short option', ['-x', 'x.test:1'], /unknown option -x/],
     ['option without its value', ['x.test:1', '--timeout'], /--timeout needs a value/],
     ['boolean with a value', ['--tls=yes', 'x.test:1'], /--tls takes no value/],

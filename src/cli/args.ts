@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { DialTarget } from '../dialer.js';
 import { UsageError } from './exit-codes.js';
+import { suggestName } from '../option-names.js';
 
 /** The commands; 'connect' is netcat mode (`netdial TARGET`). */
 export type CommandName = 'connect' | 'trace' | 'resolve' | 'demo';
@@ -160,8 +161,14 @@ function usageFrom(error: unknown): UsageError {
   const inQuotes = /'([^']+)'/.exec(e.message ?? '')?.[1] ?? '';
   const quoted = /--[\w-]+/.exec(inQuotes)?.[0] ?? inQuotes.split(' ')[0];
   switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return new UsageError(`unknown option ${quoted ?? ''}`.trimEnd());
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const near = quoted?.startsWith('--')
+        ? suggestName(quoted.slice(2), new Set(Object.keys(OPTIONS)))
+        : undefined;
+      return new UsageError(
+        `unknown option ${quoted ?? ''}${near === undefined ? '' : ` (did you mean --${near}?)`}`.trimEnd(),
+      );
+    }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/does not take an argument/.test(e.message ?? ''))
         return new UsageError(`option ${quoted} takes no value`);
