@@ -86,7 +86,8 @@ class DialSession {
   readonly #sockets = new Map<number, net.Socket>();
   /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
   readonly #waiting = new Map<number, () => void>();
-  readonly #errors = new Map<number, string>();
+  /** Error messages of failed attempts, by id (made on the first failure: most dials have none). */
+  #errors: Map<number, string> | undefined;
   /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
   readonly #openedAt = new Map<number, number>();
   /** What each destination's attempt delay rested on (RFC 8305 §5 history), by address. */
@@ -99,10 +100,13 @@ class DialSession {
   #nat64Prefix: string | undefined;
   readonly #dnsFailures: AttemptError[] = [];
   /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
-  readonly #denied: DeniedAddresses;
+  #deniedList: DeniedAddresses | undefined;
   #resolution: Resolution | undefined;
   #timer: unknown;
   #timerAt: number | undefined;
+  /** In start()'s synchronous part: the race's latest wake-up is noted, the timer set when it ends. */
+  #deferTimer = false;
+  #deferredWakeAtMs: number | undefined;
   #settled = false;
   #tlsSocket: tls.TLSSocket | undefined;
   readonly #attemptDelayMs: number;
@@ -127,7 +131,6 @@ class DialSession {
     this.#deps = deps;
     this.#t0 = deps.clock.now();
     this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()));
-    this.#denied = new DeniedAddresses(target.port, cfg.redactDeniedAddresses);
     this.#resolve = (socket) => {
       this.#trace.dialDone(socket, () => getReport(socket));
       resolve(socket);
@@ -212,21 +215,39 @@ class DialSession {
       return;
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
+    // The timer is set once the synchronous part is over: a cached name is answered inside resolve()
+    // below and moves the race's next wake-up at once, so setting the start's (the deadline) first would
+    // cost a timer made and cleared on every dial. Nothing can fire before this call returns anyway.
+    this.#deferTimer = true;
     this.#apply(this.#race.start(this.#now()));
-    if (this.#settled) return;
-    this.#resolution = this.#deps.resolver.resolve(
-      this.#target.host,
-      this.#target.absolute,
-      this.#race.pendingFamilies,
-      this.#cfg.resolver,
-      this.#now(),
-      (event) => this.#onResolution(event),
-    );
-    if (this.#settled) this.#resolution.cancel();
+    if (!this.#settled) {
+      this.#resolution = this.#deps.resolver.resolve(
+        this.#target.host,
+        this.#target.absolute,
+        this.#race.pendingFamilies,
+        this.#cfg.resolver,
+        this.#now(),
+        (event) => this.#onResolution(event),
+      );
+      if (this.#settled) this.#resolution.cancel();
+    }
+    this.#deferTimer = false;
+    if (!this.#settled) this.#schedule(this.#deferredWakeAtMs);
+  }
+
+  /** Made when the policy first refuses an address (most dials have no policy, or nothing denied). */
+  get #denied(): DeniedAddresses {
+    this.#deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
+    return this.#deniedList;
   }
 
   #now(): number {
     return this.#deps.clock.now();
+  }
+
+  get #errorMessages(): Map<number, string> {
+    this.#errors ??= new Map();
+    return this.#errors;
   }
 
   #rel(t: number): number {
@@ -324,7 +345,7 @@ class DialSession {
       event.name,
       event.family,
       event.source,
-      answered.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds })),
+      answered,
       q.endMs - q.startMs,
     );
     if (allowed.length === 0) {
@@ -427,7 +448,8 @@ class DialSession {
   #apply(step: RaceStep<Candidate>): void {
     for (const action of step.actions) this.#act(action);
     if (this.#settled) return;
-    this.#schedule(step.wakeAtMs);
+    if (this.#deferTimer) this.#deferredWakeAtMs = step.wakeAtMs;
+    else this.#schedule(step.wakeAtMs);
   }
 
   #act(action: RaceAction<Candidate>): void {
@@ -520,7 +542,7 @@ class DialSession {
     } catch (err) {
       // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
       const code = (err as { code?: string }).code ?? 'EINVAL';
-      this.#errors.set(id, (err as Error).message ?? code);
+      this.#errorMessages.set(id, (err as Error).message ?? code);
       this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
       this.#trace.attemptError(
         id,
@@ -555,7 +577,7 @@ class DialSession {
       if (this.#sockets.get(id) !== socket) return;
       this.#takeSocket(id);
       socket.destroy();
-      this.#errors.set(id, err.message);
+      this.#errorMessages.set(id, err.message);
       const code = err.code ?? 'EIO';
       const now = this.#now();
       this.#trace.attemptError(
@@ -764,7 +786,7 @@ class DialSession {
       message:
         a.outcome === 'timeout'
           ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
-          : (this.#errors.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
+          : (this.#errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
       startMs: a.startMs,
       durationMs: (a.endMs ?? elapsedMs) - a.startMs,
     }));
