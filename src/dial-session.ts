@@ -341,13 +341,7 @@ class DialSession {
     const shown = this.#cfg.redactDeniedAddresses ? allowed : answered;
     q.addresses = shown.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
     if (allowed.length < answered.length) q.deniedByPolicy = answered.length - allowed.length;
-    this.#trace.dnsAnswer(
-      event.name,
-      event.family,
-      event.source,
-      answered,
-      q.endMs - q.startMs,
-    );
+    this.#trace.dnsAnswer(event.name, event.family, event.source, answered, q.endMs - q.startMs);
     if (allowed.length === 0) {
       // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
       if (event.refreshing) return;
