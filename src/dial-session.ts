@@ -85,13 +85,15 @@ class DialSession {
   readonly #race: Race<Candidate>;
   readonly #sockets = new Map<number, net.Socket>();
   /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
-  readonly #waiting = new Map<number, () => void>();
+  #waiting: Map<number, () => void> | undefined;
   /** Error messages of failed attempts, by id (made on the first failure: most dials have none). */
   #errors: Map<number, string> | undefined;
   /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
-  readonly #openedAt = new Map<number, number>();
+  readonly #openedAt: number[] = [];
   /** What each destination's attempt delay rested on (RFC 8305 §5 history), by address. */
-  readonly #delayBasis = new Map<string, AttemptDelayBasis>();
+  #delayBasis: { address: string; basis: AttemptDelayBasis } | undefined;
+  /** Bases for further addresses (made for the second: most dials make one attempt). */
+  #moreDelayBases: Map<string, AttemptDelayBasis> | undefined;
   readonly #queries: QueryReport[] = [];
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
@@ -104,9 +106,6 @@ class DialSession {
   #resolution: Resolution | undefined;
   #timer: unknown;
   #timerAt: number | undefined;
-  /** In start()'s synchronous part: the race's latest wake-up is noted, the timer set when it ends. */
-  #deferTimer = false;
-  #deferredWakeAtMs: number | undefined;
   #settled = false;
   #tlsSocket: tls.TLSSocket | undefined;
   readonly #attemptDelayMs: number;
@@ -178,7 +177,7 @@ class DialSession {
                   this.#now(),
                   this.#race.order.map((o) => o.address),
                 );
-                this.#delayBasis.set(c.address, basis);
+                this.#noteDelayBasis(c.address, basis);
                 return delayMs;
               }
             : undefined,
@@ -215,30 +214,37 @@ class DialSession {
       return;
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
-    // The timer is set once the synchronous part is over: a cached name is answered inside resolve()
-    // below and moves the race's next wake-up at once, so setting the start's (the deadline) first would
-    // cost a timer made and cleared on every dial. Nothing can fire before this call returns anyway.
-    this.#deferTimer = true;
     this.#apply(this.#race.start(this.#now()));
-    if (!this.#settled) {
-      this.#resolution = this.#deps.resolver.resolve(
-        this.#target.host,
-        this.#target.absolute,
-        this.#race.pendingFamilies,
-        this.#cfg.resolver,
-        this.#now(),
-        (event) => this.#onResolution(event),
-      );
-      if (this.#settled) this.#resolution.cancel();
-    }
-    this.#deferTimer = false;
-    if (!this.#settled) this.#schedule(this.#deferredWakeAtMs);
+    if (this.#settled) return;
+    this.#resolution = this.#deps.resolver.resolve(
+      this.#target.host,
+      this.#target.absolute,
+      this.#race.pendingFamilies,
+      this.#cfg.resolver,
+      this.#now(),
+      (event) => this.#onResolution(event),
+    );
+    if (this.#settled) this.#resolution.cancel();
   }
 
   /** Made when the policy first refuses an address (most dials have no policy, or nothing denied). */
   get #denied(): DeniedAddresses {
     this.#deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
     return this.#deniedList;
+  }
+
+  #noteDelayBasis(address: string, basis: AttemptDelayBasis): void {
+    if (this.#delayBasis === undefined || this.#delayBasis.address === address) {
+      this.#delayBasis = { address, basis };
+      return;
+    }
+    this.#moreDelayBases ??= new Map();
+    this.#moreDelayBases.set(address, basis);
+  }
+
+  #delayBasisOf(address: string): AttemptDelayBasis | undefined {
+    if (this.#delayBasis?.address === address) return this.#delayBasis.basis;
+    return this.#moreDelayBases?.get(address);
   }
 
   #now(): number {
@@ -442,8 +448,7 @@ class DialSession {
   #apply(step: RaceStep<Candidate>): void {
     for (const action of step.actions) this.#act(action);
     if (this.#settled) return;
-    if (this.#deferTimer) this.#deferredWakeAtMs = step.wakeAtMs;
-    else this.#schedule(step.wakeAtMs);
+    this.#schedule(step.wakeAtMs);
   }
 
   #act(action: RaceAction<Candidate>): void {
@@ -487,10 +492,13 @@ class DialSession {
 
   #startAttempt(id: number, c: Candidate): void {
     const withdraw = this.#deps.slots.acquire(() => {
-      this.#waiting.delete(id);
+      this.#waiting?.delete(id);
       this.#connect(id, c);
     });
-    if (withdraw) this.#waiting.set(id, withdraw);
+    if (withdraw) {
+      this.#waiting ??= new Map();
+      this.#waiting.set(id, withdraw);
+    }
   }
 
   /** Takes attempt `id`'s socket out of the race and gives its Dialer-wide slot back. */
@@ -504,8 +512,8 @@ class DialSession {
 
   /** Ends attempt `id` wherever it is: waiting for a slot, or connecting. */
   #dropAttempt(id: number): void {
-    this.#waiting.get(id)?.();
-    this.#waiting.delete(id);
+    this.#waiting?.get(id)?.();
+    this.#waiting?.delete(id);
     const socket = this.#takeSocket(id);
     if (socket === undefined) return;
     socket.destroy();
@@ -554,7 +562,7 @@ class DialSession {
       return;
     }
     this.#sockets.set(id, socket);
-    this.#openedAt.set(id, openedAt);
+    this.#openedAt[id] = openedAt;
     // Published once the socket exists and is the race's: a subscriber that aborts the dial from here
     // finds it, and the abort destroys it (and publishes its attempt:error) like any other attempt.
     this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
@@ -741,9 +749,9 @@ class DialSession {
     if (!memory) return;
     const now = this.#now();
     const name = this.#target.hostKind === 0 ? this.#target.host : '';
-    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt.get(winner.id);
+    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt[winner.id];
     for (const a of this.#race.attempts) {
-      const openedAt = this.#openedAt.get(a.id);
+      const openedAt = this.#openedAt[a.id];
       if (openedAt === undefined) continue;
       const unanswered =
         winnerOpenedAt !== undefined
@@ -761,7 +769,7 @@ class DialSession {
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(undefined);
     this.#cleanup();
-    for (const id of [...this.#sockets.keys(), ...this.#waiting.keys()]) this.#dropAttempt(id);
+    for (const id of [...this.#sockets.keys(), ...(this.#waiting?.keys() ?? [])]) this.#dropAttempt(id);
     if (reason === 'aborted') {
       this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
       return;
@@ -867,7 +875,7 @@ class DialSession {
     if (first === undefined || this.#attemptDelaySource === 'option') {
       return { attemptDelayMs: this.#attemptDelayMs, attemptDelaySource: this.#attemptDelaySource };
     }
-    const basis = this.#delayBasis.get(first.candidate.address);
+    const basis = this.#delayBasisOf(first.candidate.address);
     if (basis === undefined) return { attemptDelayMs: first.delayMs, attemptDelaySource: 'default' };
     return {
       attemptDelayMs: first.delayMs,
