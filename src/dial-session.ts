@@ -336,11 +336,6 @@ class DialSession {
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
     if (event.staleUse !== undefined) q.staleUse = event.staleUse;
-    // A stale answer whose refresh is out makes the race wait for it; the refresh itself replaces it.
-    const deliver = (candidates: Candidate[], atMs: number): RaceStep<Candidate> =>
-      event.refresh
-        ? this.#race.refreshed(event.family, candidates, atMs)
-        : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
@@ -366,7 +361,7 @@ class DialSession {
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
-      this.#apply(deliver(candidates, now));
+      this.#apply(this.#deliver(event, candidates, now));
       return;
     }
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
@@ -378,21 +373,32 @@ class DialSession {
     const checkNat64 =
       nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
     if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
-      this.#apply(deliver(candidates, now));
+      this.#apply(this.#deliver(event, candidates, now));
       return;
     }
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
       if (nat64 === undefined || !checkNat64 || !hasStrandedIPv4(candidates)) {
-        this.#apply(deliver(candidates, this.#now()));
+        this.#apply(this.#deliver(event, candidates, this.#now()));
         return;
       }
       nat64.prefix(this.#now()).then((prefix) => {
         if (this.#settled) return;
-        this.#apply(deliver(this.#viaNat64(candidates, prefix), this.#now()));
+        this.#apply(this.#deliver(event, this.#viaNat64(candidates, prefix), this.#now()));
       });
     });
+  }
+
+  /** A stale answer whose refresh is out makes the race wait for it; the refresh itself replaces it. */
+  #deliver(
+    event: Extract<ResolutionEvent, { type: 'answer' }>,
+    candidates: Candidate[],
+    atMs: number,
+  ): RaceStep<Candidate> {
+    return event.refresh
+      ? this.#race.refreshed(event.family, candidates, atMs)
+      : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
   }
 
   /**
