@@ -8,7 +8,7 @@ import type * as tls from 'node:tls';
 import * as os from 'node:os';
 import { AttemptSlots } from './race/attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
-import { runDial } from './race/dial-session.js';
+import { runDial, type SessionDeps } from './race/dial-session.js';
 import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
@@ -62,6 +62,7 @@ export class Dialer {
   readonly #slots: AttemptSlots;
   readonly #nat64: Nat64Prefixes | undefined;
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
+  #deps: SessionDeps | undefined;
   #networkFingerprint: string | undefined;
 
   /**
@@ -191,7 +192,12 @@ export class Dialer {
     }
     if (parsed.tlsByDefault && cfg.tls === undefined && !cfg.tlsOff) cfg = { ...cfg, tls: {} };
     if (this.#memory) this.#checkNetwork(this.#clock.now());
-    return runDial(parsed, cfg, {
+    return runDial(parsed, cfg, this.#sessionDeps());
+  }
+
+  /** What every dial session of this Dialer shares (all fixed at construction): built once, not per dial. */
+  #sessionDeps(): SessionDeps {
+    this.#deps ??= Object.freeze({
       resolver: this.#resolver,
       probe: this.#probe,
       clock: this.#clock,
@@ -199,6 +205,7 @@ export class Dialer {
       slots: this.#slots,
       nat64: this.#nat64,
     });
+    return this.#deps;
   }
 }
 

@@ -281,14 +281,20 @@ interface HostRules {
   colonHint?: string;
 }
 
+/** A host name as it usually comes: lower-case ASCII letters, digits, '-', '_' and dots only. */
+const PLAIN_NAME = /^[a-z0-9_.-]+$/;
+
 function checkName(raw: string, rules: HostRules): ParsedHost {
-  const bad = firstBadAsciiChar(raw);
+  // Fast path, same checks: a plain lower-case ASCII name has no bad character, needs no IDNA and no
+  // lower-casing, so only the label rules below apply to it.
+  const plain = PLAIN_NAME.test(raw);
+  const bad = plain ? undefined : firstBadAsciiChar(raw);
   if (bad !== undefined) {
     const hint = bad === ':' && rules.colonHint !== undefined ? ` (${rules.colonHint})` : '';
     throw new Reject(`character ${describeChar(bad)} not allowed in host name${hint}`);
   }
-  const isAscii = /^[\x00-\x7f]*$/.test(raw);
-  let ascii = isAscii ? raw.toLowerCase() : domainToASCII(raw);
+  const isAscii = plain || /^[\x00-\x7f]*$/.test(raw);
+  let ascii = plain ? raw : isAscii ? raw.toLowerCase() : domainToASCII(raw);
   if (ascii === '') throw new Reject('cannot convert internationalized host name to ASCII (IDNA)');
   if (!isAscii) {
     // IDNA mapping can produce ASCII that is not allowed (e.g. fullwidth '＊' -> '*').

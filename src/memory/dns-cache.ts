@@ -224,6 +224,8 @@ export class DnsCache {
   /** The validated options in force. */
   readonly options: DnsCacheConfig;
   readonly #names = new Map<string, NameEntry>();
+  /** The key #touch last moved to the newest end (see there). */
+  #newestKey: string | undefined;
 
   /** @throws TypeError with code 'ERR_NETDIAL_INVALID_OPTION' naming the first invalid option. */
   constructor(options?: DnsCacheOptions) {
@@ -587,6 +589,13 @@ export class DnsCache {
 
   /** Makes `key` most recently used (creating its entry), evicting least recently used names beyond `maxNames`. */
   #touch(key: string): NameEntry {
+    // Already the most recent (every dial of a cached name touches it twice, A and AAAA): nothing moves.
+    // Every insertion goes through here, so the last key touched, while still held, is at the newest end.
+    if (key === this.#newestKey) {
+      const newest = this.#names.get(key);
+      if (newest !== undefined) return newest;
+    }
+    this.#newestKey = key;
     let entry = this.#names.get(key);
     if (entry === undefined) {
       entry = new NameEntry();

@@ -154,6 +154,8 @@ export class EndpointHistory {
   /** The validated options in force. */
   readonly options: EndpointHistoryConfig;
   readonly #endpoints = new Map<string, Endpoint>();
+  /** The key #touch last moved to the newest end (see there). */
+  #newestKey: string | undefined;
   /** `name \n network` → until when the network's addresses of that name are suspected (ms). */
   readonly #suspects = new Map<string, number>();
   /** name → a family whose attempts went unanswered while the other family connected, how often in a row, until when. */
@@ -522,6 +524,13 @@ export class EndpointHistory {
 
   /** The endpoint's record, made most recently used (created if new); evicts beyond `maxEndpoints`. */
   #touch(key: string, address: string, port: number): Endpoint {
+    // Already the most recent (repeated dials of one endpoint): nothing moves. Every insertion goes through
+    // here, so the last key touched, while still held, is at the newest end.
+    if (key === this.#newestKey) {
+      const newest = this.#endpoints.get(key);
+      if (newest !== undefined) return newest;
+    }
+    this.#newestKey = key;
     let endpoint = this.#endpoints.get(key);
     if (endpoint === undefined) {
       endpoint = new Endpoint(address, port, isIP(address) === 6 ? 6 : 4);

@@ -85,12 +85,15 @@ class DialSession {
   readonly #race: Race<Candidate>;
   readonly #sockets = new Map<number, net.Socket>();
   /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
-  readonly #waiting = new Map<number, () => void>();
-  readonly #errors = new Map<number, string>();
+  #waiting: Map<number, () => void> | undefined;
+  /** Error messages of failed attempts, by id (made on the first failure: most dials have none). */
+  #errors: Map<number, string> | undefined;
   /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
-  readonly #openedAt = new Map<number, number>();
+  readonly #openedAt: number[] = [];
   /** What each destination's attempt delay rested on (RFC 8305 §5 history), by address. */
-  readonly #delayBasis = new Map<string, AttemptDelayBasis>();
+  #delayBasis: { address: string; basis: AttemptDelayBasis } | undefined;
+  /** Bases for further addresses (made for the second: most dials make one attempt). */
+  #moreDelayBases: Map<string, AttemptDelayBasis> | undefined;
   readonly #queries: QueryReport[] = [];
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
@@ -99,7 +102,7 @@ class DialSession {
   #nat64Prefix: string | undefined;
   readonly #dnsFailures: AttemptError[] = [];
   /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
-  readonly #denied: DeniedAddresses;
+  #deniedList: DeniedAddresses | undefined;
   #resolution: Resolution | undefined;
   #timer: unknown;
   #timerAt: number | undefined;
@@ -127,7 +130,6 @@ class DialSession {
     this.#deps = deps;
     this.#t0 = deps.clock.now();
     this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()));
-    this.#denied = new DeniedAddresses(target.port, cfg.redactDeniedAddresses);
     this.#resolve = (socket) => {
       this.#trace.dialDone(socket, () => getReport(socket));
       resolve(socket);
@@ -175,7 +177,7 @@ class DialSession {
                   this.#now(),
                   this.#race.order.map((o) => o.address),
                 );
-                this.#delayBasis.set(c.address, basis);
+                this.#noteDelayBasis(c.address, basis);
                 return delayMs;
               }
             : undefined,
@@ -225,8 +227,33 @@ class DialSession {
     if (this.#settled) this.#resolution.cancel();
   }
 
+  /** Made when the policy first refuses an address (most dials have no policy, or nothing denied). */
+  get #denied(): DeniedAddresses {
+    this.#deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
+    return this.#deniedList;
+  }
+
+  #noteDelayBasis(address: string, basis: AttemptDelayBasis): void {
+    if (this.#delayBasis === undefined || this.#delayBasis.address === address) {
+      this.#delayBasis = { address, basis };
+      return;
+    }
+    this.#moreDelayBases ??= new Map();
+    this.#moreDelayBases.set(address, basis);
+  }
+
+  #delayBasisOf(address: string): AttemptDelayBasis | undefined {
+    if (this.#delayBasis?.address === address) return this.#delayBasis.basis;
+    return this.#moreDelayBases?.get(address);
+  }
+
   #now(): number {
     return this.#deps.clock.now();
+  }
+
+  get #errorMessages(): Map<number, string> {
+    this.#errors ??= new Map();
+    return this.#errors;
   }
 
   #rel(t: number): number {
@@ -309,24 +336,13 @@ class DialSession {
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
     if (event.staleUse !== undefined) q.staleUse = event.staleUse;
-    // A stale answer whose refresh is out makes the race wait for it; the refresh itself replaces it.
-    const deliver = (candidates: Candidate[], atMs: number): RaceStep<Candidate> =>
-      event.refresh
-        ? this.#race.refreshed(event.family, candidates, atMs)
-        : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
     const shown = this.#cfg.redactDeniedAddresses ? allowed : answered;
     q.addresses = shown.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
     if (allowed.length < answered.length) q.deniedByPolicy = answered.length - allowed.length;
-    this.#trace.dnsAnswer(
-      event.name,
-      event.family,
-      event.source,
-      answered.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds })),
-      q.endMs - q.startMs,
-    );
+    this.#trace.dnsAnswer(event.name, event.family, event.source, answered, q.endMs - q.startMs);
     if (allowed.length === 0) {
       // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
       if (event.refreshing) return;
@@ -345,7 +361,7 @@ class DialSession {
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
-      this.#apply(deliver(candidates, now));
+      this.#apply(this.#deliver(event, candidates, now));
       return;
     }
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
@@ -357,21 +373,32 @@ class DialSession {
     const checkNat64 =
       nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
     if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
-      this.#apply(deliver(candidates, now));
+      this.#apply(this.#deliver(event, candidates, now));
       return;
     }
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
       if (nat64 === undefined || !checkNat64 || !hasStrandedIPv4(candidates)) {
-        this.#apply(deliver(candidates, this.#now()));
+        this.#apply(this.#deliver(event, candidates, this.#now()));
         return;
       }
       nat64.prefix(this.#now()).then((prefix) => {
         if (this.#settled) return;
-        this.#apply(deliver(this.#viaNat64(candidates, prefix), this.#now()));
+        this.#apply(this.#deliver(event, this.#viaNat64(candidates, prefix), this.#now()));
       });
     });
+  }
+
+  /** A stale answer whose refresh is out makes the race wait for it; the refresh itself replaces it. */
+  #deliver(
+    event: Extract<ResolutionEvent, { type: 'answer' }>,
+    candidates: Candidate[],
+    atMs: number,
+  ): RaceStep<Candidate> {
+    return event.refresh
+      ? this.#race.refreshed(event.family, candidates, atMs)
+      : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
   }
 
   /**
@@ -471,10 +498,13 @@ class DialSession {
 
   #startAttempt(id: number, c: Candidate): void {
     const withdraw = this.#deps.slots.acquire(() => {
-      this.#waiting.delete(id);
+      this.#waiting?.delete(id);
       this.#connect(id, c);
     });
-    if (withdraw) this.#waiting.set(id, withdraw);
+    if (withdraw) {
+      this.#waiting ??= new Map();
+      this.#waiting.set(id, withdraw);
+    }
   }
 
   /** Takes attempt `id`'s socket out of the race and gives its Dialer-wide slot back. */
@@ -488,8 +518,8 @@ class DialSession {
 
   /** Ends attempt `id` wherever it is: waiting for a slot, or connecting. */
   #dropAttempt(id: number): void {
-    this.#waiting.get(id)?.();
-    this.#waiting.delete(id);
+    this.#waiting?.get(id)?.();
+    this.#waiting?.delete(id);
     const socket = this.#takeSocket(id);
     if (socket === undefined) return;
     socket.destroy();
@@ -520,7 +550,7 @@ class DialSession {
     } catch (err) {
       // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
       const code = (err as { code?: string }).code ?? 'EINVAL';
-      this.#errors.set(id, (err as Error).message ?? code);
+      this.#errorMessages.set(id, (err as Error).message ?? code);
       this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
       this.#trace.attemptError(
         id,
@@ -538,7 +568,7 @@ class DialSession {
       return;
     }
     this.#sockets.set(id, socket);
-    this.#openedAt.set(id, openedAt);
+    this.#openedAt[id] = openedAt;
     // Published once the socket exists and is the race's: a subscriber that aborts the dial from here
     // finds it, and the abort destroys it (and publishes its attempt:error) like any other attempt.
     this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
@@ -555,7 +585,7 @@ class DialSession {
       if (this.#sockets.get(id) !== socket) return;
       this.#takeSocket(id);
       socket.destroy();
-      this.#errors.set(id, err.message);
+      this.#errorMessages.set(id, err.message);
       const code = err.code ?? 'EIO';
       const now = this.#now();
       this.#trace.attemptError(
@@ -725,9 +755,9 @@ class DialSession {
     if (!memory) return;
     const now = this.#now();
     const name = this.#target.hostKind === 0 ? this.#target.host : '';
-    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt.get(winner.id);
+    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt[winner.id];
     for (const a of this.#race.attempts) {
-      const openedAt = this.#openedAt.get(a.id);
+      const openedAt = this.#openedAt[a.id];
       if (openedAt === undefined) continue;
       const unanswered =
         winnerOpenedAt !== undefined
@@ -745,7 +775,7 @@ class DialSession {
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(undefined);
     this.#cleanup();
-    for (const id of [...this.#sockets.keys(), ...this.#waiting.keys()]) this.#dropAttempt(id);
+    for (const id of [...this.#sockets.keys(), ...(this.#waiting?.keys() ?? [])]) this.#dropAttempt(id);
     if (reason === 'aborted') {
       this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
       return;
@@ -764,7 +794,7 @@ class DialSession {
       message:
         a.outcome === 'timeout'
           ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
-          : (this.#errors.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
+          : (this.#errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
       startMs: a.startMs,
       durationMs: (a.endMs ?? elapsedMs) - a.startMs,
     }));
@@ -851,7 +881,7 @@ class DialSession {
     if (first === undefined || this.#attemptDelaySource === 'option') {
       return { attemptDelayMs: this.#attemptDelayMs, attemptDelaySource: this.#attemptDelaySource };
     }
-    const basis = this.#delayBasis.get(first.candidate.address);
+    const basis = this.#delayBasisOf(first.candidate.address);
     if (basis === undefined) return { attemptDelayMs: first.delayMs, attemptDelaySource: 'default' };
     return {
       attemptDelayMs: first.delayMs,

@@ -204,8 +204,21 @@ function commonPrefixBits(a: Bytes16, b: Bytes16, limitBits: number): number {
  * @throws TypeError (`code` 'ERR_NETDIAL_INVALID_ADDRESS') when `address` is not an IP literal.
  */
 export function precedence(address: string): number {
-  return policyOf(mustParse(address, 'precedence(address)')).precedence;
+  if (typeof address === 'string') {
+    const known = precedenceMemo.get(address);
+    if (known !== undefined) return known;
+  }
+  const value = policyOf(mustParse(address, 'precedence(address)')).precedence;
+  // Every dial of a cached name asks for the same few addresses: a bounded memo spares their parse (the
+  // table is fixed, so a remembered precedence never goes out of date; emptied when full, never grown).
+  if (precedenceMemo.size >= PRECEDENCE_MEMO_MAX) precedenceMemo.clear();
+  precedenceMemo.set(address, value);
+  return value;
 }
+
+/** Addresses whose precedence is remembered at most (a few KiB). */
+const PRECEDENCE_MEMO_MAX = 256;
+const precedenceMemo = new Map<string, number>();
 
 /**
  * RFC 6724 §2.1 default policy table: label of `address` (IPv4 looked up as ::ffff:a.b.c.d).

@@ -236,8 +236,30 @@ export class DnsQueries {
 /** How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"). */
 const LATE_ANSWER_MS = 1000;
 
+/**
+ * An answer memory already had. Callers take `ready` (synchronously); the promise is made only for one
+ * that asks for `outcome`, so a cached dial allocates neither a promise nor a closure here.
+ */
 function settled(outcome: QueryOutcome): QueryTicket {
-  return { stale: undefined, outcome: Promise.resolve(outcome), ready: outcome, release() {} };
+  return new SettledTicket(outcome);
+}
+
+class SettledTicket implements QueryTicket {
+  readonly stale = undefined;
+  readonly ready: QueryOutcome;
+  #outcome: Promise<QueryOutcome> | undefined;
+
+  constructor(outcome: QueryOutcome) {
+    this.ready = outcome;
+  }
+
+  get outcome(): Promise<QueryOutcome> {
+    this.#outcome ??= Promise.resolve(this.ready);
+    return this.#outcome;
+  }
+
+  /** Nothing to release: no query was sent. */
+  release(): void {}
 }
 
 function staleRecords(records: readonly string[], staleUse: StaleUse): QueryRecords {

@@ -114,6 +114,8 @@ const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA']);
 
 /** Go's conf.go reads the same file: mDNS modules may answer more than `.local` names when it exists. */
 const MDNS_ALLOW_PATH = '/etc/mdns.allow';
+/** How long the machine's host name and /etc/mdns.allow's existence are taken as read (as the files' check). */
+const MACHINE_RECHECK_MS = 1000;
 
 function machineHostname(): string {
   try {
@@ -155,6 +157,7 @@ export class NameResolver {
   readonly #hosts: HostsFile | undefined;
   readonly #resolvConf: ResolvConfFile;
   readonly #nsswitch: NsswitchFile;
+  #machineFacts: { atMs: number; hostname: string; mdnsAllow: boolean } | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
   #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
@@ -258,13 +261,25 @@ export class NameResolver {
     }
     const hosts = this.#nsswitch.hosts(nowMs);
     const plan = hostLookupPlan(hosts, host, {
-      machineHostname: hosts?.some((s) => s.source === 'myhostname') ? machineHostname() : '',
+      machineHostname: hosts?.some((s) => s.source === 'myhostname') ? this.#machine(nowMs).hostname : '',
       glibc: hosts === undefined ? isGlibc() : true,
-      mdnsAllow: hosts?.some((s) => s.source.startsWith('mdns')) ? existsSync(MDNS_ALLOW_PATH) : false,
+      mdnsAllow: hosts?.some((s) => s.source.startsWith('mdns')) ? this.#machine(nowMs).mdnsAllow : false,
     });
     return plan.order === 'system'
       ? { resolver: 'system', reason: plan.reason }
       : { resolver: 'netdial', order: plan.order, reason: plan.reason };
+  }
+
+  /**
+   * The machine's host name and whether /etc/mdns.allow exists (what nsswitch's myhostname and mdns
+   * decide on), read at most once per second like the files: not a system call on every dial.
+   */
+  #machine(nowMs: number): { hostname: string; mdnsAllow: boolean } {
+    const last = this.#machineFacts;
+    if (last !== undefined && nowMs >= last.atMs && nowMs - last.atMs < MACHINE_RECHECK_MS) return last;
+    const facts = { atMs: nowMs, hostname: machineHostname(), mdnsAllow: existsSync(MDNS_ALLOW_PATH) };
+    this.#machineFacts = facts;
+    return facts;
   }
 
   /** The client options for one query: with `rotate`, each query starts one server further on. */

@@ -1,0 +1,128 @@
+/**
+ * The hot path's structure (issue 16): what a dial answered at once — an IP literal, the hosts file, the
+ * DNS cache — costs in timers, and the memory shortcuts that keep it cheap do not change what is
+ * remembered. Speed itself is measured in the benchmark (bench/micro.ts), not here.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { Dialer, isDialError } from '../src/index.js';
+import { DnsCache } from '../src/memory/dns-cache.js';
+import { EndpointHistory } from '../src/memory/endpoint-history.js';
+import { startBlackhole } from './support/blackhole.js';
+import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { closeServer, closeSocket, listen } from './support/servers.js';
+
+const T0 = 1_000_000;
+
+/** Counts the timers the dial session sets while `run` is pending (others' timers are not counted). */
+async function sessionTimers<T>(run: () => Promise<T>): Promise<{ value: T; timers: number }> {
+  const original = globalThis.setTimeout;
+  let timers = 0;
+  const counting = ((...args: Parameters<typeof setTimeout>) => {
+    if (new Error().stack?.includes('dial-session')) timers++;
+    return original(...args);
+  }) as typeof setTimeout;
+  globalThis.setTimeout = counting;
+  try {
+    return { value: await run(), timers };
+  } finally {
+    globalThis.setTimeout = original;
+  }
+}
+
+describe('a dial answered at once', () => {
+  test('sets one timer: the deadline set at the start is kept when the answer does not move it', async (t) => {
+    const server = net.createServer((s) => s.on('error', () => {}).resume());
+    const port = await listen(server, '127.0.0.1');
+    t.after(() => closeServer(server));
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-hot-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 hot.example\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    // The hosts file answers synchronously; DNS is never asked (no server listens on port 1).
+    const dialer = new Dialer({
+      resolver: 'dns',
+      nameservers: ['127.0.0.1:1'],
+      hostsPath: join(dir, 'hosts'),
+      resolvConfPath: join(dir, 'resolv.conf'),
+    });
+    const baseline = activeResources();
+    for (const host of ['hot.example', '127.0.0.1']) {
+      const { value: socket, timers } = await sessionTimers(() => dialer.dial({ host, port }));
+      try {
+        assert.equal(timers, 1, `${host}: timers set by the session`);
+        assert.equal(socket.remoteAddress, '127.0.0.1');
+      } finally {
+        await closeSocket(socket);
+      }
+    }
+    await assertNoLeaks(baseline);
+  });
+
+  test('the deadline still holds when nothing after the answer moves the timer', async (t) => {
+    const hole = await startBlackhole({ hosts: ['127.0.0.2'] });
+    t.after(() => hole.close());
+    const baseline = activeResources();
+    const started = performance.now();
+    const err = await new Dialer({ memory: false })
+      .dial({ host: '127.0.0.2', port: hole.port }, { timeout: 300 })
+      .then(
+        () => assert.fail('the dial connected'),
+        (e: unknown) => e,
+      );
+    const tookMs = performance.now() - started;
+    assert.ok(isDialError(err), String(err));
+    assert.equal(err.code, 'ETIMEDOUT');
+    assert.ok(tookMs >= 290 && tookMs < 5000, `timed out after ${tookMs} ms`);
+    await assertNoLeaks(baseline);
+  });
+});
+
+describe('memory shortcuts on the hot path', () => {
+  test('DnsCache: touching the newest name again moves nothing; deleted and added again, it is newest', () => {
+    const rec = (address: string) => ({ address, ttlSeconds: 60 });
+    const cache = new DnsCache({ maxNames: 3 });
+    cache.setPositive('a.test', 'A', [rec('192.0.2.1')], T0);
+    cache.setPositive('b.test', 'A', [rec('192.0.2.2')], T0);
+    cache.get('b.test', 'A', T0 + 1);
+    cache.get('b.test', 'AAAA', T0 + 1);
+    assert.deepEqual(
+      cache.entries().map((e) => e.name),
+      ['a.test', 'b.test'],
+    );
+    // The newest name forgotten, then learnt again: it must be held (and newest), not lost.
+    cache.delete('b.test');
+    cache.setPositive('b.test', 'A', [rec('192.0.2.3')], T0 + 2);
+    assert.equal(cache.get('b.test', 'A', T0 + 3).state, 'fresh');
+    cache.clear();
+    cache.setPositive('b.test', 'A', [rec('192.0.2.4')], T0 + 4);
+    assert.equal(cache.size, 1);
+    cache.setPositive('c.test', 'A', [rec('192.0.2.5')], T0 + 5);
+    cache.setPositive('d.test', 'A', [rec('192.0.2.6')], T0 + 5);
+    cache.get('b.test', 'A', T0 + 6); // b becomes newest again: c is the one to go
+    cache.setPositive('e.test', 'A', [rec('192.0.2.7')], T0 + 7);
+    assert.deepEqual(
+      cache.entries().map((e) => e.name),
+      ['d.test', 'b.test', 'e.test'],
+    );
+  });
+
+  test('EndpointHistory: the newest endpoint forgotten and measured again is remembered', () => {
+    const history = new EndpointHistory();
+    history.recordSuccess('192.0.2.1', 443, 10, T0);
+    history.recordSuccess('192.0.2.1', 443, 10, T0 + 1);
+    assert.equal(history.size, 1);
+    history.forget();
+    history.recordSuccess('192.0.2.1', 443, 40, T0 + 2);
+    assert.equal(history.size, 1);
+    const json = history.toJSON(T0 + 3, Date.now());
+    assert.equal(json.endpoints[0]?.srttMs, 40);
+    history.delete('192.0.2.1', 443);
+    history.recordFailure('192.0.2.1', 443, 'ECONNREFUSED', T0 + 4);
+    assert.equal(history.size, 1);
+  });
+});
