@@ -288,26 +288,6 @@ class DialSession {
     q.source = event.source;
     if (event.type === 'error') {
       q.code = event.code;
-      if (event.refresh) {
-        // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
-        // or type is gone, so the stale addresses not yet tried are dropped; any other failure leaves the
-        // stale answer in force (serve-stale). Either way the race stops waiting for the refresh.
-        this.#trace.dnsError(
-          event.name,
-          event.family,
-          event.source,
-          event.code,
-          event.message,
-          q.endMs - q.startMs,
-        );
-        const negative = event.code === 'ENOTFOUND' || event.code === 'ENODATA';
-        this.#apply(
-          negative
-            ? this.#race.refreshed(event.family, [], now)
-            : this.#race.refreshFailed(event.family, now, event.code),
-        );
-        return;
-      }
       this.#trace.dnsError(
         event.name,
         event.family,
@@ -316,6 +296,18 @@ class DialSession {
         event.message,
         q.endMs - q.startMs,
       );
+      if (event.refresh) {
+        // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
+        // or type is gone, so the stale addresses not yet tried are dropped; any other failure leaves the
+        // stale answer in force (serve-stale). Either way the race stops waiting for the refresh.
+        const negative = event.code === 'ENOTFOUND' || event.code === 'ENODATA';
+        this.#apply(
+          negative
+            ? this.#race.refreshed(event.family, [], now)
+            : this.#race.refreshFailed(event.family, now, event.code),
+        );
+        return;
+      }
       this.#dnsFailures.push({
         address: event.name,
         family: event.family,
