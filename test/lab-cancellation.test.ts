@@ -88,6 +88,8 @@ interface Row {
 const DNS = `http://silent-dns.lab.test:${LAB.ports.http}/`;
 const CONNECT = `http://all-blackholed.lab.test:${LAB.ports.http}/`;
 const CONNECT_TLS = `https://all-blackholed.lab.test/`;
+/** A blackholed address as a literal: got starts timeout.connect at once for one (at 'lookup' for a name). */
+const CONNECT_IP = `http://${LAB.addresses.blackholed.v4[0]}:${LAB.ports.http}/`;
 
 function rows(tlsPort: number): Row[] {
   const TLS = `https://mute-tls.lab.test:${tlsPort}/`;
@@ -184,6 +186,11 @@ function rows(tlsPort: number): Row[] {
         c('connect/timeout', CONNECT, 'timeout', { name: 'TimeoutError', code: 'ETIMEDOUT' }),
         c('tls/timeout', TLS, 'timeout', { name: 'TimeoutError', code: 'ETIMEDOUT' }),
         c('connect/signal', CONNECT, 'signal', { name: 'AbortError' }),
+        // timeout.connect starts when the request gets its socket: the agent's connecting one.
+        c('connect/connect-timeout', CONNECT_IP, 'socket-timeout', {
+          name: 'TimeoutError',
+          code: 'ETIMEDOUT',
+        }),
       ],
     },
     {
@@ -195,6 +202,11 @@ function rows(tlsPort: number): Row[] {
         c('dns/timeout', DNS, 'timeout', { name: 'AxiosError', code: 'ECONNABORTED' }),
         c('connect/timeout', CONNECT, 'timeout', { name: 'AxiosError', code: 'ECONNABORTED' }),
         c('tls/timeout', TLS, 'timeout', { name: 'AxiosError', code: 'ECONNABORTED' }),
+        // Redirects on (axios's default): follow-redirects' timer starts when the request gets its socket.
+        c('connect/timeout-redirects', CONNECT, 'socket-timeout', {
+          name: 'AxiosError',
+          code: 'ECONNABORTED',
+        }),
       ],
     },
     {

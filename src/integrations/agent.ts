@@ -6,8 +6,11 @@
  * `servername`, from the Host header or host; none for an IP), same TLS session cache (the agent's
  * `_getSession` / `_cacheSession` / `_evictSession`, so a second connection resumes the session).
  *
- * A dial completes asynchronously (http.Agent's `createConnection(options, oncreate)` callback form);
- * while it runs, the agent counts a placeholder in `sockets[name]` so `maxSockets` still holds.
+ * `Agent` returns a connecting `DialSocket` from `createConnection`, as net does, so the request has its
+ * socket (and its clients' socket timers run) while netdial dials. `HttpsAgent` dials TCP, then runs
+ * `tls.connect` with the agent's session cache, and hands the TLS socket over when that is done
+ * (http.Agent's `createConnection(options, oncreate)` callback form); while it runs, the agent counts a
+ * placeholder in `sockets[name]` so `maxSockets` still holds.
  *
  * `maxSocketAge` (ms, or 'ttl'): a pooled socket older than that is closed instead of reused, so a pool
  * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
@@ -22,7 +25,13 @@ import * as tls from 'node:tls';
 import { ownOption } from '../option-names.js';
 import { readConnectionDialOptions } from '../options.js';
 import { attachReport, type DialReport, getReport } from '../report.js';
-import { type ConnectionDialOptions, type ConnectionOptions, dialFor } from './create-connection.js';
+import {
+  type ConnectionDialOptions,
+  type ConnectionOptions,
+  DialSocket,
+  dialFor,
+} from './create-connection.js';
+import { isDialError } from '../errors.js';
 import { nodeDialError } from './node-error.js';
 import { destroyedRequestError, onRequestDestroyed } from './request-cancel.js';
 
@@ -337,6 +346,18 @@ function boundHandshake(socket: tls.TLSSocket, report: DialReport | undefined, i
 }
 
 /**
+ * The http Agent's connecting socket: a DialSocket whose dial failure is reported Node-shaped (see
+ * nodeDialError, the DialError as `cause`). The request's or agent's `timeout` is its idle timeout
+ * while it dials (it emits 'timeout', which the request relays; a handler that destroys the request
+ * decides the error) and bounds the dial, which then fails with ETIMEDOUT a turn later.
+ */
+class AgentDialSocket extends DialSocket {
+  override destroy(err?: Error): this {
+    return super.destroy(err !== undefined && isDialError(err) ? (nodeDialError(err) as Error) : err);
+  }
+}
+
+/**
  * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
  * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
@@ -353,25 +374,28 @@ export class Agent extends http.Agent {
     this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
   }
 
-  /** Node's createSocket, with the request handed on to createConnection (see createSocketFor). */
-  createSocket(req: http.ClientRequest, options: unknown, cb: Parameters<CreateSocket>[2]): void {
-    createSocketFor(this, req, options, cb);
-  }
-
+  /**
+   * Returns a connecting `AgentDialSocket` at once (Node's createSocket takes a returned socket as the
+   * request's socket), so timers that start when the request gets its socket — follow-redirects' (axios
+   * with redirects), got's `timeout.connect` — run while netdial dials, and destroying the socket stops
+   * the dial.
+   */
   override createConnection(
     options: http.ClientRequestArgs,
     oncreate?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
+    callbackOf(oncreate);
     const opts = options as ConnectionOptions;
-    const callback = callbackOf(oncreate);
-    connectForAgent(
-      this as unknown as AgentInternals,
-      opts,
-      callback,
-      (signal) => dialFor({ ...opts, signal }, this.#dial),
-      this.#ages,
-    );
-    return undefined;
+    const idleMs = hasIdleTimeout(opts) ? (opts.timeout as number) : undefined;
+    const dialTimeoutMs = this.#dial.timeout;
+    // The request's or agent's `timeout` also bounds the dial when shorter, as dialFor does.
+    const timeout =
+      idleMs !== undefined && (dialTimeoutMs === undefined || idleMs < dialTimeoutMs)
+        ? idleMs
+        : dialTimeoutMs;
+    const socket = new AgentDialSocket({ ...this.#dial, timeout });
+    socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
+    return socket.connect(opts);
   }
 
   override keepSocketAlive(socket: Duplex): boolean {

@@ -15,8 +15,12 @@ import { Agent, HttpsAgent } from '../../src/integrations/agent.js';
 import { createDispatcher, installGlobalDispatcher } from '../../src/undici.js';
 
 export type ClientName = 'node-agent' | 'agent' | 'fetch' | 'undici' | 'got' | 'axios' | 'node-fetch';
-/** destroy: the client's own way to drop a request (req.destroy(), got's cancel(), an AbortController for the rest). */
-export type CancelHow = 'destroy' | 'signal' | 'timeout';
+/**
+ * destroy: the client's own way to drop a request (req.destroy(), got's cancel(), an AbortController for
+ * the rest). socket-timeout: a client timeout whose timer starts when the request gets its socket —
+ * axios's `timeout` with redirects on (its default: follow-redirects' timer), got's `timeout.connect`.
+ */
+export type CancelHow = 'destroy' | 'signal' | 'timeout' | 'socket-timeout';
 
 export interface CancelCase {
   id: string;
@@ -124,7 +128,8 @@ async function runCase(client: ClientName, c: CancelCase): Promise<unknown> {
   }
   const agent = https ? new HttpsAgent({ dial }) : new Agent({ dial });
   const controller = new AbortController();
-  const cancel = c.how === 'timeout' ? () => {} : after(c.afterMs, () => controller.abort());
+  const cancel =
+    c.how === 'timeout' || c.how === 'socket-timeout' ? () => {} : after(c.afterMs, () => controller.abort());
   try {
     switch (client) {
       case 'agent':
@@ -170,6 +175,7 @@ async function runCase(client: ClientName, c: CancelCase): Promise<unknown> {
           https: { rejectUnauthorized: false },
           retry: { limit: 0 },
           ...(c.how === 'timeout' ? { timeout: { request: c.afterMs } } : {}),
+          ...(c.how === 'socket-timeout' ? { timeout: { connect: c.afterMs } } : {}),
           ...(c.how === 'signal' ? { signal: controller.signal } : {}),
         });
         const stop = c.how === 'destroy' ? after(c.afterMs, () => p.cancel()) : () => {};
@@ -190,11 +196,13 @@ async function runCase(client: ClientName, c: CancelCase): Promise<unknown> {
             httpAgent: agent,
             httpsAgent: agent,
             // axios's timeout covers the connect through its own timer with maxRedirects: 0; with
-            // redirects (follow-redirects) it starts when the request gets its socket (after the
-            // dial): docs/integrations.md says so and what to use instead.
+            // redirects (follow-redirects) it starts when the request gets its socket (at once: the
+            // agent's connecting socket). 'socket-timeout' is that second form, redirects on.
             ...(c.how === 'timeout'
               ? { timeout: c.afterMs, maxRedirects: 0 }
-              : { signal: controller.signal }),
+              : c.how === 'socket-timeout'
+                ? { timeout: c.afterMs }
+                : { signal: controller.signal }),
           });
           return { name: 'resolved' };
         } catch (err) {
