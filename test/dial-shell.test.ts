@@ -13,17 +13,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import {
-  type DialError,
-  Dialer,
-  type DialerOptions,
-  getReport,
-  isDialError,
-  type ResolveFunction,
-} from '../src/index.js';
+import { Dialer, type DialerOptions, getReport, type ResolveFunction } from '../src/index.js';
 import { startBlackhole } from './support/blackhole.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, closeSocket, kernelSocketsTo, listen, trackConnections } from './support/servers.js';
+import { failure } from './support/dial-failure.js';
 
 /** IPv4 answers only, in this order; never asks real DNS. */
 const fixedV4 =
@@ -34,15 +28,6 @@ const fixedV4 =
 /** An IPv4-only Dialer without memory (DNS order kept, no shuffle). */
 function fresh(addresses: string[], options: DialerOptions = {}): Dialer {
   return new Dialer({ memory: false, family: 4, resolver: fixedV4(addresses), ...options });
-}
-
-async function failure(p: Promise<unknown>): Promise<DialError> {
-  const err = await p.then(
-    () => assert.fail('the dial connected'),
-    (e: unknown) => e,
-  );
-  assert.ok(isDialError(err), `expected a DialError, got ${err}`);
-  return err;
 }
 
 /** Waits (bounded) until the kernel lists no socket of any state towards `host:port` but those allowed. */

@@ -13,6 +13,7 @@ import { LabDnsServer } from '../lab/dns-server.js';
 import type { Zone } from '../lab/zone.js';
 import { type DnsAnswer, type DnsClientError, queryAddresses } from '../src/resolution/dns-client.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { responseTo } from './support/dial-failure.js';
 
 const APEX = 'x.test';
 
@@ -120,18 +121,6 @@ async function listenTcp(port: number, respond: (query: DecodedPacket) => Packet
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
-  };
-}
-
-/** A response to `query` with its ID and question unless overridden; `rcode` goes in the low flag bits. */
-function responseTo(query: DecodedPacket, parts: Partial<Packet> & { rcode?: number } = {}): Packet {
-  const { rcode = 0, ...rest } = parts;
-  return {
-    type: 'response',
-    id: query.id,
-    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcode,
-    questions: query.questions,
-    ...rest,
   };
 }
 

@@ -28,6 +28,7 @@ import {
   socketAddressText,
 } from '../src/resolution/ip-zone.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { responseTo } from './support/dial-failure.js';
 
 type Reply = (packet: Packet | Buffer) => void;
 interface Received {
@@ -59,18 +60,6 @@ async function startFake(respond: (query: DecodedPacket, reply: Reply) => void) 
     at: `127.0.0.1:${port}`,
     received,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
-  };
-}
-
-/** A response to `query` with its ID and question; RD+RA set unless `flags` says otherwise. */
-function responseTo(query: DecodedPacket, parts: Partial<Packet> & { rcode?: number } = {}): Packet {
-  const { rcode = 0, ...rest } = parts;
-  return {
-    type: 'response',
-    id: query.id,
-    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcode,
-    questions: query.questions,
-    ...rest,
   };
 }
 

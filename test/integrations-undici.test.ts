@@ -46,6 +46,19 @@ function keepLoopAlive(): () => void {
   return () => clearInterval(interval);
 }
 
+/** A resolver that never answers and counts how many of its lookups were cancelled. */
+function neverAnswering(): { watched: ResolveFunction; cancelled: () => number } {
+  let count = 0;
+  const watched: ResolveFunction = (_name, _family, { signal }) =>
+    new Promise((_, reject) =>
+      signal.addEventListener('abort', () => {
+        count++;
+        reject(new Error('cancelled'));
+      }),
+    );
+  return { watched, cancelled: () => count };
+}
+
 describe('netdial/undici', () => {
   let cert: TestCert;
   const plain = http.createServer((req, res) => res.end(`plain host=${req.headers.host}`));
@@ -213,14 +226,7 @@ describe('netdial/undici', () => {
   });
 
   test("undici.request's signal stops the dial at once (the resolver is cancelled), not at connectTimeout", async () => {
-    let resolverCancelled = 0;
-    const watched: ResolveFunction = (_name, _family, { signal }) =>
-      new Promise((_, reject) =>
-        signal.addEventListener('abort', () => {
-          resolverCancelled++;
-          reject(new Error('cancelled'));
-        }),
-      );
+    const { watched, cancelled } = neverAnswering();
     const dispatcher = createDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
     const t0 = performance.now();
     try {
@@ -230,7 +236,7 @@ describe('netdial/undici', () => {
       );
       const elapsed = performance.now() - t0;
       assert.ok(elapsed < 2000, `rejected after ${elapsed} ms`);
-      assert.ok(resolverCancelled >= 1, 'the dial stopped its resolution');
+      assert.ok(cancelled() >= 1, 'the dial stopped its resolution');
     } finally {
       await dispatcher.close();
     }
@@ -276,14 +282,7 @@ describe('netdial/undici', () => {
   });
 
   test('destroy() of the dispatcher aborts its dials', async () => {
-    let resolverCancelled = 0;
-    const watched: ResolveFunction = (_name, _family, { signal }) =>
-      new Promise((_, reject) =>
-        signal.addEventListener('abort', () => {
-          resolverCancelled++;
-          reject(new Error('cancelled'));
-        }),
-      );
+    const { watched, cancelled } = neverAnswering();
     const dispatcher = createDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
     const pending = request(`http://app.test:${plainPort}/`, { dispatcher }).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 50));
@@ -293,7 +292,7 @@ describe('netdial/undici', () => {
     assert.ok(err instanceof Error, 'the request fails');
     assert.ok(performance.now() - t0 < 2000, 'at once');
     // undici fails the request by itself; the dial stops only because netdial's dispatcher aborts it.
-    assert.equal(resolverCancelled, 2, "the dial's lookups were cancelled");
+    assert.equal(cancelled(), 2, "the dial's lookups were cancelled");
   });
 
   test('a tunnel socket (httpSocket): TLS for https within connectTimeout, as is for http, refused when closed', async () => {

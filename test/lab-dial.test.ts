@@ -9,16 +9,9 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { DEFAULT_ZONE, enterLab, LAB, withLab } from '../lab/index.js';
-import {
-  type DialError,
-  Dialer,
-  type DialerOptions,
-  type DialReport,
-  getReport,
-  isAbortError,
-  isDialError,
-} from '../src/index.js';
+import { Dialer, type DialerOptions, type DialReport, getReport, isAbortError } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { failure } from './support/dial-failure.js';
 
 const { good, refused, blackholed, unreachable, clientUnreachable } = LAB.addresses;
 const PORT = LAB.ports.discard;
@@ -39,15 +32,6 @@ async function dialReport(dialer: Dialer, target: string): Promise<{ report: Dia
 
 function attemptsOf(report: DialReport): Array<[string, string, string]> {
   return report.attempts.map((a) => [a.address, a.outcome, a.trigger]);
-}
-
-async function failure(p: Promise<unknown>): Promise<DialError> {
-  const err = await p.then(
-    () => assert.fail('the dial connected'),
-    (e: unknown) => e,
-  );
-  assert.ok(isDialError(err), `expected a DialError, got ${err}`);
-  return err;
 }
 
 if (await enterLab(import.meta.url)) {

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { DEFAULT_ZONE, type DnsServerQuirk, enterLab, LAB, LabDnsServer, withLab } from '../lab/index.js';
-import { type DialError, Dialer, type DialerOptions, getReport, isDialError } from '../src/index.js';
+import { Dialer, type DialerOptions, getReport } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { failure } from './support/dial-failure.js';
 
 const PORT = LAB.ports.discard;
 const { good } = LAB.addresses;
@@ -29,19 +30,6 @@ async function connect(d: Dialer, target = `${NAME}:${PORT}`) {
   const address = socket.remoteAddress;
   socket.destroy();
   return { address, queries: report?.resolution.queries ?? [] };
-}
-
-async function failure(p: Promise<unknown>): Promise<DialError> {
-  const err = await p.then(
-    (socket) => {
-      // A dial that should have failed connected: close it, or the run would hang on it.
-      (socket as { destroy?: () => void } | undefined)?.destroy?.();
-      assert.fail('the dial connected');
-    },
-    (e: unknown) => e,
-  );
-  assert.ok(isDialError(err), `expected a DialError, got ${String(err)}`);
-  return err;
 }
 
 /** Runs `body` with a leak check and fails on any uncaught exception (the crash of issue 11). */

@@ -15,17 +15,16 @@ import { fileURLToPath } from 'node:url';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import {
-  type DialError,
   Dialer,
   type DialerOptions,
   dial,
   getDefaultDialer,
   getReport,
-  isDialError,
   type ResolveFunction,
 } from '../src/index.js';
 import { startBlackhole } from './support/blackhole.js';
 import { closeServer, closeSocket, listen, trackConnections } from './support/servers.js';
+import { failure } from './support/dial-failure.js';
 
 /** Fixed answers per family; records which families were asked. */
 function fixed(answers: { 4?: string[]; 6?: string[] }, asked: number[] = []): ResolveFunction {
@@ -33,15 +32,6 @@ function fixed(answers: { 4?: string[]; 6?: string[] }, asked: number[] = []): R
     asked.push(family);
     return answers[family] ?? [];
   };
-}
-
-async function failure(p: Promise<unknown>): Promise<DialError> {
-  const err = await p.then(
-    () => assert.fail('the dial connected'),
-    (e: unknown) => e,
-  );
-  assert.ok(isDialError(err), `expected a DialError, got ${err}`);
-  return err;
 }
 
 describe('README claims on loopback', () => {
