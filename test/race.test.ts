@@ -354,6 +354,19 @@ describe('stale answers yield to fresh ones (issue 12; draft-ietf-happy-happyeye
     assert.equal(d.result, 'won #1');
   });
 
+  test('a refresh of A carrying NAT64-synthesised IPv6 candidates (answerFamily 4) joins the race', () => {
+    const nat64 = (n: number): RaceCandidate => ({
+      address: `64:ff9b::cb00:71${n.toString(16).padStart(2, '0')}`,
+      family: 6,
+      answerFamily: 4,
+    });
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [nat64(1)], n, stale));
+    d.at(1, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.at(20, (r, n) => r.refreshed(4, [nat64(9)], n));
+    assert.deepEqual(d.starts(), ['0 start #0 64:ff9b::cb00:7101', '20 start #1 64:ff9b::cb00:7109']);
+  });
+
   test('the wait for the refresh is bounded by the deadline', () => {
     const d = new Driver(config({ families: [4], deadlineMs: 1000 }));
     d.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));

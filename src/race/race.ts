@@ -205,16 +205,18 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       // The stale answer never counted (e.g. the address policy refused all of it): this is the family's answer.
       return this.#pending.has(family) ? this.answer(family, candidates, nowMs) : this.#idle(nowMs);
     }
-    const fresh = new Set(candidates.filter((c) => c.family === family).map((c) => c.address));
+    const fresh = new Set(
+      candidates.filter((c) => (c.answerFamily ?? c.family) === family).map((c) => c.address),
+    );
     for (let i = this.#known.length - 1; i >= 0; i--) {
       const c = this.#known[i] as C;
-      if (c.family === family && !fresh.has(c.address) && !this.#tried.has(c.address)) {
+      if ((c.answerFamily ?? c.family) === family && !fresh.has(c.address) && !this.#tried.has(c.address)) {
         this.#known.splice(i, 1);
       }
     }
     let count = 0;
     for (const c of candidates) {
-      if (c.family !== family || this.#seen.has(c.address)) continue;
+      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(c.address)) continue;
       this.#seen.add(c.address);
       this.#known.push(c);
       count++;
