@@ -222,7 +222,7 @@ export function suggestName(key: string, known: ReadonlySet<string>): string | u
 }
 
 /** The error for an option name that does not exist in `known`. `path` prefixes it ('memory.'). */
-export function unknownOptionError(key: string, known: ReadonlySet<string>, path: string): TypeError {
+function unknownOptionError(key: string, known: ReadonlySet<string>, path: string): TypeError {
   const name = `${path}${showKey(key)}`;
   if ((key === 'allow' || key === 'deny') && known.has('policy')) {
     return invalidOption(

@@ -5,6 +5,8 @@
  * is gone. All times are milliseconds since the dial began.
  */
 import type * as net from 'node:net';
+import type { AttemptDelayBasis } from './memory/endpoint-history.js';
+import type { FirstReason } from './memory/history-order.js';
 import type { AttemptOutcome } from './race/race.js';
 import type { ResolverPath } from './resolution/resolve.js';
 import type { AddressSource, Family } from './types.js';
@@ -83,7 +85,7 @@ export interface DialReport {
      * (same /24 or /64: 'network'), the name's other addresses ('name'), any endpoint the Dialer measured
      * ('dialer'), or none ('default').
      */
-    attemptDelayBasis?: 'endpoint' | 'network' | 'name' | 'dialer' | 'default' | undefined;
+    attemptDelayBasis?: AttemptDelayBasis | undefined;
     /** Whether the Dialer had a memory (cache and endpoint history). */
     memory: boolean;
     /** Endpoints moved to the end because they failed recently (in backoff). */
@@ -103,7 +105,7 @@ export interface DialReport {
     first?:
       | {
           address: string;
-          reason: 'load-sharing' | 'rtt' | 'sorted' | 'explored' | 'family' | 'fallback';
+          reason: FirstReason;
         }
       | undefined;
     /** A demoted endpoint tried in its natural place anyway (exploration, or its backoff just ended). */

@@ -218,10 +218,11 @@ describe('no option object yields a weaker policy than the Dialer’s', () => {
     });
   }
 
-  test('the same through new Dialer(): Dialer options carrying a policy in every way', () => {
+  test('new Dialer() with such options builds or refuses with a coded TypeError, never anything else', () => {
     fc.assert(
       fc.property(optionsArb, (options) => {
-        // A Dialer built from such options either has the own policy it was given or refuses.
+        // What policy it then holds is the property above: a Dialer reads its options through the same
+        // resolveOptions; this pins that nothing else escapes from the Dialer's own option reading.
         try {
           new Dialer(options as never);
         } catch (e) {

@@ -171,7 +171,7 @@ const ATTEMPT_DELAY_MAX_MS = 2000;
  * Per-connection values win over the bound dial options; the process default only fills a gap.
  * Throws as Node does for a non-boolean `autoSelectFamily` or a bad attempt timeout.
  */
-export function familySelectionOf(
+function familySelectionOf(
   options: ConnectionOptions,
   dial: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>,
 ): Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'> {

@@ -41,7 +41,7 @@ function argType(name: string, expected: string, value: unknown): TypeError {
 }
 
 /** Node's `isPipeName`: a string that does not read as a non-negative number is a Unix socket path. */
-export function isPipeName(value: unknown): value is string {
+function isPipeName(value: unknown): value is string {
   if (typeof value !== 'string') return false;
   const n = Number(value);
   return !(n >= 0);

@@ -15,7 +15,7 @@
  * trailing dot is part of the key, because with search domains `foo` and `foo.` are different questions).
  */
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 
 /** The record types this cache holds. */

@@ -10,7 +10,7 @@
  * `nowMs` is any monotonic clock in milliseconds; the class never reads a clock itself.
  */
 
-import { isIP } from 'node:net';
+import { isIP } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { networkOf } from './network-prefix.js';
 

@@ -4,7 +4,7 @@
  * networks, so addresses in one /24 usually share a path and fail together. Heuristics, not facts: history
  * only uses them to suspect (rank later), never to drop an address.
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4 } from '../ip-address.js';
 import { parseIPv6Into } from '../ip-address.js';
 
 const words = new Uint32Array(4);

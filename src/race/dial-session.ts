@@ -808,7 +808,7 @@ class DialSession {
         });
       }
     }
-    const denied = this.#denied.attempts();
+    const denied = this.#deniedList?.attempts() ?? [];
     const attempts = [...dns, ...denied, ...tcp];
     const where = this.#where();
     let code: string;

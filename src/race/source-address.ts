@@ -6,7 +6,7 @@
  * This is the I/O shell; the decisions live in the pure `sort.ts`.
  */
 import * as dgram from 'node:dgram';
-import { isIP } from 'node:net';
+import { isIP } from '../ip-address.js';
 import type { Family } from '../types.js';
 
 /** Port given to connect(); any port works since nothing is sent (9 = discard). */

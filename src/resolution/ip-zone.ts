@@ -52,7 +52,7 @@ export function interfaceIndex(zone: string, table: InterfaceTable = interfaceIn
 }
 
 /** The interface name for an index; undefined when no interface has it. */
-export function interfaceName(index: number, table: InterfaceTable = interfaceIndexes()): string | undefined {
+function interfaceName(index: number, table: InterfaceTable = interfaceIndexes()): string | undefined {
   for (const [name, i] of table) if (i === index) return name;
   return undefined;
 }

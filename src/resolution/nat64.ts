@@ -6,7 +6,7 @@
  * Pure functions (prefix parsing, synthesis, discovery from AAAA answers) and a small shell
  * ({@link Nat64Prefixes}) that asks DNS and remembers the answer for its TTL.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from '../ip-address.js';
 import { parseIPv6Into } from '../ip-address.js';
 import { canonicalIP } from '../target.js';
 
@@ -186,15 +186,6 @@ export class Nat64Prefixes {
     );
     return this.#inFlight;
   }
-}
-
-/** True for an IPv6 literal (no zone) inside `prefix`. */
-export function inPrefix(prefix: Nat64Prefix, address: string): boolean {
-  if (!isIPv6(address)) return false;
-  const bytes = ipv6Bytes(address);
-  if (bytes === undefined) return false;
-  for (let i = 0; i < prefix.length / 8; i++) if (bytes[i] !== prefix.bytes[i]) return false;
-  return true;
 }
 
 /** One IPv4 destination dialled through NAT64, for reports. */

@@ -5,7 +5,7 @@
  * glibc references are to resolv/res_init.c (`res_vinit_1`, `res_setoptions`) and resolv/res_query.c
  * (`__res_context_search`), glibc 2.26 or later.
  */
-import { isIP } from 'node:net';
+import { isIP } from '../ip-address.js';
 import { WatchedTextFile } from './hosts-file.js';
 import { canonicalIP, parseHost } from '../target.js';
 
