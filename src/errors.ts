@@ -218,3 +218,11 @@ export function invalidOption(
 export function invalidArgument(message: string): TypeError & { code: InputErrorCode } {
   return inputError('ERR_NETDIAL_INVALID_ARGUMENT', message);
 }
+
+/**
+ * A negative DNS answer (RFC 2308): NXDOMAIN (`ENOTFOUND`) or NODATA (`ENODATA`) — an answer that the name,
+ * or that type of it, does not exist, as opposed to a failure to get an answer.
+ */
+export function isNegativeAnswer(code: string | undefined): boolean {
+  return code === 'ENOTFOUND' || code === 'ENODATA';
+}

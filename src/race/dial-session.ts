@@ -8,7 +8,14 @@ import * as tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
 import { DialTrace } from '../diagnostics.js';
 import type { Clock } from '../clock.js';
-import { AbortError, type AttemptError, DialError, describeCode, formatDuration } from '../errors.js';
+import {
+  AbortError,
+  type AttemptError,
+  DialError,
+  describeCode,
+  formatDuration,
+  isNegativeAnswer,
+} from '../errors.js';
 import type { DialConfig } from '../options.js';
 import type { DialMemory } from '../memory/dial-memory.js';
 import {
@@ -56,9 +63,6 @@ const LOCAL_ERRORS = new Set([
 ]);
 
 /** DNS codes that are answers (the name has no address of a family, or none at all), not failures. */
-function isNegativeAnswer(code: string): boolean {
-  return code === 'ENODATA' || code === 'ENOTFOUND';
-}
 
 /** Most attempts named in a DialError's one-line message; the `attempts` array always has all. */
 const MESSAGE_ATTEMPTS = 6;
@@ -300,7 +304,7 @@ class DialSession {
         // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
         // or type is gone, so the stale addresses not yet tried are dropped; any other failure leaves the
         // stale answer in force (serve-stale). Either way the race stops waiting for the refresh.
-        const negative = event.code === 'ENOTFOUND' || event.code === 'ENODATA';
+        const negative = isNegativeAnswer(event.code);
         this.#apply(
           negative
             ? this.#race.refreshed(event.family, [], now)

@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
-import { inputError } from '../errors.js';
+import { inputError, isNegativeAnswer } from '../errors.js';
 import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';
 
 /** Where and how patiently to ask. */
@@ -339,8 +339,7 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
       return;
     }
     const result = readAnswer(packet, qname, type, fail);
-    if (!(result instanceof Error) || result.code === 'ENOTFOUND' || result.code === 'ENODATA')
-      finish(result);
+    if (!(result instanceof Error) || isNegativeAnswer(result.code)) finish(result);
     else if (isCurrent) tryFailed(t, result);
   };
 

@@ -9,6 +9,7 @@ import type { DnsQuery, NegativeSoa } from './dns-client.js';
 import type { DnsCache, DnsRecordType } from '../memory/dns-cache.js';
 import { preselectDestinations } from '../race/sort.js';
 import type { Family } from '../types.js';
+import { isNegativeAnswer } from '../errors.js';
 
 /**
  * Why an expired answer is used:
@@ -208,7 +209,7 @@ export class DnsQueries {
   /** A failed query: remembered as a negative answer or a brief error, never thrown. */
   #failed(name: string, type: DnsRecordType, code: string, message: string, soa?: NegativeSoa): QueryOutcome {
     const now = this.#clock.now();
-    if (code === 'ENOTFOUND' || code === 'ENODATA') {
+    if (isNegativeAnswer(code)) {
       // RFC 2308 §5: a negative answer is kept for min(SOA TTL, SOA MINIMUM) of the SOA that came with
       // it; without one, the cache's configured default.
       const kind = code === 'ENOTFOUND' ? 'NXDOMAIN' : 'NODATA';

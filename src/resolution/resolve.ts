@@ -24,6 +24,7 @@ import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.j
 import type { ResolveFunction, ResolverChoice } from '../options.js';
 import { type ResolvConf, ResolvConfFile, searchCandidates } from './resolv-conf.js';
 import type { AddressSource, Family, ResolvedAddress } from '../types.js';
+import { isNegativeAnswer } from '../errors.js';
 
 /**
  * Which resolver a name went to and why (nsswitch.conf, the `resolver` option, an IP literal…): in the
@@ -80,9 +81,6 @@ export type ResolutionEvent =
  */
 export const STALE_CLIENT_RESPONSE_MS = 1800;
 
-/** Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it. */
-const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
-
 export interface ResolverSettings {
   /** Hosts file to honour; null to ignore it. Default '/etc/hosts'. */
   hostsPath?: string | null | undefined;
@@ -109,8 +107,6 @@ export interface ResolverSettings {
 export interface Resolution {
   cancel(keepForCache?: boolean): void;
 }
-
-const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA']);
 
 /** Go's conf.go reads the same file: mDNS modules may answer more than `.local` names when it exists. */
 const MDNS_ALLOW_PATH = '/etc/mdns.allow';
@@ -682,8 +678,9 @@ export class SearchListQuery implements Resolution {
           return;
         }
         // RFC 8767 §4: stale data answers only when the refresh could not be had; a negative answer is an answer.
+        // Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it.
         const outcome: QueryOutcome =
-          !answer.ok && fallback !== undefined && !NEGATIVE.has(answer.code) ? fallback : answer;
+          !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
         if (movedOn) return;
         if (outcome.ok) {
           results.set(family, { ok: true });
@@ -743,9 +740,7 @@ export class SearchListQuery implements Resolution {
   #exhausted(): void {
     const all = [...this.#lastErrors.values()];
     // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
-    const fromHosts = all.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))
-      ? this.#hostsAfterDns?.()
-      : undefined;
+    const fromHosts = all.every((r) => isNegativeAnswer(r.code)) ? this.#hostsAfterDns?.() : undefined;
     if (fromHosts !== undefined && fromHosts.length > 0) {
       const pending = this.#families.filter((f) => !this.#done.has(f));
       emitList(this.#host, 'hosts', pending, fromHosts, (event) => {
@@ -794,7 +789,7 @@ export function systemFallbackReason(
   errors: ReadonlyArray<{ code?: string | undefined }>,
 ): string | undefined {
   if (errors.length === 0) return undefined;
-  if (errors.every((r) => r.code !== undefined && NOT_FOUND.has(r.code))) {
+  if (errors.every((r) => isNegativeAnswer(r.code))) {
     return 'DNS has no address for the name (NXDOMAIN/NODATA): asking the system resolver (nsswitch)';
   }
   if (errors.every((r) => r.code === 'ECONNREFUSED')) {
