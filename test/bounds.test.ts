@@ -5,7 +5,7 @@
  * DNS server on loopback answering 2 600 A records (TC over UDP, then TCP), run under `prlimit`.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import type dgram from 'node:dgram';
 import dgramModule from 'node:dgram';
 import net from 'node:net';
@@ -17,6 +17,7 @@ import { DnsCache } from '../src/memory/dns-cache.js';
 import { PRESELECT_WINDOW, preselectDestinations } from '../src/race/sort.js';
 import { SourceAddressProbe } from '../src/race/source-address.js';
 import type { Family } from '../src/types.js';
+import { skipWithoutCommand } from './support/prerequisite.js';
 
 const run = promisify(execFile);
 
@@ -150,7 +151,7 @@ describe('DnsCache keeps at most maxAddressesPerName addresses per name and type
 });
 
 describe('a real answer of 2 600 A records (TC over UDP, then TCP)', () => {
-  const prlimit = spawnSync('prlimit', ['--version']).status === 0;
+  const prlimitSkip = skipWithoutCommand('prlimit', 'util-linux');
   const records = Array.from({ length: 2600 }, (_, i) => v4(i + 1));
 
   async function withServers(body: (dnsPort: number, listenPort: number) => Promise<void>): Promise<void> {
@@ -211,7 +212,7 @@ describe('a real answer of 2 600 A records (TC over UDP, then TCP)', () => {
   test(
     'under a limit of 96 file descriptors: cut to 64, every probe succeeds, the dial connects, 64 cached',
     {
-      skip: !prlimit && 'prlimit (util-linux) not found',
+      skip: prlimitSkip,
     },
     () =>
       withServers(async (dnsPort, listenPort) => {
@@ -229,7 +230,7 @@ describe('a real answer of 2 600 A records (TC over UDP, then TCP)', () => {
   test(
     'maxAddresses 1024 under 96 file descriptors: still no probe fails (the pool bounds the sockets)',
     {
-      skip: !prlimit && 'prlimit (util-linux) not found',
+      skip: prlimitSkip,
     },
     () =>
       withServers(async (dnsPort, listenPort) => {

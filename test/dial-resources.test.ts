@@ -3,7 +3,7 @@
  * process out of file descriptors (EMFILE) getting a clear error for that dial and recovering after.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { AttemptSlots } from '../src/race/attempt-slots.js';
 import { Dialer, type DialError, isDialError, type ResolveFunction } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, trackConnections } from './support/servers.js';
+import { skipWithoutCommand } from './support/prerequisite.js';
 
 describe('AttemptSlots', () => {
   test('runs at once while slots are free, queues beyond, starts the next on release, lets a waiter withdraw', () => {
@@ -70,9 +71,9 @@ describe('bounds on loopback', () => {
 });
 
 describe('out of file descriptors', () => {
-  const prlimit = spawnSync('prlimit', ['--version']).status === 0;
+  const prlimitSkip = skipWithoutCommand('prlimit', 'util-linux');
   test('EMFILE fails that dial with a clear error; the process keeps working', {
-    skip: !prlimit && 'prlimit (util-linux) not found',
+    skip: prlimitSkip,
   }, () => {
     const script = fileURLToPath(new URL('./support/emfile-child.js', import.meta.url));
     const out = execFileSync('prlimit', ['--nofile=64:64', process.execPath, script], {

@@ -29,6 +29,7 @@ import {
 } from '../src/resolution/ip-zone.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { responseTo } from './support/dial-failure.js';
+import { skipWithoutCommand } from './support/prerequisite.js';
 
 type Reply = (packet: Packet | Buffer) => void;
 interface Received {
@@ -294,9 +295,9 @@ describe('dns-transport: every socket failure is a per-server failure, never a c
     );
   });
 
-  const prlimit = spawnSync('prlimit', ['--version']).status === 0;
+  const prlimitSkip = skipWithoutCommand('prlimit', 'util-linux');
   test('real EMFILE (prlimit --nofile=64): ECONNREFUSED with EMFILE per try, no crash; works again after', {
-    skip: !prlimit && 'prlimit (util-linux) not found',
+    skip: prlimitSkip,
   }, () => {
     const script = fileURLToPath(new URL('./support/emfile-dns-child.js', import.meta.url));
     const run = spawnSync('prlimit', ['--nofile=64:64', process.execPath, script], {
@@ -617,9 +618,11 @@ describe('dns-transport: timeouts, rotation and TCP only as glibc does', () => {
     const truncating = await startFake((query, reply) =>
       reply(responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_AVAILABLE })),
     );
+    let tcpQueries = 0;
     const tcp = net.createServer((socket) => {
       socket.on('error', () => {});
       socket.once('data', () => {
+        tcpQueries += 1;
         socket.write(Buffer.from([0x01, 0x00, 0xab]));
         setTimeout(() => socket.resetAndDestroy(), 10);
       });
@@ -641,6 +644,7 @@ describe('dns-transport: timeouts, rotation and TCP only as glibc does', () => {
           assert.deepEqual((await q.promise).addresses, [{ address: '192.0.2.42', ttlSeconds: 60 }]);
         }),
       );
+      assert.equal(tcpQueries, 1, 'the truncated answer was retried over TCP once before moving on');
     } finally {
       await Promise.all([
         good.close(),

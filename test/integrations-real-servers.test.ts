@@ -27,21 +27,12 @@ import {
   startPostgres,
   startRedis,
 } from './support/real-servers.js';
+import { skipReason } from './support/prerequisite.js';
 
 const loopback: ResolveFunction = async (_name, family) => (family === 4 ? ['127.0.0.1'] : []);
 const silent: ResolveFunction = (_n, _f, { signal }) =>
   new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled'))));
 const dialer = new Dialer({ memory: false });
-
-/** Skip with the reason outside CI; fail on CI (a missing prerequisite must not pass silently). */
-function skipReason(reason: string | undefined): string | false {
-  if (reason === undefined) return false;
-  if (process.env.CI === 'true') {
-    test('real servers are available on CI', () => assert.fail(reason));
-    return reason;
-  }
-  return reason;
-}
 
 /** A dead port on 127.0.0.1 (listened on, then closed). */
 async function deadPort(): Promise<number> {
