@@ -79,7 +79,10 @@ export function queryLines(queries: readonly QueryReport[], style: Style): strin
   });
 }
 
-/** Timeline rows of a report: one per DNS query, one per attempt (winner marked), one for TLS. */
+/**
+ * Timeline rows of a report: one per DNS query, one per attempt (winner marked); with TLS raced per attempt
+ * (`tlsMs`), a handshake row under each attempt that connected TCP, else one row for the winner's TLS.
+ */
 export function reportRows(report: DialReport, style: Style): TimelineRow[] {
   const names = new Set(report.resolution.queries.map((q) => q.name));
   const rows: TimelineRow[] = report.resolution.queries.map((q) => {
@@ -114,15 +117,35 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
       : tone === 'fail'
         ? style.red(words)
         : words;
+    if (a.tcpMs === undefined || a.tlsMs === undefined) {
+      rows.push({
+        label: `#${i + 1} ${a.address}`,
+        startMs: a.startMs,
+        endMs: a.endMs,
+        tone,
+        note: `${outcome}  ${style.dim(`${formatSpan(a.startMs, a.endMs)} · ${triggerText(a.trigger)}`)}`,
+      });
+      return;
+    }
+    // With TLS: the TCP connect, then the handshake on its own row (the attempt won or lost there).
+    const tcpEndMs = a.startMs + a.tcpMs;
     rows.push({
       label: `#${i + 1} ${a.address}`,
       startMs: a.startMs,
+      endMs: tcpEndMs,
+      tone: 'ok',
+      note: `tcp ${formatMs(a.tcpMs)}  ${style.dim(`${formatSpan(a.startMs, tcpEndMs)} · ${triggerText(a.trigger)}`)}`,
+    });
+    rows.push({
+      label: '   tls',
+      startMs: tcpEndMs,
       endMs: a.endMs,
-      tone,
-      note: `${outcome}  ${style.dim(`${formatSpan(a.startMs, a.endMs)} · ${triggerText(a.trigger)}`)}`,
+      tone: a.outcome === 'connected' ? 'tls' : tone,
+      note: `${outcome}  ${style.dim(`tls ${formatMs(a.tlsMs)} · ${formatSpan(tcpEndMs, a.endMs)}`)}`,
     });
   });
-  if (report.tls !== undefined) {
+  // The handshake row of the winner when the attempts do not carry their own (TLS run after the dial, by an agent).
+  if (report.tls !== undefined && !report.attempts.some((a) => a.tlsMs !== undefined)) {
     const t = report.tls;
     const what = [
       t.protocol,
