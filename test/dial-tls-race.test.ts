@@ -258,6 +258,29 @@ describe('TLS-aware racing (loopback)', () => {
     assert.match(err.attempts[0]!.message, /no TLS handshake within/);
   });
 
+  test('a session passed in tls resumes: what integrations with a session cache pass to the dial', async () => {
+    const dialer = new Dialer({ memory: false, resolver: fixed([GOOD]) });
+    const first = (await dialer.dial(`${NAME}:${port}`, { tls: { ca } })) as tls.TLSSocket;
+    let session: Buffer | undefined;
+    try {
+      // TLS 1.3 tickets arrive after the handshake, so after the dial handed the socket over.
+      session = await new Promise<Buffer>((resolve, reject) => {
+        first.once('session', resolve);
+        first.once('close', () => reject(new Error('closed without a session ticket')));
+      });
+      assert.equal(getReport(first)?.tls?.sessionReused, false);
+    } finally {
+      await closeSocket(first);
+    }
+    const second = (await dialer.dial(`${NAME}:${port}`, { tls: { ca, session } })) as tls.TLSSocket;
+    try {
+      assert.equal(second.isSessionReused(), true);
+      assert.equal(getReport(second)?.tls?.sessionReused, true);
+    } finally {
+      await closeSocket(second);
+    }
+  });
+
   test('TLS options Node refuses are final, with a stable code', async () => {
     const err = await failure(
       new Dialer({ memory: false, resolver: fixed([GOOD, STALL]) }).dial(`${NAME}:${port}`, {
