@@ -9,7 +9,13 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { Dialer, type DialReport, getReport, type ResolveFunction } from '../src/index.js';
+import {
+  Dialer,
+  type DialReport,
+  getReport,
+  type ResolveFunction,
+  subscribeDiagnostics,
+} from '../src/index.js';
 import { failure } from './support/dial-failure.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, closeSocket, trackConnections } from './support/servers.js';
@@ -135,6 +141,61 @@ describe('TLS-aware racing (loopback)', () => {
     await assertNoLeaks(baseline);
   });
 
+  test('diagnostics: one attempt:connect (after TLS, with tlsMs) or attempt:error per attempt', async () => {
+    const events: string[] = [];
+    const offs = [
+      subscribeDiagnostics('netdial:attempt:start', (e) => events.push(`start ${e.address}`)),
+      subscribeDiagnostics('netdial:attempt:connect', (e) =>
+        events.push(`connect ${e.address} tls=${typeof e.tlsMs === 'number' && e.tlsMs >= 0}`),
+      ),
+      subscribeDiagnostics('netdial:attempt:error', (e) => events.push(`error ${e.address} ${e.outcome}`)),
+    ];
+    try {
+      const socket = await new Dialer({ memory: false, resolver: fixed([STALL, RESET, GOOD]) }).dial(
+        `${NAME}:${port}`,
+        { tls: { ca }, attemptDelay: 100 },
+      );
+      await closeSocket(socket);
+    } finally {
+      for (const off of offs) off();
+    }
+    assert.deepEqual(events, [
+      `start ${STALL}`,
+      `start ${RESET}`,
+      `error ${RESET} failed`,
+      `start ${GOOD}`,
+      `error ${STALL} cancelled`,
+      `connect ${GOOD} tls=true`,
+    ]);
+  });
+
+  test('memory holds a TLS-stalled loser back like a silent one: the next dial starts elsewhere', async () => {
+    // Deterministic memory: DNS order among equals, no exploration of demoted endpoints.
+    const memory = { loadSharing: false, exploreProbability: 0 };
+    const dialer = new Dialer({ memory, resolver: fixed([STALL, GOOD]) });
+    const first = await dialer.dial(`${NAME}:${port}`, { tls: { ca }, attemptDelay: 100 });
+    const firstReport = getReport(first) as DialReport;
+    await closeSocket(first);
+    assert.deepEqual(
+      firstReport.attempts.map((a) => [a.address, a.outcome]),
+      [
+        [STALL, 'cancelled'],
+        [GOOD, 'connected'],
+      ],
+    );
+    const entry = dialer.exportMemory()?.endpoints.endpoints.find((e) => e.address === STALL);
+    assert.equal(entry?.lastOutcome, 'failure');
+    assert.equal(entry?.lastErrorCode, 'ETIMEDOUT');
+    const second = await dialer.dial(`${NAME}:${port}`, { tls: { ca }, attemptDelay: 100 });
+    const secondReport = getReport(second) as DialReport;
+    await closeSocket(second);
+    assert.deepEqual(
+      secondReport.attempts.map((a) => a.address),
+      [GOOD],
+    );
+    assert.deepEqual(secondReport.decisions.demoted, [STALL]);
+  });
+
   test('a reset during the handshake fails that attempt only: the next starts at once and wins', async () => {
     reset0();
     const baseline = activeResources();
@@ -164,7 +225,10 @@ describe('TLS-aware racing (loopback)', () => {
   });
 
   test('memory learns a handshake reset: the next dial tries that address last', async () => {
-    const dialer = new Dialer({ resolver: fixed([RESET]) });
+    const dialer = new Dialer({
+      memory: { loadSharing: false, exploreProbability: 0 },
+      resolver: fixed([RESET]),
+    });
     const err = await failure(dialer.dial(`${NAME}:${port}`, { tls: { ca } }));
     assert.equal(err.code, 'ECONNRESET');
     const entry = dialer.exportMemory()?.endpoints.endpoints.find((e) => e.address === RESET);
