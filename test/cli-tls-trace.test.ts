@@ -79,7 +79,7 @@ test('each attempt: a TCP row and a TLS row, the winner marked on its handshake,
   assert.match(lines[at]!, /tcp 0\.5 ms/);
   assert.match(lines[at + 1]!, /^ {5}tls .*cancelled \(lost the race\).*tls 261 ms/);
   assert.match(lines[at + 2]!, /^ {2}#2 203\.0\.113\.2 .*tcp 0\.4 ms .*attempt delay ran out/);
-  assert.match(lines[at + 3]!, new RegExp(`^ {5}tls .*connected ${WINNER_MARK}.*tls 11 ms`));
+  assert.match(lines[at + 3]!, new RegExp(`^ {5}tls .*connected ${WINNER_MARK}  TLSv1\\.3  tls 11 ms`));
   assert.equal(lines.filter((l) => l.includes(WINNER_MARK)).length, 1);
   assert.equal(lines.filter((l) => /^ {2}tls tls\.test/.test(l)).length, 0);
   assert.match(lines[0]!, /connected to 203\.0\.113\.2:443 .*\(2 attempts, TLSv1\.3\)/);

@@ -136,24 +136,19 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
       tone: 'ok',
       note: `tcp ${formatMs(a.tcpMs)}  ${style.dim(`${formatSpan(a.startMs, tcpEndMs)} · ${triggerText(a.trigger)}`)}`,
     });
+    const what = won && report.tls !== undefined ? `  ${tlsText(report.tls)}` : '';
     rows.push({
       label: '   tls',
       startMs: tcpEndMs,
       endMs: a.endMs,
       tone: a.outcome === 'connected' ? 'tls' : tone,
-      note: `${outcome}  ${style.dim(`tls ${formatMs(a.tlsMs)} · ${formatSpan(tcpEndMs, a.endMs)}`)}`,
+      note: `${outcome}${what}  ${style.dim(`tls ${formatMs(a.tlsMs)} · ${formatSpan(tcpEndMs, a.endMs)}`)}`,
     });
   });
   // The handshake row of the winner when the attempts do not carry their own (TLS run after the dial, by an agent).
   if (report.tls !== undefined && !report.attempts.some((a) => a.tlsMs !== undefined)) {
     const t = report.tls;
-    const what = [
-      t.protocol,
-      t.alpnProtocol ? `ALPN ${t.alpnProtocol}` : undefined,
-      t.sessionReused ? 'resumed' : undefined,
-    ]
-      .filter((x) => x)
-      .join(', ');
+    const what = tlsText(t);
     rows.push({
       label: `tls ${t.servername ?? ''}`.trimEnd(),
       startMs: t.startMs,
@@ -163,6 +158,17 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
     });
   }
   return rows;
+}
+
+/** The handshake's result in words: "TLSv1.3, ALPN h2, resumed" (empty when nothing is known yet). */
+function tlsText(t: NonNullable<DialReport['tls']>): string {
+  return [
+    t.protocol,
+    t.alpnProtocol ? `ALPN ${t.alpnProtocol}` : undefined,
+    t.sessionReused ? 'resumed' : undefined,
+  ]
+    .filter((x) => x)
+    .join(', ');
 }
 
 /** How the attempt delay was chosen, in words. */
