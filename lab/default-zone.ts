@@ -6,6 +6,7 @@ import { LAB } from './plan.js';
 import type { Zone, ZoneRecordSet } from './zone.js';
 
 const { good, slow, refused, blackholed, unreachable, clientUnreachable } = LAB.addresses;
+const { tls } = LAB;
 
 /** One named scenario of the default zone. */
 export interface Scenario {
@@ -119,6 +120,26 @@ export const SCENARIOS: readonly Scenario[] = [
     'short',
     { A: [good.v4[0]], AAAA: [good.v6[0]] },
     'both good; reach it as "short" via the search list',
+  ),
+  scenario(
+    'tls-good',
+    { A: [good.v4[0]], AAAA: [good.v6[0]] },
+    'both good; HTTPS on 443 with withLab(…, { tls: true }) (certificate of lab.tls.ca)',
+  ),
+  scenario(
+    'tls-stall-first',
+    { A: [good.v4[0]], AAAA: [tls.stall.v6] },
+    'AAAA accepts TCP on 443 and never answers TLS, A good (with { tls: true })',
+  ),
+  scenario(
+    'tls-reset-first',
+    { A: [good.v4[0]], AAAA: [tls.reset.v6] },
+    'AAAA resets during the TLS handshake on 443, A good (with { tls: true })',
+  ),
+  scenario(
+    'tls-wrong-name',
+    { A: [good.v4[0]], AAAA: [tls.wrongName.v6] },
+    'AAAA presents a certificate for another name on 443, A good (with { tls: true })',
   ),
 ];
 

@@ -30,7 +30,13 @@ export {
   type LabTimings,
   withLab,
 } from './lab.js';
-export { type ConditionName, type EightAddresses, LAB, type ListenerKind } from './plan.js';
+export {
+  type ConditionName,
+  type EightAddresses,
+  LAB,
+  type ListenerKind,
+  type TlsListenerKind,
+} from './plan.js';
 export {
   decideLabEntry,
   LAB_INSIDE_ENV,
@@ -41,6 +47,7 @@ export {
   runInsideLab,
 } from './reexec.js';
 export type { ServerConnection } from './router-protocol.js';
+export { type LabPki, labPki, WRONG_TLS_NAME } from './tls-pki.js';
 export { type HostsEntries, renderHosts, renderResolvConf, type ResolvConfSettings } from './system-files.js';
 export {
   type DnsFailure,

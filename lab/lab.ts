@@ -18,6 +18,7 @@ import {
   renderResolvConf,
   type SystemFilesMount,
 } from './system-files.js';
+import { labPki } from './tls-pki.js';
 import { buildTopology, type Topology } from './topology.js';
 import type { Zone } from './zone.js';
 
@@ -50,6 +51,12 @@ export interface LabOptions {
   setupTimeoutMs?: number;
   /** Called after teardown with the measured times. */
   onTimings?: (timings: LabTimings) => void;
+  /**
+   * TLS listeners (`LAB.tls`): HTTPS on port 443 of the good (and slow) addresses, and the stalling,
+   * resetting and wrong-name listeners on their own addresses, with certificates of a CA made at setup
+   * (`lab.tls.ca`; needs the openssl CLI). Default false.
+   */
+  tls?: boolean;
 }
 
 /** Measured lab times, milliseconds. */
@@ -93,6 +100,11 @@ export interface Lab {
   readonly slowPathDelayMs: number | undefined;
   /** Changes the slow path's delay for packets sent from now on. Throws without a slow path. */
   setSlowPathDelayMs(delayMs: number): void;
+  /**
+   * With `LabOptions.tls`: the CA certificate (PEM) the TLS listeners' certificates chain to — pass it as
+   * `tls: { ca }` — and their port and addresses (`LAB.tls`); undefined otherwise.
+   */
+  readonly tls: ({ readonly ca: string } & typeof LAB.tls) | undefined;
 }
 
 /** True in the process `enterLab` re-executed inside fresh namespaces (PID 1 of its PID namespace). */
@@ -178,8 +190,9 @@ export async function withLab<T>(
         ndots: options.ndots ?? 1,
         options: options.resolvOptions ?? [],
       });
+    const pki = options.tls === true ? labPki() : undefined;
     const settled = await Promise.allSettled([
-      buildTopology(families, slowPathDelayMs, options.setupTimeoutMs ?? 5000).then((t) => {
+      buildTopology(families, slowPathDelayMs, options.setupTimeoutMs ?? 5000, pki).then((t) => {
         parts.topology = t;
       }),
       dns.start().then(() => {
@@ -240,6 +253,7 @@ export async function withLab<T>(
       get slowPathDelayMs() {
         return currentSlowDelayMs;
       },
+      tls: pki === undefined ? undefined : { ca: pki.ca, ...LAB.tls },
       setSlowPathDelayMs(delayMs: number) {
         topology.setSlowPathDelayMs(delayMs);
         currentSlowDelayMs = delayMs;

@@ -83,7 +83,24 @@ export const LAB = {
    * `x-lab-server: <server address>`.
    */
   ports: { echo: 7, discard: 9, http: 80 },
+  /**
+   * TLS listeners, only in a lab built with `withLab(…, { tls: true })` (certificates made at setup by a CA
+   * of that run, `lab.tls.ca`). On `port` of every `good` (and `slow`) address: HTTPS like the http
+   * listener, certificate for `*.lab.test` and `lab.test`. On `port` of three more addresses (added to
+   * the router only then): `stall` accepts TCP, reads the ClientHello and never answers; `reset` reads the
+   * ClientHello and resets the connection (RST); `wrongName` completes the handshake with a certificate of
+   * the same CA for `wrong-name.invalid`.
+   */
+  tls: {
+    port: 443,
+    stall: { v4: '203.0.113.17', v6: '2001:db8:1::17' },
+    reset: { v4: '203.0.113.18', v6: '2001:db8:1::18' },
+    wrongName: { v4: '203.0.113.19', v6: '2001:db8:1::19' },
+  },
 } as const;
 
 /** Kinds of listener the router runs; keys of `LAB.ports`. */
 export type ListenerKind = keyof typeof LAB.ports;
+
+/** Kinds of TLS listener the router runs with `withLab(…, { tls: true })` (see `LAB.tls`). */
+export type TlsListenerKind = 'https' | 'tls-stall' | 'tls-reset' | 'tls-wrong-name';

@@ -1,18 +1,26 @@
 /**
  * Messages between the lab (client side) and its router process over the Node IPC channel.
  */
-import type { ListenerKind } from './plan.js';
+import type { ListenerKind, TlsListenerKind } from './plan.js';
 
 /** One TCP listener the router opens. */
 export interface ListenerSpec {
   address: string;
   port: number;
-  kind: ListenerKind;
+  kind: ListenerKind | TlsListenerKind;
+}
+
+/** Keys and certificates (PEM) of the TLS listeners, made by the lab at setup (lab/tls-pki.ts). */
+export interface RouterTlsMaterial {
+  key: string;
+  cert: string;
+  wrongNameKey: string;
+  wrongNameCert: string;
 }
 
 /** One TCP connection a router listener accepted. */
 export interface ServerConnection {
-  kind: ListenerKind;
+  kind: ListenerKind | TlsListenerKind;
   /** Server address and port the client connected to. */
   localAddress: string;
   localPort: number;
@@ -35,7 +43,7 @@ export interface IpBatch {
 
 /** Lab -> router. */
 export type RouterRequest =
-  | { type: 'configure'; ipBatches: IpBatch[]; listeners: ListenerSpec[] }
+  | { type: 'configure'; ipBatches: IpBatch[]; listeners: ListenerSpec[]; tls?: RouterTlsMaterial }
   | { type: 'connections'; id: number }
   | { type: 'reset-connections' };
 

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type {
@@ -14,6 +15,7 @@ import type {
   ListenerSpec,
   RouterReply,
   RouterRequest,
+  RouterTlsMaterial,
   ServerConnection,
   Sysctl,
 } from './router-protocol.js';
@@ -47,24 +49,46 @@ function track(kind: ListenerSpec['kind'], socket: net.Socket): void {
   socket.on('error', () => socket.destroy());
 }
 
-function createListener(spec: ListenerSpec): net.Server {
-  if (spec.kind === 'http') {
-    const server = http.createServer((req, res) => {
-      const address = req.socket.localAddress ?? '';
-      const body = `${address}\n`;
-      res.writeHead(200, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'x-lab-server': address,
-      });
-      res.end(body);
-    });
-    server.on('connection', (socket: net.Socket) => track('http', socket));
+/** Every request: `200`, body `<server address>\n`, header `x-lab-server` (http and https listeners). */
+function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const address = req.socket.localAddress ?? '';
+  const body = `${address}\n`;
+  res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-lab-server': address,
+  });
+  res.end(body);
+}
+
+function createListener(spec: ListenerSpec, tls: RouterTlsMaterial | undefined): net.Server {
+  const kind = spec.kind;
+  if (kind === 'http' || kind === 'https' || kind === 'tls-wrong-name') {
+    let server: http.Server | https.Server;
+    if (kind === 'http') server = http.createServer(answer);
+    else {
+      if (tls === undefined) throw new Error(`${kind} listener without TLS material`);
+      const wrong = kind === 'tls-wrong-name';
+      server = https.createServer(
+        {
+          key: wrong ? tls.wrongNameKey : tls.key,
+          cert: wrong ? tls.wrongNameCert : tls.cert,
+          ALPNProtocols: ['http/1.1'],
+        },
+        answer,
+      );
+      // A client that rejects the certificate aborts the handshake: nothing to report here.
+      server.on('tlsClientError', () => {});
+    }
+    server.on('connection', (socket: net.Socket) => track(kind, socket));
     return server;
   }
   return net.createServer((socket) => {
-    track(spec.kind, socket);
-    if (spec.kind === 'echo') socket.pipe(socket);
+    track(kind, socket);
+    if (kind === 'echo') socket.pipe(socket);
+    // Reads the ClientHello, then RST: a reset in the middle of the client's handshake.
+    else if (kind === 'tls-reset') socket.once('data', () => socket.resetAndDestroy());
+    // discard and tls-stall: read everything, never write.
     else socket.resume();
   });
 }
@@ -74,10 +98,10 @@ function createListener(spec: ListenerSpec): net.Server {
  * kernel finishes it from a work queue, late on a loaded machine), and bind() then fails with
  * EADDRNOTAVAIL: retried every 20 ms, at most 50 times (1 s), before that counts as a failure.
  */
-async function listen(spec: ListenerSpec): Promise<void> {
+async function listen(spec: ListenerSpec, tls: RouterTlsMaterial | undefined): Promise<void> {
   for (let tries = 1; ; tries++) {
     try {
-      await listenOnce(spec);
+      await listenOnce(spec, tls);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL' || tries >= 50) throw err;
@@ -86,8 +110,8 @@ async function listen(spec: ListenerSpec): Promise<void> {
   }
 }
 
-function listenOnce(spec: ListenerSpec): Promise<void> {
-  const server = createListener(spec);
+function listenOnce(spec: ListenerSpec, tls: RouterTlsMaterial | undefined): Promise<void> {
+  const server = createListener(spec, tls);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: spec.address, port: spec.port, ipv6Only: net.isIPv6(spec.address) }, () => {
@@ -113,9 +137,13 @@ function runIpBatch(batch: IpBatch): Promise<void> {
   });
 }
 
-async function configure(ipBatches: IpBatch[], listeners: ListenerSpec[]): Promise<void> {
+async function configure(
+  ipBatches: IpBatch[],
+  listeners: ListenerSpec[],
+  tls: RouterTlsMaterial | undefined,
+): Promise<void> {
   for (const batch of ipBatches) await runIpBatch(batch);
-  await Promise.all(listeners.map(listen));
+  await Promise.all(listeners.map((spec) => listen(spec, tls)));
 }
 
 function main(): void {
@@ -125,7 +153,7 @@ function main(): void {
   process.on('message', (message: RouterRequest) => {
     switch (message.type) {
       case 'configure':
-        configure(message.ipBatches, message.listeners).then(
+        configure(message.ipBatches, message.listeners, message.tls).then(
           () => send({ type: 'configured' }),
           (error: Error) => send({ type: 'error', message: error.message }),
         );

@@ -14,6 +14,7 @@ import type {
   ListenerSpec,
   RouterReply,
   RouterRequest,
+  RouterTlsMaterial,
   ServerConnection,
   Sysctl,
 } from './router-protocol.js';
@@ -96,7 +97,7 @@ export function clientTeardownBatch(): string {
  * routes and, with `slowPath`, the slow addresses plus the policy routing that sends client packets for
  * them through the delay line's TUN device (the second batch runs with `-6`: its rule lines name no
  * address to infer the family from). */
-export function routerSetupBatches(slowPath: boolean): IpBatch[] {
+export function routerSetupBatches(slowPath: boolean, tls = false): IpBatch[] {
   const { client, router, linkPrefixLength, addresses, prefixes, blackholeDevice, delayDevice, delayTable } =
     LAB;
   const lines = ['link set lo up'];
@@ -106,6 +107,11 @@ export function routerSetupBatches(slowPath: boolean): IpBatch[] {
   for (const condition of onLo) {
     for (const v4 of condition.v4) lines.push(`addr add ${v4}/${V4_HOST} dev lo`);
     for (const v6 of condition.v6) lines.push(`addr add ${v6}/${V6_HOST} dev lo nodad`);
+  }
+  if (tls) {
+    for (const { v4, v6 } of [LAB.tls.stall, LAB.tls.reset, LAB.tls.wrongName]) {
+      lines.push(`addr add ${v4}/${V4_HOST} dev lo`, `addr add ${v6}/${V6_HOST} dev lo nodad`);
+    }
   }
   lines.push(
     `addr add ${router.v4}/${linkPrefixLength.v4} dev ${router.interface}`,
@@ -143,14 +149,24 @@ export function routerSetupBatches(slowPath: boolean): IpBatch[] {
 }
 
 /** Every listener of the router: each `good` (and with `slowPath` each `slow`) address of both families
- * times each port of `LAB.ports`. */
-export function routerListeners(slowPath: boolean): ListenerSpec[] {
+ * times each port of `LAB.ports`; with `tls`, HTTPS on `LAB.tls.port` of those addresses and the
+ * misbehaving TLS listeners on theirs. */
+export function routerListeners(slowPath: boolean, tls = false): ListenerSpec[] {
   const specs: ListenerSpec[] = [];
   const { good, slow } = LAB.addresses;
   const served = [...good.v4, ...good.v6, ...(slowPath ? [...slow.v4, ...slow.v6] : [])];
   for (const [kind, port] of Object.entries(LAB.ports) as [ListenerSpec['kind'], number][]) {
     for (const address of served) specs.push({ address, port, kind });
   }
+  if (!tls) return specs;
+  const port = LAB.tls.port;
+  for (const address of served) specs.push({ address, port, kind: 'https' });
+  const odd: Array<[ListenerSpec['kind'], { v4: string; v6: string }]> = [
+    ['tls-stall', LAB.tls.stall],
+    ['tls-reset', LAB.tls.reset],
+    ['tls-wrong-name', LAB.tls.wrongName],
+  ];
+  for (const [kind, { v4, v6 }] of odd) specs.push({ address: v4, port, kind }, { address: v6, port, kind });
   return specs;
 }
 
@@ -223,6 +239,7 @@ export async function buildTopology(
   families: ClientFamilies,
   slowPathDelayMs: number | undefined,
   timeoutMs = 5000,
+  tls?: RouterTlsMaterial,
 ): Promise<Topology> {
   const slowPath = slowPathDelayMs !== undefined;
   const script = fileURLToPath(new URL('./router.js', import.meta.url));
@@ -252,8 +269,9 @@ export async function buildTopology(
     const configured = waitForReply(router, 'configured', timeoutMs);
     router.send({
       type: 'configure',
-      ipBatches: routerSetupBatches(slowPath),
-      listeners: routerListeners(slowPath),
+      ipBatches: routerSetupBatches(slowPath, tls !== undefined),
+      listeners: routerListeners(slowPath, tls !== undefined),
+      ...(tls === undefined ? {} : { tls }),
     } satisfies RouterRequest);
     await configured;
   } catch (error) {

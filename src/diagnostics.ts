@@ -142,7 +142,7 @@ export interface AttemptErrorEvent extends DialEventBase {
   durationMs: number;
 }
 
-/** `netdial:attempt:connect`: an attempt's TCP connection is established (it wins the race). */
+/** `netdial:attempt:connect`: an attempt's connection is established — TCP, and TLS when asked for (it wins the race). */
 export interface AttemptConnectEvent extends DialEventBase {
   attemptId: number;
   address: string;
@@ -151,6 +151,12 @@ export interface AttemptConnectEvent extends DialEventBase {
   localPort?: number | undefined;
   /** Since this attempt's attempt:start: the TCP handshake time (about one RTT), ms. */
   durationMs: number;
+  /**
+   * With `tls`: the TLS handshake time after TCP connected, ms. Such an attempt publishes attempt:connect
+   * when its handshake is done (it wins then); one that connects TCP and fails or is cancelled in TLS ends
+   * with attempt:error.
+   */
+  tlsMs?: number | undefined;
 }
 
 /** `netdial:dial:done`: the dial resolves with `socket` (after TLS, when TLS was asked for). */
@@ -428,6 +434,7 @@ export class DialTrace {
     family: Family,
     socket: net.Socket,
     durationMs: number,
+    secured?: { tlsMs: number },
   ): void {
     if (!ch.attemptConnect.hasSubscribers) return;
     ch.attemptConnect.publish({
@@ -438,6 +445,7 @@ export class DialTrace {
       localAddress: socket.localAddress,
       localPort: socket.localPort,
       durationMs,
+      ...(secured === undefined ? {} : { tlsMs: secured.tlsMs }),
     });
   }
 

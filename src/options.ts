@@ -53,7 +53,11 @@ export interface DialOptions {
   signal?: AbortSignal | undefined;
   /** One bound for the whole dial — resolution, every attempt and TLS — in ms. Default 10 000. `Infinity` removes it. */
   timeout?: number | undefined;
-  /** `true` or `tls.connect` options: run a TLS handshake on the winning connection; SNI is the host name, never an IP. */
+  /**
+   * `true` or `tls.connect` options: each attempt runs a TLS handshake once its TCP connects, and the first
+   * secure connection wins (a reset or EOF in the handshake fails that attempt only; a certificate error
+   * ends the dial). SNI is the host name, never an IP.
+   */
   tls?: boolean | tls.ConnectionOptions | undefined;
   /** 0 (default) both families, 4 or 6 only that family. */
   family?: 0 | 4 | 6 | undefined;

@@ -48,6 +48,13 @@ export interface AttemptReport {
   code?: string | undefined;
   /** Why it started then: the first attempt, the attempt delay ran out, a previous attempt failed, or a new answer arrived. */
   trigger: 'first' | 'delay' | 'failure' | 'answer';
+  /** How long its TCP connect took, ms (from `startMs`); undefined when TCP never connected. */
+  tcpMs?: number | undefined;
+  /**
+   * With `tls`: how long its TLS handshake ran after TCP connected, ms — to success, failure (`code`) or
+   * cancellation; undefined when no handshake began (no TLS, or TCP never connected).
+   */
+  tlsMs?: number | undefined;
 }
 
 export interface DialReport {

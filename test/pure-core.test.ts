@@ -16,6 +16,7 @@ const DECISIONS = [
   'race/order.ts',
   'race/sort.ts',
   'race/attempt-slots.ts',
+  'race/tls-failure.ts',
   'policy/policy.ts',
   'ip-address.ts',
   ...readdirSync(`${SRC}memory`)

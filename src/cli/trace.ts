@@ -79,7 +79,10 @@ export function queryLines(queries: readonly QueryReport[], style: Style): strin
   });
 }
 
-/** Timeline rows of a report: one per DNS query, one per attempt (winner marked), one for TLS. */
+/**
+ * Timeline rows of a report: one per DNS query, one per attempt (winner marked); with TLS raced per attempt
+ * (`tlsMs`), a handshake row under each attempt that connected TCP, else one row for the winner's TLS.
+ */
 export function reportRows(report: DialReport, style: Style): TimelineRow[] {
   const names = new Set(report.resolution.queries.map((q) => q.name));
   const rows: TimelineRow[] = report.resolution.queries.map((q) => {
@@ -114,23 +117,38 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
       : tone === 'fail'
         ? style.red(words)
         : words;
+    if (a.tcpMs === undefined || a.tlsMs === undefined) {
+      rows.push({
+        label: `#${i + 1} ${a.address}`,
+        startMs: a.startMs,
+        endMs: a.endMs,
+        tone,
+        note: `${outcome}  ${style.dim(`${formatSpan(a.startMs, a.endMs)} · ${triggerText(a.trigger)}`)}`,
+      });
+      return;
+    }
+    // With TLS: the TCP connect, then the handshake on its own row (the attempt won or lost there).
+    const tcpEndMs = a.startMs + a.tcpMs;
     rows.push({
       label: `#${i + 1} ${a.address}`,
       startMs: a.startMs,
+      endMs: tcpEndMs,
+      tone: 'ok',
+      note: `tcp ${formatMs(a.tcpMs)}  ${style.dim(`${formatSpan(a.startMs, tcpEndMs)} · ${triggerText(a.trigger)}`)}`,
+    });
+    const what = won && report.tls !== undefined ? `  ${tlsText(report.tls)}` : '';
+    rows.push({
+      label: '   tls',
+      startMs: tcpEndMs,
       endMs: a.endMs,
-      tone,
-      note: `${outcome}  ${style.dim(`${formatSpan(a.startMs, a.endMs)} · ${triggerText(a.trigger)}`)}`,
+      tone: a.outcome === 'connected' ? 'tls' : tone,
+      note: `${outcome}${what}  ${style.dim(`tls ${formatMs(a.tlsMs)} · ${formatSpan(tcpEndMs, a.endMs)}`)}`,
     });
   });
-  if (report.tls !== undefined) {
+  // The handshake row of the winner when the attempts do not carry their own (TLS run after the dial, by an agent).
+  if (report.tls !== undefined && !report.attempts.some((a) => a.tlsMs !== undefined)) {
     const t = report.tls;
-    const what = [
-      t.protocol,
-      t.alpnProtocol ? `ALPN ${t.alpnProtocol}` : undefined,
-      t.sessionReused ? 'resumed' : undefined,
-    ]
-      .filter((x) => x)
-      .join(', ');
+    const what = tlsText(t);
     rows.push({
       label: `tls ${t.servername ?? ''}`.trimEnd(),
       startMs: t.startMs,
@@ -140,6 +158,17 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
     });
   }
   return rows;
+}
+
+/** The handshake's result in words: "TLSv1.3, ALPN h2, resumed" (empty when nothing is known yet). */
+function tlsText(t: NonNullable<DialReport['tls']>): string {
+  return [
+    t.protocol,
+    t.alpnProtocol ? `ALPN ${t.alpnProtocol}` : undefined,
+    t.sessionReused ? 'resumed' : undefined,
+  ]
+    .filter((x) => x)
+    .join(', ');
 }
 
 /** How the attempt delay was chosen, in words. */

@@ -31,7 +31,8 @@ import { DialOrder, type OrderCandidate } from './order.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
-import { attachReport, type DialReport, getReport, type QueryReport } from '../report.js';
+import { isFinalTlsFailure } from './tls-failure.js';
+import { type AttemptReport, attachReport, type DialReport, getReport, type QueryReport } from '../report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
@@ -111,14 +112,15 @@ class DialSession {
   #timer: unknown;
   #timerAt: number | undefined;
   #settled = false;
-  #tlsSocket: tls.TLSSocket | undefined;
+  /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in #sockets). */
+  #tlsSockets: Map<number, tls.TLSSocket> | undefined;
+  /** The attempt whose handshake failure ended the dial (race reason 'final'). */
+  #finalAttempt: number | undefined;
   readonly #attemptDelayMs: number;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
   /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
   #connected = false;
-  /** The TCP connection under a handshake in progress (destroying a TLSSocket does not always close it). */
-  #tcpUnderTls: net.Socket | undefined;
   readonly #onAbort = () => this.#abort();
   readonly #trace: DialTrace;
 
@@ -518,6 +520,9 @@ class DialSession {
     this.#waiting?.delete(id);
     const socket = this.#takeSocket(id);
     if (socket === undefined) return;
+    // A handshake in progress: destroying the TLS socket does not always close the TCP one, so both go.
+    this.#tlsSockets?.get(id)?.destroy();
+    this.#tlsSockets?.delete(id);
     socket.destroy();
     const a = this.#race.attempts[id]!;
     const outcome = a.outcome === 'timeout' || a.outcome === 'aborted' ? a.outcome : 'cancelled';
@@ -572,31 +577,96 @@ class DialSession {
     socket.once('connect', () => {
       if (this.#settled || this.#sockets.get(id) !== socket) return;
       const now = this.#now();
-      this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - startMs);
+      // With TLS the attempt's attempt:connect is published when its handshake is done (see #secure).
+      if (this.#cfg.tls === undefined) {
+        this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - startMs);
+      }
       // RTT: from this socket's connect() call to its 'connect' event (one SYN / SYN-ACK exchange).
       this.#deps.memory?.endpoints.recordSuccess(c.address, this.#target.port, now - openedAt, now);
-      this.#apply(this.#race.attemptConnected(id, now));
+      if (this.#cfg.tls === undefined) this.#apply(this.#race.attemptConnected(id, now));
+      else this.#secure(id, c, socket, now);
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.#sockets.get(id) !== socket) return;
-      this.#takeSocket(id);
-      socket.destroy();
-      this.#errorMessages.set(id, err.message);
-      const code = err.code ?? 'EIO';
-      const now = this.#now();
-      this.#trace.attemptError(
+    socket.on('error', (err: NodeJS.ErrnoException) => this.#attemptError(id, c, socket, err));
+  }
+
+  /**
+   * Attempt `id` failed with `err` — its TCP connect, or (with `tls`) its handshake: a network failure ends
+   * the attempt and the race goes on (memory learns it); a certificate or TLS-settings failure ends the dial
+   * (src/race/tls-failure.ts).
+   */
+  #attemptError(id: number, c: Candidate, socket: net.Socket, err: NodeJS.ErrnoException): void {
+    if (this.#sockets.get(id) !== socket) return;
+    this.#takeSocket(id);
+    socket.destroy();
+    this.#tlsSockets?.get(id)?.destroy();
+    this.#tlsSockets?.delete(id);
+    const inTls = this.#race.attempts[id]!.securingMs !== undefined;
+    this.#errorMessages.set(id, err.message);
+    const code = err.code ?? (inTls ? 'EPROTO' : 'EIO');
+    const now = this.#now();
+    this.#trace.attemptError(
+      id,
+      c.address,
+      c.family,
+      'failed',
+      this.#rel(now) - this.#race.attempts[id]!.startMs,
+      code,
+      err.message,
+    );
+    if (this.#settled) return;
+    if (inTls && isFinalTlsFailure(code)) {
+      // Not held against the endpoint: the name's certificate (or the caller's TLS settings) is the problem.
+      this.#finalAttempt = id;
+      this.#apply(this.#race.attemptFailedFinal(id, code, now));
+      return;
+    }
+    if (!LOCAL_ERRORS.has(code))
+      this.#deps.memory?.endpoints.recordFailure(c.address, this.#target.port, code, now);
+    this.#apply(this.#race.attemptFailed(id, code, now));
+  }
+
+  /**
+   * With `tls`: attempt `id`'s TCP connected; its handshake starts at once and the attempt stays in the race
+   * (race.ts#attemptSecuring) until it is done — the winner is the first connection that is secure
+   * (draft-ietf-happy-happyeyeballs-v3). SNI carries the host name, never an IP (RFC 6066 §3); the
+   * certificate is checked against the name. Every handshake of a dial gets the same options (a `session`
+   * to resume included).
+   */
+  #secure(id: number, c: Candidate, socket: net.Socket, nowMs: number): void {
+    this.#apply(this.#race.attemptSecuring(id, nowMs));
+    if (this.#settled || this.#sockets.get(id) !== socket) return;
+    const options = this.#cfg.tls!;
+    const servername = this.#servername();
+    let secure: tls.TLSSocket;
+    try {
+      secure = tls.connect({ ...options, socket, servername, host: options.host ?? this.#target.host });
+    } catch (err) {
+      // tls.connect refused the options (a bad `ca`, a bad `secureProtocol`…): the same for every address,
+      // so final whatever Node's code (ERR_INVALID_ARG_TYPE, ERR_OSSL_…) — named ERR_TLS_OPTIONS.
+      const e = err as Error;
+      this.#attemptError(
         id,
-        c.address,
-        c.family,
-        'failed',
-        this.#rel(now) - startMs,
-        code,
-        err.message,
+        c,
+        socket,
+        Object.assign(new Error(`TLS options refused: ${e.message}`), { code: 'ERR_TLS_OPTIONS' }),
       );
-      if (!LOCAL_ERRORS.has(code))
-        this.#deps.memory?.endpoints.recordFailure(c.address, this.#target.port, code, now);
-      if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, now));
+      return;
+    }
+    this.#tlsSockets ??= new Map();
+    this.#tlsSockets.set(id, secure);
+    // The TLS socket carries the connection's errors (reset, EOF) as well as the handshake's; the TCP
+    // socket's own listener stays and leads to the same end (whichever reports first).
+    secure.on('error', (err: NodeJS.ErrnoException) => this.#attemptError(id, c, socket, err));
+    secure.once('secureConnect', () => {
+      if (this.#settled || this.#tlsSockets?.get(id) !== secure) return;
+      this.#apply(this.#race.attemptConnected(id, this.#now()));
     });
+  }
+
+  /** The TLS server name: the caller's `servername`, else the host name; none for an IP literal. */
+  #servername(): string | undefined {
+    const options = this.#cfg.tls;
+    return options?.servername ?? (this.#target.hostKind === 0 ? this.#target.host : undefined);
   }
 
   /** Stops everything the dial started: timer, abort listener, DNS, losing sockets. */
@@ -608,24 +678,27 @@ class DialSession {
   }
 
   #abort(): void {
-    if (this.#tlsSocket) {
-      this.#dropHandshake();
-      this.#cleanup();
-      this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
-      return;
-    }
     if (this.#settled) return;
     this.#apply(this.#race.abort(this.#now()));
   }
 
   #won(id: number): void {
     const socket = this.#takeSocket(id)!;
+    const secure = this.#tlsSockets?.get(id);
+    this.#tlsSockets?.delete(id);
     this.#connected = true;
     socket.removeAllListeners('connect');
     socket.removeAllListeners('error');
+    secure?.removeAllListeners('error');
     const attempt = this.#race.attempts[id]!;
     this.#rememberUnanswered(attempt);
-    const connectMs = round(attempt.endMs ?? this.#rel(this.#now()));
+    if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
+    if (this.#cfg.keepAlive !== undefined)
+      socket.setKeepAlive(this.#cfg.keepAlive, this.#cfg.keepAliveInitialDelayMs);
+    this.#cleanup();
+    const durationMs = this.#rel(this.#now());
+    // With TLS the TCP connection came up when the handshake began (race.ts#attemptSecuring).
+    const connectMs = round(attempt.securingMs ?? attempt.endMs ?? durationMs);
     const withWinner = (): DialReport => {
       const report = this.#report();
       report.winner = {
@@ -636,106 +709,30 @@ class DialSession {
         localPort: socket.localPort,
         connectMs,
       };
+      report.durationMs = durationMs;
       return report;
     };
-    if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
-    if (this.#cfg.keepAlive !== undefined)
-      socket.setKeepAlive(this.#cfg.keepAlive, this.#cfg.keepAliveInitialDelayMs);
-    if (this.#cfg.tls === undefined) {
-      this.#cleanup();
-      const durationMs = this.#rel(this.#now());
+    if (secure === undefined) {
       // Built on the first getReport(): most callers never ask.
-      attachReport(socket, () => ({ ...withWinner(), durationMs }));
+      attachReport(socket, withWinner);
       this.#resolve(socket);
       return;
     }
     const report = withWinner();
-    // Everything but the abort listener and the deadline is done; TLS runs on the winner (RFC 8305
-    // leaves TLS out of the race; the deadline still bounds it).
-    this.#clearTimer();
-    this.#resolution?.cancel(true);
-    this.#handshake(socket, report, attempt.candidate);
-  }
-
-  #handshake(socket: net.Socket, report: DialReport, c: Candidate): void {
-    const options = this.#cfg.tls!;
-    const isName = this.#target.hostKind === 0;
-    // SNI carries the host name, never an IP (RFC 6066 §3); the certificate is checked against the name.
-    const servername = options.servername ?? (isName ? this.#target.host : undefined);
-    const startMs = this.#rel(this.#now());
-    report.tls = { startMs, servername };
-    const tlsSocket = tls.connect({
-      ...options,
-      socket,
-      servername,
-      host: options.host ?? this.#target.host,
-    });
-    this.#tlsSocket = tlsSocket;
-    this.#tcpUnderTls = socket;
-    const fail = (code: string, message: string) => {
-      if (this.#tlsSocket !== tlsSocket) return;
-      this.#dropHandshake();
-      this.#cleanup();
-      const endMs = this.#rel(this.#now());
-      const attempt: AttemptError = {
-        address: c.address,
-        family: c.family,
-        port: this.#target.port,
-        phase: 'tls',
-        code,
-        message,
-        startMs,
-        durationMs: endMs - startMs,
-      };
-      this.#reject(
-        new DialError({
-          host: this.#target.host,
-          port: this.#target.port,
-          code,
-          message: `connect ${this.#where()} failed in ${formatDuration(endMs)}: TLS handshake with ${c.address}: ${message} (${code})`,
-          attempts: [attempt],
-          elapsedMs: endMs,
-          report: { ...report, durationMs: endMs, tls: { startMs, endMs, servername } },
-        }),
-      );
+    report.tls = {
+      startMs: connectMs,
+      endMs: round(attempt.endMs ?? durationMs),
+      servername: this.#servername(),
+      protocol: secure.getProtocol(),
+      alpnProtocol: secure.alpnProtocol,
+      sessionReused: secure.isSessionReused(),
     };
-    const remainingMs = this.#t0 + this.#cfg.timeoutMs - this.#now();
-    if (Number.isFinite(remainingMs)) {
-      this.#timer = this.#deps.clock.setTimeout(
-        () => {
-          this.#timer = undefined;
-          fail('ETIMEDOUT', `no handshake within the ${formatDuration(this.#cfg.timeoutMs)} timeout`);
-        },
-        Math.max(0, remainingMs),
-      );
-    }
-    tlsSocket.once('secureConnect', () => {
-      if (this.#tlsSocket !== tlsSocket) return;
-      this.#tlsSocket = undefined;
-      this.#tcpUnderTls = undefined;
-      tlsSocket.removeAllListeners('error');
-      this.#cleanup();
-      const now = this.#rel(this.#now());
-      report.tls = {
-        startMs,
-        endMs: now,
-        servername,
-        protocol: tlsSocket.getProtocol(),
-        alpnProtocol: tlsSocket.alpnProtocol,
-        sessionReused: tlsSocket.isSessionReused(),
-      };
-      report.durationMs = now;
-      attachReport(tlsSocket, report);
-      this.#resolve(tlsSocket);
+    const tcpMs = connectMs - attempt.startMs;
+    this.#trace.attemptConnect(id, attempt.candidate.address, attempt.candidate.family, socket, tcpMs, {
+      tlsMs: report.tls.endMs! - connectMs,
     });
-    tlsSocket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_TLS', err.message));
-  }
-
-  #dropHandshake(): void {
-    this.#tlsSocket?.destroy();
-    this.#tcpUnderTls?.destroy();
-    this.#tlsSocket = undefined;
-    this.#tcpUnderTls = undefined;
+    attachReport(secure, report);
+    this.#resolve(secure);
   }
 
   /**
@@ -761,6 +758,8 @@ class DialSession {
           : a.outcome === 'timeout' && now - openedAt >= a.delayMs;
       if (!unanswered) continue;
       memory.endpoints.recordFailure(a.candidate.address, this.#target.port, 'ETIMEDOUT', now);
+      // A connection stalled in its TLS handshake: the endpoint is held back, but its network answered.
+      if (a.securingMs !== undefined) continue;
       if (winner !== undefined && name !== '') {
         memory.endpoints.noteUnanswered(name, a.candidate.address, winner.candidate.address, now);
       }
@@ -781,15 +780,18 @@ class DialSession {
 
   #dialError(reason: Exclude<FailReason, 'aborted'>): DialError {
     const elapsedMs = this.#rel(this.#now());
+    // Phase 'tls': the attempt's TCP connected and it ended in its handshake (durations still from its start).
     const tcp: AttemptError[] = this.#race.attempts.map((a) => ({
       address: a.candidate.address,
       family: a.candidate.family,
       port: this.#target.port,
-      phase: 'tcp',
+      phase: a.securingMs === undefined ? 'tcp' : 'tls',
       code: a.code ?? 'ECANCELED',
       message:
         a.outcome === 'timeout'
-          ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
+          ? a.securingMs === undefined
+            ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
+            : `no TLS handshake within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
           : (this.#errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
       startMs: a.startMs,
       durationMs: (a.endMs ?? elapsedMs) - a.startMs,
@@ -834,6 +836,11 @@ class DialSession {
             ? 'no DNS server could be reached'
             : describeCode(code);
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
+    } else if (reason === 'final') {
+      // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.
+      const final = tcp[this.#finalAttempt ?? 0]!;
+      code = final.code;
+      message = `connect ${where} failed in ${formatDuration(elapsedMs)}: TLS handshake with ${final.address}: ${final.message} (${code})`;
     } else {
       // Like Go, the first attempt's error speaks for the dial: it went to the most preferred address.
       code = reason === 'timeout' ? 'ETIMEDOUT' : (tcp[0]?.code ?? 'ECONNREFUSED');
@@ -887,16 +894,23 @@ class DialSession {
   }
 
   #report(): DialReport {
-    const attempts = this.#race.attempts.map((a) => ({
-      address: a.candidate.address,
-      family: a.candidate.family,
-      port: this.#target.port,
-      startMs: round(a.startMs),
-      endMs: a.endMs === undefined ? undefined : round(a.endMs),
-      outcome: a.outcome,
-      code: a.code,
-      trigger: a.trigger,
-    }));
+    const attempts = this.#race.attempts.map((a): AttemptReport => {
+      // TCP connected when the handshake began (securingMs); without TLS, when the attempt connected.
+      const tcpAt = a.securingMs ?? (a.outcome === 'connected' ? a.endMs : undefined);
+      const r: AttemptReport = {
+        address: a.candidate.address,
+        family: a.candidate.family,
+        port: this.#target.port,
+        startMs: round(a.startMs),
+        endMs: a.endMs === undefined ? undefined : round(a.endMs),
+        outcome: a.outcome,
+        code: a.code,
+        trigger: a.trigger,
+      };
+      if (tcpAt !== undefined) r.tcpMs = round(tcpAt - a.startMs);
+      if (a.securingMs !== undefined && a.endMs !== undefined) r.tlsMs = round(a.endMs - a.securingMs);
+      return r;
+    });
     return {
       host: this.#target.host,
       port: this.#target.port,

@@ -63,6 +63,11 @@ export interface AttemptLog<C extends RaceCandidate = RaceCandidate> {
   trigger: 'first' | 'delay' | 'failure' | 'answer';
   /** The Connection Attempt Delay that runs from this attempt's start (when the next may start at the latest). */
   delayMs: number;
+  /**
+   * When the transport connected and the security (TLS) handshake began, ms since the race started; set by
+   * `attemptSecuring`. Undefined: not connected yet, or the dial runs no handshake.
+   */
+  securingMs?: number;
 }
 
 /** One family's resolution as the race saw it. */
@@ -73,7 +78,11 @@ export interface AnswerLog {
   code?: string;
 }
 
-export type FailReason = 'exhausted' | 'timeout' | 'dns' | 'aborted';
+/**
+ * Why a race failed. 'final': one attempt failed in a way no other address can mend (a certificate that does
+ * not verify), see `attemptFailedFinal`.
+ */
+export type FailReason = 'exhausted' | 'timeout' | 'dns' | 'aborted' | 'final';
 
 export type RaceAction<C extends RaceCandidate = RaceCandidate> =
   | { type: 'start'; id: number; candidate: C }
@@ -261,6 +270,34 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     actions.push({ type: 'won', id });
     this.#done = { reason: 'won', atMs: nowMs };
     return { actions, wakeAtMs: undefined };
+  }
+
+  /**
+   * Attempt `id`'s transport (TCP) connected and its security handshake (TLS) began. It does not win yet
+   * (draft-ietf-happy-happyeyeballs-v3 chooses the connection once its security handshake is done): it keeps
+   * its place among the attempts in flight and the stagger goes on as if it had not connected, so an endpoint
+   * that accepts TCP and stalls in TLS costs one Connection Attempt Delay, not the dial. The handshake ends
+   * with `attemptConnected` (it wins), `attemptFailed` (a network failure: reset, EOF — the race goes on) or
+   * `attemptFailedFinal`.
+   */
+  attemptSecuring(id: number, nowMs: number): RaceStep<C> {
+    const a = this.#attempts[id];
+    if (this.#done || !a || a.outcome !== 'pending' || a.securingMs !== undefined) return this.#idle(nowMs);
+    a.securingMs = nowMs - this.#t0;
+    return this.#idle(nowMs);
+  }
+
+  /**
+   * Attempt `id` failed in a way another address cannot mend — the server's certificate does not verify for
+   * the name, or the TLS configuration is refused: every other attempt is cancelled and the race fails at
+   * once with reason 'final' (trying the next address would only hide the error, or reach a server that
+   * should not be trusted either).
+   */
+  attemptFailedFinal(id: number, code: string, nowMs: number): RaceStep<C> {
+    const a = this.#attempts[id];
+    if (this.#done || !a || a.outcome !== 'pending') return this.#idle(nowMs);
+    this.#finish(a, 'failed', nowMs, code);
+    return this.#fail('final', nowMs, this.#cancelAll('cancelled', nowMs));
   }
 
   tick(nowMs: number): RaceStep<C> {
