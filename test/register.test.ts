@@ -150,6 +150,42 @@ describe('register()', () => {
     assert.deepEqual(snapshot(), before);
   });
 
+  test('under NETDIAL_POLICY a Unix-socket request is refused, as with the policy option; without, it connects', async () => {
+    const path = join(dir, 'app.sock');
+    const unix = http.createServer((_req, res) => res.end('over unix'));
+    unix.listen(path);
+    await once(unix, 'listening');
+    const getUnix = () =>
+      new Promise<string>((resolve) => {
+        http
+          .get({ socketPath: path, path: '/' }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(`status ${res.statusCode}`));
+          })
+          .on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`));
+      });
+    try {
+      process.env.NETDIAL_POLICY = 'public';
+      let restore = register();
+      try {
+        assert.equal(await getUnix(), 'error ERR_NETDIAL_DENIED');
+      } finally {
+        await restore();
+      }
+      delete process.env.NETDIAL_POLICY;
+      restore = register();
+      try {
+        assert.equal(await getUnix(), 'status 200');
+      } finally {
+        await restore();
+      }
+    } finally {
+      unix.closeAllConnections();
+      unix.close();
+      await once(unix, 'close');
+    }
+  });
+
   test('restore leaves in place what was installed over netdial since', async () => {
     const before = snapshot();
     const restore = register();
