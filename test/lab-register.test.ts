@@ -3,7 +3,7 @@
  * `http.get` — run as a child process with `--import netdial/register` (or `NODE_OPTIONS`, or
  * `--require` for CommonJS), inheriting the lab's namespaces and resolv.conf. Its second connection to a
  * name whose first address is dead skips that address (memory shared by fetch and http.get), NETDIAL_TRACE
- * lines appear, NETDIAL_POLICY=public refuses a loopback listener, NETDIAL_MEMORY_FILE makes a second run
+ * lines appear (for global WebSocket too), NETDIAL_POLICY=public refuses a loopback listener, NETDIAL_MEMORY_FILE makes a second run
  * start warm (and survives SIGTERM and a corrupt file), and a bad NETDIAL_POLICY stops the app at start.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
 import { DEFAULT_ZONE, enterLab, LAB, withLab } from '../lab/index.js';
 import type { MemoryJson } from '../src/memory/dial-memory.js';
 
@@ -216,6 +217,36 @@ if (await enterLab(import.meta.url)) {
           assert.equal(lines.length, 2, show(r));
           assertCold(lines[0]!);
           assertWarm(lines[1]!);
+        });
+
+        await t.test('global WebSocket dials through netdial too', async () => {
+          const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+          await once(wss, 'listening');
+          wss.on('connection', (socket) => socket.send('hello over ws'));
+          const app = join(dir, 'ws-app.mjs');
+          writeFileSync(
+            app,
+            `const ws = new WebSocket(process.argv[2]);
+ws.onmessage = (e) => { console.log('message', e.data); ws.close(); };
+ws.onerror = () => console.log('error');
+`,
+          );
+          try {
+            const url = `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`;
+            const r = await runApp(app, url, {
+              // Node 20's WebSocket is behind a flag (on by default from Node 22).
+              preload: ['--experimental-websocket', '--no-warnings', '--import', 'netdial/register'],
+              env: { NETDIAL_TRACE: '1' },
+            });
+            assert.equal(r.code, 0, show(r));
+            assert.equal(r.stdout, 'message hello over ws\n', show(r));
+            const lines = traceLines(r);
+            assert.equal(lines.length, 1, show(r));
+            assert.match(lines[0]!, /^netdial: 127\.0\.0\.1:\d+ via 127\.0\.0\.1 in [\d.]+ ms, 1 attempt: /);
+          } finally {
+            for (const client of wss.clients) client.terminate();
+            wss.close();
+          }
         });
 
         await t.test('without NETDIAL_TRACE: no line on stderr', async () => {
