@@ -55,6 +55,15 @@ function get(url: string): Promise<{ body: string; socket: net.Socket }> {
   });
 }
 
+/** Waits (polling, at most 5 s) until `condition` holds; fails naming `what` otherwise. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('register()', () => {
   let saved: Record<string, string | undefined> = {};
   let dir = '';
@@ -183,6 +192,40 @@ describe('register()', () => {
       unix.closeAllConnections();
       unix.close();
       await once(unix, 'close');
+    }
+  });
+
+  test('restore lets a request in flight finish, then closes its socket; idle pooled sockets close at once', async () => {
+    let release: () => void = () => {};
+    const slow = http.createServer((req, res) => {
+      if (req.url === '/slow') release = () => res.end('late');
+      else res.end('quick');
+    });
+    const sockets = new Set<net.Socket>();
+    slow.on('connection', (s: net.Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    slow.listen(0, '127.0.0.1');
+    await once(slow, 'listening');
+    const base = `http://127.0.0.1:${(slow.address() as net.AddressInfo).port}`;
+    const restore = register();
+    try {
+      const waiting = get(`${base}/slow`); // one connection, busy until released
+      await until(() => sockets.size === 1, 'the slow request connected');
+      assert.equal((await get(`${base}/quick`)).body, 'quick'); // a second one, then idle in the pool
+      await until(() => sockets.size === 2, 'two connections');
+      await restore();
+      await until(() => sockets.size === 1, 'the idle pooled socket closed at restore');
+      release();
+      assert.equal((await waiting).body, 'late', 'the request in flight finished');
+      await until(() => sockets.size === 0, 'its socket closed after it');
+    } finally {
+      await restore();
+      release();
+      slow.closeAllConnections();
+      slow.close();
+      await once(slow, 'close');
     }
   });
 
