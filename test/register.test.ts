@@ -55,9 +55,12 @@ function get(url: string): Promise<{ body: string; socket: net.Socket }> {
   });
 }
 
-/** Waits (polling, at most 5 s) until `condition` holds; fails naming `what` otherwise. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+/**
+ * Waits (polling, at most `limitMs`) until `condition` holds; fails naming `what` otherwise. The default
+ * stays below the 5 s idle timeouts of Node's agents and servers, which would close sockets by themselves.
+ */
+async function until(condition: () => boolean, what: string, limitMs = 2000): Promise<void> {
+  const deadline = Date.now() + limitMs;
   while (!condition()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
     await new Promise((r) => setTimeout(r, 5));
