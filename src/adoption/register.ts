@@ -114,6 +114,15 @@ function saveMemoryAtExit(file: string, dialer: Dialer): (saveNow: boolean) => v
   };
 }
 
+/**
+ * Takes a replaced agent out of service without cutting requests short: its idle pooled sockets close
+ * now, and a socket whose request is still running closes when that request ends (keep-alive off).
+ */
+function retire(agent: http.Agent): void {
+  (agent as unknown as { keepAlive: boolean }).keepAlive = false;
+  for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
+}
+
 /** Subscribes the NETDIAL_TRACE writer; returns the unsubscribe. */
 function startTrace(): () => void {
   const stops = [
@@ -129,8 +138,9 @@ function startTrace(): () => void {
  * Installs netdial process-wide from the environment (see the module comment): the default Dialer,
  * `http.globalAgent`, `https.globalAgent`, undici's global dispatcher, the NETDIAL_TRACE writer and the
  * NETDIAL_MEMORY_FILE hooks. Returns `restore()`, which puts back each thing it replaced (the ones still
- * in place: something installed over netdial's since stays), saves the memory file, and resolves when
- * netdial's dispatcher has finished its requests. `import 'netdial/register'` calls it once.
+ * in place: something installed over netdial's since stays), saves the memory file, lets requests in
+ * flight finish (their sockets then close), and resolves when netdial's dispatcher has finished its
+ * requests. `import 'netdial/register'` calls it once.
  * @throws TypeError (code ERR_NETDIAL_INVALID_ENV, message starting with the variable's name) for a bad
  *   NETDIAL_* value, before anything is replaced.
  */
@@ -177,8 +187,8 @@ export function register(): RestoreRegistration {
       if (globals.https.globalAgent === httpsAgent) globals.https.globalAgent = previousHttps;
       syncBuiltinESMExports();
       if (getDefaultDialer() === dialer) replaceDefaultDialer(previousDialer);
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      retire(httpAgent);
+      retire(httpsAgent);
       await dispatcher?.restore();
     })();
     return restored;
