@@ -6,7 +6,7 @@
  * Dialer's memory surviving the round trip.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -268,6 +268,11 @@ describe('the memory file', () => {
     writeFileAtomically(file, 'second\n');
     assert.equal(readFileSync(file, 'utf8'), 'second\n');
     assert.deepEqual(readdirSync(sub), ['memory.json'], 'no temporary file left');
+    assert.equal(
+      statSync(file).mode & 0o777,
+      0o600,
+      'readable by its owner only: it lists the hosts contacted',
+    );
     // A target that cannot be renamed over (a non-empty directory): the write fails, its temporary goes.
     const blocked = join(sub, 'blocked');
     mkdirSync(blocked);
