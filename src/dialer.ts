@@ -227,6 +227,17 @@ export function getDefaultDialer(): Dialer {
 }
 
 /**
+ * Puts `dialer` in place as the process-wide default (netdial/register's environment-configured one);
+ * `undefined` goes back to creating one on first use. Returns the one it replaced (undefined if none had
+ * been created). Internal: not exported from the package.
+ */
+export function replaceDefaultDialer(dialer: Dialer | undefined): Dialer | undefined {
+  const previous = defaultDialer;
+  defaultDialer = dialer;
+  return previous;
+}
+
+/**
  * Connects by name with the process-wide default Dialer; see Dialer#dial. Typed to resolve with a
  * `tls.TLSSocket` when `tls` is set or the target is an `https:`/`wss:` URL string (not with `tls: false`).
  */

@@ -18,6 +18,8 @@ export type { ResolvedEndpoint, ResolvedName } from './resolution/resolve-name.j
 export type { ResolverPath } from './resolution/resolve.js';
 export type { HostLookupOrder } from './resolution/nsswitch.js';
 export { getReport } from './report.js';
+export { register } from './adoption/register.js';
+export type { RestoreRegistration } from './adoption/register.js';
 export {
   ADDRESS_CLASS_RANGES,
   ADDRESS_CLASSES,

@@ -2,7 +2,8 @@
  * The package as a user gets it, not the clone: a copy of the project's sources is packed with `npm pack`
  * (so its prepack/prepare scripts build it from nothing), the tarball's contents are checked against what runs,
  * and the tarball is installed into a fresh temporary project (a CommonJS package, as `npm init -y` makes)
- * where ESM import, `require('netdial')`, `npx netdial --version`, `netdial/undici` without undici, and
+ * where ESM import, `require('netdial')`, `npx netdial --version`, `netdial/undici` without undici,
+ * `netdial/register` under `--import` and `--require` (and `register()` from the main entry), and
  * the TypeScript checker (as `tsc --noEmit`) under the module settings the README names are tried. The registry is reachable in CI;
  * npm is told to prefer its cache. Everything lives in one temporary directory, removed afterwards.
  */
@@ -380,6 +381,66 @@ describe('the packed package', { timeout: 600_000 }, () => {
     const cjs = await run(process.execPath, ['-e', "require('netdial/undici')"], consumer, 30_000);
     assert.notEqual(cjs.code, 0);
     assert.match(cjs.stderr, /npm install undici/);
+  });
+
+  test('netdial/register: --import for ESM, --require for CommonJS; without undici fetch is left alone with a warning', async () => {
+    const app = `
+      const http = require('node:http');
+      const server = http.createServer((q, s) => s.end('hello'));
+      server.listen(0, '127.0.0.1', () => {
+        http.get('http://127.0.0.1:' + server.address().port + '/', (res) => {
+          res.resume();
+          res.on('end', () => {
+            console.log(res.statusCode, http.globalAgent.constructor.name, res.req.socket.constructor.name);
+            server.close();
+          });
+        });
+      });
+    `;
+    writeFileSync(join(consumer, 'register-app.cjs'), app);
+    writeFileSync(
+      join(consumer, 'register-app.mjs'),
+      `import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./register-app.cjs');\n`,
+    );
+    for (const [flag, file] of [
+      ['--import', 'register-app.mjs'],
+      ['--require', 'register-app.cjs'],
+    ] as const) {
+      const r = await run(process.execPath, [flag, 'netdial/register', file], consumer, 30_000, {
+        NETDIAL_TRACE: '1',
+      });
+      assert.equal(r.code, 0, show(r));
+      assert.equal(r.stdout.trim(), '200 Agent AgentDialSocket', show(r));
+      assert.match(r.stderr, /^netdial: 127\.0\.0\.1:\d+ via 127\.0\.0\.1 in [\d.]+ ms, 1 attempt: /m);
+      assert.match(
+        r.stderr,
+        /\[NETDIAL_UNDICI_MISSING\] Warning: netdial\/register: global fetch and WebSocket keep Node's own connector: the undici package is not installed/,
+      );
+    }
+    const bad = await run(
+      process.execPath,
+      ['--import', 'netdial/register', 'register-app.cjs'],
+      consumer,
+      30_000,
+      {
+        NETDIAL_POLICY: 'nowhere',
+      },
+    );
+    assert.equal(bad.code, 1, show(bad));
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /^netdial\/register: NETDIAL_POLICY: item 1 of "nowhere": /);
+    // register() from the main entry, CommonJS.
+    const code = await run(
+      process.execPath,
+      [
+        '-e',
+        "const { register } = require('netdial'); const http = require('node:http'); const before = http.globalAgent; const restore = register(); const during = http.globalAgent; restore().then(() => console.log(during !== before, http.globalAgent === before));",
+      ],
+      consumer,
+      30_000,
+    );
+    assert.equal(code.code, 0, show(code));
+    assert.equal(code.stdout.trim(), 'true true');
   });
 
   for (const setting of TS_SETTINGS) {

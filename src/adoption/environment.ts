@@ -1,0 +1,127 @@
+/**
+ * The environment variables of `netdial/register`, read once at start: ONE table, one entry per
+ * variable, each turning its text into a setting (a Dialer option, the trace switch, the memory file).
+ * Pure: an environment record in, settings out. A bad value is a TypeError (code
+ * ERR_NETDIAL_INVALID_ENV) whose message starts with the variable's name, raised at start, never at the
+ * first request. An empty value counts as unset (`NETDIAL_POLICY= node app.js`). An unknown `NETDIAL_*`
+ * name one or two typos away from a known one is refused with a suggestion, as an unknown option is.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { DialerOptions } from '../dialer.js';
+import { suggestName } from '../option-names.js';
+import { compilePolicy, PUBLIC_INTERNET_ONLY } from '../policy/policy.js';
+
+/** What the environment asks `register()` for. */
+export interface EnvironmentSettings {
+  /** Options of the Dialer that becomes the process-wide default (policy; proxy once the option exists). */
+  dialer: DialerOptions;
+  /** NETDIAL_TRACE: one stderr line per dial. */
+  trace: boolean;
+  /** NETDIAL_MEMORY_FILE, made absolute against the working directory at start. */
+  memoryFile: string | undefined;
+}
+
+/** Stable code of a bad environment value. */
+export const INVALID_ENV_CODE = 'ERR_NETDIAL_INVALID_ENV';
+
+/** A bad environment value: a TypeError whose message starts with the variable's name. */
+export function invalidEnv(
+  variable: string,
+  message: string,
+): TypeError & { code: string; variable: string } {
+  return Object.assign(new TypeError(`${variable}: ${message}`), { code: INVALID_ENV_CODE, variable });
+}
+
+/** One variable: how its (non-empty) text becomes part of the settings. */
+type ReadVariable = (value: string, into: EnvironmentSettings, cwd: string) => void;
+
+/** The variables netdial/register reads. Adding one is one entry here. */
+const VARIABLES: Readonly<Record<string, ReadVariable>> = Object.freeze({
+  NETDIAL_POLICY: (value, into) => {
+    into.dialer.policy = parsePolicy(value);
+  },
+  // The `proxy` option (issue #18) is not part of this build. Once it is, this entry becomes
+  // `into.dialer.proxy = value;` (the Dialer validates it at start, like `policy`).
+  NETDIAL_PROXY: () => {
+    throw Object.assign(invalidEnv('NETDIAL_PROXY', 'proxies are not supported by this build'), {
+      code: 'ERR_NETDIAL_UNSUPPORTED',
+    });
+  },
+  NETDIAL_TRACE: (value, into) => {
+    into.trace = parseSwitch('NETDIAL_TRACE', value);
+  },
+  NETDIAL_MEMORY_FILE: (value, into, cwd) => {
+    into.memoryFile = isAbsolute(value) ? value : resolve(cwd, value);
+  },
+});
+
+/** The names of the variables netdial/register reads. */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.freeze(Object.keys(VARIABLES));
+
+const KNOWN = new Set(ENVIRONMENT_VARIABLES);
+
+/**
+ * Reads the NETDIAL_* variables of `env` (`process.env` by default). `cwd` anchors a relative
+ * NETDIAL_MEMORY_FILE.
+ * @throws TypeError (code ERR_NETDIAL_INVALID_ENV, `variable` set) for a bad value or a misspelt name;
+ *   code ERR_NETDIAL_UNSUPPORTED for NETDIAL_PROXY in this build.
+ */
+export function readEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): EnvironmentSettings {
+  const settings: EnvironmentSettings = { dialer: {}, trace: false, memoryFile: undefined };
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('NETDIAL_') || KNOWN.has(name)) continue;
+    const suggestion = suggestName(name, KNOWN);
+    if (suggestion !== undefined && name.length > 'NETDIAL_'.length)
+      throw invalidEnv(name, `unknown variable; did you mean ${suggestion}?`);
+  }
+  for (const name of ENVIRONMENT_VARIABLES) {
+    const value = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (value === undefined || value.trim() === '') continue;
+    VARIABLES[name]!(value.trim(), settings, cwd);
+  }
+  return settings;
+}
+
+/** `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, any case. */
+function parseSwitch(variable: string, value: string): boolean {
+  const v = value.toLowerCase();
+  if (v === '1' || v === 'true' || v === 'yes' || v === 'on') return true;
+  if (v === '0' || v === 'false' || v === 'no' || v === 'off') return false;
+  throw invalidEnv(variable, `expected 1 or 0, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * NETDIAL_POLICY: `public` (the public internet only, PUBLIC_INTERNET_ONLY), or a comma list of
+ * address classes and CIDR ranges to deny, where `public` may appear as one item (its classes).
+ * Each item is checked with the policy compiler, so the env form accepts exactly what `policy.deny` does.
+ */
+export function parsePolicy(value: string): 'public' | { deny: string[] } {
+  if (value === 'public') return 'public';
+  const items = value.split(',').map((s) => s.trim());
+  const deny: string[] = [];
+  items.forEach((item, index) => {
+    if (item === '') {
+      throw invalidEnv(
+        'NETDIAL_POLICY',
+        `item ${index + 1} of ${JSON.stringify(value)} is empty; expected a comma list of address classes and CIDR ranges`,
+      );
+    }
+    if (item === 'public') {
+      deny.push(...PUBLIC_INTERNET_ONLY.deny);
+      return;
+    }
+    try {
+      compilePolicy({ deny: [item] });
+    } catch (err) {
+      const detail = (err as Error).message
+        .replace(/^invalid option [^:]+: /, '')
+        .replace(/^expected an address class/, "expected 'public', an address class");
+      throw invalidEnv('NETDIAL_POLICY', `item ${index + 1} of ${JSON.stringify(value)}: ${detail}`);
+    }
+    deny.push(item);
+  });
+  return { deny: [...new Set(deny)] };
+}

@@ -1,0 +1,62 @@
+/**
+ * NETDIAL_TRACE=1: one line per dial, for stderr — the name, the winner, the time, and every attempt
+ * with its outcome; a failed dial's line is its error's one-line message (which names every attempt).
+ * Pure: a diagnostics event in, a line out (no newline). The lines read like this:
+ *
+ *   netdial: example.test:443 via 203.0.113.1 in 251.9 ms, 2 attempts: 2001:db8:3::1 cancelled after 250.3 ms, 203.0.113.1 connected in 0.4 ms
+ *   netdial: example.test:443 via 203.0.113.1 in 0.6 ms, 1 attempt: 203.0.113.1 connected in 0.4 ms; remembered: 2001:db8:3::1 demoted
+ *   netdial: connect example.test:443 failed after 2 attempts in 2.1 ms: 203.0.113.129 ECONNREFUSED; …
+ */
+import type { DialDoneEvent, DialErrorEvent } from '../diagnostics.js';
+import type { AttemptReport, DialReport } from '../report.js';
+
+/** `host:port`, with brackets around an IPv6 literal. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Milliseconds with one decimal. */
+function ms(value: number): string {
+  return `${(Math.round(value * 10) / 10).toFixed(1)} ms`;
+}
+
+function attemptText(a: AttemptReport): string {
+  const took = a.endMs === undefined ? undefined : a.endMs - a.startMs;
+  switch (a.outcome) {
+    case 'connected':
+      return `${a.address} connected${took === undefined ? '' : ` in ${ms(took)}`}`;
+    case 'failed':
+      return `${a.address} ${a.code ?? 'failed'}${took === undefined ? '' : ` after ${ms(took)}`}`;
+    default:
+      return `${a.address} ${a.outcome}${took === undefined ? '' : ` after ${ms(took)}`}`;
+  }
+}
+
+/** What the memory changed about the order: demoted, suspected and explored endpoints. */
+function rememberedText(report: DialReport): string {
+  const d = report.decisions;
+  const parts = [
+    ...d.demoted.map((e) => `${e} demoted`),
+    ...(d.suspected ?? []).map((e) => `${e} suspected`),
+    ...(d.explored === undefined ? [] : [`${d.explored} explored`]),
+  ];
+  return parts.length === 0 ? '' : `; remembered: ${parts.join(', ')}`;
+}
+
+/** The line of a dial that connected. */
+export function doneLine(event: DialDoneEvent): string {
+  const report = event.report;
+  const head = `netdial: ${hostPort(event.host, event.port)} via ${event.address} in ${ms(event.durationMs)}`;
+  if (report === undefined) return head;
+  const attempts = report.attempts;
+  const tls = report.tls?.endMs === undefined ? '' : `, TLS ${ms(report.tls.endMs - report.tls.startMs)}`;
+  return `${head}${tls}, ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${attempts.map(attemptText).join(', ')}${rememberedText(report)}`;
+}
+
+/** The line of a dial that failed: the error's own one-line message (DialError: every attempt). */
+export function errorLine(event: DialErrorEvent): string {
+  const message = event.error.message.split('\n', 1)[0] ?? '';
+  if (event.error.name === 'DialError') return `netdial: ${message}`;
+  const code = event.code === undefined ? '' : ` (${event.code})`;
+  return `netdial: ${hostPort(event.host, event.port)} ${event.error.name}${code} after ${ms(event.durationMs)}: ${message}`;
+}
