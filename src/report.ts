@@ -110,6 +110,11 @@ export interface DialReport {
       | undefined;
     /** A demoted endpoint tried in its natural place anyway (exploration, or its backoff just ended). */
     explored?: string | undefined;
+    /**
+     * Fleet memory: of the demoted, explored and first addresses, those whose place rests on a peer's
+     * observation (another thread, process or host, through the memory's store) rather than this process's.
+     */
+    fromPeer?: string[] | undefined;
     /** Whether equivalent endpoints were shuffled for load sharing. */
     shuffled: boolean;
   };
