@@ -62,9 +62,7 @@ const pool = fc
   );
 
 /** Three sets drawn from one pool (so they overlap, as replicas' sets do). */
-const threeSets = pool.chain((p) =>
-  fc.tuple(fc.subarray(p), fc.subarray(p), fc.subarray(p), fc.constant(p)),
-);
+const threeSets = pool.chain((p) => fc.tuple(fc.subarray(p), fc.subarray(p), fc.subarray(p), fc.constant(p)));
 
 /** A merge result as comparable data: key → id, sorted. */
 function canon(table: Map<string, EndpointObservation>): Array<[string, string]> {
@@ -106,7 +104,9 @@ describe('merging observations (last writer wins per endpoint)', () => {
   test('delivery order and duplicates do not matter; the newest per endpoint wins', () => {
     fc.assert(
       fc.property(
-        pool.chain((p) => fc.tuple(fc.constant(p), fc.shuffledSubarray([...p, ...p], { minLength: 2 * p.length }))),
+        pool.chain((p) =>
+          fc.tuple(fc.constant(p), fc.shuffledSubarray([...p, ...p], { minLength: 2 * p.length })),
+        ),
         ([p, delivered]) => {
           const m = mergeAll(delivered);
           assert.deepEqual(canon(m), canon(mergeAll(p)));
@@ -151,7 +151,12 @@ describe('EndpointHistory.adoptPeer (virtual clock)', () => {
   const NOW = 1_000_000;
   test("a peer's failure demotes with the same remaining backoff, its count and code", () => {
     const h = new EndpointHistory();
-    h.adoptPeer('192.0.2.1', 443, { outcome: 'failure', code: 'ECONNREFUSED', failures: 3, remainingMs: 42_000 }, NOW);
+    h.adoptPeer(
+      '192.0.2.1',
+      443,
+      { outcome: 'failure', code: 'ECONNREFUSED', failures: 3, remainingMs: 42_000 },
+      NOW,
+    );
     const s = h.get('192.0.2.1', 443, NOW);
     assert.equal(s?.lastOutcome, 'failure');
     assert.equal(s?.backoffUntilMs, NOW + 42_000);
@@ -170,7 +175,12 @@ describe('EndpointHistory.adoptPeer (virtual clock)', () => {
 
   test('a remaining backoff beyond backoffMaxMs is capped', () => {
     const h = new EndpointHistory({ backoffMaxMs: 90_000 });
-    h.adoptPeer('192.0.2.1', 80, { outcome: 'failure', code: 'ETIMEDOUT', failures: 9, remainingMs: 3_600_000 }, NOW);
+    h.adoptPeer(
+      '192.0.2.1',
+      80,
+      { outcome: 'failure', code: 'ETIMEDOUT', failures: 9, remainingMs: 3_600_000 },
+      NOW,
+    );
     assert.equal(h.get('192.0.2.1', 80, NOW)?.backoffUntilMs, NOW + 90_000);
   });
 
@@ -229,7 +239,14 @@ describe('parseObservation: a store is input, not trusted code', () => {
   test('a well-formed observation survives JSON and comes back as a fresh plain copy', () => {
     const parsed = parseObservation(JSON.parse(JSON.stringify(good)), WALL + 1);
     assert.deepEqual(parsed, good);
-    const success = { address: '192.0.2.9', port: 80, outcome: 'success', wallClockMs: WALL, id: 'a.1', rttMs: 3 };
+    const success = {
+      address: '192.0.2.9',
+      port: 80,
+      outcome: 'success',
+      wallClockMs: WALL,
+      id: 'a.1',
+      rttMs: 3,
+    };
     assert.deepEqual(parseObservation(success, WALL), success);
   });
 
@@ -255,9 +272,17 @@ describe('parseObservation: a store is input, not trusted code', () => {
     for (const [what, patch] of bad) {
       assert.equal(parseObservation({ ...good, ...patch }, WALL), undefined, what);
     }
-    assert.equal(parseObservation({ ...good, outcome: 'success', rttMs: -3 }, WALL), undefined, 'negative rtt');
+    assert.equal(
+      parseObservation({ ...good, outcome: 'success', rttMs: -3 }, WALL),
+      undefined,
+      'negative rtt',
+    );
     assert.equal(parseObservation([good], WALL), undefined, 'an array');
-    assert.equal(parseObservation(Object.assign(Object.create({ evil: true }), good), WALL), undefined, 'a prototype');
+    assert.equal(
+      parseObservation(Object.assign(Object.create({ evil: true }), good), WALL),
+      undefined,
+      'a prototype',
+    );
     const getter = { ...good };
     Object.defineProperty(getter, 'address', {
       get() {

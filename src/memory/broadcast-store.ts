@@ -11,11 +11,7 @@
  * input, which validates it again. The channel is unref'd: it never keeps a thread alive; `close()` ends it.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import {
-  type EndpointObservation,
-  mergeObservation,
-  parseObservation,
-} from './fleet-observation.js';
+import { type EndpointObservation, mergeObservation, parseObservation } from './fleet-observation.js';
 import { STORE_CLOSED } from './fleet-sync.js';
 import type { MemoryStore } from './memory-store.js';
 import { inputError } from '../errors.js';
@@ -38,14 +34,18 @@ export class BroadcastMemoryStore implements MemoryStore {
   /** @throws TypeError (ERR_NETDIAL_INVALID_ARGUMENT) when `name` is not a non-empty string. */
   constructor(name = 'netdial') {
     if (typeof name !== 'string' || name === '') {
-      throw inputError('ERR_NETDIAL_INVALID_ARGUMENT', `\`name\` must be a non-empty string, got ${String(name)}`);
+      throw inputError(
+        'ERR_NETDIAL_INVALID_ARGUMENT',
+        `\`name\` must be a non-empty string, got ${String(name)}`,
+      );
     }
     this.name = name;
     this.#channel = new BroadcastChannel(name);
     this.#channel.unref();
     this.#channel.onmessage = (event) => this.#onMessage((event as MessageEvent).data);
     this.#channel.onmessageerror = (event) => {
-      for (const l of this.#listeners) l.onError?.(new Error(`undecodable message on ${name}: ${String(event)}`));
+      for (const l of this.#listeners)
+        l.onError?.(new Error(`undecodable message on ${name}: ${String(event)}`));
     };
   }
 

@@ -79,14 +79,22 @@ export class DialMemory {
     const store = options.store;
     if (store !== undefined) {
       const s = store as Partial<MemoryStore> | null;
-      if (typeof s !== 'object' || s === null || typeof s.publish !== 'function' || typeof s.subscribe !== 'function') {
+      if (
+        typeof s !== 'object' ||
+        s === null ||
+        typeof s.publish !== 'function' ||
+        typeof s.subscribe !== 'function'
+      ) {
         throw inputError(
           'ERR_NETDIAL_INVALID_OPTION',
           'invalid option memory.store: expected a MemoryStore (an object with publish() and subscribe())',
         );
       }
       if (s.load !== undefined && typeof s.load !== 'function') {
-        throw inputError('ERR_NETDIAL_INVALID_OPTION', 'invalid option memory.store: load must be a function');
+        throw inputError(
+          'ERR_NETDIAL_INVALID_OPTION',
+          'invalid option memory.store: load must be a function',
+        );
       }
     }
     this.fleet = store === undefined ? undefined : new FleetSync(store, this.endpoints);

@@ -81,7 +81,9 @@ export function mergeObservation(table: Map<string, EndpointObservation>, o: End
 }
 
 /** The merge of any number of observation sets: per endpoint, the newest observation. Pure. */
-export function mergeAll(...sets: ReadonlyArray<Iterable<EndpointObservation>>): Map<string, EndpointObservation> {
+export function mergeAll(
+  ...sets: ReadonlyArray<Iterable<EndpointObservation>>
+): Map<string, EndpointObservation> {
   const table = new Map<string, EndpointObservation>();
   for (const set of sets) for (const o of set) mergeObservation(table, o);
   return table;

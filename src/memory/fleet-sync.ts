@@ -327,6 +327,9 @@ export class FleetSync {
 /** 16 random base-36 digits (about 80 bits): unique enough for observation ids, not a secret. */
 function randomOrigin(): string {
   let out = '';
-  for (let i = 0; i < 4; i++) out += Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
+  for (let i = 0; i < 4; i++)
+    out += Math.floor(Math.random() * 36 ** 4)
+      .toString(36)
+      .padStart(4, '0');
   return out;
 }

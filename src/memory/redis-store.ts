@@ -28,8 +28,7 @@ export interface RedisClientLike {
   /** A new connection with the same options (for the subscription). */
   duplicate(): RedisClientLike;
   subscribe(...channels: string[]): Promise<unknown>;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener: (...args: any[]) => void): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
   disconnect(): void;
 }
 
@@ -73,7 +72,10 @@ export class RedisMemoryStore implements MemoryStore {
   /** @throws TypeError (ERR_NETDIAL_INVALID_ARGUMENT) naming a bad `client` or `prefix`. */
   constructor(options: RedisMemoryStoreOptions) {
     if (typeof options !== 'object' || options === null) {
-      throw inputError('ERR_NETDIAL_INVALID_ARGUMENT', 'RedisMemoryStore needs { client }: an ioredis client');
+      throw inputError(
+        'ERR_NETDIAL_INVALID_ARGUMENT',
+        'RedisMemoryStore needs { client }: an ioredis client',
+      );
     }
     const { client, prefix = 'netdial:' } = options;
     if (
@@ -85,7 +87,10 @@ export class RedisMemoryStore implements MemoryStore {
       throw inputError('ERR_NETDIAL_INVALID_ARGUMENT', '`client` must be an ioredis client (new Redis(...))');
     }
     if (typeof prefix !== 'string' || prefix === '' || prefix.length > 200) {
-      throw inputError('ERR_NETDIAL_INVALID_ARGUMENT', `\`prefix\` must be a non-empty string, got ${String(prefix)}`);
+      throw inputError(
+        'ERR_NETDIAL_INVALID_ARGUMENT',
+        `\`prefix\` must be a non-empty string, got ${String(prefix)}`,
+      );
     }
     this.#client = client;
     this.prefix = prefix;
@@ -115,7 +120,16 @@ export class RedisMemoryStore implements MemoryStore {
           : Math.ceil((o.backoffMs ?? 0) - Math.max(0, nowWallMs - o.wallClockMs));
       if (!(ttlMs > 0)) continue; // a failure whose backoff is over: nothing for newcomers
       writes.push(
-        this.#client.call('EVAL', SET_IF_NEWER, 1, this.keyOf(o), JSON.stringify(o), o.wallClockMs, o.id, ttlMs),
+        this.#client.call(
+          'EVAL',
+          SET_IF_NEWER,
+          1,
+          this.keyOf(o),
+          JSON.stringify(o),
+          o.wallClockMs,
+          o.id,
+          ttlMs,
+        ),
       );
     }
     writes.push(this.#client.call('PUBLISH', this.#channel, JSON.stringify(observations)));
@@ -139,7 +153,14 @@ export class RedisMemoryStore implements MemoryStore {
     let cursor = '0';
     // Bounded: at most `limit` keys and 10 000 SCAN rounds, whatever the keyspace holds.
     for (let round = 0; round < 10_000 && keys.length < limit; round++) {
-      const reply = (await this.#client.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)) as unknown;
+      const reply = (await this.#client.call(
+        'SCAN',
+        cursor,
+        'MATCH',
+        pattern,
+        'COUNT',
+        SCAN_COUNT,
+      )) as unknown;
       if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) break;
       cursor = String(reply[0]);
       for (const k of reply[1] as unknown[]) if (typeof k === 'string' && keys.length < limit) keys.push(k);

@@ -25,7 +25,10 @@ export interface OrderDecisions {
   deferredFamily?: 4 | 6 | undefined;
   /** The address ordered first and why (see FirstReason). */
   first?: { address: string; reason: FirstReason } | undefined;
-  /** Of the demoted, explored and first addresses: those placed on a peer's observation (fleet memory). */
+  /**
+   * Fleet memory: addresses placed on a peer's observation — demoted or explored on a peer's failure, or
+   * first on the RTT a peer measured.
+   */
   fromPeer?: string[] | undefined;
 }
 
@@ -123,7 +126,8 @@ export class DialOrder {
     };
     for (const address of d.demoted) note(address);
     note(d.explored);
-    note(d.first?.address);
+    // A peer's success decides a place only through its RTT sample.
+    if (d.first?.reason === 'rtt') note(d.first.address);
     if (fromPeer.length > 0) d.fromPeer = fromPeer;
   }
 }
