@@ -42,6 +42,9 @@ export interface MemberResult {
   lostMs: number;
   /** Dials that tried a dead address before the one that connected. */
   dialsThatLost: number;
+  /** Of `lostMs`: lost on dials that explored a demoted address (RFC 8305 §4 history is ignored now and then, locally by design). */
+  exploringLostMs: number;
+  exploringDialsThatLost: number;
   /** The first dial: ms until its winning attempt started, its attempts, and the report's fromPeer. */
   first: { lostMs: number; wallMs: number; attempts: Array<[string, string]>; fromPeer: string[] };
   /** Store counters at the end (shared mode). */
@@ -59,6 +62,8 @@ async function main(): Promise<void> {
     redis = new Redis({ host: '127.0.0.1', port: config.redisPort, lazyConnect: false });
     redis.on('error', () => {}); // reported through the store's diagnostics; the dials do not care
     store = new RedisMemoryStore({ client: redis, prefix: config.prefix });
+    // A service connects to its Redis before it serves.
+    if (redis.status !== 'ready') await new Promise((resolve) => redis?.once('ready', resolve));
   }
   let turn = 0;
   const dialer = new Dialer({
@@ -81,13 +86,16 @@ async function main(): Promise<void> {
               : { exploreProbability: config.exploreProbability }),
           },
   });
-  await sleep(config.startDelayMs);
+  // Let every process of the fleet get through its start-up (CPU) before it dials.
+  await sleep(300 + config.startDelayMs);
   const result: MemberResult = {
     mode: config.mode,
     dials: config.dials,
     failed: 0,
     lostMs: 0,
     dialsThatLost: 0,
+    exploringLostMs: 0,
+    exploringDialsThatLost: 0,
     first: { lostMs: 0, wallMs: 0, attempts: [], fromPeer: [] },
   };
   for (let i = 0; i < config.dials; i++) {
@@ -105,7 +113,12 @@ async function main(): Promise<void> {
     const winner = report?.attempts.find((a) => a.outcome === 'connected');
     const lost = winner?.startMs ?? wallMs;
     result.lostMs += lost;
-    if ((report?.attempts.length ?? 0) > 1) result.dialsThatLost++;
+    const lostAny = (report?.attempts.length ?? 0) > 1;
+    if (lostAny) result.dialsThatLost++;
+    if (lostAny && report?.decisions.explored !== undefined) {
+      result.exploringDialsThatLost++;
+      result.exploringLostMs += lost;
+    }
     if (i === 0) {
       result.first = {
         lostMs: lost,

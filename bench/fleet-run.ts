@@ -18,6 +18,9 @@ export interface FleetRun {
   /** Sum over every dial of every process of the time lost to dead addresses, ms. */
   lostMs: number;
   dialsThatLost: number;
+  /** Of those: on dials that explored a demoted address. */
+  exploringLostMs: number;
+  exploringDialsThatLost: number;
   failed: number;
   wallMs: number;
 }
@@ -65,6 +68,8 @@ export async function runFleet(
     members,
     lostMs: members.reduce((sum, m) => sum + m.lostMs, 0),
     dialsThatLost: members.reduce((sum, m) => sum + m.dialsThatLost, 0),
+    exploringLostMs: members.reduce((sum, m) => sum + m.exploringLostMs, 0),
+    exploringDialsThatLost: members.reduce((sum, m) => sum + m.exploringDialsThatLost, 0),
     failed: members.reduce((sum, m) => sum + m.failed, 0),
     wallMs: performance.now() - started,
   };
