@@ -120,6 +120,9 @@ async function main(): Promise<void> {
       result.exploringLostMs += lost;
     }
     if (i === 0) {
+      // For runners that start the next process only now (after this one's observations went out).
+      if (store !== undefined) await sleep(200);
+      process.stdout.write('FIRST\n');
       result.first = {
         lostMs: lost,
         wallMs,

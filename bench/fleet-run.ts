@@ -25,20 +25,34 @@ export interface FleetRun {
   wallMs: number;
 }
 
-/** Runs one member; resolves with its result, rejects when it fails or outlives `timeoutMs`. */
-export function runMember(config: MemberConfig, timeoutMs: number): Promise<MemberResult> {
+/**
+ * Runs one member; resolves with its result, rejects when it fails or outlives `timeoutMs`. `onFirst` is
+ * called once the member's first dial is done (and, shared, its observations published).
+ */
+export function runMember(
+  config: MemberConfig,
+  timeoutMs: number,
+  onFirst?: () => void,
+): Promise<MemberResult> {
   const child = spawn(process.execPath, [MEMBER, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (onFirst !== undefined && out.includes('FIRST\n')) {
+      onFirst();
+      onFirst = undefined;
+    }
+  });
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      onFirst?.();
       const line = out.trim().split('\n').pop() ?? '';
       if (code !== 0 || line === '') {
         reject(new Error(`fleet member exited ${code}:\n${err.slice(-2000)}\n${out.slice(-1000)}`));
@@ -49,18 +63,38 @@ export function runMember(config: MemberConfig, timeoutMs: number): Promise<Memb
   });
 }
 
+/**
+ * `staggerMs`: each process waits i × staggerMs before its first dial; `oneAfterAnother`: each process is
+ * started only once the previous one has made its first dial (a deterministic rolling start, for tests).
+ */
 export async function runFleet(
   processes: number,
-  config: Omit<MemberConfig, 'startDelayMs'> & { staggerMs?: number },
+  config: Omit<MemberConfig, 'startDelayMs'> & { staggerMs?: number; oneAfterAnother?: boolean },
   timeoutMs: number,
 ): Promise<FleetRun> {
   const started = performance.now();
-  const { staggerMs = 0, ...member } = config;
-  const members = await Promise.all(
-    Array.from({ length: processes }, (_, i) =>
-      runMember({ ...member, startDelayMs: i * staggerMs }, timeoutMs),
-    ),
-  );
+  const { staggerMs = 0, oneAfterAnother = false, ...member } = config;
+  const runs: Promise<MemberResult>[] = [];
+  for (let i = 0; i < processes; i++) {
+    if (oneAfterAnother) {
+      let firstDone: () => void = () => {};
+      const first = new Promise<void>((resolve) => {
+        firstDone = resolve;
+      });
+      const run = runMember({ ...member, startDelayMs: 0 }, timeoutMs, firstDone);
+      runs.push(run);
+      await Promise.race([
+        first,
+        run.then(
+          () => undefined,
+          () => undefined,
+        ),
+      ]);
+    } else {
+      runs.push(runMember({ ...member, startDelayMs: i * staggerMs }, timeoutMs));
+    }
+  }
+  const members = await Promise.all(runs);
   return {
     mode: config.mode,
     processes,

@@ -157,6 +157,43 @@ describe('fleet memory between worker threads (BroadcastMemoryStore)', () => {
     await assertNoLeaks(baseline, 'BroadcastMemoryStore');
   });
 
+  test('publishing is coalesced (one observation per endpoint per 100 ms) and bounded (oldest dropped, counted)', async () => {
+    const channel = `netdial-test-coalesce-${process.pid}-${Date.now()}`;
+    const store = new BroadcastMemoryStore(channel);
+    const peer = new BroadcastMemoryStore(channel);
+    const batches: unknown[][] = [];
+    const unsubscribe = peer.subscribe((batch) => batches.push(batch as unknown[]));
+    const drops: number[] = [];
+    const off = subscribeDiagnostics(DIAGNOSTICS_CHANNELS.memoryDrop, (e) => drops.push(e.dropped));
+    try {
+      const dialer = new Dialer({ memory: { store } });
+      const history = dialer.memory!.endpoints;
+      const fleet = dialer.memory!.fleet!;
+      await fleet.warming;
+      for (let i = 0; i < 50; i++) history.recordFailure('192.0.2.1', 443, 'ECONNREFUSED', performance.now());
+      await sleep(300);
+      assert.equal(fleet.stats.published, 1, '50 failures of one endpoint in one window: one observation');
+      assert.equal(batches.length, 1);
+      const [only] = batches[0] as Array<{ failures: number }>;
+      assert.equal(only?.failures, 50, 'the newest one');
+      // 2 000 endpoints within one window: the queue keeps the newest 1 024.
+      for (let i = 0; i < 2000; i++) {
+        history.recordSuccess(`198.18.${i >> 8}.${i & 255}`, 443, 1, performance.now());
+      }
+      assert.deepEqual(drops, Array(2000 - 1024).fill(1));
+      assert.equal(fleet.stats.dropped, 976);
+      await sleep(300);
+      assert.equal(fleet.stats.published, 1 + 1024);
+      const last = batches.at(-1) as Array<{ address: string }>;
+      assert.equal(last[0]?.address, `198.18.${976 >> 8}.${976 & 255}`, 'the oldest were dropped');
+    } finally {
+      off();
+      unsubscribe();
+      store.close();
+      peer.close();
+    }
+  });
+
   test('bad arguments are TypeErrors naming the part', () => {
     assert.throws(() => new BroadcastMemoryStore(''), {
       name: 'TypeError',
