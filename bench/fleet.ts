@@ -10,6 +10,7 @@
  * bench/results/fleet.md (when run directly), and ends with one `RESULT <json>` line ({@link FleetResults}).
  * Needs redis-server (installed with apt-get when missing, as root).
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -111,6 +112,37 @@ export function renderFleetTable(r: FleetResults): string {
         `| fleet of ${what}, ${s.staggerMs === 0 ? 'started together' : `started ${s.staggerMs} ms apart`} | ${cell(s.runs, 'none')} | ${cell(s.runs, 'local')} | ${cell(s.runs, 'shared')} |`,
     ),
   ].join('\n');
+}
+
+/** Runs this script in a child (`npm run bench`): the fleet row, or why there is none. Killed by PID after 20 min. */
+export function fleetInChild(): Promise<{ ok: true; results: FleetResults } | { ok: false; error: string }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--no-write'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    if (stderr.length < 4000) stderr += c.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 1_200_000);
+  return new Promise((resolve) => {
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      resolve({ ok: false, error: error.message });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (line === undefined) {
+        resolve({ ok: false, error: `exit ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''}` });
+        return;
+      }
+      resolve({ ok: true, results: JSON.parse(line.slice(RESULT_PREFIX.length)) as FleetResults });
+    });
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
