@@ -154,10 +154,11 @@ export class FleetSync {
     return new Promise<void>((resolve) => {
       const bound = setTimeout(resolve, warmupMs);
       bound.unref();
-      void merged.then(() => {
+      const done = () => {
         clearTimeout(bound);
         resolve();
-      });
+      };
+      merged.then(done, done);
     }).then(() => {
       this.#warming = undefined;
     });
