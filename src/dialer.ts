@@ -11,7 +11,7 @@ import { type Clock, realClock } from './clock.js';
 import { runDial, type SessionDeps } from './race/dial-session.js';
 import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
-import type { FleetSync } from './memory/fleet-sync.js';
+import type { FleetSync } from './fleet/fleet-sync.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
 import { Nat64Prefixes, parseNat64Prefix } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';

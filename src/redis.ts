@@ -8,6 +8,6 @@
  *
  * ioredis is an optional peer dependency: this entry point never imports it (the client is passed in).
  */
-export { RedisMemoryStore } from './memory/redis-store.js';
-export type { RedisClientLike, RedisMemoryStoreOptions } from './memory/redis-store.js';
+export { RedisMemoryStore } from './fleet/redis-store.js';
+export type { RedisClientLike, RedisMemoryStoreOptions } from './fleet/redis-store.js';
 export type { EndpointObservation, MemoryStore } from './memory/memory-store.js';

@@ -12,7 +12,7 @@ import {
 } from './endpoint-history.js';
 import { DEFAULT_EXPLORE_PROBABILITY, DEFAULT_RTT_LEEWAY_MS } from './history-order.js';
 import { createRandom, type RandomSource } from './random.js';
-import { FleetSync } from './fleet-sync.js';
+import { FleetSync } from '../fleet/fleet-sync.js';
 import type { MemoryStore } from './memory-store.js';
 
 export interface MemoryOptions {

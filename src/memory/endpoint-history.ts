@@ -245,7 +245,7 @@ export class EndpointHistory {
 
   /**
    * Sets the one function told of every outcome recorded from now on (by recordSuccess / recordFailure,
-   * not by {@link adoptPeer}); undefined removes it. Fleet memory (fleet-sync.ts) publishes through it.
+   * not by {@link adoptPeer}); undefined removes it. Fleet memory (src/fleet/fleet-sync.ts) publishes through it.
    */
   setObserver(observer: EndpointObserver | undefined): void {
     this.#observer = observer;

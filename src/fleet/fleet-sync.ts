@@ -20,15 +20,15 @@
  * `netdial:memory:*` diagnostics channels and counted in {@link FleetSync.stats}.
  */
 import { publish } from '../diagnostics.js';
-import type { EndpointHistory, EndpointObserver } from './endpoint-history.js';
+import type { EndpointHistory, EndpointObserver } from '../memory/endpoint-history.js';
 import {
   type EndpointObservation,
   isNewer,
   observationKey,
   parseObservation,
   verdictOf,
-} from './fleet-observation.js';
-import type { MemoryStore } from './memory-store.js';
+} from '../memory/fleet-observation.js';
+import type { MemoryStore } from '../memory/memory-store.js';
 
 /** Tuning of a {@link FleetSync}; the defaults are the documented behaviour. */
 export interface FleetSyncSettings {

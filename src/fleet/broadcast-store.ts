@@ -11,9 +11,9 @@
  * input, which validates it again. The channel is unref'd: it never keeps a thread alive; `close()` ends it.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { type EndpointObservation, mergeObservation, parseObservation } from './fleet-observation.js';
+import { type EndpointObservation, mergeObservation, parseObservation } from '../memory/fleet-observation.js';
 import { STORE_CLOSED } from './fleet-sync.js';
-import type { MemoryStore } from './memory-store.js';
+import type { MemoryStore } from '../memory/memory-store.js';
 import { inputError } from '../errors.js';
 
 /** Most observations a store keeps to answer newcomers. */

@@ -16,8 +16,8 @@
  * its types name only the methods used ({@link RedisClientLike}), which an ioredis `Redis` instance has.
  */
 import { STORE_CLOSED } from './fleet-sync.js';
-import type { EndpointObservation } from './fleet-observation.js';
-import type { MemoryStore } from './memory-store.js';
+import type { EndpointObservation } from '../memory/fleet-observation.js';
+import type { MemoryStore } from '../memory/memory-store.js';
 import { inputError } from '../errors.js';
 
 /** What RedisMemoryStore uses of an ioredis client (an ioredis `Redis` instance fits). */
