@@ -4,6 +4,7 @@
  * and per-scenario details (winners, errors, DNS queries, netdial's warm attempt list). Pure: results in,
  * text out.
  */
+import { renderFleetTable } from './fleet.js';
 import { RUNS_FAST, RUNS_SLOW } from './run-policy.js';
 import { BENCH_SCENARIOS, DNS_STOP_WAIT_MS, RUN_CAP_MS, type ScenarioKind } from './scenarios.js';
 import { formatCell, formatMs, summarize } from './summary.js';
@@ -281,6 +282,19 @@ export function renderMarkdown(results: BenchResults): string {
     );
   } else {
     parts.push(`_Micro-benchmarks failed: ${results.micro.error}._`, '');
+  }
+  if (results.fleet !== undefined) {
+    parts.push('## Fleet memory', '');
+    if (results.fleet.ok) {
+      parts.push(
+        'Processes dialling one name with 3 dead and 2 good addresses on loopback, 10 ms between dials; time lost per ' +
+          'dial = when the attempt that connected started; "exploring" = dials that gave a demoted address its ' +
+          'place anyway (local by design). Shared: RedisMemoryStore on a private redis-server (`npm run bench:fleet`).',
+        '',
+        renderFleetTable(results.fleet.results),
+        '',
+      );
+    } else parts.push(`_Fleet not run: ${results.fleet.error}._`, '');
   }
   parts.push('## Targets', '', renderTargets(results.targets), '');
   if (results.lab.available)

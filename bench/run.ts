@@ -23,6 +23,7 @@ import { killQuietly } from '../lab/exec.js';
 import { decideForThisProcess, LAB_INSIDE_ENV, runInsideLab } from '../lab/reexec.js';
 import { RESULT_PREFIX } from './clients/protocol.js';
 import { formatJson } from './json.js';
+import { fleetInChild, renderFleetTable } from './fleet.js';
 import { findPeers, type PeerAvailability, runLabScenarios } from './lab-run.js';
 import { machineLine, renderLabTable, renderMarkdown, renderMicroTable } from './report.js';
 import { renderSvg } from './svg.js';
@@ -40,6 +41,8 @@ interface Args {
   labOut: string | undefined;
   peers: PeerAvailability | undefined;
   fromJson: string | undefined;
+  /** The fleet-memory row (bench/fleet.ts, about 3 minutes); off with --no-fleet and --micro. */
+  fleet: boolean;
   /** File names written: `latest.*`, or `micro.*` for `--micro` (the full run's files stay as they are). */
   stem: string;
 }
@@ -54,6 +57,7 @@ function parseArgs(argv: readonly string[]): Args {
     labOut: undefined,
     peers: undefined,
     fromJson: undefined,
+    fleet: true,
     stem: 'latest',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -66,8 +70,10 @@ function parseArgs(argv: readonly string[]): Args {
     if (a === '--only') args.only = value().split(',');
     else if (a === '--no-micro') args.micro = false;
     else if (a === '--no-lab') args.lab = false;
+    else if (a === '--no-fleet') args.fleet = false;
     else if (a === '--micro') {
       args.lab = false;
+      args.fleet = false;
       args.stem = 'micro';
     } else if (a === '--out') args.out = value();
     else if (a === '--lab-out') args.labOut = value();
@@ -162,6 +168,12 @@ async function outer(args: Args): Promise<number> {
   log('loopback micro-benchmarks…');
   const micro = await microHalf(args);
   if (!micro.ok) log(`micro-benchmarks not run: ${micro.error}`);
+  let fleet: BenchResults['fleet'];
+  if (args.fleet) {
+    log('fleet of processes (no memory, local, shared through Redis)…');
+    fleet = await fleetInChild();
+    if (!fleet.ok) log(`fleet not run: ${fleet.error}`);
+  }
   const targets = evaluateTargets(
     lab.available ? lab.scenarios : undefined,
     micro.ok ? micro.results : undefined,
@@ -174,6 +186,7 @@ async function outer(args: Args): Promise<number> {
     machine: info,
     lab,
     micro,
+    ...(fleet === undefined ? {} : { fleet }),
     targets,
   };
   writeResults(results, args.out, args.stem);
@@ -198,6 +211,7 @@ function writeResults(results: BenchResults, dir: string, stem: string): void {
   const printed: string[] = [];
   if (lab.available) printed.push(renderLabTable(lab.scenarios, targets, info));
   if (micro.ok) printed.push(renderMicroTable(micro.results, targets));
+  if (results.fleet?.ok) printed.push(renderFleetTable(results.fleet.results));
   process.stdout.write(
     `\n${printed.join('\n\n')}\n\nWritten to ${dir} (${stem}.md, ${stem}.json${lab.available ? `, ${stem}.svg` : ''}).\n`,
   );

@@ -4,6 +4,8 @@
  */
 
 /** The columns of the table, in order. `netdial-cold` and `netdial-warm` come from one process per run. */
+import type { FleetResults } from './fleet.js';
+
 export const CLIENT_IDS = [
   'netdial-cold',
   'netdial-warm',
@@ -164,5 +166,7 @@ export interface BenchResults {
   machine: MachineInfo;
   lab: { available: true; scenarios: ScenarioResult[] } | { available: false; reason: string };
   micro: { ok: true; results: MicroResults } | { ok: false; error: string };
+  /** The fleet-memory row (bench/fleet.ts); absent from runs before it existed and with --micro. */
+  fleet?: { ok: true; results: FleetResults } | { ok: false; error: string } | undefined;
   targets: TargetResult[];
 }

@@ -34,6 +34,9 @@ export const CHANNELS = Object.freeze({
   dialDone: 'netdial:dial:done',
   dialError: 'netdial:dial:error',
   policyDenied: 'netdial:policy:denied',
+  memorySync: 'netdial:memory:sync',
+  memoryDrop: 'netdial:memory:drop',
+  memoryError: 'netdial:memory:error',
 } as const);
 
 /** One of the channel names in CHANNELS. */
@@ -182,6 +185,39 @@ export interface DialErrorEvent extends DialEventBase {
   durationMs: number;
 }
 
+/**
+ * `netdial:memory:sync`: fleet memory (a Dialer memory with a MemoryStore) exchanged observations:
+ * 'publish' sent a batch, 'receive' merged a batch from peers, 'load' merged the shared state a newcomer
+ * loads. Not tied to a dial (no dialId).
+ */
+export interface MemorySyncEvent {
+  direction: 'publish' | 'receive' | 'load';
+  /** Observations in the batch (valid ones, for receive and load). */
+  observations: number;
+  /** receive/load: observations newer than what this memory knew, now in force here. */
+  adopted?: number | undefined;
+  /** receive/load: entries ignored as malformed or implausible. */
+  rejected?: number | undefined;
+  /** load: how long the store took, ms; `late` when it took longer than the warm-up bound (merged after dials began). */
+  durationMs?: number | undefined;
+  late?: boolean | undefined;
+}
+
+/** `netdial:memory:drop`: the bounded publish queue was full; the oldest observations were dropped. */
+export interface MemoryDropEvent {
+  /** Dropped this time. */
+  dropped: number;
+  /** Dropped since this memory was created. */
+  totalDropped: number;
+}
+
+/** `netdial:memory:error`: the store failed an operation, or sent something that is not a batch. Dials are unaffected. */
+export interface MemoryErrorEvent {
+  operation: 'publish' | 'load' | 'receive' | 'store';
+  error: unknown;
+  message: string;
+}
+
 /** Payload type per channel name. */
 export interface ChannelPayloads {
   'netdial:dial:start': DialStartEvent;
@@ -194,6 +230,9 @@ export interface ChannelPayloads {
   'netdial:dial:done': DialDoneEvent;
   'netdial:dial:error': DialErrorEvent;
   'netdial:policy:denied': PolicyDeniedEvent;
+  'netdial:memory:sync': MemorySyncEvent;
+  'netdial:memory:drop': MemoryDropEvent;
+  'netdial:memory:error': MemoryErrorEvent;
 }
 
 /**

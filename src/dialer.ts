@@ -11,6 +11,7 @@ import { type Clock, realClock } from './clock.js';
 import { runDial, type SessionDeps } from './race/dial-session.js';
 import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
+import type { FleetSync } from './fleet/fleet-sync.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
 import { Nat64Prefixes, parseNat64Prefix } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
@@ -35,7 +36,8 @@ export interface DialerOptions extends Omit<DialOptions, 'signal'>, ResolverSett
   /**
    * What the Dialer remembers between dials (DNS cache with serve-stale, failed endpoints, RTTs, load
    * sharing): `true` (default) a memory of its own; `false` none — every dial starts from nothing, DNS
-   * order is kept; a `DialMemory` to share one between Dialers; or MemoryOptions for a tuned one.
+   * order is kept; a `DialMemory` to share one between Dialers; or MemoryOptions for a tuned one —
+   * `{ store }` shares endpoint observations with other threads, processes or hosts (fleet memory).
    */
   memory?: boolean | DialMemory | MemoryOptions | undefined;
   /** Connection attempts in flight at most across all dials of this Dialer (1–65536). Default 256. */
@@ -58,6 +60,8 @@ export class Dialer {
   readonly #probe = new SourceAddressProbe();
   readonly #clock: Clock = realClock;
   readonly #memory: DialMemory | undefined;
+  /** The memory's link to a MemoryStore (fleet memory), if any: dials wait for its warm-up (≤ 50 ms). */
+  readonly #fleet: FleetSync | undefined;
   readonly #networkCheckIntervalMs: number;
   readonly #slots: AttemptSlots;
   readonly #nat64: Nat64Prefixes | undefined;
@@ -79,6 +83,7 @@ export class Dialer {
         : memory instanceof DialMemory
           ? memory
           : new DialMemory(memory === true ? {} : memory);
+    this.#fleet = this.#memory?.fleet;
     this.#networkCheckIntervalMs = config.networkCheckIntervalMs;
     this.#slots = new AttemptSlots(config.maxAttemptsInFlight);
     this.#resolver = new NameResolver(
@@ -192,6 +197,11 @@ export class Dialer {
     }
     if (parsed.tlsByDefault && cfg.tls === undefined && !cfg.tlsOff) cfg = { ...cfg, tls: {} };
     if (this.#memory) this.#checkNetwork(this.#clock.now());
+    // Fleet memory: a newcomer's first dials wait (at most 50 ms) for the shared state to load.
+    if (this.#fleet !== undefined && this.#fleet.warming !== undefined) {
+      const config = cfg;
+      return this.#fleet.warming.then(() => runDial(parsed, config, this.#sessionDeps()));
+    }
     return runDial(parsed, cfg, this.#sessionDeps());
   }
 

@@ -14,6 +14,8 @@ export { DialMemory } from './memory/dial-memory.js';
 export type { MemoryJson, MemoryOptions } from './memory/dial-memory.js';
 export type { DnsCacheOptions } from './memory/dns-cache.js';
 export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
+export { BroadcastMemoryStore } from './fleet/broadcast-store.js';
+export type { EndpointObservation, MemoryStore } from './memory/memory-store.js';
 export type { ResolvedEndpoint, ResolvedName } from './resolution/resolve-name.js';
 export type { ResolverPath } from './resolution/resolve.js';
 export type { HostLookupOrder } from './resolution/nsswitch.js';
@@ -45,6 +47,9 @@ export type {
   DnsErrorEvent,
   DnsQueryEvent,
   PolicyDeniedEvent,
+  MemorySyncEvent,
+  MemoryDropEvent,
+  MemoryErrorEvent,
 } from './diagnostics.js';
 export type { AttemptReport, DialReport, QueryReport } from './report.js';
 export { parseTarget } from './target.js';

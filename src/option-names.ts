@@ -71,6 +71,7 @@ export const MEMORY_OPTION_NAMES = names<keyof MemoryOptions>({
   rttLeewayMs: true,
   loadSharing: true,
   seed: true,
+  store: true,
 });
 
 /** `memory: { dns: { … } }` (DnsCacheOptions). */

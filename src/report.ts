@@ -117,6 +117,12 @@ export interface DialReport {
       | undefined;
     /** A demoted endpoint tried in its natural place anyway (exploration, or its backoff just ended). */
     explored?: string | undefined;
+    /**
+     * Fleet memory: addresses whose place rests on a peer's observation (another thread, process or host,
+     * through the memory's store) rather than this process's: demoted or explored on a peer's failure, or
+     * first (reason 'rtt') on the RTT a peer measured.
+     */
+    fromPeer?: string[] | undefined;
     /** Whether equivalent endpoints were shuffled for load sharing. */
     shuffled: boolean;
   };

@@ -46,6 +46,9 @@ describe('diagnostics channels', () => {
       'netdial:dial:done',
       'netdial:dial:error',
       'netdial:policy:denied',
+      'netdial:memory:sync',
+      'netdial:memory:drop',
+      'netdial:memory:error',
     ]);
   });
 

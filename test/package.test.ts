@@ -173,6 +173,34 @@ function typeCheck(dir: string, files: readonly string[], settings: Record<strin
   });
 }
 
+/**
+ * Fleet memory as the README shows it, typed without ioredis installed (netdial/redis names only the client
+ * methods it uses): the built-in stores, a store of one's own implementing MemoryStore, and one wrong use.
+ */
+const TYPED_FLEET = `import { BroadcastMemoryStore, Dialer, type EndpointObservation, type MemoryStore } from 'netdial';
+import { RedisMemoryStore, type RedisClientLike } from 'netdial/redis';
+
+class MyStore implements MemoryStore {
+  sent: EndpointObservation[] = [];
+  publish(observations: readonly EndpointObservation[]): void {
+    this.sent.push(...observations);
+  }
+  subscribe(onMessage: (batch: unknown) => void): () => void {
+    void onMessage;
+    return () => {};
+  }
+}
+
+export function fleet(client: RedisClientLike): Dialer[] {
+  const threads = new Dialer({ memory: { store: new BroadcastMemoryStore() } });
+  const redis = new Dialer({ memory: { store: new RedisMemoryStore({ client, prefix: 'app:' }) } });
+  const own = new Dialer({ memory: { store: new MyStore() } });
+  // @ts-expect-error a store needs publish and subscribe
+  new Dialer({ memory: { store: { publish() {} } } });
+  return [threads, redis, own];
+}
+`;
+
 /** A plain dial typed as TLS: must not compile. */
 const WRONG_USE = `import { dial } from 'netdial';
 import type { TLSSocket } from 'node:tls';
@@ -442,6 +470,28 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.equal(code.code, 0, show(code));
     assert.equal(code.stdout.trim(), 'true true');
   });
+
+  test('netdial/redis loads without ioredis installed (the client is passed in)', async () => {
+    assert.equal(existsSync(join(consumer, 'node_modules', 'ioredis')), false, 'ioredis is an optional peer');
+    const script =
+      "const { RedisMemoryStore } = await import('netdial/redis'); const { BroadcastMemoryStore } = await import('netdial');" +
+      'const s = new BroadcastMemoryStore("pkg-test"); s.close();' +
+      'try { new RedisMemoryStore({}); } catch (e) { console.log(typeof RedisMemoryStore, e.code); }';
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout.trim(), 'function ERR_NETDIAL_INVALID_ARGUMENT');
+  });
+
+  // node10 resolution knows no `exports` subpaths (netdial/redis): the settings that do.
+  for (const setting of TS_SETTINGS.filter((s) => s.name !== 'node10')) {
+    test(`the TypeScript checker accepts fleet memory's typed use under ${setting.name}`, () => {
+      const dir = join(consumer, `ts-fleet-${setting.name.replace(/\W+/g, '-')}`);
+      mkdirSync(dir);
+      const file = setting.file.replace(/^use-/, 'fleet-');
+      writeFileSync(join(dir, file), TYPED_FLEET);
+      assert.deepEqual(typeCheck(dir, [file], setting.options), []);
+    });
+  }
 
   for (const setting of TS_SETTINGS) {
     test(`the TypeScript checker accepts the typed use under ${setting.name}`, () => {

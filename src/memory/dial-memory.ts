@@ -12,6 +12,8 @@ import {
 } from './endpoint-history.js';
 import { DEFAULT_EXPLORE_PROBABILITY, DEFAULT_RTT_LEEWAY_MS } from './history-order.js';
 import { createRandom, type RandomSource } from './random.js';
+import { FleetSync } from '../fleet/fleet-sync.js';
+import type { MemoryStore } from './memory-store.js';
 
 export interface MemoryOptions {
   /** DNS cache settings (TTL clamps, negative and error TTLs, serve-stale limits, size). */
@@ -29,6 +31,12 @@ export interface MemoryOptions {
   loadSharing?: boolean | undefined;
   /** Seed of the random source that shuffles equal endpoints (load sharing); default: random. For tests. */
   seed?: number | undefined;
+  /**
+   * Fleet memory: share endpoint observations (failures with their backoff, successes with their RTT) with
+   * every Dialer on the same store — worker threads (`BroadcastMemoryStore`), processes and hosts
+   * (`RedisMemoryStore` from 'netdial/redis'), or your own {@link MemoryStore}. Exploration stays local.
+   */
+  store?: MemoryStore | undefined;
 }
 
 export interface MemoryJson {
@@ -44,6 +52,8 @@ export class DialMemory {
   readonly exploreProbability: number;
   readonly rttLeewayMs: number;
   readonly loadSharing: boolean;
+  /** The link to `options.store` (fleet memory); undefined without a store. */
+  readonly fleet: FleetSync | undefined;
 
   constructor(options: MemoryOptions = {}, state?: { dns: DnsCache; endpoints: EndpointHistory }) {
     const explore = options.exploreProbability ?? DEFAULT_EXPLORE_PROBABILITY;
@@ -66,6 +76,33 @@ export class DialMemory {
     this.exploreProbability = explore;
     this.rttLeewayMs = leeway;
     this.loadSharing = options.loadSharing !== false;
+    const store = options.store;
+    if (store !== undefined) {
+      const s = store as Partial<MemoryStore> | null;
+      if (
+        typeof s !== 'object' ||
+        s === null ||
+        typeof s.publish !== 'function' ||
+        typeof s.subscribe !== 'function'
+      ) {
+        throw inputError(
+          'ERR_NETDIAL_INVALID_OPTION',
+          'invalid option memory.store: expected a MemoryStore (an object with publish() and subscribe())',
+        );
+      }
+      if (s.load !== undefined && typeof s.load !== 'function') {
+        throw inputError(
+          'ERR_NETDIAL_INVALID_OPTION',
+          'invalid option memory.store: load must be a function',
+        );
+      }
+    }
+    this.fleet = store === undefined ? undefined : new FleetSync(store, this.endpoints);
+  }
+
+  /** Stops sharing with the store (unsubscribes, drops unsent observations); the memory itself carries on. */
+  detachStore(): void {
+    this.fleet?.close();
   }
 
   /**

@@ -13,6 +13,7 @@
 import { isIP } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { networkOf } from './network-prefix.js';
+import type { PeerVerdict } from './fleet-observation.js';
 
 /** Smoothing gain for SRTT, RFC 6298 §2 (alpha = 1/8). A constant, not an option. */
 export const RTT_ALPHA = 1 / 8;
@@ -69,6 +70,17 @@ const FAMILY_TROUBLE_THRESHOLD = 2;
 /** Outcome of a connection attempt as history records it. */
 export type AttemptOutcome = 'success' | 'failure';
 
+/**
+ * Told of each outcome {@link EndpointHistory} records: `failure` set for a failure (its code, the
+ * consecutive-failure count and the backoff it started, ms), `rttMs` set for a success.
+ */
+export type EndpointObserver = (
+  address: string,
+  port: number,
+  failure: { code: string; failures: number; backoffMs: number } | undefined,
+  rttMs: number | undefined,
+) => void;
+
 /** What {@link EndpointHistory.get} knows about one endpoint at `nowMs`. Times are on the caller's clock (ms). */
 export interface EndpointState {
   address: string;
@@ -90,6 +102,8 @@ export interface EndpointState {
   backoffUntilMs?: number;
   /** `nowMs < backoffUntilMs`. */
   inBackoff: boolean;
+  /** Present (true) when the last outcome is a peer's observation (fleet memory), not one made here. */
+  fromPeer?: true;
   /** The last outcome is a failure whose backoff has run out, and nothing was recorded since: due for a retry. */
   backoffJustEnded: boolean;
 }
@@ -134,6 +148,8 @@ class Endpoint {
   backoffUntilMs = NONE;
   /** Its /24 or /64 (network-prefix.ts), computed once. */
   readonly network: string | undefined;
+  /** The last outcome came from a peer (adoptPeer), not from a connect made here. */
+  fromPeer = false;
   constructor(
     readonly address: string,
     readonly port: number,
@@ -160,6 +176,10 @@ export class EndpointHistory {
   readonly #suspects = new Map<string, number>();
   /** name → a family whose attempts went unanswered while the other family connected, how often in a row, until when. */
   readonly #familyTrouble = new Map<string, { family: 4 | 6; count: number; untilMs: number }>();
+  /** Told of every outcome recorded here (fleet memory publishes them); undefined without a store. */
+  #observer: EndpointObserver | undefined;
+  /** Whether any peer observation was ever adopted (lets readers skip the per-endpoint check). */
+  #peerInformed = false;
 
   /** @throws TypeError with code 'ERR_NETDIAL_INVALID_OPTION' naming the first invalid option. */
   constructor(options?: EndpointHistoryOptions) {
@@ -196,6 +216,8 @@ export class EndpointHistory {
     endpoint.consecutiveFailures = 0;
     endpoint.lastErrorCode = undefined;
     endpoint.backoffUntilMs = NONE;
+    endpoint.fromPeer = false;
+    if (this.#observer !== undefined) this.#observer(address, port, undefined, rttMs);
   }
 
   /**
@@ -213,7 +235,63 @@ export class EndpointHistory {
     endpoint.lastOutcome = 'failure';
     endpoint.lastAtMs = nowMs;
     endpoint.lastErrorCode = code;
-    endpoint.backoffUntilMs = nowMs + this.backoffMs(endpoint.consecutiveFailures);
+    const backoffMs = this.backoffMs(endpoint.consecutiveFailures);
+    endpoint.backoffUntilMs = nowMs + backoffMs;
+    endpoint.fromPeer = false;
+    if (this.#observer !== undefined) {
+      this.#observer(address, port, { code, failures: endpoint.consecutiveFailures, backoffMs }, undefined);
+    }
+  }
+
+  /**
+   * Sets the one function told of every outcome recorded from now on (by recordSuccess / recordFailure,
+   * not by {@link adoptPeer}); undefined removes it. Fleet memory (src/fleet/fleet-sync.ts) publishes through it.
+   */
+  setObserver(observer: EndpointObserver | undefined): void {
+    this.#observer = observer;
+  }
+
+  /**
+   * Adopts a peer's newer observation of (address, port) — another thread's or process's, through a
+   * MemoryStore — as if it had been made here: a failure demotes the endpoint for the same remaining backoff
+   * (capped at `backoffMaxMs`), with the peer's consecutive-failure count and code, so a further local
+   * failure backs off longer; a success ends any backoff, and its RTT sample seeds SRTT/RTTVAR only when this
+   * history has none of its own (RFC 6298 §2.2 first sample) — local measurements are never overwritten by a
+   * remote one, which was taken from another vantage point. The observer is not told (no echo).
+   */
+  adoptPeer(address: string, port: number, verdict: NonNullable<PeerVerdict>, nowMs: number): void {
+    const key = checkEndpoint(address, port);
+    checkNow(nowMs);
+    const endpoint = this.#touch(key, address, port);
+    endpoint.lastAtMs = nowMs;
+    endpoint.fromPeer = true;
+    this.#peerInformed = true;
+    if (verdict.outcome === 'failure') {
+      endpoint.lastOutcome = 'failure';
+      endpoint.consecutiveFailures = verdict.failures;
+      endpoint.lastErrorCode = verdict.code;
+      endpoint.backoffUntilMs = nowMs + Math.min(verdict.remainingMs, this.options.backoffMaxMs);
+      return;
+    }
+    endpoint.lastOutcome = 'success';
+    endpoint.consecutiveFailures = 0;
+    endpoint.lastErrorCode = undefined;
+    endpoint.backoffUntilMs = NONE;
+    if (Number.isNaN(endpoint.srttMs) && verdict.rttMs !== undefined) {
+      endpoint.srttMs = verdict.rttMs;
+      endpoint.rttvarMs = verdict.rttMs / 2;
+    }
+  }
+
+  /** Whether any peer observation was ever adopted here (fleet memory). */
+  get peerInformed(): boolean {
+    return this.#peerInformed;
+  }
+
+  /** Whether the endpoint's last outcome is a peer's (see {@link adoptPeer}). Cheap when no peer ever spoke. */
+  isFromPeer(address: string, port: number): boolean {
+    if (!this.#peerInformed) return false;
+    return this.#endpoints.get(port + ' ' + address)?.fromPeer === true;
   }
 
   /** Backoff after `consecutiveFailures` (>= 1) failures in a row, ms: min(base · 2^(n−1), max). */
@@ -247,6 +325,7 @@ export class EndpointHistory {
       state.rttvarMs = endpoint.rttvarMs;
     }
     if (failing) state.backoffUntilMs = endpoint.backoffUntilMs;
+    if (endpoint.fromPeer) state.fromPeer = true;
     return state;
   }
 

@@ -25,6 +25,11 @@ export interface OrderDecisions {
   deferredFamily?: 4 | 6 | undefined;
   /** The address ordered first and why (see FirstReason). */
   first?: { address: string; reason: FirstReason } | undefined;
+  /**
+   * Fleet memory: addresses placed on a peer's observation — demoted or explored on a peer's failure, or
+   * first on the RTT a peer measured.
+   */
+  fromPeer?: string[] | undefined;
 }
 
 /**
@@ -73,6 +78,7 @@ export class DialOrder {
         shuffled: false,
         first: only && { address: only.address, reason: demoted ? 'fallback' : 'sorted' },
       };
+      if (this.#memory?.endpoints.peerInformed) this.#notePeers(this.#memory.endpoints);
       return [...known];
     }
     // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent failures)
@@ -101,10 +107,27 @@ export class DialOrder {
         deferredFamily: deferFamily,
         first: sorted[0] && r.firstReason && { address: sorted[0].address, reason: r.firstReason },
       };
+      if (history.peerInformed) this.#notePeers(history);
     } else if (sorted[0]) {
       this.decisions = { ...this.decisions, first: { address: sorted[0].address, reason: 'sorted' } };
     }
     const ordered = interleaveFamilies(sorted, this.#firstAddressFamilyCount);
     return ordered.length > this.#maxAddresses ? ordered.slice(0, this.#maxAddresses) : ordered;
+  }
+
+  /** Fleet memory: records which decided addresses rest on a peer's observation rather than a local one. */
+  #notePeers(history: DialMemory['endpoints']): void {
+    const d = this.decisions;
+    const fromPeer: string[] = [];
+    const note = (address: string | undefined) => {
+      if (address !== undefined && !fromPeer.includes(address) && history.isFromPeer(address, this.#port)) {
+        fromPeer.push(address);
+      }
+    };
+    for (const address of d.demoted) note(address);
+    note(d.explored);
+    // A peer's success decides a place only through its RTT sample.
+    if (d.first?.reason === 'rtt') note(d.first.address);
+    if (fromPeer.length > 0) d.fromPeer = fromPeer;
   }
 }

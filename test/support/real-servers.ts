@@ -187,11 +187,14 @@ export function redisUnavailable(): string | undefined {
   return ensureDebianPackages(['redis-server'], () => existsSync('/usr/bin/redis-server'));
 }
 
-/** A private Redis on 127.0.0.1:<random>, no persistence, working directory temporary. */
-export async function startRedis(): Promise<RunningServer> {
+/**
+ * A private Redis on 127.0.0.1:<random> (or `port`, to restart one where its clients reconnect), no
+ * persistence, working directory temporary.
+ */
+export async function startRedis(options: { port?: number } = {}): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), 'netdial-redis-'));
   try {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const socketPath = join(dir, 'redis.sock');
     const child = spawnServer(
       '/usr/bin/redis-server',

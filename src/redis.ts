@@ -1,0 +1,13 @@
+/**
+ * `netdial/redis`: fleet memory over Redis — what one process learns about a dead address, every process
+ * on every host sharing the store knows.
+ *
+ *   import { Redis } from 'ioredis';
+ *   import { RedisMemoryStore } from 'netdial/redis';
+ *   const dialer = new Dialer({ memory: { store: new RedisMemoryStore({ client: new Redis() }) } });
+ *
+ * ioredis is an optional peer dependency: this entry point never imports it (the client is passed in).
+ */
+export { RedisMemoryStore } from './fleet/redis-store.js';
+export type { RedisClientLike, RedisMemoryStoreOptions } from './fleet/redis-store.js';
+export type { EndpointObservation, MemoryStore } from './memory/memory-store.js';
