@@ -7,7 +7,7 @@ import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
 import { isIP, isIPv6 } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
-import { parseNat64Prefix } from './resolution/nat64.js';
+import { type Nat64Prefix, parseNat64Prefix } from './resolution/nat64.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -345,7 +345,8 @@ export interface DialerConfig {
   readonly dnsTimeoutMs: number | undefined;
   readonly dnsTries: number | undefined;
   readonly nsswitchPath: string | undefined;
-  readonly nat64Prefix: string | null | undefined;
+  /** Parsed; null: never; undefined: discovered (RFC 7050). */
+  readonly nat64Prefix: Nat64Prefix | null | undefined;
 }
 
 /**
@@ -397,11 +398,12 @@ export function readDialerOptions(options: unknown): DialerConfig {
   if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
     throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
   }
-  if (
-    o.nat64Prefix !== undefined &&
-    o.nat64Prefix !== null &&
-    parseNat64Prefix(o.nat64Prefix as string) === undefined
-  ) {
+  // Parsed once here: the Dialer takes the parsed prefix (not the text to parse again).
+  const nat64Prefix =
+    o.nat64Prefix === undefined || o.nat64Prefix === null
+      ? o.nat64Prefix
+      : parseNat64Prefix(o.nat64Prefix as string);
+  if (nat64Prefix === undefined && o.nat64Prefix !== undefined) {
     throw bad(
       'nat64Prefix',
       "a NAT64 prefix like '64:ff9b::/96' (length 32, 40, 48, 56, 64 or 96) or null",
@@ -430,7 +432,7 @@ export function readDialerOptions(options: unknown): DialerConfig {
     hostsPath: o.hostsPath as string | null | undefined,
     resolvConfPath: o.resolvConfPath as string | undefined,
     nsswitchPath: o.nsswitchPath as string | undefined,
-    nat64Prefix: o.nat64Prefix as string | null | undefined,
+    nat64Prefix,
     nameservers,
     dnsTimeoutMs: o.dnsTimeoutMs as number | undefined,
     dnsTries: o.dnsTries as number | undefined,
