@@ -100,10 +100,7 @@ export class Dialer {
     this.#nat64 =
       config.nat64Prefix === null
         ? undefined
-        : new Nat64Prefixes(
-            config.nat64Prefix,
-            (name) => resolver.lookupAAAA(name, this.#clock.now()),
-          );
+        : new Nat64Prefixes(config.nat64Prefix, (name) => resolver.lookupAAAA(name, this.#clock.now()));
   }
 
   /**

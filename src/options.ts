@@ -5,9 +5,10 @@
  */
 import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
-import { isIP, isIPv6 } from './ip-address.js';
+import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
 import { type Nat64Prefix, parseNat64Prefix } from './resolution/nat64.js';
+import { parseNameserver } from './resolution/dns-client.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -321,17 +322,6 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
   });
 }
 
-/** A DNS server as resolv.conf or `Resolver#setServers` takes it: an IP, `IP:port` or `[IPv6]:port`. */
-function isNameserver(v: unknown): boolean {
-  if (typeof v !== 'string') return false;
-  if (isIP(v) !== 0) return true;
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
-  if (!m) return false;
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  return isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || isIPv6(host));
-}
-
 /** A Dialer's options, read and validated: the dial defaults, and the Dialer's own settings. */
 export interface DialerConfig {
   readonly defaults: DialConfig;
@@ -420,9 +410,11 @@ export function readDialerOptions(options: unknown): DialerConfig {
     nameservers = [];
     for (let i = 0; i < ns.length; i++) {
       const s: unknown = Object.hasOwn(ns, i) ? ns[i] : undefined;
-      if (!isNameserver(s)) throw bad(`nameservers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", s);
+      if (parseNameserver(s) === undefined)
+        throw bad(`nameservers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", s);
       nameservers.push(s as string);
     }
+    Object.freeze(nameservers); // the DNS client parses a frozen list once (dns-client.ts parseServers)
   }
   return Object.freeze({
     defaults,

@@ -108,6 +108,9 @@ export interface Resolution {
   cancel(keepForCache?: boolean): void;
 }
 
+/** resolv.conf without a nameserver line: glibc's 127.0.0.1 (frozen: the DNS client parses it once). */
+const LOOPBACK_SERVER: readonly string[] = Object.freeze(['127.0.0.1']);
+
 /** Go's conf.go reads the same file: mDNS modules may answer more than `.local` names when it exists. */
 const MDNS_ALLOW_PATH = '/etc/mdns.allow';
 /** How long the machine's host name and /etc/mdns.allow's existence are taken as read (as the files' check). */
@@ -156,7 +159,9 @@ export class NameResolver {
   #machineFacts: { atMs: number; hostname: string; mdnsAllow: boolean } | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
-  #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
+  #clientOptions: DnsClientOptions = { servers: LOOPBACK_SERVER };
+  /** The resolv.conf parse #clientOptions was built from. */
+  #configuredFrom: ResolvConf | undefined;
   /** resolv.conf `rotate`: queries sent so far, for the round robin over the servers. */
   #rotation = 0;
   #rotate = false;
@@ -190,12 +195,16 @@ export class NameResolver {
   /** Reads resolv.conf (when due) and sets the DNS client's servers and timeouts from it. */
   #configure(nowMs: number): ResolvConf {
     const conf = this.#resolvConf.get(nowMs);
+    // The file's parse is frozen and kept while the file is unchanged: nothing to rebuild then.
+    if (conf === this.#configuredFrom) return conf;
+    this.#configuredFrom = conf;
     // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
     // no nameserver line (or no file) means 127.0.0.1 only, as glibc's res_init.c does when its
     // nameserver list is empty (`__inet_makeaddr (IN_LOOPBACKNET, 1)`, port 53); Go's pure resolver
     // also adds ::1 (dnsconfig.go defaultNS).
     this.#clientOptions = {
-      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
+      servers:
+        this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : LOOPBACK_SERVER),
       timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
       attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
       tcpOnly: conf.useVc === true,
