@@ -278,14 +278,18 @@ export class EndpointHistory {
       throw invalidArgument(`\`family\` must be 4, 6 or undefined, got ${String(family)}`);
     }
     checkNow(nowMs);
-    const values: number[] = [];
+    // Every dial asks this at its start: the samples go into one reused array, not a new one per call.
+    const values = scratch;
+    values.length = 0;
     for (const endpoint of this.#endpoints.values()) {
       if (Number.isNaN(endpoint.srttMs)) continue;
       if (family !== undefined && endpoint.family !== family) continue;
       values.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
     }
-    if (values.length === 0) return this.options.defaultAttemptDelayMs;
-    return this.#clampDelay(median(values));
+    const delayMs =
+      values.length === 0 ? this.options.defaultAttemptDelayMs : this.#clampDelay(median(values));
+    values.length = 0;
+    return delayMs;
   }
 
   /**
@@ -546,6 +550,9 @@ export class EndpointHistory {
   }
 }
 
+/** attemptDelayMs's sample list, emptied after each use (the history never calls itself re-entrantly there). */
+const scratch: number[] = [];
+
 /** The median of `values` (non-empty); sorts them. */
 function median(values: number[]): number {
   values.sort((x, y) => x - y);
@@ -560,23 +567,43 @@ function trim(map: Map<string, unknown>, max: number): void {
   while (map.size > max) map.delete(map.keys().next().value as string);
 }
 
+/**
+ * The last name and endpoint validated, with their keys. A dial asks the history about one endpoint
+ * several times (demoted? attempt delay? then its outcome): the same arguments are not parsed again, nor
+ * their key built again (issue 16: the checks were a tenth of netdial's own time per cached dial). Only
+ * arguments that passed are remembered, so every call is still checked.
+ */
+const NOTHING_CHECKED: unknown = Symbol('nothing checked yet');
+let lastName: unknown = NOTHING_CHECKED;
+let lastNameKey = '';
+let lastAddress: unknown = NOTHING_CHECKED;
+let lastPort: unknown = NOTHING_CHECKED;
+let lastEndpointKey = '';
+
 /** Validates a host name for the per-name state and returns its key (ASCII lower case, RFC 4343). */
 function checkName(name: string): string {
+  if (name === lastName) return lastNameKey;
   if (typeof name !== 'string' || name === '') {
     throw invalidArgument(`\`name\` must be a non-empty string, got ${String(name)}`);
   }
-  return name.toLowerCase();
+  lastNameKey = name.toLowerCase();
+  lastName = name;
+  return lastNameKey;
 }
 
 /** Validates an endpoint and returns its map key (port first: IPv6 addresses contain colons). */
 function checkEndpoint(address: string, port: number, prefix = ''): string {
+  if (address === lastAddress && port === lastPort) return lastEndpointKey;
   if (typeof address !== 'string' || isIP(address) === 0) {
     throw invalidArgument(`\`${prefix}address\` must be an IP address literal, got ${String(address)}`);
   }
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw invalidArgument(`\`${prefix}port\` must be an integer in 1–65535, got ${String(port)}`);
   }
-  return port + ' ' + address;
+  lastEndpointKey = port + ' ' + address;
+  lastAddress = address;
+  lastPort = port;
+  return lastEndpointKey;
 }
 
 function checkNow(value: number, what = 'nowMs', hint = ''): void {
