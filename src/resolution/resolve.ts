@@ -524,11 +524,14 @@ function resolveSystem(
 }
 
 interface FamilyResult {
-  ok: boolean;
-  code?: string;
-  message?: string;
-  source?: AddressSource;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly message?: string;
+  readonly source?: AddressSource;
 }
+
+/** A family that answered (one shared record: nothing to say beyond that). */
+const OK: FamilyResult = Object.freeze({ ok: true });
 
 /**
  * DNS with a resolv.conf search list. Candidates are tried in order (resolv.conf(5)); for each, A and
@@ -548,7 +551,7 @@ export class SearchListQuery implements Resolution {
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
   /** Client response timers (RFC 8767 §5) of families waiting for a refresh with a stale answer held back. */
-  readonly #staleTimers = new Set<unknown>();
+  #staleTimers: Set<unknown> | undefined;
   readonly #host: string;
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
@@ -556,10 +559,11 @@ export class SearchListQuery implements Resolution {
   readonly #hostsAfterDns: (() => HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
   readonly #emit: (event: ResolutionEvent) => void;
-  readonly #done = new Set<Family>();
+  /** Families whose answer or error has been passed on: bit 1 << family (a cached dial allocates no Set). */
+  #done = 0;
   readonly #tickets: QueryTicket[] = [];
   /** Errors per family of the most telling candidate so far: the name as written, else the last tried. */
-  #lastErrors = new Map<Family, FamilyResult>();
+  #lastErrors: Map<Family, FamilyResult> | undefined;
   #errorsFromHost = false;
   #index = -1;
   #cancelled = false;
@@ -591,8 +595,10 @@ export class SearchListQuery implements Resolution {
   cancel(keepForCache = false): void {
     if (this.#cancelled) return;
     this.#cancelled = true;
-    for (const timer of this.#staleTimers) this.#clock.clearTimeout(timer);
-    this.#staleTimers.clear();
+    if (this.#staleTimers !== undefined) {
+      for (const timer of this.#staleTimers) this.#clock.clearTimeout(timer);
+      this.#staleTimers.clear();
+    }
     this.#fallback?.cancel();
     for (const t of this.#tickets) t.release(keepForCache);
   }
@@ -607,59 +613,35 @@ export class SearchListQuery implements Resolution {
     const results = new Map<Family, FamilyResult>();
     let movedOn = false;
     // Answers memory already has are handled right after every query is out, without a promise hop.
-    const ready: Array<() => void> = [];
+    let ready: Array<() => void> | undefined;
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
       this.#tickets.push(ticket);
       /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
       let staleGiven = false;
-      const giveStale = (records: QueryRecords, staleUse: StaleUse, refreshing: boolean): void => {
-        staleGiven = true;
-        this.#emit({ type: 'query', family, name, source: 'stale' });
-        results.set(family, { ok: true });
-        this.#finishFamily({
-          type: 'answer',
-          family,
-          name,
-          source: 'stale',
-          staleUse,
-          refreshing,
-          addresses: toResolved(records, family),
-        });
-      };
-      // The name exists: a failure that came first for another type is that type's answer.
-      const finishOtherFailures = (): void => {
-        for (const [f, r] of results) {
-          if (r.ok) continue;
-          const code = r.code ?? 'ENODATA';
-          this.#finishFamily({
-            type: 'error',
-            family: f,
-            name,
-            source: r.source ?? 'dns',
-            code,
-            message: r.message ?? code,
-          });
-        }
-      };
       // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
-      if (ticket.stale) giveStale(ticket.stale, 'optimistic', true);
+      if (ticket.stale) {
+        staleGiven = true;
+        this.#giveStale(results, family, name, ticket.stale, 'optimistic');
+      }
       let staleTimer: unknown;
       const fallback = ticket.fallback;
       if (fallback) {
         // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
         staleTimer = this.#clock.setTimeout(() => {
-          this.#staleTimers.delete(staleTimer);
-          if (this.#cancelled || movedOn || this.#done.has(family)) return;
-          giveStale(fallback, 'refresh-timeout', true);
-          finishOtherFailures();
+          this.#staleTimers?.delete(staleTimer);
+          if (this.#cancelled || movedOn || this.#isDone(family)) return;
+          staleGiven = true;
+          this.#giveStale(results, family, name, fallback, 'refresh-timeout');
+          this.#finishOtherFailures(results, name);
         }, STALE_CLIENT_RESPONSE_MS);
+        this.#staleTimers ??= new Set();
         this.#staleTimers.add(staleTimer);
       }
       this.#emit({ type: 'query', family, name, source: 'dns' });
       const handle = (answer: QueryOutcome): void => {
         if (this.#cancelled) return;
-        if (staleTimer !== undefined && this.#staleTimers.delete(staleTimer)) {
+        if (staleTimer !== undefined && this.#staleTimers?.delete(staleTimer)) {
           this.#clock.clearTimeout(staleTimer);
         }
         if (staleGiven) {
@@ -692,7 +674,7 @@ export class SearchListQuery implements Resolution {
           !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
         if (movedOn) return;
         if (outcome.ok) {
-          results.set(family, { ok: true });
+          results.set(family, OK);
           const addresses = toResolved(outcome, family);
           this.#finishFamily({
             type: 'answer',
@@ -702,7 +684,7 @@ export class SearchListQuery implements Resolution {
             staleUse: outcome.staleUse,
             addresses,
           });
-          finishOtherFailures();
+          this.#finishOtherFailures(results, name);
           return;
         }
         const failure = { ok: false, code: outcome.code, message: outcome.message, source: outcome.source };
@@ -734,24 +716,68 @@ export class SearchListQuery implements Resolution {
       };
       const now = ticket.ready;
       if (now === undefined) ticket.outcome.then(handle);
-      else ready.push(() => handle(now));
+      else {
+        ready ??= [];
+        ready.push(() => handle(now));
+      }
     }
-    for (const deliver of ready) deliver();
+    if (ready !== undefined) for (const deliver of ready) deliver();
+  }
+
+  /** Passes on a stale answer for `family` (still refreshing: the refresh's outcome follows as an update). */
+  #giveStale(
+    results: Map<Family, FamilyResult>,
+    family: Family,
+    name: string,
+    records: QueryRecords,
+    staleUse: StaleUse,
+  ): void {
+    this.#emit({ type: 'query', family, name, source: 'stale' });
+    results.set(family, OK);
+    this.#finishFamily({
+      type: 'answer',
+      family,
+      name,
+      source: 'stale',
+      staleUse,
+      refreshing: true,
+      addresses: toResolved(records, family),
+    });
+  }
+
+  /** The name exists: a failure that came first for another type is that type's answer. */
+  #finishOtherFailures(results: Map<Family, FamilyResult>, name: string): void {
+    for (const [f, r] of results) {
+      if (r.ok) continue;
+      const code = r.code ?? 'ENODATA';
+      this.#finishFamily({
+        type: 'error',
+        family: f,
+        name,
+        source: r.source ?? 'dns',
+        code,
+        message: r.message ?? code,
+      });
+    }
+  }
+
+  #isDone(family: Family): boolean {
+    return (this.#done & (1 << family)) !== 0;
   }
 
   #finishFamily(event: Extract<ResolutionEvent, { family: Family }>): void {
-    if (event.type === 'query' || this.#done.has(event.family)) return;
-    this.#done.add(event.family);
+    if (event.type === 'query' || this.#isDone(event.family)) return;
+    this.#done |= 1 << event.family;
     this.#emit(event);
   }
 
   /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
   #exhausted(): void {
-    const all = [...this.#lastErrors.values()];
+    const all = this.#lastErrors === undefined ? [] : [...this.#lastErrors.values()];
     // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
     const fromHosts = all.every((r) => isNegativeAnswer(r.code)) ? this.#hostsAfterDns?.() : undefined;
     if (fromHosts !== undefined && fromHosts.length > 0) {
-      const pending = this.#families.filter((f) => !this.#done.has(f));
+      const pending = this.#families.filter((f) => !this.#isDone(f));
       emitList(this.#host, 'hosts', pending, fromHosts, (event) => {
         if (event.type !== 'path') this.#finishFamily(event);
       });
@@ -770,7 +796,7 @@ export class SearchListQuery implements Resolution {
       return;
     }
     for (const family of this.#families) {
-      const r = this.#lastErrors.get(family);
+      const r = this.#lastErrors?.get(family);
       this.#finishFamily({
         type: 'error',
         family,
