@@ -278,18 +278,25 @@ export class EndpointHistory {
       throw invalidArgument(`\`family\` must be 4, 6 or undefined, got ${String(family)}`);
     }
     checkNow(nowMs);
-    // Every dial asks this at its start: the samples go into one reused array, not a new one per call.
-    const values = scratch;
-    values.length = 0;
+    // Every dial asks this at its start, and most histories hold one sample of a family or none: counted
+    // first, so the list the median needs is made only when there are two samples or more.
+    let count = 0;
+    let only = 0;
+    for (const endpoint of this.#endpoints.values()) {
+      if (Number.isNaN(endpoint.srttMs)) continue;
+      if (family !== undefined && endpoint.family !== family) continue;
+      count++;
+      only = 2 * endpoint.srttMs + 4 * endpoint.rttvarMs;
+    }
+    if (count === 0) return this.options.defaultAttemptDelayMs;
+    if (count === 1) return this.#clampDelay(only);
+    const values: number[] = [];
     for (const endpoint of this.#endpoints.values()) {
       if (Number.isNaN(endpoint.srttMs)) continue;
       if (family !== undefined && endpoint.family !== family) continue;
       values.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
     }
-    const delayMs =
-      values.length === 0 ? this.options.defaultAttemptDelayMs : this.#clampDelay(median(values));
-    values.length = 0;
-    return delayMs;
+    return this.#clampDelay(median(values));
   }
 
   /**
@@ -549,9 +556,6 @@ export class EndpointHistory {
     return endpoint;
   }
 }
-
-/** attemptDelayMs's sample list, emptied after each use (the history never calls itself re-entrantly there). */
-const scratch: number[] = [];
 
 /** The median of `values` (non-empty); sorts them. */
 function median(values: number[]): number {
