@@ -157,6 +157,15 @@ export class NameResolver {
   readonly #resolvConf: ResolvConfFile;
   readonly #nsswitch: NsswitchFile;
   #machineFacts: { atMs: number; hostname: string; mdnsAllow: boolean } | undefined;
+  /** The last nsswitch plan and what it was made from (nsswitch.conf's parse, the name, machine facts). */
+  #lastPlan:
+    | {
+        hosts: unknown;
+        name: string;
+        facts: object | undefined;
+        path: ResolverPath;
+      }
+    | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
   #clientOptions: DnsClientOptions = { servers: LOOPBACK_SERVER };
@@ -265,14 +274,26 @@ export class NameResolver {
       return { resolver: 'system', reason: `${host} is a .local name: multicast DNS (RFC 6762 §3)` };
     }
     const hosts = this.#nsswitch.hosts(nowMs);
+    const myhostname = hosts?.some((s) => s.source === 'myhostname') === true;
+    const mdns = hosts?.some((s) => s.source.startsWith('mdns')) === true;
+    const facts = myhostname || mdns ? this.#machine(nowMs) : undefined;
+    // The plan depends only on these; a Dialer dialling one name again gets a copy of the last one (the
+    // report owns its path) instead of planning again (issue 16: planning was ~0.5 KB per dial).
+    const last = this.#lastPlan;
+    if (last !== undefined && last.hosts === hosts && last.name === host && last.facts === facts) {
+      return { ...last.path };
+    }
     const plan = hostLookupPlan(hosts, host, {
-      machineHostname: hosts?.some((s) => s.source === 'myhostname') ? this.#machine(nowMs).hostname : '',
+      machineHostname: myhostname ? (facts?.hostname ?? '') : '',
       glibc: hosts === undefined ? isGlibc() : true,
-      mdnsAllow: hosts?.some((s) => s.source.startsWith('mdns')) ? this.#machine(nowMs).mdnsAllow : false,
+      mdnsAllow: mdns ? (facts?.mdnsAllow ?? false) : false,
     });
-    return plan.order === 'system'
-      ? { resolver: 'system', reason: plan.reason }
-      : { resolver: 'netdial', order: plan.order, reason: plan.reason };
+    const path: ResolverPath =
+      plan.order === 'system'
+        ? { resolver: 'system', reason: plan.reason }
+        : { resolver: 'netdial', order: plan.order, reason: plan.reason };
+    this.#lastPlan = { hosts, name: host, facts, path: { ...path } };
+    return path;
   }
 
   /**
