@@ -13,7 +13,7 @@ import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import type { FleetSync } from './fleet/fleet-sync.js';
 import { type DialConfig, type DialOptions, readDialerOptions, resolveOptions } from './options.js';
-import { Nat64Prefixes, parseNat64Prefix } from './resolution/nat64.js';
+import { Nat64Prefixes } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
 import { SourceAddressProbe } from './race/source-address.js';
 import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
@@ -105,10 +105,7 @@ export class Dialer {
     this.#nat64 =
       config.nat64Prefix === null
         ? undefined
-        : new Nat64Prefixes(
-            config.nat64Prefix === undefined ? undefined : parseNat64Prefix(config.nat64Prefix),
-            (name) => resolver.lookupAAAA(name, this.#clock.now()),
-          );
+        : new Nat64Prefixes(config.nat64Prefix, (name) => resolver.lookupAAAA(name, this.#clock.now()));
   }
 
   /**
@@ -127,13 +124,8 @@ export class Dialer {
       name = { host: t.host, absolute: t.absolute, port: t.port };
     }
     const cfg = resolveOptions(options, this.#defaults);
-    return resolveName(name.host, name.absolute, name.port, cfg, {
-      resolver: this.#resolver,
-      probe: this.#probe,
-      clock: this.#clock,
-      memory: this.#memory,
-      nat64: this.#nat64,
-    });
+    // The same frozen deps a dial uses (built once per Dialer), not a fresh object per call.
+    return resolveName(name.host, name.absolute, name.port, cfg, this.#sessionDeps());
   }
 
   /** Whether the Dialer's defaults carry an address policy (integrations refuse Unix sockets then, unless allowed). */

@@ -5,9 +5,10 @@
  */
 import type * as tls from 'node:tls';
 import { inputError, invalidOption } from './errors.js';
-import { isIP, isIPv6 } from './ip-address.js';
+import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
-import { parseNat64Prefix } from './resolution/nat64.js';
+import { type Nat64Prefix, parseNat64Prefix } from './resolution/nat64.js';
+import { parseNameserver } from './resolution/dns-client.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -325,17 +326,6 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
   });
 }
 
-/** A DNS server as resolv.conf or `Resolver#setServers` takes it: an IP, `IP:port` or `[IPv6]:port`. */
-function isNameserver(v: unknown): boolean {
-  if (typeof v !== 'string') return false;
-  if (isIP(v) !== 0) return true;
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
-  if (!m) return false;
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  return isIP(host) !== 0 && port >= 1 && port <= 65535 && (m[1] === undefined || isIPv6(host));
-}
-
 /** A Dialer's options, read and validated: the dial defaults, and the Dialer's own settings. */
 export interface DialerConfig {
   readonly defaults: DialConfig;
@@ -349,7 +339,8 @@ export interface DialerConfig {
   readonly dnsTimeoutMs: number | undefined;
   readonly dnsTries: number | undefined;
   readonly nsswitchPath: string | undefined;
-  readonly nat64Prefix: string | null | undefined;
+  /** Parsed; null: never; undefined: discovered (RFC 7050). */
+  readonly nat64Prefix: Nat64Prefix | null | undefined;
 }
 
 /**
@@ -401,11 +392,12 @@ export function readDialerOptions(options: unknown): DialerConfig {
   if (o.resolvConfPath !== undefined && (typeof o.resolvConfPath !== 'string' || o.resolvConfPath === '')) {
     throw bad('resolvConfPath', 'a file path', o.resolvConfPath);
   }
-  if (
-    o.nat64Prefix !== undefined &&
-    o.nat64Prefix !== null &&
-    parseNat64Prefix(o.nat64Prefix as string) === undefined
-  ) {
+  // Parsed once here: the Dialer takes the parsed prefix (not the text to parse again).
+  const nat64Prefix =
+    o.nat64Prefix === undefined || o.nat64Prefix === null
+      ? o.nat64Prefix
+      : parseNat64Prefix(o.nat64Prefix as string);
+  if (nat64Prefix === undefined && o.nat64Prefix !== undefined) {
     throw bad(
       'nat64Prefix',
       "a NAT64 prefix like '64:ff9b::/96' (length 32, 40, 48, 56, 64 or 96) or null",
@@ -422,9 +414,11 @@ export function readDialerOptions(options: unknown): DialerConfig {
     nameservers = [];
     for (let i = 0; i < ns.length; i++) {
       const s: unknown = Object.hasOwn(ns, i) ? ns[i] : undefined;
-      if (!isNameserver(s)) throw bad(`nameservers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", s);
+      if (parseNameserver(s) === undefined)
+        throw bad(`nameservers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", s);
       nameservers.push(s as string);
     }
+    Object.freeze(nameservers); // the DNS client parses a frozen list once (dns-client.ts parseServers)
   }
   return Object.freeze({
     defaults,
@@ -434,7 +428,7 @@ export function readDialerOptions(options: unknown): DialerConfig {
     hostsPath: o.hostsPath as string | null | undefined,
     resolvConfPath: o.resolvConfPath as string | undefined,
     nsswitchPath: o.nsswitchPath as string | undefined,
-    nat64Prefix: o.nat64Prefix as string | null | undefined,
+    nat64Prefix,
     nameservers,
     dnsTimeoutMs: o.dnsTimeoutMs as number | undefined,
     dnsTries: o.dnsTries as number | undefined,

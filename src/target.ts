@@ -281,6 +281,14 @@ interface HostRules {
   colonHint?: string;
 }
 
+const BARE_IPV6: HostRules = Object.freeze({ bareIPv6: true });
+const BRACKETED_IPV6: HostRules = Object.freeze({ bareIPv6: false });
+/** `{ host, port }` objects: IPv6 without brackets, the port in its own field. */
+const OBJECT_HOST: HostRules = Object.freeze({
+  bareIPv6: true,
+  colonHint: 'give the port in the port field; IPv6 needs no brackets here',
+});
+
 /** A host name as it usually comes: lower-case ASCII letters, digits, '-', '_' and dots only. */
 const PLAIN_NAME = /^[a-z0-9_.-]+$/;
 
@@ -328,7 +336,26 @@ function checkName(raw: string, rules: HostRules): ParsedHost {
   return { host: name, hostKind: 0, absolute };
 }
 
-function checkHost(raw: string, rules: HostRules): ParsedHost {
+/**
+ * The last host accepted, under which rules, and what it became. A Dialer dials the same few hosts again
+ * and again: the same text is not parsed again (issue 16: host checks were a measurable share of a
+ * cached dial). Only accepted hosts are remembered (a rejected one is checked, and rejected, every time);
+ * the result is frozen and copied by whoever hands it on.
+ */
+let lastRaw: string | undefined;
+let lastBareIPv6 = false;
+let lastHost: Readonly<ParsedHost> | undefined;
+
+function checkHost(raw: string, rules: HostRules): Readonly<ParsedHost> {
+  if (raw === lastRaw && rules.bareIPv6 === lastBareIPv6 && lastHost !== undefined) return lastHost;
+  const host = Object.freeze(checkHostText(raw, rules));
+  lastRaw = raw;
+  lastBareIPv6 = rules.bareIPv6;
+  lastHost = host;
+  return host;
+}
+
+function checkHostText(raw: string, rules: HostRules): ParsedHost {
   if (raw === '') throw new Reject('empty host');
   if (raw.startsWith('[')) {
     if (!raw.endsWith(']')) throw new Reject("missing ']' after IPv6 address");
@@ -361,7 +388,7 @@ export function parseHost(host: string): ParsedHost {
     throw codedError(INVALID_TARGET, `invalid host ${describeValue(host)}: host must be a string`);
   }
   try {
-    return checkHost(host, { bareIPv6: true });
+    return { ...checkHost(host, BARE_IPV6) };
   } catch (err) {
     if (err instanceof Reject) {
       throw codedError(INVALID_TARGET, `invalid host ${quote(host)}: ${err.detail}`, err.cause);
@@ -424,7 +451,7 @@ function fromUrl(url: URL): Target {
       throw new Reject('invalid percent-encoding in URL host', cause);
     }
   }
-  const host = checkHost(hostText, { bareIPv6: false });
+  const host = checkHost(hostText, BRACKETED_IPV6);
   let port: number;
   if (url.port !== '') {
     port = checkPortNumber(Number(url.port));
@@ -465,7 +492,7 @@ function fromDialString(text: string, defaultPort: number | undefined): Target {
   }
   const hostText = fields[1]!;
   if (hostText === '*') throw new Reject('host "*" (any address) is for announcing, not for dialing');
-  const host = checkHost(hostText, { bareIPv6: true });
+  const host = checkHost(hostText, BARE_IPV6);
   const port =
     fields.length === 3 ? portFromText(fields[2]!) : missingPort(defaultPort, 'write "tcp!host!port"');
   return build(host, port);
@@ -501,7 +528,7 @@ function fromHostPort(text: string, defaultPort: number | undefined): Target {
       portText = text.slice(colon + 1);
     }
   }
-  const host = checkHost(hostText, { bareIPv6: false });
+  const host = checkHost(hostText, BRACKETED_IPV6);
   const port =
     portText === undefined
       ? missingPort(defaultPort, 'write "host:port" or { host, port }')
@@ -518,10 +545,7 @@ function fromObject(obj: Record<string, unknown>, defaultPort: number | undefine
   if (typeof hostValue !== 'string') {
     throw new Reject(`host must be a string, got ${describeValue(hostValue)}`);
   }
-  const host = checkHost(hostValue, {
-    bareIPv6: true,
-    colonHint: 'give the port in the port field; IPv6 needs no brackets here',
-  });
+  const host = checkHost(hostValue, OBJECT_HOST);
   const portValue = obj.port;
   let port: number;
   if (portValue === undefined || portValue === null) {

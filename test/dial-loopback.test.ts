@@ -221,6 +221,30 @@ describe('dial on loopback', () => {
     await assertNoLeaks(baseline);
   });
 
+  test("a custom resolver's signal: one for both families, aborted when the dial ends, even if first read then", async () => {
+    // Both families read it during the dial: one signal, aborted once the dial is over.
+    const seen: AbortSignal[] = [];
+    const reading: ResolveFunction = async (_name, family, { signal }) => {
+      seen.push(signal);
+      return family === 4 ? ['127.0.0.1'] : [];
+    };
+    const first = await new Dialer({ resolver: reading, memory: false }).dial(`signal.test:${port}`);
+    first.destroy();
+    assert.equal(seen.length, 2);
+    assert.equal(seen[0], seen[1], 'the same signal for both families');
+    assert.equal(seen[0]?.aborted, true);
+    // Nobody reads it during the dial; read afterwards, it is already aborted.
+    let readLate: (() => AbortSignal) | undefined;
+    const lazy: ResolveFunction = async (_name, family, context) => {
+      if (family === 6) readLate = () => context.signal;
+      return family === 4 ? ['127.0.0.1'] : [];
+    };
+    const second = await new Dialer({ resolver: lazy, memory: false }).dial(`signal.test:${port}`);
+    second.destroy();
+    assert.ok(readLate !== undefined);
+    assert.equal(readLate().aborted, true, 'the dial is over: the resolver is told to stop');
+  });
+
   test('abort in the Resolution Delay (A in, AAAA late): no attempt is made', async () => {
     const controller = new AbortController();
     const before = counts.accepted;

@@ -214,6 +214,31 @@ if (await enterLab(import.meta.url)) {
       }
     }));
 
+  test('resolv.conf edited while a Dialer lives: the next dial asks the new nameserver', () =>
+    withLab(DEFAULT_ZONE, async (lab) => {
+      const old = await extraServer('127.0.0.2');
+      const dir = mkdtempSync(join(tmpdir(), 'netdial-resolv-edit-'));
+      try {
+        const path = join(dir, 'resolv.conf');
+        writeFileSync(path, conf('nameserver 127.0.0.2'));
+        await row(async () => {
+          // memory: false, so each dial asks DNS; the servers a query uses come from the file as of now.
+          const d = dialer({ resolvConfPath: path, family: 4 });
+          await connect(d);
+          assert.equal(old.queryCount(NAME, 'A'), 1);
+          assert.equal(lab.dns.queryCount(NAME, 'A'), 0);
+          writeFileSync(path, conf(`nameserver ${LAB.dnsServer.host}`, 'options attempts:1'));
+          await new Promise((r) => setTimeout(r, 1100)); // the file is checked at most once a second
+          await connect(d);
+          assert.equal(old.queryCount(NAME, 'A'), 1, 'the old server is not asked again');
+          assert.equal(lab.dns.queryCount(NAME, 'A'), 1, 'the new server answered');
+        });
+      } finally {
+        await old.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }));
+
   test('a lame server first: the next server is asked and the dial connects (not ENODATA)', () =>
     withLab(DEFAULT_ZONE, async (lab) => {
       const lame = await extraServer('127.0.0.2', 'lame');

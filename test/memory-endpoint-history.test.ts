@@ -79,6 +79,29 @@ describe('EndpointHistory arguments', () => {
     ['infinite now', () => history.recordSuccess('192.0.2.1', 80, 1, Number.POSITIVE_INFINITY), '`nowMs`'],
     ['empty code', () => history.recordFailure('192.0.2.1', 80, '', T0), '`code`'],
     ['family 5', () => history.attemptDelayMs(5 as 4, T0), '`family`'],
+    // The last valid arguments are remembered (no re-parse per call): a bad one right after is still refused.
+    [
+      'port 0 right after the same address with a valid port',
+      () => {
+        history.isDemoted('192.0.2.9', 80, T0);
+        return history.isDemoted('192.0.2.9', 0, T0);
+      },
+      '`port`',
+    ],
+    [
+      'an empty name right after a valid one',
+      () => {
+        history.noteConnected('a.test', '192.0.2.1');
+        return history.noteConnected('', '192.0.2.1');
+      },
+      '`name`',
+    ],
+    [
+      'no address and no port',
+      () => history.isDemoted(undefined as never, undefined as never, T0),
+      '`address`',
+    ],
+    ['no name', () => history.noteConnected(undefined as never, '192.0.2.1'), '`name`'],
   ];
   for (const [scenario, fn, mentions] of cases) {
     test(`rejects ${scenario}`, () => throwsCode(fn, 'ERR_NETDIAL_INVALID_ARGUMENT', mentions));

@@ -243,6 +243,43 @@ describe("netdial's resolver follows the nsswitch order (real DNS server on loop
     assert.match(r.path?.reason ?? '', /not consulted/);
   });
 
+  test('nsswitch.conf edited while a Dialer lives: the next dial follows the new line', async () => {
+    const nsswitchPath = join(dir, `nsswitch-edit-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(nsswitchPath, 'hosts: files dns\n');
+    const d = new Dialer({
+      nameservers: [`127.0.0.1:${dns.port}`],
+      hostsPath: join(dir, 'hosts'),
+      resolvConfPath: join(dir, 'no-resolv.conf'),
+      nsswitchPath,
+      memory: false,
+    });
+    assert.deepEqual(await first(d, 'both.x.test'), {
+      address: '127.0.0.20',
+      source: 'hosts',
+      order: 'files-dns',
+      resolver: 'netdial',
+    });
+    writeFileSync(nsswitchPath, 'hosts: dns files\n');
+    await new Promise((r) => setTimeout(r, 1100)); // the file is checked at most once a second
+    assert.deepEqual(await first(d, 'both.x.test'), {
+      address: '127.0.0.2',
+      source: 'dns',
+      order: 'dns-files',
+      resolver: 'netdial',
+    });
+  });
+
+  test("each answer owns its path: changing one does not change the next dial's", async () => {
+    const d = dialer('files dns');
+    const one = await d.resolve('both.x.test.');
+    assert.ok(one.path !== undefined);
+    one.path.reason = 'changed by the caller';
+    one.path.order = 'dns';
+    const two = await d.resolve('both.x.test.');
+    assert.equal(two.path?.order, 'files-dns');
+    assert.match(two.path?.reason ?? '', /hosts: files dns/);
+  });
+
   test('the dial report carries the path', async () => {
     const server = net.createServer((s) => s.destroy());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));

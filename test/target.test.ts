@@ -565,6 +565,34 @@ describe('parseHost', () => {
     });
     assert.throws(() => parseHost(5 as unknown as string), { code: 'ERR_NETDIAL_INVALID_TARGET' });
   });
+
+  test('the same text twice: the same answer, a caller-owned copy each time (the last host is remembered)', () => {
+    const first = parseHost('Repeat.Example.');
+    first.host = 'changed.example';
+    first.absolute = false;
+    assert.deepEqual(parseHost('Repeat.Example.'), { host: 'repeat.example', hostKind: 0, absolute: true });
+    assert.deepEqual(parseTarget({ host: 'Repeat.Example.', port: 1 }), {
+      host: 'repeat.example',
+      port: 1,
+      hostKind: 0,
+      absolute: true,
+      tlsByDefault: false,
+    });
+  });
+
+  test('what the last host was parsed under does not carry over: a bare IPv6 host in a URL is still refused', () => {
+    const url = 'foo://2001%3Adb8%3A%3A7:80'; // an opaque host, percent-decoded to a bare IPv6 address
+    assert.throws(() => parseTarget(url), {
+      code: 'ERR_NETDIAL_INVALID_TARGET',
+      message: /must be in brackets/,
+    });
+    assert.equal(parseHost('2001:db8::7').host, '2001:db8::7');
+    assert.equal(parseTarget({ host: '2001:db8::7', port: 80 }).host, '2001:db8::7');
+    assert.throws(() => parseTarget(url), {
+      code: 'ERR_NETDIAL_INVALID_TARGET',
+      message: /must be in brackets/,
+    });
+  });
 });
 
 describe('canonicalIP', () => {

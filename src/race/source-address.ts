@@ -8,6 +8,7 @@
 import * as dgram from 'node:dgram';
 import { isIP } from '../ip-address.js';
 import type { Family } from '../types.js';
+import { AttemptSlots } from './attempt-slots.js';
 
 /** Port given to connect(); any port works since nothing is sent (9 = discard). */
 const PROBE_PORT = 9;
@@ -130,10 +131,8 @@ export class SourceAddressProbe {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #createSocket: (options: dgram.SocketOptions) => dgram.Socket;
-  readonly #maxConcurrentProbes: number;
-  /** Probe sockets open now, and probes waiting for one of the `maxConcurrentProbes` places. */
-  #running = 0;
-  readonly #queue: Array<() => void> = [];
+  /** Places for probe sockets (`maxConcurrentProbes`): the same bound-and-queue as the Dialer's attempts. */
+  readonly #slots: AttemptSlots;
   /** Insertion order = age order, so the first key is the oldest entry. */
   readonly #cache = new Map<string, CacheEntry>();
   /** Probes running now, shared by concurrent callers. */
@@ -160,7 +159,7 @@ export class SourceAddressProbe {
     if (!Number.isInteger(maxConcurrentProbes) || maxConcurrentProbes < 1) {
       throw invalidOption('options.maxConcurrentProbes', 'a positive integer', maxConcurrentProbes);
     }
-    this.#maxConcurrentProbes = maxConcurrentProbes;
+    this.#slots = new AttemptSlots(maxConcurrentProbes);
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
     this.#createSocket = createSocket;
@@ -228,16 +227,12 @@ export class SourceAddressProbe {
   /** Runs `work` when one of the `maxConcurrentProbes` places is free; the place is held until it settles. */
   #pooled(work: () => Promise<string | null>): Promise<string | null> {
     return new Promise((resolve) => {
-      const run = (): void => {
-        this.#running++;
+      this.#slots.acquire(() => {
         work().then((result) => {
-          this.#running--;
-          this.#queue.shift()?.();
+          this.#slots.release();
           resolve(result);
         });
-      };
-      if (this.#running < this.#maxConcurrentProbes) run();
-      else this.#queue.push(run);
+      });
     });
   }
 

@@ -125,7 +125,7 @@ const RCODE_ERRORS: Readonly<Record<number, string>> = {
 };
 const RCODE_FORMERR = 1;
 
-interface Server extends ZonedAddress {
+export interface Server extends ZonedAddress {
   port: number;
   /** What sockets are given: the zone as an interface name. */
   connectTo: string;
@@ -194,7 +194,7 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
   if (!Array.isArray(options?.servers) || options.servers.length === 0) {
     throw badOption('servers', 'a non-empty array', options?.servers);
   }
-  const servers = options.servers.map((s, i) => parseServer(s, i));
+  const servers = parseServers(options.servers);
   const timeoutMs = options.timeoutMs ?? 2000;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fffffff) {
     throw badOption('timeoutMs', 'an integer number of milliseconds >= 1', timeoutMs);
@@ -587,21 +587,44 @@ function checkName(name: unknown): string {
 
 /**
  * Parses 'IP', 'IP:port', '[IPv6]:port' (port default 53), IPv6 with a zone ('fe80::1%eth0',
- * '[fe80::1%2]:53'). The address comes back canonical with its zone kept: for sockets as an interface
- * name, for comparisons as the interface index (see ip-zone.ts).
+ * '[fe80::1%2]:53'); undefined when `text` is none of these. The one definition of a DNS server's
+ * spelling: the `nameservers` option is validated with it too. The address comes back canonical with its
+ * zone kept: for sockets as an interface name, for comparisons as the interface index (see ip-zone.ts).
  */
-function parseServer(text: unknown, index: number): Server {
+export function parseNameserver(text: unknown): Server | undefined {
   const m =
     typeof text === 'string' ? /^(?:\[([^\]]+)\]:(\d{1,5})|([^:\s]+):(\d{1,5})|([^\s]+))$/.exec(text) : null;
   const host = m?.[1] ?? m?.[3] ?? m?.[5] ?? '';
   const port = Number(m?.[2] ?? m?.[4] ?? 53);
   const parsed = parseZonedAddress(host);
   if (parsed === undefined || (m?.[1] !== undefined && parsed.family !== 6) || port < 1 || port > 65535) {
-    throw badOption(`servers[${index}]`, "an IP address, 'IP:port' or '[IPv6]:port'", text);
+    return undefined;
   }
   const shown = parsed.zone === undefined ? parsed.address : `${parsed.address}%${parsed.zone}`;
   const label = parsed.family === 6 ? `[${shown}]:${port}` : `${shown}:${port}`;
   return { ...parsed, port, connectTo: socketAddressText(parsed), label };
+}
+
+/**
+ * Frozen server lists parsed before (the resolver's nameservers: the option's list, resolv.conf's), so a
+ * query does not parse its servers again. Lists with a zone are parsed per query: a numeric zone is
+ * turned into the interface's current name.
+ */
+const parsedServerLists = new WeakMap<readonly string[], readonly Server[]>();
+
+function parseServers(list: readonly string[]): readonly Server[] {
+  const known = parsedServerLists.get(list);
+  if (known !== undefined) return known;
+  const servers = list.map((text, i) => {
+    const server = parseNameserver(text);
+    if (server === undefined) {
+      throw badOption(`servers[${i}]`, "an IP address, 'IP:port' or '[IPv6]:port'", text);
+    }
+    return server;
+  });
+  if (Object.isFrozen(list) && servers.every((s) => s.zone === undefined))
+    parsedServerLists.set(list, servers);
+  return servers;
 }
 
 function badOption(name: string, expected: string, got: unknown): TypeError {

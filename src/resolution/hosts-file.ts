@@ -211,6 +211,9 @@ const EMPTY_HOSTS: Map<string, HostsEntry[]> = new Map();
  */
 export class HostsFile {
   readonly #file: WatchedTextFile<Map<string, HostsEntry[]>>;
+  /** The name `lookup` was last asked for, and its normalised key. */
+  #lastName: string | undefined;
+  #lastKey = '';
 
   /** @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option. */
   constructor(options: HostsFileOptions = {}) {
@@ -233,7 +236,12 @@ export class HostsFile {
   lookup(name: string, nowMs: number): HostsEntry[] | undefined {
     const table = this.#file.get(nowMs);
     if (typeof name !== 'string') return undefined;
-    const key = normalizeName(name);
+    // Every dial of a name looks it up here first: the last name's key is kept, not normalised again.
+    if (name !== this.#lastName) {
+      this.#lastKey = normalizeName(name);
+      this.#lastName = name;
+    }
+    const key = this.#lastKey;
     if (key === '') return undefined;
     return table.get(key)?.map((e) => ({ address: e.address, family: e.family }));
   }

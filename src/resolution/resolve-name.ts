@@ -50,7 +50,7 @@ export interface ResolveDeps {
   resolver: NameResolver;
   probe: SourceAddressProbe;
   clock: Clock;
-  memory: DialMemory | undefined;
+  memory?: DialMemory | undefined;
   /** NAT64 prefix source; undefined: NAT64 off. */
   nat64?: Nat64Prefixes | undefined;
 }

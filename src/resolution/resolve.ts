@@ -108,6 +108,9 @@ export interface Resolution {
   cancel(keepForCache?: boolean): void;
 }
 
+/** resolv.conf without a nameserver line: glibc's 127.0.0.1 (frozen: the DNS client parses it once). */
+const LOOPBACK_SERVER: readonly string[] = Object.freeze(['127.0.0.1']);
+
 /** Go's conf.go reads the same file: mDNS modules may answer more than `.local` names when it exists. */
 const MDNS_ALLOW_PATH = '/etc/mdns.allow';
 /** How long the machine's host name and /etc/mdns.allow's existence are taken as read (as the files' check). */
@@ -154,9 +157,20 @@ export class NameResolver {
   readonly #resolvConf: ResolvConfFile;
   readonly #nsswitch: NsswitchFile;
   #machineFacts: { atMs: number; hostname: string; mdnsAllow: boolean } | undefined;
+  /** The last nsswitch plan and what it was made from (nsswitch.conf's parse, the name, machine facts). */
+  #lastPlan:
+    | {
+        hosts: unknown;
+        name: string;
+        facts: object | undefined;
+        path: ResolverPath;
+      }
+    | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
-  #clientOptions: DnsClientOptions = { servers: ['127.0.0.1'] };
+  #clientOptions: DnsClientOptions = { servers: LOOPBACK_SERVER };
+  /** The resolv.conf parse #clientOptions was built from. */
+  #configuredFrom: ResolvConf | undefined;
   /** resolv.conf `rotate`: queries sent so far, for the round robin over the servers. */
   #rotation = 0;
   #rotate = false;
@@ -190,12 +204,16 @@ export class NameResolver {
   /** Reads resolv.conf (when due) and sets the DNS client's servers and timeouts from it. */
   #configure(nowMs: number): ResolvConf {
     const conf = this.#resolvConf.get(nowMs);
+    // The file's parse is frozen and kept while the file is unchanged: nothing to rebuild then.
+    if (conf === this.#configuredFrom) return conf;
+    this.#configuredFrom = conf;
     // resolv.conf(5): servers in order, `timeout` per try (default 5 s), `attempts` rounds (default 2);
     // no nameserver line (or no file) means 127.0.0.1 only, as glibc's res_init.c does when its
     // nameserver list is empty (`__inet_makeaddr (IN_LOOPBACKNET, 1)`, port 53); Go's pure resolver
     // also adds ::1 (dnsconfig.go defaultNS).
     this.#clientOptions = {
-      servers: this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : ['127.0.0.1']),
+      servers:
+        this.#settings.nameservers ?? (conf.nameservers.length > 0 ? conf.nameservers : LOOPBACK_SERVER),
       timeoutMs: this.#settings.dnsTimeoutMs ?? conf.timeoutMs ?? 5000,
       attempts: this.#settings.dnsTries ?? conf.attempts ?? 2,
       tcpOnly: conf.useVc === true,
@@ -256,14 +274,26 @@ export class NameResolver {
       return { resolver: 'system', reason: `${host} is a .local name: multicast DNS (RFC 6762 §3)` };
     }
     const hosts = this.#nsswitch.hosts(nowMs);
+    const myhostname = hosts?.some((s) => s.source === 'myhostname') === true;
+    const mdns = hosts?.some((s) => s.source.startsWith('mdns')) === true;
+    const facts = myhostname || mdns ? this.#machine(nowMs) : undefined;
+    // The plan depends only on these; a Dialer dialling one name again gets a copy of the last one (the
+    // report owns its path) instead of planning again (issue 16: planning was ~0.5 KB per dial).
+    const last = this.#lastPlan;
+    if (last !== undefined && last.hosts === hosts && last.name === host && last.facts === facts) {
+      return { ...last.path };
+    }
     const plan = hostLookupPlan(hosts, host, {
-      machineHostname: hosts?.some((s) => s.source === 'myhostname') ? this.#machine(nowMs).hostname : '',
+      machineHostname: myhostname ? (facts?.hostname ?? '') : '',
       glibc: hosts === undefined ? isGlibc() : true,
-      mdnsAllow: hosts?.some((s) => s.source.startsWith('mdns')) ? this.#machine(nowMs).mdnsAllow : false,
+      mdnsAllow: mdns ? (facts?.mdnsAllow ?? false) : false,
     });
-    return plan.order === 'system'
-      ? { resolver: 'system', reason: plan.reason }
-      : { resolver: 'netdial', order: plan.order, reason: plan.reason };
+    const path: ResolverPath =
+      plan.order === 'system'
+        ? { resolver: 'system', reason: plan.reason }
+        : { resolver: 'netdial', order: plan.order, reason: plan.reason };
+    this.#lastPlan = { hosts, name: host, facts, path: { ...path } };
+    return path;
   }
 
   /**
@@ -427,12 +457,28 @@ function resolveCustom(
   families: readonly Family[],
   emit: (event: ResolutionEvent) => void,
 ): Resolution {
-  const controller = new AbortController();
+  // The signal is made when the function first reads it (one for both families, aborted at once if the
+  // dial is already over): most resolvers never read it, and an AbortController with its signal is about
+  // 0.8 KB per dial in flight (issue 16).
+  let controller: AbortController | undefined;
   let over = false;
+  const signal = (): AbortSignal => {
+    if (controller === undefined) {
+      controller = new AbortController();
+      if (over) controller.abort();
+    }
+    return controller.signal;
+  };
   for (const family of families) {
     emit({ type: 'query', family, name: host, source: 'custom' });
     Promise.resolve()
-      .then(() => fn(host, family, { signal: controller.signal }))
+      .then(() =>
+        fn(host, family, {
+          get signal() {
+            return signal();
+          },
+        }),
+      )
       .then(
         (list) => {
           if (over) return;
@@ -476,7 +522,7 @@ function resolveCustom(
   return {
     cancel() {
       over = true;
-      controller.abort();
+      controller?.abort();
     },
   };
 }
@@ -515,11 +561,14 @@ function resolveSystem(
 }
 
 interface FamilyResult {
-  ok: boolean;
-  code?: string;
-  message?: string;
-  source?: AddressSource;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly message?: string;
+  readonly source?: AddressSource;
 }
+
+/** A family that answered (one shared record: nothing to say beyond that). */
+const OK: FamilyResult = Object.freeze({ ok: true });
 
 /**
  * DNS with a resolv.conf search list. Candidates are tried in order (resolv.conf(5)); for each, A and
@@ -539,7 +588,7 @@ export class SearchListQuery implements Resolution {
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
   /** Client response timers (RFC 8767 §5) of families waiting for a refresh with a stale answer held back. */
-  readonly #staleTimers = new Set<unknown>();
+  #staleTimers: Set<unknown> | undefined;
   readonly #host: string;
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
@@ -547,10 +596,11 @@ export class SearchListQuery implements Resolution {
   readonly #hostsAfterDns: (() => HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
   readonly #emit: (event: ResolutionEvent) => void;
-  readonly #done = new Set<Family>();
+  /** Families whose answer or error has been passed on: bit 1 << family (a cached dial allocates no Set). */
+  #done = 0;
   readonly #tickets: QueryTicket[] = [];
   /** Errors per family of the most telling candidate so far: the name as written, else the last tried. */
-  #lastErrors = new Map<Family, FamilyResult>();
+  #lastErrors: Map<Family, FamilyResult> | undefined;
   #errorsFromHost = false;
   #index = -1;
   #cancelled = false;
@@ -582,8 +632,10 @@ export class SearchListQuery implements Resolution {
   cancel(keepForCache = false): void {
     if (this.#cancelled) return;
     this.#cancelled = true;
-    for (const timer of this.#staleTimers) this.#clock.clearTimeout(timer);
-    this.#staleTimers.clear();
+    if (this.#staleTimers !== undefined) {
+      for (const timer of this.#staleTimers) this.#clock.clearTimeout(timer);
+      this.#staleTimers.clear();
+    }
     this.#fallback?.cancel();
     for (const t of this.#tickets) t.release(keepForCache);
   }
@@ -598,59 +650,35 @@ export class SearchListQuery implements Resolution {
     const results = new Map<Family, FamilyResult>();
     let movedOn = false;
     // Answers memory already has are handled right after every query is out, without a promise hop.
-    const ready: Array<() => void> = [];
+    let ready: Array<() => void> | undefined;
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
       this.#tickets.push(ticket);
       /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
       let staleGiven = false;
-      const giveStale = (records: QueryRecords, staleUse: StaleUse, refreshing: boolean): void => {
-        staleGiven = true;
-        this.#emit({ type: 'query', family, name, source: 'stale' });
-        results.set(family, { ok: true });
-        this.#finishFamily({
-          type: 'answer',
-          family,
-          name,
-          source: 'stale',
-          staleUse,
-          refreshing,
-          addresses: toResolved(records, family),
-        });
-      };
-      // The name exists: a failure that came first for another type is that type's answer.
-      const finishOtherFailures = (): void => {
-        for (const [f, r] of results) {
-          if (r.ok) continue;
-          const code = r.code ?? 'ENODATA';
-          this.#finishFamily({
-            type: 'error',
-            family: f,
-            name,
-            source: r.source ?? 'dns',
-            code,
-            message: r.message ?? code,
-          });
-        }
-      };
       // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
-      if (ticket.stale) giveStale(ticket.stale, 'optimistic', true);
+      if (ticket.stale) {
+        staleGiven = true;
+        this.#giveStale(results, family, name, ticket.stale, 'optimistic');
+      }
       let staleTimer: unknown;
       const fallback = ticket.fallback;
       if (fallback) {
         // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
         staleTimer = this.#clock.setTimeout(() => {
-          this.#staleTimers.delete(staleTimer);
-          if (this.#cancelled || movedOn || this.#done.has(family)) return;
-          giveStale(fallback, 'refresh-timeout', true);
-          finishOtherFailures();
+          this.#staleTimers?.delete(staleTimer);
+          if (this.#cancelled || movedOn || this.#isDone(family)) return;
+          staleGiven = true;
+          this.#giveStale(results, family, name, fallback, 'refresh-timeout');
+          this.#finishOtherFailures(results, name);
         }, STALE_CLIENT_RESPONSE_MS);
+        this.#staleTimers ??= new Set();
         this.#staleTimers.add(staleTimer);
       }
       this.#emit({ type: 'query', family, name, source: 'dns' });
       const handle = (answer: QueryOutcome): void => {
         if (this.#cancelled) return;
-        if (staleTimer !== undefined && this.#staleTimers.delete(staleTimer)) {
+        if (staleTimer !== undefined && this.#staleTimers?.delete(staleTimer)) {
           this.#clock.clearTimeout(staleTimer);
         }
         if (staleGiven) {
@@ -683,7 +711,7 @@ export class SearchListQuery implements Resolution {
           !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
         if (movedOn) return;
         if (outcome.ok) {
-          results.set(family, { ok: true });
+          results.set(family, OK);
           const addresses = toResolved(outcome, family);
           this.#finishFamily({
             type: 'answer',
@@ -693,7 +721,7 @@ export class SearchListQuery implements Resolution {
             staleUse: outcome.staleUse,
             addresses,
           });
-          finishOtherFailures();
+          this.#finishOtherFailures(results, name);
           return;
         }
         const failure = { ok: false, code: outcome.code, message: outcome.message, source: outcome.source };
@@ -725,24 +753,68 @@ export class SearchListQuery implements Resolution {
       };
       const now = ticket.ready;
       if (now === undefined) ticket.outcome.then(handle);
-      else ready.push(() => handle(now));
+      else {
+        ready ??= [];
+        ready.push(() => handle(now));
+      }
     }
-    for (const deliver of ready) deliver();
+    if (ready !== undefined) for (const deliver of ready) deliver();
+  }
+
+  /** Passes on a stale answer for `family` (still refreshing: the refresh's outcome follows as an update). */
+  #giveStale(
+    results: Map<Family, FamilyResult>,
+    family: Family,
+    name: string,
+    records: QueryRecords,
+    staleUse: StaleUse,
+  ): void {
+    this.#emit({ type: 'query', family, name, source: 'stale' });
+    results.set(family, OK);
+    this.#finishFamily({
+      type: 'answer',
+      family,
+      name,
+      source: 'stale',
+      staleUse,
+      refreshing: true,
+      addresses: toResolved(records, family),
+    });
+  }
+
+  /** The name exists: a failure that came first for another type is that type's answer. */
+  #finishOtherFailures(results: Map<Family, FamilyResult>, name: string): void {
+    for (const [f, r] of results) {
+      if (r.ok) continue;
+      const code = r.code ?? 'ENODATA';
+      this.#finishFamily({
+        type: 'error',
+        family: f,
+        name,
+        source: r.source ?? 'dns',
+        code,
+        message: r.message ?? code,
+      });
+    }
+  }
+
+  #isDone(family: Family): boolean {
+    return (this.#done & (1 << family)) !== 0;
   }
 
   #finishFamily(event: Extract<ResolutionEvent, { family: Family }>): void {
-    if (event.type === 'query' || this.#done.has(event.family)) return;
-    this.#done.add(event.family);
+    if (event.type === 'query' || this.#isDone(event.family)) return;
+    this.#done |= 1 << event.family;
     this.#emit(event);
   }
 
   /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
   #exhausted(): void {
-    const all = [...this.#lastErrors.values()];
+    const all = this.#lastErrors === undefined ? [] : [...this.#lastErrors.values()];
     // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
     const fromHosts = all.every((r) => isNegativeAnswer(r.code)) ? this.#hostsAfterDns?.() : undefined;
     if (fromHosts !== undefined && fromHosts.length > 0) {
-      const pending = this.#families.filter((f) => !this.#done.has(f));
+      const pending = this.#families.filter((f) => !this.#isDone(f));
       emitList(this.#host, 'hosts', pending, fromHosts, (event) => {
         if (event.type !== 'path') this.#finishFamily(event);
       });
@@ -761,7 +833,7 @@ export class SearchListQuery implements Resolution {
       return;
     }
     for (const family of this.#families) {
-      const r = this.#lastErrors.get(family);
+      const r = this.#lastErrors?.get(family);
       this.#finishFamily({
         type: 'error',
         family,
