@@ -116,12 +116,13 @@ export function openTunnel(
           return true;
         }
         if (!isConnectSuccess(r.statusCode)) {
+          // 407 asks for credentials; some proxies (tinyproxy) answer wrong ones with 401.
           const auth =
-            r.statusCode === 407
-              ? spec.username === undefined
-                ? ' (proxy authentication required; the proxy URL has no credentials)'
-                : ' (the proxy refused the credentials)'
-              : '';
+            r.statusCode === 407 && spec.username === undefined
+              ? ' (proxy authentication required; the proxy URL has no credentials)'
+              : (r.statusCode === 407 || r.statusCode === 401) && spec.username !== undefined
+                ? ' (the proxy refused the credentials)'
+                : '';
           finish(
             new TunnelError(
               'ERR_NETDIAL_PROXY',
