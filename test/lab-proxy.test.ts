@@ -37,6 +37,7 @@ const HTTP_PROXY = good.v4[7]; // tinyproxy :3128 (open, ConnectPort rule) and :
 const SOCKS_PROXY = good.v4[6]; // microsocks :1080 (no auth), :1081 (user/pass)
 const TLS_PORT = 8443;
 const GREETER_PORT = 8025;
+const TLS_PROXY_PORT = 3443; // a TLS front (this process) to tinyproxy: an https:// proxy
 
 const ZONE = {
   ...DEFAULT_ZONE,
@@ -47,6 +48,7 @@ const ZONE = {
   // Served by this test process on the client's link address (the proxies reach it through the veth).
   'tls-target.lab.test': { A: [CLIENT] },
   'greeter.lab.test': { A: [CLIENT] },
+  'tls-proxy.lab.test': { A: [CLIENT] },
 };
 
 const present = () => existsSync('/usr/bin/tinyproxy') && existsSync('/usr/bin/microsocks');
@@ -120,6 +122,10 @@ interface Proxies {
   lab: Lab;
   tlsServer: tls.Server;
   sni: string[];
+  /** The certificates of the TLS target and of the https:// proxy front. */
+  certs: { target: string; proxy: string };
+  /** SNI names the https:// proxy front saw. */
+  proxySni: string[];
 }
 
 /** The lab with both proxies, the TLS target and the greeter running; everything stopped after. */
@@ -138,11 +144,25 @@ async function withProxies(fn: (p: Proxies) => Promise<void>): Promise<void> {
         s.end('tls hello\n');
       });
       const greeter = net.createServer((s) => s.end('220 greeter ready\r\n'));
+      const proxyCert = makeSelfSignedCert('tls-proxy.lab.test');
+      const proxySni: string[] = [];
+      const tlsFront = tls.createServer({ key: proxyCert.key, cert: proxyCert.cert }, (s) => {
+        proxySni.push((s as tls.TLSSocket & { servername?: string }).servername ?? '');
+        const upstream = net.connect({ host: HTTP_PROXY, port: 3128 });
+        s.on('error', () => upstream.destroy());
+        upstream.on('error', () => s.destroy());
+        s.pipe(upstream).pipe(s);
+      });
       try {
         await dns.start();
         tlsServer.listen(TLS_PORT, CLIENT);
         greeter.listen(GREETER_PORT, CLIENT);
-        await Promise.all([once(tlsServer, 'listening'), once(greeter, 'listening')]);
+        tlsFront.listen(TLS_PROXY_PORT, CLIENT);
+        await Promise.all([
+          once(tlsServer, 'listening'),
+          once(greeter, 'listening'),
+          once(tlsFront, 'listening'),
+        ]);
         const open = tinyproxyConfig(
           dir,
           3128,
@@ -170,7 +190,7 @@ async function withProxies(fn: (p: Proxies) => Promise<void>): Promise<void> {
           ),
         );
         (tlsServer as tls.Server & { cert: string }).cert = cert.cert;
-        await fn({ lab, tlsServer, sni });
+        await fn({ lab, tlsServer, sni, certs: { target: cert.cert, proxy: proxyCert.cert }, proxySni });
       } finally {
         for (const c of children) c.kill('SIGKILL');
         await Promise.all(
@@ -178,6 +198,7 @@ async function withProxies(fn: (p: Proxies) => Promise<void>): Promise<void> {
         );
         tlsServer.close();
         greeter.close();
+        tlsFront.close();
         await dns.close();
         rmSync(dir, { recursive: true, force: true });
       }
@@ -469,6 +490,38 @@ if (missing !== undefined) {
         [[good.v4[1], 'connected']],
       );
       assert.equal(report.resolution.queries.find((q) => q.type === 'A')?.deniedByPolicy, 1);
+    });
+  });
+
+  test('https:// proxy: TLS to the proxy (SNI its name), CONNECT inside, TLS to the target inside that', async () => {
+    await withProxies(async ({ certs, proxySni, sni }) => {
+      const baseline = activeResources();
+      const socket = (await fresh().dial(`tls-target.lab.test:${TLS_PORT}`, {
+        proxy: 'https://tls-proxy.lab.test:3443',
+        tls: { ca: [certs.target, certs.proxy] },
+      })) as tls.TLSSocket;
+      assert.equal(socket.authorized, true);
+      const [line] = (await once(socket, 'data')) as [Buffer];
+      assert.equal(line.toString(), 'tls hello\n');
+      const report = getReport(socket)!;
+      socket.destroy();
+      assert.deepEqual(proxySni, ['tls-proxy.lab.test']);
+      assert.deepEqual(sni, ['tls-target.lab.test']);
+      assert.equal(report.proxy?.hop?.tls?.servername, 'tls-proxy.lab.test');
+      assert.equal(report.tls?.servername, 'tls-target.lab.test');
+      // Without the proxy's CA the hop's certificate check fails: a TLS failure at the proxy.
+      const err = await failure(
+        fresh().dial(`tls-target.lab.test:${TLS_PORT}`, {
+          proxy: 'https://tls-proxy.lab.test:3443',
+          tls: { ca: [certs.target] },
+        }),
+      );
+      assert.deepEqual(
+        err.attempts.map((a) => a.phase),
+        ['proxy'],
+      );
+      assert.match(err.message, /could not be reached/);
+      await assertNoLeaks(baseline);
     });
   });
 }
