@@ -9,12 +9,13 @@
  * them the file skips with the reason, except with CI=true, where it fails.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { DEFAULT_ZONE, enterLab, LAB, LabDnsServer, type Lab, withLab } from '../lab/index.js';
@@ -522,6 +523,49 @@ if (missing !== undefined) {
       );
       assert.match(err.message, /could not be reached/);
       await assertNoLeaks(baseline);
+    });
+  });
+
+  test('CLI: netdial trace --proxy shows the proxy hop and the target attempts raced through it; all_proxy by default', async () => {
+    await withProxies(async () => {
+      const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+      const run = (args: string[], env: Record<string, string | undefined>) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          execFile(
+            process.execPath,
+            [cli, ...args],
+            { env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 20_000 },
+            (err, stdout, stderr) =>
+              resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+          );
+        });
+      const target = `first-a-blackholed.lab.test:${LAB.ports.echo}`;
+      const viaFlag = await run(
+        ['trace', '--no-memory', '--proxy', 'socks5://socks-proxy.lab.test:1080', target],
+        {},
+      );
+      assert.equal(viaFlag.code, 0, viaFlag.out);
+      assert.match(
+        viaFlag.out,
+        /proxy socks5:\/\/socks-proxy\.lab\.test:1080 \(from option; target resolved by netdial\)/,
+      );
+      assert.ok(viaFlag.out.includes(good.v4[1]) && viaFlag.out.includes(blackholed.v4[0]), viaFlag.out);
+      const viaEnv = await run(['trace', '--no-memory', target], {
+        all_proxy: 'socks5://socks-proxy.lab.test:1080',
+      });
+      assert.equal(viaEnv.code, 0, viaEnv.out);
+      assert.match(viaEnv.out, /\(from env; target resolved by netdial\)/);
+      const skipped = await run(['trace', '--no-memory', '--noproxy', '.lab.test', target], {
+        all_proxy: 'socks5://socks-proxy.lab.test:1080',
+      });
+      assert.equal(skipped.code, 0, skipped.out);
+      assert.doesNotMatch(skipped.out, /^proxy /m);
+      const down = await run(
+        ['trace', '--no-memory', '--proxy', 'http://dead-proxy.lab.test:3128', target],
+        {},
+      );
+      assert.notEqual(down.code, 0);
+      assert.match(down.out, /through http:\/\/dead-proxy\.lab\.test:3128: failed \(ECONNREFUSED\)/);
     });
   });
 }
