@@ -18,7 +18,6 @@ import { SourceAddressProbe } from './race/source-address.js';
 import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
 import { parseHost, parseTarget, type Target } from './target.js';
 import { proxyFor } from './proxy/select-proxy.js';
-import { dialThroughProxy } from './proxy/proxy-dial.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
 export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
@@ -202,12 +201,18 @@ export class Dialer {
         return Promise.reject(err); // a bad proxy URL in the environment
       }
       if (proxy !== undefined) {
-        return dialThroughProxy(parsed, cfg, proxy, cfg.proxy === 'env' ? 'env' : 'option', {
-          dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
-          resolve: (t: Target, c: DialConfig) =>
-            resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
-          now: () => this.#clock.now(),
-        });
+        const from = cfg.proxy === 'env' ? 'env' : 'option';
+        const spec = proxy;
+        const config = cfg;
+        // Loaded on the first proxied dial: a process that never uses a proxy never loads the tunnel code.
+        return import('./proxy/proxy-dial.js').then(({ dialThroughProxy }) =>
+          dialThroughProxy(parsed, config, spec, from, {
+            dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
+            resolve: (t: Target, c: DialConfig) =>
+              resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
+            now: () => this.#clock.now(),
+          }),
+        );
       }
     }
     return runDial(parsed, cfg, this.#sessionDeps());
