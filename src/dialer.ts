@@ -211,6 +211,7 @@ export class Dialer {
             resolve: (t: Target, c: DialConfig) =>
               resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
             now: () => this.#clock.now(),
+            hasMemory: this.#memory !== undefined,
           }),
         );
       }

@@ -41,6 +41,8 @@ export interface ProxyDialDeps {
   /** The Dialer's resolution of a target: ordered addresses, policy applied. */
   resolve(target: Target, cfg: DialConfig): Promise<ResolvedName>;
   now(): number;
+  /** Whether the Dialer has a memory (for the report's decisions). */
+  hasMemory: boolean;
 }
 
 /** An open tunnel: the socket, the report of the proxy's dial, and the handshake's times. */
@@ -553,7 +555,7 @@ class ProxyDial {
       decisions: {
         attemptDelayMs: this.#cfg.attemptDelayMs,
         attemptDelaySource: this.#cfg.attemptDelayExplicit ? 'option' : 'default',
-        memory: false,
+        memory: this.#deps.hasMemory,
         demoted: (resolved?.addresses ?? []).filter((a) => a.demoted).map((a) => a.address),
         shuffled: false,
       },
