@@ -156,6 +156,15 @@ async function startInRouter(lab: Lab, args: string[], host: string, port: numbe
   throw new Error(`${args[0]} did not listen on ${host}:${port}`);
 }
 
+/** A Markdown table with aligned columns (as the formatter writes them). */
+function markdownTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(3, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(rows[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.slice(1).map(line)]
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
 function median(values: number[]): number | undefined {
   if (values.length === 0) return undefined;
   const s = [...values].sort((a, b) => a - b);
@@ -177,9 +186,13 @@ async function inside(out: string): Promise<void> {
         children.push(
           await startInRouter(lab, ['/usr/bin/microsocks', '-i', MICROSOCKS, '-p', '1080'], MICROSOCKS, 1080),
         );
-        const lines = [
-          '| through a proxy, first address dead | netdial | curl -x | Node + https-proxy-agent / socks-proxy-agent |',
-          '| --- | --- | --- | --- |',
+        const table: string[][] = [
+          [
+            'through a proxy, first address dead',
+            'netdial',
+            'curl -x',
+            'Node + https-proxy-agent / socks-proxy-agent',
+          ],
         ];
         for (const row of ROWS) {
           const cells: string[] = [];
@@ -197,9 +210,9 @@ async function inside(out: string): Promise<void> {
                 : `${Math.round(m)} ms${failed > 0 ? `, failed ${failed}/${RUNS}` : ''}`,
             );
           }
-          lines.push(`| ${row.title} | ${cells.join(' | ')} |`);
+          table.push([row.title, ...cells]);
         }
-        writeFileSync(out, `${lines.join('\n')}\n`);
+        writeFileSync(out, markdownTable(table));
       } finally {
         for (const c of children) c.kill('SIGKILL');
         await dns.close();
