@@ -243,6 +243,13 @@ class ProxyDial {
       }
       throw err;
     }
+    if (controller.signal.aborted) {
+      // Cancelled while the proxy's connection was being handed over: not used.
+      this.#cancels.delete(cancel);
+      cancelSignal?.removeEventListener('abort', cancel);
+      socket.destroy();
+      throw new AbortError(undefined, 'tunnel');
+    }
     const hop = getReport(socket);
     const hopAddress = socket.remoteAddress ?? this.#proxy.host;
     const handshakeStart = this.#rel();
