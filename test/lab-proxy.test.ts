@@ -568,4 +568,24 @@ if (missing !== undefined) {
       assert.match(down.out, /through http:\/\/dead-proxy\.lab\.test:3128: failed \(ECONNREFUSED\)/);
     });
   });
+
+  test("the proxy's dead address is remembered: the next dial through it goes to the live one at once", async () => {
+    await withProxies(async () => {
+      const dialer = new Dialer({ resolver: 'dns', memory: { exploreProbability: 0, loadSharing: false } });
+      const target = `one-good.lab.test:${LAB.ports.echo}`;
+      const proxy = 'http://proxy-first-blackholed.lab.test:3128';
+      const first = await dialer.dial(target, { proxy });
+      const firstHop = getReport(first)!.proxy!.hop!;
+      first.destroy();
+      assert.equal(firstHop.attempts.length, 2);
+      const second = await dialer.dial(target, { proxy });
+      const hop = getReport(second)!.proxy!.hop!;
+      second.destroy();
+      assert.deepEqual(
+        hop.attempts.map((a) => [a.address, a.outcome, a.trigger]),
+        [[HTTP_PROXY, 'connected', 'first']],
+      );
+      assert.deepEqual(hop.decisions.demoted, [blackholed.v4[0]]);
+    });
+  });
 }
