@@ -17,7 +17,8 @@ import { Nat64Prefixes } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
 import { SourceAddressProbe } from './race/source-address.js';
 import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
-import { parseHost, parseTarget } from './target.js';
+import { parseHost, parseTarget, type Target } from './target.js';
+import { proxyFor } from './proxy/select-proxy.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
 export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
@@ -189,12 +190,45 @@ export class Dialer {
     }
     if (parsed.tlsByDefault && cfg.tls === undefined && !cfg.tlsOff) cfg = { ...cfg, tls: {} };
     if (this.#memory) this.#checkNetwork(this.#clock.now());
+    if (cfg.proxy !== undefined) {
+      let proxy: ReturnType<typeof proxyFor>;
+      try {
+        proxy = proxyFor(cfg.proxy, parsed, cfg.tls !== undefined, process.env);
+      } catch (err) {
+        return Promise.reject(err); // a bad proxy URL in the environment
+      }
+      if (proxy !== undefined) {
+        const from = cfg.proxy === 'env' ? 'env' : 'option';
+        const spec = proxy;
+        const config = cfg;
+        // Loaded on the first proxied dial: a process that never uses a proxy never loads the tunnel code.
+        return import('./proxy/proxy-dial.js').then(({ dialThroughProxy }) =>
+          dialThroughProxy(parsed, config, spec, from, {
+            dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
+            resolve: (t: Target, c: DialConfig) =>
+              resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
+            now: () => this.#clock.now(),
+            hasMemory: this.#memory !== undefined,
+          }),
+        );
+      }
+    }
     // Fleet memory: a newcomer's first dials wait (at most 50 ms) for the shared state to load.
     if (this.#fleet !== undefined && this.#fleet.warming !== undefined) {
       const config = cfg;
       return this.#fleet.warming.then(() => runDial(parsed, config, this.#sessionDeps()));
     }
     return runDial(parsed, cfg, this.#sessionDeps());
+  }
+
+  #resolveDeps() {
+    return {
+      resolver: this.#resolver,
+      probe: this.#probe,
+      clock: this.#clock,
+      memory: this.#memory,
+      nat64: this.#nat64,
+    };
   }
 
   /** What every dial session of this Dialer shares (all fixed at construction): built once, not per dial. */

@@ -6,8 +6,11 @@
 import type { DialReport } from './report.js';
 import type { Family } from './types.js';
 
-/** What a dial attempt was doing when it ended: resolving, connecting TCP, the TLS handshake, or refused by policy. */
-export type AttemptPhase = 'dns' | 'tcp' | 'tls' | 'policy';
+/**
+ * What a dial attempt was doing when it ended: resolving, connecting TCP, the TLS handshake, refused by
+ * policy, or at the proxy (reaching it, or its CONNECT / SOCKS5 answer).
+ */
+export type AttemptPhase = 'dns' | 'tcp' | 'tls' | 'policy' | 'proxy';
 
 /**
  * One thing that went wrong in a failed dial, as plain data (`console.table(err.attempts)` reads well).
@@ -34,6 +37,12 @@ export interface AttemptError {
   message: string;
   startMs: number;
   durationMs: number;
+  /** Phase 'proxy': the proxy's HTTP status for a refused CONNECT (403, 407, 502…). */
+  statusCode?: number | undefined;
+  /** Phase 'proxy': the SOCKS5 reply value (RFC 1928 §6: 1 general failure … 8 address type not supported). */
+  socksReply?: number | undefined;
+  /** Phase 'proxy': the proxy (URL without its password). */
+  proxy?: string | undefined;
 }
 
 /** Node's util.inspect hook, by its registered name (no import of node:util needed). */
@@ -51,6 +60,12 @@ export interface DialErrorInit {
   elapsedMs: number;
   cause?: unknown;
   report?: DialReport | undefined;
+  /** The dial went through this proxy (URL without its password). */
+  proxy?: string | undefined;
+  /** A refused CONNECT: the proxy's HTTP status. */
+  statusCode?: number | undefined;
+  /** A SOCKS5 reply other than success (RFC 1928 §6). */
+  socksReply?: number | undefined;
 }
 
 /**
@@ -69,6 +84,12 @@ export class DialError extends AggregateError {
   readonly elapsedMs: number;
   /** What the dial did before it failed (resolution, order, every attempt), as for a successful dial; absent for input errors. */
   readonly report: DialReport | undefined;
+  /** Set when the dial went through a proxy: its URL without the password. */
+  readonly proxy?: string;
+  /** Set when the proxy refused CONNECT (code ERR_NETDIAL_PROXY): its HTTP status (403, 407, 502…). */
+  readonly statusCode?: number;
+  /** Set when a SOCKS5 proxy refused the CONNECT: its reply value (RFC 1928 §6). */
+  readonly socksReply?: number;
   readonly [DIAL_ERROR] = true;
 
   constructor(init: DialErrorInit) {
@@ -86,6 +107,9 @@ export class DialError extends AggregateError {
     );
     this.elapsedMs = tenths(init.elapsedMs);
     this.report = init.report;
+    if (init.proxy !== undefined) this.proxy = init.proxy;
+    if (init.statusCode !== undefined) this.statusCode = init.statusCode;
+    if (init.socksReply !== undefined) this.socksReply = init.socksReply;
   }
 
   /**
@@ -138,7 +162,9 @@ function attemptToError(a: AttemptError): Error {
         : 'queryA'
       : a.phase === 'tls'
         ? 'handshake'
-        : 'connect';
+        : a.phase === 'proxy'
+          ? 'proxy'
+          : 'connect';
   e.phase = a.phase;
   return e;
 }
@@ -195,6 +221,7 @@ const CODE_WORDS: Record<string, string> = {
   ECANCELLED: 'cancelled',
   EMFILE: 'too many open files',
   ENFILE: 'too many open files in system',
+  ERR_NETDIAL_PROXY: 'refused by the proxy',
 };
 
 export function describeCode(code: string): string {

@@ -9,6 +9,7 @@ import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
 import { type Nat64Prefix, parseNat64Prefix } from './resolution/nat64.js';
 import { parseNameserver } from './resolution/dns-client.js';
+import { parseProxyOption, type ProxySetting } from './proxy/proxy-option.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -105,6 +106,20 @@ export interface DialOptions {
   keepAlive?: boolean | undefined;
   /** Initial keep-alive delay in ms when keepAlive is on. */
   keepAliveInitialDelay?: number | undefined;
+  /**
+   * Connect through a proxy: `'http://[user:pass@]host:port'` (HTTP CONNECT), `'https://…'` (TLS to the
+   * proxy, then CONNECT), `'socks5://…'` (netdial resolves the target and races its addresses through the
+   * proxy), `'socks5h://…'` (the proxy resolves); `'env'`: curl's environment rules (`https_proxy`,
+   * `http_proxy`, `all_proxy`, `no_proxy`; see docs/integrations.md "Proxies"); `false` (default): none.
+   * The proxy is dialled like any name (raced, remembered, policy applied to its address).
+   */
+  proxy?: string | URL | 'env' | false | undefined;
+  /**
+   * With an address policy: let the proxy resolve the target's name (`socks5h://`, CONNECT by name),
+   * although netdial cannot check the address it connects to. Default false: netdial resolves, checks
+   * each address and sends the proxy the literal; a `socks5h://` proxy is refused.
+   */
+  proxyResolvesNames?: boolean | undefined;
 }
 
 /** Defaults as documented above. */
@@ -140,6 +155,9 @@ export interface DialConfig {
   readonly noDelay: boolean | undefined;
   readonly keepAlive: boolean | undefined;
   readonly keepAliveInitialDelayMs: number | undefined;
+  /** The proxy to dial through, `'env'` (chosen per dial), or undefined (none). */
+  readonly proxy: ProxySetting;
+  readonly proxyResolvesNames: boolean;
 }
 
 function bad(name: string, expected: string, got: unknown): TypeError {
@@ -323,6 +341,8 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
       keepAliveInitialDelay === undefined
         ? base?.keepAliveInitialDelayMs
         : number('keepAliveInitialDelay', keepAliveInitialDelay, 0, 2 ** 31 - 1, 0),
+    proxy: o.proxy === undefined ? base?.proxy : parseProxyOption(o.proxy),
+    proxyResolvesNames: bool('proxyResolvesNames', o.proxyResolvesNames) ?? base?.proxyResolvesNames ?? false,
   });
 }
 

@@ -143,6 +143,13 @@ export interface DialReport {
     /** When TCP connected. */
     connectMs: number;
   };
+  /**
+   * The dial went through a proxy: which one, who resolved the target's name ('netdial': the target's
+   * addresses were checked and raced through the proxy, `attempts` are those; 'proxy': the name went to
+   * the proxy), the dial of the proxy itself (`hop`, a report of its own: its resolution, attempts and
+   * winner) and the tunnel handshake.
+   */
+  proxy?: ProxyReport | undefined;
   tls?: {
     startMs: number;
     endMs?: number | undefined;
@@ -151,6 +158,19 @@ export interface DialReport {
     alpnProtocol?: string | false | null | undefined;
     sessionReused?: boolean | undefined;
   };
+}
+
+export interface ProxyReport {
+  /** The proxy URL without its password. */
+  url: string;
+  protocol: 'http' | 'https' | 'socks5' | 'socks5h';
+  /** Where the proxy came from: the `proxy` option, or an environment variable (`'env'`). */
+  from: 'option' | 'env';
+  resolvedBy: 'netdial' | 'proxy';
+  /** The dial of the proxy that carried the tunnel (for a failed dial: the last one made). */
+  hop?: DialReport | undefined;
+  /** The CONNECT / SOCKS5 exchange on it, ms since the dial began. */
+  handshake?: { startMs: number; endMs?: number | undefined; statusCode?: number | undefined } | undefined;
 }
 
 const reports = new WeakMap<object, DialReport | (() => DialReport)>();

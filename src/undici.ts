@@ -25,6 +25,7 @@ import type { ConnectionDialOptions } from './integrations/create-connection.js'
 import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
 import { readConnectionDialOptions } from './options.js';
 import { attachReport, getReport } from './report.js';
+import { proxyOptionForScheme } from './proxy/select-proxy.js';
 
 /** Options of {@link connector}. */
 export interface ConnectorOptions extends Omit<ConnectionDialOptions, 'timeout'> {
@@ -123,11 +124,21 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
       const elapsedMs = performance.now() - startedMs;
       const leftMs = timeoutMs - elapsedMs;
       const untrack = waiting?.track(key, controller) ?? (() => {});
+      // `proxy: 'env'` follows the request's scheme (https_proxy for https:), not the TCP dial's.
+      let proxy: ConnectorOptions['proxy'];
+      try {
+        proxy = proxyOptionForScheme(dialOptions.proxy, opts.protocol, opts.hostname, port) as typeof proxy;
+      } catch (err) {
+        untrack();
+        callback(err as Error, null);
+        return;
+      }
       dialer
         .dial(
           { host: opts.hostname, port },
           {
             ...dialOptions,
+            proxy,
             localAddress,
             timeout: Math.max(1, leftMs),
             tls: false,

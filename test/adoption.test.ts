@@ -1,6 +1,6 @@
 /**
  * The pure parts of netdial/register: the NETDIAL_* table (each variable's accepted and refused values,
- * empty = unset, typo suggestions, NETDIAL_PROXY refused in this build), the trace line of a connected and
+ * empty = unset, typo suggestions, NETDIAL_PROXY as the proxy option), the trace line of a connected and
  * of a failed dial, and the memory file: bounded text (LRU entries cut first), atomic write (no temporary
  * left, old file intact on failure), load of missing / oversized / corrupt / foreign files, and a real
  * Dialer's memory surviving the round trip.
@@ -80,13 +80,23 @@ describe('the NETDIAL_* variables', () => {
     );
   });
 
-  test('NETDIAL_PROXY: refused at start in this build, not ignored', () => {
-    assert.throws(
-      () => readEnvironment({ NETDIAL_PROXY: 'http://proxy.test:3128' }, '/'),
-      (err: Error & { code?: string }) =>
-        err.message === 'NETDIAL_PROXY: proxies are not supported by this build' &&
-        err.code === 'ERR_NETDIAL_UNSUPPORTED',
+  test('NETDIAL_PROXY: a proxy URL or env becomes the proxy option; a bad value is refused at start', () => {
+    assert.equal(readEnvironment({ NETDIAL_PROXY: 'env' }, '/').dialer.proxy, 'env');
+    assert.equal(
+      readEnvironment({ NETDIAL_PROXY: 'socks5h://proxy.test:1080' }, '/').dialer.proxy,
+      'socks5h://proxy.test:1080',
     );
+    for (const bad of ['proxy.test', 'socks4://proxy.test:1080', 'http://proxy.test:99999']) {
+      assert.throws(
+        () => readEnvironment({ NETDIAL_PROXY: bad }, '/'),
+        (err: Error & { code?: string; variable?: string }) =>
+          err instanceof TypeError &&
+          err.message.startsWith('NETDIAL_PROXY: ') &&
+          err.code === 'ERR_NETDIAL_INVALID_ENV' &&
+          err.variable === 'NETDIAL_PROXY',
+        bad,
+      );
+    }
   });
 });
 

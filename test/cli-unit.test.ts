@@ -160,7 +160,7 @@ describe('parseCommandLine: usage errors are one line naming the problem', () =>
       ['--timout', '5', 'x.test:1'],
       /^unknown option --timout \(did you mean --timeout\?\)$/,
     ],
-    ['unknown short option', ['-x', 'x.test:1'], /unknown option -x/],
+    ['unknown short option', ['-j', 'x.test:1'], /unknown option -j/],
     ['option without its value', ['x.test:1', '--timeout'], /--timeout needs a value/],
     ['boolean with a value', ['--tls=yes', 'x.test:1'], /--tls takes no value/],
     ['-4 with -6', ['-4', '-6', 'x.test:1'], /exclude each other/],

@@ -325,6 +325,8 @@ const DIAL_OPTION_KEYS = [
   'noDelay',
   'keepAlive',
   'keepAliveInitialDelay',
+  'proxy',
+  'proxyResolvesNames',
 ] as const;
 const DIALER_OPTION_KEYS = [
   'memory',

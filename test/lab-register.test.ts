@@ -100,6 +100,14 @@ function runApp(app: string, url: string, options: RunOptions = {}): Promise<App
         NETDIAL_TRACE: undefined,
         NETDIAL_POLICY: undefined,
         NETDIAL_MEMORY_FILE: undefined,
+        NETDIAL_PROXY: undefined,
+        http_proxy: undefined,
+        https_proxy: undefined,
+        HTTPS_PROXY: undefined,
+        all_proxy: undefined,
+        ALL_PROXY: undefined,
+        no_proxy: undefined,
+        NO_PROXY: undefined,
         ...options.env,
       } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -312,17 +320,55 @@ ws.onerror = () => console.log('error');
         });
 
         await t.test(
-          'NETDIAL_PROXY is refused at start in this build (the proxy option is not here)',
+          'NETDIAL_PROXY=env: fetch and http.get go through the http_proxy (CONNECT)',
           async () => {
-            const r = await runApp(appEsm, URL_DEAD_FIRST, { env: { NETDIAL_PROXY: 'env' } });
-            assert.equal(r.code, 1, show(r));
-            assert.equal(r.stdout, '');
-            assert.equal(
-              r.stderr,
-              'netdial/register: NETDIAL_PROXY: proxies are not supported by this build\n',
-            );
+            // A CONNECT proxy on loopback that answers the tunnelled request itself: what the app prints
+            // can only come from it.
+            const connects: string[] = [];
+            const proxy = net.createServer((socket) => {
+              socket.on('error', () => {});
+              let head = '';
+              const onData = (chunk: Buffer): void => {
+                head += chunk.toString('latin1');
+                if (!head.includes('\r\n\r\n')) return;
+                socket.off('data', onData);
+                connects.push(head.split('\r\n')[0]!);
+                socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+                socket.once('data', () =>
+                  socket.end('HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\nproxied'),
+                );
+              };
+              socket.on('data', onData);
+            });
+            proxy.listen(0, '127.0.0.1');
+            await once(proxy, 'listening');
+            try {
+              const port = (proxy.address() as net.AddressInfo).port;
+              const r = await runApp(appEsm, URL_DEAD_FIRST, {
+                env: { NETDIAL_PROXY: 'env', http_proxy: `http://127.0.0.1:${port}` },
+              });
+              assert.equal(r.code, 0, show(r));
+              assert.equal(r.stdout, 'fetch 200 proxied\nhttp.get 200 proxied\n', show(r));
+              assert.equal(connects.length, 2, connects.join('\n'));
+              for (const line of connects)
+                assert.match(line, new RegExp(`^CONNECT ${NAME.replace(/\./g, '\\.')}:80 HTTP/1\\.1$`));
+            } finally {
+              proxy.close();
+            }
           },
         );
+
+        await t.test('an invalid NETDIAL_PROXY stops the app at start, naming the variable', async () => {
+          const r = await runApp(appEsm, URL_DEAD_FIRST, {
+            env: { NETDIAL_PROXY: 'socks4://127.0.0.1:1080' },
+          });
+          assert.equal(r.code, 1, show(r));
+          assert.equal(r.stdout, '');
+          assert.match(
+            r.stderr,
+            /^netdial\/register: NETDIAL_PROXY: proxy scheme must be .*SOCKS4 is not supported\)\n$/,
+          );
+        });
 
         await t.test('NETDIAL_MEMORY_FILE: the second run starts warm', async () => {
           const file = join(dir, 'memory.json');

@@ -267,7 +267,11 @@ describe('register()', () => {
         /^NETDIAL_MEMORY_FILE: the directory of .* cannot be used \(ENOENT\)$/,
       ],
       ['NETDIAL_MEMORY_FILE', dir, /^NETDIAL_MEMORY_FILE: .* is a directory$/],
-      ['NETDIAL_PROXY', 'env', /^NETDIAL_PROXY: proxies are not supported by this build$/],
+      [
+        'NETDIAL_PROXY',
+        'ftp://proxy.test:21',
+        /^NETDIAL_PROXY: proxy scheme must be http, https, socks5 or socks5h, got "ftp"/,
+      ],
       ['NETDIAL_TRAC', '1', /^NETDIAL_TRAC: unknown variable; did you mean NETDIAL_TRACE\?$/],
     ];
     for (const [variable, value, message] of cases) {
@@ -279,10 +283,7 @@ describe('register()', () => {
             assert.match(err.message, message);
             assert.ok(err instanceof TypeError);
             assert.equal(err.variable, variable);
-            assert.equal(
-              err.code,
-              variable === 'NETDIAL_PROXY' ? 'ERR_NETDIAL_UNSUPPORTED' : 'ERR_NETDIAL_INVALID_ENV',
-            );
+            assert.equal(err.code, 'ERR_NETDIAL_INVALID_ENV');
             return true;
           },
           `${variable}=${value}`,

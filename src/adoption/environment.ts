@@ -10,10 +10,11 @@ import { isAbsolute, resolve } from 'node:path';
 import type { DialerOptions } from '../dialer.js';
 import { suggestName } from '../option-names.js';
 import { compilePolicy, PUBLIC_INTERNET_ONLY } from '../policy/policy.js';
+import { parseProxyOption } from '../proxy/proxy-option.js';
 
 /** What the environment asks `register()` for. */
 export interface EnvironmentSettings {
-  /** Options of the Dialer that becomes the process-wide default (policy; proxy once the option exists). */
+  /** Options of the Dialer that becomes the process-wide default (policy, proxy). */
   dialer: DialerOptions;
   /** NETDIAL_TRACE: one stderr line per dial. */
   trace: boolean;
@@ -40,12 +41,16 @@ const VARIABLES: Readonly<Record<string, ReadVariable>> = Object.freeze({
   NETDIAL_POLICY: (value, into) => {
     into.dialer.policy = parsePolicy(value);
   },
-  // The `proxy` option (issue #18) is not part of this build. Once it is, this entry becomes
-  // `into.dialer.proxy = value;` (the Dialer validates it at start, like `policy`).
-  NETDIAL_PROXY: () => {
-    throw Object.assign(invalidEnv('NETDIAL_PROXY', 'proxies are not supported by this build'), {
-      code: 'ERR_NETDIAL_UNSUPPORTED',
-    });
+  // As the `proxy` option: a proxy URL or `env` (curl's variables). Checked here, so a bad value fails
+  // at start; the Dialer gets the text and reads the environment per dial as `proxy: 'env'` does.
+  NETDIAL_PROXY: (value, into) => {
+    try {
+      parseProxyOption(value, 'NETDIAL_PROXY');
+    } catch (err) {
+      const message = (err as Error).message.replace(/^invalid option NETDIAL_PROXY: /, '');
+      throw invalidEnv('NETDIAL_PROXY', message);
+    }
+    into.dialer.proxy = value;
   },
   NETDIAL_TRACE: (value, into) => {
     into.trace = parseSwitch('NETDIAL_TRACE', value);
@@ -64,7 +69,6 @@ const KNOWN = new Set(ENVIRONMENT_VARIABLES);
  * Reads the NETDIAL_* variables of `env` (`process.env` by default). `cwd` anchors a relative
  * NETDIAL_MEMORY_FILE.
  * @throws TypeError (code ERR_NETDIAL_INVALID_ENV, `variable` set) for a bad value or a misspelt name;
- *   code ERR_NETDIAL_UNSUPPORTED for NETDIAL_PROXY in this build.
  */
 export function readEnvironment(
   env: Readonly<Record<string, string | undefined>>,

@@ -158,8 +158,11 @@ export function register(): RestoreRegistration {
   }
   const dialer = new Dialer(memory === undefined ? settings.dialer : { ...settings.dialer, memory });
   const undici = loadUndiciIntegration();
-  const httpAgent = new Agent({ ...optionsOf(globals.http.globalAgent), dial: { dialer } });
-  const httpsAgent = new HttpsAgent({ ...optionsOf(globals.https.globalAgent), dial: { dialer } });
+  // NETDIAL_PROXY goes to each integration too: under `env` they choose the variable by the request's
+  // scheme (http_proxy for http:, https_proxy for https:), which the Dialer's plain TCP dial cannot see.
+  const proxy = settings.dialer.proxy === undefined ? {} : { proxy: settings.dialer.proxy };
+  const httpAgent = new Agent({ ...optionsOf(globals.http.globalAgent), dial: { dialer, ...proxy } });
+  const httpsAgent = new HttpsAgent({ ...optionsOf(globals.https.globalAgent), dial: { dialer, ...proxy } });
 
   // Everything is checked: replace.
   const previousHttp = globals.http.globalAgent;
@@ -168,7 +171,7 @@ export function register(): RestoreRegistration {
   globals.http.globalAgent = httpAgent;
   globals.https.globalAgent = httpsAgent;
   syncBuiltinESMExports(); // `import { globalAgent } from 'node:http'` sees the new agents too
-  const dispatcher = undici?.installGlobalDispatcher({ dialer });
+  const dispatcher = undici?.installGlobalDispatcher({ dialer, ...proxy });
   if (undici === undefined) {
     process.emitWarning(
       "netdial/register: global fetch and WebSocket keep Node's own connector: the undici package is not installed (npm install undici, ^6.21 or ^7)",

@@ -43,6 +43,10 @@ export interface DialFlags {
    * undefined: no idle limit.
    */
   idleTimeoutMs: number | undefined;
+  /** --proxy URL as given ('' = none); undefined: the environment decides, as curl (proxy: 'env'). */
+  proxy: string | undefined;
+  /** --noproxy LIST: hosts that skip the proxy (NO_PROXY syntax); replaces no_proxy/NO_PROXY, as curl. */
+  noProxy: string | undefined;
 }
 
 /** One parsed command. */
@@ -100,6 +104,8 @@ const OPTIONS = {
   'memory-file': { type: 'string' },
   'no-memory': { type: 'boolean' },
   loopback: { type: 'boolean' },
+  proxy: { type: 'string', short: 'x' },
+  noproxy: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -121,6 +127,8 @@ const DIAL: readonly OptionName[] = [
   'nameserver',
   'memory-file',
   'no-memory',
+  'proxy',
+  'noproxy',
 ];
 
 /** The options each command accepts (besides the global ones). */
@@ -231,6 +239,8 @@ function dialFlags(v: Record<string, unknown>): DialFlags {
     memoryFile,
     memory: v['no-memory'] !== true,
     idleTimeoutMs: timeoutMs,
+    proxy: str('proxy'),
+    noProxy: str('noproxy'),
   };
 }
 
@@ -356,6 +366,7 @@ const FLAG_OF: Record<string, string> = {
   maxConcurrentAttempts: '--max-concurrent',
   localAddress: '--source',
   family: '-4/-6',
+  proxy: '--proxy',
 };
 
 /**

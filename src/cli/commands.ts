@@ -63,7 +63,7 @@ async function dialAndShow(
   io: CliIo,
   show: { trace: boolean; json: 'stdout' | 'stderr' | undefined },
 ): Promise<{ socket: net.Socket; save: () => Promise<void> }> {
-  const setup = await setupDial(cmd.dial);
+  const setup = await setupDial(cmd.dial, cmd.target);
   const before = memoryEntries(setup.dialer);
   let socket: net.Socket;
   try {

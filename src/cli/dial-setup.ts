@@ -5,7 +5,10 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { Dialer, type DialerOptions } from '../dialer.js';
+import { Dialer, type DialerOptions, type DialTarget } from '../dialer.js';
+import { noProxyMatches, proxyFromEnv } from '../proxy/env-proxy.js';
+import { proxyUrlOf } from '../proxy/select-proxy.js';
+import { parseTarget } from '../target.js';
 import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
 import type { DialOptions } from '../options.js';
 import type { DialFlags } from './args.js';
@@ -36,7 +39,7 @@ async function loadMemory(file: string): Promise<DialMemory> {
 }
 
 /** Builds the Dialer the flags describe. `--nameserver` means: that server only, no hosts file. */
-export async function setupDial(flags: DialFlags): Promise<DialSetup> {
+export async function setupDial(flags: DialFlags, target?: DialTarget): Promise<DialSetup> {
   const memory = flags.memoryFile !== undefined ? await loadMemory(flags.memoryFile) : flags.memory;
   const dialerOptions: DialerOptions = { memory };
   if (flags.nameservers.length > 0) {
@@ -49,6 +52,7 @@ export async function setupDial(flags: DialFlags): Promise<DialSetup> {
   if (flags.resolutionDelayMs !== undefined) options.resolutionDelay = flags.resolutionDelayMs;
   if (flags.maxConcurrentAttempts !== undefined) options.maxConcurrentAttempts = flags.maxConcurrentAttempts;
   if (flags.localAddress !== undefined) options.localAddress = flags.localAddress;
+  options.proxy = proxyOption(flags, target);
   if (flags.tls !== undefined) {
     const t = flags.tls;
     options.tls = {
@@ -79,4 +83,29 @@ function readCa(file: string): string {
   } catch (error) {
     throw new Error(`cannot read CA file ${file}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The `proxy` option of the CLI, as curl: the environment by default (`'env'`), `--proxy URL` instead,
+ * `--proxy ''` for none; `--noproxy LIST` replaces no_proxy/NO_PROXY (and applies to --proxy too).
+ */
+function proxyOption(flags: DialFlags, target: DialTarget | undefined): DialOptions['proxy'] {
+  const proxy: DialOptions['proxy'] =
+    flags.proxy === undefined ? 'env' : flags.proxy === '' ? false : flags.proxy;
+  if (flags.noProxy === undefined || proxy === false || target === undefined) return proxy;
+  let t: ReturnType<typeof parseTarget>;
+  try {
+    t = parseTarget(target);
+  } catch {
+    return proxy; // the dial says what is wrong with the target
+  }
+  if (proxy !== 'env') return noProxyMatches(flags.noProxy, t.host, t.port) ? false : proxy;
+  const env = { ...process.env, no_proxy: flags.noProxy, NO_PROXY: undefined };
+  const spec = proxyFromEnv(env, {
+    host: t.host,
+    port: t.port,
+    scheme: t.scheme,
+    tls: flags.tls !== undefined || t.tlsByDefault,
+  });
+  return spec === undefined ? false : proxyUrlOf(spec);
 }

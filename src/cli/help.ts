@@ -32,6 +32,12 @@ const DIAL_OPTIONS = `Connection options:
   --memory-file FILE         load what netdial remembers (DNS cache, failed endpoints, RTTs) from
                              FILE and save it back afterwards, so runs learn from each other
   --no-memory                remember nothing, keep DNS order among equal addresses
+  -x, --proxy URL            connect through this proxy: http://[user:pass@]host:port (CONNECT),
+                             https://…, socks5://… (netdial resolves), socks5h://… (the proxy
+                             resolves); '' for none. Default: https_proxy, http_proxy, all_proxy
+                             and no_proxy from the environment, as curl
+  --noproxy LIST             hosts that skip the proxy (*, .suffix, IP, CIDR, host:port), replacing
+                             no_proxy
 MS is milliseconds (250) or has a unit (250ms, 2s): the RFC's unit. SECONDS is nc's unit.`;
 
 const FROM_NC = `Coming from nc (OpenBSD netcat) — these flags mean what they mean there:

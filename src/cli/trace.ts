@@ -234,16 +234,26 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
     report.tls?.protocol !== undefined && report.tls.protocol !== null
       ? `, ${report.tls.protocol}${report.tls.alpnProtocol ? ` ${report.tls.alpnProtocol}` : ''}`
       : '';
+  const p = report.proxy;
   const head = w
     ? `connect ${addressPort(report.host, report.port)}: ${style.green(`connected to ${addressPort(w.address, w.port)}`)} in ${formatMs(report.durationMs)} (${tries} attempt${tries === 1 ? '' : 's'}${tls})`
-    : `connect ${addressPort(report.host, report.port)}: no connection in ${formatMs(report.durationMs)}`;
+    : p !== undefined && report.durationMs > 0 && p.handshake?.endMs !== undefined
+      ? `connect ${addressPort(report.host, report.port)}: ${style.green('tunnel open')} in ${formatMs(report.durationMs)}${tls ? ` (${tls.slice(2)})` : ''}`
+      : `connect ${addressPort(report.host, report.port)}: no connection in ${formatMs(report.durationMs)}`;
   const d = report.decisions;
-  const lines = [
-    style.bold(head),
-    '',
-    style.bold('resolution'),
-    ...queryLines(report.resolution.queries, style),
-  ];
+  const lines = [style.bold(head)];
+  if (p !== undefined) {
+    // The proxy hop: which proxy, who resolved the target, how the proxy itself was reached.
+    const hopWinner = p.hop?.winner;
+    const reached = hopWinner
+      ? ` at ${addressPort(hopWinner.address, hopWinner.port)} after ${p.hop!.attempts.length} attempt${p.hop!.attempts.length === 1 ? '' : 's'}`
+      : '';
+    const status = p.handshake?.statusCode !== undefined ? `, CONNECT ${p.handshake.statusCode}` : '';
+    lines.push(
+      `${style.bold('proxy')} ${p.url} (from ${p.from}; target resolved by ${p.resolvedBy})${reached}${status}`,
+    );
+  }
+  lines.push('', style.bold('resolution'), ...queryLines(report.resolution.queries, style));
   if (report.resolution.queries.length === 0) lines.push(`  ${style.dim('no queries (address literal)')}`);
   lines.push(
     '',
@@ -295,7 +305,12 @@ export function errorRows(error: DialError, style: Style): TimelineRow[] {
     }
     const kind = outcomeKind('failed', a.code);
     const tone = TONE_OF[kind];
-    const words = a.phase === 'tls' ? `TLS failed: ${a.message}` : outcomeText(kind, a.code, false);
+    const words =
+      a.phase === 'tls'
+        ? `TLS failed: ${a.message}`
+        : a.phase === 'proxy'
+          ? `proxy: ${a.message}`
+          : outcomeText(kind, a.code, false);
     return {
       label: `#${i + 1 - error.attempts.filter((x, j) => j < i && x.phase === 'dns').length} ${a.address}`,
       startMs: a.startMs,
@@ -313,9 +328,10 @@ export function errorRows(error: DialError, style: Style): TimelineRow[] {
 export function renderDialError(error: DialError, options: TraceOptions): string {
   const { style } = options;
   // The count is of connection attempts, as in the DialError's message; policy denials are not attempts.
-  const tcp = error.attempts.filter((a) => a.phase === 'tcp' || a.phase === 'tls');
+  const tcp = error.attempts.filter((a) => a.phase === 'tcp' || a.phase === 'tls' || a.phase === 'proxy');
   const dns = error.attempts.filter((a) => a.phase === 'dns');
-  const head = `connect ${addressPort(error.host, error.port)}: ${style.red(`failed (${error.code})`)} in ${formatMs(error.elapsedMs)} after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'}`;
+  const via = error.proxy === undefined ? '' : ` through ${error.proxy}`;
+  const head = `connect ${addressPort(error.host, error.port)}${via}: ${style.red(`failed (${error.code})`)} in ${formatMs(error.elapsedMs)} after ${tcp.length} attempt${tcp.length === 1 ? '' : 's'}`;
   if (error.report !== undefined) {
     // The dial's own report: every answer, the order and the decisions, as for a successful dial.
     const full = renderReport(error.report, {

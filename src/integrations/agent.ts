@@ -34,6 +34,7 @@ import {
 import { isDialError } from '../errors.js';
 import { nodeDialError } from './node-error.js';
 import { destroyedRequestError, onRequestDestroyed } from './request-cancel.js';
+import { proxyOptionForScheme } from '../proxy/select-proxy.js';
 
 /** netdial settings of an agent. */
 export interface NetdialAgentOptions {
@@ -393,7 +394,7 @@ export class Agent extends http.Agent {
       idleMs !== undefined && (dialTimeoutMs === undefined || idleMs < dialTimeoutMs)
         ? idleMs
         : dialTimeoutMs;
-    const socket = new AgentDialSocket({ ...this.#dial, timeout });
+    const socket = new AgentDialSocket({ ...this.#dial, ...envProxyFor(this.#dial, 'http:', opts), timeout });
     socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
     return socket.connect(opts);
   }
@@ -436,7 +437,10 @@ export class HttpsAgent extends https.Agent {
     const internals = this as unknown as HttpsAgentInternals;
     const callback = callbackOf(oncreate);
     const connect = async (signal: AbortSignal): Promise<net.Socket> => {
-      const tcp = await dialFor({ ...opts, signal }, this.#dial);
+      const tcp = await dialFor(
+        { ...opts, signal },
+        { ...this.#dial, ...envProxyFor(this.#dial, 'https:', opts) },
+      );
       // `timeout` bounded the dial; as an idle timeout it belongs to the TLS socket (tls.connect sets it).
       tcp.setTimeout(0);
       return this.#secure(internals, opts, tcp);
@@ -498,5 +502,25 @@ export class HttpsAgent extends https.Agent {
     return keepAliveWithAge(this as unknown as AgentInternals, this.#ages, socket, () =>
       super.keepSocketAlive(socket),
     );
+  }
+}
+
+/**
+ * `proxy: 'env'` decided for the agent's scheme (http_proxy for Agent, https_proxy for HttpsAgent):
+ * the agents dial plain TCP, so the dial alone cannot tell. A bad proxy URL in the environment leaves
+ * `'env'` as it is: the dial then rejects with the TypeError naming the variable.
+ */
+function envProxyFor(
+  dial: ConnectionDialOptions,
+  protocol: 'http:' | 'https:',
+  opts: ConnectionOptions,
+): Pick<ConnectionDialOptions, 'proxy'> {
+  if (dial.proxy !== 'env') return {};
+  const host = String(opts.hostname ?? opts.host ?? 'localhost');
+  const port = Number(opts.port) || (protocol === 'https:' ? 443 : 80);
+  try {
+    return { proxy: proxyOptionForScheme('env', protocol, host, port) as ConnectionDialOptions['proxy'] };
+  } catch {
+    return {};
   }
 }

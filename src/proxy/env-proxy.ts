@@ -1,0 +1,144 @@
+/**
+ * `proxy: 'env'`: which proxy curl would use for a target, from environment variables. Pure: the
+ * environment is an argument (the shell passes `process.env` at dial time).
+ *
+ * Variables (curl's `lib/url.c`, its man page "ENVIRONMENT"): lower case wins over upper case.
+ * - TLS dials and `https:`/`wss:` targets: `https_proxy`, `HTTPS_PROXY`;
+ * - `http:`/`ws:` targets: `http_proxy` only — never `HTTP_PROXY`, which CGI servers set from a request's
+ *   `Proxy:` header ("httpoxy", CVE-2016-5385);
+ * - then, and for every other target (plain `host:port` dials, other schemes): `all_proxy`, `ALL_PROXY`.
+ * An empty variable counts as unset. A value without a scheme is an http:// proxy, as curl reads it.
+ *
+ * `no_proxy` / `NO_PROXY` (see noProxyMatches) turns the proxy off for the targets it lists.
+ */
+import { BlockList } from 'node:net';
+import { isIP } from '../ip-address.js';
+import { parseProxyUrl, type ProxySpec } from './proxy-option.js';
+
+/** What the environment rules need to know about a dial's target. */
+export interface EnvProxyTarget {
+  /** The host as dialled: a name (lowercase, no trailing dot) or an IP literal (IPv6 without brackets). */
+  host: string;
+  port: number;
+  /** URL scheme without ':' when the target was a URL. */
+  scheme?: string | undefined;
+  /** The dial runs TLS on the connection (then the https variables apply, as for an https URL). */
+  tls: boolean;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+function variable(env: Environment, name: string): { name: string; value: string } | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : { name, value: value.trim() };
+}
+
+/** The variables consulted for `target`, in order (see the module comment). */
+export function proxyVariablesFor(target: Pick<EnvProxyTarget, 'scheme' | 'tls'>): string[] {
+  const scheme = target.scheme;
+  if (scheme === 'https' || scheme === 'wss' || (target.tls && scheme !== 'http' && scheme !== 'ws')) {
+    return ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'];
+  }
+  if (scheme === 'http' || scheme === 'ws') return ['http_proxy', 'all_proxy', 'ALL_PROXY'];
+  return ['all_proxy', 'ALL_PROXY'];
+}
+
+/**
+ * The proxy for `target` under curl's rules, or undefined (no variable set, or NO_PROXY lists the target).
+ * Throws a TypeError (ERR_NETDIAL_INVALID_OPTION) naming the variable when its value is not a proxy URL.
+ */
+export function proxyFromEnv(env: Environment, target: EnvProxyTarget): ProxySpec | undefined {
+  let found: { name: string; value: string } | undefined;
+  for (const name of proxyVariablesFor(target)) {
+    found = variable(env, name);
+    if (found) break;
+  }
+  if (!found) return undefined;
+  const noProxy = variable(env, 'no_proxy') ?? variable(env, 'NO_PROXY');
+  if (noProxy && noProxyMatches(noProxy.value, target.host, target.port)) return undefined;
+  // curl reads a proxy without a scheme as http://.
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(found.value) ? found.value : `http://${found.value}`;
+  return parseProxyUrl(text, found.name);
+}
+
+/** One NO_PROXY entry, split into its host part and optional port. */
+interface NoProxyEntry {
+  host: string;
+  port: number | undefined;
+}
+
+function splitEntry(raw: string): NoProxyEntry | undefined {
+  let text = raw;
+  let port: number | undefined;
+  if (text.startsWith('[')) {
+    // [v6] or [v6]:port
+    const close = text.indexOf(']');
+    if (close < 0) return undefined;
+    const m = /^(\/\d{1,3})?(?::(\d{1,5}))?$/.exec(text.slice(close + 1));
+    if (m === null) return undefined;
+    if (m[2] !== undefined) port = Number(m[2]);
+    return { host: text.slice(1, close) + (m[1] ?? ''), port };
+  }
+  // name:port or v4:port (a bare IPv6 literal, with several colons, has no port part)
+  const colon = text.lastIndexOf(':');
+  if (colon >= 0 && text.indexOf(':') === colon) {
+    const p = text.slice(colon + 1);
+    if (!/^\d{1,5}$/.test(p)) return undefined;
+    port = Number(p);
+    text = text.slice(0, colon);
+  }
+  return { host: text, port };
+}
+
+/** IPv4 and IPv6 literal compare: both through BlockList, so `::ffff:…` and zero-compression agree. */
+function ipInRange(host: string, hostFamily: 4 | 6, range: string, bits: number | undefined): boolean {
+  const rangeFamily = isIP(range);
+  if (rangeFamily === 0) return false;
+  if (rangeFamily !== hostFamily) return false;
+  const type = hostFamily === 6 ? 'ipv6' : 'ipv4';
+  const max = hostFamily === 6 ? 128 : 32;
+  const list = new BlockList();
+  if (bits === undefined || bits === max) list.addAddress(range, type);
+  else list.addSubnet(range, bits, type);
+  return list.check(host.split('%')[0]!, type);
+}
+
+/**
+ * Whether the NO_PROXY `list` excludes `host:port` from the proxy (curl's `lib/noproxy.c` rules):
+ * - entries are separated by commas (and white space); matching is case-insensitive;
+ * - `*` alone excludes every host;
+ * - a name excludes itself and every name below it: `example.com` and `.example.com` both match
+ *   `example.com` and `www.example.com`, never `notexample.com` (a trailing dot on either side is ignored);
+ * - an IP literal (IPv6 with or without brackets) matches that address; `ADDRESS/BITS` is a CIDR range;
+ *   an IP target is matched by IP entries only, a name by name entries only (no resolution);
+ * - netdial extension (curl ignores ports): `entry:port` (`[v6]:port`) matches only that port.
+ */
+export function noProxyMatches(list: string, host: string, port: number): boolean {
+  const target = host.toLowerCase().replace(/\.$/, '');
+  const family = isIP(target);
+  for (const raw of list.split(/[\s,]+/)) {
+    if (raw === '') continue;
+    if (raw === '*') return true;
+    const entry = splitEntry(raw.toLowerCase());
+    if (entry === undefined) continue;
+    if (entry.port !== undefined && entry.port !== port) continue;
+    let h = entry.host;
+    if (family !== 0) {
+      const slash = h.indexOf('/');
+      let bits: number | undefined;
+      if (slash >= 0) {
+        const b = h.slice(slash + 1);
+        if (!/^\d{1,3}$/.test(b)) continue;
+        bits = Number(b);
+        h = h.slice(0, slash);
+        if (bits > (family === 6 ? 128 : 32)) continue;
+      }
+      if (ipInRange(target, family, h, bits)) return true;
+      continue;
+    }
+    h = h.replace(/^\./, '').replace(/\.$/, '');
+    if (h === '' || isIP(h) !== 0 || h.includes('/')) continue;
+    if (target === h || target.endsWith(`.${h}`)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,693 @@
+/**
+ * A dial through a proxy: the proxy is one more endpoint netdial dials by name (its addresses raced per
+ * RFC 8305, remembered, screened by the policy), then a tunnel is asked for on it (HTTP CONNECT or
+ * SOCKS5), then TLS runs on the tunnel with SNI = the target's name.
+ *
+ * Who resolves the target:
+ * - `socks5://`: netdial. The target's addresses (ordered as a direct dial would order them, policy
+ *   applied) are raced THROUGH the proxy: each attempt is its own connection to the proxy asking for one
+ *   address, staggered by the Connection Attempt Delay (RFC 8305 §5) by the same state machine as
+ *   direct attempts (race.ts), so a dead target address costs one attempt delay, not a timeout.
+ * - `http://`, `https://` (CONNECT by name) and `socks5h://`: the proxy — unless an address policy is in
+ *   force. Then netdial resolves, checks each address and sends the proxy the literal (CONNECT to the IP;
+ *   SNI stays the name), since a policy netdial cannot see the address for means nothing. `socks5h://`
+ *   under a policy is refused, and both go to the proxy by name with `proxyResolvesNames: true`.
+ * An IP literal target is always sent as is (and checked by the policy).
+ */
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import {
+  AbortError,
+  type AttemptError,
+  DialError,
+  formatDuration,
+  isAbortError,
+  isDialError,
+} from '../errors.js';
+import type { DialConfig } from '../options.js';
+import { POLICY_DENIED_CODE } from '../policy/policy.js';
+import { Race, type RaceAction, type RaceStep } from '../race/race.js';
+import { getReport, attachReport, type AttemptReport, type DialReport, type ProxyReport } from '../report.js';
+import type { ResolvedName } from '../resolution/resolve-name.js';
+import { formatHostPort, type Target } from '../target.js';
+import { isIP } from '../ip-address.js';
+import type { Family } from '../types.js';
+import type { ProxySpec } from './proxy-option.js';
+import { openTunnel, type TunnelError } from './tunnel.js';
+
+export interface ProxyDialDeps {
+  /** A direct dial (no proxy) with the Dialer: used for the proxy itself. */
+  dialDirect(target: Target, cfg: DialConfig): Promise<net.Socket>;
+  /** The Dialer's resolution of a target: ordered addresses, policy applied. */
+  resolve(target: Target, cfg: DialConfig): Promise<ResolvedName>;
+  now(): number;
+  /** Whether the Dialer has a memory (for the report's decisions). */
+  hasMemory: boolean;
+}
+
+/** An open tunnel: the socket, the report of the proxy's dial, and the handshake's times. */
+interface Tunnel {
+  socket: net.Socket;
+  hop: DialReport | undefined;
+  handshake: NonNullable<ProxyReport['handshake']>;
+}
+
+interface Candidate {
+  address: string;
+  family: Family;
+}
+
+/** DialErrors that say the proxy itself could not be reached (not what it answered). */
+const unreachableProxy = new WeakSet<DialError>();
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Dials `target` through `proxy`; see the module comment. `from` says where the proxy setting came from. */
+export function dialThroughProxy(
+  target: Target,
+  cfg: DialConfig,
+  proxy: ProxySpec,
+  from: 'option' | 'env',
+  deps: ProxyDialDeps,
+): Promise<net.Socket> {
+  return new ProxyDial(target, cfg, proxy, from, deps).run();
+}
+
+/** The target host as the proxy gets it in remote mode, or undefined when netdial resolves. */
+function remoteName(target: Target, cfg: DialConfig, proxy: ProxySpec): string | undefined {
+  if (target.hostKind !== 0) return undefined;
+  if (proxy.protocol === 'socks5') return undefined;
+  if (cfg.policy !== undefined && !cfg.proxyResolvesNames) return undefined;
+  return target.host;
+}
+
+class ProxyDial {
+  readonly #target: Target;
+  readonly #cfg: DialConfig;
+  readonly #proxy: ProxySpec;
+  readonly #deps: ProxyDialDeps;
+  readonly #t0: number;
+  readonly #startedAt = new Date();
+  readonly #deadline: number;
+  readonly #report: ProxyReport;
+  /** Cancels whatever is in flight (hop dials, handshakes, TLS) when the dial is aborted or times out. */
+  readonly #cancels = new Set<() => void>();
+  #aborted = false;
+
+  constructor(
+    target: Target,
+    cfg: DialConfig,
+    proxy: ProxySpec,
+    from: 'option' | 'env',
+    deps: ProxyDialDeps,
+  ) {
+    this.#target = target;
+    this.#cfg = cfg;
+    this.#proxy = proxy;
+    this.#deps = deps;
+    this.#t0 = deps.now();
+    this.#deadline = this.#t0 + cfg.timeoutMs;
+    this.#report = {
+      url: proxy.display,
+      protocol: proxy.protocol,
+      from,
+      resolvedBy: remoteName(target, cfg, proxy) === undefined ? 'netdial' : 'proxy',
+    };
+  }
+
+  #rel(): number {
+    return round(this.#deps.now() - this.#t0);
+  }
+
+  #where(): string {
+    return formatHostPort(this.#target.host, this.#target.port);
+  }
+
+  #remainingMs(): number {
+    return this.#deadline - this.#deps.now();
+  }
+
+  async run(): Promise<net.Socket> {
+    const signal = this.#cfg.signal;
+    if (signal?.aborted) throw new AbortError(signal.reason, `connect ${this.#where()}`);
+    const onAbort = () => {
+      this.#aborted = true;
+      for (const c of [...this.#cancels]) c();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (
+        this.#proxy.protocol === 'socks5h' &&
+        this.#target.hostKind === 0 &&
+        this.#cfg.policy !== undefined &&
+        !this.#cfg.proxyResolvesNames
+      ) {
+        throw this.#policyRefusal();
+      }
+      const name = remoteName(this.#target, this.#cfg, this.#proxy);
+      if (name !== undefined) {
+        return await this.#finish(await this.#tunnelTo(name), undefined, undefined);
+      }
+      return await this.#raceThroughProxy();
+    } catch (err) {
+      if (this.#aborted || isAbortError(err)) {
+        throw new AbortError(signal?.reason, `connect ${this.#where()}`);
+      }
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #policyRefusal(): DialError {
+    const message =
+      `connect ${this.#where()} refused by the address policy: the socks5h proxy ${this.#proxy.display} ` +
+      'would resolve the name, so netdial could not check the address; use socks5:// (netdial resolves) ' +
+      'or set proxyResolvesNames: true';
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: POLICY_DENIED_CODE,
+      message,
+      attempts: [
+        {
+          address: this.#target.host,
+          family: 4,
+          port: this.#target.port,
+          phase: 'policy',
+          code: POLICY_DENIED_CODE,
+          message: 'remote name resolution is refused under an address policy',
+          startMs: 0,
+          durationMs: 0,
+          proxy: this.#proxy.display,
+        },
+      ],
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+  }
+
+  /** The config of a dial of the proxy: the dial's, without proxy, TLS only for an https:// proxy. */
+  #hopConfig(signal: AbortSignal): DialConfig {
+    const remaining = Math.max(1, this.#remainingMs());
+    const targetTls = this.#cfg.tls;
+    return {
+      ...this.#cfg,
+      proxy: undefined,
+      signal,
+      timeoutMs: remaining,
+      // TLS to an https:// proxy: its name as SNI, verified with the system CAs, or with the `ca` and
+      // `rejectUnauthorized` of the dial's own tls options when it has them (one trust setting for both hops).
+      tls:
+        this.#proxy.protocol === 'https'
+          ? {
+              ...(targetTls?.ca !== undefined ? { ca: targetTls.ca } : {}),
+              ...(targetTls?.rejectUnauthorized !== undefined
+                ? { rejectUnauthorized: targetTls.rejectUnauthorized }
+                : {}),
+            }
+          : undefined,
+      tlsOff: false,
+    };
+  }
+
+  /**
+   * One tunnel: dials the proxy (raced, remembered, policy on its address) and asks it for `host`.
+   * Returns the tunnel socket, or throws a DialError whose attempts carry phase 'proxy'.
+   */
+  async #tunnelTo(host: string, cancelSignal?: AbortSignal): Promise<Tunnel> {
+    const controller = new AbortController();
+    const cancel = () => controller.abort(new Error('cancelled'));
+    this.#cancels.add(cancel);
+    cancelSignal?.addEventListener('abort', cancel, { once: true });
+    const hopTarget: Target = {
+      host: this.#proxy.host,
+      port: this.#proxy.port,
+      hostKind: hostKindOf(this.#proxy.host),
+      absolute: false,
+      tlsByDefault: false,
+    };
+    const startMs = this.#rel();
+    let socket: net.Socket;
+    try {
+      socket = await this.#deps.dialDirect(hopTarget, this.#hopConfig(controller.signal));
+    } catch (err) {
+      this.#cancels.delete(cancel);
+      cancelSignal?.removeEventListener('abort', cancel);
+      if (isDialError(err)) {
+        if (!controller.signal.aborted) this.#report.hop = err.report;
+        throw this.#hopError(err, host);
+      }
+      throw err;
+    }
+    if (controller.signal.aborted) {
+      // Cancelled while the proxy's connection was being handed over: not used.
+      this.#cancels.delete(cancel);
+      cancelSignal?.removeEventListener('abort', cancel);
+      socket.destroy();
+      throw new AbortError(undefined, 'tunnel');
+    }
+    const hop = getReport(socket);
+    const hopAddress = socket.remoteAddress ?? this.#proxy.host;
+    const handshakeStart = this.#rel();
+    const tunnel = openTunnel(socket, this.#proxy, host, this.#target.port, Math.max(1, this.#remainingMs()));
+    const cancelTunnel = () => tunnel.cancel();
+    this.#cancels.delete(cancel);
+    this.#cancels.add(cancelTunnel);
+    cancelSignal?.removeEventListener('abort', cancel);
+    cancelSignal?.addEventListener('abort', cancelTunnel, { once: true });
+    try {
+      const outcome = await tunnel.done;
+      return {
+        socket,
+        hop,
+        handshake: { startMs: handshakeStart, endMs: this.#rel(), statusCode: outcome.statusCode },
+      };
+    } catch (err) {
+      socket.destroy();
+      if (this.#aborted || cancelSignal?.aborted) throw new AbortError(undefined, 'tunnel');
+      const e = err as TunnelError;
+      this.#report.hop = hop;
+      this.#report.handshake = { startMs: handshakeStart, endMs: this.#rel(), statusCode: e.statusCode };
+      const attempt: AttemptError = {
+        address: hopAddress,
+        family: hostKindOf(hopAddress) === 6 ? 6 : 4,
+        port: this.#proxy.port,
+        phase: 'proxy',
+        code: e.code,
+        message: `${e.message} (asked for ${formatHostPort(host, this.#target.port)})`,
+        startMs,
+        durationMs: this.#rel() - startMs,
+        proxy: this.#proxy.display,
+        ...(e.statusCode !== undefined ? { statusCode: e.statusCode } : {}),
+        ...(e.socksReply !== undefined ? { socksReply: e.socksReply } : {}),
+      };
+      throw new DialError({
+        host: this.#target.host,
+        port: this.#target.port,
+        code: e.code,
+        message: `connect ${this.#where()} through ${this.#proxy.display} failed in ${formatDuration(this.#rel())}: ${e.message}`,
+        attempts: [attempt],
+        elapsedMs: this.#rel(),
+        proxy: this.#proxy.display,
+        statusCode: e.statusCode,
+        socksReply: e.socksReply,
+        report: this.#baseReport([], undefined),
+      });
+    } finally {
+      this.#cancels.delete(cancelTunnel);
+      cancelSignal?.removeEventListener('abort', cancelTunnel);
+    }
+  }
+
+  /** The proxy itself could not be reached: the hop's attempts, relabelled phase 'proxy' (DNS and policy kept). */
+  #hopError(err: DialError, host: string): DialError {
+    const attempts = err.attempts.map(
+      (a): AttemptError => ({
+        ...a,
+        phase: a.phase === 'tcp' || a.phase === 'tls' ? 'proxy' : a.phase,
+        proxy: this.#proxy.display,
+      }),
+    );
+    const hop = formatHostPort(this.#proxy.host, this.#proxy.port);
+    const error = new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: err.code,
+      message: `connect ${formatHostPort(host, this.#target.port)} through ${this.#proxy.display} failed: the proxy ${hop} could not be reached: ${err.message}`,
+      attempts,
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+    unreachableProxy.add(error);
+    return error;
+  }
+
+  /**
+   * netdial resolves the target (policy applied) and races its addresses through the proxy: each attempt
+   * a tunnel to one address, driven by the RFC 8305 state machine (race.ts).
+   */
+  async #raceThroughProxy(): Promise<net.Socket> {
+    const resolveController = new AbortController();
+    const cancelResolve = () => resolveController.abort(new Error('cancelled'));
+    this.#cancels.add(cancelResolve);
+    let resolved: ResolvedName;
+    try {
+      resolved = await this.#deps.resolve(this.#target, {
+        ...this.#cfg,
+        proxy: undefined,
+        signal: resolveController.signal,
+        timeoutMs: Math.max(1, this.#remainingMs()),
+      });
+    } catch (err) {
+      if (isDialError(err)) {
+        throw new DialError({
+          host: this.#target.host,
+          port: this.#target.port,
+          code: err.code,
+          message: `${err.message} (for ${this.#proxy.display})`,
+          attempts: [...err.attempts],
+          elapsedMs: this.#rel(),
+          proxy: this.#proxy.display,
+          report: this.#baseReport([], undefined),
+        });
+      }
+      throw err;
+    } finally {
+      this.#cancels.delete(cancelResolve);
+    }
+    const ordered: Candidate[] = resolved.addresses.map((a) => ({ address: a.address, family: a.family }));
+    return new Promise<net.Socket>((resolve, reject) => {
+      const families = [...new Set(ordered.map((c) => c.family))].sort((a, b) => b - a);
+      const race = new Race<Candidate>(
+        {
+          families,
+          attemptDelayMs: this.#cfg.attemptDelayMs,
+          resolutionDelayMs: this.#cfg.resolutionDelayMs,
+          maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
+          deadlineMs: this.#deadline,
+          // Already ordered by the Dialer (RFC 6724, history, RFC 8305 §4 interleave): keep that order.
+          order: (known) => ordered.filter((c) => known.includes(c)),
+        },
+        this.#t0,
+      );
+      const inFlight = new Map<number, AbortController>();
+      const failures = new Map<number, AttemptError>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      const stopAll = () => {
+        for (const c of inFlight.values()) c.abort();
+        inFlight.clear();
+      };
+      const onAbort = () => {
+        if (!settled) apply(race.abort(this.#deps.now()));
+      };
+      this.#cancels.add(onAbort);
+      const done = () => {
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        this.#cancels.delete(onAbort);
+      };
+      const apply = (step: RaceStep<Candidate>) => {
+        if (settled) return;
+        for (const action of step.actions) act(action);
+        if (settled) return;
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+        if (step.wakeAtMs !== undefined) {
+          timer = setTimeout(
+            () => {
+              timer = undefined;
+              apply(race.tick(this.#deps.now()));
+            },
+            Math.max(0, Math.min(step.wakeAtMs - this.#deps.now(), 2 ** 31 - 1)),
+          );
+        }
+      };
+      const act = (action: RaceAction<Candidate>) => {
+        switch (action.type) {
+          case 'start':
+            start(action.id, action.candidate);
+            return;
+          case 'cancel':
+            inFlight.get(action.id)?.abort();
+            inFlight.delete(action.id);
+            return;
+          case 'won':
+            return; // handled where the tunnel came in
+          case 'fail': {
+            done();
+            stopAll();
+            if (action.reason === 'aborted') {
+              reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
+              return;
+            }
+            reject(this.#raceError(race, failures, resolved, action.reason === 'timeout'));
+            return;
+          }
+        }
+      };
+      const start = (id: number, c: Candidate) => {
+        const controller = new AbortController();
+        inFlight.set(id, controller);
+        this.#tunnelTo(c.address, controller.signal).then(
+          (tunnel) => {
+            if (settled || controller.signal.aborted) {
+              tunnel.socket.destroy();
+              return;
+            }
+            inFlight.delete(id);
+            const step = race.attemptConnected(id, this.#deps.now());
+            done();
+            stopAll();
+            // Actions after a win are cancels of the others (already stopped above).
+            void step;
+            this.#finish(tunnel, race, resolved).then(resolve, reject);
+          },
+          (err: unknown) => {
+            inFlight.delete(id);
+            if (settled || controller.signal.aborted) return;
+            if (isDialError(err)) {
+              const list = err.attempts.filter((a) => a.phase === 'proxy' || a.phase === 'tcp');
+              const a = list[list.length - 1] ?? err.attempts[err.attempts.length - 1];
+              if (a) {
+                const via = unreachableProxy.has(err)
+                  ? `the proxy ${formatHostPort(this.#proxy.host, this.#proxy.port)} could not be reached (${a.address}: ${a.message})`
+                  : a.message;
+                failures.set(id, {
+                  ...a,
+                  address: c.address,
+                  family: c.family,
+                  port: this.#target.port,
+                  phase: 'proxy',
+                  message: via,
+                });
+              }
+              apply(race.attemptFailed(id, err.code, this.#deps.now()));
+            } else {
+              apply(race.attemptFailed(id, 'EIO', this.#deps.now()));
+            }
+          },
+        );
+      };
+      apply(race.start(this.#deps.now()));
+      for (const f of families) {
+        apply(
+          race.answer(
+            f,
+            ordered.filter((c) => c.family === f),
+            this.#deps.now(),
+          ),
+        );
+      }
+      if (this.#aborted) onAbort();
+    });
+  }
+
+  #raceError(
+    race: Race<Candidate>,
+    failures: Map<number, AttemptError>,
+    resolved: ResolvedName,
+    timedOut: boolean,
+  ): DialError {
+    const elapsedMs = this.#rel();
+    const attempts: AttemptError[] = race.attempts.map(
+      (a) =>
+        failures.get(a.id) ?? {
+          address: a.candidate.address,
+          family: a.candidate.family,
+          port: this.#target.port,
+          phase: 'proxy',
+          code: a.code ?? 'ECANCELED',
+          message: a.outcome === 'timeout' ? 'no tunnel before the dial timed out' : 'cancelled',
+          startMs: a.startMs,
+          durationMs: (a.endMs ?? elapsedMs) - a.startMs,
+          proxy: this.#proxy.display,
+        },
+    );
+    const first = attempts[0];
+    const code = timedOut ? 'ETIMEDOUT' : (first?.code ?? 'ECONNREFUSED');
+    const listed = attempts.slice(0, 6).map((a) => `${a.address} ${a.code}`);
+    const statusCode = attempts.find((a) => a.statusCode !== undefined)?.statusCode;
+    const socksReply = attempts.find((a) => a.socksReply !== undefined)?.socksReply;
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code,
+      message:
+        `connect ${this.#where()} through ${this.#proxy.display} ${timedOut ? 'timed out' : 'failed'} after ` +
+        `${attempts.length} attempt${attempts.length === 1 ? '' : 's'} in ${formatDuration(elapsedMs)}: ${listed.join('; ')}` +
+        (first?.message ? ` (${first.message})` : ''),
+      attempts,
+      elapsedMs,
+      proxy: this.#proxy.display,
+      ...(statusCode !== undefined ? { statusCode } : {}),
+      ...(socksReply !== undefined ? { socksReply } : {}),
+      report: this.#baseReport(
+        race.attempts.map((a) => this.#attemptReport(a)),
+        resolved,
+      ),
+    });
+  }
+
+  #attemptReport(a: Race<Candidate>['attempts'][number]): AttemptReport {
+    return {
+      address: a.candidate.address,
+      family: a.candidate.family,
+      port: this.#target.port,
+      startMs: round(a.startMs),
+      endMs: a.endMs === undefined ? undefined : round(a.endMs),
+      outcome: a.outcome,
+      code: a.code,
+      trigger: a.trigger,
+    };
+  }
+
+  #baseReport(attempts: AttemptReport[], resolved: ResolvedName | undefined): DialReport {
+    return {
+      host: this.#target.host,
+      port: this.#target.port,
+      startedAt: this.#startedAt.toISOString(),
+      durationMs: this.#rel(),
+      resolution: {
+        ...(resolved?.path ? { path: resolved.path } : {}),
+        queries: resolved?.queries ?? [],
+        ...(resolved?.nat64 ? { nat64: resolved.nat64 } : {}),
+      },
+      order: (resolved?.addresses ?? []).map((a) => ({ address: a.address, family: a.family })),
+      decisions: {
+        attemptDelayMs: this.#cfg.attemptDelayMs,
+        attemptDelaySource: this.#cfg.attemptDelayExplicit ? 'option' : 'default',
+        memory: this.#deps.hasMemory,
+        demoted: (resolved?.addresses ?? []).filter((a) => a.demoted).map((a) => a.address),
+        shuffled: false,
+      },
+      settings: {
+        attemptDelayMs: this.#cfg.attemptDelayMs,
+        resolutionDelayMs: this.#cfg.resolutionDelayMs,
+        maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
+        timeoutMs: this.#cfg.timeoutMs,
+      },
+      attempts,
+      proxy: { ...this.#report },
+    };
+  }
+
+  /** The tunnel is open: TLS to the target on it when asked (SNI = the name), then the report. */
+  async #finish(
+    tunnel: Tunnel,
+    race: Race<Candidate> | undefined,
+    resolved: ResolvedName | undefined,
+  ): Promise<net.Socket> {
+    const { socket } = tunnel;
+    this.#report.hop = tunnel.hop;
+    this.#report.handshake = tunnel.handshake;
+    const attempts = race ? race.attempts.map((a) => this.#attemptReport(a)) : [];
+    const report = this.#baseReport(attempts, resolved);
+    const won = race?.attempts.find((a) => a.outcome === 'connected');
+    if (won) {
+      report.winner = {
+        address: won.candidate.address,
+        family: won.candidate.family,
+        port: this.#target.port,
+        localAddress: socket.localAddress,
+        localPort: socket.localPort,
+        connectMs: round(won.endMs ?? this.#rel()),
+      };
+    }
+    if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
+    if (this.#cfg.keepAlive !== undefined)
+      socket.setKeepAlive(this.#cfg.keepAlive, this.#cfg.keepAliveInitialDelayMs);
+    const options = this.#cfg.tls;
+    if (options === undefined) {
+      report.durationMs = this.#rel();
+      attachReport(socket, report);
+      return socket;
+    }
+    const servername = options.servername ?? (this.#target.hostKind === 0 ? this.#target.host : undefined);
+    const startMs = this.#rel();
+    report.tls = { startMs, servername };
+    return new Promise<net.Socket>((resolve, reject) => {
+      const tlsSocket = tls.connect({
+        ...options,
+        socket,
+        servername,
+        host: options.host ?? this.#target.host,
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const fail = (code: string, message: string) => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#cancels.delete(cancel);
+        tlsSocket.destroy();
+        socket.destroy();
+        if (this.#aborted) {
+          reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
+          return;
+        }
+        const endMs = this.#rel();
+        report.tls = { startMs, endMs, servername };
+        report.durationMs = endMs;
+        const address = won?.candidate.address ?? this.#target.host;
+        reject(
+          new DialError({
+            host: this.#target.host,
+            port: this.#target.port,
+            code,
+            message: `connect ${this.#where()} through ${this.#proxy.display} failed in ${formatDuration(endMs)}: TLS handshake with ${address}: ${message} (${code})`,
+            attempts: [
+              {
+                address,
+                family: won?.candidate.family ?? 4,
+                port: this.#target.port,
+                phase: 'tls',
+                code,
+                message,
+                startMs,
+                durationMs: endMs - startMs,
+                proxy: this.#proxy.display,
+              },
+            ],
+            elapsedMs: endMs,
+            proxy: this.#proxy.display,
+            report,
+          }),
+        );
+      };
+      const cancel = () => fail('ECANCELED', 'cancelled');
+      this.#cancels.add(cancel);
+      const remaining = this.#remainingMs();
+      if (Number.isFinite(remaining)) {
+        timer = setTimeout(
+          () => fail('ETIMEDOUT', `no handshake within the ${formatDuration(this.#cfg.timeoutMs)} timeout`),
+          Math.max(0, Math.min(remaining, 2 ** 31 - 1)),
+        );
+      }
+      tlsSocket.once('secureConnect', () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#cancels.delete(cancel);
+        tlsSocket.removeAllListeners('error');
+        const endMs = this.#rel();
+        report.tls = {
+          startMs,
+          endMs,
+          servername,
+          protocol: tlsSocket.getProtocol(),
+          alpnProtocol: tlsSocket.alpnProtocol,
+          sessionReused: tlsSocket.isSessionReused(),
+        };
+        report.durationMs = endMs;
+        attachReport(tlsSocket, report);
+        resolve(tlsSocket);
+      });
+      tlsSocket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_TLS', err.message));
+    });
+  }
+}
+
+function hostKindOf(host: string): 0 | 4 | 6 {
+  return isIP(host);
+}
