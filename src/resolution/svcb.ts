@@ -192,7 +192,8 @@ function readParam(key: number, value: Uint8Array, params: SvcParams): string | 
       params.ech = Uint8Array.from(value);
       return undefined;
     default:
-      (params.unknown ??= []).push({ key, value: Uint8Array.from(value) });
+      params.unknown ??= [];
+      params.unknown.push({ key, value: Uint8Array.from(value) });
       return undefined;
   }
 }
