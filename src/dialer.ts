@@ -19,7 +19,11 @@ import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
 import { parseHost, parseTarget } from './target.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
-export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
+export type DialTarget =
+  | string
+  | URL
+  | { host?: string; hostname?: string; port?: number | string }
+  | { srv: string };
 
 /**
  * A URL string whose scheme makes the dial TLS (`https:`, `wss:`). With these, `dial()` is typed to

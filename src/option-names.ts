@@ -42,6 +42,7 @@ export const DIAL_OPTION_NAMES = names<keyof DialOptions>({
   noDelay: true,
   keepAlive: true,
   keepAliveInitialDelay: true,
+  httpsRecords: true,
 });
 
 /** What `new Dialer()` takes besides the dial options (DialerOptions, with ResolverSettings). */

@@ -100,6 +100,12 @@ export interface DialOptions {
   keepAlive?: boolean | undefined;
   /** Initial keep-alive delay in ms when keepAlive is on. */
   keepAliveInitialDelay?: number | undefined;
+  /**
+   * Ask for HTTPS records (RFC 9460) in parallel with A/AAAA when the target is an `https:`/`wss:` URL or
+   * `tls` is set, and dial the endpoints they name (port, ALPN, address hints), the name's own A/AAAA
+   * last. Default true; `false` turns it off.
+   */
+  httpsRecords?: boolean | undefined;
 }
 
 /** Defaults as documented above. */
@@ -135,6 +141,8 @@ export interface DialConfig {
   readonly noDelay: boolean | undefined;
   readonly keepAlive: boolean | undefined;
   readonly keepAliveInitialDelayMs: number | undefined;
+  /** HTTPS records are asked for https:/wss:/TLS dials (see DialOptions.httpsRecords). */
+  readonly httpsRecords: boolean;
 }
 
 function bad(name: string, expected: string, got: unknown): TypeError {
@@ -318,6 +326,7 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
       keepAliveInitialDelay === undefined
         ? base?.keepAliveInitialDelayMs
         : number('keepAliveInitialDelay', keepAliveInitialDelay, 0, 2 ** 31 - 1, 0),
+    httpsRecords: bool('httpsRecords', o.httpsRecords) ?? base?.httpsRecords ?? true,
   });
 }
 

@@ -96,7 +96,7 @@ describe('waiting for the service records (HEv3 §4.2)', () => {
     d.at(5, (r, n) => r.answer(6, [ep('2001:db8::1', 443, 1, '')], n));
     d.advanceTo(20);
     assert.deepEqual(d.starts(), [], 'the AAAA alone does not start while the records are out');
-    d.at(20, (r, n) => r.services([{ source: '', bucket: 0 }], n));
+    d.at(20, (r, n) => r.services([{ source: '', bucket: 0 }], n, [6, 4]));
     d.at(20, (r, n) => r.answer(6, [ep('2001:db8::1', 8443, 0, '')], n));
     assert.deepEqual(d.starts(), ['20 start #0 2001:db8::1:8443']);
   });
@@ -113,7 +113,7 @@ describe('waiting for the service records (HEv3 §4.2)', () => {
   test('no records and no address: the race fails for DNS once the records are known to be absent', () => {
     const d = new Driver(config({ families: [], awaitServices: true }));
     assert.equal(d.result, undefined);
-    d.at(30, (r, n) => r.services([], n));
+    d.at(30, (r, n) => r.services([], n, [6, 4]));
     assert.equal(d.result, 'fail dns');
   });
 });
@@ -128,6 +128,7 @@ describe('service priority buckets', () => {
           { source: 'b.example', bucket: 1 },
         ],
         n,
+        [6, 4],
       ),
     );
     d.at(15, (r, n) => r.answer(6, [ep('2001:db8::b', 20, 1, 'b.example')], n, { source: 'b.example' }));
@@ -147,6 +148,7 @@ describe('service priority buckets', () => {
           { source: 'b.example', bucket: 1 },
         ],
         n,
+        [6, 4],
       ),
     );
     d.at(10, (r, n) => r.answer(6, [ep('2001:db8::b', 20, 1, 'b.example')], n, { source: 'b.example' }));
@@ -162,7 +164,7 @@ describe('service priority buckets', () => {
 
   test('one endpoint listed by two buckets is tried once', () => {
     const d = new Driver(config({ families: [6], awaitServices: true }));
-    d.at(0, (r, n) => r.services([{ source: '', bucket: 0 }], n));
+    d.at(0, (r, n) => r.services([{ source: '', bucket: 0 }], n, [6, 4]));
     d.at(1, (r, n) =>
       r.answer(
         6,
@@ -180,7 +182,7 @@ describe('service priority buckets', () => {
 describe('RFC 9460 §7.3 hints', () => {
   test('hints start the race before the target answers; the answer drops untried hints and adds its own', () => {
     const d = new Driver(config({ families: [], awaitServices: true }));
-    d.at(5, (r, n) => r.services([{ source: 'svc.example', bucket: 0 }], n));
+    d.at(5, (r, n) => r.services([{ source: 'svc.example', bucket: 0 }], n, [6, 4]));
     d.at(5, (r, n) =>
       r.answer(6, [ep('2001:db8::1', 443, 0, 'svc.example'), ep('2001:db8::2', 443, 0, 'svc.example')], n, {
         source: 'svc.example',
@@ -204,7 +206,7 @@ describe('RFC 9460 §7.3 hints', () => {
 
   test('the race does not end exhausted on failed hints while the real answer is out', () => {
     const d = new Driver(config({ families: [], awaitServices: true }));
-    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n));
+    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
     d.at(1, (r, n) =>
       r.answer(4, [ep('192.0.2.1', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
     );

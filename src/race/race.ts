@@ -333,19 +333,23 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
 
   /**
    * The service records are in (or failed: `targets` empty). Each target whose A/AAAA the shell now
-   * resolves is awaited for every family of the race, with the best bucket it serves: an answer for a
+   * resolves is awaited for each of `families` (default: the race's), with the best bucket it serves: an answer for a
    * later bucket does not start the race while one for a better bucket is out (it waits the Resolution
    * Delay, as an A answer waits for AAAA). The origin's own answers (source '') may be listed too, to
    * give them a bucket. With nothing known and nothing awaited, the race fails ('dns').
    */
-  services(targets: ReadonlyArray<{ source: string; bucket: number }>, nowMs: number): RaceStep<C> {
+  services(
+    targets: ReadonlyArray<{ source: string; bucket: number }>,
+    nowMs: number,
+    families: readonly Family[] = this.#cfg.families,
+  ): RaceStep<C> {
     if (this.#done || !this.#pending.delete(SERVICES)) return this.#idle(nowMs);
     for (const { source, bucket } of targets) {
       this.#sourceBuckets ??= new Map();
       const known = this.#sourceBuckets.get(source);
       this.#sourceBuckets.set(source, known === undefined ? bucket : Math.min(known, bucket));
       if (source === '') continue;
-      for (const f of this.#cfg.families.length > 0 ? this.#cfg.families : ([6, 4] as const)) {
+      for (const f of families) {
         this.#pending.add(answerKey(f, source));
       }
     }

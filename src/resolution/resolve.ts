@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import { type Clock, realClock } from '../clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
-import { type DnsClientOptions, DnsServerMemory, queryAddresses } from './dns-client.js';
+import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
+import { type ServiceQuerySender, ServiceRecordCache } from './service-lookup.js';
 import {
   DnsQueries,
   type QueryOutcome,
@@ -162,6 +163,8 @@ export class NameResolver {
   #rotate = false;
   /** Servers known not to speak EDNS (RFC 6891 §7), for the life of this resolver. */
   readonly #serverMemory = new DnsServerMemory();
+  /** SRV/HTTPS/SVCB answers, by the TTL rules of A/AAAA (made on the first service query). */
+  #serviceCache: ServiceRecordCache | undefined;
 
   /**
    * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
@@ -239,6 +242,18 @@ export class NameResolver {
             },
       () => undefined,
     );
+  }
+
+  /**
+   * Sends SRV/HTTPS/SVCB queries straight to the DNS servers (resolv.conf or `nameservers`, with their
+   * timeouts; no hosts file, no search list: service names are asked as written) and caches their answers.
+   */
+  serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache } {
+    this.#configure(nowMs);
+    this.#serviceCache ??= new ServiceRecordCache();
+    const send: ServiceQuerySender = (name, type) =>
+      queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>;
+    return { send, cache: this.#serviceCache };
   }
 
   /** Where `host` (a name, not a literal) goes under `choice`, and why. */
