@@ -6,7 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
@@ -35,7 +38,8 @@ describe('dials through service records (loopback)', () => {
   const plain = trackConnections(net.createServer((s) => s.resume()));
   const plain2 = trackConnections(net.createServer((s) => s.resume()));
   const secure = trackConnections(
-    tls.createServer({ ...cert, ALPNProtocols: ['h2', 'http/1.1'] }, (s) => s.resume()),
+    // The server prefers http/1.1: only the record's intersection (h2) makes it pick h2.
+    tls.createServer({ ...cert, ALPNProtocols: ['http/1.1', 'h2'] }, (s) => s.resume()),
   );
   let port = 0;
   let port2 = 0;
@@ -204,6 +208,24 @@ describe('dials through service records (loopback)', () => {
     assert.equal(dns.queryCount(undefined, 'UNKNOWN_65'), 0, 'no HTTPS query without https: or tls');
     await assert.rejects(dialer.dial(`https://www.svc.test:${dead}/`, { tls: false, httpsRecords: false }));
     assert.equal(dns.queryCount(undefined, 'UNKNOWN_65'), 0, 'httpsRecords: false');
+    // Names the hosts file has, and custom resolvers, are answered without DNS: no HTTPS query either.
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-svc-'));
+    try {
+      writeFileSync(join(dir, 'hosts'), '127.0.0.2 www.svc.test\n');
+      const withHosts = new Dialer({ ...options, hostsPath: join(dir, 'hosts') });
+      await assert.rejects(withHosts.dial('https://www.svc.test/', { tls: false, timeout: 2000 }));
+      const custom = new Dialer(options);
+      await assert.rejects(
+        custom.dial('https://www.svc.test/', {
+          tls: false,
+          timeout: 2000,
+          resolver: async () => ['127.0.0.2'],
+        }),
+      );
+      assert.equal(dns.queryCount(undefined, 'UNKNOWN_65'), 0, 'hosts file and custom resolver');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('hints connect long before a slow A answer (RFC 9460 §7.3)', async () => {

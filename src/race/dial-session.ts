@@ -125,8 +125,6 @@ function serviceState(target: Target, cfg: DialConfig): ServiceState | undefined
   } else if (
     target.hostKind === 0 &&
     cfg.httpsRecords &&
-    // Only with netdial's own DNS: a custom or system resolver is the caller's choice of where names go.
-    (cfg.resolver === 'auto' || cfg.resolver === 'dns') &&
     // RFC 6761 §6.3: localhost names never go to DNS.
     target.host !== 'localhost' &&
     !target.host.endsWith('.localhost') &&
@@ -262,7 +260,11 @@ class DialSession {
     // An IP literal is its own family's only answer; the other family is not asked (and not reported).
     const families: Family[] =
       cfg.family !== 0 ? [cfg.family] : target.hostKind !== 0 ? [target.hostKind] : [6, 4];
-    this.#svc = serviceState(target, cfg);
+    const svc = serviceState(target, cfg);
+    this.#svc =
+      svc?.kind === 'https' && deps.resolver.answersWithoutDns(target.host, cfg.resolver, this.#t0)
+        ? undefined
+        : svc;
     const memory = deps.memory;
     // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some. It is
     // decided per attempt, from what is known of that destination (see attemptDelayFor); this first

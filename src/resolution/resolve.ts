@@ -256,6 +256,17 @@ export class NameResolver {
     return { send, cache: this.#serviceCache };
   }
 
+  /**
+   * Whether `host` is answered without netdial's DNS: a custom or system resolver, or a name the hosts
+   * file has. HTTPS records are not asked for such names (browsers skip DNS entirely for hosts-file names).
+   */
+  answersWithoutDns(host: string, choice: ResolverChoice, nowMs: number): boolean {
+    if (typeof choice === 'function' || choice === 'system') return true;
+    if (this.#path(host, choice, nowMs).resolver !== 'netdial') return true;
+    const entries = this.#hosts?.lookup(host, nowMs);
+    return entries !== undefined && entries.length > 0;
+  }
+
   /** Where `host` (a name, not a literal) goes under `choice`, and why. */
   #path(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
     if (typeof choice === 'function') return { resolver: 'custom', reason: 'resolver option: a function' };
