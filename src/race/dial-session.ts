@@ -591,9 +591,11 @@ class DialSession {
   }
 
   /**
-   * Service order: record priority first (RFC 2782, RFC 9460 §2.4.1), then — within a priority — buckets
-   * whose every endpoint the Dialer's history has demoted last (dead targets go after live ones across
-   * dials), then the record order; inside a bucket the usual order (RFC 6724, history, interleaving).
+   * Service order: buckets whose every endpoint the Dialer's history has demoted (failed recently, in
+   * backoff) after the live ones, then record priority (RFC 2782, RFC 9460 §2.4.1), then record order;
+   * inside a bucket the usual order (RFC 6724, history, interleaving). Deviation: RFC 2782 has clients
+   * try priorities strictly in order; netdial puts a target that just failed after the reachable ones,
+   * as RFC 8305 §4 does for addresses, until its backoff ends (1 to 10 minutes).
    */
   #orderEndpoints(known: readonly Candidate[]): Candidate[] {
     const svc = this.#svc!;
@@ -622,7 +624,7 @@ class DialSession {
     const buckets = [...groups.keys()].sort((a, b) => {
       const ra = ranks.get(a)!;
       const rb = ranks.get(b)!;
-      return ra.priority - rb.priority || ra.dead - rb.dead || a - b;
+      return ra.dead - rb.dead || ra.priority - rb.priority || a - b;
     });
     const out: Candidate[] = [];
     for (const bucket of buckets) {
