@@ -16,6 +16,7 @@ import { Nat64Prefixes, parseNat64Prefix } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
 import { SourceAddressProbe } from './race/source-address.js';
 import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
+import { resolveServices } from './resolution/resolve-services.js';
 import { parseHost, parseTarget } from './target.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
@@ -118,14 +119,32 @@ export class Dialer {
    */
   async resolve(host: DialTarget, options?: DialOptions): Promise<ResolvedName> {
     let name: { host: string; absolute: boolean; port: number | undefined };
+    let service: 'srv' | 'https' | undefined;
     if (typeof host === 'string' && (isIP(host) !== 0 || /^[^:!/[\]]*$/.test(host))) {
       const h = parseHost(host);
       name = { host: h.host, absolute: h.absolute, port: undefined };
     } else {
       const t = parseTarget(host);
       name = { host: t.host, absolute: t.absolute, port: t.port };
+      // Service records as a dial would ask them: SRV targets; https:/wss: URLs (httpsRecords: false: not).
+      if (t.srv) service = 'srv';
+      else if (t.hostKind === 0 && (t.scheme === 'https' || t.scheme === 'wss')) service = 'https';
     }
     const cfg = resolveOptions(options, this.#defaults);
+    if (
+      service === 'srv' ||
+      (service === 'https' &&
+        cfg.httpsRecords &&
+        !this.#resolver.answersWithoutDns(name.host, cfg.resolver, this.#clock.now()))
+    ) {
+      return resolveServices(service, name.host, name.port ?? 0, cfg, {
+        resolver: this.#resolver,
+        probe: this.#probe,
+        clock: this.#clock,
+        memory: this.#memory,
+        nat64: this.#nat64,
+      });
+    }
     return resolveName(name.host, name.absolute, name.port, cfg, {
       resolver: this.#resolver,
       probe: this.#probe,

@@ -6,13 +6,38 @@
  * the lab's TLS listeners are issue #17's TLS half.)
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_ZONE, enterLab, LAB, withLab } from '../lab/index.js';
 import { Dialer, type DialerOptions, type DialError, getReport } from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 
 const { good, blackholed } = LAB.addresses;
 const PORT = LAB.ports.discard;
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+/** Runs the CLI with stdin closed at once; killed by PID after 20 s. */
+function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdin.on('error', () => {});
+  child.stdin.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+  });
+}
 
 function fresh(options: DialerOptions = {}): Dialer {
   return new Dialer({ memory: false, resolver: 'dns', ...options });
@@ -161,6 +186,45 @@ if (await enterLab(import.meta.url)) {
         assert.equal(e.attempts.filter((a) => a.phase === 'tcp').length, 0);
         return true;
       });
+    });
+  });
+
+  test('CLI: netdial srv!… connects; trace and resolve show the records and their buckets', async () => {
+    await withLab(DEFAULT_ZONE, async () => {
+      const nc = await runCli(['-v', '--no-memory', 'srv!_discard._tcp.lab.test']);
+      assert.equal(nc.code, 0, nc.stderr);
+      assert.match(nc.stderr, new RegExp(`\\[${good.v6[6]}\\]:${PORT}`));
+
+      const trace = await runCli(['trace', '--no-memory', 'srv!_discard._tcp.lab.test']);
+      assert.equal(trace.code, 0, trace.stderr);
+      // trace prints to stderr (stdout carries the connection's data).
+      assert.match(trace.stderr, /^connect srv!_discard\._tcp\.lab\.test: connected to /);
+      assert.match(trace.stderr, /service records\n {2}SRV _discard\._tcp\.lab\.test/);
+      assert.match(trace.stderr, /bucket 0 +srv-dead\.lab\.test:9 +priority 10/);
+      assert.match(trace.stderr, /bucket 1 +srv-live\.lab\.test:9 +priority 20/);
+      assert.match(trace.stderr, /winner priority 20 srv-live\.lab\.test:9/);
+
+      const resolved = await runCli(['resolve', 'https://svc-priority.lab.test/']);
+      assert.equal(resolved.code, 0, resolved.stderr);
+      assert.match(resolved.stdout, /bucket 0 +svc-p1\.lab\.test:9 +priority 1/);
+      assert.match(resolved.stdout, /bucket 1 +svc-p2\.lab\.test:9 +priority 2/);
+      // Rows: bucket 0's blackholed address, bucket 1's good one, then the name's own at 443.
+      const rows = resolved.stdout.split('\n').filter((l) => /^ {2}\d+ /.test(l));
+      assert.deepEqual(
+        rows.map((l) => l.trim().split(/\s+/).slice(1, 4)),
+        [
+          ['0', blackholed.v6[4], String(PORT)],
+          ['1', good.v6[4], String(PORT)],
+          ['fallback', good.v6[5], '443'],
+          ['fallback', good.v4[5], '443'],
+        ],
+      );
+
+      const json = await runCli(['resolve', '--json', 'srv!_weighted._tcp.lab.test']);
+      assert.equal(json.code, 0, json.stderr);
+      const parsed = JSON.parse(json.stdout) as { service: { type: string; records: unknown[] } };
+      assert.equal(parsed.service.type, 'SRV');
+      assert.equal(parsed.service.records.length, 2);
     });
   });
 }
