@@ -62,6 +62,9 @@ describe('dials through service records (loopback)', () => {
             { priority: 20, weight: 0, port: port2, target: 'live.svc.test' },
           ],
         },
+        '_tls._tcp.www.svc.test': {
+          SRV: [{ priority: 1, weight: 0, port: tlsPort, target: 'tls.svc.test' }],
+        },
         '_none._tcp.svc.test': { SRV: [{ priority: 0, weight: 0, port: 0, target: '.' }] },
         'dead.svc.test': { A: ['127.0.0.5'], AAAA: [] },
         'live.svc.test': { A: ['127.0.0.3'], AAAA: [] },
@@ -169,6 +172,17 @@ describe('dials through service records (loopback)', () => {
       assert.equal(e.attempts[0]?.phase, 'dns');
       return true;
     });
+  });
+
+  test('SRV with TLS: the certificate is checked against the source domain, not the record target', async () => {
+    const socket = await new Dialer(options).dial('srv!_tls._tcp.www.svc.test', { tls: { ca: cert.cert } });
+    try {
+      assert.equal((socket as tls.TLSSocket).authorized, true);
+      assert.equal(getReport(socket)?.tls?.servername, 'www.svc.test');
+      assert.equal(socket.remotePort, tlsPort);
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('SRV targets that are not _service._tcp names are TypeErrors', async () => {

@@ -1066,7 +1066,10 @@ class DialSession {
     const options = this.#cfg.tls!;
     const isName = this.#target.hostKind === 0;
     // SNI carries the host name, never an IP (RFC 6066 §3); the certificate is checked against the name.
-    const servername = options.servername ?? (isName ? this.#target.host : undefined);
+    // An SRV target's TLS identity is its source domain, the name after `_service._proto.` (RFC 6125
+    // §6.2.1, RFC 7673 §5.1 "source domain"), never the SRV record's target.
+    const identity = this.#target.srv ? this.#target.host.split('.').slice(2).join('.') : this.#target.host;
+    const servername = options.servername ?? (isName ? identity : undefined);
     const startMs = this.#rel(this.#now());
     report.tls = { startMs, servername };
     const tlsSocket = tls.connect({
@@ -1075,7 +1078,7 @@ class DialSession {
       ...(c.alpn !== undefined ? { ALPNProtocols: c.alpn } : {}),
       socket,
       servername,
-      host: options.host ?? this.#target.host,
+      host: options.host ?? identity,
     });
     this.#tlsSocket = tlsSocket;
     this.#tcpUnderTls = socket;
