@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import { Dialer, type DialerOptions, type DialError, getReport, isDialError } from '../src/index.js';
+import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, trackConnections } from './support/servers.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 
@@ -64,6 +65,16 @@ describe('dials through service records (loopback)', () => {
         },
         '_tls._tcp.www.svc.test': {
           SRV: [{ priority: 1, weight: 0, port: tlsPort, target: 'tls.svc.test' }],
+        },
+        '_slow._tcp.svc.test': {
+          delayMs: { SRV: 3000 },
+          SRV: [{ priority: 1, weight: 0, port: port2, target: 'live.svc.test' }],
+        },
+        // Another port than 443: the HTTPS records are at _PORT._https.NAME (RFC 9460 §9.1); this answer is slow.
+        'slowrec.svc.test': { A: ['127.0.0.2'], AAAA: [] },
+        [`_${port}._https.slowrec.svc.test`]: {
+          delayMs: { HTTPS: 3000 },
+          HTTPS: [{ priority: 1, targetName: '.', params: {} }],
         },
         '_none._tcp.svc.test': { SRV: [{ priority: 0, weight: 0, port: 0, target: '.' }] },
         'dead.svc.test': { A: ['127.0.0.5'], AAAA: [] },
@@ -180,6 +191,38 @@ describe('dials through service records (loopback)', () => {
       assert.equal((socket as tls.TLSSocket).authorized, true);
       assert.equal(getReport(socket)?.tls?.servername, 'www.svc.test');
       assert.equal(socket.remotePort, tlsPort);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('abort and timeout while the service query is out leave nothing behind', async () => {
+    const dialer = new Dialer(options);
+    const baseline = activeResources();
+    const controller = new AbortController();
+    const aborted = dialer.dial('srv!_slow._tcp.svc.test', { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('enough')), 100);
+    await assert.rejects(aborted, (e: Error & { code?: string }) => e.code === 'ABORT_ERR');
+    await assert.rejects(dialer.dial('srv!_slow._tcp.svc.test', { timeout: 200 }), (e: DialError) => {
+      assert.equal(e.code, 'ETIMEDOUT');
+      return true;
+    });
+    // The DNS server (in this process) holds its two delayed answers for 3 s; once they are sent, nothing
+    // of either dial may be left.
+    await new Promise((r) => setTimeout(r, 3200));
+    await assertNoLeaks(baseline);
+  });
+
+  test('an HTTPS answer that does not come holds the race back only for the Resolution Delay', async () => {
+    const t0 = performance.now();
+    const socket = await new Dialer(options).dial(`https://slowrec.svc.test:${port}/`, { tls: false });
+    try {
+      const ms = performance.now() - t0;
+      assert.ok(ms < 1500, `took ${ms} ms; the HTTPS answer takes 3000 ms`);
+      const report = getReport(socket)!;
+      assert.equal(report.service?.fallback, true);
+      const first = report.attempts[0]!;
+      assert.ok(first.startMs >= 45, `first attempt at ${first.startMs} ms: it waited the Resolution Delay`);
     } finally {
       socket.destroy();
     }
