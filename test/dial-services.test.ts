@@ -298,6 +298,33 @@ describe('dials through service records (loopback)', () => {
     }
   });
 
+  test('the address policy screens hints and record targets like any address', async () => {
+    // svc-hints' hint and A are 127.0.0.2: denied, the dial has nothing to try and says why.
+    await assert.rejects(
+      new Dialer({ ...options, policy: { deny: ['127.0.0.2/32'] } }).dial('https://hinted.svc.test/', {
+        tls: false,
+        timeout: 5000,
+      }),
+      (e: DialError) => {
+        assert.equal(e.code, 'ERR_NETDIAL_DENIED');
+        assert.equal(e.attempts.filter((a) => a.phase === 'tcp').length, 0);
+        return true;
+      },
+    );
+    // SRV: the denied priority-20 target leaves only the refused priority-10 one.
+    await assert.rejects(
+      new Dialer({ ...options, policy: { deny: ['127.0.0.3/32'] } }).dial('srv!_db._tcp.svc.test'),
+      (e: DialError) => {
+        assert.deepEqual(
+          e.attempts.filter((a) => a.phase === 'tcp').map((a) => a.address),
+          ['127.0.0.5'],
+        );
+        assert.ok(e.attempts.some((a) => a.phase === 'policy'));
+        return true;
+      },
+    );
+  });
+
   test('AliasMode chain apex -> cdn: the cdn record and its addresses; a loop falls back to the origin', async () => {
     const dialer = new Dialer(options);
     const socket = await dialer.dial('https://apex.svc.test/', { tls: false });

@@ -539,10 +539,13 @@ class DialSession {
         const hints = family === 4 ? b.ipv4hint : b.ipv6hint;
         const slot = slotKey(family, source);
         if (hints.length === 0 || svc.answered.has(slot)) continue;
+        // With localAddress, every destination's source is that address (as for answers).
+        const local = this.#cfg.localAddress;
         let base: Candidate[] = hints.map((address) => ({
           address,
           family,
           precedence: precedence(address),
+          ...(local === undefined ? {} : { sourceAddress: local }),
         }));
         if (this.#cfg.policy) base = this.#screen(base, b.targetName, this.#rel(now));
         if (base.length === 0) continue;
