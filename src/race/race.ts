@@ -24,7 +24,7 @@ export interface RaceCandidate {
   /** The endpoint's port when a service record gave one. Default: the dial's port. */
   port?: number | undefined;
   /**
-   * Service bucket (draft-ietf-happy-happyeyeballs-v3 §4.3: service priority first): endpoints of lower
+   * Service bucket (draft-ietf-happy-happyeyeballs-v3 sorts by service priority first): endpoints of lower
    * buckets are ordered first by the shell's `order`, and an answer for a later bucket does not start the
    * race while a better bucket's answer is still awaited (it waits the Resolution Delay). Default 0.
    */
@@ -86,7 +86,7 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
   /**
    * A service record query (HTTPS/SVCB or SRV) is out: the race does not start before its answer, or
    * until the Resolution Delay after the first positive address answer has passed
-   * (draft-ietf-happy-happyeyeballs-v3 §4.2). See `services()`. Default false.
+   * (draft-ietf-happy-happyeyeballs-v3-01 §4.2). See `services()`. Default false.
    */
   awaitServices?: boolean | undefined;
 }
@@ -253,7 +253,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     // RFC 8305 §3: a positive AAAA answer (the preferred family) starts the race at once; any other
     // positive answer while an answer is outstanding waits the Resolution Delay. netdial counts an
     // AAAA answer whose every address is demoted by history as "any other" (see isDemoted), and so is one
-    // that arrives while the service records are awaited (draft-ietf-happy-happyeyeballs-v3 §4.2) or
+    // that arrives while the service records are awaited (draft-ietf-happy-happyeyeballs-v3-01 §4.2) or
     // that serves a later bucket than an answer still awaited (service priority first).
     if (
       family === PREFERRED &&
