@@ -285,6 +285,18 @@ describe('dials through service records (loopback)', () => {
     }
   });
 
+  test('HTTPS answers are cached by a Dialer with memory, never by one without', async () => {
+    for (const [memory, expected] of [
+      [true, 1],
+      [false, 2],
+    ] as const) {
+      dns.resetLog();
+      const dialer = new Dialer({ ...options, memory });
+      for (let i = 0; i < 2; i++) (await dialer.dial('https://www.svc.test/', { tls: false })).destroy();
+      assert.equal(dns.queryCount('www.svc.test', 'UNKNOWN_65'), expected, `memory: ${memory}`);
+    }
+  });
+
   test('hints connect long before a slow A answer (RFC 9460 §7.3)', async () => {
     const t0 = performance.now();
     const socket = await new Dialer(options).dial('https://hinted.svc.test/', { tls: false });

@@ -163,8 +163,12 @@ export class NameResolver {
   #rotate = false;
   /** Servers known not to speak EDNS (RFC 6891 §7), for the life of this resolver. */
   readonly #serverMemory = new DnsServerMemory();
-  /** SRV/HTTPS/SVCB answers, by the TTL rules of A/AAAA (made on the first service query). */
+  /**
+   * SRV/HTTPS/SVCB answers, by the TTL rules of A/AAAA (made on the first service query); only when A/AAAA
+   * are cached too (a Dialer with memory): a Dialer without memory remembers nothing.
+   */
   #serviceCache: ServiceRecordCache | undefined;
+  readonly #cachesAnswers: boolean;
 
   /**
    * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
@@ -178,6 +182,7 @@ export class NameResolver {
   ) {
     this.#settings = settings;
     this.#clock = clock ?? realClock;
+    this.#cachesAnswers = cache !== undefined;
     this.#queries = new DnsQueries(
       cache,
       (name, type) => queryAddresses(name, type, this.#nextClientOptions()),
@@ -248,9 +253,9 @@ export class NameResolver {
    * Sends SRV/HTTPS/SVCB queries straight to the DNS servers (resolv.conf or `nameservers`, with their
    * timeouts; no hosts file, no search list: service names are asked as written) and caches their answers.
    */
-  serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache } {
+  serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache | undefined } {
     this.#configure(nowMs);
-    this.#serviceCache ??= new ServiceRecordCache();
+    if (this.#cachesAnswers) this.#serviceCache ??= new ServiceRecordCache();
     const send: ServiceQuerySender = (name, type) =>
       queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>;
     return { send, cache: this.#serviceCache };
