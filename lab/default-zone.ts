@@ -7,6 +7,7 @@ import type { Zone, ZoneRecordSet } from './zone.js';
 
 const { good, slow, refused, blackholed, unreachable, clientUnreachable } = LAB.addresses;
 const { tls } = LAB;
+const PORT_DISCARD = LAB.ports.discard;
 
 /** One named scenario of the default zone. */
 export interface Scenario {
@@ -140,6 +141,85 @@ export const SCENARIOS: readonly Scenario[] = [
     'tls-wrong-name',
     { A: [good.v4[0]], AAAA: [tls.wrongName.v6] },
     'AAAA presents a certificate for another name on 443, A good (with { tls: true })',
+  ),
+  // Service records (RFC 9460 HTTPS, RFC 2782 SRV). Port 9 (discard) listens on the good addresses.
+  scenario(
+    'svc-hints',
+    {
+      A: [good.v4[2]],
+      AAAA: [good.v6[2]],
+      delayMs: { A: 1500, AAAA: 1500 },
+      HTTPS: [
+        {
+          priority: 1,
+          targetName: '.',
+          params: { port: PORT_DISCARD, ipv4hint: [good.v4[2]], ipv6hint: [good.v6[2]] },
+        },
+      ],
+    },
+    'HTTPS record with port 9 and hints; A/AAAA answers 1500 ms late',
+  ),
+  scenario(
+    'svc-port',
+    {
+      A: [good.v4[0]],
+      AAAA: [good.v6[0]],
+      HTTPS: [{ priority: 1, targetName: '.', params: { port: PORT_DISCARD } }],
+    },
+    'HTTPS record moving https (443) to port 9',
+  ),
+  scenario(
+    'svc-alias',
+    { HTTPS: [{ priority: 0, targetName: `svc-alias2.${LAB.zoneSuffix}`, params: {} }] },
+    'HTTPS AliasMode -> svc-alias2 -> svc-port (a chain of two)',
+  ),
+  scenario(
+    'svc-alias2',
+    { HTTPS: [{ priority: 0, targetName: `svc-port.${LAB.zoneSuffix}`, params: {} }] },
+    'HTTPS AliasMode -> svc-port',
+  ),
+  scenario(
+    'svc-priority',
+    {
+      A: [good.v4[5]],
+      AAAA: [good.v6[5]],
+      HTTPS: [
+        { priority: 1, targetName: `svc-p1.${LAB.zoneSuffix}`, params: { port: PORT_DISCARD } },
+        { priority: 2, targetName: `svc-p2.${LAB.zoneSuffix}`, params: { port: PORT_DISCARD } },
+      ],
+    },
+    'HTTPS priority 1 target blackholed, priority 2 target good (port 9)',
+  ),
+  scenario('svc-p1', { AAAA: [blackholed.v6[4]] }, 'blackholed (priority 1 of svc-priority)'),
+  scenario('svc-p2', { AAAA: [good.v6[4]] }, 'good (priority 2 of svc-priority)'),
+  scenario(
+    '_discard._tcp',
+    {
+      SRV: [
+        { priority: 10, weight: 0, port: PORT_DISCARD, target: `srv-dead.${LAB.zoneSuffix}` },
+        { priority: 20, weight: 0, port: PORT_DISCARD, target: `srv-live.${LAB.zoneSuffix}` },
+      ],
+    },
+    'SRV: priority 10 blackholed, priority 20 good (port 9)',
+  ),
+  scenario('srv-dead', { AAAA: [blackholed.v6[5]] }, 'blackholed (SRV priority 10)'),
+  scenario('srv-live', { AAAA: [good.v6[6]] }, 'good (SRV priority 20)'),
+  scenario(
+    '_weighted._tcp',
+    {
+      SRV: [
+        { priority: 1, weight: 30, port: PORT_DISCARD, target: `srv-heavy.${LAB.zoneSuffix}` },
+        { priority: 1, weight: 10, port: PORT_DISCARD, target: `srv-light.${LAB.zoneSuffix}` },
+      ],
+    },
+    'SRV: one priority, weights 30 and 10 (port 9)',
+  ),
+  scenario('srv-heavy', { A: [good.v4[6]] }, 'good (SRV weight 30)'),
+  scenario('srv-light', { A: [good.v4[7]] }, 'good (SRV weight 10)'),
+  scenario(
+    '_none._tcp',
+    { SRV: [{ priority: 0, weight: 0, port: 0, target: '.' }] },
+    'SRV: "no service" (target .)',
   ),
 ];
 

@@ -4,6 +4,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Answer } from 'dns-packet';
+import { encodeSvcbRdata, type SvcbRecord } from '../src/resolution/svcb.js';
 
 /** How a name fails for one type instead of answering. `DROP` sends no response at all. */
 export type DnsFailure = 'SERVFAIL' | 'NXDOMAIN' | 'NODATA' | 'REFUSED' | 'DROP';
@@ -18,13 +19,26 @@ export interface ZoneRecordSet {
   CNAME?: string;
   /** TTL of every record of this set, seconds. Default 60. */
   ttl?: number;
+  /** SRV records (RFC 2782); `target` without the trailing dot, `.` for "no service". */
+  SRV?: ReadonlyArray<{ priority: number; weight: number; port: number; target: string }>;
+  /** HTTPS records (RFC 9460 §9), encoded by netdial's codec. */
+  HTTPS?: readonly SvcbRecord[];
+  /** SVCB records (RFC 9460 §2). */
+  SVCB?: readonly SvcbRecord[];
   /** Delay before answering, per query type, milliseconds. Default 0. */
-  delayMs?: { A?: number; AAAA?: number };
+  delayMs?: { [T in RecordType]?: number };
   /** Fail queries of a type instead of answering them. */
-  fail?: { A?: DnsFailure; AAAA?: DnsFailure };
+  fail?: { [T in RecordType]?: DnsFailure };
   /** UDP answers carry TC=1 and no records (forcing a TCP retry); TCP gets the full answer. */
   truncate?: boolean;
 }
+
+/** The query types a record set can delay or fail. */
+export type RecordType = 'A' | 'AAAA' | 'SRV' | 'HTTPS' | 'SVCB';
+const RECORD_TYPES: readonly RecordType[] = ['A', 'AAAA', 'SRV', 'HTTPS', 'SVCB'];
+
+/** dns-packet has no SVCB/HTTPS codec: it names them by number. */
+const WIRE_TYPE: Readonly<Record<string, RecordType>> = { UNKNOWN_64: 'SVCB', UNKNOWN_65: 'HTTPS' };
 
 /** Owner name (fqdn, lowercase, no trailing dot) -> record set. */
 export type Zone = Readonly<Record<string, ZoneRecordSet>>;
@@ -113,10 +127,25 @@ export function validateRecordSet(owner: string, rs: ZoneRecordSet): ZoneRecordS
   if (rs.ttl !== undefined && (!Number.isInteger(rs.ttl) || rs.ttl < 0 || rs.ttl > 0x7fffffff)) {
     throw invalid(`zone "${owner}": ttl must be an integer number of seconds >= 0, got ${String(rs.ttl)}`);
   }
-  checkDelay(owner, 'A', rs.delayMs?.A);
-  checkDelay(owner, 'AAAA', rs.delayMs?.AAAA);
-  checkFailure(owner, 'A', rs.fail?.A);
-  checkFailure(owner, 'AAAA', rs.fail?.AAAA);
+  for (const type of RECORD_TYPES) {
+    checkDelay(owner, type, rs.delayMs?.[type]);
+    checkFailure(owner, type, rs.fail?.[type]);
+  }
+  for (const srv of rs.SRV ?? []) {
+    const fields = [srv.priority, srv.weight, srv.port];
+    if (fields.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffff) || typeof srv.target !== 'string') {
+      throw invalid(`zone "${owner}": SRV record needs priority, weight, port in 0-65535 and a target`);
+    }
+  }
+  for (const type of ['HTTPS', 'SVCB'] as const) {
+    for (const record of rs[type] ?? []) {
+      try {
+        encodeSvcbRdata(record);
+      } catch (err) {
+        throw invalid(`zone "${owner}": ${type} record: ${(err as Error).message}`);
+      }
+    }
+  }
   if (rs.CNAME !== undefined && (typeof rs.CNAME !== 'string' || rs.CNAME === '')) {
     throw invalid(`zone "${owner}": CNAME must be a non-empty name`);
   }
@@ -191,7 +220,8 @@ function hasDescendant(zone: Zone, name: string): boolean {
  * - any other type on an existing name: NODATA + SOA.
  * - `delayMs[type]` of every name on the chain adds up.
  */
-export function decideAnswer(zone: Zone, qname: string, qtype: string, soa: SoaSettings): ZoneDecision {
+export function decideAnswer(zone: Zone, qname: string, wireType: string, soa: SoaSettings): ZoneDecision {
+  const qtype: string = WIRE_TYPE[wireType] ?? wireType;
   const answers: Answer[] = [];
   let owner = qname;
   let delayMs = 0;
@@ -205,9 +235,9 @@ export function decideAnswer(zone: Zone, qname: string, qtype: string, soa: SoaS
     }
     truncate ||= rs.truncate === true;
     const ttl = rs.ttl ?? 60;
-    if (qtype === 'A' || qtype === 'AAAA') {
-      delayMs += rs.delayMs?.[qtype] ?? 0;
-      const failure = rs.fail?.[qtype];
+    if (RECORD_TYPES.includes(qtype as RecordType)) {
+      delayMs += rs.delayMs?.[qtype as RecordType] ?? 0;
+      const failure = rs.fail?.[qtype as RecordType];
       if (failure !== undefined) {
         const decision = failureDecision(failure, key, delayMs, soa);
         return decision.kind === 'answer' && decision.rcode !== 'SERVFAIL' && decision.rcode !== 'REFUSED'
@@ -220,6 +250,25 @@ export function decideAnswer(zone: Zone, qname: string, qtype: string, soa: SoaS
       if (qtype === 'CNAME') break;
       owner = rs.CNAME;
       continue;
+    }
+    if (qtype === 'SRV' || qtype === 'HTTPS' || qtype === 'SVCB') {
+      const set = qtype === 'SRV' ? rs.SRV : rs[qtype];
+      if (set === undefined || set.length === 0) {
+        return { ...negative('NOERROR', key, delayMs, soa), answers, truncate };
+      }
+      for (const record of set) {
+        answers.push(
+          qtype === 'SRV'
+            ? { type: 'SRV', name: owner, ttl, data: record as NonNullable<ZoneRecordSet['SRV']>[number] }
+            : ({
+                type: wireType,
+                name: owner,
+                ttl,
+                data: Buffer.from(encodeSvcbRdata(record as SvcbRecord)),
+              } as unknown as Answer),
+        );
+      }
+      return { kind: 'answer', rcode: 'NOERROR', answers, authority: [], truncate, delayMs };
     }
     const records = qtype === 'A' ? rs.A : qtype === 'AAAA' ? rs.AAAA : undefined;
     if (records === undefined || records.length === 0) {

@@ -17,11 +17,16 @@ import { Nat64Prefixes } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
 import { SourceAddressProbe } from './race/source-address.js';
 import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
+import { resolveServices } from './resolution/resolve-services.js';
 import { parseHost, parseTarget, type Target } from './target.js';
 import { proxyFor } from './proxy/select-proxy.js';
 
 /** What `dial()` accepts: "host:port", "[v6]:port", "tcp!host!service", a URL (string or object), or `{ host, port }`. */
-export type DialTarget = string | URL | { host?: string; hostname?: string; port?: number | string };
+export type DialTarget =
+  | string
+  | URL
+  | { host?: string; hostname?: string; port?: number | string }
+  | { srv: string };
 
 /**
  * A URL string whose scheme makes the dial TLS (`https:`, `wss:`). With these, `dial()` is typed to
@@ -117,14 +122,26 @@ export class Dialer {
    */
   async resolve(host: DialTarget, options?: DialOptions): Promise<ResolvedName> {
     let name: { host: string; absolute: boolean; port: number | undefined };
+    let service: 'srv' | 'https' | undefined;
     if (typeof host === 'string' && (isIP(host) !== 0 || /^[^:!/[\]]*$/.test(host))) {
       const h = parseHost(host);
       name = { host: h.host, absolute: h.absolute, port: undefined };
     } else {
       const t = parseTarget(host);
       name = { host: t.host, absolute: t.absolute, port: t.port };
+      // Service records as a dial would ask them: SRV targets; https:/wss: URLs (httpsRecords: false: not).
+      if (t.srv) service = 'srv';
+      else if (t.hostKind === 0 && (t.scheme === 'https' || t.scheme === 'wss')) service = 'https';
     }
     const cfg = resolveOptions(options, this.#defaults);
+    if (
+      service === 'srv' ||
+      (service === 'https' &&
+        cfg.httpsRecords &&
+        !this.#resolver.answersWithoutDns(name.host, cfg.resolver, this.#clock.now()))
+    ) {
+      return resolveServices(service, name.host, name.port ?? 0, cfg, this.#sessionDeps());
+    }
     // The same frozen deps a dial uses (built once per Dialer), not a fresh object per call.
     return resolveName(name.host, name.absolute, name.port, cfg, this.#sessionDeps());
   }

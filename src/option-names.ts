@@ -44,6 +44,7 @@ export const DIAL_OPTION_NAMES = names<keyof DialOptions>({
   keepAliveInitialDelay: true,
   proxy: true,
   proxyResolvesNames: true,
+  httpsRecords: true,
 });
 
 /** What `new Dialer()` takes besides the dial options (DialerOptions, with ResolverSettings). */

@@ -120,6 +120,12 @@ export interface DialOptions {
    * each address and sends the proxy the literal; a `socks5h://` proxy is refused.
    */
   proxyResolvesNames?: boolean | undefined;
+  /**
+   * Ask for HTTPS records (RFC 9460) in parallel with A/AAAA when the target is an `https:`/`wss:` URL or
+   * `tls` is set, and dial the endpoints they name (port, ALPN, address hints), the name's own A/AAAA
+   * last. Default true; `false` turns it off.
+   */
+  httpsRecords?: boolean | undefined;
 }
 
 /** Defaults as documented above. */
@@ -158,6 +164,8 @@ export interface DialConfig {
   /** The proxy to dial through, `'env'` (chosen per dial), or undefined (none). */
   readonly proxy: ProxySetting;
   readonly proxyResolvesNames: boolean;
+  /** HTTPS records are asked for https:/wss:/TLS dials (see DialOptions.httpsRecords). */
+  readonly httpsRecords: boolean;
 }
 
 function bad(name: string, expected: string, got: unknown): TypeError {
@@ -343,6 +351,7 @@ function buildConfig(o: Record<string, unknown>, base: DialConfig | undefined): 
         : number('keepAliveInitialDelay', keepAliveInitialDelay, 0, 2 ** 31 - 1, 0),
     proxy: o.proxy === undefined ? base?.proxy : parseProxyOption(o.proxy),
     proxyResolvesNames: bool('proxyResolvesNames', o.proxyResolvesNames) ?? base?.proxyResolvesNames ?? false,
+    httpsRecords: bool('httpsRecords', o.httpsRecords) ?? base?.httpsRecords ?? true,
   });
 }
 

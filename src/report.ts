@@ -9,11 +9,15 @@ import type { AttemptDelayBasis } from './memory/endpoint-history.js';
 import type { FirstReason } from './memory/history-order.js';
 import type { AttemptOutcome } from './race/race.js';
 import type { ResolverPath } from './resolution/resolve.js';
+import type { ServiceRecordInfo } from './resolution/service-plan.js';
 import type { AddressSource, Family } from './types.js';
 
 export interface QueryReport {
-  /** 'A' or 'AAAA' (for hosts, literal, system and custom sources the family's record type as well). */
-  type: 'A' | 'AAAA';
+  /**
+   * 'A' or 'AAAA' (for hosts, literal, system and custom sources the family's record type as well);
+   * 'HTTPS' or 'SRV' for the service record query (its records are in `service`).
+   */
+  type: 'A' | 'AAAA' | 'HTTPS' | 'SRV';
   /** The name asked for (with a search domain appended when the search list supplied one). */
   name: string;
   source: AddressSource;
@@ -36,6 +40,29 @@ export interface QueryReport {
    * now or within the last staleRefreshBackoffSeconds) or 'refresh-timeout' (no answer within 1.8 s).
    */
   staleUse?: 'optimistic' | 'refresh-failed' | 'refresh-timeout' | undefined;
+}
+
+/** One SRV/HTTPS/SVCB record as the dial considered it. */
+export type ServiceRecordReport = ServiceRecordInfo;
+
+/**
+ * The service records behind a dial (RFC 2782 SRV, RFC 9460 HTTPS): the query, the AliasMode chain,
+ * every record considered (with its bucket, or why it was skipped), and which one led to the winner.
+ */
+export interface ServiceReport {
+  type: 'HTTPS' | 'SRV';
+  /** The name queried (`_PORT._https.NAME` for an https: port other than 443, RFC 9460 §9.1). */
+  name: string;
+  /** RFC 9460 AliasMode targets followed, in order. */
+  aliasChain: string[];
+  /** Every record considered, in bucket order; skipped ones say why. */
+  records: ServiceRecordReport[];
+  /** Why no record was used: the query's error code (ENODATA: none published), or 'ALIAS_UNAVAILABLE'. */
+  code?: string | undefined;
+  /** The record that led to the winner, with whether its address came from a hint (RFC 9460 §7.3). */
+  winner?: (ServiceRecordReport & { type: 'HTTPS' | 'SRV'; hintsUsed: boolean }) | undefined;
+  /** The winner came from the origin's own A/AAAA (no record, or none of them connected). */
+  fallback?: boolean | undefined;
 }
 
 export interface AttemptReport {
@@ -78,7 +105,7 @@ export interface DialReport {
     nat64?: { prefix: string; synthesized: Array<{ ipv4: string; ipv6: string }> } | undefined;
   };
   /** Every address in the order netdial decided to try them (RFC 6724 sort, RFC 8305 §4 interleave). */
-  order: Array<{ address: string; family: Family }>;
+  order: Array<{ address: string; family: Family; port?: number }>;
   /** Where the order and timing came from. */
   decisions: {
     /**
@@ -134,6 +161,8 @@ export interface DialReport {
     timeoutMs: number;
   };
   attempts: AttemptReport[];
+  /** Service records (HTTPS for https:/wss: or TLS dials, SRV for srv! targets); absent when none were asked. */
+  service?: ServiceReport | undefined;
   winner?: {
     address: string;
     family: Family;

@@ -39,7 +39,7 @@ export interface Target {
    * (IPv6 without brackets; a zone id kept as `%zone`).
    */
   host: string;
-  /** TCP port, 1..65535. */
+  /** TCP port, 1..65535; 0 for an SRV target (`srv`), whose records give each endpoint's port. */
   port: number;
   /** 0 = a name to resolve; 4 or 6 = an IP literal of that family (equals `net.isIP(host)`). */
   hostKind: 0 | 4 | 6;
@@ -49,6 +49,11 @@ export interface Target {
   scheme?: string;
   /** True when the scheme implies TLS (https, wss, tls, ldaps, imaps, ...); false otherwise. */
   tlsByDefault: boolean;
+  /**
+   * The target names a service by its SRV records (RFC 2782): `host` is `_service._proto.name`, dialled
+   * through the records' targets and ports. Set by `srv!_service._proto.name` and `{ srv: … }`.
+   */
+  srv?: true;
 }
 
 /** A validated host without a port; see {@link parseHost}. */
@@ -479,9 +484,28 @@ function fromUrlString(text: string): Target {
   return fromUrl(url);
 }
 
-/** Plan 9 dial string `net!host!service` (dial(2)); `net` is `tcp` or `net`. */
+/**
+ * An SRV owner name (RFC 2782): `_service._proto.name`, both underscore labels non-empty, `_proto` TCP
+ * (netdial dials TCP). The port is the records'.
+ */
+function fromSrvName(text: string): Target {
+  const host = checkHost(text, { bareIPv6: false });
+  const labels = host.host.split('.');
+  if (host.hostKind !== 0 || labels.length < 3 || !/^_[a-z0-9-]+$/.test(labels[0]!) || labels[1] !== '_tcp') {
+    throw new Reject(
+      `SRV name ${quote(text)} must be "_service._tcp.name" (RFC 2782), e.g. "_imap._tcp.example.com"`,
+    );
+  }
+  return { host: host.host, port: 0, hostKind: 0, absolute: host.absolute, tlsByDefault: false, srv: true };
+}
+
+/** Plan 9 dial string `net!host!service` (dial(2)); `net` is `tcp` or `net`; `srv!_service._tcp.name`. */
 function fromDialString(text: string, defaultPort: number | undefined): Target {
   const fields = text.split('!');
+  if (fields[0]!.toLowerCase() === 'srv') {
+    if (fields.length !== 2) throw new Reject('an SRV target is "srv!_service._tcp.name", without a port');
+    return fromSrvName(fields[1]!);
+  }
   if (fields.length > 3) throw new Reject('too many "!" fields, expected "tcp!host!port"');
   const network = fields[0]!.toLowerCase();
   if (network === 'udp') {
@@ -537,6 +561,13 @@ function fromHostPort(text: string, defaultPort: number | undefined): Target {
 }
 
 function fromObject(obj: Record<string, unknown>, defaultPort: number | undefined): Target {
+  if (obj.srv !== undefined) {
+    if (typeof obj.srv !== 'string') throw new Reject(`srv must be a string, got ${describeValue(obj.srv)}`);
+    if (obj.host !== undefined || obj.hostname !== undefined || obj.port !== undefined) {
+      throw new Reject('{ srv } takes no host, hostname or port: the SRV records give them');
+    }
+    return fromSrvName(obj.srv);
+  }
   // Like Node's http.request: `hostname` is used when both `host` and `hostname` are given.
   const hostValue = obj.hostname !== undefined && obj.hostname !== null ? obj.hostname : obj.host;
   if (hostValue === undefined || hostValue === null) {

@@ -56,7 +56,8 @@ const COMMON = `Common options:
 Colour is used only when the output is a terminal.`;
 
 const TARGETS = `TARGET is anything dial() accepts: host:port, [v6]:port, a URL (http://, https://, ws://…; the
-scheme gives the port and https/wss imply TLS), or tcp!host!service. HOST PORT works as in nc.`;
+scheme gives the port and https/wss imply TLS), tcp!host!service, or srv!_service._tcp.name (SRV records).
+HOST PORT works as in nc.`;
 
 const TEXTS: Record<CommandName, string> = {
   connect: `usage: netdial [options] TARGET

@@ -6,6 +6,7 @@ import type { EndpointState } from '../memory/endpoint-history.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
 import { padVisible, type Style, visibleLength } from './color.js';
 import { familyText, formatTtl } from './format.js';
+import { serviceLines } from './service-view.js';
 import { type MemoryEntry, memoryEntryText, queryLines } from './trace.js';
 
 /** An endpoint's memory state as an exported-memory entry (ages and backoff relative to `nowMs`). */
@@ -37,8 +38,17 @@ export function resolvedToJson(resolved: ResolvedName, nowMs: number): unknown {
 /** The table of `netdial resolve`, ending with a newline. `nowMs` is the Dialer's clock (performance.now()). */
 export function renderResolved(resolved: ResolvedName, nowMs: number, style: Style): string {
   const n = resolved.addresses.length;
-  const where = resolved.port === undefined ? resolved.host : `${resolved.host} port ${resolved.port}`;
-  const header = ['#', 'address', 'family', 'source', 'ttl', 'from', 'memory'];
+  const where =
+    resolved.service?.type === 'SRV'
+      ? `srv!${resolved.host}`
+      : resolved.port === undefined
+        ? resolved.host
+        : `${resolved.host} port ${resolved.port}`;
+  // Service records give endpoints their own port and bucket: shown when there are any.
+  const endpoints = resolved.service !== undefined;
+  const header = endpoints
+    ? ['#', 'bucket', 'address', 'port', 'family', 'source', 'ttl', 'from', 'memory']
+    : ['#', 'address', 'family', 'source', 'ttl', 'from', 'memory'];
   const rows = resolved.addresses.map((a, i) => {
     let memory = '—';
     if (a.history !== undefined) memory = memoryEntryText(entryFromState(a.history, nowMs));
@@ -47,9 +57,12 @@ export function renderResolved(resolved: ResolvedName, nowMs: number, style: Sty
       const explored = resolved.addresses.slice(i + 1).some((b) => !b.demoted);
       memory = `${style.yellow(explored ? 'demoted, but explored this time' : 'demoted (tried last)')}; ${memory}`;
     }
+    const where = endpoints
+      ? [a.bucket === undefined ? 'fallback' : String(a.bucket), a.address, String(a.port ?? '—')]
+      : [a.address];
     return [
       String(i + 1),
-      a.address,
+      ...where,
       familyText(a.family),
       a.source,
       formatTtl(a.ttlSeconds),
@@ -66,8 +79,11 @@ export function renderResolved(resolved: ResolvedName, nowMs: number, style: Sty
     style.dim(line(header)),
     ...rows.map(line),
   ];
-  if (resolved.port === undefined)
+  if (resolved.port === undefined && !endpoints)
     lines.push(style.dim('  (memory is per endpoint: give NAME:PORT to see it)'));
+  if (resolved.service !== undefined) {
+    lines.push('', style.bold('service records'), ...serviceLines(resolved.service, style));
+  }
   lines.push('', style.bold('queries'), ...queryLines(resolved.queries, style));
   return `${lines.join('\n')}\n`;
 }

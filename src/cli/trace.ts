@@ -7,6 +7,7 @@
 import type { DialError } from '../errors.js';
 import type { MemoryJson } from '../memory/dial-memory.js';
 import type { DialReport, QueryReport } from '../report.js';
+import { serviceLines } from './service-view.js';
 import type { Style } from './color.js';
 import {
   addressPort,
@@ -235,11 +236,13 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
       ? `, ${report.tls.protocol}${report.tls.alpnProtocol ? ` ${report.tls.alpnProtocol}` : ''}`
       : '';
   const p = report.proxy;
+  const target =
+    report.service?.type === 'SRV' ? `srv!${report.host}` : addressPort(report.host, report.port);
   const head = w
-    ? `connect ${addressPort(report.host, report.port)}: ${style.green(`connected to ${addressPort(w.address, w.port)}`)} in ${formatMs(report.durationMs)} (${tries} attempt${tries === 1 ? '' : 's'}${tls})`
+    ? `connect ${target}: ${style.green(`connected to ${addressPort(w.address, w.port)}`)} in ${formatMs(report.durationMs)} (${tries} attempt${tries === 1 ? '' : 's'}${tls})`
     : p !== undefined && report.durationMs > 0 && p.handshake?.endMs !== undefined
-      ? `connect ${addressPort(report.host, report.port)}: ${style.green('tunnel open')} in ${formatMs(report.durationMs)}${tls ? ` (${tls.slice(2)})` : ''}`
-      : `connect ${addressPort(report.host, report.port)}: no connection in ${formatMs(report.durationMs)}`;
+      ? `connect ${target}: ${style.green('tunnel open')} in ${formatMs(report.durationMs)}${tls ? ` (${tls.slice(2)})` : ''}`
+      : `connect ${target}: no connection in ${formatMs(report.durationMs)}`;
   const d = report.decisions;
   const lines = [style.bold(head)];
   if (p !== undefined) {
@@ -255,6 +258,8 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
   }
   lines.push('', style.bold('resolution'), ...queryLines(report.resolution.queries, style));
   if (report.resolution.queries.length === 0) lines.push(`  ${style.dim('no queries (address literal)')}`);
+  if (report.service !== undefined)
+    lines.push('', style.bold('service records'), ...serviceLines(report.service, style));
   lines.push(
     '',
     `${style.bold('attempts')}  ${style.dim(`(ms since the dial began; ${GLOSSARY})`)}`,
@@ -265,7 +270,7 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
     }),
     '',
     style.bold('decisions'),
-    `  ${'order'.padEnd(17)} ${report.order.map((o) => o.address).join(', ')}  ${style.dim('(RFC 6724 sort, history, RFC 8305 §4 interleave)')}`,
+    `  ${'order'.padEnd(17)} ${report.order.map((o) => (o.port === undefined ? o.address : addressPort(o.address, o.port))).join(', ')}  ${style.dim(report.service ? '(service buckets, then RFC 6724 sort, history, RFC 8305 §4 interleave)' : '(RFC 6724 sort, history, RFC 8305 §4 interleave)')}`,
     `  ${'attempt delay'.padEnd(17)} ${attemptDelayText(report)}`,
     `  ${'resolution delay'.padEnd(17)} ${formatMs(report.settings.resolutionDelayMs)} ${style.dim('(RFC 8305 §3: how long an A answer waits for AAAA)')}`,
     `  ${'concurrency'.padEnd(17)} at most ${report.settings.maxConcurrentAttempts} attempts at once, timeout ${formatMs(report.settings.timeoutMs)}`,

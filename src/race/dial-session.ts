@@ -32,15 +32,65 @@ import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
 import { isFinalTlsFailure } from './tls-failure.js';
-import { type AttemptReport, attachReport, type DialReport, getReport, type QueryReport } from '../report.js';
+import {
+  type AttemptReport,
+  attachReport,
+  type DialReport,
+  getReport,
+  type QueryReport,
+  type ServiceReport,
+} from '../report.js';
+import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
+import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
+import type { SrvRecordData } from '../resolution/dns-client.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
 import type { Family } from '../types.js';
 
-/** A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). */
-type Candidate = OrderCandidate;
+/**
+ * A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). From a
+ * service record it is an endpoint: its own port, bucket, answer source and race key (race.ts), the
+ * ALPN ids to offer, and whether its address was a hint (RFC 9460 §7.3).
+ */
+type Candidate = OrderCandidate & {
+  port?: number | undefined;
+  bucket?: number | undefined;
+  source?: string | undefined;
+  key?: string | undefined;
+  alpn?: string[] | undefined;
+  hint?: boolean | undefined;
+};
+
+/** The bucket of the origin's own A/AAAA in a dial with HTTPS records: after every record's (RFC 9460 §3). */
+const FALLBACK_BUCKET = 65_536;
+/** Most distinct target names of service records resolved for one dial (the best buckets'). */
+const MAX_SERVICE_TARGETS = 8;
+/** The code of a dial whose SRV records say the service is not available (RFC 2782 target "."). */
+export const NO_SERVICE_CODE = 'ERR_NETDIAL_NO_SERVICE';
+
+/** What a dial with service records knows about them (made only for such dials). */
+interface ServiceState {
+  kind: 'https' | 'srv';
+  /** The name queried. */
+  name: string;
+  report: ServiceReport;
+  plan: ServicePlan | undefined;
+  /** Each DialOrder per bucket (history is per name and port). */
+  orders: Map<number, DialOrder>;
+  /** Answers delivered, before expansion into endpoints, by `${family} ${source}`. */
+  answered: Map<string, Candidate[]>;
+  /** Families of targets answered with hints first: the real answer replaces them. */
+  hinted: Set<string>;
+  /** The service query and target resolutions, cancelled with the dial. */
+  cancels: Array<(keep?: boolean) => void>;
+  query?: QueryReport | undefined;
+}
+
+function slotKey(family: Family, source: string): string {
+  return `${family} ${source}`;
+}
 
 export interface SessionDeps {
   resolver: NameResolver;
@@ -71,6 +121,76 @@ const MESSAGE_ATTEMPTS = 6;
 /** Milliseconds to the microsecond, for reports. */
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+/** Service records this dial asks for: SRV for an srv target; HTTPS for https:/wss: URLs and TLS dials. */
+function serviceState(target: Target, cfg: DialConfig): ServiceState | undefined {
+  let kind: ServiceState['kind'];
+  let name: string;
+  if (target.srv) {
+    kind = 'srv';
+    name = target.host;
+  } else if (
+    target.hostKind === 0 &&
+    cfg.httpsRecords &&
+    // RFC 6761 §6.3: localhost names never go to DNS.
+    target.host !== 'localhost' &&
+    !target.host.endsWith('.localhost') &&
+    // The URL's scheme decides (a tls: false dial to an https: URL still uses them), or tls being set.
+    (target.scheme === 'https' || target.scheme === 'wss' || cfg.tls !== undefined)
+  ) {
+    kind = 'https';
+    // RFC 9460 §9.1: an origin on another port than 443 is asked as _PORT._https.NAME.
+    name = target.port === 443 ? target.host : `_${target.port}._https.${target.host}`;
+  } else return undefined;
+  return {
+    kind,
+    name,
+    report: { type: kind === 'srv' ? 'SRV' : 'HTTPS', name, aliasChain: [], records: [] },
+    plan: undefined,
+    orders: new Map(),
+    answered: new Map(),
+    hinted: new Set(),
+    cancels: [],
+  };
+}
+
+/** One endpoint of a service bucket for an address. */
+function endpoint(
+  c: Candidate,
+  port: number,
+  bucket: number,
+  source: string,
+  alpn: string[] | undefined,
+  hint: boolean,
+): Candidate {
+  return {
+    ...c,
+    port,
+    bucket,
+    source: source === '' ? undefined : source,
+    key: `${c.address}|${port}|${bucket}`,
+    alpn,
+    hint,
+  };
+}
+
+/** The caller's ALPNProtocols as ids (tls.connect takes strings, buffers, or one wire-format buffer). */
+function alpnIds(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) {
+    return value.map((v) => (typeof v === 'string' ? v : Buffer.from(v as Uint8Array).toString('latin1')));
+  }
+  if (value instanceof Uint8Array) {
+    const ids: string[] = [];
+    for (let i = 0; i < value.length; ) {
+      const length = value[i] as number;
+      ids.push(Buffer.from(value.subarray(i + 1, i + 1 + length)).toString('latin1'));
+      i += 1 + length;
+    }
+    return ids;
+  }
+  return undefined;
 }
 
 export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Promise<net.Socket> {
@@ -123,6 +243,8 @@ class DialSession {
   #connected = false;
   readonly #onAbort = () => this.#abort();
   readonly #trace: DialTrace;
+  /** Service records (HTTPS for https:/wss:/TLS dials, SRV for srv! targets); undefined for the rest. */
+  readonly #svc: ServiceState | undefined;
 
   constructor(
     target: Target,
@@ -147,6 +269,11 @@ class DialSession {
     // An IP literal is its own family's only answer; the other family is not asked (and not reported).
     const families: Family[] =
       cfg.family !== 0 ? [cfg.family] : target.hostKind !== 0 ? [target.hostKind] : [6, 4];
+    const svc = serviceState(target, cfg);
+    this.#svc =
+      svc?.kind === 'https' && deps.resolver.answersWithoutDns(target.host, cfg.resolver, this.#t0)
+        ? undefined
+        : svc;
     const memory = deps.memory;
     // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some. It is
     // decided per attempt, from what is known of that destination (see attemptDelayFor); this first
@@ -165,10 +292,13 @@ class DialSession {
     const port = target.port;
     const dialOrder = new DialOrder(memory, name, port, cfg.firstAddressFamilyCount, cfg.maxAddresses);
     this.#order = dialOrder;
-    const order = (known: readonly Candidate[]): Candidate[] => dialOrder.order(known, this.#now());
+    const order = (known: readonly Candidate[]): Candidate[] =>
+      this.#svc ? this.#orderEndpoints(known) : dialOrder.order(known, this.#now());
     this.#race = new Race<Candidate>(
       {
-        families,
+        // An SRV target has no address of its own: only its records' targets are resolved.
+        families: this.#svc?.kind === 'srv' ? [] : families,
+        awaitServices: this.#svc !== undefined,
         attemptDelayMs: this.#attemptDelayMs,
         resolutionDelayMs: cfg.resolutionDelayMs,
         maxConcurrentAttempts: cfg.maxConcurrentAttempts,
@@ -179,7 +309,7 @@ class DialSession {
             ? (c) => {
                 const { delayMs, basis } = memory.endpoints.attemptDelayFor(
                   c.address,
-                  port,
+                  c.port ?? port,
                   this.#now(),
                   this.#race.order.map((o) => o.address),
                 );
@@ -193,10 +323,11 @@ class DialSession {
           ? (c) => {
               const now = this.#now();
               const history = memory.endpoints;
+              const p = c.port ?? port;
               return (
-                history.isDemoted(c.address, port, now) ||
+                history.isDemoted(c.address, p, now) ||
                 (name !== '' &&
-                  (history.isSuspected(name, c.address, port, now) ||
+                  (history.isSuspected(name, c.address, p, now) ||
                     history.deferredFamily(name, now) === c.family))
               );
             }
@@ -222,6 +353,8 @@ class DialSession {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#apply(this.#race.start(this.#now()));
     if (this.#settled) return;
+    if (this.#svc) this.#askServices(this.#svc);
+    if (this.#settled || this.#svc?.kind === 'srv') return;
     this.#resolution = this.#deps.resolver.resolve(
       this.#target.host,
       this.#target.absolute,
@@ -267,13 +400,269 @@ class DialSession {
   }
 
   #where(): string {
+    if (this.#target.srv) return `srv!${this.#target.host}`;
     return formatHostPort(this.#target.host, this.#target.port);
   }
 
-  #onResolution(event: ResolutionEvent): void {
+  // -------------------------------------------------------------------------------------------------
+  // Service records: SRV (RFC 2782) and HTTPS (RFC 9460). The shell asks and resolves; service-plan.ts
+  // decides what the records mean; the race (race.ts) tries the endpoints bucket by bucket.
+
+  /** Families asked for a record's target name. */
+  get #targetFamilies(): Family[] {
+    return this.#cfg.family !== 0 ? [this.#cfg.family] : [6, 4];
+  }
+
+  #random(): () => number {
+    const memory = this.#deps.memory;
+    return memory ? () => memory.random() : Math.random;
+  }
+
+  /** Sends the SRV query, or the HTTPS query (following AliasMode), next to the A/AAAA queries. */
+  #askServices(svc: ServiceState): void {
+    const now = this.#now();
+    const { send, cache } = this.#deps.resolver.serviceRecords(now);
+    const q: QueryReport = {
+      type: svc.kind === 'srv' ? 'SRV' : 'HTTPS',
+      name: svc.name,
+      source: 'dns',
+      startMs: this.#rel(now),
+    };
+    this.#queries.push(q);
+    svc.query = q;
+    const clock = () => this.#now();
+    if (svc.kind === 'srv') {
+      const ask = askCached<SrvRecordData>(send, cache, svc.name, 'SRV', clock);
+      svc.cancels.push((keep) => {
+        if (!keep) ask.cancel();
+      });
+      ask.promise.then((outcome) => {
+        if (this.#settled) return;
+        q.endMs = this.#rel(this.#now());
+        if (outcome.cached) q.source = 'cache';
+        if (!outcome.ok) {
+          q.code = outcome.code;
+          svc.report.code = outcome.code;
+          this.#apply(this.#race.services([], this.#now()));
+          return;
+        }
+        const plan = planSrv(outcome.answer.records, this.#random());
+        if (plan === undefined) {
+          svc.report.code = NO_SERVICE_CODE;
+          this.#apply(this.#race.services([], this.#now()));
+          return;
+        }
+        this.#usePlan(svc, plan);
+      });
+      return;
+    }
+    const lookup = lookupHttps(send, cache, svc.name, 'HTTPS', clock);
+    svc.cancels.push((keep) => {
+      if (!keep) lookup.cancel();
+    });
+    lookup.promise.then((result) => {
+      if (this.#settled) return;
+      q.endMs = this.#rel(this.#now());
+      this.#usePlan(svc, this.#httpsPlan(svc, q, result));
+    });
+  }
+
+  /** What an HTTPS lookup means for this dial: its buckets, or none (the origin's A/AAAA only). */
+  #httpsPlan(svc: ServiceState, q: QueryReport, result: HttpsLookup): ServicePlan {
+    svc.report.aliasChain = result.aliasChain;
+    const host = this.#target.host;
+    // TargetName "." at the port-prefixed name (`_8443._https.NAME`, which has no addresses of its own)
+    // is read as the origin: decision, as curl and browsers do.
+    const ownerOf = (owner: string) => (owner === svc.name ? host : owner);
+    if (result.kind === 'service') {
+      if (result.cached) q.source = 'cache';
+      return planHttps({
+        records: result.records,
+        owner: ownerOf(result.owner),
+        originPort: this.#target.port,
+        defaultAlpn: ['http/1.1'], // RFC 9460 §7.1.2: the https scheme's default ALPN
+        callerAlpn: alpnIds(this.#cfg.tls?.ALPNProtocols),
+        random: this.#random(),
+      });
+    }
+    const code = result.kind === 'unavailable' ? 'ALIAS_UNAVAILABLE' : result.code;
+    q.code = code;
+    svc.report.code = code;
+    if (result.kind === 'none' && ownerOf(result.owner) !== host) {
+      // An AliasMode chain ending at a name without records: that name's A/AAAA (RFC 9460 §3).
+      const info = {
+        priority: 0,
+        targetName: result.owner,
+        port: this.#target.port,
+        echConfig: false,
+        bucket: 0,
+      };
+      const bucket = {
+        bucket: 0,
+        targetName: result.owner,
+        port: this.#target.port,
+        alpn: undefined,
+        ipv4hint: [],
+        ipv6hint: [],
+        info,
+      };
+      return { buckets: [bucket], records: [info] };
+    }
+    return { buckets: [], records: [] };
+  }
+
+  /** The race source of a bucket: '' when its target is the origin (its answers come with the dial's). */
+  #sourceOf(svc: ServiceState, targetName: string): string {
+    return svc.kind === 'https' && targetName === this.#target.host ? '' : targetName;
+  }
+
+  /** Hands the plan to the race: which targets to await, their hints, and starts resolving them. */
+  #usePlan(svc: ServiceState, plan: ServicePlan): void {
+    const now = this.#now();
+    svc.plan = plan;
+    svc.report.records = plan.records;
+    const best = new Map<string, number>();
+    let targets = 0;
+    for (const b of plan.buckets) {
+      const source = this.#sourceOf(svc, b.targetName);
+      if (best.has(source)) continue;
+      // Bounds before work: the best buckets' targets only.
+      if (source !== '' && targets++ >= MAX_SERVICE_TARGETS) continue;
+      best.set(source, b.bucket);
+    }
+    if (svc.kind === 'https' && !best.has('')) best.set('', FALLBACK_BUCKET);
+    const families = this.#targetFamilies;
+    this.#apply(
+      this.#race.services(
+        [...best].map(([source, bucket]) => ({ source, bucket })),
+        now,
+        families,
+      ),
+    );
+    if (this.#settled) return;
+    // RFC 9460 §7.3: hints stand for a target's addresses until its own A/AAAA are in.
+    for (const b of plan.buckets) {
+      const source = this.#sourceOf(svc, b.targetName);
+      if (!best.has(source)) continue;
+      for (const family of families) {
+        const hints = family === 4 ? b.ipv4hint : b.ipv6hint;
+        const slot = slotKey(family, source);
+        if (hints.length === 0 || svc.answered.has(slot)) continue;
+        // With localAddress, every destination's source is that address (as for answers).
+        const local = this.#cfg.localAddress;
+        let base: Candidate[] = hints.map((address) => ({
+          address,
+          family,
+          precedence: precedence(address),
+          ...(local === undefined ? {} : { sourceAddress: local }),
+        }));
+        if (this.#cfg.policy) base = this.#screen(base, b.targetName, this.#rel(now));
+        if (base.length === 0) continue;
+        svc.hinted.add(slot);
+        const list = base.map((c) => endpoint(c, b.port, b.bucket, source, b.alpn, true));
+        this.#apply(this.#race.answer(family, list, now, { source, refreshPending: true }));
+        if (this.#settled) return;
+      }
+    }
+    // The origin's answers already in serve the records that name the origin too.
+    for (const [slot, base] of svc.answered) {
+      if (!slot.endsWith(' ')) continue;
+      this.#apply(this.#race.answer(Number(slot[0]) as Family, this.#expand('', base), now));
+      if (this.#settled) return;
+    }
+    for (const source of best.keys()) {
+      if (source === '') continue;
+      const resolution = this.#deps.resolver.resolve(
+        source,
+        true,
+        families,
+        this.#cfg.resolver,
+        this.#now(),
+        (e) => this.#onResolution(e, source),
+      );
+      if (this.#settled) {
+        resolution.cancel(this.#connected);
+        return;
+      }
+      svc.cancels.push((keep) => resolution.cancel(keep));
+    }
+  }
+
+  /** The endpoints of `source`'s addresses: one per bucket naming it, and the origin's fallback. */
+  #expand(source: string, base: readonly Candidate[]): Candidate[] {
+    const svc = this.#svc!;
+    const out: Candidate[] = [];
+    for (const b of svc.plan?.buckets ?? []) {
+      if (this.#sourceOf(svc, b.targetName) !== source) continue;
+      for (const c of base) out.push(endpoint(c, b.port, b.bucket, source, b.alpn, false));
+    }
+    if (source === '' && svc.kind === 'https') {
+      for (const c of base) out.push(endpoint(c, this.#target.port, FALLBACK_BUCKET, '', undefined, false));
+    }
+    return out;
+  }
+
+  /**
+   * Service order: buckets whose every endpoint the Dialer's history has demoted (failed recently, in
+   * backoff) after the live ones, then record priority (RFC 2782, RFC 9460 §2.4.1), then record order;
+   * inside a bucket the usual order (RFC 6724, history, interleaving). Deviation: RFC 2782 has clients
+   * try priorities strictly in order; netdial puts a target that just failed after the reachable ones,
+   * as RFC 8305 §4 does for addresses, until its backoff ends (1 to 10 minutes).
+   */
+  #orderEndpoints(known: readonly Candidate[]): Candidate[] {
+    const svc = this.#svc!;
+    const now = this.#now();
+    const groups = new Map<number, Candidate[]>();
+    for (const c of known) {
+      const bucket = c.bucket ?? 0;
+      let group = groups.get(bucket);
+      if (group === undefined) {
+        group = [];
+        groups.set(bucket, group);
+      }
+      group.push(c);
+    }
+    const history = this.#deps.memory?.endpoints;
+    const rank = (bucket: number) => {
+      const priority = svc.plan?.buckets[bucket]?.info.priority ?? Number.POSITIVE_INFINITY;
+      const dead =
+        history !== undefined &&
+        (groups.get(bucket) ?? []).every((c) =>
+          history.isDemoted(c.address, c.port ?? this.#target.port, now),
+        );
+      return { priority, dead: dead ? 1 : 0 };
+    };
+    const ranks = new Map([...groups.keys()].map((b) => [b, rank(b)]));
+    const buckets = [...groups.keys()].sort((a, b) => {
+      const ra = ranks.get(a)!;
+      const rb = ranks.get(b)!;
+      return ra.dead - rb.dead || ra.priority - rb.priority || a - b;
+    });
+    const out: Candidate[] = [];
+    for (const bucket of buckets) {
+      const group = groups.get(bucket)!;
+      let order = svc.orders.get(bucket);
+      if (order === undefined) {
+        const first = group[0]!;
+        const name = first.source ?? (svc.kind === 'srv' ? '' : this.#target.host);
+        order = new DialOrder(
+          this.#deps.memory,
+          name,
+          first.port ?? this.#target.port,
+          this.#cfg.firstAddressFamilyCount,
+          this.#cfg.maxAddresses,
+        );
+        svc.orders.set(bucket, order);
+      }
+      for (const c of order.order(group, now)) out.push(c);
+    }
+    return out;
+  }
+
+  #onResolution(event: ResolutionEvent, source = ''): void {
     if (this.#settled) return;
     if (event.type === 'path') {
-      this.#path = event.path;
+      if (source === '') this.#path = event.path;
       return;
     }
     const now = this.#now();
@@ -309,8 +698,8 @@ class DialSession {
         const negative = isNegativeAnswer(event.code);
         this.#apply(
           negative
-            ? this.#race.refreshed(event.family, [], now)
-            : this.#race.refreshFailed(event.family, now, event.code),
+            ? this.#race.refreshed(event.family, [], now, source)
+            : this.#race.refreshFailed(event.family, now, event.code, source),
         );
         return;
       }
@@ -324,7 +713,7 @@ class DialSession {
         startMs: q.startMs,
         durationMs: q.endMs - q.startMs,
       });
-      this.#apply(this.#race.answerFailed(event.family, event.code, now));
+      this.#apply(this.#race.answerFailed(event.family, event.code, now, source));
       return;
     }
     // Bounds before work: no more than maxAddresses of one answer are looked at (a hostile or broken
@@ -346,8 +735,8 @@ class DialSession {
       if (event.refreshing) return;
       this.#apply(
         event.refresh
-          ? this.#race.refreshed(event.family, [], now)
-          : this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now),
+          ? this.#race.refreshed(event.family, [], now, source)
+          : this.#race.answerFailed(event.family, POLICY_DENIED_CODE, now, source),
       );
       return;
     }
@@ -359,7 +748,7 @@ class DialSession {
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
-      this.#apply(this.#deliver(event, candidates, now));
+      this.#apply(this.#deliver(event, candidates, now, source));
       return;
     }
     // Sorting needs the source address per destination (RFC 6724 rules 1, 2, 5, 8, 9). It only matters
@@ -371,19 +760,19 @@ class DialSession {
     const checkNat64 =
       nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
     if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
-      this.#apply(this.#deliver(event, candidates, now));
+      this.#apply(this.#deliver(event, candidates, now, source));
       return;
     }
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
       if (nat64 === undefined || !checkNat64 || !hasStrandedIPv4(candidates)) {
-        this.#apply(this.#deliver(event, candidates, this.#now()));
+        this.#apply(this.#deliver(event, candidates, this.#now(), source));
         return;
       }
       nat64.prefix(this.#now()).then((prefix) => {
         if (this.#settled) return;
-        this.#apply(this.#deliver(event, this.#viaNat64(candidates, prefix), this.#now()));
+        this.#apply(this.#deliver(event, this.#viaNat64(candidates, prefix), this.#now(), source));
       });
     });
   }
@@ -393,7 +782,23 @@ class DialSession {
     event: Extract<ResolutionEvent, { type: 'answer' }>,
     candidates: Candidate[],
     atMs: number,
+    source = '',
   ): RaceStep<Candidate> {
+    const svc = this.#svc;
+    if (svc !== undefined) {
+      // Service records: each address becomes one endpoint per bucket its name serves.
+      const slot = slotKey(event.family, source);
+      svc.answered.set(slot, candidates);
+      const endpoints = this.#expand(source, candidates);
+      // RFC 9460 §7.3: the target's own answer replaces its hints.
+      if (svc.hinted.delete(slot)) return this.#race.refreshed(event.family, endpoints, atMs, source);
+      return event.refresh
+        ? this.#race.refreshed(event.family, endpoints, atMs, source)
+        : this.#race.answer(event.family, endpoints, atMs, {
+            refreshPending: event.refreshing === true,
+            source,
+          });
+    }
     return event.refresh
       ? this.#race.refreshed(event.family, candidates, atMs)
       : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
@@ -544,7 +949,7 @@ class DialSession {
     try {
       socket = net.connect({
         host: c.address,
-        port: this.#target.port,
+        port: c.port ?? this.#target.port,
         family: c.family,
         localAddress: this.#cfg.localAddress,
       });
@@ -582,7 +987,7 @@ class DialSession {
         this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - startMs);
       }
       // RTT: from this socket's connect() call to its 'connect' event (one SYN / SYN-ACK exchange).
-      this.#deps.memory?.endpoints.recordSuccess(c.address, this.#target.port, now - openedAt, now);
+      this.#deps.memory?.endpoints.recordSuccess(c.address, c.port ?? this.#target.port, now - openedAt, now);
       if (this.#cfg.tls === undefined) this.#apply(this.#race.attemptConnected(id, now));
       else this.#secure(id, c, socket, now);
     });
@@ -621,7 +1026,7 @@ class DialSession {
       return;
     }
     if (!LOCAL_ERRORS.has(code))
-      this.#deps.memory?.endpoints.recordFailure(c.address, this.#target.port, code, now);
+      this.#deps.memory?.endpoints.recordFailure(c.address, c.port ?? this.#target.port, code, now);
     this.#apply(this.#race.attemptFailed(id, code, now));
   }
 
@@ -639,7 +1044,14 @@ class DialSession {
     const servername = this.#servername();
     let secure: tls.TLSSocket;
     try {
-      secure = tls.connect({ ...options, socket, servername, host: options.host ?? this.#target.host });
+      secure = tls.connect({
+        ...options,
+        // The endpoint's ALPN: its record's set intersected with the caller's (service-plan.ts).
+        ...(c.alpn !== undefined ? { ALPNProtocols: c.alpn } : {}),
+        socket,
+        servername,
+        host: options.host ?? this.#identity(),
+      });
     } catch (err) {
       // tls.connect refused the options (a bad `ca`, a bad `secureProtocol`…): the same for every address,
       // so final whatever Node's code (ERR_INVALID_ARG_TYPE, ERR_OSSL_…) — named ERR_TLS_OPTIONS.
@@ -666,7 +1078,15 @@ class DialSession {
   /** The TLS server name: the caller's `servername`, else the host name; none for an IP literal. */
   #servername(): string | undefined {
     const options = this.#cfg.tls;
-    return options?.servername ?? (this.#target.hostKind === 0 ? this.#target.host : undefined);
+    return options?.servername ?? (this.#target.hostKind === 0 ? this.#identity() : undefined);
+  }
+
+  /**
+   * The name the certificate is checked against: the host name; for an SRV target its source domain, the
+   * name after `_service._proto.` (RFC 6125 §6.2.1, RFC 7673 §5.1), never the SRV record's target.
+   */
+  #identity(): string {
+    return this.#target.srv ? this.#target.host.split('.').slice(2).join('.') : this.#target.host;
   }
 
   /** Stops everything the dial started: timer, abort listener, DNS, losing sockets. */
@@ -675,6 +1095,7 @@ class DialSession {
     this.#clearTimer();
     this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
     this.#resolution?.cancel(this.#connected);
+    if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(this.#connected);
   }
 
   #abort(): void {
@@ -704,7 +1125,7 @@ class DialSession {
       report.winner = {
         address: attempt.candidate.address,
         family: attempt.candidate.family,
-        port: this.#target.port,
+        port: attempt.candidate.port ?? this.#target.port,
         localAddress: socket.localAddress,
         localPort: socket.localPort,
         connectMs,
@@ -712,6 +1133,14 @@ class DialSession {
       report.durationMs = durationMs;
       return report;
     };
+    const svc = this.#svc;
+    if (svc !== undefined) {
+      const c = attempt.candidate;
+      const info = c.bucket === undefined ? undefined : svc.plan?.buckets[c.bucket]?.info;
+      if (info !== undefined) {
+        svc.report.winner = { ...info, type: svc.report.type, hintsUsed: c.hint === true };
+      } else svc.report.fallback = true;
+    }
     if (secure === undefined) {
       // Built on the first getReport(): most callers never ask.
       attachReport(socket, withWinner);
@@ -757,7 +1186,12 @@ class DialSession {
           ? a.outcome === 'cancelled' && openedAt < winnerOpenedAt
           : a.outcome === 'timeout' && now - openedAt >= a.delayMs;
       if (!unanswered) continue;
-      memory.endpoints.recordFailure(a.candidate.address, this.#target.port, 'ETIMEDOUT', now);
+      memory.endpoints.recordFailure(
+        a.candidate.address,
+        a.candidate.port ?? this.#target.port,
+        'ETIMEDOUT',
+        now,
+      );
       // A connection stalled in its TLS handshake: the endpoint is held back, but its network answered.
       if (a.securingMs !== undefined) continue;
       if (winner !== undefined && name !== '') {
@@ -784,7 +1218,7 @@ class DialSession {
     const tcp: AttemptError[] = this.#race.attempts.map((a) => ({
       address: a.candidate.address,
       family: a.candidate.family,
-      port: this.#target.port,
+      port: a.candidate.port ?? this.#target.port,
       phase: a.securingMs === undefined ? 'tcp' : 'tls',
       code: a.code ?? 'ECANCELED',
       message:
@@ -819,7 +1253,34 @@ class DialSession {
     const where = this.#where();
     let code: string;
     let message: string;
-    if (reason === 'dns' && denied.length > 0) {
+    const svc = this.#svc;
+    if (
+      reason === 'dns' &&
+      svc?.kind === 'srv' &&
+      (svc.plan === undefined || svc.plan.buckets.length === 0)
+    ) {
+      // No SRV endpoint at all: the records are missing, say "no service", or name none usable.
+      const failed = svc.report.code;
+      code = failed === undefined || failed === 'ENODATA' || failed === 'ENOTFOUND' ? 'ENOTFOUND' : failed;
+      if (failed === NO_SERVICE_CODE) code = NO_SERVICE_CODE;
+      const what =
+        code === NO_SERVICE_CODE
+          ? `the SRV records of ${this.#target.host} say the service is not available (target ".", RFC 2782)`
+          : code === 'ENOTFOUND'
+            ? `${this.#target.host} has no usable SRV records${failed ? ` (${failed})` : ''}`
+            : `the SRV query failed: ${describeCode(code)}`;
+      message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what}`;
+      attempts.unshift({
+        address: this.#target.host,
+        family: 4,
+        port: 0,
+        phase: 'dns',
+        code,
+        message: what,
+        startMs: svc.query?.startMs ?? 0,
+        durationMs: (svc.query?.endMs ?? elapsedMs) - (svc.query?.startMs ?? 0),
+      });
+    } else if (reason === 'dns' && denied.length > 0) {
       // Every address the name has was refused by the address policy: say which rules.
       code = POLICY_DENIED_CODE;
       message = `connect ${where} refused by the address policy: ${this.#denied.summary(MESSAGE_ATTEMPTS)}`;
@@ -900,7 +1361,7 @@ class DialSession {
       const r: AttemptReport = {
         address: a.candidate.address,
         family: a.candidate.family,
-        port: this.#target.port,
+        port: a.candidate.port ?? this.#target.port,
         startMs: round(a.startMs),
         endMs: a.endMs === undefined ? undefined : round(a.endMs),
         outcome: a.outcome,
@@ -921,11 +1382,16 @@ class DialSession {
         queries: this.#queries,
         ...(this.#nat64Prefix ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...this.#nat64] } } : {}),
       },
-      order: this.#race.order.map((c) => ({ address: c.address, family: c.family })),
+      order: this.#race.order.map((c) =>
+        c.port === undefined
+          ? { address: c.address, family: c.family }
+          : { address: c.address, family: c.family, port: c.port },
+      ),
+      ...(this.#svc ? { service: this.#svc.report } : {}),
       decisions: {
         ...this.#delayDecision(),
         memory: this.#deps.memory !== undefined,
-        ...this.#order.decisions,
+        ...((this.#svc?.orders.values().next().value as DialOrder | undefined) ?? this.#order).decisions,
       },
       settings: {
         attemptDelayMs: this.#attemptDelayMs,

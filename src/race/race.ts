@@ -8,7 +8,11 @@
  */
 import type { Family } from '../types.js';
 
-/** An address the race may connect to. */
+/**
+ * An endpoint the race may connect to: an address, and — when it came from a service record (RFC 9460
+ * HTTPS/SVCB, RFC 2782 SRV) — its own port, service bucket and answer source. A plain dial's candidates
+ * set none of the optional fields: they are addresses at the dial's port, in bucket 0, from the origin.
+ */
 export interface RaceCandidate {
   address: string;
   family: Family;
@@ -17,6 +21,38 @@ export interface RaceCandidate {
    * for a NAT64 (RFC 8305 §7) answers for family 4. Default: `family`.
    */
   answerFamily?: Family | undefined;
+  /** The endpoint's port when a service record gave one. Default: the dial's port. */
+  port?: number | undefined;
+  /**
+   * Service bucket (draft-ietf-happy-happyeyeballs-v3 sorts by service priority first): endpoints of lower
+   * buckets are ordered first by the shell's `order`, and an answer for a later bucket does not start the
+   * race while a better bucket's answer is still awaited (it waits the Resolution Delay). Default 0.
+   */
+  bucket?: number | undefined;
+  /** The name whose A/AAAA answer it came in (a service record's target). Default '': the origin's. */
+  source?: string | undefined;
+  /**
+   * Identity within the race when one address appears in several endpoints (other port or bucket);
+   * default `address`. Two candidates with one key are one; an endpoint (address and port) is tried once.
+   */
+  key?: string | undefined;
+}
+
+/** What the race waits for before it knows the service records (HTTPS/SVCB or SRV answer). */
+const SERVICES = 'services';
+
+/** Which answer `family` for `source` is, in the set of awaited answers (the origin's: the family number). */
+function answerKey(family: Family, source: string | undefined): Family | string {
+  return source ? `${family} ${source}` : family;
+}
+
+/** The endpoint a candidate dials: tried at most once however many buckets list it. */
+function endpointKey(c: RaceCandidate): string {
+  return c.port === undefined ? c.address : `${c.address}|${c.port}`;
+}
+
+function seenKey(c: RaceCandidate): string {
+  return c.key ?? c.address;
 }
 
 export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
@@ -47,6 +83,12 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
    * since the other family may have addresses worth trying first. Default: none is demoted.
    */
   isDemoted?: ((c: C) => boolean) | undefined;
+  /**
+   * A service record query (HTTPS/SVCB or SRV) is out: the race does not start before its answer, or
+   * until the Resolution Delay after the first positive address answer has passed
+   * (draft-ietf-happy-happyeyeballs-v3-01 §4.2). See `services()`. Default false.
+   */
+  awaitServices?: boolean | undefined;
 }
 
 export type AttemptOutcome = 'pending' | 'connected' | 'failed' | 'cancelled' | 'timeout' | 'aborted';
@@ -76,6 +118,8 @@ export interface AnswerLog {
   atMs: number;
   count: number;
   code?: string;
+  /** The name answered for when it is a service record's target, not the origin. */
+  source?: string;
 }
 
 /**
@@ -101,7 +145,10 @@ const PREFERRED: Family = 6;
 export class Race<C extends RaceCandidate = RaceCandidate> {
   readonly #cfg: RaceConfig<C>;
   readonly #t0: number;
-  readonly #pending = new Set<Family>();
+  /** Awaited answers: the origin's families (by number), targets' families, the service records. */
+  readonly #pending = new Set<Family | string>();
+  /** The bucket each awaited target serves first (service records), for the start rule. */
+  #sourceBuckets: Map<string, number> | undefined;
   readonly #known: C[] = [];
   readonly #seen = new Set<string>();
   #ordered: C[] = [];
@@ -121,7 +168,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * up while one is: fresh addresses beat stale ones (draft-ietf-happy-happyeyeballs-v3 optimistic use ends
    * when the refresh is back, not when the stale addresses ran out). The deadline still bounds the wait.
    */
-  readonly #awaitingRefresh = new Set<Family>();
+  readonly #awaitingRefresh = new Set<Family | string>();
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
   #done: { reason: FailReason | 'won'; atMs: number } | undefined;
@@ -131,6 +178,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#t0 = nowMs;
     this.#delayMs = cfg.attemptDelayMs;
     for (const f of cfg.families) this.#pending.add(f);
+    if (cfg.awaitServices) this.#pending.add(SERVICES);
   }
 
   /** Every attempt so far, in start order. */
@@ -145,9 +193,15 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   get order(): readonly C[] {
     return this.#ordered;
   }
-  /** Families still awaited. */
+  /** The origin's families still awaited. */
   get pendingFamilies(): Family[] {
-    return [...this.#pending];
+    const families: Family[] = [];
+    for (const k of this.#pending) if (typeof k === 'number') families.push(k);
+    return families;
+  }
+  /** True while the service record answer is awaited. */
+  get awaitingServices(): boolean {
+    return this.#pending.has(SERVICES);
   }
   get done(): boolean {
     return this.#done !== undefined;
@@ -155,9 +209,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   get startedRacing(): boolean {
     return this.#racing;
   }
-  /** Families whose refresh the race waits for (a stale answer is in use). */
+  /** The origin's families whose refresh the race waits for (a stale answer is in use). */
   get awaitingRefresh(): Family[] {
-    return [...this.#awaitingRefresh];
+    const families: Family[] = [];
+    for (const k of this.#awaitingRefresh) if (typeof k === 'number') families.push(k);
+    return families;
   }
 
   /** The shell starts the race; it may already fail if no family is expected. */
@@ -174,30 +230,48 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     family: Family,
     candidates: readonly C[],
     nowMs: number,
-    options?: { refreshPending?: boolean },
+    options?: { refreshPending?: boolean; source?: string | undefined },
   ): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
-    if (options?.refreshPending && this.#pending.has(family)) this.#awaitingRefresh.add(family);
-    const update = !this.#pending.has(family);
-    if (update && !this.#answers.some((a) => a.family === family)) return this.#idle(nowMs);
+    const source = options?.source || undefined;
+    const key = answerKey(family, source);
+    if (options?.refreshPending && this.#pending.has(key)) this.#awaitingRefresh.add(key);
+    const update = !this.#pending.has(key);
+    if (update && !this.#answers.some((a) => a.family === family && a.source === source)) {
+      return this.#idle(nowMs);
+    }
     let count = 0;
     let useful = false;
+    let bucket = Number.POSITIVE_INFINITY;
     for (const c of candidates) {
-      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(c.address)) continue;
-      this.#seen.add(c.address);
+      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
+      this.#seen.add(seenKey(c));
       this.#known.push(c);
       count++;
       if (!this.#cfg.isDemoted?.(c)) useful = true;
+      bucket = Math.min(bucket, c.bucket ?? 0);
     }
-    if (count === 0) return update ? this.#idle(nowMs) : this.answerFailed(family, 'ENODATA', nowMs);
-    this.#pending.delete(family);
-    this.#answers.push({ family, atMs: nowMs - this.#t0, count });
+    if (count === 0) {
+      return update ? this.#idle(nowMs) : this.answerFailed(family, 'ENODATA', nowMs, source);
+    }
+    this.#pending.delete(key);
+    const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
+    if (source) log.source = source;
+    this.#answers.push(log);
     this.#ordered = this.#cfg.order(this.#known);
     // RFC 8305 §3: a positive AAAA answer (the preferred family) starts the race at once; any other
     // positive answer while an answer is outstanding waits the Resolution Delay. netdial counts an
-    // AAAA answer whose every address is demoted by history as "any other" (see isDemoted).
-    if (family === PREFERRED && useful) this.#usefulPreferredIn = true;
-    else if (!this.#racing && this.#pending.size > 0) {
+    // AAAA answer whose every address is demoted by history as "any other" (see isDemoted), and so is one
+    // that arrives while the service records are awaited (draft-ietf-happy-happyeyeballs-v3-01 §4.2) or
+    // that serves a later bucket than an answer still awaited (service priority first).
+    if (
+      family === PREFERRED &&
+      useful &&
+      !this.#pending.has(SERVICES) &&
+      (this.#sourceBuckets === undefined || bucket <= this.#bestAwaitedBucket())
+    ) {
+      this.#usefulPreferredIn = true;
+    } else if (!this.#racing && this.#pending.size > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
     return this.#advance(nowMs, []);
@@ -208,48 +282,109 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * Fresh beats stale: stale addresses of the family not yet tried and absent from the fresh answer are
    * dropped, new ones join in their sorted place (RFC 8305 §6), and the race stops waiting for the refresh.
    */
-  refreshed(family: Family, candidates: readonly C[], nowMs: number): RaceStep<C> {
+  refreshed(family: Family, candidates: readonly C[], nowMs: number, source?: string): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
-    if (!this.#awaitingRefresh.delete(family)) {
+    source ||= undefined;
+    const key = answerKey(family, source);
+    if (!this.#awaitingRefresh.delete(key)) {
       // The stale answer never counted (e.g. the address policy refused all of it): this is the family's answer.
-      return this.#pending.has(family) ? this.answer(family, candidates, nowMs) : this.#idle(nowMs);
+      return this.#pending.has(key) ? this.answer(family, candidates, nowMs, { source }) : this.#idle(nowMs);
     }
     const fresh = new Set(
       candidates.filter((c) => (c.answerFamily ?? c.family) === family).map((c) => c.address),
     );
+    // Also RFC 9460 §7.3: hints (given as a stale answer for their target) give way to the real answer.
     for (let i = this.#known.length - 1; i >= 0; i--) {
       const c = this.#known[i] as C;
-      if ((c.answerFamily ?? c.family) === family && !fresh.has(c.address) && !this.#tried.has(c.address)) {
+      if (
+        (c.answerFamily ?? c.family) === family &&
+        (c.source || undefined) === (source || undefined) &&
+        !fresh.has(c.address) &&
+        !this.#tried.has(endpointKey(c))
+      ) {
         this.#known.splice(i, 1);
       }
     }
     let count = 0;
     for (const c of candidates) {
-      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(c.address)) continue;
-      this.#seen.add(c.address);
+      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
+      this.#seen.add(seenKey(c));
       this.#known.push(c);
       count++;
     }
-    this.#answers.push({ family, atMs: nowMs - this.#t0, count });
+    const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
+    if (source) log.source = source;
+    this.#answers.push(log);
     this.#ordered = this.#cfg.order(this.#known);
     return this.#advance(nowMs, []);
   }
 
   /** The refresh behind a stale answer for `family` failed: the stale answer stays, the race stops waiting. */
-  refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL'): RaceStep<C> {
+  refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL', source?: string): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
-    if (!this.#awaitingRefresh.delete(family)) {
-      return this.#pending.has(family) ? this.answerFailed(family, code, nowMs) : this.#idle(nowMs);
+    const key = answerKey(family, source);
+    if (!this.#awaitingRefresh.delete(key)) {
+      return this.#pending.has(key) ? this.answerFailed(family, code, nowMs, source) : this.#idle(nowMs);
     }
     return this.#advance(nowMs, []);
   }
 
   /** `family` has no addresses (NXDOMAIN, NODATA, SERVFAIL, timeout…): `code` says which. */
-  answerFailed(family: Family, code: string, nowMs: number): RaceStep<C> {
-    if (this.#done || !this.#pending.has(family)) return this.#idle(nowMs);
-    this.#pending.delete(family);
-    this.#answers.push({ family, atMs: nowMs - this.#t0, count: 0, code });
+  answerFailed(family: Family, code: string, nowMs: number, source?: string): RaceStep<C> {
+    const key = answerKey(family, source);
+    if (this.#done || !this.#pending.has(key)) return this.#idle(nowMs);
+    this.#pending.delete(key);
+    const log: AnswerLog = { family, atMs: nowMs - this.#t0, count: 0, code };
+    if (source) log.source = source;
+    this.#answers.push(log);
     return this.#advance(nowMs, []);
+  }
+
+  /**
+   * The service records are in (or failed: `targets` empty). Each target whose A/AAAA the shell now
+   * resolves is awaited for each of `families` (default: the race's), with the best bucket it serves: an answer for a
+   * later bucket does not start the race while one for a better bucket is out (it waits the Resolution
+   * Delay, as an A answer waits for AAAA). The origin's own answers (source '') may be listed too, to
+   * give them a bucket. With nothing known and nothing awaited, the race fails ('dns').
+   */
+  services(
+    targets: ReadonlyArray<{ source: string; bucket: number }>,
+    nowMs: number,
+    families: readonly Family[] = this.#cfg.families,
+  ): RaceStep<C> {
+    if (this.#done || !this.#pending.delete(SERVICES)) return this.#idle(nowMs);
+    for (const { source, bucket } of targets) {
+      this.#sourceBuckets ??= new Map();
+      const known = this.#sourceBuckets.get(source);
+      this.#sourceBuckets.set(source, known === undefined ? bucket : Math.min(known, bucket));
+      if (source === '') continue;
+      for (const f of families) {
+        this.#pending.add(answerKey(f, source));
+      }
+    }
+    // The AAAA that waited for the records may start the race now if it serves the best bucket.
+    if (!this.#usefulPreferredIn && this.#known.length > 0 && !this.#racing) {
+      const best = this.#bestAwaitedBucket();
+      if (
+        this.#known.some(
+          (c) => c.family === PREFERRED && (c.bucket ?? 0) <= best && !this.#cfg.isDemoted?.(c),
+        )
+      ) {
+        this.#usefulPreferredIn = true;
+      }
+    }
+    return this.#advance(nowMs, []);
+  }
+
+  /** The best bucket an awaited answer serves (Infinity when none is awaited). */
+  #bestAwaitedBucket(): number {
+    let best = Number.POSITIVE_INFINITY;
+    for (const k of this.#pending) {
+      if (k === SERVICES) return Number.NEGATIVE_INFINITY;
+      const source = typeof k === 'number' ? '' : k.slice(2);
+      best = Math.min(best, this.#sourceBuckets?.get(source) ?? 0);
+    }
+    return best;
   }
 
   attemptFailed(id: number, code: string, nowMs: number): RaceStep<C> {
@@ -334,13 +469,16 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
     if (reason === 'timeout' || reason === 'aborted') {
       // A refresh still out is an answer that did not come, like a pending family's.
-      for (const family of new Set([...this.#pending, ...this.#awaitingRefresh])) {
-        this.#answers.push({
-          family,
+      for (const key of new Set([...this.#pending, ...this.#awaitingRefresh])) {
+        if (key === SERVICES) continue;
+        const log: AnswerLog = {
+          family: typeof key === 'number' ? key : (Number(key[0]) as Family),
           atMs: nowMs - this.#t0,
           count: 0,
           code: reason === 'timeout' ? 'ETIMEOUT' : 'ECANCELLED',
-        });
+        };
+        if (typeof key === 'string') log.source = key.slice(2);
+        this.#answers.push(log);
       }
     }
     this.#pending.clear();
@@ -351,7 +489,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   #nextUntried(): C | undefined {
-    for (const c of this.#ordered) if (!this.#tried.has(c.address)) return c;
+    for (const c of this.#ordered) if (!this.#tried.has(endpointKey(c))) return c;
     return undefined;
   }
 
@@ -396,7 +534,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         trigger,
         delayMs,
       });
-      this.#tried.add(next.address);
+      this.#tried.add(endpointKey(next));
       this.#inFlight++;
       this.#lastStartMs = nowMs;
       this.#delayMs = delayMs;

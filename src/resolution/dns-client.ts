@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
 import { inputError, isNegativeAnswer } from '../errors.js';
 import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';
+import { decodeSvcbRdata, type SvcbRecord } from './svcb.js';
 
 /** Where and how patiently to ask. */
 export interface DnsClientOptions {
@@ -191,6 +192,81 @@ export function tryTimeoutMs(baseMs: number, position: number, serverCount: numb
 export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsClientOptions): DnsQuery {
   const qname = checkName(name);
   if (type !== 'A' && type !== 'AAAA') throw badOption('type', "'A' or 'AAAA'", type);
+  return runQuery<DnsAnswer>(qname, type, type, options, (packet, fail) =>
+    readAnswer(packet, qname, type, fail),
+  );
+}
+
+/** Service record types netdial asks for: SRV (RFC 2782), SVCB and HTTPS (RFC 9460). */
+export type ServiceRecordType = 'SRV' | 'SVCB' | 'HTTPS';
+
+/** One SRV record (RFC 2782); `target` lowercase without the trailing dot, `.` for "no service". */
+export interface SrvRecordData {
+  priority: number;
+  weight: number;
+  port: number;
+  target: string;
+}
+
+/** A positive answer to a service record query, from the name or the end of its CNAME chain. */
+export interface ServiceAnswer<R> {
+  /** Usable records in answer order (malformed ones left out, see `malformed`). */
+  records: R[];
+  /** min(record TTLs, TTLs of the CNAMEs used), RFC 2181 §5.2. */
+  ttlSeconds: number;
+  /** Why each malformed record was left out (RFC 9460 §2.2: a client ignores them). */
+  malformed: string[];
+  /** The name that owns the records (the end of the CNAME chain), lowercase, without a trailing dot. */
+  owner: string;
+}
+
+/** The wire type dns-packet knows each service type by (it has no SVCB/HTTPS codec: raw RDATA). */
+const SERVICE_WIRE_TYPES: Readonly<Record<ServiceRecordType, string>> = {
+  SRV: 'SRV',
+  SVCB: 'UNKNOWN_64',
+  HTTPS: 'UNKNOWN_65',
+};
+
+/**
+ * Asks for the SRV, SVCB or HTTPS records of `name`, with everything `queryAddresses` does (servers,
+ * tries, EDNS, TCP on truncation, reply matching, CNAME chain, RFC 2308 negative answers with their SOA).
+ * A response whose every record of the type is malformed is ENODATA-like for the caller: it resolves
+ * with no records and the reasons in `malformed`.
+ */
+export function queryServiceRecords(
+  name: string,
+  type: 'SRV',
+  options: DnsClientOptions,
+): { promise: Promise<ServiceAnswer<SrvRecordData>>; cancel(): void };
+export function queryServiceRecords(
+  name: string,
+  type: 'SVCB' | 'HTTPS',
+  options: DnsClientOptions,
+): { promise: Promise<ServiceAnswer<SvcbRecord>>; cancel(): void };
+export function queryServiceRecords(
+  name: string,
+  type: ServiceRecordType,
+  options: DnsClientOptions,
+): { promise: Promise<ServiceAnswer<SrvRecordData | SvcbRecord>>; cancel(): void } {
+  const qname = checkName(name);
+  const wire = SERVICE_WIRE_TYPES[type];
+  if (wire === undefined) throw badOption('type', "'SRV', 'SVCB' or 'HTTPS'", type);
+  return runQuery<ServiceAnswer<SrvRecordData | SvcbRecord>>(qname, wire, type, options, (packet, fail) =>
+    readServiceAnswer(packet, qname, type, wire, fail),
+  );
+}
+
+/** The transport of one query: servers, tries, EDNS, TCP; `read` turns a matched response into the answer. */
+function runQuery<T>(
+  qname: string,
+  type: string,
+  label: string,
+  options: DnsClientOptions,
+  read: (
+    packet: DecodedPacket,
+    fail: (code: string, detail?: string, soa?: NegativeSoa) => DnsClientError,
+  ) => T | DnsClientError,
+): { promise: Promise<T>; cancel(): void } {
   if (!Array.isArray(options?.servers) || options.servers.length === 0) {
     throw badOption('servers', 'a non-empty array', options?.servers);
   }
@@ -215,10 +291,10 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
   const order = servers.map((_, i) => servers[(firstServer + i) % servers.length] as Server);
 
   const fail = (code: string, detail?: string, soa?: NegativeSoa): DnsClientError =>
-    Object.assign(new Error(`query${type} ${code} ${qname}${detail === undefined ? '' : ` (${detail})`}`), {
+    Object.assign(new Error(`query${label} ${code} ${qname}${detail === undefined ? '' : ` (${detail})`}`), {
       code,
       hostname: qname,
-      syscall: `query${type}`,
+      syscall: `query${label}`,
       ...(soa === undefined ? {} : { soa }),
     });
 
@@ -229,12 +305,12 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
   let done = false;
   let lastAnswered: DnsClientError | undefined; // the last server's error response
   const failures: DnsTryFailure[] = [];
-  let settle: (result: DnsAnswer | DnsClientError) => void = () => {};
-  const promise = new Promise<DnsAnswer>((resolve, reject) => {
+  let settle: (result: T | DnsClientError) => void = () => {};
+  const promise = new Promise<T>((resolve, reject) => {
     settle = (result) => (result instanceof Error ? reject(result) : resolve(result));
   });
 
-  const finish = (result: DnsAnswer | DnsClientError): void => {
+  const finish = (result: T | DnsClientError): void => {
     if (done) return;
     done = true;
     clearTimeout(timer);
@@ -338,7 +414,7 @@ export function queryAddresses(name: string, type: 'A' | 'AAAA', options: DnsCli
       } else if (isCurrent) tryFailed(t, fail('EBADRESP', `TC=1 over TCP from ${t.server.label}`));
       return;
     }
-    const result = readAnswer(packet, qname, type, fail);
+    const result = read(packet, fail);
     if (!(result instanceof Error) || isNegativeAnswer(result.code)) finish(result);
     else if (isCurrent) tryFailed(t, result);
   };
@@ -436,12 +512,12 @@ function errorCode(err: unknown): string {
 }
 
 /** RFC 1035 §4.1.1 header: ID, RD=1, one question; RFC 6891 §6.1.2 OPT pseudo-record when `edns`. */
-function encodeQuery(id: number, qname: string, type: 'A' | 'AAAA', edns: boolean): Buffer {
+function encodeQuery(id: number, qname: string, type: string, edns: boolean): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id,
     flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type, name: qname, class: 'IN' }],
+    questions: [{ type: type as 'A', name: qname, class: 'IN' }],
     additionals: edns
       ? [
           {
@@ -497,6 +573,81 @@ function readAnswer(
   type: 'A' | 'AAAA',
   fail: (code: string, detail?: string, soa?: NegativeSoa) => DnsClientError,
 ): DnsAnswer | DnsClientError {
+  const chain = followChain(packet, qname, fail);
+  if (chain instanceof Error) return chain;
+  const { records, owner, canonicalName, chainTtl } = chain;
+  const family = type === 'A' ? 4 : 6;
+  const addresses: DnsAnswer['addresses'] = [];
+  for (const r of records) {
+    if (r.type !== type || canonical(r.name) !== owner || net.isIP(String(r.data)) !== family) continue;
+    const address = String(r.data);
+    const ttlSeconds = Math.min(ttlOf(r), chainTtl);
+    const dup = addresses.find((a) => a.address === address);
+    if (dup === undefined) addresses.push({ address, ttlSeconds });
+    else dup.ttlSeconds = Math.min(dup.ttlSeconds, ttlSeconds); // RFC 2181 §5.2: lowest TTL of the set
+  }
+  if (addresses.length === 0) return fail('ENODATA', canonicalName, negativeSoa(packet, owner));
+  return canonicalName === undefined ? { addresses } : { addresses, canonicalName };
+}
+
+/**
+ * Reads a matched response to a service record query: the records of the type owned by the name or the
+ * end of its CNAME chain. SVCB/HTTPS RDATA is decoded by svcb.ts; a malformed record is left out with
+ * its reason (RFC 9460 §2.2). No usable record: ENODATA, like an address query.
+ */
+function readServiceAnswer(
+  packet: DecodedPacket,
+  qname: string,
+  type: ServiceRecordType,
+  wire: string,
+  fail: (code: string, detail?: string, soa?: NegativeSoa) => DnsClientError,
+): ServiceAnswer<SrvRecordData | SvcbRecord> | DnsClientError {
+  const chain = followChain(packet, qname, fail);
+  if (chain instanceof Error) return chain;
+  const { records, owner, canonicalName, chainTtl } = chain;
+  const out: Array<SrvRecordData | SvcbRecord> = [];
+  const malformed: string[] = [];
+  let ttlSeconds = chainTtl;
+  for (const r of records) {
+    if (r.type !== wire || canonical(r.name) !== owner) continue;
+    if (type === 'SRV') {
+      const d = r.data as Partial<SrvRecordData> | undefined;
+      if (typeof d?.port !== 'number' || typeof d.target !== 'string') {
+        malformed.push('SRV record without port or target');
+        continue;
+      }
+      out.push({
+        priority: d.priority ?? 0,
+        weight: d.weight ?? 0,
+        port: d.port,
+        target: d.target === '' || d.target === '.' ? '.' : canonical(d.target),
+      });
+    } else {
+      const decoded = r.data instanceof Uint8Array ? decodeSvcbRdata(r.data) : undefined;
+      if (decoded === undefined || !decoded.ok) {
+        malformed.push(decoded?.reason ?? 'no RDATA');
+        continue;
+      }
+      out.push(decoded.record);
+    }
+    ttlSeconds = Math.min(ttlSeconds, ttlOf(r)); // RFC 2181 §5.2: one TTL for the RRset, the lowest
+  }
+  if (out.length === 0) {
+    const detail = malformed.length > 0 ? `every record malformed: ${malformed.join('; ')}` : canonicalName;
+    return fail('ENODATA', detail, negativeSoa(packet, owner));
+  }
+  return { records: out, ttlSeconds, malformed, owner };
+}
+
+/**
+ * The rcode check and the CNAME chain of a matched response: the records to read and the name owning
+ * them (RFC 1034 §4.3.2 step 3, RFC 2181 §5.4.1). A CNAME loop or a chain over 16 hops is EBADRESP.
+ */
+function followChain(
+  packet: DecodedPacket,
+  qname: string,
+  fail: (code: string, detail?: string, soa?: NegativeSoa) => DnsClientError,
+): { records: Rr[]; owner: string; canonicalName: string | undefined; chainTtl: number } | DnsClientError {
   const opt = packet.additionals?.find((r) => r.type === 'OPT') as { extendedRcode?: number } | undefined;
   const rcode = ((opt?.extendedRcode ?? 0) << 4) | ((packet.flags ?? 0) & 0xf);
   if (rcode !== 0 && rcode !== 3) return fail(RCODE_ERRORS[rcode] ?? 'EBADRESP', `rcode ${rcode}`);
@@ -524,18 +675,7 @@ function readAnswer(
     chainTtl = Math.min(chainTtl, ttlOf(cname));
   }
   if (rcode === 3) return fail('ENOTFOUND', canonicalName, negativeSoa(packet, owner));
-  const family = type === 'A' ? 4 : 6;
-  const addresses: DnsAnswer['addresses'] = [];
-  for (const r of records) {
-    if (r.type !== type || canonical(r.name) !== owner || net.isIP(String(r.data)) !== family) continue;
-    const address = String(r.data);
-    const ttlSeconds = Math.min(ttlOf(r), chainTtl);
-    const dup = addresses.find((a) => a.address === address);
-    if (dup === undefined) addresses.push({ address, ttlSeconds });
-    else dup.ttlSeconds = Math.min(dup.ttlSeconds, ttlSeconds); // RFC 2181 §5.2: lowest TTL of the set
-  }
-  if (addresses.length === 0) return fail('ENODATA', canonicalName, negativeSoa(packet, owner));
-  return canonicalName === undefined ? { addresses } : { addresses, canonicalName };
+  return { records, owner, canonicalName, chainTtl };
 }
 
 /** RFC 2308 §5: the SOA in the authority section, if it is for `owner` or one of its ancestors. */

@@ -9,7 +9,7 @@ import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
 import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
 import { DialOrder, type OrderCandidate } from '../race/order.js';
-import type { QueryReport } from '../report.js';
+import type { QueryReport, ServiceReport } from '../report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { DialTrace } from '../diagnostics.js';
@@ -32,6 +32,10 @@ export interface ResolvedEndpoint {
   explored: boolean;
   /** What the Dialer's memory holds about (address, port), when a port was given. */
   history?: EndpointState | undefined;
+  /** The endpoint's port when a service record gave it (see `ResolvedName.service`). */
+  port?: number | undefined;
+  /** The service bucket it belongs to (absent: the name's own A/AAAA). */
+  bucket?: number | undefined;
 }
 
 export interface ResolvedName {
@@ -44,6 +48,8 @@ export interface ResolvedName {
   /** RFC 8305 §7: IPv4 addresses without a route, replaced by their NAT64 address under `prefix`. */
   nat64?: { prefix: string; synthesized: Array<{ ipv4: string; ipv6: string }> } | undefined;
   queries: QueryReport[];
+  /** Service records (an `srv!` target or an https:/wss: URL): every record, its bucket, the alias chain. */
+  service?: ServiceReport | undefined;
 }
 
 export interface ResolveDeps {

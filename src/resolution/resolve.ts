@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import { type Clock, realClock } from '../clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
-import { type DnsClientOptions, DnsServerMemory, queryAddresses } from './dns-client.js';
+import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
+import { type ServiceQuerySender, ServiceRecordCache } from './service-lookup.js';
 import {
   DnsQueries,
   type QueryOutcome,
@@ -176,6 +177,12 @@ export class NameResolver {
   #rotate = false;
   /** Servers known not to speak EDNS (RFC 6891 §7), for the life of this resolver. */
   readonly #serverMemory = new DnsServerMemory();
+  /**
+   * SRV/HTTPS/SVCB answers, by the TTL rules of A/AAAA (made on the first service query); only when A/AAAA
+   * are cached too (a Dialer with memory): a Dialer without memory remembers nothing.
+   */
+  #serviceCache: ServiceRecordCache | undefined;
+  readonly #cachesAnswers: boolean;
 
   /**
    * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
@@ -189,6 +196,7 @@ export class NameResolver {
   ) {
     this.#settings = settings;
     this.#clock = clock ?? realClock;
+    this.#cachesAnswers = cache !== undefined;
     this.#queries = new DnsQueries(
       cache,
       (name, type) => queryAddresses(name, type, this.#nextClientOptions()),
@@ -257,6 +265,29 @@ export class NameResolver {
             },
       () => undefined,
     );
+  }
+
+  /**
+   * Sends SRV/HTTPS/SVCB queries straight to the DNS servers (resolv.conf or `nameservers`, with their
+   * timeouts; no hosts file, no search list: service names are asked as written) and caches their answers.
+   */
+  serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache | undefined } {
+    this.#configure(nowMs);
+    if (this.#cachesAnswers) this.#serviceCache ??= new ServiceRecordCache();
+    const send: ServiceQuerySender = (name, type) =>
+      queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>;
+    return { send, cache: this.#serviceCache };
+  }
+
+  /**
+   * Whether `host` is answered without netdial's DNS: a custom or system resolver, or a name the hosts
+   * file has. HTTPS records are not asked for such names (browsers skip DNS entirely for hosts-file names).
+   */
+  answersWithoutDns(host: string, choice: ResolverChoice, nowMs: number): boolean {
+    if (typeof choice === 'function' || choice === 'system') return true;
+    if (this.#path(host, choice, nowMs).resolver !== 'netdial') return true;
+    const entries = this.#hosts?.lookup(host, nowMs);
+    return entries !== undefined && entries.length > 0;
   }
 
   /** Where `host` (a name, not a literal) goes under `choice`, and why. */

@@ -1,0 +1,104 @@
+/**
+ * `Dialer#resolve` for targets with service records: an SRV target (`srv!_service._tcp.name`) or an
+ * `https:`/`wss:` URL. The records are asked and planned as a dial would (service-lookup.ts,
+ * service-plan.ts); each bucket's target name is resolved at the bucket's port (the best
+ * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
+ * by bucket, in the order a dial would try them.
+ */
+import { DialError, formatDuration } from '../errors.js';
+import type { DialConfig } from '../options.js';
+import type { ServiceReport } from '../report.js';
+import { type ResolvedEndpoint, type ResolvedName, type ResolveDeps, resolveName } from './resolve-name.js';
+import { askCached, lookupHttps } from './service-lookup.js';
+import { planHttps, planSrv, type ServicePlan } from './service-plan.js';
+import type { SrvRecordData } from './dns-client.js';
+
+/** Buckets whose target is resolved by `resolve` (a dial resolves the same bound). */
+const MAX_RESOLVED_BUCKETS = 8;
+
+/** A resolved endpoint of a service bucket. */
+export type ResolvedServiceEndpoint = ResolvedEndpoint & { port?: number; bucket?: number };
+
+/** Resolves a target through its service records (see the file comment). Rejects like resolveName. */
+export async function resolveServices(
+  kind: 'srv' | 'https',
+  host: string,
+  port: number,
+  cfg: DialConfig,
+  deps: ResolveDeps,
+): Promise<ResolvedName & { service: ServiceReport }> {
+  const t0 = deps.clock.now();
+  const now = () => deps.clock.now();
+  const { send, cache } = deps.resolver.serviceRecords(t0);
+  const name = kind === 'srv' || port === 443 ? host : `_${port}._https.${host}`;
+  const service: ServiceReport = {
+    type: kind === 'srv' ? 'SRV' : 'HTTPS',
+    name,
+    aliasChain: [],
+    records: [],
+  };
+  const random = deps.memory ? () => deps.memory!.random() : Math.random;
+  let plan: ServicePlan = { buckets: [], records: [] };
+  if (kind === 'srv') {
+    const outcome = await askCached<SrvRecordData>(send, cache, name, 'SRV', now).promise;
+    if (!outcome.ok) service.code = outcome.code;
+    else {
+      const srv = planSrv(outcome.answer.records, random);
+      if (srv === undefined) service.code = 'ERR_NETDIAL_NO_SERVICE';
+      else plan = srv;
+    }
+  } else {
+    const found = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
+    service.aliasChain = found.aliasChain;
+    if (found.kind === 'service') {
+      plan = planHttps({
+        records: found.records,
+        owner: found.owner === name ? host : found.owner,
+        originPort: port,
+        defaultAlpn: ['http/1.1'],
+        callerAlpn: undefined,
+        random,
+      });
+    } else service.code = found.kind === 'unavailable' ? 'ALIAS_UNAVAILABLE' : found.code;
+  }
+  service.records = plan.records;
+  // Bucket -1: the name's own A/AAAA at the URL's port, the fallback of an HTTPS dial (last).
+  const targets: Array<{ targetName: string; port: number; bucket: number }> = plan.buckets
+    .slice(0, MAX_RESOLVED_BUCKETS)
+    .map((b) => ({ targetName: b.targetName, port: b.port, bucket: b.bucket }));
+  if (kind === 'https') targets.push({ targetName: host, port, bucket: -1 });
+  const addresses: ResolvedServiceEndpoint[] = [];
+  const queries: ResolvedName['queries'] = [];
+  let firstError: unknown;
+  for (const b of targets) {
+    try {
+      const r = await resolveName(b.targetName, true, b.port, cfg, deps);
+      queries.push(...r.queries);
+      for (const a of r.addresses) {
+        if (addresses.some((x) => x.address === a.address && x.port === b.port)) continue;
+        addresses.push(b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket });
+      }
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  if (addresses.length === 0) {
+    if (firstError !== undefined && kind === 'https') throw firstError;
+    const elapsedMs = deps.clock.now() - t0;
+    const code = service.code === 'ERR_NETDIAL_NO_SERVICE' ? service.code : 'ENOTFOUND';
+    throw new DialError({
+      host,
+      port: 0,
+      code,
+      message: `resolve srv!${host} failed in ${formatDuration(elapsedMs)}: ${
+        code === 'ENOTFOUND'
+          ? `no usable SRV records or target addresses (${service.code ?? 'no address'})`
+          : 'the SRV records say the service is not available (target ".")'
+      }`,
+      attempts: [],
+      elapsedMs,
+      cause: firstError,
+    });
+  }
+  return { host, port: kind === 'srv' ? undefined : port, addresses, queries, service };
+}

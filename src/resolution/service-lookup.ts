@@ -1,0 +1,198 @@
+/**
+ * Service records for a dial: the query adapter between the DNS client and the pure plan. It caches
+ * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped at 7 days; NXDOMAIN
+ * and NODATA for min(SOA TTL, SOA MINIMUM), RFC 2308 §5, else a default; other failures not kept), and
+ * follows RFC 9460 AliasMode chains with a bound and loop detection.
+ */
+import { isNegativeAnswer } from '../errors.js';
+import type { DnsClientError, ServiceAnswer, ServiceRecordType, SrvRecordData } from './dns-client.js';
+import { aliasStep, MAX_ALIAS_HOPS } from './service-plan.js';
+import type { SvcbRecord } from './svcb.js';
+
+type AnyAnswer = ServiceAnswer<SrvRecordData | SvcbRecord>;
+
+/** How a service record query ended: an answer, or a failure code (ENODATA, ENOTFOUND, ETIMEOUT…). */
+export type ServiceOutcome<R> =
+  | { ok: true; answer: ServiceAnswer<R>; cached: boolean }
+  | { ok: false; code: string; message: string; cached: boolean };
+
+/** Sends one query (the DNS client with the resolver's servers). */
+export type ServiceQuerySender = (
+  name: string,
+  type: ServiceRecordType,
+) => { promise: Promise<AnyAnswer>; cancel(): void };
+
+interface Entry {
+  outcome: ServiceOutcome<SrvRecordData | SvcbRecord>;
+  expiresAtMs: number;
+}
+
+/** Default time a negative answer without an SOA is kept, seconds (as `negativeTtlSeconds` for A/AAAA). */
+const NEGATIVE_TTL_SECONDS = 30;
+
+/** A bounded cache (LRU) of service record answers by name and type. */
+export class ServiceRecordCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 1024) {
+    this.#maxEntries = maxEntries;
+  }
+
+  get(name: string, type: ServiceRecordType, nowMs: number): Entry['outcome'] | undefined {
+    const key = `${type} ${name}`;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (nowMs >= entry.expiresAtMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return { ...entry.outcome, cached: true };
+  }
+
+  /** Keeps an answer for its TTL, a negative answer per RFC 2308 §5; other failures are not kept. */
+  set(
+    name: string,
+    type: ServiceRecordType,
+    outcome: Entry['outcome'],
+    soaSeconds: number | undefined,
+    nowMs: number,
+  ): void {
+    let ttlSeconds: number;
+    if (outcome.ok) ttlSeconds = outcome.answer.ttlSeconds;
+    else if (isNegativeAnswer(outcome.code)) ttlSeconds = soaSeconds ?? NEGATIVE_TTL_SECONDS;
+    else return;
+    if (ttlSeconds <= 0) return;
+    const key = `${type} ${name}`;
+    this.#entries.delete(key);
+    this.#entries.set(key, { outcome, expiresAtMs: nowMs + ttlSeconds * 1000 });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/** One query through the cache. Never rejects. */
+export function askCached<R extends SrvRecordData | SvcbRecord>(
+  send: ServiceQuerySender,
+  cache: ServiceRecordCache | undefined,
+  name: string,
+  type: ServiceRecordType,
+  now: () => number,
+): { promise: Promise<ServiceOutcome<R>>; cancel(): void } {
+  const hit = cache?.get(name, type, now());
+  if (hit !== undefined) return { promise: Promise.resolve(hit as ServiceOutcome<R>), cancel() {} };
+  let query: ReturnType<ServiceQuerySender>;
+  try {
+    query = send(name, type);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'EINVAL';
+    return {
+      promise: Promise.resolve({ ok: false, code, message: (err as Error).message, cached: false }),
+      cancel() {},
+    };
+  }
+  const promise = query.promise.then(
+    (answer): ServiceOutcome<R> => {
+      const outcome = { ok: true as const, answer, cached: false };
+      cache?.set(name, type, outcome, undefined, now());
+      return outcome as ServiceOutcome<R>;
+    },
+    (err: DnsClientError): ServiceOutcome<R> => {
+      const outcome = { ok: false as const, code: err.code ?? 'EIO', message: err.message, cached: false };
+      if (err.code !== 'ECANCELLED') {
+        const soa = err.soa === undefined ? undefined : Math.min(err.soa.ttlSeconds, err.soa.minimumSeconds);
+        cache?.set(name, type, outcome, soa, now());
+      }
+      return outcome;
+    },
+  );
+  return { promise, cancel: () => query.cancel() };
+}
+
+/** The ServiceMode records an HTTPS/SVCB lookup ended with, after following AliasMode. */
+export type HttpsLookup =
+  | { kind: 'service'; records: SvcbRecord[]; owner: string; aliasChain: string[]; cached: boolean }
+  /** No usable records: the origin's own A/AAAA (or the alias target's) are the endpoints (§3). */
+  | { kind: 'none'; code: string; message: string; owner: string; aliasChain: string[] }
+  /** AliasMode to "." (§2.5.1): the service is not available under this name. */
+  | { kind: 'unavailable'; aliasChain: string[] };
+
+/**
+ * Asks for the HTTPS (or SVCB) records of `name` and follows AliasMode (RFC 9460 §2.4.2) at most
+ * MAX_ALIAS_HOPS times; a name seen twice is a loop. A loop, a chain too long, or a failed query along
+ * the chain ends with `none` and the last name reached as `owner` (the client then uses its A/AAAA, §3).
+ * Never rejects; `cancel()` stops the query in flight and resolves nothing further.
+ */
+export function lookupHttps(
+  send: ServiceQuerySender,
+  cache: ServiceRecordCache | undefined,
+  name: string,
+  type: 'HTTPS' | 'SVCB',
+  now: () => number,
+): { promise: Promise<HttpsLookup>; cancel(): void } {
+  let cancelled = false;
+  let inFlight: { cancel(): void } | undefined;
+  const run = async (): Promise<HttpsLookup> => {
+    const aliasChain: string[] = [];
+    const seen = new Set<string>();
+    let owner = name;
+    let cached = true;
+    for (let hop = 0; ; hop++) {
+      seen.add(owner);
+      const query = askCached<SvcbRecord>(send, cache, owner, type, now);
+      inFlight = query;
+      const outcome = await query.promise;
+      inFlight = undefined;
+      if (cancelled) return { kind: 'none', code: 'ECANCELLED', message: 'cancelled', owner, aliasChain };
+      if (!outcome.ok) {
+        // A name at the end of an alias chain without records of its own is the endpoint: its A/AAAA are
+        // used (§3). Any other failure along the chain falls back to the origin.
+        const end = outcome.code === 'ENODATA' ? owner : name;
+        return { kind: 'none', code: outcome.code, message: outcome.message, owner: end, aliasChain };
+      }
+      cached &&= outcome.cached;
+      const records = outcome.answer.records;
+      const step = aliasStep(records);
+      if (step.kind === 'service') {
+        return { kind: 'service', records, owner: outcome.answer.owner, aliasChain, cached };
+      }
+      if (step.kind === 'unavailable') return { kind: 'unavailable', aliasChain };
+      aliasChain.push(step.target);
+      if (seen.has(step.target)) {
+        return {
+          kind: 'none',
+          code: 'EBADRESP',
+          message: `AliasMode loop at ${step.target}`,
+          owner: name,
+          aliasChain,
+        };
+      }
+      if (hop + 1 >= MAX_ALIAS_HOPS) {
+        return {
+          kind: 'none',
+          code: 'EBADRESP',
+          message: `AliasMode chain longer than ${MAX_ALIAS_HOPS}`,
+          owner: name,
+          aliasChain,
+        };
+      }
+      owner = step.target;
+    }
+  };
+  return {
+    promise: run(),
+    cancel: () => {
+      cancelled = true;
+      inFlight?.cancel();
+    },
+  };
+}
