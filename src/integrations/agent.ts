@@ -6,11 +6,10 @@
  * `servername`, from the Host header or host; none for an IP), same TLS session cache (the agent's
  * `_getSession` / `_cacheSession` / `_evictSession`, so a second connection resumes the session).
  *
- * `Agent` returns a connecting `DialSocket` from `createConnection`, as net does, so the request has its
- * socket (and its clients' socket timers run) while netdial dials. `HttpsAgent` dials TCP, then runs
- * `tls.connect` with the agent's session cache, and hands the TLS socket over when that is done
- * (http.Agent's `createConnection(options, oncreate)` callback form); while it runs, the agent counts a
- * placeholder in `sockets[name]` so `maxSockets` still holds.
+ * Both return a connecting `DialSocket` from `createConnection`, as net and tls do, so the request has
+ * its socket (and its clients' socket timers run) while netdial dials, Node's agent counts it against
+ * `maxSockets` as its own, and destroying the request stops the dial. `HttpsAgent`'s socket runs
+ * `tls.connect` with the agent's session cache once TCP is up and then behaves as a tls.TLSSocket.
  *
  * `maxSocketAge` (ms, or 'ttl'): a pooled socket older than that is closed instead of reused, so a pool
  * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
@@ -29,11 +28,12 @@ import {
   type ConnectionDialOptions,
   type ConnectionOptions,
   DialSocket,
-  dialFor,
+  dialTimeoutWithIdle,
+  tlsOptionsOf,
+  UPGRADE,
 } from './create-connection.js';
 import { isDialError } from '../errors.js';
 import { nodeDialError } from './node-error.js';
-import { destroyedRequestError, onRequestDestroyed } from './request-cancel.js';
 
 /** netdial settings of an agent. */
 export interface NetdialAgentOptions {
@@ -48,8 +48,6 @@ export interface NetdialAgentOptions {
 
 export interface AgentOptions extends http.AgentOptions, NetdialAgentOptions {}
 export interface HttpsAgentOptions extends https.AgentOptions, NetdialAgentOptions {}
-
-type Oncreate = (err: Error | null, socket?: Duplex) => void;
 
 /** The internals of Node's http.Agent this module works with (stable since Node 14; not in @types). */
 interface AgentInternals {
@@ -142,156 +140,9 @@ function winnerTtlSeconds(socket: net.Socket): number | undefined {
   return ttl;
 }
 
-/** Where the agent's createSocket leaves the request a connection is for (spread along with the options). */
-const REQUEST = Symbol('netdial.agent.request');
-
-/** The request of `options` (set by the agent's createSocket), if any. */
-function requestOf(options: ConnectionOptions): http.ClientRequest | undefined {
-  return (options as { [REQUEST]?: http.ClientRequest })[REQUEST];
-}
-
 /** Whether `options` carry an idle timeout (the request's `timeout`, or the agent's), as net reads it. */
-function hasIdleTimeout(options: ConnectionOptions): boolean {
-  return typeof options.timeout === 'number' && options.timeout > 0;
-}
-
-/**
- * Runs `connect` for an agent, keeping a placeholder in `sockets[name]` meanwhile (when a socket limit is
- * set) so that concurrent requests beyond maxSockets queue as they do with Node's synchronous connects.
- * On failure a queued request for the same origin gets its own connection attempt, as Node does when a
- * socket closes.
- *
- * Cancellation: when the request the connection is for is destroyed (`req.destroy()`, `abort()`, its
- * AbortSignal, a client's timeout), the dial is aborted at once — its attempts stop, its sockets close —
- * and the request gets the error Node's agent would give it then (the destroy error, or ECONNRESET
- * "socket hang up"). A connection that completes after that is closed. A dial that fails is reported
- * Node-shaped (see nodeDialError), with the DialError as `cause`; when it failed because the request's
- * or agent's `timeout` ran out, the request first emits 'timeout' as Node's would from its socket, so a
- * handler that destroys it decides the error as with Node's agent.
- */
-function connectForAgent(
-  agent: AgentInternals,
-  options: ConnectionOptions,
-  oncreate: Oncreate,
-  connect: (signal: AbortSignal) => Promise<net.Socket>,
-  ages: SocketAges,
-): void {
-  const agentKey = (options as Record<string, unknown>)._agentKey;
-  const name = typeof agentKey === 'string' ? agentKey : agent.getName(options);
-  const controller = new AbortController();
-  const limited = Number.isFinite(agent.maxSockets) || Number.isFinite(agent.maxTotalSockets);
-  let done = false;
-  const placeholder = {
-    destroyed: false,
-    writable: false,
-    destroy() {
-      this.destroyed = true;
-      controller.abort(new Error('agent destroyed'));
-    },
-  };
-  if (limited) {
-    const list = agent.sockets[name] ?? [];
-    agent.sockets[name] = list;
-    list.push(placeholder);
-    agent.totalSocketCount++;
-  }
-  const release = () => {
-    if (!limited) return;
-    const list = agent.sockets[name];
-    const i = list?.indexOf(placeholder) ?? -1;
-    if (list && i !== -1) {
-      list.splice(i, 1);
-      if (list.length === 0) delete agent.sockets[name];
-    }
-    agent.totalSocketCount--;
-  };
-  const fail = (err: Error) => {
-    done = true;
-    stopWatching();
-    release();
-    oncreate(err);
-    // A request may be queued for the slot this dial held: it gets a connection attempt of its own
-    // (as Node gives one when a socket closes). Taken off the queue first, so a failing origin cannot
-    // loop on the same request.
-    if (limited) retryQueued(agent, name, options);
-  };
-  const req = requestOf(options);
-  const stopWatching =
-    req === undefined
-      ? () => {}
-      : onRequestDestroyed(req, (err) => {
-          if (done) return;
-          controller.abort(err ?? new Error('request destroyed'));
-          fail(destroyedRequestError(err));
-        });
-  connect(controller.signal).then(
-    (socket) => {
-      if (done) {
-        socket.destroy(); // the request was destroyed meanwhile: nobody takes this connection
-        return;
-      }
-      done = true;
-      stopWatching();
-      release();
-      ages.born(socket);
-      oncreate(null, socket);
-    },
-    (err: Error) => {
-      if (done) return;
-      if (req !== undefined && hasIdleTimeout(options) && (err as { code?: unknown }).code === 'ETIMEDOUT') {
-        req.emit('timeout'); // as Node's connecting socket would; a handler may destroy the request
-        if (done) return;
-      }
-      fail(nodeDialError(err) as Error);
-    },
-  );
-}
-
-/** http.Agent#createSocket (internal to Node, stable since Node 0.x; not in @types). */
-type CreateSocket = (
-  req: http.ClientRequest,
-  options: unknown,
-  cb: (err: Error | null, s?: Duplex) => void,
-) => void;
-const nodeCreateSocket = (http.Agent.prototype as unknown as { createSocket: CreateSocket }).createSocket;
-
-/**
- * http.Agent#createSocket with the request passed along: Node gives createConnection only the options,
- * and a netdial agent needs the request to stop its dial when the request is destroyed.
- */
-function createSocketFor(
-  agent: http.Agent,
-  req: http.ClientRequest,
-  options: unknown,
-  cb: Parameters<CreateSocket>[2],
-): void {
-  nodeCreateSocket.call(agent, req, { ...(options as object), [REQUEST]: req }, cb);
-}
-
-/** http.Agent always passes `oncreate`; these agents connect asynchronously and need it. */
-function callbackOf(oncreate: unknown): Oncreate {
-  if (typeof oncreate !== 'function') {
-    throw Object.assign(
-      new TypeError('createConnection of a netdial agent needs the (err, socket) callback http.Agent passes'),
-      { code: 'ERR_NETDIAL_INVALID_OPTION' },
-    );
-  }
-  return oncreate as Oncreate;
-}
-
-/**
- * Takes the first live request queued for `name` off the queue and hands it to the agent again with
- * `options` (the failed dial's: requests queued under one name share their connection options).
- */
-function retryQueued(agent: AgentInternals, name: string, options: ConnectionOptions): void {
-  const queue = agent.requests[name];
-  while (queue && queue.length > 0) {
-    const req = queue.shift() as http.ClientRequest;
-    if (queue.length === 0) delete agent.requests[name];
-    if (req.destroyed) continue;
-    agent.addRequest(req, options);
-    return;
-  }
+function idleTimeoutOf(options: ConnectionOptions): number | undefined {
+  return typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : undefined;
 }
 
 function keepAliveWithAge(
@@ -358,122 +209,42 @@ class AgentDialSocket extends DialSocket {
 }
 
 /**
- * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
- * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
- * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
+ * The https Agent's connecting socket: an AgentDialSocket that runs TLS once TCP is up — Node's
+ * `tls.connect` on the won connection with the request's TLS options (the agent's merged in by Node:
+ * ca, cert, rejectUnauthorized, servername…) and the agent's session cache — and then behaves as the
+ * tls.TLSSocket Node's https agent returns: 'connect' when TCP is up, 'secureConnect' when the
+ * handshake is done, certificate errors as the error, writes held until then. The handshake is bounded
+ * by what is left of the dial's deadline (see boundHandshake).
  */
-export class Agent extends http.Agent {
-  readonly #dial: ConnectionDialOptions;
-  readonly #ages: SocketAges;
+class HttpsAgentDialSocket extends AgentDialSocket {
+  readonly #agent: HttpsAgentInternals;
+  readonly #options: ConnectionOptions;
 
-  constructor(options: AgentOptions = {}) {
-    const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
-    super(agentOptions);
-    // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
-    this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
-    this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
+  constructor(dial: ConnectionDialOptions, agent: HttpsAgentInternals, options: ConnectionOptions) {
+    super(dial);
+    this.#agent = agent;
+    this.#options = options;
   }
 
-  /**
-   * Returns a connecting `AgentDialSocket` at once (Node's createSocket takes a returned socket as the
-   * request's socket), so timers that start when the request gets its socket — follow-redirects' (axios
-   * with redirects), got's `timeout.connect` — run while netdial dials, and destroying the socket stops
-   * the dial.
-   */
-  override createConnection(
-    options: http.ClientRequestArgs,
-    oncreate?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
-    callbackOf(oncreate);
-    const opts = options as ConnectionOptions;
-    const idleMs = hasIdleTimeout(opts) ? (opts.timeout as number) : undefined;
-    const dialTimeoutMs = this.#dial.timeout;
-    // The request's or agent's `timeout` also bounds the dial when shorter, as dialFor does.
-    const timeout =
-      idleMs !== undefined && (dialTimeoutMs === undefined || idleMs < dialTimeoutMs)
-        ? idleMs
-        : dialTimeoutMs;
-    const socket = new AgentDialSocket({ ...this.#dial, timeout });
-    socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
-    return socket.connect(opts);
-  }
-
-  override keepSocketAlive(socket: Duplex): boolean {
-    return keepAliveWithAge(this as unknown as AgentInternals, this.#ages, socket, () =>
-      super.keepSocketAlive(socket),
-    );
-  }
-}
-
-/**
- * `https.Agent` whose TCP connections are dialed by netdial; TLS is Node's `tls.connect` on top, with
- * the agent's options (ca, cert, rejectUnauthorized, servername…), the agent's session cache and the
- * report of the dial (`getReport(socket)`, with its `tls` part filled in at secureConnect).
- * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
- */
-export class HttpsAgent extends https.Agent {
-  readonly #dial: ConnectionDialOptions;
-  readonly #ages: SocketAges;
-
-  constructor(options: HttpsAgentOptions = {}) {
-    const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
-    super(agentOptions);
-    // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
-    this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
-    this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
-  }
-
-  /** Node's createSocket, with the request handed on to createConnection (see createSocketFor). */
-  createSocket(req: http.ClientRequest, options: unknown, cb: Parameters<CreateSocket>[2]): void {
-    createSocketFor(this, req, options, cb);
-  }
-
-  override createConnection(
-    options: http.ClientRequestArgs,
-    oncreate?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
-    const opts = options as ConnectionOptions;
-    const internals = this as unknown as HttpsAgentInternals;
-    const callback = callbackOf(oncreate);
-    const connect = async (signal: AbortSignal): Promise<net.Socket> => {
-      const tcp = await dialFor({ ...opts, signal }, this.#dial);
-      // `timeout` bounded the dial; as an idle timeout it belongs to the TLS socket (tls.connect sets it).
-      tcp.setTimeout(0);
-      return this.#secure(internals, opts, tcp);
-    };
-    connectForAgent(internals, opts, callback, connect, this.#ages);
-    return undefined;
-  }
-
-  /** What https.Agent#createConnection does, on a connected TCP socket: tls.connect with the session cache. */
-  #secure(internals: HttpsAgentInternals, options: ConnectionOptions, tcp: net.Socket): tls.TLSSocket {
+  override [UPGRADE](tcp: net.Socket): net.Socket {
+    const options = this.#options;
     const agentKey = (options as Record<string, unknown>)._agentKey;
     const key = typeof agentKey === 'string' ? agentKey : undefined;
-    const session = key === undefined ? undefined : internals._getSession(key);
-    const {
-      tls: _tls,
-      signal: _signal,
-      [REQUEST]: _req,
-      ...rest
-    } = options as ConnectionOptions & {
-      [REQUEST]?: unknown;
-    };
-    const socket = tls.connect({
-      ...(session ? { session } : {}),
-      ...(rest as tls.ConnectionOptions),
-      socket: tcp,
-    });
-    boundHandshake(socket, getReport(tcp), hasIdleTimeout(options));
+    const session = key === undefined ? undefined : this.#agent._getSession(key);
+    // The idle timeout is this socket's (DialSocket sets it on what it relays), not a second one.
+    const { timeout: _timeout, ...tlsOptions } = tlsOptionsOf(options);
+    const report = getReport(tcp);
+    const t0 = report === undefined ? 0 : performance.now() - report.durationMs;
+    const socket = tls.connect({ ...(session ? { session } : {}), ...tlsOptions, socket: tcp });
+    boundHandshake(socket, report, idleTimeoutOf(options) !== undefined);
     if (key !== undefined) {
-      socket.on('session', (s: Buffer) => internals._cacheSession(key, s));
+      socket.on('session', (s: Buffer) => this.#agent._cacheSession(key, s));
       socket.once('close', (hadError: boolean) => {
-        if (hadError) internals._evictSession(key);
+        if (hadError) this.#agent._evictSession(key);
       });
     }
-    const report = getReport(tcp);
     if (report) {
       attachReport(socket, report);
-      const t0 = performance.now() - report.durationMs;
       const startMs = report.durationMs;
       const sni = (options as Record<string, unknown>).servername;
       const servername = typeof sni === 'string' && sni !== '' ? sni : undefined;
@@ -491,7 +262,93 @@ export class HttpsAgent extends https.Agent {
         report.durationMs = endMs;
       });
     }
+    socket.once('secureConnect', () => {
+      if (!this.destroyed) this.emit('secureConnect');
+    });
+    // A TLSSocket destroyed before its handshake may leave the TCP socket under it open.
+    socket.once('close', () => tcp.destroy());
     return socket;
+  }
+}
+
+/** The dial options of one connection: the request's or agent's idle `timeout` bounds the dial when shorter. */
+function connectionDial(dial: ConnectionDialOptions, options: ConnectionOptions): ConnectionDialOptions {
+  const timeout = dialTimeoutWithIdle(idleTimeoutOf(options), dial.timeout);
+  return timeout === dial.timeout ? dial : { ...dial, timeout };
+}
+
+/**
+ * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
+ * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
+ */
+export class Agent extends http.Agent {
+  readonly #dial: ConnectionDialOptions;
+  readonly #ages: SocketAges;
+
+  constructor(options: AgentOptions = {}) {
+    const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
+    super(agentOptions);
+    // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
+    this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
+    this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
+  }
+
+  /**
+   * Returns a connecting `AgentDialSocket` at once, as net.createConnection does (Node's createSocket
+   * takes a returned socket as the request's socket), so timers that start when the request gets its
+   * socket — follow-redirects' (axios with redirects), got's `timeout.connect` — run while netdial
+   * dials, and destroying the socket (req.destroy(), a signal, a client's timeout) stops the dial.
+   */
+  override createConnection(
+    options: http.ClientRequestArgs,
+    _oncreate?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const opts = options as ConnectionOptions;
+    const socket = new AgentDialSocket(connectionDial(this.#dial, opts));
+    socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
+    return socket.connect(opts);
+  }
+
+  override keepSocketAlive(socket: Duplex): boolean {
+    return keepAliveWithAge(this as unknown as AgentInternals, this.#ages, socket, () =>
+      super.keepSocketAlive(socket),
+    );
+  }
+}
+
+/**
+ * `https.Agent` whose TCP connections are dialed by netdial; TLS is Node's `tls.connect` on top, with
+ * the agent's options (ca, cert, rejectUnauthorized, servername…), the agent's session cache and the
+ * report of the dial (`getReport(socket)`, with its `tls` part filled in at secureConnect). Like
+ * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket).
+ * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
+ */
+export class HttpsAgent extends https.Agent {
+  readonly #dial: ConnectionDialOptions;
+  readonly #ages: SocketAges;
+
+  constructor(options: HttpsAgentOptions = {}) {
+    const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
+    super(agentOptions);
+    // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
+    this.#dial = readConnectionDialOptions(ownOption(options, 'dial'), 'dial');
+    this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
+  }
+
+  override createConnection(
+    options: http.ClientRequestArgs,
+    _oncreate?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const opts = options as ConnectionOptions;
+    const socket = new HttpsAgentDialSocket(
+      connectionDial(this.#dial, opts),
+      this as unknown as HttpsAgentInternals,
+      opts,
+    );
+    socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
+    // TCP by netdial; TLS is this socket's own (not the Dialer's), on top.
+    return socket.connect({ ...opts, tls: false });
   }
 
   override keepSocketAlive(socket: Duplex): boolean {

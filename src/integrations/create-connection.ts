@@ -284,7 +284,6 @@ export function dialFor(
     return Promise.reject(err);
   }
   const idleMs = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : undefined;
-  const dialTimeout = dialOptions.timeout;
   const merged: DialOptions = {
     ...dialOptions,
     ...selection,
@@ -294,8 +293,7 @@ export function dialFor(
     keepAlive: options.keepAlive !== undefined ? Boolean(options.keepAlive) : dialOptions.keepAlive,
     keepAliveInitialDelay:
       keepAliveDelayOf(options.keepAliveInitialDelay) ?? dialOptions.keepAliveInitialDelay,
-    timeout:
-      idleMs !== undefined && (dialTimeout === undefined || idleMs < dialTimeout) ? idleMs : dialTimeout,
+    timeout: dialTimeoutWithIdle(idleMs, dialOptions.timeout),
     signal,
     tls: tlsOptions ?? false,
   };
@@ -303,6 +301,20 @@ export function dialFor(
     if (idleMs !== undefined) socket.setTimeout(idleMs);
     return socket;
   });
+}
+
+/**
+ * The dial timeout when a connection also has an idle timeout (`timeout` of net / http options, or an
+ * agent's): the idle timeout bounds the dial when it is shorter — a connection that stays silent that
+ * long while connecting gets nothing more from waiting.
+ */
+export function dialTimeoutWithIdle(
+  idleMs: number | undefined,
+  dialTimeoutMs: number | undefined,
+): number | undefined {
+  return idleMs !== undefined && (dialTimeoutMs === undefined || idleMs < dialTimeoutMs)
+    ? idleMs
+    : dialTimeoutMs;
 }
 
 /** net's keep-alive delay: a number in ms, negative counting as 0; anything else is no value. */
@@ -336,6 +348,9 @@ export function bindCreateConnection(options: ConnectionDialOptions = {}): Creat
 export const createConnection: CreateConnection = bindCreateConnection();
 
 const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
+
+/** DialSocket's hook for what runs on the connection once TCP is up (internal: HttpsAgent's TLS). */
+export const UPGRADE: unique symbol = Symbol('netdial.DialSocket.upgrade');
 
 /** Bytes of a chunk as written (Buffers; strings when decodeStrings is off). */
 function byteLengthOf(chunk: unknown, encoding: BufferEncoding): number {
@@ -461,6 +476,16 @@ export class DialSocket extends Duplex {
     const s = this.#socket as tls.TLSSocket | undefined;
     return typeof s?.getProtocol === 'function' ? s.getProtocol() : undefined;
   }
+  /** As tls.TLSSocket#isSessionReused; false before a TLS connection (and for plain TCP). */
+  isSessionReused(): boolean {
+    const s = this.#socket as tls.TLSSocket | undefined;
+    return typeof s?.isSessionReused === 'function' ? s.isSessionReused() : false;
+  }
+  /** As tls.TLSSocket#getSession; undefined before a TLS connection (and for plain TCP). */
+  getSession(): Buffer | undefined {
+    const s = this.#socket as tls.TLSSocket | undefined;
+    return typeof s?.getSession === 'function' ? s.getSession() : undefined;
+  }
 
   address(): net.AddressInfo | Record<string, never> {
     return this.#socket?.address() ?? {};
@@ -578,17 +603,18 @@ export class DialSocket extends Duplex {
     this.destroy(err);
   }
 
-  #attach(socket: net.Socket, secure: boolean, host: string | undefined): void {
+  #attach(connected: net.Socket, secure: boolean, host: string | undefined): void {
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) {
-      socket.destroy();
+      connected.destroy();
       return;
     }
+    const report = getReport(connected);
+    const socket = secure ? connected : this[UPGRADE](connected);
     this.#socket = socket;
     // The socket decides nothing about half-open: this Duplex does (it ends its side when allowed to).
     socket.allowHalfOpen = true;
-    const report = getReport(socket);
     if (report) attachReport(this as unknown as net.Socket, report);
     if (this.#noDelay !== undefined) socket.setNoDelay(this.#noDelay);
     if (this.#keepAlive) socket.setKeepAlive(this.#keepAlive.enable, this.#keepAlive.delayMs);
@@ -617,6 +643,15 @@ export class DialSocket extends Duplex {
     this.emit('connect');
     if (secure) this.emit('secureConnect');
     this.emit('ready');
+  }
+
+  /**
+   * What the connection becomes once TCP is up (not when the dial did TLS itself): the socket to relay
+   * from then on. The connection as it is here; HttpsAgent's socket runs TLS on it with the agent's
+   * session cache and emits 'secureConnect' when the handshake is done, as a tls.TLSSocket does.
+   */
+  [UPGRADE](socket: net.Socket): net.Socket {
+    return socket;
   }
 
   #send(
