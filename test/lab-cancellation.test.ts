@@ -90,6 +90,7 @@ const CONNECT = `http://all-blackholed.lab.test:${LAB.ports.http}/`;
 const CONNECT_TLS = `https://all-blackholed.lab.test/`;
 /** A blackholed address as a literal: got starts timeout.connect at once for one (at 'lookup' for a name). */
 const CONNECT_IP = `http://${LAB.addresses.blackholed.v4[0]}:${LAB.ports.http}/`;
+const CONNECT_TLS_IP = `https://${LAB.addresses.blackholed.v4[0]}/`;
 
 function rows(tlsPort: number): Row[] {
   const TLS = `https://mute-tls.lab.test:${tlsPort}/`;
@@ -186,8 +187,21 @@ function rows(tlsPort: number): Row[] {
         c('connect/timeout', CONNECT, 'timeout', { name: 'TimeoutError', code: 'ETIMEDOUT' }),
         c('tls/timeout', TLS, 'timeout', { name: 'TimeoutError', code: 'ETIMEDOUT' }),
         c('connect/signal', CONNECT, 'signal', { name: 'AbortError' }),
-        // timeout.connect starts when the request gets its socket: the agent's connecting one.
+        // timeout.connect starts when the request gets its socket (the agent's connecting one) for an
+        // IP literal, and at the socket's first 'lookup' for a name: both with Agent and HttpsAgent.
         c('connect/connect-timeout', CONNECT_IP, 'socket-timeout', {
+          name: 'TimeoutError',
+          code: 'ETIMEDOUT',
+        }),
+        c('https-connect/connect-timeout', CONNECT_TLS_IP, 'socket-timeout', {
+          name: 'TimeoutError',
+          code: 'ETIMEDOUT',
+        }),
+        c('connect/connect-timeout-name', CONNECT, 'socket-timeout', {
+          name: 'TimeoutError',
+          code: 'ETIMEDOUT',
+        }),
+        c('https-connect/connect-timeout-name', CONNECT_TLS, 'socket-timeout', {
           name: 'TimeoutError',
           code: 'ETIMEDOUT',
         }),
@@ -207,6 +221,11 @@ function rows(tlsPort: number): Row[] {
           name: 'AxiosError',
           code: 'ECONNABORTED',
         }),
+        c('https-connect/timeout-redirects', CONNECT_TLS, 'socket-timeout', {
+          name: 'AxiosError',
+          code: 'ECONNABORTED',
+        }),
+        c('tls/timeout-redirects', TLS, 'socket-timeout', { name: 'AxiosError', code: 'ECONNABORTED' }),
       ],
     },
     {

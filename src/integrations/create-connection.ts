@@ -14,7 +14,10 @@ import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
 import { DIAL_SOCKET_OPTION_NAMES } from '../option-names.js';
+import { type DialObserver, observeDial } from '../diagnostics.js';
 import { AbortError, DialError, isDialError } from '../errors.js';
+import type { Family } from '../types.js';
+import { nodeConnectError } from './node-error.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { attachReport, getReport } from '../report.js';
 import { parseConnectArgs, validateAttemptTimeoutMs, validatePort, validateTimeoutMs } from './net-args.js';
@@ -359,9 +362,87 @@ function byteLengthOf(chunk: unknown, encoding: BufferEncoding): number {
 }
 
 /**
+ * Node's socket events for the dial of one DialSocket, as net emits them: 'lookup' (null, address,
+ * family, host) for each address of a name as its answer arrives (none for an IP literal or an address
+ * the policy refused; the failed 'lookup' of a name without address comes with the dial's error), and
+ * 'connectionAttempt' (ip, port, family) / 'connectionAttemptFailed' (ip, port, family, error) /
+ * 'connectionAttemptTimeout' (ip, port, family) for each of netdial's attempts. An attempt that is
+ * dropped because another won, or because the socket was destroyed, emits nothing (net has no such
+ * attempts). Timeout: an attempt still connecting at the dial's deadline — netdial does not give up on
+ * an attempt when the next one starts (RFC 8305 §5), where net with autoSelectFamily does.
+ */
+class SocketEvents implements DialObserver {
+  readonly #socket: DialSocket;
+  readonly #host: string | undefined;
+  #denied: Set<string> | undefined;
+  #told: Set<string> | undefined;
+  /** Events before the first turn of the event loop after connect(), held until then. */
+  #held: unknown[][] | undefined = [];
+
+  /** `host`: the name dialled, or undefined for an IP literal (no 'lookup'). */
+  constructor(socket: DialSocket, host: string | undefined) {
+    this.#socket = socket;
+    this.#host = host;
+    // net emits nothing before connect() has returned, and its 'lookup' (dns.lookup answers from libuv's
+    // thread pool) comes a loop turn later at the earliest — after http has handed the request its socket
+    // (a tick later) and got has added its 'lookup' listener there. An IP literal's first attempt, or an
+    // answer from a cache or a resolver function, comes sooner here: held until then.
+    setImmediate(() => {
+      const held = this.#held ?? [];
+      this.#held = undefined;
+      for (const args of held) this.#emit(args);
+    });
+  }
+
+  #emit(args: unknown[]): void {
+    if (this.#socket.destroyed) return;
+    if (this.#held !== undefined) this.#held.push(args);
+    else this.#socket.emit(...(args as [string, ...unknown[]]));
+  }
+
+  denied(address: string): void {
+    this.#denied ??= new Set();
+    this.#denied.add(address);
+  }
+
+  answer(family: Family, addresses: ReadonlyArray<{ address: string }>): void {
+    const host = this.#host;
+    if (host === undefined) return;
+    for (const { address } of addresses) {
+      if (this.#denied?.has(address) || this.#told?.has(address)) continue;
+      this.#told ??= new Set();
+      this.#told.add(address);
+      this.#emit(['lookup', null, address, family, host]);
+    }
+  }
+
+  attemptStart(address: string, port: number, family: Family): void {
+    this.#emit(['connectionAttempt', address, port, family]);
+  }
+
+  attemptEnd(
+    address: string,
+    port: number,
+    family: Family,
+    outcome: 'failed' | 'timeout' | 'cancelled' | 'aborted',
+    code: string | undefined,
+    _message: string | undefined,
+  ): void {
+    if (outcome === 'failed') {
+      const error = nodeConnectError(code ?? 'EIO', address, port);
+      this.#emit(['connectionAttemptFailed', address, port, family, error]);
+    } else if (outcome === 'timeout') {
+      this.#emit(['connectionAttemptTimeout', address, port, family]);
+    }
+  }
+}
+
+/**
  * A Duplex that is a socket to be: returned at once, connected by netdial (`connect(port, host)`,
  * `connect(options)` or `connect(path)`), then relaying to the winning socket. It follows net.Socket's
- * contract: 'lookup' (one per address, for host names) → 'connect' → ('secureConnect') → 'ready';
+ * contract: 'lookup' (one per address of a host name, as answers arrive) → 'connectionAttempt' (and
+ * 'connectionAttemptFailed' / 'connectionAttemptTimeout') per attempt → 'connect' → ('secureConnect') →
+ * 'ready' (see SocketEvents);
  * `connecting`, `pending`, `readyState`, `bytesWritten` (counting writes queued before the connection),
  * `timeout`, `setNoDelay`/`setKeepAlive`/`setTimeout` before or after connecting, `ref`/`unref`, the
  * address getters, and `allowHalfOpen`. `destroy()` before the connection stops the dial at once and
@@ -542,7 +623,7 @@ export class DialSocket extends Duplex {
     if (request.path !== undefined) {
       const path = request.path;
       connectUnix(path, this.#dial, abortSignal, true).then(
-        (socket) => this.#attach(socket, false, undefined),
+        (socket) => this.#attach(socket, false),
         (err: Error) => this.#fail(err, undefined),
       );
       return this;
@@ -570,8 +651,9 @@ export class DialSocket extends Duplex {
     };
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
     const host = hostOf(target);
+    observeDial(abortSignal, new SocketEvents(this, net.isIP(host) === 0 ? host : undefined));
     dialFor(target, this.#dial, tlsOptions).then(
-      (socket) => this.#attach(socket, tlsOptions !== undefined, host),
+      (socket) => this.#attach(socket, tlsOptions !== undefined),
       (err: Error) => this.#fail(err, host),
     );
     return this;
@@ -603,7 +685,7 @@ export class DialSocket extends Duplex {
     this.destroy(err);
   }
 
-  #attach(connected: net.Socket, secure: boolean, host: string | undefined): void {
+  #attach(connected: net.Socket, secure: boolean): void {
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) {
@@ -635,10 +717,6 @@ export class DialSocket extends Duplex {
       const final = this.#heldFinal;
       this.#heldFinal = undefined;
       socket.end(() => final());
-    }
-    // net emits 'lookup' once per address it will try, before connecting; for IP literals there is none.
-    if (host !== undefined && net.isIP(host) === 0 && this.listenerCount('lookup') > 0) {
-      for (const a of report?.order ?? []) this.emit('lookup', null, a.address, a.family, host);
     }
     this.emit('connect');
     if (secure) this.emit('secureConnect');
