@@ -20,7 +20,12 @@ import type { Family } from '../types.js';
 import { nodeConnectError } from './node-error.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { attachReport, getReport } from '../report.js';
-import { parseConnectArgs, validateAttemptTimeoutMs, validatePort, validateTimeoutMs } from './net-args.js';
+import {
+  parseConnectArgs,
+  validateAttemptTimeoutMs,
+  validateTimeoutMs,
+  withoutBrackets,
+} from './net-args.js';
 
 /** Netdial settings for connections made through an integration: which Dialer, and per-dial options. */
 export interface ConnectionDialOptions extends Omit<DialOptions, 'signal' | 'tls'> {
@@ -148,12 +153,6 @@ export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions 
   return out as tls.ConnectionOptions;
 }
 
-/** The host to dial; URL-style IPv6 ("[::1]") is accepted as well as the bare form http passes. */
-function hostOf(options: ConnectionOptions): string {
-  const host = options.hostname || options.host || 'localhost';
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
 function familyOf(value: unknown): 0 | 4 | 6 | undefined {
   return value === 4 || value === 6 ? value : value === 0 ? 0 : undefined;
 }
@@ -220,14 +219,6 @@ function unixDenied(path: string): DialError {
   });
 }
 
-/** The Unix socket path of `options`, when they name one (a path and no host or port, as http decides). */
-function unixPathOf(options: ConnectionOptions): string | undefined {
-  const path = options.path ?? options.socketPath;
-  return typeof path === 'string' && path.length > 0 && options.host == null && options.port == null
-    ? path
-    : undefined;
-}
-
 /** Connects to Unix socket `path` with net, honouring the policy switch; resolves once connected. */
 function connectUnix(
   path: string,
@@ -259,51 +250,29 @@ function connectUnix(
 }
 
 /**
- * Dials what `options` describe with netdial and resolves with the socket (TLS when `tls` is given here).
- * `options.timeout` shortens the dial when it is below the dial timeout, and becomes the socket's idle
- * timeout (`socket.setTimeout`), as net does with it. Unix `path`s connect directly (see
- * allowUnixSockets). A bad port or Happy Eyeballs option rejects with Node's error.
+ * Dials `host`:`port` for a DialSocket: the bound dial options, with the connection's own `family`,
+ * `localAddress` and Happy Eyeballs `selection` (already validated) over them, TLS when `tlsOptions`
+ * are given, stopped by `signal`.
  */
-export function dialFor(
+function dialConnection(
+  host: string,
+  port: number,
   options: ConnectionOptions,
   dial: ConnectionDialOptions,
-  tlsOptions?: tls.ConnectionOptions | undefined,
+  selection: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>,
+  tlsOptions: tls.ConnectionOptions | undefined,
+  signal: AbortSignal,
 ): Promise<net.Socket> {
-  const signal = options.signal instanceof AbortSignal ? options.signal : undefined;
-  const path = unixPathOf(options);
-  if (path !== undefined) return connectUnix(path, dial, signal, options.allowHalfOpen === true);
   const { dialer = getDefaultDialer(), allowUnixSockets: _unix, ...dialOptions } = dial;
-  let port: number;
-  let selection: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>;
-  try {
-    port =
-      options.port === undefined || options.port === null || options.port === ''
-        ? tlsOptions
-          ? 443
-          : 80
-        : validatePort(options.port);
-    selection = familySelectionOf(options, dialOptions);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  const idleMs = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : undefined;
   const merged: DialOptions = {
     ...dialOptions,
     ...selection,
     family: familyOf(options.family) ?? dialOptions.family,
     localAddress: typeof options.localAddress === 'string' ? options.localAddress : dialOptions.localAddress,
-    noDelay: options.noDelay !== undefined ? Boolean(options.noDelay) : dialOptions.noDelay,
-    keepAlive: options.keepAlive !== undefined ? Boolean(options.keepAlive) : dialOptions.keepAlive,
-    keepAliveInitialDelay:
-      keepAliveDelayOf(options.keepAliveInitialDelay) ?? dialOptions.keepAliveInitialDelay,
-    timeout: dialTimeoutWithIdle(idleMs, dialOptions.timeout),
     signal,
     tls: tlsOptions ?? false,
   };
-  return dialer.dial({ host: hostOf(options), port }, merged).then((socket) => {
-    if (idleMs !== undefined) socket.setTimeout(idleMs);
-    return socket;
-  });
+  return dialer.dial({ host, port }, merged);
 }
 
 /**
@@ -600,8 +569,8 @@ export class DialSocket extends Duplex {
         code: 'ERR_INVALID_ARG_TYPE',
       });
     }
-    // Checked now so that bad values throw here, as net's do; dialFor maps them.
-    if (request.path === undefined) familySelectionOf(options, this.#dial);
+    // Checked now so that bad values throw here, as net's do.
+    const selection = request.path === undefined ? familySelectionOf(options, this.#dial) : {};
     if (this.destroyed) return this;
 
     if (request.listener) this.once('connect', request.listener);
@@ -637,22 +606,10 @@ export class DialSocket extends Duplex {
       process.nextTick(() => this.#fail(err, undefined));
       return this;
     }
-    const target: ConnectionOptions = {
-      ...options,
-      port: request.port,
-      host: options.hostname || request.host,
-      path: undefined,
-      socketPath: undefined,
-      timeout: undefined,
-      noDelay: undefined,
-      keepAlive: undefined,
-      keepAliveInitialDelay: undefined,
-      signal: abortSignal,
-    };
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
-    const host = hostOf(target);
+    const host = withoutBrackets(options.hostname || request.host);
     observeDial(abortSignal, new SocketEvents(this, net.isIP(host) === 0 ? host : undefined));
-    dialFor(target, this.#dial, tlsOptions).then(
+    dialConnection(host, request.port, options, this.#dial, selection, tlsOptions, abortSignal).then(
       (socket) => this.#attach(socket, tlsOptions !== undefined),
       (err: Error) => this.#fail(err, host),
     );
