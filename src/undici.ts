@@ -462,9 +462,17 @@ class NetdialAgent extends Agent {
       reason: undefined,
       connected: false,
     };
-    const h = handler as { onConnect?: unknown; onRequestStart?: unknown };
+    const h = handler as { onConnect?: unknown; onRequestStart?: unknown; onError?: unknown };
     if (typeof h.onConnect === 'function' && typeof h.onRequestStart !== 'function') {
-      (h.onConnect as (abort: (reason?: unknown) => void) => void).call(handler, earlyAbortOf(watch));
+      try {
+        (h.onConnect as (abort: (reason?: unknown) => void) => void).call(handler, earlyAbortOf(watch));
+      } catch (err) {
+        // The handler refused the request: it fails as undici fails a dispatch that throws.
+        watch.end();
+        if (typeof h.onError !== 'function') throw err;
+        (h.onError as (err: unknown) => void).call(handler, err);
+        return false;
+      }
     }
     try {
       return super.dispatch(opts, watchHandler(handler, watch));

@@ -302,6 +302,42 @@ describe('netdial/undici', () => {
     }
   });
 
+  test('a handler whose onConnect throws at dispatch fails as undici fails a throwing dispatch: onError, no dial', async () => {
+    const { watched, cancelled } = neverAnswering();
+    let lookups = 0;
+    const counting: ResolveFunction = (name, family, ctx) => {
+      lookups++;
+      return watched(name, family, ctx);
+    };
+    const dispatcher = createDispatcher({ dialer, resolver: counting });
+    try {
+      const refused = new Error('not now');
+      const seen: unknown[] = [];
+      const handler = {
+        onConnect() {
+          throw refused;
+        },
+        onError(err: unknown) {
+          seen.push(err);
+        },
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete() {},
+      };
+      const dispatched = dispatcher.dispatch(
+        { origin: `http://app.test:${plainPort}`, path: '/', method: 'GET' },
+        handler as never,
+      );
+      assert.equal(dispatched, false);
+      assert.deepEqual(seen, [refused]);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(lookups, 0, 'nothing was dialled');
+      assert.equal(cancelled(), 0);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
   test('a request arriving as the last one is aborted still gets a connection (the dial starts again)', async () => {
     let hang = true;
     const resolver: ResolveFunction = (_name, family, { signal }) =>
