@@ -265,8 +265,6 @@ class HttpsAgentDialSocket extends AgentDialSocket {
     socket.once('secureConnect', () => {
       if (!this.destroyed) this.emit('secureConnect');
     });
-    // A TLSSocket destroyed before its handshake may leave the TCP socket under it open.
-    socket.once('close', () => tcp.destroy());
     return socket;
   }
 }
