@@ -331,7 +331,7 @@ const FINAL_HANDLER_METHODS = new Set<PropertyKey>([
 interface RequestWatch {
   /** Called once when the request ends (idempotent). */
   end: () => void;
-  /** The abort reason given before undici put the request on a connection (see earlyAbort). */
+  /** The abort reason given before undici put the request on a connection (see earlyAbortOf). */
   reason: Error | undefined;
   /** undici has called the handler's onConnect with its own abort. */
   connected: boolean;

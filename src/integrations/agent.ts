@@ -51,17 +51,11 @@ export interface HttpsAgentOptions extends https.AgentOptions, NetdialAgentOptio
 
 /** The internals of Node's http.Agent this module works with (stable since Node 14; not in @types). */
 interface AgentInternals {
-  sockets: Record<string, unknown[] | undefined>;
-  requests: Record<string, unknown[] | undefined>;
   freeSockets: Record<string, unknown[] | undefined>;
-  totalSocketCount: number;
-  maxSockets: number;
-  maxTotalSockets: number;
-  getName(options: unknown): string;
-  addRequest(req: http.ClientRequest, options: unknown): void;
 }
 
-interface HttpsAgentInternals extends AgentInternals {
+/** https.Agent's TLS session cache (internal to Node, stable since Node 0.x; not in @types). */
+interface HttpsAgentInternals {
   _getSession(key: string): Buffer | undefined;
   _cacheSession(key: string, session: Buffer): void;
   _evictSession(key: string): void;
