@@ -648,6 +648,20 @@ describe('createConnection conforms to net.createConnection', () => {
     ]);
   });
 
+  test("'lookup' leaves out what the address policy refused: those are never tried", async () => {
+    // 198.51.100.7 (documentation) is refused by the policy and never dialled; 127.0.0.1 connects.
+    const mixed: ResolveFunction = async (_name, family) =>
+      family === 4 ? ['198.51.100.7', '127.0.0.1'] : [];
+    const socket = bindCreateConnection({ dialer, resolver: mixed, policy: { deny: ['documentation'] } })({
+      host: 'mixed.test',
+      port,
+    });
+    const seen = record(socket, ['lookup', 'connectionAttempt', 'connect']);
+    await within(once(socket, 'connect'), 5000, 'connect');
+    socket.destroy();
+    assert.deepEqual(seen, ['lookup ok 127.0.0.1 4 mixed.test', 'connectionAttempt', 'connect']);
+  });
+
   test('every address refused: an AggregateError with one error per attempt, code ECONNREFUSED, as Node', async () => {
     const dead = net.createServer();
     const deadPort = await listen(dead);

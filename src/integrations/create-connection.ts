@@ -355,12 +355,17 @@ class SocketEvents implements DialObserver {
     // net emits nothing before connect() has returned, and its 'lookup' (dns.lookup answers from libuv's
     // thread pool) comes a loop turn later at the earliest — after http has handed the request its socket
     // (a tick later) and got has added its 'lookup' listener there. An IP literal's first attempt, or an
-    // answer from a cache or a resolver function, comes sooner here: held until then.
-    setImmediate(() => {
-      const held = this.#held ?? [];
-      this.#held = undefined;
-      for (const args of held) this.#emit(args);
-    });
+    // answer from a cache or a resolver function, comes sooner here: held until then, or until the
+    // socket's own 'connect' or 'error', which they precede.
+    setImmediate(() => this.flush());
+  }
+
+  /** Emits what was held (once); from then on events are emitted as they come. */
+  flush(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    for (const args of held) this.#emit(args);
   }
 
   #emit(args: unknown[]): void {
@@ -436,6 +441,8 @@ export class DialSocket extends Duplex {
   /** bytesWritten when destroyed (counting what was queued, as net reports it). */
   #bytesAtDestroy = 0;
   #failDeferred = false;
+  /** Node's socket events of the dial in progress (see SocketEvents). */
+  #events: SocketEvents | undefined;
 
   /** `options`: the Dialer and dial options (TLS via `connect({ tls })`), and `allowHalfOpen`. */
   constructor(options: DialSocketOptions = {}) {
@@ -608,7 +615,8 @@ export class DialSocket extends Duplex {
     }
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
     const host = withoutBrackets(options.hostname || request.host);
-    observeDial(abortSignal, new SocketEvents(this, net.isIP(host) === 0 ? host : undefined));
+    this.#events = new SocketEvents(this, net.isIP(host) === 0 ? host : undefined);
+    observeDial(abortSignal, this.#events);
     dialConnection(host, request.port, options, this.#dial, selection, tlsOptions, abortSignal).then(
       (socket) => this.#attach(socket, tlsOptions !== undefined),
       (err: Error) => this.#fail(err, host),
@@ -630,6 +638,7 @@ export class DialSocket extends Duplex {
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) return;
+    this.#events?.flush();
     if (
       host !== undefined &&
       net.isIP(host) === 0 &&
@@ -675,6 +684,8 @@ export class DialSocket extends Duplex {
       this.#heldFinal = undefined;
       socket.end(() => final());
     }
+    // What the dial told before this turn of the loop comes first (a loopback connect can beat it).
+    this.#events?.flush();
     this.emit('connect');
     if (secure) this.emit('secureConnect');
     this.emit('ready');
