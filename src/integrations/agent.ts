@@ -194,11 +194,33 @@ function boundHandshake(socket: tls.TLSSocket, report: DialReport | undefined, i
  * The http Agent's connecting socket: a DialSocket whose dial failure is reported Node-shaped (see
  * nodeDialError, the DialError as `cause`). The request's or agent's `timeout` is its idle timeout
  * while it dials (it emits 'timeout', which the request relays; a handler that destroys the request
- * decides the error) and bounds the dial, which then fails with ETIMEDOUT a turn later.
+ * decides the error) and, when shorter, bounds the dial, which then fails with ETIMEDOUT. The two
+ * timers run out together, in either order (the dial's deadline is re-armed as the race goes, to the
+ * fraction of a ms): a dial that fails at that deadline before the idle timer has fired emits
+ * 'timeout' first, so the request always hears it before the error.
  */
 class AgentDialSocket extends DialSocket {
+  readonly #idleBoundsDial: boolean;
+  #timedOut = false;
+
+  /** `idleBoundsDial`: the dial's timeout is the idle timeout (see connectionDial). */
+  constructor(dial: ConnectionDialOptions, idleBoundsDial: boolean) {
+    super(dial);
+    this.#idleBoundsDial = idleBoundsDial;
+    if (idleBoundsDial) {
+      this.once('timeout', () => {
+        this.#timedOut = true;
+      });
+    }
+  }
+
   override destroy(err?: Error): this {
-    return super.destroy(err !== undefined && isDialError(err) ? (nodeDialError(err) as Error) : err);
+    if (err === undefined || !isDialError(err)) return super.destroy(err);
+    if (err.code === 'ETIMEDOUT' && this.#idleBoundsDial && !this.#timedOut && !this.destroyed) {
+      this.emit('timeout');
+      if (this.destroyed) return this; // a 'timeout' handler decided
+    }
+    return super.destroy(nodeDialError(err) as Error);
   }
 }
 
@@ -214,8 +236,13 @@ class HttpsAgentDialSocket extends AgentDialSocket {
   readonly #agent: HttpsAgentInternals;
   readonly #options: ConnectionOptions;
 
-  constructor(dial: ConnectionDialOptions, agent: HttpsAgentInternals, options: ConnectionOptions) {
-    super(dial);
+  constructor(
+    dial: ConnectionDialOptions,
+    idleBoundsDial: boolean,
+    agent: HttpsAgentInternals,
+    options: ConnectionOptions,
+  ) {
+    super(dial, idleBoundsDial);
     this.#agent = agent;
     this.#options = options;
   }
@@ -263,10 +290,16 @@ class HttpsAgentDialSocket extends AgentDialSocket {
   }
 }
 
-/** The dial options of one connection: the request's or agent's idle `timeout` bounds the dial when shorter. */
-function connectionDial(dial: ConnectionDialOptions, options: ConnectionOptions): ConnectionDialOptions {
+/**
+ * The dial options of one connection: the request's or agent's idle `timeout` bounds the dial when
+ * shorter; and whether it does.
+ */
+function connectionDial(
+  dial: ConnectionDialOptions,
+  options: ConnectionOptions,
+): [ConnectionDialOptions, boolean] {
   const timeout = dialTimeoutWithIdle(idleTimeoutOf(options), dial.timeout);
-  return timeout === dial.timeout ? dial : { ...dial, timeout };
+  return timeout === dial.timeout ? [dial, false] : [{ ...dial, timeout }, true];
 }
 
 /**
@@ -297,7 +330,7 @@ export class Agent extends http.Agent {
     _oncreate?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
     const opts = options as ConnectionOptions;
-    const socket = new AgentDialSocket(connectionDial(this.#dial, opts));
+    const socket = new AgentDialSocket(...connectionDial(this.#dial, opts));
     socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
     return socket.connect(opts);
   }
@@ -333,8 +366,10 @@ export class HttpsAgent extends https.Agent {
     _oncreate?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
     const opts = options as ConnectionOptions;
+    const [dial, idleBoundsDial] = connectionDial(this.#dial, opts);
     const socket = new HttpsAgentDialSocket(
-      connectionDial(this.#dial, opts),
+      dial,
+      idleBoundsDial,
       this as unknown as HttpsAgentInternals,
       opts,
     );
