@@ -325,20 +325,69 @@ const OUTCOME_CODES: Record<Exclude<AttemptEndOutcome, 'failed'>, string> = {
 };
 
 /**
+ * What one caller hears of one dial it started, synchronously as it happens — the per-dial side of the
+ * channels, for the integrations' sockets to emit Node's socket events ('lookup' when addresses are in,
+ * 'connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout'). Internal: registered with
+ * {@link observeDial} under the AbortSignal the caller passes to that dial, so no dial option and no
+ * channel subscription (which would make every dial of the process build payloads) is needed.
+ */
+export interface DialObserver {
+  /** The address policy refused `address` (it is never dialled); called before the answer it came in. */
+  denied(address: string): void;
+  /** A family's addresses arrived (in the source's order, denied ones included; see `denied`). */
+  answer(family: Family, addresses: ReadonlyArray<{ address: string }>): void;
+  /** A TCP connection attempt to `address` starts. */
+  attemptStart(address: string, port: number, family: Family): void;
+  /** An attempt ended without winning: 'failed' (with its code and message), 'timeout', 'cancelled', 'aborted'. */
+  attemptEnd(
+    address: string,
+    port: number,
+    family: Family,
+    outcome: AttemptEndOutcome,
+    code: string | undefined,
+    message: string | undefined,
+  ): void;
+}
+
+const observers = new WeakMap<AbortSignal, DialObserver>();
+
+/**
+ * Makes `observer` hear the dial that is started with `signal` (a signal of the caller's own, used for
+ * that one dial). Held weakly: nothing to undo.
+ */
+export function observeDial(signal: AbortSignal, observer: DialObserver): void {
+  observers.set(signal, observer);
+}
+
+/** Runs an observer's callback; what it throws is reported as uncaught on the next tick (as a channel's). */
+function tell(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+}
+
+/**
  * The publishing side for one dial, for the dial session to call at each step: one `DialTrace` per dial,
  * positional arguments (nothing is allocated when nobody listens: every method returns after one
- * `hasSubscribers` check). `nowMs()` is the session's "ms since the dial began".
+ * `hasSubscribers` check). `nowMs()` is the session's "ms since the dial began". `signal`, the dial's,
+ * finds the dial's observer (see observeDial), if any.
  */
 export class DialTrace {
   readonly dialId = nextDialId();
   readonly #host: string;
   readonly #port: number;
   readonly #nowMs: () => number;
+  readonly #observer: DialObserver | undefined;
 
-  constructor(host: string, port: number, nowMs: () => number) {
+  constructor(host: string, port: number, nowMs: () => number, signal?: AbortSignal) {
     this.#host = host;
     this.#port = port;
     this.#nowMs = nowMs;
+    this.#observer = signal === undefined ? undefined : observers.get(signal);
   }
 
   #base(): DialEventBase {
@@ -371,6 +420,8 @@ export class DialTrace {
     addresses: ReadonlyArray<{ address: string; ttlSeconds?: number | undefined }>,
     durationMs: number,
   ): void {
+    const observer = this.#observer;
+    if (observer !== undefined) tell(() => observer.answer(family, addresses));
     if (!ch.dnsAnswer.hasSubscribers) return;
     ch.dnsAnswer.publish({
       ...this.#base(),
@@ -412,6 +463,8 @@ export class DialTrace {
     family: Family,
     verdict: { rule: string; matched: string; label: string },
   ): void {
+    const observer = this.#observer;
+    if (observer !== undefined) tell(() => observer.denied(address));
     if (!ch.policyDenied.hasSubscribers) return;
     ch.policyDenied.publish({
       ...this.#base(),
@@ -435,6 +488,8 @@ export class DialTrace {
     family: Family,
     trigger: AttemptStartEvent['trigger'],
   ): void {
+    const observer = this.#observer;
+    if (observer !== undefined) tell(() => observer.attemptStart(address, this.#port, family));
     if (!ch.attemptStart.hasSubscribers) return;
     ch.attemptStart.publish({ ...this.#base(), attemptId, address, family, trigger });
   }
@@ -452,6 +507,9 @@ export class DialTrace {
     code?: string,
     message?: string,
   ): void {
+    const observer = this.#observer;
+    if (observer !== undefined)
+      tell(() => observer.attemptEnd(address, this.#port, family, outcome, code, message));
     if (!ch.attemptError.hasSubscribers) return;
     const c = code ?? (outcome === 'failed' ? 'EIO' : OUTCOME_CODES[outcome]);
     ch.attemptError.publish({

@@ -22,6 +22,7 @@ import {
 import { getDefaultDialer } from './dialer.js';
 import { AbortError, isAbortError, isDialError } from './errors.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
+import { withoutBrackets } from './integrations/net-args.js';
 import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
 import { readConnectionDialOptions } from './options.js';
 import { attachReport, getReport } from './report.js';
@@ -252,7 +253,7 @@ function undiciError(err: Error, hostname: string, port: number, timeoutMs: numb
 
 /** One origin as both sides name it: `https:|example.test|443` (IPv6 without brackets). */
 function originKey(protocol: string, hostname: string, port: number | string): string {
-  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const host = withoutBrackets(hostname);
   const n = Number(port) || (protocol === 'https:' ? 443 : 80);
   return `${protocol}|${host.toLowerCase()}|${n}`;
 }
@@ -328,7 +329,7 @@ function onAbort(signal: unknown, fn: () => void): () => void {
 }
 
 /** Handler methods after which undici calls a request's handler no more (legacy and undici 7 names). */
-const FINAL_HANDLER_METHODS = new Set([
+const FINAL_HANDLER_METHODS = new Set<PropertyKey>([
   'onComplete',
   'onError',
   'onUpgrade',
@@ -337,27 +338,61 @@ const FINAL_HANDLER_METHODS = new Set([
   'onRequestUpgrade',
 ]);
 
+/** What the dispatcher keeps of one request: whether it ended, and why it was aborted before it had a connection. */
+interface RequestWatch {
+  /** Called once when the request ends (idempotent). */
+  end: () => void;
+  /** The abort reason given before undici put the request on a connection (see earlyAbortOf). */
+  reason: Error | undefined;
+  /** undici has called the handler's onConnect with its own abort. */
+  connected: boolean;
+}
+
 /**
- * `handler` with `end` called after its final callback. A Proxy, so whatever undici (or Node's bundled
- * undici behind global fetch) reads from the handler reads the real one; methods run with the real
- * handler as `this` (handlers may have private fields).
+ * `handler` as undici sees it through netdial's dispatcher: a Proxy, so whatever undici (or Node's
+ * bundled undici behind global fetch) reads from the handler reads the real one, and methods run with the
+ * real handler as `this` (handlers may have private fields). Intercepted: the final callbacks (they end
+ * the request's wait), and for a request aborted before it had a connection, `onConnect` (the request
+ * is refused there) and `onError` (the handler gets the abort reason, not the error of the dial its
+ * abort stopped). One forwarding function per method and request, made on first read.
  */
-function watchHandler<H extends object>(handler: H, end: () => void): H {
+function watchHandler<H extends object>(handler: H, watch: RequestWatch): H {
+  const made = new Map<PropertyKey, { from: unknown; fn: (...args: unknown[]) => unknown }>();
+  const forwarder = (prop: PropertyKey, value: (...args: unknown[]) => unknown) => {
+    if (prop === 'onConnect') {
+      return (...args: unknown[]) => {
+        watch.connected = true;
+        const reason = watch.reason;
+        if (reason === undefined) return value.apply(handler, args);
+        // Aborted before it had this connection: thrown, not passed to undici's abort, which would also
+        // destroy the connection (HTTP/1.1 cannot take a request back). undici catches what onConnect
+        // throws, fails the request with it and moves on to the next one on the same connection
+        // (client-h1/client-h2 `writeH1`/`writeH2`, undici 6 and 7).
+        throw reason;
+      };
+    }
+    if (FINAL_HANDLER_METHODS.has(prop)) {
+      const isError = prop === 'onError';
+      return (...args: unknown[]) => {
+        try {
+          if (isError && watch.reason !== undefined) return value.call(handler, watch.reason);
+          return value.apply(handler, args);
+        } finally {
+          watch.end();
+        }
+      };
+    }
+    return (...args: unknown[]) => value.apply(handler, args);
+  };
   return new Proxy(handler, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== 'function') return value;
-      const fn = value as (...args: unknown[]) => unknown;
-      if (typeof prop === 'string' && FINAL_HANDLER_METHODS.has(prop)) {
-        return (...args: unknown[]) => {
-          try {
-            return fn.apply(target, args);
-          } finally {
-            end();
-          }
-        };
-      }
-      return (...args: unknown[]) => fn.apply(target, args);
+      const known = made.get(prop);
+      if (known !== undefined && known.from === value) return known.fn;
+      const fn = forwarder(prop, value as (...args: unknown[]) => unknown);
+      made.set(prop, { from: value, fn });
+      return fn;
     },
     set(target, prop, value) {
       return Reflect.set(target, prop, value, target);
@@ -365,9 +400,57 @@ function watchHandler<H extends object>(handler: H, end: () => void): H {
   });
 }
 
+/**
+ * undici hands a handler its `abort` in `onConnect` only once the request is put on a connection, so
+ * until then a handler cannot abort: Node 20's fetch (bundled undici 6) aborted while its connection
+ * is dialed rejects at once but leaves the request queued, and its dial ran on to connectTimeout.
+ * undici documents that onConnect "may be invoked multiple times"; netdial's dispatcher calls it once
+ * more, at dispatch, with an abort of its own for the time before the connection: calling it ends the
+ * request's wait (its origin's dials stop when no other request waits) and, when undici later puts the
+ * request on a connection, fails it there with the same reason (leaving the connection to the next). Once undici's own abort is in the
+ * handler's hands, this one does nothing. Only for handlers of the classic interface (`onConnect`);
+ * undici 7's controller interface (`onRequestStart`) is left alone (its requests' `signal` is watched).
+ */
+function earlyAbortOf(watch: RequestWatch): (reason?: unknown) => void {
+  return (reason) => {
+    if (watch.connected || watch.reason !== undefined) return;
+    watch.reason =
+      reason instanceof Error
+        ? reason
+        : new errors.RequestAbortedError('Request aborted before it had a connection');
+    watch.end();
+  };
+}
+
+/** The origin key of a request's `origin` (a string or URL): parsed once per distinct origin string. */
+class OriginKeys {
+  readonly #keys = new Map<string, string>();
+
+  keyOf(origin: unknown): string | undefined {
+    if (origin instanceof URL) return originKey(origin.protocol, origin.hostname, origin.port);
+    const text = String(origin);
+    const known = this.#keys.get(text);
+    if (known !== undefined) return known;
+    let key: string;
+    try {
+      const url = new URL(text);
+      key = originKey(url.protocol, url.hostname, url.port);
+    } catch {
+      return undefined; // undici reports the bad origin itself
+    }
+    if (this.#keys.size >= MAX_ORIGIN_KEYS) this.#keys.clear();
+    this.#keys.set(text, key);
+    return key;
+  }
+}
+
+/** Origins whose keys a dispatcher remembers (then it starts over): bounded for a dispatcher that sees many. */
+const MAX_ORIGIN_KEYS = 1024;
+
 /** undici's Agent with netdial's connector, which aborts the dials of an origin no request waits for. */
 class NetdialAgent extends Agent {
   readonly #waiting: Waiting;
+  readonly #origins = new OriginKeys();
 
   constructor(agentOptions: Omit<Agent.Options, 'connect'> | undefined, connectorOptions: ConnectorOptions) {
     const waiting = new Waiting();
@@ -376,26 +459,36 @@ class NetdialAgent extends Agent {
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    let key: string | undefined;
-    try {
-      const url = new URL(String(opts.origin));
-      key = originKey(url.protocol, url.hostname, url.port);
-    } catch {
-      key = undefined; // undici reports the bad origin itself
-    }
+    const key = this.#origins.keyOf(opts.origin);
     if (key === undefined) return super.dispatch(opts, handler);
     const stop = this.#waiting.start(key);
     // A request's own `signal` (undici.request, stream, pipeline pass it in the options; fetch does
     // not): undici acts on it only once the request has a connection; its dial can stop at once.
-    const unlisten = onAbort((opts as { signal?: unknown }).signal, () => end());
-    const end = () => {
-      unlisten();
-      stop();
+    const unlisten = onAbort((opts as { signal?: unknown }).signal, () => watch.end());
+    const watch: RequestWatch = {
+      end: () => {
+        unlisten();
+        stop();
+      },
+      reason: undefined,
+      connected: false,
     };
+    const h = handler as { onConnect?: unknown; onRequestStart?: unknown; onError?: unknown };
+    if (typeof h.onConnect === 'function' && typeof h.onRequestStart !== 'function') {
+      try {
+        (h.onConnect as (abort: (reason?: unknown) => void) => void).call(handler, earlyAbortOf(watch));
+      } catch (err) {
+        // The handler refused the request: it fails as undici fails a dispatch that throws.
+        watch.end();
+        if (typeof h.onError !== 'function') throw err;
+        (h.onError as (err: unknown) => void).call(handler, err);
+        return false;
+      }
+    }
     try {
-      return super.dispatch(opts, watchHandler(handler, end));
+      return super.dispatch(opts, watchHandler(handler, watch));
     } catch (err) {
-      end();
+      watch.end();
       throw err;
     }
   }

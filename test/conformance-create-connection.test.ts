@@ -569,6 +569,99 @@ describe('createConnection conforms to net.createConnection', () => {
     assert.deepEqual(attempts, ['::1 failed first', '127.0.0.1 connected failure']);
   });
 
+  test("connectionAttempt / connectionAttemptFailed per attempt with Node's arguments, after the address's 'lookup'", async () => {
+    const events = [
+      'lookup',
+      'connectionAttempt',
+      'connectionAttemptFailed',
+      'connectionAttemptTimeout',
+      'connect',
+      'ready',
+      'error',
+    ];
+    const seenOn = (socket: net.Socket | DialSocket) => {
+      const seen: string[] = [];
+      for (const name of events) {
+        socket.on(name, (...args: unknown[]) => {
+          const shown = args.map((a) => {
+            if (a === null) return 'null';
+            if (!(a instanceof Error)) return String(a);
+            const e = a as NodeJS.ErrnoException & { address?: string; port?: number };
+            return `${e.code}/${e.errno}/${e.syscall}/${e.address}/${e.port}/${e.message}`;
+          });
+          seen.push([name, ...shown].join(' '));
+        });
+      }
+      return seen;
+    };
+    // ::1 refuses (nothing listens there), 127.0.0.1 accepts: one failed attempt, then the connection.
+    const node = net.createConnection({
+      host: 'both.test',
+      port,
+      lookup: nodeLookup as never,
+      autoSelectFamily: true,
+    });
+    const nodeSeen = seenOn(node);
+    await within(once(node, 'ready'), 5000, 'Node: ready');
+    node.destroy();
+    const ours = createConnection({ host: 'both.test', port });
+    const oursSeen = seenOn(ours);
+    await within(once(ours, 'ready'), 5000, 'netdial: ready');
+    ours.destroy();
+    const refused = `ECONNREFUSED/-111/connect/::1/${port}/connect ECONNREFUSED ::1:${port}`;
+    assert.deepEqual(nodeSeen, [
+      `lookup null ::1 6 both.test`,
+      `lookup null 127.0.0.1 4 both.test`,
+      `connectionAttempt ::1 ${port} 6`,
+      `connectionAttemptFailed ::1 ${port} 6 ${refused}`,
+      `connectionAttempt 127.0.0.1 ${port} 4`,
+      'connect',
+      'ready',
+    ]);
+    // netdial races: its attempts may start before the other family's 'lookup' (RFC 8305 §3), and the
+    // second one may start before the first fails. Each attempt comes after its address's 'lookup';
+    // each event is Node's, with Node's arguments.
+    assert.deepEqual([...oursSeen].sort(), [...nodeSeen].sort(), oursSeen.join('\n'));
+    for (const address of ['::1', '127.0.0.1']) {
+      const lookupAt = oursSeen.findIndex((e) => e.startsWith(`lookup null ${address} `));
+      const attemptAt = oursSeen.findIndex((e) => e.startsWith(`connectionAttempt ${address} `));
+      assert.ok(lookupAt !== -1 && lookupAt < attemptAt, oursSeen.join('\n'));
+    }
+    assert.deepEqual(oursSeen.slice(-2), ['connect', 'ready']);
+
+    // An IP literal: no 'lookup' (as Node), the attempt events all the same.
+    const dead = net.createServer();
+    const deadPort = await listen(dead);
+    await close(dead);
+    const literal = (socket: net.Socket | DialSocket) => {
+      const seen = seenOn(socket);
+      return within(closed(socket), 5000, 'close').then(() => seen);
+    };
+    const nodeLiteral = await literal(net.createConnection({ host: '127.0.0.1', port: deadPort }));
+    const oursLiteral = await literal(createConnection({ host: '127.0.0.1', port: deadPort }));
+    // The 'error' itself is netdial's DialError (code ECONNREFUSED, every attempt listed).
+    const withoutError = (seen: string[]) => seen.map((e) => (e.startsWith('error ') ? e.split('/')[0] : e));
+    assert.deepEqual(withoutError(oursLiteral), withoutError(nodeLiteral));
+    assert.deepEqual(oursLiteral.slice(0, 2), [
+      `connectionAttempt 127.0.0.1 ${deadPort} 4`,
+      `connectionAttemptFailed 127.0.0.1 ${deadPort} 4 ECONNREFUSED/-111/connect/127.0.0.1/${deadPort}/connect ECONNREFUSED 127.0.0.1:${deadPort}`,
+    ]);
+  });
+
+  test("'lookup' leaves out what the address policy refused: those are never tried", async () => {
+    // 198.51.100.7 (documentation) is refused by the policy and never dialled; 127.0.0.1 connects.
+    const mixed: ResolveFunction = async (_name, family) =>
+      family === 4 ? ['198.51.100.7', '127.0.0.1'] : [];
+    const socket = bindCreateConnection({ dialer, resolver: mixed, policy: { deny: ['documentation'] } })({
+      host: 'mixed.test',
+      port,
+    });
+    const seen = record(socket, ['lookup', 'connectionAttempt', 'connect']);
+    await within(once(socket, 'connect'), 5000, 'connect');
+    socket.destroy();
+    assert.deepEqual(seen, ['lookup ok 127.0.0.1 4 mixed.test', 'connectionAttempt', 'connect']);
+  });
+
   test('every address refused: an AggregateError with one error per attempt, code ECONNREFUSED, as Node', async () => {
     const dead = net.createServer();
     const deadPort = await listen(dead);

@@ -11,6 +11,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type tls from 'node:tls';
+import { got } from 'got';
 import { Dialer, isDialError, type ResolveFunction } from '../src/index.js';
 import { Agent, HttpsAgent } from '../src/integrations/agent.js';
 import { getReport } from '../src/report.js';
@@ -120,6 +121,45 @@ function untilClose(
     });
     onRequest(req);
   });
+}
+
+/**
+ * A got request through `agent` with every connection-phase timeout set (got starts `timeout.connect`
+ * at the socket's 'lookup' for a name, `timeout.secureConnect` at its 'connect'): resolves with the
+ * socket events got saw, in order, and got's timings.
+ */
+async function viaGot(
+  url: string,
+  agent: { http?: http.Agent; https?: https.Agent },
+  ca?: string,
+): Promise<{ body: string; events: string[]; timings: Record<string, number | undefined> }> {
+  const events: string[] = [];
+  const request = got(url, {
+    agent,
+    https: ca === undefined ? {} : { certificateAuthority: ca },
+    retry: { limit: 0 },
+    timeout: { lookup: 2000, connect: 2000, secureConnect: 2000, request: 5000 },
+  });
+  request.on('request', (req: http.ClientRequest) =>
+    req.once('socket', (socket: net.Socket) => {
+      for (const name of ['lookup', 'connectionAttempt', 'connect', 'secureConnect', 'ready']) {
+        socket.on(name, (...args: unknown[]) =>
+          events.push(
+            name === 'lookup' || name === 'connectionAttempt'
+              ? `${name} ${args[name === 'lookup' ? 1 : 0]}`
+              : name,
+          ),
+        );
+      }
+    }),
+  );
+  const response = await request;
+  const t = response.timings;
+  return {
+    body: response.body,
+    events,
+    timings: { socket: t.socket, lookup: t.lookup, connect: t.connect, secureConnect: t.secureConnect },
+  };
 }
 
 describe('Agent (http)', () => {
@@ -318,6 +358,35 @@ describe('Agent (http)', () => {
     }
   });
 
+  test("got with timeout.lookup/connect to a good name: 'lookup' when the answers are in, then the attempts, then 'connect'", async () => {
+    const agent = new Agent({ dial });
+    try {
+      const { body, events, timings } = await viaGot(`http://app.test:${port}/`, { http: agent });
+      assert.match(body, /^host=app.test:/);
+      // Each address's 'lookup' before its attempt (the ::1 attempt may start before the A answer is
+      // in: RFC 8305 §3); ::1 is refused, 127.0.0.1 connects.
+      const sorted = [...events].sort();
+      assert.deepEqual(sorted, [
+        'connect',
+        'connectionAttempt 127.0.0.1',
+        'connectionAttempt ::1',
+        'lookup 127.0.0.1',
+        'lookup ::1',
+        'ready',
+      ]);
+      for (const address of ['::1', '127.0.0.1']) {
+        assert.ok(
+          events.indexOf(`lookup ${address}`) < events.indexOf(`connectionAttempt ${address}`),
+          events.join(', '),
+        );
+      }
+      assert.deepEqual(events.slice(-2), ['connect', 'ready']);
+      assert.ok((timings.lookup as number) <= (timings.connect as number), JSON.stringify(timings));
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('bad maxSocketAge is a TypeError with a stable code', () => {
     for (const bad of [0, -1, 'forever', Number.NaN]) {
       assert.throws(
@@ -434,6 +503,30 @@ describe('HttpsAgent', () => {
       agent.destroy();
       for (const sock of held) sock.destroy();
       await close(mute);
+    }
+  });
+
+  test("got through HttpsAgent, every phase timed out generously: 'lookup', 'connect' (TCP), 'secureConnect' (TLS), in order", async () => {
+    const agent = new HttpsAgent({ dial });
+    try {
+      const { body, events, timings } = await viaGot(
+        `https://localhost:${port}/`,
+        { https: agent },
+        cert.cert,
+      );
+      assert.match(body, /^servername=localhost /);
+      const phases = events.filter((e) => !e.startsWith('connectionAttempt') && !e.startsWith('lookup '));
+      assert.deepEqual(phases, ['connect', 'ready', 'secureConnect'], events.join(', '));
+      assert.ok(events.indexOf('lookup 127.0.0.1') < events.indexOf('connectionAttempt 127.0.0.1'));
+      assert.ok(events.indexOf('connectionAttempt 127.0.0.1') < events.indexOf('connect'));
+      const [lookup = Number.NaN, connect = Number.NaN, secureConnect = Number.NaN] = [
+        timings.lookup,
+        timings.connect,
+        timings.secureConnect,
+      ];
+      assert.ok(lookup <= connect && connect <= secureConnect, JSON.stringify(timings));
+    } finally {
+      agent.destroy();
     }
   });
 

@@ -230,9 +230,10 @@ describe('netdial/undici', () => {
     const dispatcher = createDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
     const t0 = performance.now();
     try {
+      // The signal's reason, as undici gives it for a request aborted on a connection.
       await assert.rejects(
         request(`http://app.test:${plainPort}/`, { dispatcher, signal: AbortSignal.timeout(100) }),
-        (e: Error & { code?: string }) => e.name === 'AbortError',
+        (e: Error & { code?: string }) => e.name === 'TimeoutError',
       );
       const elapsed = performance.now() - t0;
       assert.ok(elapsed < 2000, `rejected after ${elapsed} ms`);
@@ -242,6 +243,99 @@ describe('netdial/undici', () => {
     }
     // close() waits for connects in flight: it returns at once because none is left.
     assert.ok(performance.now() - t0 < 3000);
+  });
+
+  test("global fetch aborted while its connection is dialed: the dial stops at once (Node 20's bundled undici)", async () => {
+    const { watched, cancelled } = neverAnswering();
+    const installed = installGlobalDispatcher({ dialer, resolver: watched, connectTimeout: 30_000 });
+    try {
+      const controller = new AbortController();
+      const pending = fetch(`http://app.test:${plainPort}/`, { signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(cancelled(), 0, 'still resolving');
+      const t0 = performance.now();
+      controller.abort();
+      await assert.rejects(pending, (e: Error) => e.name === 'AbortError');
+      // Without closing the dispatcher: the abort alone reaches the dial.
+      while (cancelled() < 2 && performance.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(cancelled(), 2, "both families' lookups cancelled");
+      assert.ok(
+        performance.now() - t0 < 1000,
+        `the dial stopped ${performance.now() - t0} ms after the abort`,
+      );
+    } finally {
+      await installed.restore();
+    }
+  });
+
+  test('a fetch aborted while another fetch to the origin waits: the dial goes on and serves the other', async () => {
+    // Answers once the gate opens (every lookup from then on at once).
+    let answer: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const resolver: ResolveFunction = async (_name, family) => {
+      await gate;
+      return family === 4 ? ['127.0.0.1'] : [];
+    };
+    const dispatcher = createDispatcher({ dialer, resolver, agent: { connections: 1 } });
+    const connections = { count: 0 };
+    const count = () => connections.count++;
+    plain.on('connection', count);
+    const before = connections.count;
+    try {
+      const controller = new AbortController();
+      const url = `http://app.test:${plainPort}/`;
+      const aborted = fetch(url, { dispatcher, signal: controller.signal } as unknown as RequestInit);
+      const kept = fetch(url, { dispatcher } as unknown as RequestInit);
+      await new Promise((r) => setTimeout(r, 30));
+      controller.abort();
+      await assert.rejects(aborted, (e: Error) => e.name === 'AbortError');
+      answer();
+      const res = await kept;
+      assert.equal(await res.text(), `plain host=app.test:${plainPort}`);
+      // One dial, one connection: the aborted request gave the connection up to the other one.
+      assert.equal(connections.count - before, 1);
+    } finally {
+      plain.off('connection', count);
+      await dispatcher.close();
+    }
+  });
+
+  test('a handler whose onConnect throws at dispatch fails as undici fails a throwing dispatch: onError, no dial', async () => {
+    const { watched, cancelled } = neverAnswering();
+    let lookups = 0;
+    const counting: ResolveFunction = (name, family, ctx) => {
+      lookups++;
+      return watched(name, family, ctx);
+    };
+    const dispatcher = createDispatcher({ dialer, resolver: counting });
+    try {
+      const refused = new Error('not now');
+      const seen: unknown[] = [];
+      const handler = {
+        onConnect() {
+          throw refused;
+        },
+        onError(err: unknown) {
+          seen.push(err);
+        },
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete() {},
+      };
+      const dispatched = dispatcher.dispatch(
+        { origin: `http://app.test:${plainPort}`, path: '/', method: 'GET' },
+        handler as never,
+      );
+      assert.equal(dispatched, false);
+      assert.deepEqual(seen, [refused]);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(lookups, 0, 'nothing was dialled');
+      assert.equal(cancelled(), 0);
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   test('a request arriving as the last one is aborted still gets a connection (the dial starts again)', async () => {

@@ -127,9 +127,26 @@ if (await enterLab(import.meta.url)) {
         getReport(socket as net.Socket)?.attempts.map((a) => [a.address, a.outcome, a.trigger, a.startMs]) ??
         [];
 
+      const attemptEvents = (socket: NodeJS.EventEmitter) => {
+        const seen: string[] = [];
+        for (const name of ['connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout']) {
+          socket.on(name, (address: string, port: number, family: number) =>
+            seen.push(`${name} ${address} ${port} ${family}`),
+          );
+        }
+        return seen;
+      };
+      const port = LAB.ports.http;
+
       // autoSelectFamilyAttemptTimeout: 100 → the good address is tried 100 ms after the silent one.
       const quick = createConnection({ host, port: LAB.ports.http, autoSelectFamilyAttemptTimeout: 100 });
+      const quickEvents = attemptEvents(quick);
       await once(quick, 'connect');
+      // The silent attempt is dropped when the good one wins: no event for it (net has no such attempt).
+      assert.deepEqual(quickEvents, [
+        `connectionAttempt ${blackholed} ${port} 4`,
+        `connectionAttempt ${good} ${port} 4`,
+      ]);
       const attempts = attemptsOf(quick);
       quick.destroy();
       assert.deepEqual(
@@ -154,7 +171,13 @@ if (await enterLab(import.meta.url)) {
         port: LAB.ports.http,
         autoSelectFamily: false,
       });
+      const loneEvents = attemptEvents(lone);
       const [err] = await once(lone, 'error').catch((e: unknown) => [e]);
+      // Still connecting at the dial's deadline: 'connectionAttemptTimeout', as net's for its attempt timer.
+      assert.deepEqual(loneEvents, [
+        `connectionAttempt ${blackholed} ${port} 4`,
+        `connectionAttemptTimeout ${blackholed} ${port} 4`,
+      ]);
       assert.ok(isDialError(err), String(err));
       assert.equal(err.code, 'ETIMEDOUT');
       assert.deepEqual(

@@ -6,11 +6,10 @@
  * `servername`, from the Host header or host; none for an IP), same TLS session cache (the agent's
  * `_getSession` / `_cacheSession` / `_evictSession`, so a second connection resumes the session).
  *
- * `Agent` returns a connecting `DialSocket` from `createConnection`, as net does, so the request has its
- * socket (and its clients' socket timers run) while netdial dials. `HttpsAgent` dials TCP, then runs
- * `tls.connect` with the agent's session cache, and hands the TLS socket over when that is done
- * (http.Agent's `createConnection(options, oncreate)` callback form); while it runs, the agent counts a
- * placeholder in `sockets[name]` so `maxSockets` still holds.
+ * Both return a connecting `DialSocket` from `createConnection`, as net and tls do, so the request has
+ * its socket (and its clients' socket timers run) while netdial dials, Node's agent counts it against
+ * `maxSockets` as its own, and destroying the request stops the dial. `HttpsAgent`'s socket runs
+ * `tls.connect` with the agent's session cache once TCP is up and then behaves as a tls.TLSSocket.
  *
  * `maxSocketAge` (ms, or 'ttl'): a pooled socket older than that is closed instead of reused, so a pool
  * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
@@ -29,11 +28,12 @@ import {
   type ConnectionDialOptions,
   type ConnectionOptions,
   DialSocket,
-  dialFor,
+  dialTimeoutWithIdle,
+  tlsOptionsOf,
+  UPGRADE,
 } from './create-connection.js';
 import { isDialError } from '../errors.js';
 import { nodeDialError } from './node-error.js';
-import { destroyedRequestError, onRequestDestroyed } from './request-cancel.js';
 import { proxyOptionForScheme } from '../proxy/select-proxy.js';
 
 /** netdial settings of an agent. */
@@ -50,21 +50,13 @@ export interface NetdialAgentOptions {
 export interface AgentOptions extends http.AgentOptions, NetdialAgentOptions {}
 export interface HttpsAgentOptions extends https.AgentOptions, NetdialAgentOptions {}
 
-type Oncreate = (err: Error | null, socket?: Duplex) => void;
-
 /** The internals of Node's http.Agent this module works with (stable since Node 14; not in @types). */
 interface AgentInternals {
-  sockets: Record<string, unknown[] | undefined>;
-  requests: Record<string, unknown[] | undefined>;
   freeSockets: Record<string, unknown[] | undefined>;
-  totalSocketCount: number;
-  maxSockets: number;
-  maxTotalSockets: number;
-  getName(options: unknown): string;
-  addRequest(req: http.ClientRequest, options: unknown): void;
 }
 
-interface HttpsAgentInternals extends AgentInternals {
+/** https.Agent's TLS session cache (internal to Node, stable since Node 0.x; not in @types). */
+interface HttpsAgentInternals {
   _getSession(key: string): Buffer | undefined;
   _cacheSession(key: string, session: Buffer): void;
   _evictSession(key: string): void;
@@ -143,156 +135,9 @@ function winnerTtlSeconds(socket: net.Socket): number | undefined {
   return ttl;
 }
 
-/** Where the agent's createSocket leaves the request a connection is for (spread along with the options). */
-const REQUEST = Symbol('netdial.agent.request');
-
-/** The request of `options` (set by the agent's createSocket), if any. */
-function requestOf(options: ConnectionOptions): http.ClientRequest | undefined {
-  return (options as { [REQUEST]?: http.ClientRequest })[REQUEST];
-}
-
 /** Whether `options` carry an idle timeout (the request's `timeout`, or the agent's), as net reads it. */
-function hasIdleTimeout(options: ConnectionOptions): boolean {
-  return typeof options.timeout === 'number' && options.timeout > 0;
-}
-
-/**
- * Runs `connect` for an agent, keeping a placeholder in `sockets[name]` meanwhile (when a socket limit is
- * set) so that concurrent requests beyond maxSockets queue as they do with Node's synchronous connects.
- * On failure a queued request for the same origin gets its own connection attempt, as Node does when a
- * socket closes.
- *
- * Cancellation: when the request the connection is for is destroyed (`req.destroy()`, `abort()`, its
- * AbortSignal, a client's timeout), the dial is aborted at once — its attempts stop, its sockets close —
- * and the request gets the error Node's agent would give it then (the destroy error, or ECONNRESET
- * "socket hang up"). A connection that completes after that is closed. A dial that fails is reported
- * Node-shaped (see nodeDialError), with the DialError as `cause`; when it failed because the request's
- * or agent's `timeout` ran out, the request first emits 'timeout' as Node's would from its socket, so a
- * handler that destroys it decides the error as with Node's agent.
- */
-function connectForAgent(
-  agent: AgentInternals,
-  options: ConnectionOptions,
-  oncreate: Oncreate,
-  connect: (signal: AbortSignal) => Promise<net.Socket>,
-  ages: SocketAges,
-): void {
-  const agentKey = (options as Record<string, unknown>)._agentKey;
-  const name = typeof agentKey === 'string' ? agentKey : agent.getName(options);
-  const controller = new AbortController();
-  const limited = Number.isFinite(agent.maxSockets) || Number.isFinite(agent.maxTotalSockets);
-  let done = false;
-  const placeholder = {
-    destroyed: false,
-    writable: false,
-    destroy() {
-      this.destroyed = true;
-      controller.abort(new Error('agent destroyed'));
-    },
-  };
-  if (limited) {
-    const list = agent.sockets[name] ?? [];
-    agent.sockets[name] = list;
-    list.push(placeholder);
-    agent.totalSocketCount++;
-  }
-  const release = () => {
-    if (!limited) return;
-    const list = agent.sockets[name];
-    const i = list?.indexOf(placeholder) ?? -1;
-    if (list && i !== -1) {
-      list.splice(i, 1);
-      if (list.length === 0) delete agent.sockets[name];
-    }
-    agent.totalSocketCount--;
-  };
-  const fail = (err: Error) => {
-    done = true;
-    stopWatching();
-    release();
-    oncreate(err);
-    // A request may be queued for the slot this dial held: it gets a connection attempt of its own
-    // (as Node gives one when a socket closes). Taken off the queue first, so a failing origin cannot
-    // loop on the same request.
-    if (limited) retryQueued(agent, name, options);
-  };
-  const req = requestOf(options);
-  const stopWatching =
-    req === undefined
-      ? () => {}
-      : onRequestDestroyed(req, (err) => {
-          if (done) return;
-          controller.abort(err ?? new Error('request destroyed'));
-          fail(destroyedRequestError(err));
-        });
-  connect(controller.signal).then(
-    (socket) => {
-      if (done) {
-        socket.destroy(); // the request was destroyed meanwhile: nobody takes this connection
-        return;
-      }
-      done = true;
-      stopWatching();
-      release();
-      ages.born(socket);
-      oncreate(null, socket);
-    },
-    (err: Error) => {
-      if (done) return;
-      if (req !== undefined && hasIdleTimeout(options) && (err as { code?: unknown }).code === 'ETIMEDOUT') {
-        req.emit('timeout'); // as Node's connecting socket would; a handler may destroy the request
-        if (done) return;
-      }
-      fail(nodeDialError(err) as Error);
-    },
-  );
-}
-
-/** http.Agent#createSocket (internal to Node, stable since Node 0.x; not in @types). */
-type CreateSocket = (
-  req: http.ClientRequest,
-  options: unknown,
-  cb: (err: Error | null, s?: Duplex) => void,
-) => void;
-const nodeCreateSocket = (http.Agent.prototype as unknown as { createSocket: CreateSocket }).createSocket;
-
-/**
- * http.Agent#createSocket with the request passed along: Node gives createConnection only the options,
- * and a netdial agent needs the request to stop its dial when the request is destroyed.
- */
-function createSocketFor(
-  agent: http.Agent,
-  req: http.ClientRequest,
-  options: unknown,
-  cb: Parameters<CreateSocket>[2],
-): void {
-  nodeCreateSocket.call(agent, req, { ...(options as object), [REQUEST]: req }, cb);
-}
-
-/** http.Agent always passes `oncreate`; these agents connect asynchronously and need it. */
-function callbackOf(oncreate: unknown): Oncreate {
-  if (typeof oncreate !== 'function') {
-    throw Object.assign(
-      new TypeError('createConnection of a netdial agent needs the (err, socket) callback http.Agent passes'),
-      { code: 'ERR_NETDIAL_INVALID_OPTION' },
-    );
-  }
-  return oncreate as Oncreate;
-}
-
-/**
- * Takes the first live request queued for `name` off the queue and hands it to the agent again with
- * `options` (the failed dial's: requests queued under one name share their connection options).
- */
-function retryQueued(agent: AgentInternals, name: string, options: ConnectionOptions): void {
-  const queue = agent.requests[name];
-  while (queue && queue.length > 0) {
-    const req = queue.shift() as http.ClientRequest;
-    if (queue.length === 0) delete agent.requests[name];
-    if (req.destroyed) continue;
-    agent.addRequest(req, options);
-    return;
-  }
+function idleTimeoutOf(options: ConnectionOptions): number | undefined {
+  return typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : undefined;
 }
 
 function keepAliveWithAge(
@@ -350,12 +195,112 @@ function boundHandshake(socket: tls.TLSSocket, report: DialReport | undefined, i
  * The http Agent's connecting socket: a DialSocket whose dial failure is reported Node-shaped (see
  * nodeDialError, the DialError as `cause`). The request's or agent's `timeout` is its idle timeout
  * while it dials (it emits 'timeout', which the request relays; a handler that destroys the request
- * decides the error) and bounds the dial, which then fails with ETIMEDOUT a turn later.
+ * decides the error) and, when shorter, bounds the dial, which then fails with ETIMEDOUT. The two
+ * timers run out together, in either order (the dial's deadline is re-armed as the race goes, to the
+ * fraction of a ms): a dial that fails at that deadline before the idle timer has fired emits
+ * 'timeout' first, so the request always hears it before the error.
  */
 class AgentDialSocket extends DialSocket {
-  override destroy(err?: Error): this {
-    return super.destroy(err !== undefined && isDialError(err) ? (nodeDialError(err) as Error) : err);
+  readonly #idleBoundsDial: boolean;
+  #timedOut = false;
+
+  /** `idleBoundsDial`: the dial's timeout is the idle timeout (see connectionDial). */
+  constructor(dial: ConnectionDialOptions, idleBoundsDial: boolean) {
+    super(dial);
+    this.#idleBoundsDial = idleBoundsDial;
+    if (idleBoundsDial) {
+      this.once('timeout', () => {
+        this.#timedOut = true;
+      });
+    }
   }
+
+  override destroy(err?: Error): this {
+    if (err === undefined || !isDialError(err)) return super.destroy(err);
+    if (err.code === 'ETIMEDOUT' && this.#idleBoundsDial && !this.#timedOut && !this.destroyed) {
+      this.emit('timeout');
+      if (this.destroyed) return this; // a 'timeout' handler decided
+    }
+    return super.destroy(nodeDialError(err) as Error);
+  }
+}
+
+/**
+ * The https Agent's connecting socket: an AgentDialSocket that runs TLS once TCP is up — Node's
+ * `tls.connect` on the won connection with the request's TLS options (the agent's merged in by Node:
+ * ca, cert, rejectUnauthorized, servername…) and the agent's session cache — and then behaves as the
+ * tls.TLSSocket Node's https agent returns: 'connect' when TCP is up, 'secureConnect' when the
+ * handshake is done, certificate errors as the error, writes held until then. The handshake is bounded
+ * by what is left of the dial's deadline (see boundHandshake).
+ */
+class HttpsAgentDialSocket extends AgentDialSocket {
+  readonly #agent: HttpsAgentInternals;
+  readonly #options: ConnectionOptions;
+
+  constructor(
+    dial: ConnectionDialOptions,
+    idleBoundsDial: boolean,
+    agent: HttpsAgentInternals,
+    options: ConnectionOptions,
+  ) {
+    super(dial, idleBoundsDial);
+    this.#agent = agent;
+    this.#options = options;
+  }
+
+  override [UPGRADE](tcp: net.Socket): net.Socket {
+    const options = this.#options;
+    const agentKey = (options as Record<string, unknown>)._agentKey;
+    const key = typeof agentKey === 'string' ? agentKey : undefined;
+    const session = key === undefined ? undefined : this.#agent._getSession(key);
+    // The idle timeout is this socket's (DialSocket sets it on what it relays), not a second one.
+    const { timeout: _timeout, ...tlsOptions } = tlsOptionsOf(options);
+    const report = getReport(tcp);
+    const t0 = report === undefined ? 0 : performance.now() - report.durationMs;
+    const socket = tls.connect({ ...(session ? { session } : {}), ...tlsOptions, socket: tcp });
+    boundHandshake(socket, report, idleTimeoutOf(options) !== undefined);
+    if (key !== undefined) {
+      socket.on('session', (s: Buffer) => this.#agent._cacheSession(key, s));
+      socket.once('close', (hadError: boolean) => {
+        if (hadError) this.#agent._evictSession(key);
+      });
+    }
+    if (report) {
+      attachReport(socket, report);
+      const startMs = report.durationMs;
+      const sni = (options as Record<string, unknown>).servername;
+      const servername = typeof sni === 'string' && sni !== '' ? sni : undefined;
+      report.tls = { startMs, servername };
+      socket.once('secureConnect', () => {
+        const endMs = Math.round((performance.now() - t0) * 1000) / 1000;
+        report.tls = {
+          startMs,
+          endMs,
+          servername,
+          protocol: socket.getProtocol(),
+          alpnProtocol: socket.alpnProtocol,
+          sessionReused: socket.isSessionReused(),
+        };
+        report.durationMs = endMs;
+      });
+    }
+    socket.once('secureConnect', () => {
+      if (!this.destroyed) this.emit('secureConnect');
+    });
+    return socket;
+  }
+}
+
+/**
+ * The dial options of one connection: the request's or agent's idle `timeout` bounds the dial when
+ * shorter; and whether it does.
+ */
+function connectionDial(
+  dial: ConnectionDialOptions,
+  options: ConnectionOptions,
+): [ConnectionDialOptions, boolean] {
+  const timeout = dialTimeoutWithIdle(idleTimeoutOf(options), dial.timeout);
+  return timeout === dial.timeout ? [dial, false] : [{ ...dial, timeout }, true];
 }
 
 /**
@@ -376,25 +321,17 @@ export class Agent extends http.Agent {
   }
 
   /**
-   * Returns a connecting `AgentDialSocket` at once (Node's createSocket takes a returned socket as the
-   * request's socket), so timers that start when the request gets its socket — follow-redirects' (axios
-   * with redirects), got's `timeout.connect` — run while netdial dials, and destroying the socket stops
-   * the dial.
+   * Returns a connecting `AgentDialSocket` at once, as net.createConnection does (Node's createSocket
+   * takes a returned socket as the request's socket), so timers that start when the request gets its
+   * socket — follow-redirects' (axios with redirects), got's `timeout.connect` — run while netdial
+   * dials, and destroying the socket (req.destroy(), a signal, a client's timeout) stops the dial.
    */
   override createConnection(
     options: http.ClientRequestArgs,
-    oncreate?: (err: Error | null, stream: Duplex) => void,
+    _oncreate?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
-    callbackOf(oncreate);
     const opts = options as ConnectionOptions;
-    const idleMs = hasIdleTimeout(opts) ? (opts.timeout as number) : undefined;
-    const dialTimeoutMs = this.#dial.timeout;
-    // The request's or agent's `timeout` also bounds the dial when shorter, as dialFor does.
-    const timeout =
-      idleMs !== undefined && (dialTimeoutMs === undefined || idleMs < dialTimeoutMs)
-        ? idleMs
-        : dialTimeoutMs;
-    const socket = new AgentDialSocket({ ...this.#dial, ...envProxyFor(this.#dial, 'http:', opts), timeout });
+    const socket = new AgentDialSocket(...connectionDial(withEnvProxy(this.#dial, 'http:', opts), opts));
     socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
     return socket.connect(opts);
   }
@@ -409,7 +346,8 @@ export class Agent extends http.Agent {
 /**
  * `https.Agent` whose TCP connections are dialed by netdial; TLS is Node's `tls.connect` on top, with
  * the agent's options (ca, cert, rejectUnauthorized, servername…), the agent's session cache and the
- * report of the dial (`getReport(socket)`, with its `tls` part filled in at secureConnect).
+ * report of the dial (`getReport(socket)`, with its `tls` part filled in at secureConnect). Like
+ * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket).
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
  */
 export class HttpsAgent extends https.Agent {
@@ -424,78 +362,21 @@ export class HttpsAgent extends https.Agent {
     this.#ages = new SocketAges(checkMaxSocketAge(ownOption(options, 'maxSocketAge')));
   }
 
-  /** Node's createSocket, with the request handed on to createConnection (see createSocketFor). */
-  createSocket(req: http.ClientRequest, options: unknown, cb: Parameters<CreateSocket>[2]): void {
-    createSocketFor(this, req, options, cb);
-  }
-
   override createConnection(
     options: http.ClientRequestArgs,
-    oncreate?: (err: Error | null, stream: Duplex) => void,
+    _oncreate?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
     const opts = options as ConnectionOptions;
-    const internals = this as unknown as HttpsAgentInternals;
-    const callback = callbackOf(oncreate);
-    const connect = async (signal: AbortSignal): Promise<net.Socket> => {
-      const tcp = await dialFor(
-        { ...opts, signal },
-        { ...this.#dial, ...envProxyFor(this.#dial, 'https:', opts) },
-      );
-      // `timeout` bounded the dial; as an idle timeout it belongs to the TLS socket (tls.connect sets it).
-      tcp.setTimeout(0);
-      return this.#secure(internals, opts, tcp);
-    };
-    connectForAgent(internals, opts, callback, connect, this.#ages);
-    return undefined;
-  }
-
-  /** What https.Agent#createConnection does, on a connected TCP socket: tls.connect with the session cache. */
-  #secure(internals: HttpsAgentInternals, options: ConnectionOptions, tcp: net.Socket): tls.TLSSocket {
-    const agentKey = (options as Record<string, unknown>)._agentKey;
-    const key = typeof agentKey === 'string' ? agentKey : undefined;
-    const session = key === undefined ? undefined : internals._getSession(key);
-    const {
-      tls: _tls,
-      signal: _signal,
-      [REQUEST]: _req,
-      ...rest
-    } = options as ConnectionOptions & {
-      [REQUEST]?: unknown;
-    };
-    const socket = tls.connect({
-      ...(session ? { session } : {}),
-      ...(rest as tls.ConnectionOptions),
-      socket: tcp,
-    });
-    boundHandshake(socket, getReport(tcp), hasIdleTimeout(options));
-    if (key !== undefined) {
-      socket.on('session', (s: Buffer) => internals._cacheSession(key, s));
-      socket.once('close', (hadError: boolean) => {
-        if (hadError) internals._evictSession(key);
-      });
-    }
-    const report = getReport(tcp);
-    if (report) {
-      attachReport(socket, report);
-      const t0 = performance.now() - report.durationMs;
-      const startMs = report.durationMs;
-      const sni = (options as Record<string, unknown>).servername;
-      const servername = typeof sni === 'string' && sni !== '' ? sni : undefined;
-      report.tls = { startMs, servername };
-      socket.once('secureConnect', () => {
-        const endMs = Math.round((performance.now() - t0) * 1000) / 1000;
-        report.tls = {
-          startMs,
-          endMs,
-          servername,
-          protocol: socket.getProtocol(),
-          alpnProtocol: socket.alpnProtocol,
-          sessionReused: socket.isSessionReused(),
-        };
-        report.durationMs = endMs;
-      });
-    }
-    return socket;
+    const [dial, idleBoundsDial] = connectionDial(withEnvProxy(this.#dial, 'https:', opts), opts);
+    const socket = new HttpsAgentDialSocket(
+      dial,
+      idleBoundsDial,
+      this as unknown as HttpsAgentInternals,
+      opts,
+    );
+    socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
+    // TCP by netdial; TLS is this socket's own (not the Dialer's), on top.
+    return socket.connect({ ...opts, tls: false });
   }
 
   override keepSocketAlive(socket: Duplex): boolean {
@@ -510,17 +391,20 @@ export class HttpsAgent extends https.Agent {
  * the agents dial plain TCP, so the dial alone cannot tell. A bad proxy URL in the environment leaves
  * `'env'` as it is: the dial then rejects with the TypeError naming the variable.
  */
-function envProxyFor(
+function withEnvProxy(
   dial: ConnectionDialOptions,
   protocol: 'http:' | 'https:',
   opts: ConnectionOptions,
-): Pick<ConnectionDialOptions, 'proxy'> {
-  if (dial.proxy !== 'env') return {};
+): ConnectionDialOptions {
+  if (dial.proxy !== 'env') return dial;
   const host = String(opts.hostname ?? opts.host ?? 'localhost');
   const port = Number(opts.port) || (protocol === 'https:' ? 443 : 80);
   try {
-    return { proxy: proxyOptionForScheme('env', protocol, host, port) as ConnectionDialOptions['proxy'] };
+    return {
+      ...dial,
+      proxy: proxyOptionForScheme('env', protocol, host, port) as ConnectionDialOptions['proxy'],
+    };
   } catch {
-    return {};
+    return dial;
   }
 }

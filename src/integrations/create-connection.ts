@@ -14,10 +14,18 @@ import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
 import { DIAL_SOCKET_OPTION_NAMES } from '../option-names.js';
+import { type DialObserver, observeDial } from '../diagnostics.js';
 import { AbortError, DialError, isDialError } from '../errors.js';
+import type { Family } from '../types.js';
+import { nodeConnectError } from './node-error.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { attachReport, getReport } from '../report.js';
-import { parseConnectArgs, validateAttemptTimeoutMs, validatePort, validateTimeoutMs } from './net-args.js';
+import {
+  parseConnectArgs,
+  validateAttemptTimeoutMs,
+  validateTimeoutMs,
+  withoutBrackets,
+} from './net-args.js';
 
 /** Netdial settings for connections made through an integration: which Dialer, and per-dial options. */
 export interface ConnectionDialOptions extends Omit<DialOptions, 'signal' | 'tls'> {
@@ -145,12 +153,6 @@ export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions 
   return out as tls.ConnectionOptions;
 }
 
-/** The host to dial; URL-style IPv6 ("[::1]") is accepted as well as the bare form http passes. */
-function hostOf(options: ConnectionOptions): string {
-  const host = options.hostname || options.host || 'localhost';
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
 function familyOf(value: unknown): 0 | 4 | 6 | undefined {
   return value === 4 || value === 6 ? value : value === 0 ? 0 : undefined;
 }
@@ -217,14 +219,6 @@ function unixDenied(path: string): DialError {
   });
 }
 
-/** The Unix socket path of `options`, when they name one (a path and no host or port, as http decides). */
-function unixPathOf(options: ConnectionOptions): string | undefined {
-  const path = options.path ?? options.socketPath;
-  return typeof path === 'string' && path.length > 0 && options.host == null && options.port == null
-    ? path
-    : undefined;
-}
-
 /** Connects to Unix socket `path` with net, honouring the policy switch; resolves once connected. */
 function connectUnix(
   path: string,
@@ -256,53 +250,43 @@ function connectUnix(
 }
 
 /**
- * Dials what `options` describe with netdial and resolves with the socket (TLS when `tls` is given here).
- * `options.timeout` shortens the dial when it is below the dial timeout, and becomes the socket's idle
- * timeout (`socket.setTimeout`), as net does with it. Unix `path`s connect directly (see
- * allowUnixSockets). A bad port or Happy Eyeballs option rejects with Node's error.
+ * Dials `host`:`port` for a DialSocket: the bound dial options, with the connection's own `family`,
+ * `localAddress` and Happy Eyeballs `selection` (already validated) over them, TLS when `tlsOptions`
+ * are given, stopped by `signal`.
  */
-export function dialFor(
+function dialConnection(
+  host: string,
+  port: number,
   options: ConnectionOptions,
   dial: ConnectionDialOptions,
-  tlsOptions?: tls.ConnectionOptions | undefined,
+  selection: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>,
+  tlsOptions: tls.ConnectionOptions | undefined,
+  signal: AbortSignal,
 ): Promise<net.Socket> {
-  const signal = options.signal instanceof AbortSignal ? options.signal : undefined;
-  const path = unixPathOf(options);
-  if (path !== undefined) return connectUnix(path, dial, signal, options.allowHalfOpen === true);
   const { dialer = getDefaultDialer(), allowUnixSockets: _unix, ...dialOptions } = dial;
-  let port: number;
-  let selection: Pick<DialOptions, 'maxConcurrentAttempts' | 'attemptDelay'>;
-  try {
-    port =
-      options.port === undefined || options.port === null || options.port === ''
-        ? tlsOptions
-          ? 443
-          : 80
-        : validatePort(options.port);
-    selection = familySelectionOf(options, dialOptions);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  const idleMs = typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : undefined;
-  const dialTimeout = dialOptions.timeout;
   const merged: DialOptions = {
     ...dialOptions,
     ...selection,
     family: familyOf(options.family) ?? dialOptions.family,
     localAddress: typeof options.localAddress === 'string' ? options.localAddress : dialOptions.localAddress,
-    noDelay: options.noDelay !== undefined ? Boolean(options.noDelay) : dialOptions.noDelay,
-    keepAlive: options.keepAlive !== undefined ? Boolean(options.keepAlive) : dialOptions.keepAlive,
-    keepAliveInitialDelay:
-      keepAliveDelayOf(options.keepAliveInitialDelay) ?? dialOptions.keepAliveInitialDelay,
-    timeout:
-      idleMs !== undefined && (dialTimeout === undefined || idleMs < dialTimeout) ? idleMs : dialTimeout,
     signal,
     tls: tlsOptions ?? false,
   };
-  return dialer.dial({ host: hostOf(options), port }, merged).then((socket) => {
-    if (idleMs !== undefined) socket.setTimeout(idleMs);
-    return socket;
-  });
+  return dialer.dial({ host, port }, merged);
+}
+
+/**
+ * The dial timeout when a connection also has an idle timeout (`timeout` of net / http options, or an
+ * agent's): the idle timeout bounds the dial when it is shorter — a connection that stays silent that
+ * long while connecting gets nothing more from waiting.
+ */
+export function dialTimeoutWithIdle(
+  idleMs: number | undefined,
+  dialTimeoutMs: number | undefined,
+): number | undefined {
+  return idleMs !== undefined && (dialTimeoutMs === undefined || idleMs < dialTimeoutMs)
+    ? idleMs
+    : dialTimeoutMs;
 }
 
 /** net's keep-alive delay: a number in ms, negative counting as 0; anything else is no value. */
@@ -337,6 +321,9 @@ export const createConnection: CreateConnection = bindCreateConnection();
 
 const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
 
+/** DialSocket's hook for what runs on the connection once TCP is up (internal: HttpsAgent's TLS). */
+export const UPGRADE: unique symbol = Symbol('netdial.DialSocket.upgrade');
+
 /** Bytes of a chunk as written (Buffers; strings when decodeStrings is off). */
 function byteLengthOf(chunk: unknown, encoding: BufferEncoding): number {
   if (typeof chunk === 'string') return Buffer.byteLength(chunk, encoding);
@@ -344,9 +331,92 @@ function byteLengthOf(chunk: unknown, encoding: BufferEncoding): number {
 }
 
 /**
+ * Node's socket events for the dial of one DialSocket, as net emits them: 'lookup' (null, address,
+ * family, host) for each address of a name as its answer arrives (none for an IP literal or an address
+ * the policy refused; the failed 'lookup' of a name without address comes with the dial's error), and
+ * 'connectionAttempt' (ip, port, family) / 'connectionAttemptFailed' (ip, port, family, error) /
+ * 'connectionAttemptTimeout' (ip, port, family) for each of netdial's attempts. An attempt that is
+ * dropped because another won, or because the socket was destroyed, emits nothing (net has no such
+ * attempts). Timeout: an attempt still connecting at the dial's deadline — netdial does not give up on
+ * an attempt when the next one starts (RFC 8305 §5), where net with autoSelectFamily does.
+ */
+class SocketEvents implements DialObserver {
+  readonly #socket: DialSocket;
+  readonly #host: string | undefined;
+  #denied: Set<string> | undefined;
+  #told: Set<string> | undefined;
+  /** Events before the first turn of the event loop after connect(), held until then. */
+  #held: unknown[][] | undefined = [];
+
+  /** `host`: the name dialled, or undefined for an IP literal (no 'lookup'). */
+  constructor(socket: DialSocket, host: string | undefined) {
+    this.#socket = socket;
+    this.#host = host;
+    // net emits nothing before connect() has returned, and its 'lookup' (dns.lookup answers from libuv's
+    // thread pool) comes a loop turn later at the earliest — after http has handed the request its socket
+    // (a tick later) and got has added its 'lookup' listener there. An IP literal's first attempt, or an
+    // answer from a cache or a resolver function, comes sooner here: held until then, or until the
+    // socket's own 'connect' or 'error', which they precede.
+    setImmediate(() => this.flush());
+  }
+
+  /** Emits what was held (once); from then on events are emitted as they come. */
+  flush(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    for (const args of held) this.#emit(args);
+  }
+
+  #emit(args: unknown[]): void {
+    if (this.#socket.destroyed) return;
+    if (this.#held !== undefined) this.#held.push(args);
+    else this.#socket.emit(...(args as [string, ...unknown[]]));
+  }
+
+  denied(address: string): void {
+    this.#denied ??= new Set();
+    this.#denied.add(address);
+  }
+
+  answer(family: Family, addresses: ReadonlyArray<{ address: string }>): void {
+    const host = this.#host;
+    if (host === undefined) return;
+    for (const { address } of addresses) {
+      if (this.#denied?.has(address) || this.#told?.has(address)) continue;
+      this.#told ??= new Set();
+      this.#told.add(address);
+      this.#emit(['lookup', null, address, family, host]);
+    }
+  }
+
+  attemptStart(address: string, port: number, family: Family): void {
+    this.#emit(['connectionAttempt', address, port, family]);
+  }
+
+  attemptEnd(
+    address: string,
+    port: number,
+    family: Family,
+    outcome: 'failed' | 'timeout' | 'cancelled' | 'aborted',
+    code: string | undefined,
+    _message: string | undefined,
+  ): void {
+    if (outcome === 'failed') {
+      const error = nodeConnectError(code ?? 'EIO', address, port);
+      this.#emit(['connectionAttemptFailed', address, port, family, error]);
+    } else if (outcome === 'timeout') {
+      this.#emit(['connectionAttemptTimeout', address, port, family]);
+    }
+  }
+}
+
+/**
  * A Duplex that is a socket to be: returned at once, connected by netdial (`connect(port, host)`,
  * `connect(options)` or `connect(path)`), then relaying to the winning socket. It follows net.Socket's
- * contract: 'lookup' (one per address, for host names) → 'connect' → ('secureConnect') → 'ready';
+ * contract: 'lookup' (one per address of a host name, as answers arrive) → 'connectionAttempt' (and
+ * 'connectionAttemptFailed' / 'connectionAttemptTimeout') per attempt → 'connect' → ('secureConnect') →
+ * 'ready' (see SocketEvents);
  * `connecting`, `pending`, `readyState`, `bytesWritten` (counting writes queued before the connection),
  * `timeout`, `setNoDelay`/`setKeepAlive`/`setTimeout` before or after connecting, `ref`/`unref`, the
  * address getters, and `allowHalfOpen`. `destroy()` before the connection stops the dial at once and
@@ -371,6 +441,8 @@ export class DialSocket extends Duplex {
   /** bytesWritten when destroyed (counting what was queued, as net reports it). */
   #bytesAtDestroy = 0;
   #failDeferred = false;
+  /** Node's socket events of the dial in progress (see SocketEvents). */
+  #events: SocketEvents | undefined;
 
   /** `options`: the Dialer and dial options (TLS via `connect({ tls })`), and `allowHalfOpen`. */
   constructor(options: DialSocketOptions = {}) {
@@ -461,6 +533,16 @@ export class DialSocket extends Duplex {
     const s = this.#socket as tls.TLSSocket | undefined;
     return typeof s?.getProtocol === 'function' ? s.getProtocol() : undefined;
   }
+  /** As tls.TLSSocket#isSessionReused; false before a TLS connection (and for plain TCP). */
+  isSessionReused(): boolean {
+    const s = this.#socket as tls.TLSSocket | undefined;
+    return typeof s?.isSessionReused === 'function' ? s.isSessionReused() : false;
+  }
+  /** As tls.TLSSocket#getSession; undefined before a TLS connection (and for plain TCP). */
+  getSession(): Buffer | undefined {
+    const s = this.#socket as tls.TLSSocket | undefined;
+    return typeof s?.getSession === 'function' ? s.getSession() : undefined;
+  }
 
   address(): net.AddressInfo | Record<string, never> {
     return this.#socket?.address() ?? {};
@@ -494,8 +576,8 @@ export class DialSocket extends Duplex {
         code: 'ERR_INVALID_ARG_TYPE',
       });
     }
-    // Checked now so that bad values throw here, as net's do; dialFor maps them.
-    if (request.path === undefined) familySelectionOf(options, this.#dial);
+    // Checked now so that bad values throw here, as net's do.
+    const selection = request.path === undefined ? familySelectionOf(options, this.#dial) : {};
     if (this.destroyed) return this;
 
     if (request.listener) this.once('connect', request.listener);
@@ -517,7 +599,7 @@ export class DialSocket extends Duplex {
     if (request.path !== undefined) {
       const path = request.path;
       connectUnix(path, this.#dial, abortSignal, true).then(
-        (socket) => this.#attach(socket, false, undefined),
+        (socket) => this.#attach(socket, false),
         (err: Error) => this.#fail(err, undefined),
       );
       return this;
@@ -531,22 +613,12 @@ export class DialSocket extends Duplex {
       process.nextTick(() => this.#fail(err, undefined));
       return this;
     }
-    const target: ConnectionOptions = {
-      ...options,
-      port: request.port,
-      host: options.hostname || request.host,
-      path: undefined,
-      socketPath: undefined,
-      timeout: undefined,
-      noDelay: undefined,
-      keepAlive: undefined,
-      keepAliveInitialDelay: undefined,
-      signal: abortSignal,
-    };
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
-    const host = hostOf(target);
-    dialFor(target, this.#dial, tlsOptions).then(
-      (socket) => this.#attach(socket, tlsOptions !== undefined, host),
+    const host = withoutBrackets(options.hostname || request.host);
+    this.#events = new SocketEvents(this, net.isIP(host) === 0 ? host : undefined);
+    observeDial(abortSignal, this.#events);
+    dialConnection(host, request.port, options, this.#dial, selection, tlsOptions, abortSignal).then(
+      (socket) => this.#attach(socket, tlsOptions !== undefined),
       (err: Error) => this.#fail(err, host),
     );
     return this;
@@ -566,6 +638,7 @@ export class DialSocket extends Duplex {
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) return;
+    this.#events?.flush();
     if (
       host !== undefined &&
       net.isIP(host) === 0 &&
@@ -578,17 +651,18 @@ export class DialSocket extends Duplex {
     this.destroy(err);
   }
 
-  #attach(socket: net.Socket, secure: boolean, host: string | undefined): void {
+  #attach(connected: net.Socket, secure: boolean): void {
     this.#connecting = false;
     this.#abort = undefined;
     if (this.destroyed) {
-      socket.destroy();
+      connected.destroy();
       return;
     }
+    const report = getReport(connected);
+    const socket = secure ? connected : this[UPGRADE](connected);
     this.#socket = socket;
     // The socket decides nothing about half-open: this Duplex does (it ends its side when allowed to).
     socket.allowHalfOpen = true;
-    const report = getReport(socket);
     if (report) attachReport(this as unknown as net.Socket, report);
     if (this.#noDelay !== undefined) socket.setNoDelay(this.#noDelay);
     if (this.#keepAlive) socket.setKeepAlive(this.#keepAlive.enable, this.#keepAlive.delayMs);
@@ -610,13 +684,20 @@ export class DialSocket extends Duplex {
       this.#heldFinal = undefined;
       socket.end(() => final());
     }
-    // net emits 'lookup' once per address it will try, before connecting; for IP literals there is none.
-    if (host !== undefined && net.isIP(host) === 0 && this.listenerCount('lookup') > 0) {
-      for (const a of report?.order ?? []) this.emit('lookup', null, a.address, a.family, host);
-    }
+    // What the dial told before this turn of the loop comes first (a loopback connect can beat it).
+    this.#events?.flush();
     this.emit('connect');
     if (secure) this.emit('secureConnect');
     this.emit('ready');
+  }
+
+  /**
+   * What the connection becomes once TCP is up (not when the dial did TLS itself): the socket to relay
+   * from then on. The connection as it is here; HttpsAgent's socket runs TLS on it with the agent's
+   * session cache and emits 'secureConnect' when the handshake is done, as a tls.TLSSocket does.
+   */
+  [UPGRADE](socket: net.Socket): net.Socket {
+    return socket;
   }
 
   #send(

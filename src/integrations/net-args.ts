@@ -171,3 +171,8 @@ export function parseConnectArgs<O extends NetConnectFields>(args: readonly unkn
   }
   return { options, path: undefined, port, host: host || 'localhost', listener: fn };
 }
+
+/** A host as URLs write an IPv6 literal ("[::1]") without its brackets; anything else as it is. */
+export function withoutBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}

@@ -77,3 +77,22 @@ export function nodeDialError(err: unknown): unknown {
     if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
   return out;
 }
+
+/**
+ * Node's error for one failed connection attempt, as net gives it to 'connectionAttemptFailed' (and
+ * to 'error' when it decides): `connect ECONNREFUSED 192.0.2.1:80`, with `code`, `errno`, `syscall`
+ * 'connect', `address` and `port`.
+ */
+export function nodeConnectError(code: string, address: string, port: number): NodeJS.ErrnoException {
+  const err = new Error(`connect ${code} ${address}:${port}`) as NodeJS.ErrnoException & {
+    address: string;
+    port: number;
+  };
+  err.code = code;
+  const errno = errnoOf(code);
+  if (errno !== undefined) err.errno = errno;
+  err.syscall = 'connect';
+  err.address = address;
+  err.port = port;
+  return err;
+}

@@ -257,7 +257,7 @@ class DialSession {
     this.#cfg = cfg;
     this.#deps = deps;
     this.#t0 = deps.clock.now();
-    this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()));
+    this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()), cfg.signal);
     this.#resolve = (socket) => {
       this.#trace.dialDone(socket, () => getReport(socket));
       resolve(socket);

@@ -28,8 +28,6 @@ export interface CancelCase {
   how: CancelHow;
   /** When to cancel (destroy, signal) or the client's timeout option (timeout), ms. */
   afterMs: number;
-  /** fetch and undici: the dispatcher's connectTimeout when `how` is not 'timeout' (default undici's 10 s). */
-  connectTimeoutMs?: number;
 }
 
 export interface CancelOutcome {
@@ -138,7 +136,7 @@ async function runCase(client: ClientName, c: CancelCase): Promise<unknown> {
         const installed = installGlobalDispatcher({
           dialer,
           tls: { rejectUnauthorized: false },
-          connectTimeout: c.how === 'timeout' ? c.afterMs : c.connectTimeoutMs,
+          connectTimeout: c.how === 'timeout' ? c.afterMs : undefined,
         });
         try {
           await fetch(c.url, { signal: controller.signal });
@@ -155,7 +153,7 @@ async function runCase(client: ClientName, c: CancelCase): Promise<unknown> {
         const dispatcher = createDispatcher({
           dialer,
           tls: { rejectUnauthorized: false },
-          connectTimeout: c.how === 'timeout' ? c.afterMs : c.connectTimeoutMs,
+          connectTimeout: c.how === 'timeout' ? c.afterMs : undefined,
         });
         try {
           const res = await undici.request(c.url, { dispatcher, signal: controller.signal });
