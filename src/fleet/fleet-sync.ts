@@ -119,6 +119,19 @@ export class FleetSync {
     return this.#warming;
   }
 
+  /**
+   * What a dial waits on while the load is pending: `warming`, holding the event loop while it waits.
+   * The load's own timers and the store's channel are unref'd so an idle Dialer never keeps a process
+   * alive; a dial in progress must (as its socket would), or a script whose only work is its first dial
+   * exits before the dial starts.
+   */
+  waitForWarmup(): Promise<void> | undefined {
+    const warming = this.#warming;
+    if (warming === undefined) return undefined;
+    const hold = setTimeout(() => {}, this.#settings.warmupMs + 1000);
+    return warming.then(() => clearTimeout(hold));
+  }
+
   /** Stops sharing: unsubscribes, drops the queue, detaches from the history. Local memory carries on. */
   close(): void {
     if (this.#closed) return;
