@@ -26,7 +26,26 @@ import type { DialReport } from '../src/report.js';
 
 describe('the NETDIAL_* variables', () => {
   test('empty environment: nothing set', () => {
-    assert.deepEqual(readEnvironment({}, '/work'), { dialer: {}, trace: false, memoryFile: undefined });
+    assert.deepEqual(readEnvironment({}, '/work'), {
+      dialer: {},
+      trace: false,
+      memoryFile: undefined,
+      allowUnixSockets: false,
+      allowUncoveredFetch: false,
+    });
+  });
+
+  test('NETDIAL_ALLOW_UNIX_SOCKETS and NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: switches', () => {
+    const on = readEnvironment(
+      { NETDIAL_ALLOW_UNIX_SOCKETS: 'yes', NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: '1' },
+      '/',
+    );
+    assert.equal(on.allowUnixSockets, true);
+    assert.equal(on.allowUncoveredFetch, true);
+    assert.throws(
+      () => readEnvironment({ NETDIAL_ALLOW_UNIX_SOCKETS: 'sure' }, '/'),
+      /^TypeError: NETDIAL_ALLOW_UNIX_SOCKETS: expected 1, true, yes or on/,
+    );
   });
 
   test('NETDIAL_POLICY: public, a comma list of classes and CIDRs, public inside a list', () => {
@@ -56,7 +75,7 @@ describe('the NETDIAL_* variables', () => {
       assert.equal(readEnvironment({ NETDIAL_TRACE: off }, '/').trace, false);
     assert.throws(
       () => readEnvironment({ NETDIAL_TRACE: '2' }, '/'),
-      /^TypeError: NETDIAL_TRACE: expected 1 or 0, got "2"$/,
+      /^TypeError: NETDIAL_TRACE: expected 1, true, yes or on \(or 0, false, no, off\), got "2"$/,
     );
   });
 

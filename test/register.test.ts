@@ -260,7 +260,7 @@ describe('register()', () => {
         '10.1.0.0/8',
         /^NETDIAL_POLICY: item 1 of "10\.1\.0\.0\/8": .*did you mean "10\.0\.0\.0\/8"/,
       ],
-      ['NETDIAL_TRACE', 'verbose', /^NETDIAL_TRACE: expected 1 or 0, got "verbose"$/],
+      ['NETDIAL_TRACE', 'verbose', /^NETDIAL_TRACE: expected 1, true, yes or on \(or 0, false, no, off\), got "verbose"$/],
       [
         'NETDIAL_MEMORY_FILE',
         join(dir, 'missing-dir', 'memory.json'),
