@@ -377,4 +377,44 @@ ws.onerror = () => console.log('error');
       { slowPathDelayMs: false },
     ),
   );
+
+  // Node 20's http.globalAgent has `timeout: 5000`, an idle timeout: Node's own agent connects past it.
+  // register copies it onto netdial's agent, where it must stay an idle timeout and not cut the dial.
+  test(
+    'netdial/register: a server 6 s away connects through http.globalAgent (the copied 5 s agent timeout is idle only)',
+    { timeout: 120_000 },
+    (t) =>
+      withLab(
+        DEFAULT_ZONE,
+        async () => {
+          const dir = mkdtempSync(join(tmpdir(), 'netdial-register-slow-'));
+          t.after(() => rmSync(dir, { recursive: true, force: true }));
+          const app = join(dir, 'get.mjs');
+          writeFileSync(
+            app,
+            `import http from 'node:http';
+const started = performance.now();
+http
+  .get(process.argv[2], (res) => {
+    res.resume();
+    res.on('end', () => console.log('http.get', res.statusCode, Math.round(performance.now() - started)));
+  })
+  .on('error', (err) => console.log('http.get error', err.code, Math.round(performance.now() - started)));
+`,
+          );
+          const r = await runApp(app, `http://${LAB.addresses.slow.v4[0]}/`, {
+            env: { NETDIAL_TRACE: '1' },
+            timeoutMs: 60_000,
+          });
+          assert.equal(r.code, 0, show(r));
+          const m = /^http\.get 200 (\d+)\n$/.exec(r.stdout);
+          assert.ok(m, show(r));
+          // One round trip to connect (6 s), one for the request: more than the 5 s it was cut at before.
+          assert.ok(Number(m[1]) >= 11_000, show(r));
+          const { durationMs } = parseLine(traceLines(r)[0] ?? '');
+          assert.ok(durationMs >= 5_900, `the dial took ${durationMs} ms: ${show(r)}`);
+        },
+        { slowPathDelayMs: 6000 },
+      ),
+  );
 }
