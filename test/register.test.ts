@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import http, { globalAgent as namedGlobalAgent } from 'node:http';
 import * as httpNamespace from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -445,7 +445,7 @@ describe('register()', () => {
     );
   });
 
-  test('NETDIAL_TRACE: an https.globalAgent request whose certificate check fails gets a TLS line saying so', async () => {
+  test('NETDIAL_TRACE: an https.globalAgent or fetch request whose certificate check fails gets a TLS line saying so', async () => {
     const { key, cert } = makeSelfSignedCert();
     const secure = https.createServer({ key, cert }, (_req, res) => res.end('secret'));
     secure.listen(0, '127.0.0.1');
@@ -480,6 +480,38 @@ describe('register()', () => {
       });
       assert.equal(outcome, 'status 200');
       assert.match(ok, /\nnetdial: 127\.0\.0\.1:\d+ TLS TLSv1\.3 done in [\d.]+ ms\n$/);
+      // Global fetch: netdial's connector dials TCP, then undici's TLS runs; its outcome gets a line too.
+      let fetched = '';
+      const viaFetch = await captureStderr(async () => {
+        fetched = await fetch(base).then(
+          (r) => `status ${r.status}`,
+          (err: Error & { cause?: { code?: string } }) => `error ${err.cause?.code}`,
+        );
+      });
+      assert.equal(fetched, 'error DEPTH_ZERO_SELF_SIGNED_CERT');
+      const fetchLines = viaFetch.trim().split('\n');
+      assert.equal(fetchLines.length, 2, viaFetch);
+      assert.match(fetchLines[0]!, /^netdial: 127\.0\.0\.1:\d+ via 127\.0\.0\.1 in /);
+      assert.match(
+        fetchLines[1]!,
+        /^netdial: 127\.0\.0\.1:\d+ TLS failed DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate \(the request fails; the TCP connection above is closed\)$/,
+      );
+      // A dial that fails (nothing listens) has its one line, and no TLS line.
+      const closed = net.createServer();
+      closed.listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const closedPort = (closed.address() as net.AddressInfo).port;
+      closed.close();
+      await once(closed, 'close');
+      const refused = await captureStderr(async () => {
+        fetched = await fetch(`https://127.0.0.1:${closedPort}/`).then(
+          (r) => `status ${r.status}`,
+          (err: Error & { cause?: { code?: string } }) => `error ${err.cause?.code}`,
+        );
+      });
+      assert.equal(fetched, 'error ECONNREFUSED');
+      assert.equal(refused.trim().split('\n').length, 1, refused);
+      assert.match(refused, /^netdial: connect 127\.0\.0\.1:\d+ failed .*ECONNREFUSED/);
     } finally {
       await restore();
       secure.closeAllConnections();

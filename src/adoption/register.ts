@@ -16,6 +16,7 @@
  * Everything is read and checked before anything is replaced: a bad value throws (naming the variable)
  * and leaves the process as it was.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as http from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import httpModule from 'node:http';
@@ -26,7 +27,7 @@ import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { subscribe } from '../diagnostics.js';
 import { Dialer, type DialerOptions, getDefaultDialer, replaceDefaultDialer } from '../dialer.js';
-import { invalidOption } from '../errors.js';
+import { invalidOption, isDialError } from '../errors.js';
 import { Agent, HttpsAgent } from '../integrations/agent.js';
 import { REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import type * as UndiciIntegration from '../undici.js';
@@ -247,11 +248,48 @@ function retire(agent: http.Agent): void {
   for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
 }
 
+/** What undici publishes on 'undici:client:connected' / 'undici:client:connectError'. */
+interface UndiciConnectMessage {
+  connectParams?: { protocol?: string; hostname?: string; port?: string | number };
+  socket?: unknown;
+  error?: (Error & { code?: unknown; cause?: unknown }) | undefined;
+}
+
+/**
+ * The TLS line of a global-fetch connection to an https origin: netdial's connector dials TCP (the
+ * dial's line), then undici's TLS runs; undici publishes the outcome. A failure that is the dial's own
+ * (a DialError, or undici's timeout error around one) already has its line, and an abort is no outcome.
+ * undici does not say when the handshake began: this line has no time.
+ */
+function undiciTlsLine(message: UndiciConnectMessage): string | undefined {
+  const params = message.connectParams;
+  if (params?.protocol !== 'https:') return undefined;
+  const host = String(params.hostname ?? '').replace(/^\[(.*)\]$/, '$1');
+  const port = Number(params.port) || 443;
+  const error = message.error;
+  if (error === undefined) {
+    const protocol = message.socket instanceof tls.TLSSocket ? message.socket.getProtocol() : undefined;
+    return tlsLine({ host, port, protocol });
+  }
+  if (isDialError(error) || isDialError(error.cause) || error.name === 'AbortError') return undefined;
+  return tlsLine({ host, port, error });
+}
+
 /** Subscribes the NETDIAL_TRACE writer; returns the unsubscribe. */
 function startTrace(): () => void {
+  const onUndici = (message: unknown) => {
+    const line = undiciTlsLine(message as UndiciConnectMessage);
+    if (line !== undefined) writeStderr(line);
+  };
+  const connected = diagnosticsChannel.channel('undici:client:connected');
+  const connectError = diagnosticsChannel.channel('undici:client:connectError');
+  connected.subscribe(onUndici);
+  connectError.subscribe(onUndici);
   const stops = [
     subscribe('netdial:dial:done', (event) => writeStderr(doneLine(event))),
     subscribe('netdial:dial:error', (event) => writeStderr(errorLine(event))),
+    () => connected.unsubscribe(onUndici),
+    () => connectError.unsubscribe(onUndici),
   ];
   return () => {
     for (const stop of stops) stop();
