@@ -21,7 +21,7 @@ export type { ResolverPath } from './resolution/resolve.js';
 export type { HostLookupOrder } from './resolution/nsswitch.js';
 export { getReport } from './report.js';
 export { register } from './adoption/register.js';
-export type { RestoreRegistration } from './adoption/register.js';
+export type { RegisterOptions, RestoreRegistration } from './adoption/register.js';
 export {
   ADDRESS_CLASS_RANGES,
   ADDRESS_CLASSES,
