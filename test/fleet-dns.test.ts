@@ -237,9 +237,13 @@ describe('DnsCache: the fleet hook (virtual clock)', () => {
     const cache = new DnsCache();
     cache.setPositive('svc.test', 'A', [{ address: '192.0.2.1', ttlSeconds: 300 }], 0);
     assert.equal(cache.adoptPeer('svc.test', 'A', ['192.0.2.9'], 100_000, 300, 0), false);
-    assert.deepEqual((cache.get('svc.test', 'A', 1) as { records?: readonly string[] }).records, ['192.0.2.1']);
+    assert.deepEqual((cache.get('svc.test', 'A', 1) as { records?: readonly string[] }).records, [
+      '192.0.2.1',
+    ]);
     assert.equal(cache.adoptPeer('svc.test', 'A', ['192.0.2.9'], 400_000, 400, 0), true);
-    assert.deepEqual((cache.get('svc.test', 'A', 1) as { records?: readonly string[] }).records, ['192.0.2.9']);
+    assert.deepEqual((cache.get('svc.test', 'A', 1) as { records?: readonly string[] }).records, [
+      '192.0.2.9',
+    ]);
     // A fresh local negative answer outliving the peer's is kept too.
     cache.setNegative('gone.test', 'A', 'NXDOMAIN', { ttlSeconds: 600, minimumSeconds: 600 }, 0);
     assert.equal(cache.adoptPeer('gone.test', 'A', ['192.0.2.5'], 10_000, 300, 0), false);
