@@ -402,6 +402,50 @@ describe('DNS answers shared between worker threads (BroadcastMemoryStore)', () 
     }
   });
 
+  test('DNS answers are published coalesced (one per name and family per 100 ms) and bounded (oldest dropped)', async () => {
+    const channel = `netdial-test-dns-coalesce-${process.pid}-${Date.now()}`;
+    const store = new BroadcastMemoryStore(channel);
+    const peer = new BroadcastMemoryStore(channel);
+    const batches: Array<Array<Record<string, unknown>>> = [];
+    const unsubscribe = peer.subscribe((batch) => batches.push(batch as Array<Record<string, unknown>>));
+    try {
+      const dialer = new Dialer({ hostsPath: null, memory: { store, shareDns: true } });
+      const cache = dialer.memory!.dns;
+      const fleet = dialer.memory!.fleet!;
+      await fleet.warming;
+      for (let i = 0; i < 10; i++) {
+        cache.setPositive(
+          'busy.dnsfleet.test',
+          'A',
+          [{ address: `192.0.2.${i + 1}`, ttlSeconds: 60 }],
+          performance.now(),
+        );
+        await sleep(10);
+      }
+      await sleep(300);
+      const sent = batches.flat().filter((o) => o.kind === 'dns');
+      assert.ok(sent.length >= 1 && sent.length <= 2, `coalesced: ${sent.length} DNS observations published`);
+      assert.deepEqual(sent.at(-1)?.addresses, ['192.0.2.10'], 'the newest one went out');
+      const before = fleet.stats.published;
+      for (let i = 0; i < 2000; i++) {
+        cache.setPositive(
+          `n${i}.dnsfleet.test`,
+          'A',
+          [{ address: '192.0.2.1', ttlSeconds: 60 }],
+          performance.now(),
+        );
+      }
+      assert.equal(fleet.stats.dropped, 976, 'the queue keeps the newest 1 024');
+      await sleep(300);
+      assert.equal(fleet.stats.published, before + 1024);
+      assert.equal(batches.at(-1)?.[0]?.name, 'n976.dnsfleet.test', 'the oldest were dropped');
+    } finally {
+      unsubscribe();
+      store.close();
+      peer.close();
+    }
+  });
+
   test('hostile DNS observations on the channel are ignored and counted; a valid one is adopted', async () => {
     const channelName = `netdial-test-dns-hostile-${process.pid}-${Date.now()}`;
     const store = new BroadcastMemoryStore(channelName);
