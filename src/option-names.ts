@@ -76,6 +76,7 @@ export const MEMORY_OPTION_NAMES = names<keyof MemoryOptions>({
   loadSharing: true,
   seed: true,
   store: true,
+  shareDns: true,
 });
 
 /** `memory: { dns: { … } }` (DnsCacheOptions). */
