@@ -355,9 +355,15 @@ if (await enterLab(import.meta.url)) {
       DEFAULT_ZONE,
       () =>
         row(async () => {
-          // netdial's servers are unreachable (no route); the system's resolv.conf points at the lab's server.
-          const d = dialer({ resolver: 'auto', nameservers: ['198.51.100.53'] });
-          const resolved = await d.resolve(NAME);
+          // netdial reads its own resolv.conf, whose server is unreachable (no route); the system's
+          // resolv.conf points at the lab's server (as with nss-resolve or nscd, which do not read the
+          // file netdial reads). With the nameservers option there is no such fallback (the caller chose
+          // the servers; test/nsswitch.test.ts).
+          const dir = mkdtempSync(join(tmpdir(), 'netdial-auto-'));
+          const resolvConfPath = join(dir, 'resolv.conf');
+          writeFileSync(resolvConfPath, 'nameserver 198.51.100.53\n');
+          const d = dialer({ resolver: 'auto', resolvConfPath });
+          const resolved = await d.resolve(NAME).finally(() => rmSync(dir, { recursive: true, force: true }));
           assert.deepEqual(
             resolved.addresses.map((a) => [a.address, a.source]).sort(),
             [
