@@ -481,6 +481,48 @@ describe('renderReport', () => {
     assert.match(text, /history after +127\.0\.0\.1 +srtt 1\.2 ms ± 0\.6 ms/);
   });
 
+  test("SRV dial: history is looked up by each endpoint's own port, not the target's port 0", () => {
+    const base = sampleReport();
+    const text = renderReport(
+      {
+        ...base,
+        port: 0,
+        order: [
+          { address: '127.0.0.3', family: 4, port: 7003 },
+          { address: '127.0.0.2', family: 4, port: 7002 },
+        ],
+        decisions: { ...base.decisions, memory: true },
+      },
+      {
+        style: plain,
+        memoryBefore: [
+          {
+            address: '127.0.0.3',
+            port: 7003,
+            lastOutcome: 'failure',
+            lastAgeMs: 10,
+            consecutiveFailures: 1,
+            lastErrorCode: 'ECONNREFUSED',
+            backoffForMs: 1000,
+          },
+          // Same address, another port: not an endpoint of this dial.
+          {
+            address: '127.0.0.2',
+            port: 9999,
+            lastOutcome: 'success',
+            lastAgeMs: 10,
+            consecutiveFailures: 0,
+            srttMs: 4,
+          },
+        ],
+        memoryAfter: [],
+      },
+    );
+    assert.match(text, /history before +127\.0\.0\.3:7003 +1 failure \(ECONNREFUSED\)/);
+    assert.doesNotMatch(text, /9999/);
+    assert.match(text, /history after +nothing known/);
+  });
+
   test('a failed dial: the DNS failures and every attempt of the error', () => {
     const text = renderDialError(dialError([dnsFailure, refused], 'ECONNREFUSED'), { style: plain });
     assert.match(text.split('\n')[0]!, /failed \(ECONNREFUSED\) in 5\.0 ms after 1 attempt/);

@@ -213,16 +213,21 @@ export function memoryEntryText(e: MemoryEntry): string {
 function memoryLines(
   title: string,
   entries: readonly MemoryEntry[] | undefined,
-  report: { order: readonly { address: string }[]; port: number },
+  report: { order: readonly { address: string; port?: number }[]; port: number },
   style: Style,
 ): string[] {
   if (entries === undefined) return [];
-  const wanted = new Set(report.order.map((o) => o.address));
-  const mine = entries.filter((e) => e.port === report.port && wanted.has(e.address));
+  // Each endpoint of the order carries its own port when a service record gave it one (SRV, HTTPS port=);
+  // the target's port is 0 then, so history is looked up per endpoint, never by the target's port.
+  const key = (address: string, port: number): string => `${port} ${address}`;
+  const wanted = new Set(report.order.map((o) => key(o.address, o.port ?? report.port)));
+  const mine = entries.filter((e) => wanted.has(key(e.address, e.port)));
   if (mine.length === 0) return [`  ${title.padEnd(17)} ${style.dim('nothing known about these endpoints')}`];
-  const width = Math.max(...mine.map((e) => e.address.length));
+  const name = (e: MemoryEntry): string =>
+    e.port === report.port ? e.address : addressPort(e.address, e.port);
+  const width = Math.max(...mine.map((e) => name(e).length));
   return mine.map(
-    (e, i) => `  ${(i === 0 ? title : '').padEnd(17)} ${e.address.padEnd(width)}  ${memoryEntryText(e)}`,
+    (e, i) => `  ${(i === 0 ? title : '').padEnd(17)} ${name(e).padEnd(width)}  ${memoryEntryText(e)}`,
   );
 }
 
