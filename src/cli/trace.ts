@@ -4,6 +4,7 @@
  * decisions behind the order (demoted endpoints, RTT history, the attempt delay in force and where it
  * came from). Pure: a DialReport (or a DialError) in, text out.
  */
+import { isIP } from 'node:net';
 import type { DialError } from '../errors.js';
 import type { MemoryJson } from '../memory/dial-memory.js';
 import type { DialReport, QueryReport } from '../report.js';
@@ -231,6 +232,26 @@ function memoryLines(
   );
 }
 
+/**
+ * `netdial -v`'s line once connected: the endpoint and the attempts. Through a proxy the socket's peer is the
+ * proxy, so the line names the target, the proxy, and the attempts of the dial of the proxy (the hop).
+ */
+export function connectedLine(
+  report: DialReport | undefined,
+  remoteAddress: string,
+  remotePort: number,
+): string {
+  const count = (n: number): string => `${n} attempt${n === 1 ? '' : 's'}`;
+  const took = formatMs(report?.durationMs ?? 0);
+  const p = report?.proxy;
+  if (report === undefined || p === undefined) {
+    return `connected to ${addressPort(remoteAddress, remotePort)} in ${took} (${count(report?.attempts.length ?? 0)})`;
+  }
+  const hop = p.hop;
+  const at = hop?.winner ? ` at ${addressPort(hop.winner.address, hop.winner.port)}` : '';
+  return `connected to ${addressPort(report.host, report.port)} through proxy ${p.url} in ${took} (${count(hop?.attempts.length ?? 0)} to the proxy${at})`;
+}
+
 /** The whole trace of a successful dial: summary, resolution, waterfall, decisions. Ends with a newline. */
 export function renderReport(report: DialReport, options: TraceOptions): string {
   const { style } = options;
@@ -262,7 +283,13 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
     );
   }
   lines.push('', style.bold('resolution'), ...queryLines(report.resolution.queries, style));
-  if (report.resolution.queries.length === 0) lines.push(`  ${style.dim('no queries (address literal)')}`);
+  if (report.resolution.queries.length === 0) {
+    // A name the proxy resolves (CONNECT by name, socks5h) makes no query here; only a literal needs none.
+    const byProxy = p?.resolvedBy === 'proxy' && !isIP(report.host);
+    lines.push(
+      `  ${style.dim(byProxy ? `no queries: ${report.host} is resolved by the proxy` : 'no queries (address literal)')}`,
+    );
+  }
   if (report.service !== undefined)
     lines.push('', style.bold('service records'), ...serviceLines(report.service, style));
   lines.push(
