@@ -29,7 +29,12 @@ export type AttemptPhase = 'dns' | 'tcp' | 'tls' | 'policy' | 'proxy';
  * rounded to 0.1 ms.
  */
 export interface AttemptError {
-  /** The IP address dialled; for phase 'dns' the name that was queried. */
+  /**
+   * The IP address dialled; for phase 'dns' the name that was queried. Through a proxy that resolves the
+   * target's name (CONNECT by name, socks5h) netdial never learns the target's address: a 'tls' attempt then
+   * names the proxy it dialled (address and port; the target is the error's `host`), and the 'policy' refusal
+   * of a socks5h dial names the target's name.
+   */
   address: string;
   family: Family;
   port: number;
