@@ -23,11 +23,18 @@ export type AttemptPhase = 'dns' | 'tcp' | 'tls' | 'policy' | 'proxy';
  * - `phase: 'tcp'` / `'tls'` — connection attempts, one per endpoint tried, in start order.
  *
  * The count in the message ("failed after 2 attempts") is of connection attempts (phases tcp and tls);
- * DNS failures and policy denials are named after it in parentheses. Times are ms since the dial began,
+ * DNS failures and policy denials are named after it in parentheses. The message names an attempt by its
+ * address, or address:port ([v6]:port) when a service record (SRV, HTTPS port=) gave it another port than
+ * the target's. Times are ms since the dial began,
  * rounded to 0.1 ms.
  */
 export interface AttemptError {
-  /** The IP address dialled; for phase 'dns' the name that was queried. */
+  /**
+   * The IP address dialled; for phase 'dns' the name that was queried. Through a proxy that resolves the
+   * target's name (CONNECT by name, socks5h) netdial never learns the target's address: a 'tls' attempt then
+   * names the proxy it dialled (address and port; the target is the error's `host`), and the 'policy' refusal
+   * of a socks5h dial names the target's name.
+   */
   address: string;
   family: Family;
   port: number;

@@ -237,6 +237,41 @@ export function suggestName(key: string, known: ReadonlySet<string>): string | u
   return best;
 }
 
+/** Node's TLS option names (tls.connect / SecureContext) a caller may put at the wrong level. */
+const TLS_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'ca',
+  'cert',
+  'key',
+  'pfx',
+  'passphrase',
+  'crl',
+  'ciphers',
+  'servername',
+  'rejectUnauthorized',
+  'checkServerIdentity',
+  'ALPNProtocols',
+  'minVersion',
+  'maxVersion',
+  'secureContext',
+  'secureProtocol',
+  'session',
+  'sigalgs',
+  'ecdhCurve',
+]);
+
+/**
+ * Where a TLS option goes when it was given at a level that has none: under `tls` where the bag has it
+ * (Dialer, dial(), the undici connector), on the agent itself for the agents' `dial` (HttpsAgent passes its
+ * own options, https.Agent's, to tls.connect). Undefined elsewhere (no single right place to name).
+ */
+function tlsHint(key: string, known: ReadonlySet<string>, path: string): string | undefined {
+  if (known.has('tls') && TLS_OPTION_NAMES.has(key)) return `TLS options go under \`tls\` (tls: { ${key} })`;
+  if (path === 'dial.' && (key === 'tls' || TLS_OPTION_NAMES.has(key))) {
+    return 'TLS options go on the agent itself (new HttpsAgent({ ca, dial })), not in `dial`';
+  }
+  return undefined;
+}
+
 /** The error for an option name that does not exist in `known`. `path` prefixes it ('memory.'). */
 function unknownOptionError(key: string, known: ReadonlySet<string>, path: string): TypeError {
   const name = `${path}${showKey(key)}`;
@@ -246,6 +281,8 @@ function unknownOptionError(key: string, known: ReadonlySet<string>, path: strin
       `invalid option ${name}: unknown option; an address policy is written \`policy: { allow, deny }\``,
     );
   }
+  const tls = tlsHint(key, known, path);
+  if (tls !== undefined) return invalidOption(name, `invalid option ${name}: unknown option; ${tls}`);
   // Names too far apart for an edit distance that still mean the same thing to a newcomer.
   const renamed = ALSO_KNOWN_AS[key];
   const suggestion =

@@ -11,7 +11,7 @@ import { EXIT, exitCodeFor, UsageError } from '../src/cli/exit-codes.js';
 import { formatMs, outcomeKind } from '../src/cli/format.js';
 import { helpText } from '../src/cli/help.js';
 import { axisFor, renderTimeline, tickStepMs } from '../src/cli/timeline.js';
-import { renderDialError, renderReport, WINNER_MARK } from '../src/cli/trace.js';
+import { connectedLine, renderDialError, renderReport, WINNER_MARK } from '../src/cli/trace.js';
 import { AbortError, type AttemptError, DialError } from '../src/errors.js';
 import type { DialReport } from '../src/report.js';
 
@@ -479,6 +479,85 @@ describe('renderReport', () => {
     assert.match(text, /history before +::1 +2 failures \(ECONNREFUSED\), in backoff 90\.0 s more/);
     assert.doesNotMatch(text, /192\.0\.2\.9/);
     assert.match(text, /history after +127\.0\.0\.1 +srtt 1\.2 ms ± 0\.6 ms/);
+  });
+
+  test("SRV dial: history is looked up by each endpoint's own port, not the target's port 0", () => {
+    const base = sampleReport();
+    const text = renderReport(
+      {
+        ...base,
+        port: 0,
+        order: [
+          { address: '127.0.0.3', family: 4, port: 7003 },
+          { address: '127.0.0.2', family: 4, port: 7002 },
+        ],
+        decisions: { ...base.decisions, memory: true },
+      },
+      {
+        style: plain,
+        memoryBefore: [
+          {
+            address: '127.0.0.3',
+            port: 7003,
+            lastOutcome: 'failure',
+            lastAgeMs: 10,
+            consecutiveFailures: 1,
+            lastErrorCode: 'ECONNREFUSED',
+            backoffForMs: 1000,
+          },
+          // Same address, another port: not an endpoint of this dial.
+          {
+            address: '127.0.0.2',
+            port: 9999,
+            lastOutcome: 'success',
+            lastAgeMs: 10,
+            consecutiveFailures: 0,
+            srttMs: 4,
+          },
+        ],
+        memoryAfter: [],
+      },
+    );
+    assert.match(text, /history before +127\.0\.0\.3:7003 +1 failure \(ECONNREFUSED\)/);
+    assert.doesNotMatch(text, /9999/);
+    assert.match(text, /history after +nothing known/);
+  });
+
+  test('through a proxy: the target, the proxy, its hop attempts; a name resolved by the proxy', () => {
+    const hop = sampleReport();
+    const proxied: DialReport = {
+      ...sampleReport(),
+      host: 'localhost',
+      port: 19080,
+      resolution: { queries: [] },
+      order: [],
+      attempts: [],
+      winner: undefined,
+      durationMs: 54,
+      proxy: {
+        url: 'http://127.0.0.1:18888',
+        protocol: 'http',
+        from: 'option',
+        resolvedBy: 'proxy',
+        hop: { ...hop, host: '127.0.0.1', port: 18888 },
+        handshake: { startMs: 4, endMs: 5, statusCode: 200 },
+      },
+    };
+    assert.equal(
+      connectedLine(proxied, '127.0.0.1', 18888),
+      'connected to localhost:19080 through proxy http://127.0.0.1:18888 in 54 ms (2 attempts to the proxy at 127.0.0.1:8080)',
+    );
+    // Without a proxy the line is the socket's peer, as before.
+    assert.equal(
+      connectedLine(sampleReport(), '127.0.0.1', 8080),
+      'connected to 127.0.0.1:8080 in 3.2 ms (2 attempts)',
+    );
+    const text = renderReport(proxied, { style: plain });
+    assert.match(text, /no queries: localhost is resolved by the proxy/);
+    assert.doesNotMatch(text, /address literal/);
+    // A literal through the proxy is still a literal.
+    const literal = renderReport({ ...proxied, host: '192.0.2.7' }, { style: plain });
+    assert.match(literal, /no queries \(address literal\)/);
   });
 
   test('a failed dial: the DNS failures and every attempt of the error', () => {

@@ -46,6 +46,7 @@ describe('dials through service records (loopback)', () => {
   let port2 = 0;
   let tlsPort = 0;
   let dead = 0;
+  let dead2 = 0;
   let dns: LabDnsServer;
   let options: DialerOptions;
 
@@ -54,6 +55,7 @@ describe('dials through service records (loopback)', () => {
     port2 = await listen(plain2, '127.0.0.3');
     tlsPort = await listen(secure, '127.0.0.4');
     dead = await deadPort('127.0.0.5');
+    dead2 = await deadPort('127.0.0.6');
     dns = await startLoopbackDns(
       {
         // SRV: priority 10 refused, priority 20 listening.
@@ -61,6 +63,13 @@ describe('dials through service records (loopback)', () => {
           SRV: [
             { priority: 10, weight: 0, port: dead, target: 'dead.svc.test' },
             { priority: 20, weight: 0, port: port2, target: 'live.svc.test' },
+          ],
+        },
+        // Every SRV target refuses: the message names each endpoint with its own port.
+        '_alldead._tcp.svc.test': {
+          SRV: [
+            { priority: 10, weight: 0, port: dead, target: 'dead.svc.test' },
+            { priority: 20, weight: 0, port: dead2, target: 'dead2.svc.test' },
           ],
         },
         '_tls._tcp.www.svc.test': {
@@ -78,6 +87,7 @@ describe('dials through service records (loopback)', () => {
         },
         '_none._tcp.svc.test': { SRV: [{ priority: 0, weight: 0, port: 0, target: '.' }] },
         'dead.svc.test': { A: ['127.0.0.5'], AAAA: [] },
+        'dead2.svc.test': { A: ['127.0.0.6'], AAAA: [] },
         'live.svc.test': { A: ['127.0.0.3'], AAAA: [] },
         // HTTPS: the record moves the origin to another port.
         'www.svc.test': {
@@ -167,6 +177,32 @@ describe('dials through service records (loopback)', () => {
         socket.destroy();
       }
     }
+  });
+
+  test('SRV: every target refused — the message names each endpoint with its own port', async () => {
+    await assert.rejects(new Dialer(options).dial('srv!_alldead._tcp.svc.test'), (e: DialError) => {
+      assert.ok(isDialError(e));
+      assert.equal(e.code, 'ECONNREFUSED');
+      assert.match(
+        e.message,
+        new RegExp(
+          `^connect srv!_alldead\\._tcp\\.svc\\.test failed after 2 attempts in .*: 127\\.0\\.0\\.5:${dead} ECONNREFUSED; 127\\.0\\.0\\.6:${dead2} ECONNREFUSED$`,
+        ),
+      );
+      return true;
+    });
+  });
+
+  test('SRV + TLS: a certificate failure names the endpoint with its own port', async () => {
+    // No `ca`: the self-signed certificate is refused — a final failure of that attempt.
+    await assert.rejects(
+      new Dialer(options).dial('srv!_tls._tcp.www.svc.test', { tls: {} }),
+      (e: DialError) => {
+        assert.ok(isDialError(e));
+        assert.match(e.message, new RegExp(`TLS handshake with 127\\.0\\.0\\.4:${tlsPort}: `));
+        return true;
+      },
+    );
   });
 
   test('SRV target "." is "no service"; a name without SRV records is ENOTFOUND', async () => {

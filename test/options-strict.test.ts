@@ -91,6 +91,29 @@ describe('strict option names', () => {
     new Dialer({ memory: { loadSharing: false, dns: { maxNames: 5 }, endpoints: { backoffBaseMs: 5 } } });
   });
 
+  test('a TLS option at the wrong level says where TLS options go (connector: `tls`; agents: the agent)', async () => {
+    throwsOption(
+      () => connector({ ca: 'PEM' } as never),
+      /^invalid option ca: unknown option; TLS options go under `tls` \(tls: \{ ca \}\)$/,
+    );
+    throwsOption(
+      () => createDispatcher({ rejectUnauthorized: false } as never),
+      /^invalid option rejectUnauthorized: unknown option; TLS options go under `tls`/,
+    );
+    await rejectsOption(
+      dial('127.0.0.1:9', { servername: 'x.test' } as never),
+      /^invalid option servername: unknown option; TLS options go under `tls`/,
+    );
+    for (const bad of [{ tls: { ca: 'PEM' } }, { ALPNProtocols: ['h2'] }]) {
+      throwsOption(
+        () => new HttpsAgent({ dial: bad } as never),
+        /^invalid option dial\.(tls|ALPNProtocols): unknown option; TLS options go on the agent itself \(new HttpsAgent\(\{ ca, dial \}\)\), not in `dial`$/,
+      );
+    }
+    // Other unknown names keep their suggestion.
+    throwsOption(() => connector({ tlss: {} } as never), /did you mean tls\?$/);
+  });
+
   test("names from other clients point at netdial's (timeout ↔ connectTimeout, servers → nameservers)", async () => {
     throwsOption(
       () => createDispatcher({ timeout: 5 } as never),

@@ -79,6 +79,27 @@ test("bytes after the 200 in the same segment are the tunnel's first bytes; the 
   await assertNoLeaks(baseline);
 });
 
+test('TLS through a CONNECT by name fails: the attempt names the proxy it dialled, never the name as an address', async (t) => {
+  // The "target" answers the TLS hello with plain text: the handshake fails inside the tunnel.
+  const proxy = await fakeProxy((_head, socket) => {
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    socket.once('data', () => socket.end('this is not TLS\r\n\r\n'));
+  });
+  t.after(proxy.close);
+  const baseline = activeResources();
+  const err = await failure(
+    dialer.dial('origin.test:443', { proxy: `http://127.0.0.1:${proxy.port}`, tls: {}, timeout: 5000 }),
+  );
+  assert.equal(proxy.heads[0]?.split('\r\n')[0], 'CONNECT origin.test:443 HTTP/1.1');
+  assert.equal(err.host, 'origin.test');
+  const a = err.attempts.at(-1)!;
+  assert.equal(a.phase, 'tls');
+  assert.equal(net.isIP(a.address), 4, `attempt address ${a.address} is an IP`);
+  assert.deepEqual([a.address, a.family, a.port], ['127.0.0.1', 4, proxy.port]);
+  assert.match(err.message, /TLS handshake with origin\.test: /);
+  await assertNoLeaks(baseline);
+});
+
 test('a header block past 16 KiB is refused (bounded read), and the proxy connection closed', async (t) => {
   let closed: Promise<unknown> | undefined;
   const proxy = await fakeProxy((_head, socket) => {

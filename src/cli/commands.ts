@@ -15,7 +15,7 @@ import { EXIT } from './exit-codes.js';
 import { addressPort, formatMs } from './format.js';
 import { pipeSocket } from './netcat.js';
 import { renderResolved, resolvedToJson } from './resolve-view.js';
-import { type MemoryEntry, renderDialError, renderReport } from './trace.js';
+import { connectedLine, type MemoryEntry, renderDialError, renderReport } from './trace.js';
 
 /** Streams, styles and the Ctrl-C signal a command runs with. */
 export interface CliIo {
@@ -106,10 +106,8 @@ export async function runConnect(cmd: ConnectCommand, io: CliIo): Promise<number
     json: cmd.json ? 'stderr' : undefined,
   });
   if (cmd.verbose) {
-    const r = getReport(socket);
-    const n = r?.attempts.length ?? 0;
     io.stderr.write(
-      `netdial: connected to ${addressPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)} in ${formatMs(r?.durationMs ?? 0)} (${n} attempt${n === 1 ? '' : 's'})\n`,
+      `netdial: ${connectedLine(getReport(socket), socket.remoteAddress ?? '?', socket.remotePort ?? 0)}\n`,
     );
   }
   await save();

@@ -4,6 +4,7 @@
  * decisions behind the order (demoted endpoints, RTT history, the attempt delay in force and where it
  * came from). Pure: a DialReport (or a DialError) in, text out.
  */
+import { isIP } from 'node:net';
 import type { DialError } from '../errors.js';
 import type { MemoryJson } from '../memory/dial-memory.js';
 import type { DialReport, QueryReport } from '../report.js';
@@ -213,17 +214,42 @@ export function memoryEntryText(e: MemoryEntry): string {
 function memoryLines(
   title: string,
   entries: readonly MemoryEntry[] | undefined,
-  report: { order: readonly { address: string }[]; port: number },
+  report: { order: readonly { address: string; port?: number }[]; port: number },
   style: Style,
 ): string[] {
   if (entries === undefined) return [];
-  const wanted = new Set(report.order.map((o) => o.address));
-  const mine = entries.filter((e) => e.port === report.port && wanted.has(e.address));
+  // Each endpoint of the order carries its own port when a service record gave it one (SRV, HTTPS port=);
+  // the target's port is 0 then, so history is looked up per endpoint, never by the target's port.
+  const key = (address: string, port: number): string => `${port} ${address}`;
+  const wanted = new Set(report.order.map((o) => key(o.address, o.port ?? report.port)));
+  const mine = entries.filter((e) => wanted.has(key(e.address, e.port)));
   if (mine.length === 0) return [`  ${title.padEnd(17)} ${style.dim('nothing known about these endpoints')}`];
-  const width = Math.max(...mine.map((e) => e.address.length));
+  const name = (e: MemoryEntry): string =>
+    e.port === report.port ? e.address : addressPort(e.address, e.port);
+  const width = Math.max(...mine.map((e) => name(e).length));
   return mine.map(
-    (e, i) => `  ${(i === 0 ? title : '').padEnd(17)} ${e.address.padEnd(width)}  ${memoryEntryText(e)}`,
+    (e, i) => `  ${(i === 0 ? title : '').padEnd(17)} ${name(e).padEnd(width)}  ${memoryEntryText(e)}`,
   );
+}
+
+/**
+ * `netdial -v`'s line once connected: the endpoint and the attempts. Through a proxy the socket's peer is the
+ * proxy, so the line names the target, the proxy, and the attempts of the dial of the proxy (the hop).
+ */
+export function connectedLine(
+  report: DialReport | undefined,
+  remoteAddress: string,
+  remotePort: number,
+): string {
+  const count = (n: number): string => `${n} attempt${n === 1 ? '' : 's'}`;
+  const took = formatMs(report?.durationMs ?? 0);
+  const p = report?.proxy;
+  if (report === undefined || p === undefined) {
+    return `connected to ${addressPort(remoteAddress, remotePort)} in ${took} (${count(report?.attempts.length ?? 0)})`;
+  }
+  const hop = p.hop;
+  const at = hop?.winner ? ` at ${addressPort(hop.winner.address, hop.winner.port)}` : '';
+  return `connected to ${addressPort(report.host, report.port)} through proxy ${p.url} in ${took} (${count(hop?.attempts.length ?? 0)} to the proxy${at})`;
 }
 
 /** The whole trace of a successful dial: summary, resolution, waterfall, decisions. Ends with a newline. */
@@ -257,7 +283,13 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
     );
   }
   lines.push('', style.bold('resolution'), ...queryLines(report.resolution.queries, style));
-  if (report.resolution.queries.length === 0) lines.push(`  ${style.dim('no queries (address literal)')}`);
+  if (report.resolution.queries.length === 0) {
+    // A name the proxy resolves (CONNECT by name, socks5h) makes no query here; only a literal needs none.
+    const byProxy = p?.resolvedBy === 'proxy' && !isIP(report.host);
+    lines.push(
+      `  ${style.dim(byProxy ? `no queries: ${report.host} is resolved by the proxy` : 'no queries (address literal)')}`,
+    );
+  }
   if (report.service !== undefined)
     lines.push('', style.bold('service records'), ...serviceLines(report.service, style));
   lines.push(

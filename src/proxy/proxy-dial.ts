@@ -632,6 +632,17 @@ class ProxyDial {
         report.tls = { startMs, endMs, servername };
         report.durationMs = endMs;
         const address = won?.candidate.address ?? this.#target.host;
+        // The attempt's address is an IP that was dialled (AttemptError): with the name resolved by the proxy
+        // (CONNECT by name, socks5h) netdial never had the target's address, so the attempt names the proxy
+        // it dialled (address and port); the target's name is the error's `host`.
+        const hopWinner = tunnel.hop?.winner;
+        const dialled = won
+          ? { address: won.candidate.address, family: won.candidate.family, port: this.#target.port }
+          : {
+              address: hopWinner?.address ?? socket.remoteAddress ?? this.#proxy.host,
+              family: hopWinner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
+              port: hopWinner?.port ?? this.#proxy.port,
+            };
         reject(
           new DialError({
             host: this.#target.host,
@@ -640,9 +651,7 @@ class ProxyDial {
             message: `connect ${this.#where()} through ${this.#proxy.display} failed in ${formatDuration(endMs)}: TLS handshake with ${address}: ${message} (${code})`,
             attempts: [
               {
-                address,
-                family: won?.candidate.family ?? 4,
-                port: this.#target.port,
+                ...dialled,
                 phase: 'tls',
                 code,
                 message,

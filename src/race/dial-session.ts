@@ -1301,11 +1301,11 @@ class DialSession {
       // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.
       const final = tcp[this.#finalAttempt ?? 0]!;
       code = final.code;
-      message = `connect ${where} failed in ${formatDuration(elapsedMs)}: TLS handshake with ${final.address}: ${final.message} (${code})`;
+      message = `connect ${where} failed in ${formatDuration(elapsedMs)}: TLS handshake with ${this.#attemptName(final)}: ${final.message} (${code})`;
     } else {
       // Like Go, the first attempt's error speaks for the dial: it went to the most preferred address.
       code = reason === 'timeout' ? 'ETIMEDOUT' : (tcp[0]?.code ?? 'ECONNREFUSED');
-      const listed = tcp.slice(0, MESSAGE_ATTEMPTS).map((a) => `${a.address} ${a.code}`);
+      const listed = tcp.slice(0, MESSAGE_ATTEMPTS).map((a) => `${this.#attemptName(a)} ${a.code}`);
       if (tcp.length > MESSAGE_ATTEMPTS) listed.push(`${tcp.length - MESSAGE_ATTEMPTS} more`);
       const head =
         reason === 'timeout'
@@ -1331,6 +1331,14 @@ class DialSession {
       elapsedMs,
       report,
     });
+  }
+
+  /**
+   * An attempt as the message names it: the address alone when it was dialled on the target's port (plain
+   * dials), address:port ([v6]:port) when a service record (SRV, HTTPS port=) gave the endpoint its own port.
+   */
+  #attemptName(a: { address: string; port: number }): string {
+    return a.port === this.#target.port ? a.address : formatHostPort(a.address, a.port);
   }
 
   /**
