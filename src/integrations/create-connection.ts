@@ -321,7 +321,7 @@ export const createConnection: CreateConnection = bindCreateConnection();
 
 const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
 
-/** DialSocket's hook for what runs on the connection once TCP is up (internal: HttpsAgent's TLS). */
+/** DialSocket's hook on the connection the dial handed over (internal: HttpsAgent's session cache). */
 export const UPGRADE: unique symbol = Symbol('netdial.DialSocket.upgrade');
 
 /** Bytes of a chunk as written (Buffers; strings when decodeStrings is off). */
@@ -659,7 +659,7 @@ export class DialSocket extends Duplex {
       return;
     }
     const report = getReport(connected);
-    const socket = secure ? connected : this[UPGRADE](connected);
+    const socket = this[UPGRADE](connected);
     this.#socket = socket;
     // The socket decides nothing about half-open: this Duplex does (it ends its side when allowed to).
     socket.allowHalfOpen = true;
@@ -686,15 +686,18 @@ export class DialSocket extends Duplex {
     }
     // What the dial told before this turn of the loop comes first (a loopback connect can beat it).
     this.#events?.flush();
+    // As a tls.TLSSocket from tls.connect: net's 'connect' and 'ready', then 'secureConnect'. With TLS
+    // the dial hands the connection over once its handshake is done (the TLS-aware race), so all three
+    // come together: the winner is known only then.
     this.emit('connect');
-    if (secure) this.emit('secureConnect');
     this.emit('ready');
+    if (secure) this.emit('secureConnect');
   }
 
   /**
-   * What the connection becomes once TCP is up (not when the dial did TLS itself): the socket to relay
-   * from then on. The connection as it is here; HttpsAgent's socket runs TLS on it with the agent's
-   * session cache and emits 'secureConnect' when the handshake is done, as a tls.TLSSocket does.
+   * Called with the connection the dial handed over (a tls.TLSSocket when the dial ran TLS), before any
+   * event: the socket to relay from then on. The connection as it is here; HttpsAgent's socket feeds the
+   * agent's TLS session cache from it.
    */
   [UPGRADE](socket: net.Socket): net.Socket {
     return socket;
