@@ -288,4 +288,50 @@ describe('HttpsAgent and the undici dispatcher race TLS', () => {
       }
     });
   }
+  test("HttpsAgent evicts the origin's session when a handshake fails, as Node's agent does", async () => {
+    let addresses = [GOOD];
+    const agent = new HttpsAgent({
+      ca,
+      dial: { dialer: new Dialer({ memory: false }), resolver: async (_n, f) => (f === 4 ? addresses : []) },
+    });
+    // Node's https.Agent session cache (internal, stable since Node 0.x): the keys it holds.
+    const cached = () =>
+      (agent as unknown as { _sessionCache: { list: string[] } })._sessionCache.list.length;
+    try {
+      await viaAgent(agent, url());
+      await until(() => cached() === 1, 'the first connection left a session');
+      addresses = [RESET];
+      await assert.rejects(viaAgent(agent, url()), { code: 'ECONNRESET' });
+      assert.equal(cached(), 0, 'the failed handshake evicted it');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('undici: maxCachedSessions 0 keeps no session; a bad value is a TypeError with a stable code', async () => {
+    const dispatcher = createDispatcher({ ...dialOf([GOOD]), tls: { ca }, maxCachedSessions: 0 });
+    try {
+      seen.length = 0;
+      for (let i = 0; i < 2; i++) {
+        const { body } = await undiciRequest(url(`/${i}`), { dispatcher, reset: true });
+        await body.text();
+        if (i === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(
+        seen.map((x) => x.reused),
+        [false, false],
+      );
+    } finally {
+      await dispatcher.close();
+    }
+    for (const bad of [-1, 1.5, '10', Number.NaN]) {
+      assert.throws(
+        () => createDispatcher({ maxCachedSessions: bad as number }),
+        (e: TypeError & { code?: string }) =>
+          e instanceof TypeError &&
+          e.code === 'ERR_NETDIAL_INVALID_OPTION' &&
+          /maxCachedSessions/.test(e.message),
+      );
+    }
+  });
 });
