@@ -15,7 +15,10 @@ import { after, before, describe, test } from 'node:test';
 import type tls from 'node:tls';
 import { request as undiciRequest } from 'undici';
 import { Dialer, type DialReport, isDialError, type ResolveFunction } from '../src/index.js';
+import type { LabDnsServer } from '../lab/dns-server.js';
+import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import { HttpsAgent } from '../src/integrations/agent.js';
+import { bindCreateConnection } from '../src/integrations/create-connection.js';
 import { getReport } from '../src/report.js';
 import { createDispatcher } from '../src/undici.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
@@ -332,6 +335,68 @@ describe('HttpsAgent and the undici dispatcher race TLS', () => {
           e.code === 'ERR_NETDIAL_INVALID_OPTION' &&
           /maxCachedSessions/.test(e.message),
       );
+    }
+  });
+});
+
+describe('HTTP/1.1 clients and HTTPS records that advertise h2', () => {
+  const NAME2 = 'h2.svc.test';
+  const cert = makeSelfSignedCert(NAME2);
+  // Prefers h2: it picks h2 whenever the client offers it.
+  const server = trackConnections(
+    https.createServer({ ...cert, ALPNProtocols: ['h2', 'http/1.1'] }, (_req, res) => res.end('ok')),
+  );
+  let port = 0;
+  let dns: LabDnsServer;
+  let dialer: Dialer;
+
+  before(async () => {
+    server.on('tlsClientError', () => {});
+    port = await listen(server, '127.0.0.7');
+    dns = await startLoopbackDns(
+      {
+        [NAME2]: { A: ['127.0.0.7'], AAAA: [] },
+        // The origin is on another port than 443: its records are at _PORT._https.NAME (RFC 9460 §9.1).
+        [`_${port}._https.${NAME2}`]: {
+          HTTPS: [{ priority: 1, targetName: NAME2, params: { alpn: ['h2'] } }],
+        },
+      },
+      'svc.test',
+    );
+    dialer = new Dialer({
+      memory: false,
+      resolver: 'dns',
+      nameservers: [`127.0.0.1:${dns.port}`],
+      hostsPath: null,
+      dnsTries: 1,
+      dnsTimeoutMs: 2000,
+    });
+  });
+  after(async () => {
+    await closeServer(server);
+    await dns?.close();
+  });
+
+  test('HttpsAgent and createConnection offer http/1.1 only: the record is used, h2 is not negotiated', async () => {
+    const agent = new HttpsAgent({ ca: cert.cert, dial: { dialer } });
+    const createConnection = bindCreateConnection({ dialer });
+    try {
+      for (const options of [{ agent }, { ca: cert.cert, createConnection }] as https.RequestOptions[]) {
+        const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+          const req = https.get(`https://${NAME2}:${port}/`, options, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.socket as tls.TLSSocket));
+          });
+          req.on('error', reject);
+        });
+        assert.equal(socket.alpnProtocol, 'http/1.1');
+        const report = getReport(socket) as DialReport;
+        assert.equal(report.service?.type, 'HTTPS', 'the HTTPS record was asked');
+        assert.equal(report.service?.winner?.targetName, NAME2, 'and used');
+        socket.destroy();
+      }
+    } finally {
+      agent.destroy();
     }
   });
 });
