@@ -139,7 +139,16 @@ export function wantsTls(options: ConnectionOptions): boolean {
   return agent?.protocol === 'https:';
 }
 
-/** tls.connect options for a request: its own TLS options, or the explicit `tls` object. */
+/** What an HTTP/1.1 client (node:http/https, ws) can speak on a TLS connection it did not ask ALPN for. */
+const HTTP1_ALPN: readonly string[] = Object.freeze(['http/1.1']);
+
+/**
+ * tls.connect options for a request: its own TLS options, or the explicit `tls` object. When TLS is
+ * implied by an https/wss request (no `tls` key) that gives no `ALPNProtocols`, ALPN offers `http/1.1`:
+ * the dial asks for the name's HTTPS records (RFC 9460) and, without a caller list, would offer the
+ * record's protocols (h2…), which the server may pick though node:http and ws speak only HTTP/1.1.
+ * (Node's own agent sends no ALPN; offering http/1.1 only tells the server what it gets anyway.)
+ */
 export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions {
   if (typeof options.tls === 'object' && options.tls !== null) return options.tls;
   const out: Record<string, unknown> = {};
@@ -150,6 +159,7 @@ export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions 
   out.host = options.hostname || options.host || undefined;
   delete out.hostname;
   delete out.port;
+  if (options.tls === undefined && out.ALPNProtocols === undefined) out.ALPNProtocols = [...HTTP1_ALPN];
   return out as tls.ConnectionOptions;
 }
 
