@@ -231,9 +231,10 @@ export class Dialer {
       }
     }
     // Fleet memory: a newcomer's first dials wait (at most 50 ms) for the shared state to load.
-    if (this.#fleet !== undefined && this.#fleet.warming !== undefined) {
+    const warmup = this.#fleet?.waitForWarmup();
+    if (warmup !== undefined) {
       const config = cfg;
-      return this.#fleet.warming.then(() => runDial(parsed, config, this.#sessionDeps()));
+      return warmup.then(() => runDial(parsed, config, this.#sessionDeps()));
     }
     return runDial(parsed, cfg, this.#sessionDeps());
   }

@@ -15,13 +15,18 @@ export type { MemoryJson, MemoryOptions } from './memory/dial-memory.js';
 export type { DnsCacheOptions } from './memory/dns-cache.js';
 export type { EndpointHistoryOptions, EndpointState } from './memory/endpoint-history.js';
 export { BroadcastMemoryStore } from './fleet/broadcast-store.js';
-export type { EndpointObservation, MemoryStore } from './memory/memory-store.js';
+export type {
+  DnsObservation,
+  EndpointObservation,
+  FleetObservation,
+  MemoryStore,
+} from './memory/memory-store.js';
 export type { ResolvedEndpoint, ResolvedName } from './resolution/resolve-name.js';
 export type { ResolverPath } from './resolution/resolve.js';
 export type { HostLookupOrder } from './resolution/nsswitch.js';
 export { getReport } from './report.js';
 export { register } from './adoption/register.js';
-export type { RestoreRegistration } from './adoption/register.js';
+export type { RegisterOptions, RestoreRegistration } from './adoption/register.js';
 export {
   ADDRESS_CLASS_RANGES,
   ADDRESS_CLASSES,

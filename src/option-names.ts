@@ -8,6 +8,7 @@
  * Adding an option is one line in its table below; each table is checked by the compiler against its
  * interface (`names<keyof X>({...})`), so a table that misses a key, or has one too many, does not build.
  */
+import type { RegisterOptions } from './adoption/register.js';
 import type { DialerOptions } from './dialer.js';
 import { invalidOption } from './errors.js';
 import type { ConnectionDialOptions, DialSocketOptions } from './integrations/create-connection.js';
@@ -75,6 +76,7 @@ export const MEMORY_OPTION_NAMES = names<keyof MemoryOptions>({
   loadSharing: true,
   seed: true,
   store: true,
+  shareDns: true,
 });
 
 /** `memory: { dns: { … } }` (DnsCacheOptions). */
@@ -157,6 +159,16 @@ export const LOOKUP_OPTION_NAMES = names<keyof CreateLookupOptions>({
   resolver: true,
   timeout: true,
   firstAddressFamilyCount: true,
+});
+
+/** `register({ … })` (RegisterOptions): the NETDIAL_* variables' knobs, from code. */
+export const REGISTER_OPTION_NAMES = names<keyof RegisterOptions>({
+  policy: true,
+  trace: true,
+  memoryFile: true,
+  allowUnixSockets: true,
+  allowUncoveredFetch: true,
+  proxy: true,
 });
 
 /** Most prototype levels looked through for an inherited option (a legitimate options object has one or two). */

@@ -10,4 +10,9 @@
  */
 export { RedisMemoryStore } from './fleet/redis-store.js';
 export type { RedisClientLike, RedisMemoryStoreOptions } from './fleet/redis-store.js';
-export type { EndpointObservation, MemoryStore } from './memory/memory-store.js';
+export type {
+  DnsObservation,
+  EndpointObservation,
+  FleetObservation,
+  MemoryStore,
+} from './memory/memory-store.js';

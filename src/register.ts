@@ -10,7 +10,7 @@
 import { register } from './adoption/register.js';
 
 /** Codes of the errors that are a bad setting, told in one line rather than with a stack. */
-const SETTING_ERRORS = new Set(['ERR_NETDIAL_INVALID_ENV']);
+const SETTING_ERRORS = new Set(['ERR_NETDIAL_INVALID_ENV', 'ERR_NETDIAL_UNCOVERED_FETCH']);
 
 try {
   register();

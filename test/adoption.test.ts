@@ -26,7 +26,26 @@ import type { DialReport } from '../src/report.js';
 
 describe('the NETDIAL_* variables', () => {
   test('empty environment: nothing set', () => {
-    assert.deepEqual(readEnvironment({}, '/work'), { dialer: {}, trace: false, memoryFile: undefined });
+    assert.deepEqual(readEnvironment({}, '/work'), {
+      dialer: {},
+      trace: false,
+      memoryFile: undefined,
+      allowUnixSockets: false,
+      allowUncoveredFetch: false,
+    });
+  });
+
+  test('NETDIAL_ALLOW_UNIX_SOCKETS and NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: switches', () => {
+    const on = readEnvironment(
+      { NETDIAL_ALLOW_UNIX_SOCKETS: 'yes', NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: '1' },
+      '/',
+    );
+    assert.equal(on.allowUnixSockets, true);
+    assert.equal(on.allowUncoveredFetch, true);
+    assert.throws(
+      () => readEnvironment({ NETDIAL_ALLOW_UNIX_SOCKETS: 'sure' }, '/'),
+      /^TypeError: NETDIAL_ALLOW_UNIX_SOCKETS: expected 1, true, yes or on/,
+    );
   });
 
   test('NETDIAL_POLICY: public, a comma list of classes and CIDRs, public inside a list', () => {
@@ -56,7 +75,7 @@ describe('the NETDIAL_* variables', () => {
       assert.equal(readEnvironment({ NETDIAL_TRACE: off }, '/').trace, false);
     assert.throws(
       () => readEnvironment({ NETDIAL_TRACE: '2' }, '/'),
-      /^TypeError: NETDIAL_TRACE: expected 1 or 0, got "2"$/,
+      /^TypeError: NETDIAL_TRACE: expected 1, true, yes or on \(or 0, false, no, off\), got "2"$/,
     );
   });
 
@@ -296,31 +315,40 @@ describe('the memory file', () => {
     assert.throws(() => writeFileAtomically(join(sub, 'no-such-dir', 'm.json'), 'x'), { code: 'ENOENT' });
   });
 
-  test('load: missing is no memory and no warning; oversized, corrupt or foreign files are ignored with a warning', () => {
+  test('load: missing or empty is no memory, no warning, saveable; oversized, corrupt or foreign files are ignored with a warning and never saved over', () => {
     const now = performance.now();
     assert.deepEqual(loadMemoryFile(join(dir, 'missing.json'), now, Date.now()), {
       memory: undefined,
       warning: undefined,
+      saveable: true,
+    });
+    const empty = join(dir, 'empty.json');
+    writeFileSync(empty, '');
+    assert.deepEqual(loadMemoryFile(empty, now, Date.now()), {
+      memory: undefined,
+      warning: undefined,
+      saveable: true,
     });
     const corrupt = join(dir, 'corrupt.json');
     writeFileSync(corrupt, '{"version":1,"dns":{');
     const c = loadMemoryFile(corrupt, now, Date.now());
     assert.equal(c.memory, undefined);
+    assert.equal(c.saveable, false);
     assert.match(
       c.warning ?? '',
-      /^NETDIAL_MEMORY_FILE .*corrupt\.json ignored: not a netdial memory \(.*JSON.*\); starting with an empty memory$/,
+      /^NETDIAL_MEMORY_FILE .*corrupt\.json is not a netdial memory file \(.*JSON.*\): not loaded, and not saved at exit \(it is left as it is\); starting with an empty memory$/,
     );
     const foreign = join(dir, 'foreign.json');
-    writeFileSync(foreign, JSON.stringify({ version: 2, entries: [] }));
-    assert.match(
-      loadMemoryFile(foreign, now, Date.now()).warning ?? '',
-      /ignored: not a netdial memory \(.*version/,
-    );
+    writeFileSync(foreign, JSON.stringify({ version: 99 }));
+    const f = loadMemoryFile(foreign, now, Date.now());
+    assert.match(f.warning ?? '', /is not a netdial memory file \(.*version/);
+    assert.equal(f.saveable, false);
     const big = join(dir, 'big.json');
     writeFileSync(big, boundedMemoryText(snapshotOf(50), Number.POSITIVE_INFINITY));
     const b = loadMemoryFile(big, now, Date.now(), 1000);
     assert.equal(b.memory, undefined);
-    assert.match(b.warning ?? '', /ignored: \d+ bytes, more than the 1000-byte bound/);
+    assert.match(b.warning ?? '', /not a netdial memory file \(\d+ bytes, more than the 1000-byte bound\)/);
+    assert.equal(b.saveable, false);
     const fits = loadMemoryFile(big, now, Date.now());
     assert.equal(fits.warning, undefined);
     assert.equal(fits.memory?.toJSON(performance.now(), Date.now()).dns.entries.length, 50);

@@ -8,6 +8,7 @@
  * - same-thread stores, diagnostics and cleanup: store.close() stops sharing, nothing is left behind.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -208,5 +209,40 @@ describe('fleet memory between worker threads (BroadcastMemoryStore)', () => {
       code: 'ERR_NETDIAL_INVALID_OPTION',
       message: /memory\.store/,
     });
+  });
+
+  test('a script whose only work is its first dial does not exit while the dial waits for the warm-up', async () => {
+    // The store's channel and the load's timers are unref'd (an idle Dialer never holds a process), so
+    // the dial's wait must hold the event loop itself. The listener lives in this process, not the child.
+    const server = net.createServer((socket) => socket.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const index = new URL('../src/index.js', import.meta.url).href;
+      const script = `
+        import { BroadcastMemoryStore, Dialer } from ${JSON.stringify(index)};
+        const store = new BroadcastMemoryStore('exit-test-${process.pid}');
+        const dialer = new Dialer({ memory: { store } });
+        const socket = await dialer.dial('127.0.0.1:${port}');
+        console.log('connected');
+        socket.destroy();
+        store.close();
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c));
+      child.stderr.on('data', (c: Buffer) => (err += c));
+      const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code] = (await once(child, 'close')) as [number | null];
+      clearTimeout(kill);
+      assert.equal(out, 'connected\n', `exit ${code}; stderr: ${err}`);
+      assert.equal(code, 0, err);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -4,7 +4,7 @@
  * `--require` for CommonJS), inheriting the lab's namespaces and resolv.conf. Its second connection to a
  * name whose first address is dead skips that address (memory shared by fetch and http.get), NETDIAL_TRACE
  * lines appear (for global WebSocket too), NETDIAL_POLICY=public refuses a loopback listener, NETDIAL_MEMORY_FILE makes a second run
- * start warm (and survives SIGTERM and a corrupt file), and a bad NETDIAL_POLICY stops the app at start.
+ * start warm (and survives SIGTERM; a corrupt file is left alone), and a bad NETDIAL_POLICY stops the app at start.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -403,24 +403,64 @@ ws.onerror = () => console.log('error');
         });
 
         await t.test(
-          'NETDIAL_MEMORY_FILE: a corrupt file is ignored with a warning and replaced',
+          "NETDIAL_MEMORY_FILE: a corrupt file is ignored with a warning and left as it is (not netdial's to replace)",
           async () => {
             const file = join(dir, 'memory-corrupt.json');
-            writeFileSync(file, '{"version": 1, "dns": ');
+            const corrupt = '{"version": 1, "dns": ';
+            writeFileSync(file, corrupt);
             const r = await runApp(appEsm, URL_DEAD_FIRST, { env: { NETDIAL_MEMORY_FILE: file } });
             assert.equal(r.code, 0, show(r));
             assert.equal(r.stdout, `fetch 200 ${good.v4[0]}\nhttp.get 200 ${good.v4[0]}\n`);
             assert.match(
               r.stderr,
-              /\[NETDIAL_MEMORY_FILE_IGNORED\] Warning: NETDIAL_MEMORY_FILE .*memory-corrupt\.json ignored: not a netdial memory \(.*JSON.*\); starting with an empty memory/,
+              /\[NETDIAL_MEMORY_FILE_IGNORED\] Warning: NETDIAL_MEMORY_FILE .*memory-corrupt\.json is not a netdial memory file \(.*JSON.*\): not loaded, and not saved at exit/,
             );
-            const saved = JSON.parse(readFileSync(file, 'utf8')) as MemoryJson;
-            assert.equal(saved.version, 1);
+            assert.equal(readFileSync(file, 'utf8'), corrupt);
             assert.equal(existsSync(`${file}.tmp`), false);
           },
         );
       },
       { slowPathDelayMs: false },
     ),
+  );
+
+  // Node 20's http.globalAgent has `timeout: 5000`, an idle timeout: Node's own agent connects past it.
+  // register copies it onto netdial's agent, where it must stay an idle timeout and not cut the dial.
+  test(
+    'netdial/register: a server 6 s away connects through http.globalAgent (the copied 5 s agent timeout is idle only)',
+    { timeout: 120_000 },
+    (t) =>
+      withLab(
+        DEFAULT_ZONE,
+        async () => {
+          const dir = mkdtempSync(join(tmpdir(), 'netdial-register-slow-'));
+          t.after(() => rmSync(dir, { recursive: true, force: true }));
+          const app = join(dir, 'get.mjs');
+          writeFileSync(
+            app,
+            `import http from 'node:http';
+const started = performance.now();
+http
+  .get(process.argv[2], (res) => {
+    res.resume();
+    res.on('end', () => console.log('http.get', res.statusCode, Math.round(performance.now() - started)));
+  })
+  .on('error', (err) => console.log('http.get error', err.code, Math.round(performance.now() - started)));
+`,
+          );
+          const r = await runApp(app, `http://${LAB.addresses.slow.v4[0]}/`, {
+            env: { NETDIAL_TRACE: '1' },
+            timeoutMs: 60_000,
+          });
+          assert.equal(r.code, 0, show(r));
+          const m = /^http\.get 200 (\d+)\n$/.exec(r.stdout);
+          assert.ok(m, show(r));
+          // One round trip to connect (6 s), one for the request: more than the 5 s it was cut at before.
+          assert.ok(Number(m[1]) >= 11_000, show(r));
+          const { durationMs } = parseLine(traceLines(r)[0] ?? '');
+          assert.ok(durationMs >= 5_900, `the dial took ${durationMs} ms: ${show(r)}`);
+        },
+        { slowPathDelayMs: 6000 },
+      ),
   );
 }

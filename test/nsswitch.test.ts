@@ -5,8 +5,10 @@
  * exercised in the lab only (test/lab-nsswitch.test.ts): tests never query the host's resolver.
  */
 import assert from 'node:assert/strict';
+import nodeDns from 'node:dns';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -292,6 +294,50 @@ describe("netdial's resolver follows the nsswitch order (real DNS server on loop
       assert.match(report?.resolution.path?.reason ?? '', /hosts: dns files/);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('with the nameservers option a name never goes to the system resolver: not by nsswitch, not as a fallback', async () => {
+    // getaddrinfo would ask the host's servers, not the caller's: a leak of names, and (in a test) a
+    // query to the host resolver. Replaced for this test so a regression is seen and never sent.
+    const calls: string[] = [];
+    const real = nodeDns.lookup;
+    (nodeDns as { lookup: unknown }).lookup = (host: string, o: unknown, cb: (e: Error) => void) => {
+      // Sockets look up IP literals through it too (dgram, net): those pass.
+      if (net.isIP(host) !== 0) return (real as (...a: unknown[]) => void)(host, o, cb);
+      calls.push(host);
+      queueMicrotask(() => cb(Object.assign(new Error('stubbed'), { code: 'ENOTFOUND' })));
+    };
+    syncBuiltinESMExports();
+    try {
+      // nsswitch hands every name to the system resolver here (`resolve` is systemd's, getaddrinfo's).
+      const d = dialer('files resolve [!UNAVAIL=return] dns');
+      assert.deepEqual(await first(d, 'dnsonly.x.test'), {
+        address: '127.0.0.3',
+        source: 'dns',
+        order: 'files-dns',
+        resolver: 'netdial',
+      });
+      const r = await d.resolve('dnsonly.x.test.');
+      assert.match(r.path?.reason ?? '', /^nameservers option: .*never the system resolver \(otherwise: /);
+      // NXDOMAIN (and a server that cannot be reached) would send 'auto' on to getaddrinfo without it.
+      await assert.rejects(dialer('files dns').dial('unknown.x.test.:80'), { code: 'ENOTFOUND' });
+      const unreachable = new Dialer({
+        nameservers: ['127.0.0.1:9'],
+        hostsPath: null,
+        resolvConfPath: join(dir, 'no-resolv.conf'),
+        memory: false,
+        dnsTries: 1,
+        dnsTimeoutMs: 500,
+      });
+      await assert.rejects(unreachable.dial('unknown.x.test.:80'), (err: Error & { code?: string }) => {
+        assert.notEqual(err.code, undefined);
+        return true;
+      });
+      assert.deepEqual(calls, [], 'dns.lookup was never called');
+    } finally {
+      (nodeDns as { lookup: unknown }).lookup = real;
+      syncBuiltinESMExports();
     }
   });
 });

@@ -3,7 +3,8 @@
  * (so its prepack/prepare scripts build it from nothing), the tarball's contents are checked against what runs,
  * and the tarball is installed into a fresh temporary project (a CommonJS package, as `npm init -y` makes)
  * where ESM import, `require('netdial')`, `npx netdial --version`, `netdial/undici` without undici,
- * `netdial/register` under `--import` and `--require` (and `register()` from the main entry), and
+ * `netdial/register` under `--import` and `--require` (and `register()` from the main entry; a policy
+ * without undici refused at start), and
  * the TypeScript checker (as `tsc --noEmit`) under the module settings the README names are tried. The registry is reachable in CI;
  * npm is told to prefer its cache. Everything lives in one temporary directory, removed afterwards.
  */
@@ -469,6 +470,55 @@ describe('the packed package', { timeout: 600_000 }, () => {
     );
     assert.equal(code.code, 0, show(code));
     assert.equal(code.stdout.trim(), 'true true');
+  });
+
+  test('netdial/register without undici: a policy global fetch would bypass stops the app at start, unless accepted', async () => {
+    // The app would fetch a loopback URL the policy denies: it must not run at all.
+    const fetchApp = `fetch('http://127.0.0.1:9/').catch(() => {}); console.log('app ran');\n`;
+    writeFileSync(join(consumer, 'fetch-app.mjs'), fetchApp);
+    const refused = await run(
+      process.execPath,
+      ['--import', 'netdial/register', 'fetch-app.mjs'],
+      consumer,
+      30_000,
+      {
+        NETDIAL_POLICY: 'public',
+      },
+    );
+    assert.equal(refused.code, 1, show(refused));
+    assert.equal(refused.stdout, '', 'the app did not run');
+    assert.equal(
+      refused.stderr,
+      'netdial/register: NETDIAL_POLICY: global fetch and WebSocket would bypass the policy: they can only be covered with the undici package installed (npm install undici, ^6.21 or ^7); to start anyway with http/https covered and fetch not, set NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH=1\n',
+    );
+    const accepted = await run(
+      process.execPath,
+      ['--import', 'netdial/register', 'fetch-app.mjs'],
+      consumer,
+      30_000,
+      {
+        NETDIAL_POLICY: 'public',
+        NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: '1',
+      },
+    );
+    assert.equal(accepted.code, 0, show(accepted));
+    assert.equal(accepted.stdout, 'app ran\n');
+    assert.match(accepted.stderr, /\[NETDIAL_UNDICI_MISSING\] Warning: .*are NOT held to the policy/);
+    // register() from code: the same refusal, thrown (and nothing replaced); allowed with the option.
+    const code = await run(
+      process.execPath,
+      [
+        '-e',
+        "const { register } = require('netdial'); const http = require('node:http'); const before = http.globalAgent; try { register({ policy: 'public' }); } catch (err) { console.log(err.code, http.globalAgent === before, err.message); } register({ policy: 'public', allowUncoveredFetch: true })().then(() => console.log('allowed'));",
+      ],
+      consumer,
+      30_000,
+    );
+    assert.equal(code.code, 0, show(code));
+    assert.match(
+      code.stdout,
+      /^ERR_NETDIAL_UNCOVERED_FETCH true policy: global fetch and WebSocket would bypass the policy: .*npm install undici.*set allowUncoveredFetch: true\nallowed\n$/,
+    );
   });
 
   test('netdial/redis loads without ioredis installed (the client is passed in)', async () => {

@@ -8,19 +8,45 @@
 import assert from 'node:assert/strict';
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http, { globalAgent as namedGlobalAgent } from 'node:http';
 import * as httpNamespace from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import type { MemoryJson } from '../src/memory/dial-memory.js';
+import { uncoveredFetchError } from '../src/adoption/register.js';
 import { Agent, getDefaultDialer, getReport, HttpsAgent, register } from '../src/index.js';
+import { makeSelfSignedCert } from './support/tls-cert.js';
 
-const VARIABLES = ['NETDIAL_POLICY', 'NETDIAL_TRACE', 'NETDIAL_MEMORY_FILE', 'NETDIAL_PROXY'] as const;
+/** Runs `fn` with process.stderr.write captured; returns what was written (and still writes nothing). */
+async function captureStderr(fn: () => Promise<void>): Promise<string> {
+  const write = process.stderr.write;
+  let text = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await fn();
+  } finally {
+    process.stderr.write = write;
+  }
+  return text;
+}
+
+const VARIABLES = [
+  'NETDIAL_POLICY',
+  'NETDIAL_TRACE',
+  'NETDIAL_MEMORY_FILE',
+  'NETDIAL_PROXY',
+  'NETDIAL_ALLOW_UNIX_SOCKETS',
+  'NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH',
+] as const;
 
 /** What register() touches, as it is now. */
 function snapshot() {
@@ -181,6 +207,29 @@ describe('register()', () => {
       let restore = register();
       try {
         assert.equal(await getUnix(), 'error ERR_NETDIAL_DENIED');
+        const message = await new Promise<string>((resolve) => {
+          http.get({ socketPath: path, path: '/' }).on('error', (err) => resolve(err.message));
+        });
+        // The path without a port, and a way a zero-code user can follow.
+        assert.equal(
+          message,
+          `connect ${path} refused by the address policy: a Unix socket is not an IP address (to allow Unix sockets: the allowUnixSockets: true option, or NETDIAL_ALLOW_UNIX_SOCKETS=1 under netdial/register)`,
+        );
+      } finally {
+        await restore();
+      }
+      process.env.NETDIAL_ALLOW_UNIX_SOCKETS = '1';
+      restore = register();
+      try {
+        assert.equal(getDefaultDialer().hasPolicy, true);
+        assert.equal(await getUnix(), 'status 200', 'NETDIAL_ALLOW_UNIX_SOCKETS=1 lets it connect');
+      } finally {
+        await restore();
+      }
+      delete process.env.NETDIAL_ALLOW_UNIX_SOCKETS;
+      restore = register({ allowUnixSockets: true });
+      try {
+        assert.equal(await getUnix(), 'status 200', 'so does the allowUnixSockets option');
       } finally {
         await restore();
       }
@@ -246,6 +295,7 @@ describe('register()', () => {
       assert.notEqual(theirs, before.dispatcher);
     } finally {
       http.globalAgent = before.http;
+      syncBuiltinESMExports();
       mine.destroy();
       setGlobalDispatcher(before.dispatcher);
     }
@@ -260,7 +310,11 @@ describe('register()', () => {
         '10.1.0.0/8',
         /^NETDIAL_POLICY: item 1 of "10\.1\.0\.0\/8": .*did you mean "10\.0\.0\.0\/8"/,
       ],
-      ['NETDIAL_TRACE', 'verbose', /^NETDIAL_TRACE: expected 1 or 0, got "verbose"$/],
+      [
+        'NETDIAL_TRACE',
+        'verbose',
+        /^NETDIAL_TRACE: expected 1, true, yes or on \(or 0, false, no, off\), got "verbose"$/,
+      ],
       [
         'NETDIAL_MEMORY_FILE',
         join(dir, 'missing-dir', 'memory.json'),
@@ -292,6 +346,205 @@ describe('register()', () => {
         delete process.env[variable];
       }
       assert.deepEqual(snapshot(), before, `${variable}=${value} replaced something`);
+    }
+  });
+
+  test('register(options): the knobs of the variables from code; an option wins over its variable, the rest is still read', async () => {
+    const before = snapshot();
+    process.env.NETDIAL_TRACE = '1';
+    let restore = register({ policy: 'public' });
+    try {
+      assert.equal(getDefaultDialer().hasPolicy, true, 'register({ policy }) sets the policy');
+      assert.equal(snapshot().traced, true, 'NETDIAL_TRACE is still read');
+      const refused = await new Promise<string>((resolve) => {
+        http.get(url).on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? ''));
+      });
+      assert.equal(refused, 'ERR_NETDIAL_DENIED');
+    } finally {
+      await restore();
+    }
+    process.env.NETDIAL_POLICY = 'public';
+    restore = register({ trace: false, policy: { deny: ['198.51.100.0/24'] } });
+    try {
+      assert.equal(snapshot().traced, false, 'trace: false wins over NETDIAL_TRACE=1');
+      assert.equal((await get(url)).body, 'hello', "the option's policy, not NETDIAL_POLICY's, is in force");
+    } finally {
+      await restore();
+    }
+    delete process.env.NETDIAL_POLICY;
+    delete process.env.NETDIAL_TRACE;
+    const file = join(dir, 'from-code.json');
+    restore = register({ memoryFile: file });
+    try {
+      await get(url);
+    } finally {
+      await restore();
+    }
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as MemoryJson).version, 1);
+    assert.deepEqual(snapshot(), before);
+    // proxy: the agents' connections go through it (a CONNECT proxy that pipes to the asked target).
+    const connects: string[] = [];
+    const proxy = net.createServer((client) => {
+      client.on('error', () => {});
+      client.once('data', (head: Buffer) => {
+        const line = head.toString('latin1').split('\r\n')[0]!;
+        connects.push(line);
+        const [host, port] = line.split(' ')[1]!.split(':');
+        const upstream = net.connect(Number(port), host, () => {
+          client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+          client.pipe(upstream).pipe(client);
+        });
+        upstream.on('error', () => client.destroy());
+      });
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    restore = register({ proxy: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` });
+    try {
+      assert.equal((await get(url)).body, 'hello');
+      assert.equal(connects.length, 1, 'the request went through the proxy');
+      assert.match(connects[0]!, /^CONNECT 127\.0\.0\.1:\d+ HTTP\/1\.1$/);
+    } finally {
+      await restore();
+      await new Promise((r) => proxy.close(r));
+    }
+    assert.deepEqual(snapshot(), before);
+    const bad: Array<[unknown, RegExp]> = [
+      [{ proxy: 'socks4://127.0.0.1:1080' }, /^invalid option proxy: proxy scheme must be/],
+      [{ polcy: 'public' }, /^invalid option polcy: unknown option; did you mean policy\?$/],
+      [{ trace: 'yes' }, /^invalid option trace: expected a boolean, got string$/],
+      [{ memoryFile: '' }, /^invalid option memoryFile: expected a non-empty file path$/],
+      [{ policy: 'private-only' }, /^invalid option policy/],
+      ['public', /^invalid option options: expected an object, got string$/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(
+        () => register(options as Parameters<typeof register>[0]),
+        (err: Error & { code?: string }) => {
+          assert.ok(err instanceof TypeError, String(err));
+          assert.equal(err.code, 'ERR_NETDIAL_INVALID_OPTION');
+          assert.match(err.message, message);
+          return true;
+        },
+      );
+      assert.deepEqual(snapshot(), before, `${JSON.stringify(options)} replaced something`);
+    }
+  });
+
+  test('the refusal of a policy that global fetch would bypass names the setting, the reason and both ways out', () => {
+    const env = uncoveredFetchError(false);
+    assert.equal(env.code, 'ERR_NETDIAL_UNCOVERED_FETCH');
+    assert.equal(
+      env.message,
+      'NETDIAL_POLICY: global fetch and WebSocket would bypass the policy: they can only be covered with the undici package installed (npm install undici, ^6.21 or ^7); to start anyway with http/https covered and fetch not, set NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH=1',
+    );
+    assert.match(uncoveredFetchError(true).message, /^policy: .*set allowUncoveredFetch: true$/);
+  });
+
+  test("NETDIAL_MEMORY_FILE: a file that is not netdial's is never saved over; a symlink is written through", async () => {
+    const foreign = join(dir, 'package.json');
+    const text = '{ "name": "app", "version": "1.0.0" }\n';
+    for (const content of [text, '{"version":99}']) {
+      writeFileSync(foreign, content);
+      process.env.NETDIAL_MEMORY_FILE = foreign;
+      const restore = register();
+      try {
+        await get(url);
+      } finally {
+        await restore(); // saves now, if it saves at all
+      }
+      assert.equal(readFileSync(foreign, 'utf8'), content, 'left as it was');
+    }
+    const target = join(dir, 'real-memory.json');
+    const link = join(dir, 'link.json');
+    symlinkSync(target, link);
+    process.env.NETDIAL_MEMORY_FILE = link;
+    const restore = register();
+    try {
+      await get(url);
+    } finally {
+      await restore();
+    }
+    const { lstatSync } = await import('node:fs');
+    assert.equal(lstatSync(link).isSymbolicLink(), true, 'the link stays a link');
+    assert.equal(
+      (JSON.parse(readFileSync(target, 'utf8')) as MemoryJson).version,
+      1,
+      'its target holds the memory',
+    );
+  });
+
+  test('NETDIAL_TRACE: an https.globalAgent or fetch request whose certificate check fails gets a TLS line saying so', async () => {
+    const { key, cert } = makeSelfSignedCert();
+    const secure = https.createServer({ key, cert }, (_req, res) => res.end('secret'));
+    secure.listen(0, '127.0.0.1');
+    await once(secure, 'listening');
+    const base = `https://127.0.0.1:${(secure.address() as net.AddressInfo).port}/`;
+    const request = (options: https.RequestOptions) =>
+      new Promise<string>((resolve) => {
+        https
+          .get(base, options, (res) => {
+            res.resume();
+            res.on('end', () => resolve(`status ${res.statusCode}`));
+          })
+          .on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`));
+      });
+    process.env.NETDIAL_TRACE = '1';
+    const restore = register();
+    try {
+      let outcome = '';
+      const failed = await captureStderr(async () => {
+        outcome = await request({}); // the self-signed certificate is not trusted
+      });
+      assert.equal(outcome, 'error DEPTH_ZERO_SELF_SIGNED_CERT');
+      const lines = failed.trim().split('\n');
+      assert.equal(lines.length, 2, failed);
+      assert.match(lines[0]!, /^netdial: 127\.0\.0\.1:\d+ via 127\.0\.0\.1 in /, 'the TCP dial');
+      assert.match(
+        lines[1]!,
+        /^netdial: 127\.0\.0\.1:\d+ TLS failed DEPTH_ZERO_SELF_SIGNED_CERT after [\d.]+ ms: self-signed certificate \(the request fails; the TCP connection above is closed\)$/,
+      );
+      const ok = await captureStderr(async () => {
+        outcome = await request({ ca: cert, agent: undefined });
+      });
+      assert.equal(outcome, 'status 200');
+      assert.match(ok, /\nnetdial: 127\.0\.0\.1:\d+ TLS TLSv1\.3 done in [\d.]+ ms\n$/);
+      // Global fetch: netdial's connector dials TCP, then undici's TLS runs; its outcome gets a line too.
+      let fetched = '';
+      const viaFetch = await captureStderr(async () => {
+        fetched = await fetch(base).then(
+          (r) => `status ${r.status}`,
+          (err: Error & { cause?: { code?: string } }) => `error ${err.cause?.code}`,
+        );
+      });
+      assert.equal(fetched, 'error DEPTH_ZERO_SELF_SIGNED_CERT');
+      const fetchLines = viaFetch.trim().split('\n');
+      assert.equal(fetchLines.length, 2, viaFetch);
+      assert.match(fetchLines[0]!, /^netdial: 127\.0\.0\.1:\d+ via 127\.0\.0\.1 in /);
+      assert.match(
+        fetchLines[1]!,
+        /^netdial: 127\.0\.0\.1:\d+ TLS failed DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate \(the request fails; the TCP connection above is closed\)$/,
+      );
+      // A dial that fails (nothing listens) has its one line, and no TLS line.
+      const closed = net.createServer();
+      closed.listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const closedPort = (closed.address() as net.AddressInfo).port;
+      closed.close();
+      await once(closed, 'close');
+      const refused = await captureStderr(async () => {
+        fetched = await fetch(`https://127.0.0.1:${closedPort}/`).then(
+          (r) => `status ${r.status}`,
+          (err: Error & { cause?: { code?: string } }) => `error ${err.cause?.code}`,
+        );
+      });
+      assert.equal(fetched, 'error ECONNREFUSED');
+      assert.equal(refused.trim().split('\n').length, 1, refused);
+      assert.match(refused, /^netdial: connect 127\.0\.0\.1:\d+ failed .*ECONNREFUSED/);
+    } finally {
+      await restore();
+      secure.closeAllConnections();
+      secure.close();
     }
   });
 });

@@ -3,7 +3,7 @@
  * variable, each turning its text into a setting (a Dialer option, the trace switch, the memory file).
  * Pure: an environment record in, settings out. A bad value is a TypeError (code
  * ERR_NETDIAL_INVALID_ENV) whose message starts with the variable's name, raised at start, never at the
- * first request. An empty value counts as unset (`NETDIAL_POLICY= node app.js`). An unknown `NETDIAL_*`
+ * first request. An empty value counts as unset (`NETDIAL_POLICY= node app.js` is no policy). An unknown `NETDIAL_*`
  * name one or two typos away from a known one is refused with a suggestion, as an unknown option is.
  */
 import { isAbsolute, resolve } from 'node:path';
@@ -20,6 +20,13 @@ export interface EnvironmentSettings {
   trace: boolean;
   /** NETDIAL_MEMORY_FILE, made absolute against the working directory at start. */
   memoryFile: string | undefined;
+  /** NETDIAL_ALLOW_UNIX_SOCKETS: under a policy, Unix-socket requests connect (`allowUnixSockets`). */
+  allowUnixSockets: boolean;
+  /**
+   * NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: with a policy and without undici, start anyway (global fetch and
+   * WebSocket then bypass the policy). Without it that combination fails at start.
+   */
+  allowUncoveredFetch: boolean;
 }
 
 /** Stable code of a bad environment value. */
@@ -58,6 +65,12 @@ const VARIABLES: Readonly<Record<string, ReadVariable>> = Object.freeze({
   NETDIAL_MEMORY_FILE: (value, into, cwd) => {
     into.memoryFile = isAbsolute(value) ? value : resolve(cwd, value);
   },
+  NETDIAL_ALLOW_UNIX_SOCKETS: (value, into) => {
+    into.allowUnixSockets = parseSwitch('NETDIAL_ALLOW_UNIX_SOCKETS', value);
+  },
+  NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH: (value, into) => {
+    into.allowUncoveredFetch = parseSwitch('NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH', value);
+  },
 });
 
 /** The names of the variables netdial/register reads. */
@@ -74,7 +87,13 @@ export function readEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
 ): EnvironmentSettings {
-  const settings: EnvironmentSettings = { dialer: {}, trace: false, memoryFile: undefined };
+  const settings: EnvironmentSettings = {
+    dialer: {},
+    trace: false,
+    memoryFile: undefined,
+    allowUnixSockets: false,
+    allowUncoveredFetch: false,
+  };
   for (const name of Object.keys(env)) {
     if (!name.startsWith('NETDIAL_') || KNOWN.has(name)) continue;
     const suggestion = suggestName(name, KNOWN);
@@ -94,7 +113,10 @@ function parseSwitch(variable: string, value: string): boolean {
   const v = value.toLowerCase();
   if (v === '1' || v === 'true' || v === 'yes' || v === 'on') return true;
   if (v === '0' || v === 'false' || v === 'no' || v === 'off') return false;
-  throw invalidEnv(variable, `expected 1 or 0, got ${JSON.stringify(value)}`);
+  throw invalidEnv(
+    variable,
+    `expected 1, true, yes or on (or 0, false, no, off), got ${JSON.stringify(value)}`,
+  );
 }
 
 /**

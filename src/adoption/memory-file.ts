@@ -10,21 +10,29 @@
  *   (least recently used DNS names and endpoints first) before it is written.
  * - Atomic: written to a temporary file next to it (mode 0600: it lists the hosts the process talked to)
  *   and renamed over it, so a reader never sees half a file and a crash leaves the old one.
- * - A file that is missing is an empty memory; one that is not a netdial memory (corrupt, truncated, from
- *   an incompatible version, too big) is ignored with a warning and replaced at exit.
+ * - A file that is missing (or empty) is an empty memory. One that is not a netdial memory netdial reads —
+ *   someone else's file (a package.json), corrupt, truncated, from another version, too big, unreadable —
+ *   is neither loaded nor ever overwritten: one warning at start says so, and nothing is saved.
+ * - A symlink is followed: the file read and replaced is its target (made absolute at start), written
+ *   atomically in the target's own directory, so the link stays a link. A link to a file not made yet is
+ *   followed to where it points (created at exit); a link loop or a target in a missing directory is
+ *   refused at start.
  * Several processes sharing one file: each starts from what the last one to exit saved.
  */
 import {
   closeSync,
+  lstatSync,
+  realpathSync,
   fsyncSync,
   openSync,
+  readlinkSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
 import { invalidEnv } from './environment.js';
 
@@ -33,10 +41,29 @@ export const MAX_MEMORY_FILE_BYTES = 1024 * 1024;
 
 /**
  * Checks at start that the memory file can be kept where NETDIAL_MEMORY_FILE says: its directory exists
- * and the path is not a directory. (Whether it is writable shows at exit, as a warning.)
+ * and the path is not a directory. Returns the file to use: `file`, or its target when it is a symlink.
+ * (Whether it is writable shows at exit, as a warning.)
  * @throws TypeError (code ERR_NETDIAL_INVALID_ENV) naming NETDIAL_MEMORY_FILE.
  */
-export function checkMemoryFilePath(file: string): void {
+export function checkMemoryFilePath(file: string): string {
+  let link: ReturnType<typeof lstatSync> | undefined;
+  try {
+    link = lstatSync(file);
+  } catch {
+    link = undefined; // missing: created at exit
+  }
+  if (link?.isSymbolicLink() === true) {
+    try {
+      file = realpathSync(file);
+    } catch (err) {
+      // A link to a file not made yet (the first run): its target, one level, made at exit.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return checkMemoryFilePath(linkTarget(file));
+      throw invalidEnv(
+        'NETDIAL_MEMORY_FILE',
+        `${file} is a symlink whose target cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+  }
   let dir: ReturnType<typeof statSync>;
   try {
     dir = statSync(dirname(file));
@@ -56,6 +83,12 @@ export function checkMemoryFilePath(file: string): void {
     stat = undefined; // missing: created at exit
   }
   if (stat?.isDirectory() === true) throw invalidEnv('NETDIAL_MEMORY_FILE', `${file} is a directory`);
+  return file;
+}
+
+/** Where symlink `link` points, absolute (one level). */
+function linkTarget(link: string): string {
+  return resolve(dirname(link), readlinkSync(link));
 }
 
 /** What loading found: a memory, or none (missing file) and, when the file was unusable, why. */
@@ -63,12 +96,14 @@ export interface LoadedMemory {
   memory: DialMemory | undefined;
   /** Set when the file existed but was ignored: the warning to show. */
   warning: string | undefined;
+  /** Whether the file may be written at exit: it is missing, empty, or a netdial memory read now. */
+  saveable: boolean;
 }
 
 /**
  * Reads the memory file. `nowMs` is the Dialer's clock (performance.now()), `wallClockMs` Date.now().
- * Never throws: a missing file gives no memory and no warning; an unreadable, oversized or malformed one
- * gives no memory and a warning naming the file and the reason.
+ * Never throws: a missing or empty file gives no memory and no warning (saveable); an unreadable,
+ * oversized or malformed one gives no memory, a warning naming the file and the reason, and not saveable.
  */
 export function loadMemoryFile(
   file: string,
@@ -78,7 +113,8 @@ export function loadMemoryFile(
 ): LoadedMemory {
   const ignored = (why: string): LoadedMemory => ({
     memory: undefined,
-    warning: `NETDIAL_MEMORY_FILE ${file} ignored: ${why}; starting with an empty memory`,
+    warning: `NETDIAL_MEMORY_FILE ${file} is not a netdial memory file (${why}): not loaded, and not saved at exit (it is left as it is); starting with an empty memory`,
+    saveable: false,
   });
   let text: string;
   try {
@@ -87,18 +123,20 @@ export function loadMemoryFile(
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { memory: undefined, warning: undefined };
+    if (code === 'ENOENT') return { memory: undefined, warning: undefined, saveable: true };
     return ignored(`it cannot be read (${code ?? (err as Error).message})`);
   }
   // The size may have changed between stat and read (another process saving): bound the text itself too.
   if (Buffer.byteLength(text) > maxBytes) return ignored(`more than the ${maxBytes}-byte bound`);
+  if (text.trim() === '') return { memory: undefined, warning: undefined, saveable: true };
   try {
     return {
       memory: DialMemory.fromJSON(JSON.parse(text) as MemoryJson, nowMs, wallClockMs),
       warning: undefined,
+      saveable: true,
     };
   } catch (err) {
-    return ignored(`not a netdial memory (${(err as Error).message})`);
+    return ignored((err as Error).message);
   }
 }
 

@@ -16,26 +16,103 @@
  * Everything is read and checked before anything is replaced: a bad value throws (naming the variable)
  * and leaves the process as it was.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as http from 'node:http';
+import { isAbsolute, resolve } from 'node:path';
 import httpModule from 'node:http';
 import httpsModule from 'node:https';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { subscribe } from '../diagnostics.js';
-import { Dialer, getDefaultDialer, replaceDefaultDialer } from '../dialer.js';
+import { Dialer, type DialerOptions, getDefaultDialer, replaceDefaultDialer } from '../dialer.js';
+import { parseProxyOption } from '../proxy/proxy-option.js';
+import { invalidOption, isDialError } from '../errors.js';
 import { Agent, HttpsAgent } from '../integrations/agent.js';
+import { REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import type * as UndiciIntegration from '../undici.js';
-import { readEnvironment } from './environment.js';
+import { type EnvironmentSettings, readEnvironment } from './environment.js';
 import {
   boundedMemoryText,
   checkMemoryFilePath,
   loadMemoryFile,
   writeFileAtomically,
 } from './memory-file.js';
-import { doneLine, errorLine } from './trace-line.js';
+import { doneLine, errorLine, tlsLine } from './trace-line.js';
 
 /** Undoes a `register()`: see {@link register}. */
 export type RestoreRegistration = () => Promise<void>;
+
+/**
+ * `register(options)`: the knobs of the NETDIAL_* variables, from code. An option given here wins over
+ * its variable; a variable whose option is absent (or `undefined`) is still read from the environment.
+ */
+export interface RegisterOptions {
+  /** As the Dialer's `policy` option (`'public'`, `{ deny, allow }`); NETDIAL_POLICY. */
+  policy?: DialerOptions['policy'] | undefined;
+  /** One stderr line per dial; NETDIAL_TRACE. */
+  trace?: boolean | undefined;
+  /** The memory file, absolute or relative to the working directory; NETDIAL_MEMORY_FILE. */
+  memoryFile?: string | undefined;
+  /** Under a policy, let Unix-socket requests connect; NETDIAL_ALLOW_UNIX_SOCKETS. */
+  allowUnixSockets?: boolean | undefined;
+  /** With a policy and without undici, start anyway (fetch then bypasses the policy); NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH. */
+  allowUncoveredFetch?: boolean | undefined;
+  /** As the `proxy` option: a proxy URL, `'env'` or `false`; NETDIAL_PROXY. */
+  proxy?: DialerOptions['proxy'];
+}
+
+/** Stable code of the refusal to start a policy that global fetch would bypass. */
+export const UNCOVERED_FETCH_CODE = 'ERR_NETDIAL_UNCOVERED_FETCH';
+
+/**
+ * The refusal to start with a policy while global fetch/WebSocket cannot be held to it (no undici).
+ * `fromCode`: the policy came from `register({ policy })`, so the message names the options.
+ */
+export function uncoveredFetchError(fromCode: boolean): Error & { code: string; variable: string } {
+  const [policy, allow] = fromCode
+    ? ['policy', 'allowUncoveredFetch: true']
+    : ['NETDIAL_POLICY', 'NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH=1'];
+  return Object.assign(
+    new Error(
+      `${policy}: global fetch and WebSocket would bypass the policy: they can only be covered with the undici package installed (npm install undici, ^6.21 or ^7); to start anyway with http/https covered and fetch not, set ${allow}`,
+    ),
+    { code: UNCOVERED_FETCH_CODE, variable: policy },
+  );
+}
+
+function checkBoolean(name: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw invalidOption(name, `invalid option ${name}: expected a boolean, got ${typeof value}`);
+}
+
+/** The environment's settings with what `options` say laid over them (validated; policy by the Dialer). */
+function applyOptions(
+  settings: EnvironmentSettings,
+  options: unknown,
+  cwd: string,
+): EnvironmentSettings & { policyFromCode: boolean } {
+  const bag = readOptionBag(options, REGISTER_OPTION_NAMES, 'options');
+  const out = { ...settings, dialer: { ...settings.dialer } };
+  if (bag.policy !== undefined) out.dialer.policy = bag.policy as DialerOptions['policy'];
+  if (bag.proxy !== undefined) {
+    parseProxyOption(bag.proxy); // checked before anything is replaced
+    out.dialer.proxy = bag.proxy === false ? undefined : (bag.proxy as DialerOptions['proxy']);
+  }
+  out.trace = checkBoolean('trace', bag.trace) ?? out.trace;
+  out.allowUnixSockets = checkBoolean('allowUnixSockets', bag.allowUnixSockets) ?? out.allowUnixSockets;
+  out.allowUncoveredFetch =
+    checkBoolean('allowUncoveredFetch', bag.allowUncoveredFetch) ?? out.allowUncoveredFetch;
+  const file = bag.memoryFile;
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file.trim() === '') {
+      throw invalidOption('memoryFile', 'invalid option memoryFile: expected a non-empty file path');
+    }
+    out.memoryFile = isAbsolute(file) ? file : resolve(cwd, file);
+  }
+  return { ...out, policyFromCode: bag.policy !== undefined };
+}
 
 /**
  * The modules' own objects (an ES namespace import is frozen): `globalAgent` is a setter on `http`
@@ -78,6 +155,74 @@ function optionsOf(agent: http.Agent): Record<string, unknown> {
     if (key !== 'path' && key !== 'dial' && key !== 'maxSocketAge') out[key] = value;
   }
   return out;
+}
+
+/** What the TLS trace line reads from a socket whose handshake runs: a tls.TLSSocket or netdial's DialSocket. */
+type SecuringSocket = Duplex & { getProtocol(): string | null | undefined };
+
+/**
+ * Makes the copied `timeout` of Node's global agent (Node 20: 5 s) work as it does in Node's own agent:
+ * the idle timeout of pooled sockets (http.Agent#keepSocketAlive sets it from `agent.options.timeout`),
+ * never a bound on connecting. Node's agent hands `options.timeout` to net.connect, where it only makes
+ * the socket emit 'timeout' (the connect goes on); a netdial agent would end the dial there. So the
+ * agent's own `timeout` is taken out of what reaches createConnection: the dial keeps the Dialer's
+ * timeout. (Node merges the agent's options over the request's, so that value is always the agent's.)
+ * With `onTls`, every TLS socket the agent makes is handed to it (NETDIAL_TRACE's TLS line).
+ */
+
+function idleTimeoutOnly(
+  agent: http.Agent,
+  onTls?: (socket: SecuringSocket, host: string, port: number) => void,
+): void {
+  const idleMs = (agent as { options?: { timeout?: unknown } }).options?.timeout;
+  const create = agent.createConnection.bind(agent) as (
+    options: http.ClientRequestArgs,
+    oncreate: (err: Error | null, stream: Duplex) => void,
+  ) => Duplex | null | undefined;
+  const own = (
+    options: http.ClientRequestArgs,
+    oncreate: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined => {
+    let opts = options;
+    if (idleMs !== undefined && options.timeout === idleMs) {
+      const { timeout: _idle, ...rest } = options;
+      opts = rest;
+    }
+    if (onTls === undefined) return create(opts, oncreate);
+    const host = String(options.host ?? options.hostname ?? 'localhost');
+    const port = Number(options.port);
+    const socket = create(opts, (err, stream) => {
+      if (err === null && stream instanceof tls.TLSSocket) onTls(stream, host, port);
+      oncreate(err, stream);
+    });
+    // netdial's HttpsAgent hands over a connecting socket at once: its TLS starts when its TCP connects.
+    if (
+      socket !== null &&
+      socket !== undefined &&
+      typeof (socket as SecuringSocket).getProtocol === 'function'
+    ) {
+      socket.once('connect', () => onTls(socket as SecuringSocket, host, port));
+    }
+    return socket;
+  };
+  Object.defineProperty(agent, 'createConnection', { value: own, configurable: true, writable: true });
+}
+
+/** NETDIAL_TRACE's line for an https.globalAgent request's TLS handshake, after its dial's TCP line. */
+function traceTls(socket: SecuringSocket, host: string, port: number): void {
+  const startMs = performance.now();
+  const onSecure = () => {
+    socket.off('error', onError);
+    writeStderr(
+      tlsLine({ host, port, durationMs: performance.now() - startMs, protocol: socket.getProtocol() }),
+    );
+  };
+  const onError = (err: Error) => {
+    socket.off('secureConnect', onSecure);
+    writeStderr(tlsLine({ host, port, durationMs: performance.now() - startMs, error: err }));
+  };
+  socket.once('secureConnect', onSecure);
+  socket.once('error', onError);
 }
 
 /**
@@ -123,11 +268,48 @@ function retire(agent: http.Agent): void {
   for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
 }
 
+/** What undici publishes on 'undici:client:connected' / 'undici:client:connectError'. */
+interface UndiciConnectMessage {
+  connectParams?: { protocol?: string; hostname?: string; port?: string | number };
+  socket?: unknown;
+  error?: (Error & { code?: unknown; cause?: unknown }) | undefined;
+}
+
+/**
+ * The TLS line of a global-fetch connection to an https origin: netdial's connector dials TCP (the
+ * dial's line), then undici's TLS runs; undici publishes the outcome. A failure that is the dial's own
+ * (a DialError, or undici's timeout error around one) already has its line, and an abort is no outcome.
+ * undici does not say when the handshake began: this line has no time.
+ */
+function undiciTlsLine(message: UndiciConnectMessage): string | undefined {
+  const params = message.connectParams;
+  if (params?.protocol !== 'https:') return undefined;
+  const host = String(params.hostname ?? '').replace(/^\[(.*)\]$/, '$1');
+  const port = Number(params.port) || 443;
+  const error = message.error;
+  if (error === undefined) {
+    const protocol = message.socket instanceof tls.TLSSocket ? message.socket.getProtocol() : undefined;
+    return tlsLine({ host, port, protocol });
+  }
+  if (isDialError(error) || isDialError(error.cause) || error.name === 'AbortError') return undefined;
+  return tlsLine({ host, port, error });
+}
+
 /** Subscribes the NETDIAL_TRACE writer; returns the unsubscribe. */
 function startTrace(): () => void {
+  const onUndici = (message: unknown) => {
+    const line = undiciTlsLine(message as UndiciConnectMessage);
+    if (line !== undefined) writeStderr(line);
+  };
+  const connected = diagnosticsChannel.channel('undici:client:connected');
+  const connectError = diagnosticsChannel.channel('undici:client:connectError');
+  connected.subscribe(onUndici);
+  connectError.subscribe(onUndici);
   const stops = [
     subscribe('netdial:dial:done', (event) => writeStderr(doneLine(event))),
     subscribe('netdial:dial:error', (event) => writeStderr(errorLine(event))),
+    () => connected.unsubscribe(onUndici),
+    () => connectError.unsubscribe(onUndici),
   ];
   return () => {
     for (const stop of stops) stop();
@@ -140,29 +322,42 @@ function startTrace(): () => void {
  * NETDIAL_MEMORY_FILE hooks. Returns `restore()`, which puts back each thing it replaced (the ones still
  * in place: something installed over netdial's since stays), saves the memory file, lets requests in
  * flight finish (their sockets then close), and resolves when netdial's dispatcher has finished its
- * requests. `import 'netdial/register'` calls it once.
+ * requests. `import 'netdial/register'` calls it once. `options` (see RegisterOptions) say from code
+ * what the variables say; an option given wins over its variable, the others are still read.
  * @throws TypeError (code ERR_NETDIAL_INVALID_ENV, message starting with the variable's name) for a bad
- *   NETDIAL_* value, before anything is replaced.
+ *   NETDIAL_* value, TypeError (ERR_NETDIAL_INVALID_OPTION) for a bad or unknown option, Error
+ *   (ERR_NETDIAL_UNCOVERED_FETCH) for a policy while undici is not installed (global fetch would bypass
+ *   it) unless allowed — all before anything is replaced.
  */
-export function register(): RestoreRegistration {
-  const settings = readEnvironment(process.env, process.cwd());
-  const file = settings.memoryFile;
+export function register(options?: RegisterOptions): RestoreRegistration {
+  const cwd = process.cwd();
+  const settings = applyOptions(readEnvironment(process.env, cwd), options, cwd);
+  const undici = loadUndiciIntegration();
+  if (undici === undefined && settings.dialer.policy !== undefined && !settings.allowUncoveredFetch) {
+    throw uncoveredFetchError(settings.policyFromCode);
+  }
+  let file = settings.memoryFile;
   let memory: Dialer['memory'];
   if (file !== undefined) {
-    checkMemoryFilePath(file);
+    file = checkMemoryFilePath(file);
     const loaded = loadMemoryFile(file, performance.now(), Date.now());
     if (loaded.warning !== undefined) {
       process.emitWarning(loaded.warning, { code: 'NETDIAL_MEMORY_FILE_IGNORED' });
     }
     memory = loaded.memory;
+    if (!loaded.saveable) file = undefined; // never saved over a file that is not netdial's
   }
   const dialer = new Dialer(memory === undefined ? settings.dialer : { ...settings.dialer, memory });
-  const undici = loadUndiciIntegration();
   // NETDIAL_PROXY goes to each integration too: under `env` they choose the variable by the request's
   // scheme (http_proxy for http:, https_proxy for https:), which the Dialer's plain TCP dial cannot see.
   const proxy = settings.dialer.proxy === undefined ? {} : { proxy: settings.dialer.proxy };
-  const httpAgent = new Agent({ ...optionsOf(globals.http.globalAgent), dial: { dialer, ...proxy } });
-  const httpsAgent = new HttpsAgent({ ...optionsOf(globals.https.globalAgent), dial: { dialer, ...proxy } });
+  const dial = settings.allowUnixSockets
+    ? { dialer, allowUnixSockets: true, ...proxy }
+    : { dialer, ...proxy };
+  const httpAgent = new Agent({ ...optionsOf(globals.http.globalAgent), dial });
+  const httpsAgent = new HttpsAgent({ ...optionsOf(globals.https.globalAgent), dial });
+  idleTimeoutOnly(httpAgent);
+  idleTimeoutOnly(httpsAgent, settings.trace ? traceTls : undefined);
 
   // Everything is checked: replace.
   const previousHttp = globals.http.globalAgent;
@@ -171,10 +366,12 @@ export function register(): RestoreRegistration {
   globals.http.globalAgent = httpAgent;
   globals.https.globalAgent = httpsAgent;
   syncBuiltinESMExports(); // `import { globalAgent } from 'node:http'` sees the new agents too
-  const dispatcher = undici?.installGlobalDispatcher({ dialer, ...proxy });
+  const dispatcher = undici?.installGlobalDispatcher(dial);
   if (undici === undefined) {
     process.emitWarning(
-      "netdial/register: global fetch and WebSocket keep Node's own connector: the undici package is not installed (npm install undici, ^6.21 or ^7)",
+      settings.dialer.policy === undefined
+        ? "netdial/register: global fetch and WebSocket keep Node's own connector: the undici package is not installed (npm install undici, ^6.21 or ^7)"
+        : "netdial/register: global fetch and WebSocket keep Node's own connector and are NOT held to the policy (allowed by NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH / allowUncoveredFetch): the undici package is not installed (npm install undici, ^6.21 or ^7)",
       { code: 'NETDIAL_UNDICI_MISSING' },
     );
   }

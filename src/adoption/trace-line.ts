@@ -6,6 +6,10 @@
  *   netdial: example.test:443 via 203.0.113.1 in 251.9 ms, 2 attempts: 2001:db8:3::1 cancelled after 250.3 ms, 203.0.113.1 connected in 0.4 ms
  *   netdial: example.test:443 via 203.0.113.1 in 0.6 ms, 1 attempt: 203.0.113.1 connected in 0.4 ms; remembered: 2001:db8:3::1 demoted
  *   netdial: connect example.test:443 failed after 2 attempts in 2.1 ms: 203.0.113.129 ECONNREFUSED; …
+ *   netdial: example.test:443 TLS failed ERR_TLS_CERT_ALTNAME_INVALID after 3.1 ms: Hostname/IP does not match … (the request fails; …)
+ *
+ * A dial's line is about its connection: for https.globalAgent and global fetch (TLS after the dial) the TCP connection,
+ * and a TLS line follows with the handshake's outcome (tlsLine).
  */
 import type { DialDoneEvent, DialErrorEvent } from '../diagnostics.js';
 import type { AttemptReport, DialReport } from '../report.js';
@@ -59,4 +63,33 @@ export function errorLine(event: DialErrorEvent): string {
   if (event.error.name === 'DialError') return `netdial: ${message}`;
   const code = event.code === undefined ? '' : ` (${event.code})`;
   return `netdial: ${hostPort(event.host, event.port)} ${event.error.name}${code} after ${ms(event.durationMs)}: ${message}`;
+}
+
+/** What an https.globalAgent request's TLS handshake came to (the agent runs it after the TCP dial). */
+export interface TlsOutcome {
+  host: string;
+  port: number;
+  /** How long the handshake took, when known (global fetch's undici does not say). */
+  durationMs?: number | undefined;
+  /** The negotiated protocol, when it succeeded. */
+  protocol?: string | null | undefined;
+  /** Why it failed (a certificate check, a reset…): the request fails with it. */
+  error?: (Error & { code?: unknown }) | undefined;
+}
+
+/**
+ * The line after a dial's (TCP) line when the TLS handshake of an https.globalAgent or global fetch
+ * request ends (both run TLS after netdial's TCP dial): the dial's
+ * line says the TCP connection, this one whether the request's TLS succeeded — so a failed certificate
+ * check never reads as a success.
+ */
+export function tlsLine(outcome: TlsOutcome): string {
+  const head = `netdial: ${hostPort(outcome.host, outcome.port)} TLS`;
+  const took = (word: string) => (outcome.durationMs === undefined ? '' : `${word}${ms(outcome.durationMs)}`);
+  if (outcome.error === undefined) {
+    return `${head} ${outcome.protocol ?? 'handshake'} done${took(' in ')}`;
+  }
+  const code = typeof outcome.error.code === 'string' ? ` ${outcome.error.code}` : '';
+  const message = outcome.error.message.split('\n', 1)[0] ?? '';
+  return `${head} failed${code}${took(' after ')}: ${message} (the request fails; the TCP connection above is closed)`;
 }

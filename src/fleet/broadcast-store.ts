@@ -6,14 +6,23 @@
  * - `{ type: 'observations', batch }`: a Dialer memory's coalesced observations;
  * - `{ type: 'hello', nonce }`: a newcomer asks for the current state;
  * - `{ type: 'state', nonce, batch }`: a peer's answer (its newest observation per endpoint, bounded).
- * Each store keeps the newest valid observation per endpoint it has seen (at most 4096), to answer
+ * Each store keeps the newest valid observation per endpoint — and per (name, family) for DNS answers
+ * (`shareDns`), dropped once expired — it has seen (at most 4096 in all), to answer
  * newcomers; what other threads post is validated before it is kept, and passed on to netdial as untrusted
  * input, which validates it again. The channel is unref'd: it never keeps a thread alive; `close()` ends it.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { type EndpointObservation, mergeObservation, parseObservation } from '../memory/fleet-observation.js';
+import {
+  type DnsObservation,
+  dnsObservationKey,
+  isDnsItem,
+  mergeDnsObservation,
+  parseDnsObservation,
+  remainingTtlMs,
+} from '../memory/dns-observation.js';
 import { STORE_CLOSED } from './fleet-sync.js';
-import type { MemoryStore } from '../memory/memory-store.js';
+import type { FleetObservation, MemoryStore } from '../memory/memory-store.js';
 import { inputError } from '../errors.js';
 
 /** Most observations a store keeps to answer newcomers. */
@@ -28,6 +37,7 @@ export class BroadcastMemoryStore implements MemoryStore {
   readonly #channel: BroadcastChannel;
   readonly #listeners = new Set<Listener>();
   readonly #state = new Map<string, EndpointObservation>();
+  readonly #dnsState = new Map<string, DnsObservation>();
   readonly #loads = new Map<string, (batch: unknown) => void>();
   #closed = false;
 
@@ -49,7 +59,7 @@ export class BroadcastMemoryStore implements MemoryStore {
     };
   }
 
-  publish(observations: readonly EndpointObservation[]): void {
+  publish(observations: readonly FleetObservation[]): void {
     if (this.#closed) {
       throw Object.assign(new Error(`BroadcastMemoryStore ${this.name} is closed`), { code: STORE_CLOSED });
     }
@@ -97,13 +107,27 @@ export class BroadcastMemoryStore implements MemoryStore {
   #keep(batch: readonly unknown[]): void {
     const nowWallMs = Date.now();
     for (const item of batch) {
+      if (isDnsItem(item)) {
+        const d = parseDnsObservation(item, nowWallMs);
+        if (d === undefined || !mergeDnsObservation(this.#dnsState, d)) continue;
+        const key = dnsObservationKey(d);
+        this.#dnsState.delete(key);
+        this.#dnsState.set(key, d);
+        while (this.#state.size + this.#dnsState.size > MAX_STATE) {
+          this.#dnsState.delete(this.#dnsState.keys().next().value as string);
+        }
+        continue;
+      }
       const o = parseObservation(item, nowWallMs);
       if (o === undefined) continue;
       if (mergeObservation(this.#state, o)) {
         // Most recently updated last: the oldest goes first when the state is full.
         this.#state.delete(`${o.port} ${o.address}`);
         this.#state.set(`${o.port} ${o.address}`, o);
-        if (this.#state.size > MAX_STATE) this.#state.delete(this.#state.keys().next().value as string);
+        if (this.#state.size + this.#dnsState.size > MAX_STATE) {
+          if (this.#dnsState.size > 0) this.#dnsState.delete(this.#dnsState.keys().next().value as string);
+          else this.#state.delete(this.#state.keys().next().value as string);
+        }
       }
     }
   }
@@ -113,8 +137,14 @@ export class BroadcastMemoryStore implements MemoryStore {
     const message = typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
     const type = message.type;
     if (type === 'hello') {
-      if (typeof message.nonce === 'string' && this.#state.size > 0) {
-        this.#channel.postMessage({ type: 'state', nonce: message.nonce, batch: [...this.#state.values()] });
+      if (typeof message.nonce === 'string') {
+        const nowWallMs = Date.now();
+        for (const [key, d] of this.#dnsState)
+          if (!(remainingTtlMs(d, nowWallMs) > 0)) this.#dnsState.delete(key);
+        if (this.#state.size + this.#dnsState.size > 0) {
+          const batch = [...this.#state.values(), ...this.#dnsState.values()];
+          this.#channel.postMessage({ type: 'state', nonce: message.nonce, batch });
+        }
       }
       return;
     }

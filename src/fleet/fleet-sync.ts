@@ -16,6 +16,13 @@
  *   the newest one known of its endpoint, so a peer whose clock runs a little ahead (at most 60 s, see
  *   OBSERVATION_LIMITS) cannot make a later local outcome look older than the peer's.
  *
+ * - DNS answers (only with `shareDns`, i.e. when a DnsCache is passed): each positive answer the cache
+ *   stores with a TTL becomes a DNS observation (dns-observation.ts: name, family, addresses, expiry on
+ *   the observer's wall clock) that travels in the same coalesced, bounded batches, one per (name, family)
+ *   per window; a peer's newer one is adopted into the cache with what is left of its TTL
+ *   (`DnsCache.adoptPeer`: never extended, never over a fresher local answer, not echoed back). Without
+ *   `shareDns` no name leaves the process and DNS observations received are ignored.
+ *
  * Nothing here ever throws into a dial or rejects a dial: store trouble is reported on the
  * `netdial:memory:*` diagnostics channels and counted in {@link FleetSync.stats}.
  */
@@ -23,12 +30,29 @@ import { publish } from '../diagnostics.js';
 import type { EndpointHistory, EndpointObserver } from '../memory/endpoint-history.js';
 import {
   type EndpointObservation,
+  OBSERVATION_LIMITS,
   isNewer,
   observationKey,
   parseObservation,
   verdictOf,
 } from '../memory/fleet-observation.js';
-import type { MemoryStore } from '../memory/memory-store.js';
+import type { FleetObservation, MemoryStore } from '../memory/memory-store.js';
+import type { DnsCache, DnsRecordType } from '../memory/dns-cache.js';
+import {
+  type DnsObservation,
+  dnsObservationKey,
+  isDnsItem,
+  isNewerDns,
+  normaliseDnsName,
+  parseDnsObservation,
+  remainingTtlMs,
+} from '../memory/dns-observation.js';
+
+export type { FleetObservation } from '../memory/memory-store.js';
+
+function keyOf(o: FleetObservation): string {
+  return 'kind' in o ? dnsObservationKey(o) : observationKey(o);
+}
 
 /** Tuning of a {@link FleetSync}; the defaults are the documented behaviour. */
 export interface FleetSyncSettings {
@@ -83,8 +107,11 @@ export class FleetSync {
   #sequence = 0;
   /** Newest observation known per endpoint (local or a peer's); LRU-bounded like the history. */
   readonly #known = new Map<string, EndpointObservation>();
-  /** Waiting to be published, one per endpoint, oldest first. */
-  #queue = new Map<string, EndpointObservation>();
+  /** With `shareDns`: the cache whose answers are shared, and the newest observation per (name, family). */
+  readonly #dns: DnsCache | undefined;
+  readonly #knownDns = new Map<string, DnsObservation>();
+  /** Waiting to be published, one per endpoint or (name, family), oldest first. */
+  #queue = new Map<string, FleetObservation>();
   #timer: NodeJS.Timeout | undefined;
   #inFlight = false;
   #closed = false;
@@ -99,11 +126,19 @@ export class FleetSync {
     errors: 0,
   };
 
-  constructor(store: MemoryStore, history: EndpointHistory, settings: Partial<FleetSyncSettings> = {}) {
+  /** `dns`: the DnsCache whose answers are shared too (`shareDns`); undefined shares endpoints only. */
+  constructor(
+    store: MemoryStore,
+    history: EndpointHistory,
+    settings: Partial<FleetSyncSettings> = {},
+    dns?: DnsCache,
+  ) {
     this.#store = store;
     this.#history = history;
+    this.#dns = dns;
     this.#settings = { ...FLEET_SYNC_DEFAULTS, ...settings };
     history.setObserver(this.#onLocal);
+    dns?.setObserver(this.#onLocalDns);
     this.#unsubscribe = store.subscribe(
       (batch) => this.#receive(batch, 'receive'),
       (error) => this.#error('store', error),
@@ -119,6 +154,19 @@ export class FleetSync {
     return this.#warming;
   }
 
+  /**
+   * What a dial waits on while the load is pending: `warming`, holding the event loop while it waits.
+   * The load's own timers and the store's channel are unref'd so an idle Dialer never keeps a process
+   * alive; a dial in progress must (as its socket would), or a script whose only work is its first dial
+   * exits before the dial starts.
+   */
+  waitForWarmup(): Promise<void> | undefined {
+    const warming = this.#warming;
+    if (warming === undefined) return undefined;
+    const hold = setTimeout(() => {}, this.#settings.warmupMs + 1000);
+    return warming.then(() => clearTimeout(hold));
+  }
+
   /** Stops sharing: unsubscribes, drops the queue, detaches from the history. Local memory carries on. */
   close(): void {
     if (this.#closed) return;
@@ -127,6 +175,7 @@ export class FleetSync {
     this.#timer = undefined;
     this.#queue.clear();
     this.#history.setObserver(undefined);
+    this.#dns?.setObserver(undefined);
     try {
       this.#unsubscribe();
     } catch (error) {
@@ -139,7 +188,8 @@ export class FleetSync {
     const { warmupMs } = this.#settings;
     let answer: Promise<unknown>;
     try {
-      answer = Promise.resolve(load(this.#history.options.maxEndpoints));
+      const dnsLimit = this.#dns === undefined ? 0 : 2 * this.#dns.options.maxNames;
+      answer = Promise.resolve(load(this.#history.options.maxEndpoints + dnsLimit));
     } catch (error) {
       answer = Promise.reject(error);
     }
@@ -186,11 +236,52 @@ export class FleetSync {
             backoffMs: failure.backoffMs,
           };
     this.#remember(key, o);
+    this.#enqueue(key, o);
+  };
+
+  /** The DNS cache's observer (`shareDns`): one positive answer becomes a DNS observation queued for publishing. */
+  readonly #onLocalDns = (
+    name: string,
+    type: DnsRecordType,
+    addresses: readonly string[],
+    ttlSeconds: number,
+  ) => {
+    if (this.#closed) return;
+    const shared = normaliseDnsName(name);
+    // Not a plain host name, or a zoned address: stays here (a peer would reject it anyway).
+    if (shared === undefined || addresses.some((a) => a.includes('%'))) return;
+    const family = type === 'AAAA' ? 6 : 4;
+    const key = dnsObservationKey({ name: shared, family });
+    const held = this.#knownDns.get(key);
+    let wallClockMs = Date.now();
+    if (held !== undefined && held.wallClockMs >= wallClockMs) wallClockMs = held.wallClockMs + 1;
+    const o: DnsObservation = {
+      kind: 'dns',
+      name: shared,
+      family,
+      addresses: [...addresses],
+      ttlSeconds,
+      wallClockMs,
+      expiresAtMs: wallClockMs + ttlSeconds * 1000,
+      id: `${this.#origin}.${++this.#sequence}`,
+    };
+    this.#rememberDns(key, o);
+    this.#enqueue(key, o);
+  };
+
+  #enqueue(key: string, o: FleetObservation): void {
     this.#queue.delete(key);
     this.#queue.set(key, o);
     this.#trimQueue();
     this.#schedule(this.#settings.coalesceMs);
-  };
+  }
+
+  #rememberDns(key: string, o: DnsObservation): void {
+    this.#knownDns.delete(key);
+    this.#knownDns.set(key, o);
+    const max = 2 * (this.#dns?.options.maxNames ?? 0);
+    while (this.#knownDns.size > max) this.#knownDns.delete(this.#knownDns.keys().next().value as string);
+  }
 
   #remember(key: string, o: EndpointObservation): void {
     this.#known.delete(key);
@@ -256,9 +347,9 @@ export class FleetSync {
           return;
         }
         // Put back what was not superseded while the publish was out, ahead of the newer entries.
-        const queue = new Map<string, EndpointObservation>();
+        const queue = new Map<string, FleetObservation>();
         for (const o of batch) {
-          const key = observationKey(o);
+          const key = keyOf(o);
           if (!this.#queue.has(key)) queue.set(key, o);
         }
         for (const [key, o] of this.#queue) queue.set(key, o);
@@ -285,6 +376,17 @@ export class FleetSync {
     let rejected = Math.max(0, batch.length - maxBatch);
     const n = Math.min(batch.length, maxBatch);
     for (let i = 0; i < n; i++) {
+      if (isDnsItem(batch[i])) {
+        // Without shareDns a peer's DNS answer is not for this memory: skipped, neither parsed nor kept.
+        if (this.#dns === undefined) continue;
+        const d = this.#receiveDns(batch[i], nowWallMs, nowMs);
+        if (d === 'rejected') rejected++;
+        else {
+          valid++;
+          if (d === 'adopted') adopted++;
+        }
+        continue;
+      }
       const o = parseObservation(batch[i], nowWallMs);
       if (o === undefined) {
         rejected++;
@@ -313,6 +415,37 @@ export class FleetSync {
       durationMs,
       late,
     }));
+  }
+
+  /** One DNS item of a batch (shareDns on): validated against the cache's bounds, adopted when newer. */
+  #receiveDns(item: unknown, nowWallMs: number, nowMs: number): 'rejected' | 'known' | 'adopted' {
+    const cache = this.#dns as DnsCache;
+    const o = parseDnsObservation(item, nowWallMs, {
+      maxTtlSeconds: cache.options.maxTtlSeconds,
+      maxAddresses: cache.options.maxAddressesPerName,
+      maxFutureMs: OBSERVATION_LIMITS.maxFutureMs,
+    });
+    if (o === undefined) return 'rejected';
+    const key = dnsObservationKey(o);
+    const held = this.#knownDns.get(key);
+    if (held !== undefined && !isNewerDns(o, held)) return 'known';
+    this.#rememberDns(key, o);
+    // Never publish back: the observation is the peer's, already in the store.
+    this.#queue.delete(key);
+    const type = o.family === 6 ? 'AAAA' : 'A';
+    try {
+      const taken = cache.adoptPeer(
+        o.name,
+        type,
+        o.addresses,
+        remainingTtlMs(o, nowWallMs),
+        o.ttlSeconds,
+        nowMs,
+      );
+      return taken ? 'adopted' : 'known';
+    } catch {
+      return 'rejected'; // validated above; a cache refusing it anyway is not a reason to throw into a store
+    }
   }
 
   #error(operation: 'publish' | 'load' | 'receive' | 'store', error: unknown): void {

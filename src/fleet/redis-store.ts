@@ -7,7 +7,9 @@
  * - State for newcomers: each observation is also kept under `<prefix>ep:<port> <address>` with an expiry
  *   (a failure: its remaining backoff; a success: 10 minutes), written by a small Lua script only when it
  *   is newer (wallClockMs, id) than what the key holds, so the keys converge on the same merge rule as the
- *   processes. `load` SCANs `<prefix>ep:*` (bounded) and MGETs them.
+ *   processes. A DNS answer (`shareDns`) is kept under `<prefix>dns:<family> <name>`, expiring with its
+ *   remaining TTL (so Redis never serves it longer than its server allowed). `load` SCANs `<prefix>ep:*`
+ *   and `<prefix>dns:*` (each bounded by `limit`) and MGETs them.
  * - Never in a dial's way: `publish` rejects at once unless the client is connected ('ready'), so nothing
  *   piles up in ioredis's offline queue; netdial keeps its own bounded queue and retries.
  * - Untrusted input: messages and key values are parsed here (JSON, size-bounded) and validated by netdial.
@@ -16,8 +18,8 @@
  * its types name only the methods used ({@link RedisClientLike}), which an ioredis `Redis` instance has.
  */
 import { STORE_CLOSED } from './fleet-sync.js';
-import type { EndpointObservation } from '../memory/fleet-observation.js';
-import type { MemoryStore } from '../memory/memory-store.js';
+import { remainingTtlMs } from '../memory/dns-observation.js';
+import type { FleetObservation, MemoryStore } from '../memory/memory-store.js';
 import { inputError } from '../errors.js';
 
 /** What RedisMemoryStore uses of an ioredis client (an ioredis `Redis` instance fits). */
@@ -97,12 +99,14 @@ export class RedisMemoryStore implements MemoryStore {
     this.#channel = `${prefix}observations`;
   }
 
-  /** The key an endpoint's observation is kept under. */
-  keyOf(o: { address: string; port: number }): string {
-    return `${this.prefix}ep:${o.port} ${o.address}`;
+  /** The key an endpoint's observation, or a DNS answer (`shareDns`), is kept under. */
+  keyOf(o: { address: string; port: number } | { name: string; family: 4 | 6 }): string {
+    return 'name' in o
+      ? `${this.prefix}dns:${o.family} ${o.name}`
+      : `${this.prefix}ep:${o.port} ${o.address}`;
   }
 
-  async publish(observations: readonly EndpointObservation[]): Promise<void> {
+  async publish(observations: readonly FleetObservation[]): Promise<void> {
     if (this.#closed) {
       throw Object.assign(new Error('RedisMemoryStore is closed'), { code: STORE_CLOSED });
     }
@@ -115,9 +119,11 @@ export class RedisMemoryStore implements MemoryStore {
     const writes: Promise<unknown>[] = [];
     for (const o of observations) {
       const ttlMs =
-        o.outcome === 'success'
-          ? SUCCESS_TTL_MS
-          : Math.ceil((o.backoffMs ?? 0) - Math.max(0, nowWallMs - o.wallClockMs));
+        'kind' in o
+          ? Math.floor(remainingTtlMs(o, nowWallMs)) // never longer than the answer has left
+          : o.outcome === 'success'
+            ? SUCCESS_TTL_MS
+            : Math.ceil((o.backoffMs ?? 0) - Math.max(0, nowWallMs - o.wallClockMs));
       if (!(ttlMs > 0)) continue; // a failure whose backoff is over: nothing for newcomers
       writes.push(
         this.#client.call(
@@ -148,10 +154,24 @@ export class RedisMemoryStore implements MemoryStore {
   /** The shared state: up to `limit` observations kept under the prefix (parsed, not yet validated). */
   async load(limit: number): Promise<unknown> {
     if (this.#closed) return [];
-    const pattern = `${escapeGlob(this.prefix)}ep:*`;
+    const keys = [...(await this.#scan('ep:*', limit)), ...(await this.#scan('dns:*', limit))];
+    const out: unknown[] = [];
+    for (let i = 0; i < keys.length; i += SCAN_COUNT) {
+      const values = (await this.#client.call('MGET', ...keys.slice(i, i + SCAN_COUNT))) as unknown;
+      if (!Array.isArray(values)) continue;
+      for (const v of values) {
+        const parsed = parseMessage(v);
+        if (parsed !== undefined) out.push(parsed);
+      }
+    }
+    return out;
+  }
+
+  /** Keys under the prefix matching `suffix`: at most `limit` and 10 000 SCAN rounds, whatever the keyspace holds. */
+  async #scan(suffix: string, limit: number): Promise<string[]> {
+    const pattern = `${escapeGlob(this.prefix)}${suffix}`;
     const keys: string[] = [];
     let cursor = '0';
-    // Bounded: at most `limit` keys and 10 000 SCAN rounds, whatever the keyspace holds.
     for (let round = 0; round < 10_000 && keys.length < limit; round++) {
       const reply = (await this.#client.call(
         'SCAN',
@@ -166,16 +186,7 @@ export class RedisMemoryStore implements MemoryStore {
       for (const k of reply[1] as unknown[]) if (typeof k === 'string' && keys.length < limit) keys.push(k);
       if (cursor === '0') break;
     }
-    const out: unknown[] = [];
-    for (let i = 0; i < keys.length; i += SCAN_COUNT) {
-      const values = (await this.#client.call('MGET', ...keys.slice(i, i + SCAN_COUNT))) as unknown;
-      if (!Array.isArray(values)) continue;
-      for (const v of values) {
-        const parsed = parseMessage(v);
-        if (parsed !== undefined) out.push(parsed);
-      }
-    }
-    return out;
+    return keys;
   }
 
   /** Ends the subscription connection (the caller's client stays open); publishing then fails for good. */

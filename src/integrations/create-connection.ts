@@ -223,7 +223,7 @@ function unixDenied(path: string): DialError {
     host: path,
     port: 0,
     code: POLICY_DENIED_CODE,
-    message: `connect ${path} refused by the address policy: a Unix socket is not an IP address (set allowUnixSockets: true to allow Unix sockets)`,
+    message: `connect ${path} refused by the address policy: a Unix socket is not an IP address (to allow Unix sockets: the allowUnixSockets: true option, or NETDIAL_ALLOW_UNIX_SOCKETS=1 under netdial/register)`,
     attempts: [],
     elapsedMs: 0,
   });

@@ -84,10 +84,12 @@ export function nodeDialError(err: unknown): unknown {
     Object.assign(fields, { syscall: 'getaddrinfo', hostname: err.host });
   } else {
     const address = attempt?.address ?? err.host;
-    const port = attempt?.port ?? err.port;
+    // A Unix socket (refused by a policy before any attempt) has a path and no port.
+    const unix = attempt === undefined && err.port === 0 && err.host.includes('/');
+    const port = unix ? undefined : (attempt?.port ?? err.port);
     // A refusal by the address policy is not Node's; its own message says which rule. (Node writes an
     // IPv6 address without brackets here: "connect ECONNREFUSED ::1:80".)
-    message = attempt?.phase === 'policy' ? err.message : `connect ${code} ${address}:${port}`;
+    message = attempt?.phase === 'policy' || unix ? err.message : `connect ${code} ${address}:${port}`;
     Object.assign(fields, { syscall: 'connect', address, port });
   }
   const out = new Error(message, { cause: err }) as NodeDialError;

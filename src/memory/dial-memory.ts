@@ -37,6 +37,14 @@ export interface MemoryOptions {
    * (`RedisMemoryStore` from 'netdial/redis'), or your own {@link MemoryStore}. Exploration stays local.
    */
   store?: MemoryStore | undefined;
+  /**
+   * With `store`: share DNS answers too — each A/AAAA answer this memory caches travels with its
+   * remaining TTL, and peers' answers are cached here with theirs (never longer, never over a fresher
+   * answer of this memory's own), so a name one worker resolved costs the others no DNS query. Default
+   * false: a host name can be private information (which services a process talks to), and all peers
+   * must share one DNS view (same servers, same split horizon) for their answers to be valid here.
+   */
+  shareDns?: boolean | undefined;
 }
 
 export interface MemoryJson {
@@ -97,7 +105,23 @@ export class DialMemory {
         );
       }
     }
-    this.fleet = store === undefined ? undefined : new FleetSync(store, this.endpoints);
+    const shareDns = options.shareDns ?? false;
+    if (typeof shareDns !== 'boolean') {
+      throw inputError(
+        'ERR_NETDIAL_INVALID_OPTION',
+        `invalid option memory.shareDns: expected a boolean, got ${String(shareDns)}`,
+      );
+    }
+    if (shareDns && store === undefined) {
+      throw inputError(
+        'ERR_NETDIAL_INVALID_OPTION',
+        'invalid option memory.shareDns: sharing DNS answers needs memory.store (a MemoryStore)',
+      );
+    }
+    this.fleet =
+      store === undefined
+        ? undefined
+        : new FleetSync(store, this.endpoints, {}, shareDns ? this.dns : undefined);
   }
 
   /** Stops sharing with the store (unsubscribes, drops unsent observations); the memory itself carries on. */

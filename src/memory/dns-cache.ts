@@ -191,6 +191,18 @@ export interface DnsCacheJsonEntry {
 const NONE = Number.NEGATIVE_INFINITY;
 
 /**
+ * Told of each positive answer {@link DnsCache.setPositive} stores with a TTL above 0 (after clamping):
+ * the name as keyed (ASCII lower case), the type, the addresses kept and that TTL, seconds. Not told of
+ * answers adopted from peers ({@link DnsCache.adoptPeer}): no echo.
+ */
+export type DnsAnswerObserver = (
+  name: string,
+  type: DnsRecordType,
+  addresses: readonly string[],
+  ttlSeconds: number,
+) => void;
+
+/**
  * Everything held for one (name, type). Kept compact on purpose (the target is well under 1 KiB per name):
  * addresses as one frozen array of strings and one expiry shared by the positive and the negative fact, which
  * exclude each other.
@@ -226,6 +238,7 @@ export class DnsCache {
   readonly #names = new Map<string, NameEntry>();
   /** The key #touch last moved to the newest end (see there). */
   #newestKey: string | undefined;
+  #observer: DnsAnswerObserver | undefined;
 
   /** @throws TypeError with code 'ERR_NETDIAL_INVALID_OPTION' naming the first invalid option. */
   constructor(options?: DnsCacheOptions) {
@@ -283,6 +296,67 @@ export class DnsCache {
     const entry = this.#write(key, type, slot);
     this.#dropOtherNxdomain(entry, type);
     this.#settleEntry(key, entry, nowMs);
+    if (this.#observer !== undefined && ttlSeconds > 0) this.#observer(key, type, addresses, ttlSeconds);
+  }
+
+  /**
+   * Sets the one function told of every positive answer stored from now on by {@link setPositive} (not by
+   * {@link adoptPeer}); undefined removes it. Fleet memory with `shareDns` (src/fleet/fleet-sync.ts)
+   * publishes through it.
+   */
+  setObserver(observer: DnsAnswerObserver | undefined): void {
+    this.#observer = observer;
+  }
+
+  /**
+   * Adopts a peer's positive answer for (name, type) — another thread's or process's, through a
+   * MemoryStore — fresh for `remainingMs` from `nowMs`: what was left of the peer's TTL, never extended
+   * (capped at `maxTtlSeconds`; the `minTtlSeconds` floor is not applied: it would lengthen the answer's
+   * life beyond what its server allowed). `ttlSeconds` is the TTL the peer stored it with (> 0: the answer
+   * qualifies for optimistic reuse once stale, as a local one would). The observer is not told (no echo).
+   *
+   * A fresher local fact wins: when fresh addresses or an unexpired negative answer are held for (name,
+   * type) that outlive the peer's answer, nothing changes. Returns whether the answer was adopted.
+   *
+   * @throws TypeError ('ERR_NETDIAL_INVALID_ARGUMENT') for a bad name, type, empty or wrong-family
+   *   addresses, or non-positive durations (callers validate peers' input first: fleet/dns-observation.ts).
+   */
+  adoptPeer(
+    name: string,
+    type: DnsRecordType,
+    addresses: readonly string[],
+    remainingMs: number,
+    ttlSeconds: number,
+    nowMs: number,
+  ): boolean {
+    const key = checkName(name);
+    checkType(type);
+    checkNow(nowMs);
+    const isFamily = type === 'A' ? isIPv4 : isIPv6;
+    if (!Array.isArray(addresses) || addresses.length === 0 || !addresses.every((a) => isFamily(a))) {
+      throw invalidArgument(`\`addresses\` must be a non-empty array of ${type} addresses`);
+    }
+    if (typeof remainingMs !== 'number' || !(remainingMs > 0) || !Number.isFinite(remainingMs)) {
+      throw invalidArgument(`\`remainingMs\` must be a finite number > 0, got ${String(remainingMs)}`);
+    }
+    if (typeof ttlSeconds !== 'number' || !(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
+      throw invalidArgument(`\`ttlSeconds\` must be a finite number > 0, got ${String(ttlSeconds)}`);
+    }
+    const expiresAtMs = nowMs + Math.min(remainingMs, this.options.maxTtlSeconds * 1000);
+    const entry = this.#names.get(key);
+    if (entry !== undefined && this.#settleEntry(key, entry, nowMs)) {
+      const held = slotOf(entry, type);
+      const heldFresh = held !== undefined && (held.records !== undefined || held.negative !== undefined);
+      if (heldFresh && held.expiresAtMs > nowMs && held.expiresAtMs >= expiresAtMs) return false;
+    }
+    const slot = new Slot();
+    slot.records = Object.freeze([...new Set(addresses)].slice(0, this.options.maxAddressesPerName));
+    slot.expiresAtMs = expiresAtMs;
+    slot.ttlSeconds = Math.min(ttlSeconds, this.options.maxTtlSeconds);
+    const written = this.#write(key, type, slot);
+    this.#dropOtherNxdomain(written, type);
+    this.#settleEntry(key, written, nowMs);
+    return true;
   }
 
   /**

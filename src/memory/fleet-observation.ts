@@ -9,8 +9,9 @@
  * join-semilattice: commutative, associative and idempotent (test/fleet-merge.test.ts checks these with
  * fast-check). Replicas that have seen the same observations, in any order, any number of times, agree.
  *
- * Only endpoints are shared, never host names, request data or local state such as exploration (which
- * stays per process and random, so a fleet does not retry a recovered server in lockstep).
+ * Only endpoints are shared here, never request data or local state such as exploration (which stays per
+ * process and random, so a fleet does not retry a recovered server in lockstep). Host names travel only
+ * as DNS answers, and only with `memory.shareDns` (dns-observation.ts).
  *
  * Observations arrive from a store, which is input, not trusted code: {@link parseObservation} accepts
  * only well-formed, plausible ones (an IP literal without a zone, a port, a bounded code, a time not

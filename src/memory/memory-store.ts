@@ -13,18 +13,26 @@
  *   observation and ignores what is malformed, so a store may pass on raw decoded messages.
  * - A store may deliver a Dialer's own observations back to it (harmless: merging is idempotent).
  * - Nothing identifying a request travels: an observation names an endpoint (IP address, port), an outcome,
- *   a wall-clock time and a random id.
+ *   a wall-clock time and a random id. Only with `memory: { store, shareDns: true }` do DNS answers travel
+ *   too ({@link DnsObservation}: a host name, its addresses, their expiry): names can be private, so that
+ *   is off by default. A store keeps them for newcomers like endpoint observations (Redis: under
+ *   `<prefix>dns:`, expiring with the answer's remaining TTL).
  */
+import type { DnsObservation } from './dns-observation.js';
 import type { EndpointObservation } from './fleet-observation.js';
 
+export type { DnsObservation } from './dns-observation.js';
 export type { EndpointObservation } from './fleet-observation.js';
+
+/** What travels in a batch: an endpoint observation, or (with `shareDns`) a DNS answer (`kind: 'dns'`). */
+export type FleetObservation = EndpointObservation | DnsObservation;
 
 export interface MemoryStore {
   /**
    * Sends `observations` (newest per endpoint, oldest first) to every peer, and keeps them for newcomers'
    * `load` if the store has state. May return a promise; reject (or throw) when they could not be sent.
    */
-  publish(observations: readonly EndpointObservation[]): void | Promise<void>;
+  publish(observations: readonly FleetObservation[]): void | Promise<void>;
   /**
    * Calls `onMessage` with each batch peers publish (an array of observations, as decoded: unvalidated),
    * and `onError`, if given, with the store's own trouble (a lost connection…), for diagnostics. Returns a

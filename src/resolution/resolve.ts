@@ -290,8 +290,24 @@ export class NameResolver {
     return entries !== undefined && entries.length > 0;
   }
 
-  /** Where `host` (a name, not a literal) goes under `choice`, and why. */
+  /**
+   * Where `host` (a name, not a literal) goes under `choice`, and why. With the `nameservers` option the
+   * caller chose the DNS servers (a private or test DNS): a name then never goes to getaddrinfo, whose
+   * servers (resolv.conf, nss-resolve, mDNS) are the host's, not the caller's — nsswitch's order of the
+   * hosts file and DNS still holds.
+   */
   #path(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
+    const path = this.#plannedPath(host, choice, nowMs);
+    if (path.resolver !== 'system' || choice === 'system' || this.#settings.nameservers === undefined)
+      return path;
+    return {
+      resolver: 'netdial',
+      order: 'files-dns',
+      reason: `nameservers option: hosts file, then those DNS servers, never the system resolver (otherwise: ${path.reason})`,
+    };
+  }
+
+  #plannedPath(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
     if (typeof choice === 'function') return { resolver: 'custom', reason: 'resolver option: a function' };
     if (choice === 'system') return { resolver: 'system', reason: "resolver option 'system'" };
     if (choice === 'dns') {
@@ -445,7 +461,7 @@ export class NameResolver {
       host,
       candidates,
       dnsFamilies,
-      choice === 'auto',
+      choice === 'auto' && this.#settings.nameservers === undefined,
       hostsAfterDns,
       nowMs,
       emit,
