@@ -1,19 +1,20 @@
 /**
- * `netdial/undici`: netdial behind undici and Node's global `fetch`. netdial dials the TCP connection
- * (parallel A/AAAA, RFC 6724 order, RFC 8305 racing) and undici's own `buildConnector` runs TLS on top of
- * it (its session cache, ALPN, servername rules), so TLS behaves exactly as undici's default connector.
+ * `netdial/undici`: netdial behind undici and Node's global `fetch`. netdial dials the connection
+ * (parallel A/AAAA, RFC 6724 order, RFC 8305 racing) and, for https origins, runs the TLS handshake in
+ * its race (the first connection that is secure wins) with the options undici's own `buildConnector`
+ * would use (its servername and ALPN rules, `tls`, a session cache like its own).
  * undici ignores its `connectTimeout` when `connect` is a function; here `connectTimeout` bounds the
  * whole connect — resolution, the race and the TLS handshake — as one deadline.
  *
  * Needs the `undici` package (an optional peer dependency, ^6.21 or ^7: the versions that run on Node 20
  * and whose dispatchers Node 20's global fetch accepts).
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 import {
   Agent,
-  buildConnector,
+  type buildConnector,
   type Dispatcher,
   errors,
   getGlobalDispatcher,
@@ -97,13 +98,13 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
     // Own properties only, strict names, values checked now (options.ts / option-names.ts).
   } = readConnectionDialOptions(options, 'options', CONNECTOR_OPTION_NAMES) as ConnectorOptions;
   const timeoutMs = checkTimeout(connectTimeout);
-  // TLS only (netdial supplies the socket); timeout 0: undici's timer off, the deadline below is the one.
-  const secure = buildConnector({
-    ...tlsOptions,
-    ...(maxCachedSessions === undefined ? {} : { maxCachedSessions }),
-    ...(allowH2 === undefined ? {} : { allowH2 }),
-    timeout: 0,
-  });
+  const secure = new UndiciTls(tlsOptions, checkMaxCachedSessions(maxCachedSessions), allowH2 === true);
+  // undici's own connector sets these on every connection; the dial applies them to the winner.
+  const socketOptions = {
+    noDelay: true,
+    keepAlive: dialOptions.keepAlive !== false,
+    keepAliveInitialDelay: dialOptions.keepAliveInitialDelay ?? UNDICI_KEEPALIVE_DELAY_MS,
+  };
 
   return (opts, callback) => {
     const https = opts.protocol === 'https:';
@@ -114,7 +115,7 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
       const tunnel = opts.httpSocket as net.Socket;
       if (tunnel.destroyed) callback(new errors.SocketError('the tunnel socket is already closed'), null);
       else if (!https) callback(null, tunnel);
-      else upgrade(tunnel, opts, callback, timeoutMs, timeoutMs, port);
+      else upgrade(tunnel, opts, callback, timeoutMs, port);
       return;
     }
     const key = originKey(opts.protocol, opts.hostname, port);
@@ -134,32 +135,28 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
         callback(err as Error, null);
         return;
       }
+      // For https the dial runs the handshake, undici's TLS options and cached session in every attempt
+      // (the first connection that is secure wins: a TLS stall costs one attempt delay), also inside a
+      // tunnel of netdial's `proxy` (SNI the origin's name). Its deadline covers the handshakes.
+      const handshake = https ? secure.forOrigin(opts) : undefined;
       dialer
         .dial(
           { host: opts.hostname, port },
           {
             ...dialOptions,
+            ...socketOptions,
             proxy,
             localAddress,
             timeout: Math.max(1, leftMs),
-            tls: false,
+            tls: handshake?.options ?? false,
             signal: controller.signal,
           },
         )
         .then(
-          (tcp) => {
-            tcp.setNoDelay(true);
-            if (dialOptions.keepAlive !== false) {
-              tcp.setKeepAlive(true, dialOptions.keepAliveInitialDelay ?? UNDICI_KEEPALIVE_DELAY_MS);
-            }
-            if (!https) {
-              untrack();
-              callback(null, tcp);
-              return;
-            }
-            // Still tracked: a handshake no request waits for is dropped too.
-            const leftMs = timeoutMs - (performance.now() - startedMs);
-            upgrade(tcp, opts, callback, leftMs, timeoutMs, port, controller.signal, untrack);
+          (socket) => {
+            untrack();
+            if (handshake !== undefined) secure.keepSessions(socket as tls.TLSSocket, handshake.key);
+            callback(null, socket);
           },
           (err: Error) => {
             untrack();
@@ -179,65 +176,125 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
     attempt();
   };
 
+  /** TLS on a tunnel socket undici's ProxyAgent opened, bounded by connectTimeout. */
   function upgrade(
     tcp: net.Socket,
     opts: buildConnector.Options,
     callback: buildConnector.Callback,
-    remainingMs: number,
     timeoutMs: number,
     port: number,
-    signal?: AbortSignal,
-    done: () => void = () => {},
   ): void {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
+    const { key, options: tlsConnectOptions } = secure.forOrigin(opts);
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
-      finish();
-      socket?.destroy();
-      tcp.destroy();
-      callback(new AbortError(signal?.reason, `TLS handshake with ${opts.hostname}:${port}`), null);
-    };
-    const finish = () => {
       if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      done();
+      socket.destroy();
+      tcp.destroy();
+      callback(err, null);
     };
-    // undici's connector returns the TLS socket (its typings say void).
-    const socket = secure({ ...opts, httpSocket: tcp }, (err, s) => {
+    const socket = tls.connect({
+      ...tlsConnectOptions,
+      host: tlsConnectOptions.host ?? withoutBrackets(opts.hostname),
+      socket: tcp,
+    });
+    socket.once('secureConnect', () => {
       if (settled) return;
       settled = true;
-      finish();
-      if (err || !s) {
-        tcp.destroy();
-        callback(err ?? new Error('TLS connect failed'), null);
-        return;
-      }
+      if (timer !== undefined) clearTimeout(timer);
+      socket.removeListener('error', fail);
+      secure.keepSessions(socket, key);
       const report = getReport(tcp);
-      if (report) attachReport(s as net.Socket, report);
-      callback(null, s);
-    }) as unknown as net.Socket | undefined;
-    if (Number.isFinite(remainingMs)) {
+      if (report) attachReport(socket, report);
+      callback(null, socket);
+    });
+    socket.on('error', fail);
+    if (Number.isFinite(timeoutMs)) {
       timer = setTimeout(
-        () => {
-          if (settled) return;
-          settled = true;
-          finish();
-          socket?.destroy();
-          tcp.destroy();
-          callback(
+        () =>
+          fail(
             new errors.ConnectTimeoutError(
               `Connect Timeout Error (attempted address: ${opts.hostname}:${port}, timeout: ${timeoutMs}ms)`,
             ),
-            null,
-          );
-        },
-        Math.max(0, remainingMs),
+          ),
+        timeoutMs,
       );
     }
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+  }
+}
+
+/** undici's default `maxCachedSessions`. */
+const DEFAULT_MAX_CACHED_SESSIONS = 100;
+
+function checkMaxCachedSessions(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_CACHED_SESSIONS;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  throw Object.assign(
+    new TypeError(`invalid option maxCachedSessions: expected an integer >= 0, got ${String(value)}`),
+    { code: 'ERR_NETDIAL_INVALID_OPTION' },
+  );
+}
+
+/**
+ * undici's TLS for https origins, as its `buildConnector` (lib/core/connect.js, undici 6 and 7) sets it
+ * up, for the dial to run: the `tls` options, SNI = the request's `servername`, else the option's, else
+ * the origin's host name (none for an IP literal); ALPN http/1.1 (and h2 with allowH2); the session cached
+ * for that server name (undici's cache key; the option's own `session` wins), up to `maxCachedSessions`
+ * of them (the oldest goes first; 0 keeps none).
+ */
+class UndiciTls {
+  readonly #options: tls.ConnectionOptions;
+  readonly #max: number;
+  readonly #alpn: string[];
+  readonly #sessions = new Map<string, Buffer>();
+
+  constructor(options: tls.ConnectionOptions | undefined, maxCachedSessions: number, allowH2: boolean) {
+    this.#options = options ?? {};
+    this.#max = maxCachedSessions;
+    this.#alpn = allowH2 ? ['http/1.1', 'h2'] : ['http/1.1'];
+  }
+
+  /** tls.connect options for a connection to `opts`'s origin, and its session cache key. */
+  forOrigin(opts: buildConnector.Options): { key: string; options: tls.ConnectionOptions } {
+    const hostname = withoutBrackets(opts.hostname);
+    const servername =
+      opts.servername || this.#options.servername || (net.isIP(hostname) === 0 ? hostname : undefined);
+    const key = servername || hostname;
+    const session = this.#options.session ?? this.#sessions.get(key);
+    return {
+      key,
+      options: {
+        ...this.#options,
+        ...(servername ? { servername } : {}),
+        ...(session === undefined ? {} : { session }),
+        ALPNProtocols: this.#alpn,
+      },
+    };
+  }
+
+  /**
+   * Fills the cache from a connection that is secure: its session now for TLS 1.2 and below (their
+   * 'session' event came during the handshake, before the dial handed the socket over; Node: getSession()
+   * is resumable only there), and every later 'session' event (TLS 1.3 tickets arrive after the handshake).
+   */
+  keepSessions(socket: tls.TLSSocket, key: string): void {
+    if (this.#max === 0 || typeof socket.getSession !== 'function') return;
+    if (socket.getProtocol() !== 'TLSv1.3') {
+      const session = socket.getSession();
+      if (session !== undefined) this.#set(key, session);
+    }
+    socket.on('session', (session: Buffer) => this.#set(key, session));
+  }
+
+  #set(key: string, session: Buffer): void {
+    this.#sessions.delete(key);
+    if (this.#sessions.size >= this.#max) {
+      const oldest = this.#sessions.keys().next();
+      if (oldest.done !== true) this.#sessions.delete(oldest.value);
+    }
+    this.#sessions.set(key, session);
   }
 }
 

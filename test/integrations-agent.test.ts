@@ -506,7 +506,9 @@ describe('HttpsAgent', () => {
     }
   });
 
-  test("got through HttpsAgent, every phase timed out generously: 'lookup', 'connect' (TCP), 'secureConnect' (TLS), in order", async () => {
+  // The dial races TLS and hands over a secure winner: 'connect', 'ready' and 'secureConnect' come together
+  // then, in a tls.TLSSocket's order.
+  test("got through HttpsAgent, every phase timed out generously: 'lookup', 'connect', 'ready', 'secureConnect', in order", async () => {
     const agent = new HttpsAgent({ dial });
     try {
       const { body, events, timings } = await viaGot(

@@ -18,6 +18,7 @@
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as http from 'node:http';
+import type * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import httpModule from 'node:http';
 import httpsModule from 'node:https';
@@ -31,6 +32,7 @@ import { parseProxyOption } from '../proxy/proxy-option.js';
 import { invalidOption, isDialError } from '../errors.js';
 import { Agent, HttpsAgent } from '../integrations/agent.js';
 import { REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
+import { getReport } from '../report.js';
 import type * as UndiciIntegration from '../undici.js';
 import { type EnvironmentSettings, readEnvironment } from './environment.js';
 import {
@@ -195,13 +197,17 @@ function idleTimeoutOnly(
       if (err === null && stream instanceof tls.TLSSocket) onTls(stream, host, port);
       oncreate(err, stream);
     });
-    // netdial's HttpsAgent hands over a connecting socket at once: its TLS starts when its TCP connects.
+    // netdial's HttpsAgent hands over a connecting socket at once. Its dial races the TLS handshakes and
+    // connects once one is done: the dial's own line has the TLS part (and a failed certificate check is
+    // the dial's failure, said in its line), so no TLS line follows unless TLS ran after the dial.
     if (
       socket !== null &&
       socket !== undefined &&
       typeof (socket as SecuringSocket).getProtocol === 'function'
     ) {
-      socket.once('connect', () => onTls(socket as SecuringSocket, host, port));
+      socket.once('connect', () => {
+        if (getReport(socket as net.Socket)?.tls === undefined) onTls(socket as SecuringSocket, host, port);
+      });
     }
     return socket;
   };
@@ -276,8 +282,9 @@ interface UndiciConnectMessage {
 }
 
 /**
- * The TLS line of a global-fetch connection to an https origin: netdial's connector dials TCP (the
- * dial's line), then undici's TLS runs; undici publishes the outcome. A failure that is the dial's own
+ * The TLS line of a global-fetch connection to an https origin whose TLS ran after netdial's dial (over a
+ * tunnel socket of undici's ProxyAgent; otherwise the connector's dial races TLS and its line says it);
+ * undici publishes the outcome. A failure that is the dial's own
  * (a DialError, or undici's timeout error around one) already has its line, and an abort is no outcome.
  * undici does not say when the handshake began: this line has no time.
  */
@@ -288,6 +295,8 @@ function undiciTlsLine(message: UndiciConnectMessage): string | undefined {
   const port = Number(params.port) || 443;
   const error = message.error;
   if (error === undefined) {
+    // The connector's dial raced TLS (every https origin but a tunnel of undici's ProxyAgent): said in its line.
+    if (getReport(message.socket as net.Socket)?.tls !== undefined) return undefined;
     const protocol = message.socket instanceof tls.TLSSocket ? message.socket.getProtocol() : undefined;
     return tlsLine({ host, port, protocol });
   }

@@ -8,8 +8,9 @@
  *   netdial: connect example.test:443 failed after 2 attempts in 2.1 ms: 203.0.113.129 ECONNREFUSED; …
  *   netdial: example.test:443 TLS failed ERR_TLS_CERT_ALTNAME_INVALID after 3.1 ms: Hostname/IP does not match … (the request fails; …)
  *
- * A dial's line is about its connection: for https.globalAgent and global fetch (TLS after the dial) the TCP connection,
- * and a TLS line follows with the handshake's outcome (tlsLine).
+ * A dial's line is about its connection, TLS included when the dial raced it (https.globalAgent and global fetch
+ * do). When TLS runs after the dial (global fetch over a tunnel of undici's ProxyAgent), a TLS line follows with
+ * the handshake's outcome (tlsLine).
  */
 import type { DialDoneEvent, DialErrorEvent } from '../diagnostics.js';
 import type { AttemptReport, DialReport } from '../report.js';

@@ -2,14 +2,16 @@
  * `Agent` and `HttpsAgent`: `http.Agent` / `https.Agent` whose new connections are dialed by netdial
  * (parallel A/AAAA, RFC 6724 order, RFC 8305 racing) and everything else is Node's: keep-alive and the
  * free-socket pool, `maxSockets`/`maxTotalSockets`/`maxFreeSockets`, scheduling, timeouts, and for HTTPS
- * Node's own `tls.connect` on the won TCP connection — same certificate checks, same SNI (the agent's
- * `servername`, from the Host header or host; none for an IP), same TLS session cache (the agent's
- * `_getSession` / `_cacheSession` / `_evictSession`, so a second connection resumes the session).
+ * the TLS handshake inside netdial's race (the first connection whose handshake is done wins, so an
+ * address that stalls in TLS costs one attempt delay) with Node's own options — same certificate checks,
+ * same SNI (the agent's `servername`, from the Host header or host; none for an IP), same TLS session
+ * cache (the agent's `_getSession` / `_cacheSession` / `_evictSession`, so a second connection resumes
+ * the session).
  *
  * Both return a connecting `DialSocket` from `createConnection`, as net and tls do, so the request has
  * its socket (and its clients' socket timers run) while netdial dials, Node's agent counts it against
- * `maxSockets` as its own, and destroying the request stops the dial. `HttpsAgent`'s socket runs
- * `tls.connect` with the agent's session cache once TCP is up and then behaves as a tls.TLSSocket.
+ * `maxSockets` as its own, and destroying the request stops the dial (its handshakes too).
+ * `HttpsAgent`'s socket is handed the TLS socket the dial won and then behaves as a tls.TLSSocket.
  *
  * `maxSocketAge` (ms, or 'ttl'): a pooled socket older than that is closed instead of reused, so a pool
  * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
@@ -20,10 +22,10 @@ import * as https from 'node:https';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { ownOption } from '../option-names.js';
 import { readConnectionDialOptions } from '../options.js';
-import { attachReport, type DialReport, getReport } from '../report.js';
+import { getReport } from '../report.js';
 import {
   type ConnectionDialOptions,
   type ConnectionOptions,
@@ -156,42 +158,6 @@ function keepAliveWithAge(
 }
 
 /**
- * Bounds a TLS handshake by what is left of the dial's deadline (`timeout`: the dial's, or the request's
- * or agent's when shorter), so one deadline covers DNS, the race and TLS as with the undici connector.
- * Node's own https agent has no handshake deadline (only the idle `timeout`, if set). Past the deadline
- * the socket emits 'timeout' (when an idle timeout was asked for: Node's request turns it into its
- * 'timeout' event, and a handler may destroy the request) and is then destroyed with ETIMEDOUT.
- */
-function boundHandshake(socket: tls.TLSSocket, report: DialReport | undefined, idleTimeout: boolean): void {
-  if (report === undefined) return;
-  const remainingMs = report.settings.timeoutMs - report.durationMs;
-  if (!Number.isFinite(remainingMs)) return;
-  const timer = setTimeout(
-    () => {
-      stop();
-      if (socket.destroyed) return;
-      if (idleTimeout) socket.emit('timeout');
-      if (socket.destroyed) return;
-      const err = Object.assign(
-        new Error(
-          `TLS handshake with ${report.host}:${report.port} did not finish within the ${report.settings.timeoutMs} ms dial timeout`,
-        ),
-        { code: 'ETIMEDOUT', syscall: 'handshake', address: socket.remoteAddress, port: socket.remotePort },
-      );
-      socket.destroy(err);
-    },
-    Math.max(0, remainingMs),
-  );
-  const stop = () => {
-    clearTimeout(timer);
-    socket.off('secureConnect', stop);
-    socket.off('close', stop);
-  };
-  socket.once('secureConnect', stop);
-  socket.once('close', stop);
-}
-
-/**
  * The http Agent's connecting socket: a DialSocket whose dial failure is reported Node-shaped (see
  * nodeDialError, the DialError as `cause`). The request's or agent's `timeout` is its idle timeout
  * while it dials (it emits 'timeout', which the request relays; a handler that destroys the request
@@ -226,68 +192,56 @@ class AgentDialSocket extends DialSocket {
 }
 
 /**
- * The https Agent's connecting socket: an AgentDialSocket that runs TLS once TCP is up — Node's
- * `tls.connect` on the won connection with the request's TLS options (the agent's merged in by Node:
- * ca, cert, rejectUnauthorized, servername…) and the agent's session cache — and then behaves as the
- * tls.TLSSocket Node's https agent returns: 'connect' when TCP is up, 'secureConnect' when the
- * handshake is done, certificate errors as the error, writes held until then. The handshake is bounded
- * by what is left of the dial's deadline (see boundHandshake).
+ * The https Agent's connecting socket: an AgentDialSocket whose dial runs the TLS handshake — every
+ * attempt's, so the first connection that is secure wins (the dial's TLS-aware race, see
+ * src/race/dial-session.ts) — with the request's TLS options (the agent's merged in by Node: ca, cert,
+ * rejectUnauthorized, servername as Node computes it…) plus the session the agent's cache holds for the
+ * origin. The TLS socket the dial hands over fills the cache: its session at once for TLS 1.2 and below
+ * (their 'session' event came during the handshake, before the hand-over) and every later 'session'
+ * event (TLS 1.3 tickets arrive after the handshake). As Node's agent, a connection that closes with an
+ * error, or a dial that fails in a handshake, evicts the origin's session.
  */
 class HttpsAgentDialSocket extends AgentDialSocket {
   readonly #agent: HttpsAgentInternals;
-  readonly #options: ConnectionOptions;
+  readonly #key: string | undefined;
 
   constructor(
     dial: ConnectionDialOptions,
     idleBoundsDial: boolean,
     agent: HttpsAgentInternals,
-    options: ConnectionOptions,
+    key: string | undefined,
   ) {
     super(dial, idleBoundsDial);
     this.#agent = agent;
-    this.#options = options;
+    this.#key = key;
   }
 
-  override [UPGRADE](tcp: net.Socket): net.Socket {
-    const options = this.#options;
-    const agentKey = (options as Record<string, unknown>)._agentKey;
-    const key = typeof agentKey === 'string' ? agentKey : undefined;
-    const session = key === undefined ? undefined : this.#agent._getSession(key);
-    // The idle timeout is this socket's (DialSocket sets it on what it relays), not a second one.
-    const { timeout: _timeout, ...tlsOptions } = tlsOptionsOf(options);
-    const report = getReport(tcp);
-    const t0 = report === undefined ? 0 : performance.now() - report.durationMs;
-    const socket = tls.connect({ ...(session ? { session } : {}), ...tlsOptions, socket: tcp });
-    boundHandshake(socket, report, idleTimeoutOf(options) !== undefined);
-    if (key !== undefined) {
-      socket.on('session', (s: Buffer) => this.#agent._cacheSession(key, s));
-      socket.once('close', (hadError: boolean) => {
-        if (hadError) this.#agent._evictSession(key);
-      });
+  override [UPGRADE](socket: net.Socket): net.Socket {
+    const key = this.#key;
+    const secure = socket as tls.TLSSocket;
+    if (key === undefined || typeof secure.getSession !== 'function') return socket;
+    // Node: getSession() is the resumable session only for TLS 1.2 and below; TLS 1.3's come as 'session'.
+    if (secure.getProtocol() !== 'TLSv1.3') {
+      const session = secure.getSession();
+      if (session !== undefined) this.#agent._cacheSession(key, session);
     }
-    if (report) {
-      attachReport(socket, report);
-      const startMs = report.durationMs;
-      const sni = (options as Record<string, unknown>).servername;
-      const servername = typeof sni === 'string' && sni !== '' ? sni : undefined;
-      report.tls = { startMs, servername };
-      socket.once('secureConnect', () => {
-        const endMs = Math.round((performance.now() - t0) * 1000) / 1000;
-        report.tls = {
-          startMs,
-          endMs,
-          servername,
-          protocol: socket.getProtocol(),
-          alpnProtocol: socket.alpnProtocol,
-          sessionReused: socket.isSessionReused(),
-        };
-        report.durationMs = endMs;
-      });
-    }
-    socket.once('secureConnect', () => {
-      if (!this.destroyed) this.emit('secureConnect');
+    secure.on('session', (session: Buffer) => this.#agent._cacheSession(key, session));
+    secure.once('close', (hadError: boolean) => {
+      if (hadError) this.#agent._evictSession(key);
     });
     return socket;
+  }
+
+  override destroy(err?: Error): this {
+    if (
+      this.#key !== undefined &&
+      err !== undefined &&
+      isDialError(err) &&
+      err.attempts.some((a) => a.phase === 'tls')
+    ) {
+      this.#agent._evictSession(this.#key);
+    }
+    return super.destroy(err);
   }
 }
 
@@ -344,9 +298,10 @@ export class Agent extends http.Agent {
 }
 
 /**
- * `https.Agent` whose TCP connections are dialed by netdial; TLS is Node's `tls.connect` on top, with
- * the agent's options (ca, cert, rejectUnauthorized, servername…), the agent's session cache and the
- * report of the dial (`getReport(socket)`, with its `tls` part filled in at secureConnect). Like
+ * `https.Agent` whose connections are dialed by netdial, TLS handshake included (raced: the first
+ * connection that is secure wins), with the agent's options (ca, cert, rejectUnauthorized,
+ * servername…), the agent's session cache and the report of the dial (`getReport(socket)`, with its
+ * `tls` part and per-attempt tcpMs/tlsMs). Like
  * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket).
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
  */
@@ -368,15 +323,16 @@ export class HttpsAgent extends https.Agent {
   ): Duplex | null | undefined {
     const opts = options as ConnectionOptions;
     const [dial, idleBoundsDial] = connectionDial(withEnvProxy(this.#dial, 'https:', opts), opts);
-    const socket = new HttpsAgentDialSocket(
-      dial,
-      idleBoundsDial,
-      this as unknown as HttpsAgentInternals,
-      opts,
-    );
+    const agentKey = (opts as Record<string, unknown>)._agentKey;
+    const key = typeof agentKey === 'string' ? agentKey : undefined;
+    const agent = this as unknown as HttpsAgentInternals;
+    const socket = new HttpsAgentDialSocket(dial, idleBoundsDial, agent, key);
     socket.once('connect', () => this.#ages.born(socket as unknown as net.Socket));
-    // TCP by netdial; TLS is this socket's own (not the Dialer's), on top.
-    return socket.connect({ ...opts, tls: false });
+    // The dial runs TLS (it races the handshakes): the request's TLS options, and the cached session
+    // unless the request brings its own (as Node's https agent: `{ session, ...options }`).
+    const session = key === undefined ? undefined : agent._getSession(key);
+    const { timeout: _timeout, ...tlsOptions } = tlsOptionsOf(opts);
+    return socket.connect({ ...opts, tls: { ...(session ? { session } : {}), ...tlsOptions } });
   }
 
   override keepSocketAlive(socket: Duplex): boolean {

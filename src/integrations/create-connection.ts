@@ -139,7 +139,16 @@ export function wantsTls(options: ConnectionOptions): boolean {
   return agent?.protocol === 'https:';
 }
 
-/** tls.connect options for a request: its own TLS options, or the explicit `tls` object. */
+/** What an HTTP/1.1 client (node:http/https, ws) can speak on a TLS connection it did not ask ALPN for. */
+const HTTP1_ALPN: readonly string[] = Object.freeze(['http/1.1']);
+
+/**
+ * tls.connect options for a request: its own TLS options, or the explicit `tls` object. When TLS is
+ * implied by an https/wss request (no `tls` key) that gives no `ALPNProtocols`, ALPN offers `http/1.1`:
+ * the dial asks for the name's HTTPS records (RFC 9460) and, without a caller list, would offer the
+ * record's protocols (h2…), which the server may pick though node:http and ws speak only HTTP/1.1.
+ * (Node's own agent sends no ALPN; offering http/1.1 only tells the server what it gets anyway.)
+ */
 export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions {
   if (typeof options.tls === 'object' && options.tls !== null) return options.tls;
   const out: Record<string, unknown> = {};
@@ -150,6 +159,7 @@ export function tlsOptionsOf(options: ConnectionOptions): tls.ConnectionOptions 
   out.host = options.hostname || options.host || undefined;
   delete out.hostname;
   delete out.port;
+  if (options.tls === undefined && out.ALPNProtocols === undefined) out.ALPNProtocols = [...HTTP1_ALPN];
   return out as tls.ConnectionOptions;
 }
 
@@ -321,7 +331,7 @@ export const createConnection: CreateConnection = bindCreateConnection();
 
 const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
 
-/** DialSocket's hook for what runs on the connection once TCP is up (internal: HttpsAgent's TLS). */
+/** DialSocket's hook on the connection the dial handed over (internal: HttpsAgent's session cache). */
 export const UPGRADE: unique symbol = Symbol('netdial.DialSocket.upgrade');
 
 /** Bytes of a chunk as written (Buffers; strings when decodeStrings is off). */
@@ -659,7 +669,7 @@ export class DialSocket extends Duplex {
       return;
     }
     const report = getReport(connected);
-    const socket = secure ? connected : this[UPGRADE](connected);
+    const socket = this[UPGRADE](connected);
     this.#socket = socket;
     // The socket decides nothing about half-open: this Duplex does (it ends its side when allowed to).
     socket.allowHalfOpen = true;
@@ -686,15 +696,18 @@ export class DialSocket extends Duplex {
     }
     // What the dial told before this turn of the loop comes first (a loopback connect can beat it).
     this.#events?.flush();
+    // As a tls.TLSSocket from tls.connect: net's 'connect' and 'ready', then 'secureConnect'. With TLS
+    // the dial hands the connection over once its handshake is done (the TLS-aware race), so all three
+    // come together: the winner is known only then.
     this.emit('connect');
-    if (secure) this.emit('secureConnect');
     this.emit('ready');
+    if (secure) this.emit('secureConnect');
   }
 
   /**
-   * What the connection becomes once TCP is up (not when the dial did TLS itself): the socket to relay
-   * from then on. The connection as it is here; HttpsAgent's socket runs TLS on it with the agent's
-   * session cache and emits 'secureConnect' when the handshake is done, as a tls.TLSSocket does.
+   * Called with the connection the dial handed over (a tls.TLSSocket when the dial ran TLS), before any
+   * event: the socket to relay from then on. The connection as it is here; HttpsAgent's socket feeds the
+   * agent's TLS session cache from it.
    */
   [UPGRADE](socket: net.Socket): net.Socket {
     return socket;

@@ -11,7 +11,10 @@ import { type AttemptError, type DialError, isDialError } from '../errors.js';
 export interface NodeDialError extends Error {
   code: string;
   errno?: number | undefined;
-  syscall: string;
+  /** 'connect', 'getaddrinfo', or 'handshake' for a TLS handshake the deadline ended (none for other TLS failures, as Node's). */
+  syscall?: string | undefined;
+  /** With a TLS failure: the host name the handshake was for (as Node's TLS errors carry it). */
+  host?: string | undefined;
   address?: string | undefined;
   port?: number | undefined;
   hostname?: string | undefined;
@@ -52,7 +55,9 @@ function errnoOf(code: string): number | undefined {
 /**
  * `err` as Node's socket error for the same failure (a DialError only; anything else is returned as
  * is): `code` of the decisive attempt (the DialError's code), `syscall` 'connect' with `address`/`port`
- * of that attempt, or 'getaddrinfo' with `hostname` for a name without address; `errno` as libuv's.
+ * of that attempt, or 'getaddrinfo' with `hostname` for a name without address; `errno` as libuv's. A
+ * failed TLS handshake (phase 'tls': a certificate error is final, a reset or the deadline ends the
+ * race) keeps Node's TLS message and code, with `host`, `address`, `port`.
  */
 export function nodeDialError(err: unknown): unknown {
   if (!isDialError(err)) return err;
@@ -61,7 +66,20 @@ export function nodeDialError(err: unknown): unknown {
   const byName = attempt?.phase === 'dns' || (attempt === undefined && NAME_CODES.has(code));
   let message: string;
   const fields: Partial<NodeDialError> = { code, errno: errnoOf(code) };
-  if (byName) {
+  if (attempt?.phase === 'tls') {
+    // The handshake failed (certificate, reset, EOF, deadline): Node's own TLS error message, which the
+    // attempt kept; a timeout has none from Node (its agents put no deadline on a handshake).
+    message =
+      code === 'ETIMEDOUT'
+        ? `TLS handshake with ${attempt.address}:${attempt.port} did not finish within the dial timeout`
+        : attempt.message;
+    Object.assign(fields, {
+      ...(code === 'ETIMEDOUT' ? { syscall: 'handshake' } : {}),
+      host: err.host,
+      address: attempt.address,
+      port: attempt.port,
+    });
+  } else if (byName) {
     message = `getaddrinfo ${code} ${err.host}`;
     Object.assign(fields, { syscall: 'getaddrinfo', hostname: err.host });
   } else {
