@@ -4,7 +4,10 @@
  * lab's DNS log says how many queries each run sent.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { killQuietly } from '../lab/exec.js';
@@ -76,10 +79,11 @@ function runProcess(
   args: readonly string[],
   onReady: (() => Promise<void>) | undefined,
   parse = true,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ProcessOutcome> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     let scanned = 0;
@@ -135,9 +139,9 @@ function brokenRun(outcome: ProcessOutcome): RunResult {
   return { ok: false, ms: outcome.wallMs, error: `no result (${firstLine.slice(0, 100) || 'no output'})` };
 }
 
-type RunnerId = 'netdial' | 'node-default' | 'node-no-asf' | 'fetch' | 'curl' | 'python';
+export type RunnerId = 'netdial' | 'node-default' | 'node-no-asf' | 'fetch' | 'curl' | 'python';
 
-interface Runner {
+export interface Runner {
   id: RunnerId;
   /** The columns this runner fills. */
   columns: ClientId[];
@@ -155,7 +159,14 @@ function nodeRunner(id: RunnerId, columns: ClientId[], script: string, extra: st
     columns,
     missing: undefined,
     run: (_scenario, job, onReady) =>
-      runProcess(process.execPath, [here(script), ...extra, JSON.stringify(job)], onReady),
+      runProcess(
+        process.execPath,
+        [here(script), ...extra, JSON.stringify(job)],
+        onReady,
+        true,
+        // fetch (bundled undici) takes no CA option: the process trusts the lab's CA from the start.
+        job.caFile === undefined ? process.env : { ...process.env, NODE_EXTRA_CA_CERTS: job.caFile },
+      ),
   };
 }
 
@@ -168,14 +179,19 @@ function curlRunner(peers: PeerAvailability): Runner {
     async run(scenario, job, onReady) {
       const cmd = path!;
       if (job.mode === 'concurrent') {
-        const outcome = await runProcess(cmd, curlArgs(job.names, job.port, job.capMs), undefined, false);
+        const outcome = await runProcess(
+          cmd,
+          curlArgs(job.names, job.port, job.capMs, job.caFile),
+          undefined,
+          false,
+        );
         const first = parseCurlBatch(outcome.stdout, job.names.length) ?? brokenRun(outcome);
         return { ...outcome, report: { first } };
       }
       const once = async (): Promise<[ProcessOutcome, RunResult]> => {
         const outcome = await runProcess(
           cmd,
-          curlArgs([scenario.name], job.port, job.capMs),
+          curlArgs([scenario.name], job.port, job.capMs, job.caFile),
           undefined,
           false,
         );
@@ -233,8 +249,11 @@ export function makeRunners(peers: PeerAvailability): Runner[] {
   ];
 }
 
-function jobFor(scenario: BenchScenario): ChildJob {
+export function jobFor(scenario: BenchScenario, caFile: string | undefined): ChildJob {
   return {
+    netdialTarget: scenario.netdialTarget,
+    tls: scenario.tls === 'off' ? 'off' : undefined,
+    caFile: scenario.tls === 'lab-ca' ? caFile : undefined,
     mode: scenario.kind,
     names: scenario.batch === undefined ? [scenario.name] : batchTargets(scenario.batch),
     port: scenario.port,
@@ -246,15 +265,34 @@ function jobFor(scenario: BenchScenario): ChildJob {
   };
 }
 
+/** Query counts (and types) of one process's dial(s): before the split, and from it on. */
+interface QueryCounts {
+  first: number;
+  second: number;
+  firstTypes: string[];
+  secondTypes: string[];
+}
+
+/** dns-packet names types it has no codec for by number; the lab logs HTTPS (65) and SVCB (64) so. */
+const TYPE_NAMES: Readonly<Record<string, string>> = { UNKNOWN_65: 'HTTPS', UNKNOWN_64: 'SVCB' };
+
 /** Splits the DNS log of one process at `splitEpochMs`: queries before it, and from it on. */
-function countQueries(lab: Lab, splitEpochMs: number | undefined): { first: number; second: number } {
+function countQueries(lab: Lab, splitEpochMs: number | undefined): QueryCounts {
   let first = 0;
   let second = 0;
+  const firstTypes = new Set<string>();
+  const secondTypes = new Set<string>();
   for (const q of lab.dns.queries) {
-    if (splitEpochMs !== undefined && performance.timeOrigin + q.atMs >= splitEpochMs) second++;
-    else first++;
+    const type = TYPE_NAMES[q.type] ?? q.type;
+    if (splitEpochMs !== undefined && performance.timeOrigin + q.atMs >= splitEpochMs) {
+      second++;
+      secondTypes.add(type);
+    } else {
+      first++;
+      firstTypes.add(type);
+    }
   }
-  return { first, second };
+  return { first, second, firstTypes: [...firstTypes].sort(), secondTypes: [...secondTypes].sort() };
 }
 
 /**
@@ -265,10 +303,13 @@ function columnsOf(
   runner: Runner,
   scenario: BenchScenario,
   report: ChildReport,
-  queries: { first: number; second: number },
+  queries: QueryCounts,
 ): Map<ClientId, RunResult> {
-  const first = { ...report.first, dnsQueries: queries.first };
-  const second = report.second === undefined ? undefined : { ...report.second, dnsQueries: queries.second };
+  const first = { ...report.first, dnsQueries: queries.first, dnsQueryTypes: queries.firstTypes };
+  const second =
+    report.second === undefined
+      ? undefined
+      : { ...report.second, dnsQueries: queries.second, dnsQueryTypes: queries.secondTypes };
   const out = new Map<ClientId, RunResult>();
   const secondOnly = scenario.kind === 'dns-stop' || scenario.kind === 'renumber';
   if (runner.id === 'netdial') {
@@ -306,13 +347,26 @@ function closeListener(server: http.Server): Promise<void> {
   });
 }
 
+/** Why a runner cannot run this scenario (not installed; no peer expresses it; no TLS lab), or undefined. */
+export function unavailable(
+  runner: Runner,
+  scenario: BenchScenario,
+  caFile: string | undefined,
+): string | undefined {
+  if (runner.missing !== undefined) return runner.missing;
+  if (scenario.tls === 'lab-ca' && caFile === undefined) return 'n/a — no TLS lab (openssl missing)';
+  if (scenario.peersNa !== undefined && runner.id !== 'netdial') return scenario.peersNa;
+  return undefined;
+}
+
 async function runScenario(
   lab: Lab,
   scenario: BenchScenario,
   runners: readonly Runner[],
   log: Log,
+  caFile: string | undefined,
 ): Promise<ScenarioResult> {
-  const job = jobFor(scenario);
+  const job = jobFor(scenario, caFile);
   const cells = new Map<ClientId, CellResult>();
   let listener = scenario.localListener ? await startLocalListener(scenario.port) : undefined;
   const moved = scenario.renumber;
@@ -335,15 +389,18 @@ async function runScenario(
   };
   try {
     for (const runner of runners) {
+      const why = unavailable(runner, scenario, caFile);
       for (const column of runner.columns) {
         cells.set(
           column,
-          runner.missing === undefined
+          why === undefined
             ? { client: column, status: 'ran', runs: [] }
-            : { client: column, status: 'not-installed', runs: [], note: runner.missing },
+            : runner.missing !== undefined
+              ? { client: column, status: 'not-installed', runs: [], note: why }
+              : { client: column, status: 'n/a', runs: [], note: why, short: why },
         );
       }
-      if (runner.missing !== undefined) continue;
+      if (why !== undefined) continue;
       let planned = 1;
       for (let i = 0; i < planned; i++) {
         lab.dns.resetLog();
@@ -409,15 +466,36 @@ export async function runLabScenarios(
 ): Promise<ScenarioResult[]> {
   const runners = makeRunners(peers);
   const scenarios = BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id));
-  return withLab(BENCH_ZONE, async (lab) => {
-    log(`lab ready in ${lab.setupMs.toFixed(0)} ms`);
-    const results: ScenarioResult[] = [];
-    for (const scenario of scenarios) {
-      const started = performance.now();
-      log(`scenario ${scenario.id} (${scenario.name}:${scenario.port})`);
-      results.push(await runScenario(lab, scenario, runners, log));
-      log(`  … ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
-    return results;
-  });
+  // The TLS listeners (and a CA of this run) only when a row needs them and openssl is there.
+  const tls = scenarios.some((s) => s.tls === 'lab-ca') && opensslPresent();
+  const dir = mkdtempSync(join(tmpdir(), 'netdial-bench-ca-'));
+  try {
+    return await withLab(
+      BENCH_ZONE,
+      async (lab) => {
+        log(`lab ready in ${lab.setupMs.toFixed(0)} ms${tls ? ' (with TLS listeners)' : ''}`);
+        let caFile: string | undefined;
+        if (lab.tls !== undefined) {
+          caFile = join(dir, 'lab-ca.pem');
+          writeFileSync(caFile, lab.tls.ca);
+        }
+        const results: ScenarioResult[] = [];
+        for (const scenario of scenarios) {
+          const started = performance.now();
+          log(`scenario ${scenario.id} (${scenario.netdialTarget ?? `${scenario.name}:${scenario.port}`})`);
+          results.push(await runScenario(lab, scenario, runners, log, caFile));
+          log(`  … ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        }
+        return results;
+      },
+      { tls },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** True when the openssl CLI runs (the lab makes its TLS certificates with it). */
+export function opensslPresent(): boolean {
+  return spawnSync('openssl', ['version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }

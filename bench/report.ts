@@ -180,6 +180,12 @@ function renderTargets(targets: readonly TargetResult[]): string {
     .join('\n');
 }
 
+/** "3 (A, AAAA, HTTPS)": the median count, and which types the first run asked for (older results: none). */
+function queriesText(median: number | undefined, types: readonly string[] | undefined): string {
+  if (median === undefined) return '—';
+  return types === undefined || types.length === 0 ? String(median) : `${median} (${types.join(', ')})`;
+}
+
 /** A run's time in ms with sensible digits, no unit (for the list of every run). */
 function formatRunMs(ms: number): string {
   return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
@@ -204,7 +210,7 @@ function renderDetails(scenarios: readonly ScenarioResult[], machine: MachineInf
         `${sum.ok}/${sum.runs}`,
         every,
         who || '—',
-        String(sum.dnsQueries ?? '—'),
+        queriesText(sum.dnsQueries, c.runs[0]?.dnsQueryTypes),
       ]);
     }
     const head = [
@@ -212,7 +218,7 @@ function renderDetails(scenarios: readonly ScenarioResult[], machine: MachineInf
       'runs connected',
       'every run (ms, in order)',
       'winner / errors',
-      'DNS queries per run (median)',
+      'DNS queries per run (median; types, first run)',
     ];
     out.push(markdownTable(head, rows));
     const warm = s.cells.find((c) => c.client === 'netdial-warm' && c.status === 'ran')?.runs[0];

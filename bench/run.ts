@@ -24,7 +24,9 @@ import { decideForThisProcess, LAB_INSIDE_ENV, runInsideLab } from '../lab/reexe
 import { RESULT_PREFIX } from './clients/protocol.js';
 import { formatJson } from './json.js';
 import { fleetInChild, renderFleetTable } from './fleet.js';
-import { findPeers, type PeerAvailability, runLabScenarios } from './lab-run.js';
+import { ensureDebianPackages } from '../test/support/real-servers.js';
+import { findPeers, opensslPresent, type PeerAvailability, runLabScenarios } from './lab-run.js';
+import { BENCH_SCENARIOS } from './scenarios.js';
 import { machineLine, renderLabTable, renderMarkdown, renderMicroTable } from './report.js';
 import { renderSvg } from './svg.js';
 import { evaluateTargets } from './targets.js';
@@ -102,6 +104,13 @@ async function labHalf(args: Args, peers: PeerAvailability): Promise<BenchResult
   const decision = decideForThisProcess();
   if (decision.action === 'skip' || decision.action === 'fail')
     return { available: false, reason: decision.reason };
+  // The TLS row's lab makes certificates with openssl: install it here, outside the lab's namespaces.
+  if (
+    BENCH_SCENARIOS.some((s) => s.tls === 'lab-ca' && (args.only === undefined || args.only.includes(s.id)))
+  ) {
+    const missing = ensureDebianPackages(['openssl'], opensslPresent);
+    if (missing !== undefined) log(`TLS row not run: ${missing}`);
+  }
   const dir = mkdtempSync(join(os.tmpdir(), 'netdial-bench-'));
   try {
     const labOut = join(dir, 'lab.json');

@@ -37,6 +37,19 @@ export interface BenchScenario {
   batch?: { names: readonly string[]; dialsPerName: number };
   /** For 'renumber': the address before (a listener on the client's own 127.0.0.1) and after the move. */
   renumber?: { oldAddress: string; newAddress: string };
+  /**
+   * What netdial dials instead of `{ host: name, port }` (issue 17: a URL whose HTTPS record it reads, an
+   * `srv!` name). The peers dial `name:port` as in every other row (none of them reads HTTPS or SRV records).
+   */
+  netdialTarget?: string;
+  /**
+   * 'lab-ca': every client completes a TLS handshake (trusting the lab's CA) before the run counts as
+   * connected, and the lab runs its TLS listeners. 'off': netdial is told `tls: false` (an https URL whose
+   * record moves it to a plain TCP port). Unset: plain TCP, netdial's own default for the target.
+   */
+  tls?: 'lab-ca' | 'off';
+  /** When set, no peer can express the target: their cells are n/a with this short reason. */
+  peersNa?: string;
 }
 
 /** Port of the HTTP listener the benchmark starts on the client's 127.0.0.1 for the localhost-like row. */
@@ -66,6 +79,9 @@ export const RENUMBER_DNS_DELAY_MS = 20;
 
 /** Every run is capped at this many ms (a dial that has not connected by then counts as a failure). */
 export const RUN_CAP_MS = 10_000;
+
+/** DNS answer delay (ms) of svc-hints' A (lab/default-zone.ts; its HTTPS record carries address hints). */
+export const SVC_HINTS_DNS_DELAY_MS: number = DEFAULT_ZONE[`svc-hints.${LAB.zoneSuffix}`]?.delayMs?.A ?? 0;
 
 const suffix = LAB.zoneSuffix;
 const { good } = LAB.addresses;
@@ -125,6 +141,34 @@ export const BENCH_SCENARIOS: readonly BenchScenario[] = [
   }),
   row('aaaa-unreachable', 'AAAA unreachable route (ICMP ~1 s), A good', 2),
   row('first-a-refused', '2 A, first refused', 2),
+  row('svc-hints', `HTTPS record with hints, A/AAAA ${SVC_HINTS_DNS_DELAY_MS / 1000} s late`, 2, {
+    netdialTarget: `https://svc-hints.${suffix}/`,
+    tls: 'off',
+  }),
+  {
+    id: 'srv-failover',
+    title: 'SRV priority 1 target blackholed',
+    name: `_discard._tcp.${suffix}`,
+    port: LAB.ports.discard,
+    kind: 'single',
+    addressCount: 2,
+    netdialTarget: `srv!_discard._tcp.${suffix}`,
+    peersNa: 'n/a — no SRV support',
+  },
+  // The TLS rows' control: every client's TLS path against a good listener (same CA, same port).
+  {
+    ...row('tls-one-good', 'TLS: one good address (A + AAAA)', 2, {
+      port: LAB.tls.port,
+      netdialTarget: `https://one-good.${suffix}/`,
+      tls: 'lab-ca',
+    }),
+    name: `one-good.${suffix}`,
+  },
+  row('tls-stall-first', 'TLS: first address stalls in the handshake', 2, {
+    port: LAB.tls.port,
+    netdialTarget: `https://tls-stall-first.${suffix}/`,
+    tls: 'lab-ca',
+  }),
   {
     id: 'dns-stopped',
     title: `DNS down after a first dial (TTL ${DNS_STOP_TTL_SECONDS} s)`,

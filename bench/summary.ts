@@ -91,7 +91,7 @@ export function formatSpread(s: CellSummary): string {
  */
 export function formatCell(cell: CellResult, kind: ScenarioKind): string {
   if (cell.status === 'not-installed') return 'not installed';
-  if (cell.status === 'n/a') return '—';
+  if (cell.status === 'n/a') return cell.short ?? '—';
   const s = summarize(cell.runs);
   if (s.runs === 0 || s.medianMs === undefined) return 'no runs';
   const spread = formatSpread(s);

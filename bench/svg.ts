@@ -122,8 +122,10 @@ export function renderSvg(scenarios: readonly ScenarioResult[], subtitle: string
       const cell = s.cells.find((x) => x.client === c);
       const textY = n(y + BAR_HEIGHT - 1);
       if (cell === undefined || cell.status !== 'ran') {
-        const what = cell?.status === 'not-installed' ? 'not installed' : '—';
-        out.push(`<text x="${PLOT_LEFT + 4}" y="${textY}" font-size="9" fill="#888">${what}</text>`);
+        const what = cell?.status === 'not-installed' ? 'not installed' : (cell?.short ?? '—');
+        out.push(
+          `<text x="${PLOT_LEFT + 4}" y="${textY}" font-size="9" fill="#888">${escapeXml(what)}</text>`,
+        );
         return;
       }
       const sum = summarize(cell.runs);

@@ -52,6 +52,8 @@ export interface RunResult {
   resolution?: string[] | undefined;
   /** DNS queries the lab's server received during this dial (or batch). */
   dnsQueries?: number | undefined;
+  /** The types of those queries, each once, sorted ('A', 'AAAA', 'HTTPS', 'SRV'): who asked for a record. */
+  dnsQueryTypes?: string[] | undefined;
   /** Renumber scenario: dials it took to reach the new address (the last one if it never did). */
   dials?: number | undefined;
   /** Concurrent scenario: how many dials of the batch connected, of how many. */
@@ -67,6 +69,8 @@ export interface CellResult {
   runs: RunResult[];
   /** Why the cell is n/a, or anything a reader should know about it. */
   note?: string | undefined;
+  /** Shown in the table's cell instead of '—' for an n/a cell (e.g. "n/a — no SRV support"). */
+  short?: string | undefined;
 }
 
 /** The results of one scenario. */

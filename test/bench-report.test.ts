@@ -4,10 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseCurlBatch, parseCurlLine } from '../bench/clients/peers.js';
+import { curlArgs, parseCurlBatch, parseCurlLine, pythonArgs } from '../bench/clients/peers.js';
+import { jobFor, makeRunners, unavailable } from '../bench/lab-run.js';
 import { markdownTable, renderLabTable, renderMarkdown, renderMicroTable } from '../bench/report.js';
 import { runsFor } from '../bench/run-policy.js';
-import { BENCH_SCENARIOS, BENCH_ZONE, batchTargets, RUN_CAP_MS } from '../bench/scenarios.js';
+import {
+  BENCH_SCENARIOS,
+  BENCH_ZONE,
+  type BenchScenario,
+  batchTargets,
+  RUN_CAP_MS,
+  SVC_HINTS_DNS_DELAY_MS,
+} from '../bench/scenarios.js';
 import { formatCell, formatMs, median, summarize } from '../bench/summary.js';
 import { AXIS_MAX_MS, AXIS_MIN_MS, renderSvg, xOf } from '../bench/svg.js';
 import { evaluateTargets } from '../bench/targets.js';
@@ -103,6 +111,10 @@ describe('scenario list', () => {
       'dns-stopped',
       'renumbered',
       'concurrent-200',
+      'svc-hints',
+      'srv-failover',
+      'tls-one-good',
+      'tls-stall-first',
     ]) {
       assert.ok(ids.includes(id), `missing scenario ${id}`);
     }
@@ -113,6 +125,67 @@ describe('scenario list', () => {
     for (const s of BENCH_SCENARIOS) {
       for (const name of s.batch?.names ?? [s.name]) assert.ok(name in BENCH_ZONE, `${name} not in the zone`);
     }
+  });
+
+  const byId = (id: string): BenchScenario => {
+    const found = BENCH_SCENARIOS.find((s) => s.id === id);
+    assert.ok(found, `no scenario ${id}`);
+    return found;
+  };
+
+  test('issue 17 rows: netdial dials the https URL / srv! name; the records are there to be read', () => {
+    const hints = byId('svc-hints');
+    assert.equal(hints.netdialTarget, 'https://svc-hints.lab.test/');
+    assert.equal(hints.tls, 'off', 'the record moves https to port 9 (discard): plain TCP');
+    const https = BENCH_ZONE['svc-hints.lab.test']?.HTTPS?.[0];
+    assert.ok(https?.params.ipv4hint?.length && https.params.ipv6hint?.length, 'the HTTPS record has hints');
+    assert.ok(SVC_HINTS_DNS_DELAY_MS >= 1000, `A/AAAA ${SVC_HINTS_DNS_DELAY_MS} ms late`);
+    assert.equal(BENCH_ZONE['svc-hints.lab.test']?.delayMs?.AAAA, SVC_HINTS_DNS_DELAY_MS);
+    assert.match(hints.title, /1\.5 s late/);
+
+    const srv = byId('srv-failover');
+    assert.equal(srv.netdialTarget, `srv!${srv.name}`);
+    assert.deepEqual(
+      BENCH_ZONE[srv.name]?.SRV?.map((r) => r.priority),
+      [10, 20],
+    );
+    assert.match(srv.peersNa ?? '', /^n\/a — no SRV support$/);
+
+    for (const id of ['tls-one-good', 'tls-stall-first']) {
+      const row = byId(id);
+      assert.equal(row.tls, 'lab-ca');
+      assert.equal(row.port, 443);
+      assert.equal(row.netdialTarget, `https://${row.name}/`);
+      assert.equal(row.peersNa, undefined, 'every peer can do TLS');
+    }
+    // Only the SRV row leaves the peers out.
+    assert.deepEqual(
+      BENCH_SCENARIOS.filter((s) => s.peersNa !== undefined).map((s) => s.id),
+      ['srv-failover'],
+    );
+  });
+
+  test('jobs: the CA goes to TLS rows only, tls: false to svc-hints only, the netdial target along', () => {
+    assert.equal(jobFor(byId('tls-stall-first'), '/ca.pem').caFile, '/ca.pem');
+    assert.equal(jobFor(byId('svc-hints'), '/ca.pem').caFile, undefined);
+    assert.equal(jobFor(byId('one-good'), '/ca.pem').caFile, undefined);
+    assert.equal(jobFor(byId('svc-hints'), undefined).tls, 'off');
+    assert.equal(jobFor(byId('tls-stall-first'), '/ca.pem').tls, undefined);
+    assert.equal(jobFor(byId('srv-failover'), undefined).netdialTarget, 'srv!_discard._tcp.lab.test');
+    assert.equal(jobFor(byId('one-good'), undefined).netdialTarget, undefined);
+  });
+
+  test('who runs: no peer in the SRV row; no TLS row without a CA; a missing peer stays "not installed"', () => {
+    const runners = makeRunners({ curl: { path: 'curl', version: '7.88.1' }, python: undefined });
+    const why = (runnerId: string, id: string, ca: string | undefined) =>
+      unavailable(runners.find((r) => r.id === runnerId)!, byId(id), ca);
+    assert.equal(why('netdial', 'srv-failover', undefined), undefined);
+    assert.equal(why('curl', 'srv-failover', undefined), 'n/a — no SRV support');
+    assert.equal(why('node-default', 'srv-failover', undefined), 'n/a — no SRV support');
+    assert.equal(why('curl', 'svc-hints', undefined), undefined);
+    assert.equal(why('curl', 'tls-stall-first', '/ca.pem'), undefined);
+    assert.match(why('netdial', 'tls-stall-first', undefined) ?? '', /no TLS lab/);
+    assert.match(why('python', 'one-good', undefined) ?? '', /not installed/);
   });
 
   test('the concurrent row dials 200 times across 50 names whose answers take 400 ms', () => {
@@ -162,6 +235,36 @@ describe('curl output', () => {
       assert.equal(got.error, expected.error);
     });
   }
+
+  test('TLS rows: https URL, the CA trusted, timed to the end of the handshake (time_appconnect)', () => {
+    const args = curlArgs(['tls-stall-first.lab.test'], 443, 10_000, '/tmp/ca.pem');
+    assert.equal(args[args.indexOf('--cacert') + 1], '/tmp/ca.pem');
+    assert.equal(args.at(-1), 'https://tls-stall-first.lab.test:443/');
+    assert.match(args[args.indexOf('-w') + 1]!, /^%\{time_appconnect\} /);
+    const plain = curlArgs(['one-good.lab.test'], 80, 10_000);
+    assert.ok(!plain.includes('--cacert'));
+    assert.equal(plain.at(-1), 'http://one-good.lab.test:80/');
+    assert.match(plain[plain.indexOf('-w') + 1]!, /^%\{time_connect\} /);
+    // A handshake that never finished: time_appconnect 0 is a failure at time_total.
+    assert.deepEqual(parseCurlLine('0.000000 10.001000 28 2001:db8:1::17 000'), {
+      ok: false,
+      ms: 10_001,
+      error: 'curl 28: timeout',
+      capped: true,
+    });
+  });
+
+  test('Python: with a CA file, open_connection gets an ssl context and the name for SNI', () => {
+    const [, script] = pythonArgs({
+      mode: 'single',
+      names: ['x.lab.test'],
+      port: 443,
+      capMs: 1,
+      caFile: '/c',
+    });
+    assert.match(script!, /ssl\.create_default_context\(cafile=job\['caFile'\]\)/);
+    assert.match(script!, /'ssl': ctx, 'server_hostname': name/);
+  });
 
   test('a batch: slowest transfer, connected count', () => {
     const got = parseCurlBatch(
@@ -241,6 +344,12 @@ describe('summaries and cells', () => {
     ],
     ['not installed', { client: 'python', status: 'not-installed', runs: [] }, 'single', /^not installed$/],
     ['n/a', { client: 'netdial-cold', status: 'n/a', runs: [] }, 'dns-stop', /^—$/],
+    [
+      'n/a with a short reason',
+      { client: 'curl', status: 'n/a', runs: [], short: 'n/a — no SRV support' },
+      'single',
+      /^n\/a — no SRV support$/,
+    ],
   ];
   for (const [name, c, kind, pattern] of cases) {
     test(`cell: ${name}`, () => assert.match(formatCell(c, kind), pattern));
@@ -377,6 +486,7 @@ describe('writers', () => {
   test('the details show every run, and the warm attempt list with what was demoted and where answers came from', () => {
     const warmRun: RunResult = {
       ...ok(0.9, '203.0.113.2'),
+      dnsQueryTypes: ['A', 'AAAA', 'HTTPS'],
       attempts: [{ address: '203.0.113.2', outcome: 'connected', startMs: 0.2 }],
       demoted: ['198.51.100.1'],
       resolution: ['A stale', 'AAAA stale'],
@@ -395,6 +505,12 @@ describe('writers', () => {
     assert.match(md, /\| netdial warm +\| 2\/2 +\| 0\.9, 102 +\|/);
     assert.match(md, /attempts: 203\.0\.113\.2 connected at 0\.20 ms\. Demoted: 198\.51\.100\.1\./);
     assert.match(md, /Queries \(type, source\): A stale, AAAA stale\./);
+    // Which record types the first run asked for (who reads HTTPS records).
+    assert.match(
+      md,
+      /\| netdial warm +\| 2\/2 +\| 0\.9, 102 +\| 203\.0\.113\.2, 203\.0\.113\.1 +\| 2 \(A, AAAA, HTTPS\) +\|/,
+    );
+    assert.match(md, /\| netdial cold +\| 1\/1 +\| 5\.0 +\| 203\.0\.113\.1 +\| 2 +\|/);
   });
 
   test('the SVG is one document, escapes text, and draws one bar per cell that ran', () => {

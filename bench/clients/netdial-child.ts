@@ -3,6 +3,7 @@
  * (no cache, no history, nothing read yet) and the second one in the same process is warm.
  * Job and report: see protocol.ts.
  */
+import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Dialer, getReport, isDialError } from '../../src/index.js';
@@ -17,11 +18,21 @@ import {
   waitForGo,
 } from './protocol.js';
 
-async function dialOnce(dialer: Dialer, host: string, port: number): Promise<RunResult> {
+/** What to dial and with which TLS option: the job's netdialTarget, or `{ host, port }`. */
+interface Target {
+  host: string;
+  port: number;
+  netdialTarget?: string | undefined;
+  tls?: false | { ca: string } | undefined;
+}
+
+async function dialOnce(dialer: Dialer, target: Target): Promise<RunResult> {
   const started = performance.now();
   let socket: net.Socket;
   try {
-    socket = await dialer.dial({ host, port });
+    const what = target.netdialTarget ?? { host: target.host, port: target.port };
+    // With a CA the dial returns once the TLS handshake is done (issue 17: TLS-aware racing).
+    socket = await (target.tls === undefined ? dialer.dial(what) : dialer.dial(what, { tls: target.tls }));
   } catch (error) {
     const ms = performance.now() - started;
     if (isDialError(error)) {
@@ -59,7 +70,7 @@ async function dialOnce(dialer: Dialer, host: string, port: number): Promise<Run
 /** Dials every name of the batch at once; ms = until all settled. */
 async function dialBatch(dialer: Dialer, names: readonly string[], port: number): Promise<RunResult> {
   const started = performance.now();
-  const results = await Promise.all(names.map((name) => dialOnce(dialer, name, port)));
+  const results = await Promise.all(names.map((host) => dialOnce(dialer, { host, port })));
   const ms = performance.now() - started;
   const connected = results.filter((r) => r.ok).length;
   const firstError = results.find((r) => !r.ok)?.error;
@@ -79,26 +90,36 @@ function round(ms: number): number {
 
 async function main(job: ChildJob): Promise<never> {
   const dialer = new Dialer({ timeout: job.capMs });
-  const name = job.names[0]!;
+  const target: Target = {
+    host: job.names[0]!,
+    port: job.port,
+    netdialTarget: job.netdialTarget,
+    tls:
+      job.caFile !== undefined
+        ? { ca: readFileSync(job.caFile, 'utf8') }
+        : job.tls === 'off'
+          ? false
+          : undefined,
+  };
   switch (job.mode) {
     case 'single': {
-      const first = await dialOnce(dialer, name, job.port);
+      const first = await dialOnce(dialer, target);
       const secondStartEpochMs = epochNowMs();
-      const second = await dialOnce(dialer, name, job.port);
+      const second = await dialOnce(dialer, target);
       return finish({ first, second, secondStartEpochMs });
     }
     case 'dns-stop': {
-      const first = await dialOnce(dialer, name, job.port);
+      const first = await dialOnce(dialer, target);
       await waitForGo();
       const secondStartEpochMs = epochNowMs();
-      const second = await dialOnce(dialer, name, job.port);
+      const second = await dialOnce(dialer, target);
       return finish({ first, second, secondStartEpochMs });
     }
     case 'renumber': {
-      const first = await dialOnce(dialer, name, job.port);
+      const first = await dialOnce(dialer, target);
       await waitForGo();
       const secondStartEpochMs = epochNowMs();
-      const second = await dialUntilMoved(() => dialOnce(dialer, name, job.port), job);
+      const second = await dialUntilMoved(() => dialOnce(dialer, target), job);
       return finish({ first, second, secondStartEpochMs });
     }
     case 'concurrent': {

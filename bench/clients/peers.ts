@@ -7,12 +7,13 @@ import { type ChildJob, RESULT_PREFIX } from './protocol.js';
 
 /**
  * Python asyncio client: `asyncio.open_connection(host, port, happy_eyeballs_delay=0.25)`, timed inside
- * Python (from the call to the connected stream), capped by `asyncio.wait_for`. Same protocol as the Node
+ * Python (from the call to the connected stream), capped by `asyncio.wait_for`. With the job's CA file,
+ * `ssl=` a context trusting it: connected means the TLS handshake is done. Same protocol as the Node
  * children (argv[1] is the job JSON; READY / one stdin line for dns-stop; `RESULT <json>` at the end).
  * Ends with os._exit: resolver threads of timed-out lookups must not hold the process.
  */
 export const PYTHON_CLIENT = String.raw`
-import asyncio, errno, json, os, socket, sys, time
+import asyncio, errno, json, os, socket, ssl, sys, time
 
 job = json.loads(sys.argv[1])
 port = job['port']
@@ -27,10 +28,13 @@ def code(e):
     text = '%s: %s' % (type(e).__name__, e)
     return text[:80]
 
+ctx = ssl.create_default_context(cafile=job['caFile']) if job.get('caFile') else None
+
 async def one(name):
     t = time.perf_counter()
+    tls = {'ssl': ctx, 'server_hostname': name} if ctx else {}
     try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(name, port, happy_eyeballs_delay=0.25), cap)
+        r, w = await asyncio.wait_for(asyncio.open_connection(name, port, happy_eyeballs_delay=0.25, **tls), cap)
     except asyncio.TimeoutError:
         return {'ok': False, 'ms': (time.perf_counter() - t) * 1000, 'error': 'no connection by the cap', 'capped': True}
     except Exception as e:
@@ -87,17 +91,28 @@ export function pythonArgs(job: ChildJob): string[] {
 
 /** curl's -w format: one line per transfer. */
 const CURL_WRITE_OUT = '%{time_connect} %{time_total} %{exitcode} %{remote_ip} %{http_code}\\n';
+/** The same for https: the first field is when the TLS handshake was done (0 when it never was). */
+const CURL_WRITE_OUT_TLS = '%{time_appconnect} %{time_total} %{exitcode} %{remote_ip} %{http_code}\\n';
 
 /**
  * curl command line: `-s -o /dev/null --connect-timeout <cap s>` per URL; several URLs run in parallel
- * (`-Z --parallel-immediate --parallel-max N`) for a batch.
+ * (`-Z --parallel-immediate --parallel-max N`) for a batch. With `caFile`: `https://` URLs trusting that
+ * CA (`--cacert`), timed to the end of the TLS handshake (curl's connect timeout covers the handshake).
  */
-export function curlArgs(names: readonly string[], port: number, capMs: number): string[] {
-  const args = ['-s', '--connect-timeout', String(capMs / 1000), '-w', CURL_WRITE_OUT];
+export function curlArgs(
+  names: readonly string[],
+  port: number,
+  capMs: number,
+  caFile: string | undefined = undefined,
+): string[] {
+  const format = caFile === undefined ? CURL_WRITE_OUT : CURL_WRITE_OUT_TLS;
+  const args = ['-s', '--connect-timeout', String(capMs / 1000), '-w', format];
+  if (caFile !== undefined) args.push('--cacert', caFile);
+  const scheme = caFile === undefined ? 'http' : 'https';
   if (names.length > 1) {
     args.push('-Z', '--parallel-immediate', '--parallel-max', String(Math.min(300, names.length)));
   }
-  for (const name of names) args.push('-o', '/dev/null', `http://${name}:${port}/`);
+  for (const name of names) args.push('-o', '/dev/null', `${scheme}://${name}:${port}/`);
   return args;
 }
 

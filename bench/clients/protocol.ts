@@ -22,6 +22,15 @@ export interface ChildJob {
   capMs: number;
   /** 'renumber': the address the service moved to, and how many dials to try to reach it. */
   renumber?: { newAddress: string; maxDials: number } | undefined;
+  /** netdial only: what it dials instead of `{ host: names[0], port }` (a URL, an `srv!` name). */
+  netdialTarget?: string | undefined;
+  /** netdial only: 'off' passes `tls: false` (an https URL whose record moves it to a plain TCP port). */
+  tls?: 'off' | undefined;
+  /**
+   * A PEM file of the CA to trust: every client completes a TLS handshake with `names[0]` (SNI and
+   * certificate check) before the run counts as connected.
+   */
+  caFile?: string | undefined;
 }
 
 /**
