@@ -307,8 +307,8 @@ describe('register()', () => {
       ['NETDIAL_POLICY', 'public,,loopback', /^NETDIAL_POLICY: item 2 of "public,,loopback" is empty/],
       [
         'NETDIAL_POLICY',
-        '10.1.0.0/8',
-        /^NETDIAL_POLICY: item 1 of "10\.1\.0\.0\/8": .*did you mean "10\.0\.0\.0\/8"/,
+        '198.51.100.7/24',
+        /^NETDIAL_POLICY: item 1 of "198\.51\.100\.7\/24": .*did you mean "198\.51\.100\.0\/24"/,
       ],
       [
         'NETDIAL_TRACE',
