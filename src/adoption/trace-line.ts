@@ -14,11 +14,7 @@
  */
 import type { DialDoneEvent, DialErrorEvent } from '../diagnostics.js';
 import type { AttemptReport, DialReport } from '../report.js';
-
-/** `host:port`, with brackets around an IPv6 literal. */
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+import { formatHostPort } from '../target.js';
 
 /** Milliseconds with one decimal. */
 function ms(value: number): string {
@@ -51,7 +47,7 @@ function rememberedText(report: DialReport): string {
 /** The line of a dial that connected. */
 export function doneLine(event: DialDoneEvent): string {
   const report = event.report;
-  const head = `netdial: ${hostPort(event.host, event.port)} via ${event.address} in ${ms(event.durationMs)}`;
+  const head = `netdial: ${formatHostPort(event.host, event.port)} via ${event.address} in ${ms(event.durationMs)}`;
   if (report === undefined) return head;
   const attempts = report.attempts;
   const tls = report.tls?.endMs === undefined ? '' : `, TLS ${ms(report.tls.endMs - report.tls.startMs)}`;
@@ -63,7 +59,7 @@ export function errorLine(event: DialErrorEvent): string {
   const message = event.error.message.split('\n', 1)[0] ?? '';
   if (event.error.name === 'DialError') return `netdial: ${message}`;
   const code = event.code === undefined ? '' : ` (${event.code})`;
-  return `netdial: ${hostPort(event.host, event.port)} ${event.error.name}${code} after ${ms(event.durationMs)}: ${message}`;
+  return `netdial: ${formatHostPort(event.host, event.port)} ${event.error.name}${code} after ${ms(event.durationMs)}: ${message}`;
 }
 
 /** What an https.globalAgent request's TLS handshake came to (the agent runs it after the TCP dial). */
@@ -85,7 +81,7 @@ export interface TlsOutcome {
  * check never reads as a success.
  */
 export function tlsLine(outcome: TlsOutcome): string {
-  const head = `netdial: ${hostPort(outcome.host, outcome.port)} TLS`;
+  const head = `netdial: ${formatHostPort(outcome.host, outcome.port)} TLS`;
   const took = (word: string) => (outcome.durationMs === undefined ? '' : `${word}${ms(outcome.durationMs)}`);
   if (outcome.error === undefined) {
     return `${head} ${outcome.protocol ?? 'handshake'} done${took(' in ')}`;

@@ -2,6 +2,7 @@
  * Small text formatters shared by the CLI's views: durations, TTLs, outcomes of attempts. Pure.
  */
 import { describeCode } from '../errors.js';
+import { formatHostPort } from '../target.js';
 
 /**
  * A duration for people: "0.4 ms" below 10 ms (one decimal), "252 ms" below 10 s, "12.5 s" above.
@@ -108,7 +109,5 @@ export function familyText(family: 4 | 6): string {
   return family === 6 ? 'IPv6' : 'IPv4';
 }
 
-/** "203.0.113.1:80" or "[2001:db8::1]:80". */
-export function addressPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
+/** "203.0.113.1:80" or "[2001:db8::1]:80" (target.ts's formatHostPort, one spelling). */
+export const addressPort = formatHostPort;

@@ -4,7 +4,6 @@
  * decisions behind the order (demoted endpoints, RTT history, the attempt delay in force and where it
  * came from). Pure: a DialReport (or a DialError) in, text out.
  */
-import { isIP } from 'node:net';
 import type { DialError } from '../errors.js';
 import type { MemoryJson } from '../memory/dial-memory.js';
 import type { DialReport, QueryReport } from '../report.js';
@@ -21,6 +20,7 @@ import {
   triggerText,
 } from './format.js';
 import { renderTimeline, type TimelineRow, type Tone } from './timeline.js';
+import { isIP } from '../ip-address.js';
 
 /** One endpoint as a Dialer's exported memory has it (`MemoryJson.endpoints.endpoints[n]`). */
 export type MemoryEntry = MemoryJson['endpoints']['endpoints'][number];
