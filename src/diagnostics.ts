@@ -16,6 +16,11 @@
  * DNS and attempt events interleave as they happen (RFC 8305 §3: attempts start before every answer is in).
  * Every payload carries `dialId` (unique in the process) to tie the events of one dial together, and
  * `atMs`, milliseconds since the dial began on a monotonic clock (the DialReport's timebase).
+ *
+ * A dial through a proxy publishes its own dial:start (with `proxy`) and dial:done / dial:error for the
+ * TARGET (the attempts through the proxy are in its report); the dials of the proxy itself (hops: their
+ * dial, DNS and attempt events) happen between the two, each event marked `proxyHopOf` = the proxied
+ * dial's id.
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
@@ -52,6 +57,11 @@ export interface DialEventBase {
   port: number;
   /** When the event happened, in ms since the dial began (monotonic clock; 0 for dial:start). */
   atMs: number;
+  /**
+   * Set on every event of a proxy hop's dial (netdial dialling the proxy itself): the `dialId` of the
+   * proxied dial it serves, whose own events name the target. Absent on every other dial's events.
+   */
+  proxyHopOf?: number | undefined;
 }
 
 /** `netdial:dial:start`: a dial begins. */
@@ -62,6 +72,8 @@ export interface DialStartEvent extends DialEventBase {
   family: 0 | 4 | 6;
   /** Whether a TLS handshake runs on the winning connection. */
   tls: boolean;
+  /** The dial goes through this proxy (its URL without password); the hop's dials carry `proxyHopOf`. */
+  proxy?: string | undefined;
   /** The settings in force for this dial (ms). */
   settings: {
     attemptDelayMs: number;
@@ -351,6 +363,17 @@ export interface DialObserver {
 
 const observers = new WeakMap<AbortSignal, DialObserver>();
 
+/** Signals of proxy hop dials -> the dialId of the proxied dial each serves (see markProxyHop). */
+const proxyHops = new WeakMap<AbortSignal, number>();
+
+/**
+ * Marks the dial started with `signal` (a signal of the proxied dial's own, for one hop dial) as a proxy
+ * hop of the dial `proxiedDialId`: its events carry `proxyHopOf`. Held weakly: nothing to undo.
+ */
+export function markProxyHop(signal: AbortSignal, proxiedDialId: number): void {
+  proxyHops.set(signal, proxiedDialId);
+}
+
 /**
  * Makes `observer` hear the dial that is started with `signal` (a signal of the caller's own, used for
  * that one dial). Held weakly: nothing to undo.
@@ -382,20 +405,38 @@ export class DialTrace {
   readonly #port: number;
   readonly #nowMs: () => number;
   readonly #observer: DialObserver | undefined;
+  readonly #hopOf: number | undefined;
 
   constructor(host: string, port: number, nowMs: () => number, signal?: AbortSignal) {
     this.#host = host;
     this.#port = port;
     this.#nowMs = nowMs;
     this.#observer = signal === undefined ? undefined : observers.get(signal);
+    this.#hopOf = signal === undefined ? undefined : proxyHops.get(signal);
   }
 
   #base(): DialEventBase {
-    return { dialId: this.dialId, host: this.#host, port: this.#port, atMs: this.#nowMs() };
+    const base: DialEventBase = {
+      dialId: this.dialId,
+      host: this.#host,
+      port: this.#port,
+      atMs: this.#nowMs(),
+    };
+    if (this.#hopOf !== undefined) base.proxyHopOf = this.#hopOf;
+    return base;
   }
 
-  /** At the start of the dial, before anything else (also when the signal is already aborted). */
-  dialStart(startedAt: Date, family: 0 | 4 | 6, tls: boolean, settings: DialStartEvent['settings']): void {
+  /**
+   * At the start of the dial, before anything else (also when the signal is already aborted); `proxy`,
+   * the proxy's URL (without password) when the dial goes through one.
+   */
+  dialStart(
+    startedAt: Date,
+    family: 0 | 4 | 6,
+    tls: boolean,
+    settings: DialStartEvent['settings'],
+    proxy?: string,
+  ): void {
     if (!ch.dialStart.hasSubscribers) return;
     ch.dialStart.publish({
       ...this.#base(),
@@ -403,6 +444,7 @@ export class DialTrace {
       family,
       tls,
       settings: { ...settings },
+      ...(proxy === undefined ? {} : { proxy }),
     });
   }
 

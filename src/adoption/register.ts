@@ -315,8 +315,13 @@ function startTrace(): () => void {
   connected.subscribe(onUndici);
   connectError.subscribe(onUndici);
   const stops = [
-    subscribe('netdial:dial:done', (event) => writeStderr(doneLine(event))),
-    subscribe('netdial:dial:error', (event) => writeStderr(errorLine(event))),
+    // A proxy hop's dial (`proxyHopOf`) is part of the proxied dial's line, which names the target.
+    subscribe('netdial:dial:done', (event) => {
+      if (event.proxyHopOf === undefined) writeStderr(doneLine(event));
+    }),
+    subscribe('netdial:dial:error', (event) => {
+      if (event.proxyHopOf === undefined) writeStderr(errorLine(event));
+    }),
     () => connected.unsubscribe(onUndici),
     () => connectError.unsubscribe(onUndici),
   ];

@@ -7,13 +7,14 @@
  *   netdial: example.test:443 via 203.0.113.1 in 0.6 ms, 1 attempt: 203.0.113.1 connected in 0.4 ms; remembered: 2001:db8:3::1 demoted
  *   netdial: connect example.test:443 failed after 2 attempts in 2.1 ms: 203.0.113.129 ECONNREFUSED; …
  *   netdial: example.test:443 TLS failed ERR_TLS_CERT_ALTNAME_INVALID after 3.1 ms: Hostname/IP does not match … (the request fails; …)
+ *   netdial: example.test:443 through http://proxy.test:3128 in 3.2 ms, example.test resolved by the proxy; proxy proxy.test:3128 via 192.0.2.7, 1 attempt: 192.0.2.7 connected in 0.4 ms, status 200
  *
  * A dial's line is about its connection, TLS included when the dial raced it (https.globalAgent and global fetch
  * do). When TLS runs after the dial (global fetch over a tunnel of undici's ProxyAgent), a TLS line follows with
  * the handshake's outcome (tlsLine).
  */
 import type { DialDoneEvent, DialErrorEvent } from '../diagnostics.js';
-import type { AttemptReport, DialReport } from '../report.js';
+import type { AttemptReport, DialReport, ProxyReport } from '../report.js';
 import { formatHostPort } from '../target.js';
 
 /** Milliseconds with one decimal. */
@@ -44,14 +45,45 @@ function rememberedText(report: DialReport): string {
   return parts.length === 0 ? '' : `; remembered: ${parts.join(', ')}`;
 }
 
-/** The line of a dial that connected. */
+function attemptsText(attempts: readonly AttemptReport[]): string {
+  return `${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${attempts.map(attemptText).join(', ')}`;
+}
+
+/**
+ * The proxy part of a proxied dial's line: the proxy hop (its address and attempts, what the memory did
+ * about them) and the tunnel's status.
+ */
+function proxyText(proxy: ProxyReport): string {
+  const hop = proxy.hop;
+  const status = proxy.handshake?.statusCode === undefined ? '' : `, status ${proxy.handshake.statusCode}`;
+  if (hop === undefined) return `; proxy ${proxy.url}${status}`;
+  const via = hop.winner === undefined ? '' : ` via ${hop.winner.address}`;
+  return `; proxy ${formatHostPort(hop.host, hop.port)}${via}, ${attemptsText(hop.attempts)}${rememberedText(hop)}${status}`;
+}
+
+/**
+ * The line of a dial that connected. Through a proxy it names the target and the proxy: the target's
+ * attempts through it (when netdial resolved the target) or who resolved it, then the hop to the proxy.
+ */
 export function doneLine(event: DialDoneEvent): string {
   const report = event.report;
-  const head = `netdial: ${formatHostPort(event.host, event.port)} via ${event.address} in ${ms(event.durationMs)}`;
+  const target = formatHostPort(event.host, event.port);
+  const proxy = report?.proxy;
+  const head =
+    proxy === undefined
+      ? `netdial: ${target} via ${event.address} in ${ms(event.durationMs)}`
+      : `netdial: ${target} through ${proxy.url} in ${ms(event.durationMs)}`;
   if (report === undefined) return head;
   const attempts = report.attempts;
   const tls = report.tls?.endMs === undefined ? '' : `, TLS ${ms(report.tls.endMs - report.tls.startMs)}`;
-  return `${head}${tls}, ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${attempts.map(attemptText).join(', ')}${rememberedText(report)}`;
+  if (proxy !== undefined) {
+    const targetPart =
+      attempts.length === 0
+        ? `, ${event.host} resolved by the proxy`
+        : `, ${attemptsText(attempts)}${rememberedText(report)}`;
+    return `${head}${tls}${targetPart}${proxyText(proxy)}`;
+  }
+  return `${head}${tls}, ${attemptsText(attempts)}${rememberedText(report)}`;
 }
 
 /** The line of a dial that failed: the error's own one-line message (DialError: every attempt). */

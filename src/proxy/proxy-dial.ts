@@ -16,6 +16,7 @@
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
+import { DialTrace, markProxyHop } from '../diagnostics.js';
 import {
   AbortError,
   type AttemptError,
@@ -94,6 +95,8 @@ class ProxyDial {
   readonly #report: ProxyReport;
   /** Cancels whatever is in flight (hop dials, handshakes, TLS) when the dial is aborted or times out. */
   readonly #cancels = new Set<() => void>();
+  /** The proxied dial's own diagnostics events: dial:start / dial:done / dial:error for the TARGET. */
+  readonly #trace: DialTrace;
   #aborted = false;
 
   constructor(
@@ -115,6 +118,7 @@ class ProxyDial {
       from,
       resolvedBy: remoteName(target, cfg, proxy) === undefined ? 'netdial' : 'proxy',
     };
+    this.#trace = new DialTrace(target.host, target.port, () => this.#rel(), cfg.signal);
   }
 
   #rel(): number {
@@ -129,7 +133,33 @@ class ProxyDial {
     return this.#deadline - this.#deps.now();
   }
 
+  /** The dial, with its own dial:start and dial:done / dial:error (the hops' events come in between). */
   async run(): Promise<net.Socket> {
+    const cfg = this.#cfg;
+    this.#trace.dialStart(
+      this.#startedAt,
+      cfg.family,
+      cfg.tls !== undefined,
+      {
+        attemptDelayMs: cfg.attemptDelayMs,
+        resolutionDelayMs: cfg.resolutionDelayMs,
+        maxConcurrentAttempts: cfg.maxConcurrentAttempts,
+        timeoutMs: cfg.timeoutMs,
+      },
+      this.#proxy.display,
+    );
+    let socket: net.Socket;
+    try {
+      socket = await this.#run();
+    } catch (err) {
+      this.#trace.dialError(err);
+      throw err;
+    }
+    this.#trace.dialDone(socket, () => getReport(socket));
+    return socket;
+  }
+
+  async #run(): Promise<net.Socket> {
     const signal = this.#cfg.signal;
     if (signal?.aborted) throw new AbortError(signal.reason, `connect ${this.#where()}`);
     const onAbort = () => {
@@ -223,6 +253,7 @@ class ProxyDial {
     const cancel = () => controller.abort(new Error('cancelled'));
     this.#cancels.add(cancel);
     cancelSignal?.addEventListener('abort', cancel, { once: true });
+    markProxyHop(controller.signal, this.#trace.dialId);
     const hopTarget: Target = {
       host: this.#proxy.host,
       port: this.#proxy.port,

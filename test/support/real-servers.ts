@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +220,78 @@ export async function startRedis(options: { port?: number } = {}): Promise<Runni
     return {
       port,
       socketPath,
+      async stop() {
+        await stopChild(child, 'SIGTERM');
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Installs tinyproxy when missing; returns why it cannot run here, or undefined. */
+export function tinyproxyUnavailable(): string | undefined {
+  return ensureDebianPackages(['tinyproxy'], () => existsSync('/usr/bin/tinyproxy'));
+}
+
+/** Resolves once something accepts on 127.0.0.1:`port`; rejects when `child` exits first or after `timeoutMs`. */
+async function waitForListener(
+  child: ChildProcess,
+  port: number,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${what} exited (${child.exitCode})`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+/**
+ * A private tinyproxy (HTTP CONNECT, every port allowed) on 127.0.0.1:<random>, in the foreground, its
+ * configuration in a temporary directory; `socketPath` is unused ('').
+ */
+export async function startTinyproxy(): Promise<RunningServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'netdial-tinyproxy-'));
+  try {
+    const port = await freePort();
+    const config = join(dir, 'tinyproxy.conf');
+    writeFileSync(
+      config,
+      [
+        `Port ${port}`,
+        'Listen 127.0.0.1',
+        'Timeout 30',
+        'MaxClients 16',
+        'LogLevel Critical',
+        'DisableViaHeader Yes',
+        '',
+      ].join('\n'),
+    );
+    const child = spawnServer('/usr/bin/tinyproxy', ['-d', '-c', config], { stdio: 'ignore', cwd: dir });
+    try {
+      await waitForListener(child, port, 10_000, 'tinyproxy');
+    } catch (err) {
+      await stopChild(child, 'SIGKILL');
+      throw err;
+    }
+    return {
+      port,
+      socketPath: '',
       async stop() {
         await stopChild(child, 'SIGTERM');
         rmSync(dir, { recursive: true, force: true });
