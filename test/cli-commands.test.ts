@@ -105,6 +105,19 @@ before(async () => {
       'v4.cli.test': { A: ['127.0.0.1'] },
       'hang.cli.test': { A: ['127.0.0.1'], fail: { A: 'DROP', AAAA: 'DROP' } },
       'servfail.cli.test': { A: ['127.0.0.1'], fail: { A: 'SERVFAIL', AAAA: 'SERVFAIL' } },
+      // An HTTPS record whose TargetName "." is the name itself: its bucket and the fallback share a name.
+      'svc.cli.test': {
+        A: ['127.0.0.1'],
+        AAAA: ['::1'],
+        HTTPS: [{ priority: 1, targetName: '.', params: { alpn: ['h2'] } }],
+      },
+      // Two SRV records with the same target name at two ports.
+      '_echo._tcp.srv.cli.test': {
+        SRV: [
+          { priority: 1, weight: 1, port: 7, target: 'v4.cli.test' },
+          { priority: 2, weight: 1, port: 9, target: 'v4.cli.test' },
+        ],
+      },
     },
     'cli.test',
   );
@@ -534,6 +547,37 @@ describe('resolve', { timeout: 60_000 }, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('service records: the SRV/HTTPS query is listed, then each A/AAAA once, in the order asked', async () => {
+    const queryRows = (stdout: string) => {
+      const all = lines(stdout);
+      return all.slice(all.indexOf('queries') + 1).map((l) => l.trim().split(/ +/).slice(0, 2).join(' '));
+    };
+    const https = await runCli(['resolve', '--nameserver', ns, 'https://svc.cli.test/']);
+    assert.equal(https.code, 0, https.stderr);
+    assert.deepEqual(queryRows(https.stdout), ['HTTPS svc.cli.test', 'AAAA svc.cli.test', 'A svc.cli.test']);
+    const srv = await runCli(['resolve', '--nameserver', ns, 'srv!_echo._tcp.srv.cli.test']);
+    assert.equal(srv.code, 0, srv.stderr);
+    assert.deepEqual(queryRows(srv.stdout), [
+      'SRV _echo._tcp.srv.cli.test',
+      'AAAA v4.cli.test',
+      'A v4.cli.test',
+    ]);
+    // Both ports of the SRV target are listed, from the one answer.
+    assert.equal(lines(srv.stdout).filter((l) => / 127\.0\.0\.1 +(7|9) /.test(l)).length, 2);
+    const json = await runCli(['resolve', '--json', '--nameserver', ns, 'https://svc.cli.test/']);
+    const r = JSON.parse(json.stdout) as ResolvedName;
+    assert.deepEqual(
+      r.queries.map((q) => [q.type, q.name, q.endMs !== undefined && q.endMs >= q.startMs]),
+      [
+        ['HTTPS', 'svc.cli.test', true],
+        ['AAAA', 'svc.cli.test', true],
+        ['A', 'svc.cli.test', true],
+      ],
+    );
+    // One timebase: the A/AAAA were asked after the HTTPS answer came.
+    assert.ok(r.queries[1]!.startMs >= r.queries[0]!.endMs!, JSON.stringify(r.queries));
   });
 
   test('a corrupt memory file is one clear error', async () => {

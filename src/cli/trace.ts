@@ -70,6 +70,7 @@ export function queryResult(q: QueryReport): string {
 
 /** The resolution section: one aligned line per query (type, name, source, elapsed, result). */
 export function queryLines(queries: readonly QueryReport[], style: Style): string[] {
+  const typeWidth = Math.max(4, ...queries.map((q) => q.type.length));
   const nameWidth = Math.max(0, ...queries.map((q) => q.name.length));
   const sourceWidth = Math.max(0, ...queries.map((q) => q.source.length));
   const spans = queries.map((q) => formatSpan(q.startMs, q.endMs));
@@ -77,7 +78,7 @@ export function queryLines(queries: readonly QueryReport[], style: Style): strin
   return queries.map((q, i) => {
     const result = q.code === undefined ? queryResult(q) : style.yellow(queryResult(q));
     const why = q.reason === undefined ? '' : style.dim(` (${q.reason})`);
-    return `  ${q.type.padEnd(4)}  ${q.name.padEnd(nameWidth)}  ${style.cyan(q.source.padEnd(sourceWidth))}  ${(spans[i] ?? '').padEnd(spanWidth)}  ${result}${why}`;
+    return `  ${q.type.padEnd(typeWidth)}  ${q.name.padEnd(nameWidth)}  ${style.cyan(q.source.padEnd(sourceWidth))}  ${(spans[i] ?? '').padEnd(spanWidth)}  ${result}${why}`;
   });
 }
 

@@ -3,11 +3,13 @@
  * `https:`/`wss:` URL. The records are asked and planned as a dial would (service-lookup.ts,
  * service-plan.ts); each bucket's target name is resolved at the bucket's port (the best
  * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
- * by bucket, in the order a dial would try them.
+ * by bucket, in the order a dial would try them. `queries` lists each query once, in the order asked: the
+ * SRV/HTTPS query, then each name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS
+ * record with TargetName "." and the fallback — is asked once), times in ms since this resolve began.
  */
 import { DialError, formatDuration } from '../errors.js';
 import type { DialConfig } from '../options.js';
-import type { ServiceReport } from '../report.js';
+import type { QueryReport, ServiceReport } from '../report.js';
 import { type ResolvedEndpoint, type ResolvedName, type ResolveDeps, resolveName } from './resolve-name.js';
 import { askCached, lookupHttps } from './service-lookup.js';
 import { planHttps, planSrv, type ServicePlan } from './service-plan.js';
@@ -38,19 +40,29 @@ export async function resolveServices(
     records: [],
   };
   const random = deps.memory ? () => deps.memory!.random() : Math.random;
+  const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  const rel = (ms: number) => round(ms - t0);
+  // The service query first, as a dial's report has it (source 'cache' when answered from the cache).
+  const serviceQuery: QueryReport = { type: service.type, name, source: 'dns', startMs: rel(now()) };
   let plan: ServicePlan = { buckets: [], records: [] };
   if (kind === 'srv') {
     const outcome = await askCached<SrvRecordData>(send, cache, name, 'SRV', now).promise;
-    if (!outcome.ok) service.code = outcome.code;
-    else {
+    serviceQuery.endMs = rel(now());
+    if (outcome.cached) serviceQuery.source = 'cache';
+    if (!outcome.ok) {
+      service.code = outcome.code;
+      serviceQuery.code = outcome.code;
+    } else {
       const srv = planSrv(outcome.answer.records, random);
       if (srv === undefined) service.code = 'ERR_NETDIAL_NO_SERVICE';
       else plan = srv;
     }
   } else {
     const found = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
+    serviceQuery.endMs = rel(now());
     service.aliasChain = found.aliasChain;
     if (found.kind === 'service') {
+      if (found.cached) serviceQuery.source = 'cache';
       plan = planHttps({
         records: found.records,
         owner: found.owner === name ? host : found.owner,
@@ -59,7 +71,10 @@ export async function resolveServices(
         callerAlpn: undefined,
         random,
       });
-    } else service.code = found.kind === 'unavailable' ? 'ALIAS_UNAVAILABLE' : found.code;
+    } else {
+      service.code = found.kind === 'unavailable' ? 'ALIAS_UNAVAILABLE' : found.code;
+      serviceQuery.code = service.code;
+    }
   }
   service.records = plan.records;
   // Bucket -1: the name's own A/AAAA at the URL's port, the fallback of an HTTPS dial (last).
@@ -68,12 +83,21 @@ export async function resolveServices(
     .map((b) => ({ targetName: b.targetName, port: b.port, bucket: b.bucket }));
   if (kind === 'https') targets.push({ targetName: host, port, bucket: -1 });
   const addresses: ResolvedServiceEndpoint[] = [];
-  const queries: ResolvedName['queries'] = [];
+  const queries: ResolvedName['queries'] = [serviceQuery];
   let firstError: unknown;
   for (const b of targets) {
     try {
+      const startedMs = rel(now());
       const r = await resolveName(b.targetName, true, b.port, cfg, deps);
-      queries.push(...r.queries);
+      // A name already asked (for another bucket) is not listed again: its second answer is the same one.
+      for (const q of r.queries) {
+        if (queries.some((x) => x.type === q.type && x.name === q.name)) continue;
+        queries.push({
+          ...q,
+          startMs: round(q.startMs + startedMs),
+          ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
+        });
+      }
       for (const a of r.addresses) {
         if (addresses.some((x) => x.address === a.address && x.port === b.port)) continue;
         addresses.push(b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket });
