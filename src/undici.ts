@@ -21,7 +21,7 @@ import {
   setGlobalDispatcher,
 } from './undici-peer.js';
 import { getDefaultDialer } from './dialer.js';
-import { AbortError, isAbortError, isDialError } from './errors.js';
+import { AbortError, type DialError, isAbortError, isDialError } from './errors.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import { withoutBrackets } from './integrations/net-args.js';
 import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
@@ -298,11 +298,31 @@ class UndiciTls {
   }
 }
 
-/** undici's words for a failed dial: its ConnectTimeoutError when the deadline ran out, else the error itself. */
+/**
+ * Which hop of a proxied dial ran out of time, for undici's timeout message (the DialError, its cause, says
+ * the same at length): the proxy (phase 'proxy': it could not be reached, or the tunnel did not open) or
+ * the target behind it (phase 'tls': the handshake on the open tunnel). Empty for a direct dial.
+ */
+function proxyHopText(err: DialError): string {
+  if (err.proxy === undefined) return '';
+  // The proxy's host:port as its URL (without password) spells it.
+  const hop = err.proxy.replace(/^[a-z0-9]+:\/\//, '').replace(/^[^@]*@/, '');
+  const last = err.attempts[err.attempts.length - 1];
+  if (last === undefined) return `; through the proxy ${hop}`;
+  if (last.phase === 'proxy') return `; timed out at the proxy ${hop} (phase proxy): ${last.message}`;
+  if (last.phase === 'tls')
+    return `; through the proxy ${hop}, timed out at the target (phase tls): ${last.message}`;
+  return `; through the proxy ${hop} (phase ${last.phase}): ${last.message}`;
+}
+
+/**
+ * undici's words for a failed dial: its ConnectTimeoutError when the deadline ran out (naming the hop that
+ * timed out when the dial went through a proxy), else the error itself.
+ */
 function undiciError(err: Error, hostname: string, port: number, timeoutMs: number): Error {
   if (!isDialError(err) || err.code !== 'ETIMEDOUT') return err;
   const out = new errors.ConnectTimeoutError(
-    `Connect Timeout Error (attempted address: ${hostname}:${port}, timeout: ${timeoutMs}ms)`,
+    `Connect Timeout Error (attempted address: ${hostname}:${port}, timeout: ${timeoutMs}ms${proxyHopText(err)})`,
   );
   Object.defineProperty(out, 'cause', { value: err, writable: true, configurable: true });
   return out;

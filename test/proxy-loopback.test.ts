@@ -2,7 +2,9 @@
  * Proxied dials seen from the outside, on loopback with a REAL tinyproxy (apt-installed by this file when
  * missing; a failure on CI): the diagnostics events and the NETDIAL_TRACE line of a proxied dial name the
  * TARGET (the dial's own dial:start / dial:done / dial:error), with the proxy hop's own dial events marked
- * `proxyHopOf` (the target dial's id) so a subscriber tells them apart.
+ * `proxyHopOf` (the target dial's id) so a subscriber tells them apart. Through undici, a connect timeout
+ * names the hop that ran out of time: the proxy (a silent one, written here: tinyproxy always answers)
+ * or the target behind tinyproxy (a server that never does its TLS handshake).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import * as undici from 'undici';
 import {
   type DialDoneEvent,
   type DialErrorEvent,
@@ -22,6 +25,7 @@ import {
   isDialError,
   subscribeDiagnostics as subscribe,
 } from '../src/index.js';
+import { createDispatcher } from '../src/undici.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { skipReason } from './support/prerequisite.js';
 import { type RunningServer, startTinyproxy, tinyproxyUnavailable } from './support/real-servers.js';
@@ -61,6 +65,27 @@ async function dialEvents(fn: () => Promise<void>): Promise<{
     for (const stop of stops) stop();
   }
   return { starts, dones, errors };
+}
+
+/** A server on 127.0.0.1 that accepts, reads and never answers: a silent proxy, or a TLS server that never handshakes. */
+async function muteServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.resume();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
 }
 
 describe('proxied dials through a real tinyproxy on loopback', { skip }, () => {
@@ -188,5 +213,72 @@ http.get(process.argv[2], (res) => {
     assert.equal(lines.length, 1, stderr);
     assert.ok(lines[0]!.startsWith(`netdial: 127.0.0.1:${targetPort} through ${url} `), lines[0]);
     assert.match(lines[0]!, new RegExp(`proxy 127\\.0\\.0\\.1:${proxy.port} via 127\\.0\\.0\\.1`));
+  });
+});
+
+describe('undici: a connect timeout through a proxy names the hop', { skip }, () => {
+  let proxy: RunningServer;
+  let mute: Awaited<ReturnType<typeof muteServer>>;
+  before(async () => {
+    proxy = await startTinyproxy();
+    mute = await muteServer();
+  });
+  after(async () => {
+    await mute?.close();
+    await proxy?.stop();
+  });
+
+  const dialer = () => new Dialer({ memory: false, hostsPath: null, nameservers: ['127.0.0.1:9'] });
+
+  /** fetch(url) through a netdial dispatcher with `proxy`; returns undici's ConnectTimeoutError. */
+  async function timeoutOf(
+    url: string,
+    proxyUrl: string,
+  ): Promise<Error & { code?: string; cause?: unknown }> {
+    const dispatcher = createDispatcher({ dialer: dialer(), proxy: proxyUrl, connectTimeout: 300 });
+    try {
+      await fetch(url, { dispatcher } as unknown as RequestInit);
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      assert.ok(cause instanceof undici.errors.ConnectTimeoutError, `got ${String(cause)}`);
+      return cause as Error & { code?: string; cause?: unknown };
+    } finally {
+      await dispatcher.close();
+    }
+    assert.fail('the request should have timed out');
+  }
+
+  test('the proxy never answers the CONNECT: phase proxy and the proxy host:port in the message', async () => {
+    const silent = await muteServer();
+    try {
+      const e = await timeoutOf(`http://127.0.0.1:${mute.port}/`, `http://127.0.0.1:${silent.port}`);
+      assert.equal(e.code, 'UND_ERR_CONNECT_TIMEOUT');
+      assert.match(
+        e.message,
+        new RegExp(
+          `^Connect Timeout Error \\(attempted address: 127\\.0\\.0\\.1:${mute.port}, timeout: 300ms; timed out at the proxy 127\\.0\\.0\\.1:${silent.port} \\(phase proxy\\): `,
+        ),
+      );
+      assert.ok(isDialError(e.cause), 'the DialError is its cause');
+      assert.deepEqual(
+        e.cause.attempts.map((a) => a.phase),
+        ['proxy'],
+      );
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test('tinyproxy opens the tunnel, the target never does TLS: phase tls, the target named, the proxy too', async () => {
+    const e = await timeoutOf(`https://127.0.0.1:${mute.port}/`, `http://127.0.0.1:${proxy.port}`);
+    assert.equal(e.code, 'UND_ERR_CONNECT_TIMEOUT');
+    assert.match(
+      e.message,
+      new RegExp(
+        `attempted address: 127\\.0\\.0\\.1:${mute.port}, timeout: 300ms; through the proxy 127\\.0\\.0\\.1:${proxy.port}, timed out at the target \\(phase tls\\)`,
+      ),
+    );
+    assert.ok(isDialError(e.cause));
+    assert.equal(e.cause.attempts.at(-1)?.phase, 'tls');
   });
 });
