@@ -19,6 +19,7 @@ import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import { WINNER_MARK } from '../src/cli/trace.js';
 import type { AttemptError } from '../src/errors.js';
+import type { MemoryJson } from '../src/memory/dial-memory.js';
 import type { DialReport } from '../src/report.js';
 import type { ResolvedName } from '../src/resolution/resolve-name.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
@@ -110,6 +111,11 @@ before(async () => {
         A: ['127.0.0.1'],
         AAAA: ['::1'],
         HTTPS: [{ priority: 1, targetName: '.', params: { alpn: ['h2'] } }],
+      },
+      // An SRV answer that expires after a second (memory-file test).
+      '_short._tcp.srv.cli.test': {
+        ttl: 1,
+        SRV: [{ priority: 1, weight: 1, port: 7, target: 'v4.cli.test' }],
       },
       // Two SRV records with the same target name at two ports.
       '_echo._tcp.srv.cli.test': {
@@ -578,6 +584,62 @@ describe('resolve', { timeout: 60_000 }, () => {
     );
     // One timebase: the A/AAAA were asked after the HTTPS answer came.
     assert.ok(r.queries[1]!.startMs >= r.queries[0]!.endMs!, JSON.stringify(r.queries));
+  });
+
+  test('--memory-file keeps SRV/HTTPS answers: the next run asks no service query; an expired one is asked again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-'));
+    const file = join(dir, 'memory.json');
+    const resolve = (target: string) =>
+      runCli(['resolve', '--memory-file', file, '--nameserver', ns, target]);
+    const sourceOf = (stdout: string, type: string) =>
+      lines(stdout)
+        .slice(lines(stdout).indexOf('queries'))
+        .find((l) => l.trim().startsWith(`${type} `))
+        ?.trim()
+        .split(/ +/)[2];
+    try {
+      for (const target of [
+        'srv!_echo._tcp.srv.cli.test',
+        'https://svc.cli.test/',
+        'srv!_short._tcp.srv.cli.test',
+      ]) {
+        const run = await resolve(target);
+        assert.equal(run.code, 0, run.stderr);
+      }
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as MemoryJson;
+      const entries = saved.services?.entries ?? [];
+      assert.deepEqual(
+        entries.map((e) => [e.type, e.name]),
+        [
+          ['SRV', '_echo._tcp.srv.cli.test'],
+          ['HTTPS', 'svc.cli.test'],
+          ['SRV', '_short._tcp.srv.cli.test'],
+        ],
+      );
+      // Saved with the time they had left, never more than their TTL (60 s; 1 s).
+      assert.ok(entries[0]!.forMs > 0 && entries[0]!.forMs <= 60_000, JSON.stringify(entries[0]));
+      assert.ok(entries[2]!.forMs > 0 && entries[2]!.forMs <= 1000, JSON.stringify(entries[2]));
+      const asked = (name: string, type: string) => dns.queryCount(name, type);
+      const before = [asked('_echo._tcp.srv.cli.test', 'SRV'), asked('svc.cli.test', 'HTTPS')];
+      const srv = await resolve('srv!_echo._tcp.srv.cli.test');
+      const https = await resolve('https://svc.cli.test/');
+      assert.equal(srv.code, 0, srv.stderr);
+      assert.equal(https.code, 0, https.stderr);
+      assert.deepEqual([asked('_echo._tcp.srv.cli.test', 'SRV'), asked('svc.cli.test', 'HTTPS')], before);
+      assert.equal(sourceOf(srv.stdout, 'SRV'), 'cache');
+      assert.equal(sourceOf(https.stdout, 'HTTPS'), 'cache');
+      assert.match(srv.stdout, /bucket 0 +v4\.cli\.test:7 +priority 1/);
+      assert.match(https.stdout, /bucket 0 +svc\.cli\.test:443 +priority 1 +alpn h2/);
+      // The 1-second answer is not extended by the reload: past its TTL it is asked again.
+      await new Promise((r) => setTimeout(r, 1100));
+      const short = asked('_short._tcp.srv.cli.test', 'SRV');
+      const again = await resolve('srv!_short._tcp.srv.cli.test');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(asked('_short._tcp.srv.cli.test', 'SRV'), short + 1);
+      assert.equal(sourceOf(again.stdout, 'SRV'), 'dns');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a corrupt memory file is one clear error', async () => {

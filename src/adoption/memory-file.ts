@@ -1,5 +1,5 @@
 /**
- * NETDIAL_MEMORY_FILE: the default Dialer's memory (DNS answers with their remaining TTLs, failed
+ * NETDIAL_MEMORY_FILE: the default Dialer's memory (DNS answers, SRV/HTTPS ones too, with their remaining TTLs, failed
  * endpoints with their backoff, RTTs) loaded at start and saved at exit, so a short-lived process starts
  * warm. Built on the memory's own snapshot API (`Dialer#exportMemory`, `DialMemory.fromJSON`), which
  * carries times as durations plus a wall-clock stamp, so what expired between two runs is dropped.
@@ -142,7 +142,7 @@ export function loadMemoryFile(
 
 /**
  * `json` as file text of at most `maxBytes` bytes: when the whole snapshot is larger, the least recently
- * used DNS names and endpoints (the front of each list: snapshots are in LRU order) are dropped, in
+ * used DNS names, endpoints and service record answers (the front of each list: snapshots are in LRU order) are dropped, in
  * proportion, until it fits. Pure.
  */
 export function boundedMemoryText(json: MemoryJson, maxBytes = MAX_MEMORY_FILE_BYTES): string {
@@ -153,6 +153,7 @@ export function boundedMemoryText(json: MemoryJson, maxBytes = MAX_MEMORY_FILE_B
     keep *= Math.min(0.9, (maxBytes / Buffer.byteLength(text)) * 0.95);
     const dns = json.dns.entries;
     const endpoints = json.endpoints.endpoints;
+    const services = json.services?.entries ?? [];
     const cut: MemoryJson = {
       ...json,
       dns: { ...json.dns, entries: dns.slice(dns.length - Math.floor(dns.length * keep)) },
@@ -160,9 +161,22 @@ export function boundedMemoryText(json: MemoryJson, maxBytes = MAX_MEMORY_FILE_B
         ...json.endpoints,
         endpoints: endpoints.slice(endpoints.length - Math.floor(endpoints.length * keep)),
       },
+      ...(json.services === undefined
+        ? {}
+        : {
+            services: {
+              ...json.services,
+              entries: services.slice(services.length - Math.floor(services.length * keep)),
+            },
+          }),
     };
     text = `${JSON.stringify(cut)}\n`;
-    if (cut.dns.entries.length === 0 && cut.endpoints.endpoints.length === 0) break;
+    if (
+      cut.dns.entries.length === 0 &&
+      cut.endpoints.endpoints.length === 0 &&
+      (cut.services?.entries.length ?? 0) === 0
+    )
+      break;
   }
   return text;
 }

@@ -14,6 +14,8 @@ import { DEFAULT_EXPLORE_PROBABILITY, DEFAULT_RTT_LEEWAY_MS } from './history-or
 import { createRandom, type RandomSource } from './random.js';
 import { FleetSync } from '../fleet/fleet-sync.js';
 import type { MemoryStore } from './memory-store.js';
+import { existingServiceRecordCacheOf, serviceRecordCacheOf } from '../resolution/service-lookup.js';
+import { loadServiceRecords, type ServiceRecordsJson, serviceRecordsToJson } from './service-records-json.js';
 
 export interface MemoryOptions {
   /** DNS cache settings (TTL clamps, negative and error TTLs, serve-stale limits, size). */
@@ -51,6 +53,8 @@ export interface MemoryJson {
   version: 1;
   dns: DnsCacheJson;
   endpoints: EndpointHistoryJson;
+  /** SRV/HTTPS/SVCB answers (see service-records-json.ts); absent when there are none. */
+  services?: ServiceRecordsJson | undefined;
 }
 
 export class DialMemory {
@@ -134,11 +138,15 @@ export class DialMemory {
    * `performance.now()`), `wallClockMs` the wall clock (`Date.now()`) that makes the times portable.
    */
   toJSON(nowMs: number, wallClockMs: number): MemoryJson {
-    return {
+    const json: MemoryJson = {
       version: 1,
       dns: this.dns.toJSON(nowMs, wallClockMs),
       endpoints: this.endpoints.toJSON(nowMs, wallClockMs),
     };
+    const serviceCache = existingServiceRecordCacheOf(this.dns);
+    const services = serviceCache && serviceRecordsToJson(serviceCache, nowMs, wallClockMs);
+    if (services !== undefined && services.entries.length > 0) json.services = services;
+    return json;
   }
 
   static fromJSON(
@@ -153,8 +161,12 @@ export class DialMemory {
         'invalid memory JSON: expected an object with version 1',
       );
     }
+    const dns = DnsCache.fromJSON(json.dns, nowMs, wallClockMs, options.dns);
+    if (json.services !== undefined) {
+      loadServiceRecords(json.services, serviceRecordCacheOf(dns), nowMs, wallClockMs);
+    }
     return new DialMemory(options, {
-      dns: DnsCache.fromJSON(json.dns, nowMs, wallClockMs, options.dns),
+      dns,
       endpoints: EndpointHistory.fromJSON(json.endpoints, nowMs, wallClockMs, options.endpoints),
     });
   }

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import { type Clock, realClock } from '../clock.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
-import { type ServiceQuerySender, ServiceRecordCache } from './service-lookup.js';
+import { type ServiceQuerySender, type ServiceRecordCache, serviceRecordCacheOf } from './service-lookup.js';
 import {
   DnsQueries,
   type QueryOutcome,
@@ -182,7 +182,8 @@ export class NameResolver {
    * are cached too (a Dialer with memory): a Dialer without memory remembers nothing.
    */
   #serviceCache: ServiceRecordCache | undefined;
-  readonly #cachesAnswers: boolean;
+  /** The memory's DNS cache: the service record cache is the one kept with it (saved with the memory). */
+  readonly #answers: DnsCache | undefined;
 
   /**
    * `cache` (optional) is where DNS answers are remembered; `clock` stamps what is written there. A DNS
@@ -196,7 +197,7 @@ export class NameResolver {
   ) {
     this.#settings = settings;
     this.#clock = clock ?? realClock;
-    this.#cachesAnswers = cache !== undefined;
+    this.#answers = cache;
     this.#queries = new DnsQueries(
       cache,
       (name, type) => queryAddresses(name, type, this.#nextClientOptions()),
@@ -273,7 +274,7 @@ export class NameResolver {
    */
   serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache | undefined } {
     this.#configure(nowMs);
-    if (this.#cachesAnswers) this.#serviceCache ??= new ServiceRecordCache();
+    if (this.#answers !== undefined) this.#serviceCache ??= serviceRecordCacheOf(this.#answers);
     const send: ServiceQuerySender = (name, type) =>
       queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>;
     return { send, cache: this.#serviceCache };

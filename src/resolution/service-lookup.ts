@@ -78,6 +78,65 @@ export class ServiceRecordCache {
   clear(): void {
     this.#entries.clear();
   }
+
+  /** The entries still valid at `nowMs`, least recently used first, with the ms each has left (for saving). */
+  *live(
+    nowMs: number,
+  ): Generator<{ name: string; type: ServiceRecordType; outcome: Entry['outcome']; forMs: number }> {
+    for (const [key, entry] of this.#entries) {
+      if (nowMs >= entry.expiresAtMs) continue;
+      const space = key.indexOf(' ');
+      yield {
+        type: key.slice(0, space) as ServiceRecordType,
+        name: key.slice(space + 1),
+        outcome: entry.outcome,
+        forMs: entry.expiresAtMs - nowMs,
+      };
+    }
+  }
+
+  /**
+   * Puts back an entry read from a saved memory, valid for the `forMs` it had left (the caller never gives
+   * more: a reload does not extend a TTL), as the most recently used one (bounded like `set`).
+   */
+  restore(
+    name: string,
+    type: ServiceRecordType,
+    outcome: Entry['outcome'],
+    forMs: number,
+    nowMs: number,
+  ): void {
+    if (!(forMs > 0)) return;
+    const key = `${type} ${name}`;
+    this.#entries.delete(key);
+    this.#entries.set(key, { outcome: { ...outcome, cached: false }, expiresAtMs: nowMs + forMs });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+  }
+}
+
+/** The service record cache of each Dialer memory, kept with (and as long as) its DNS cache. */
+const cachesByMemory = new WeakMap<object, ServiceRecordCache>();
+
+/**
+ * The service record cache kept with `answers`, a Dialer memory's DNS cache (made on first use): one per
+ * memory, shared by every Dialer resolving with that memory, and saved with it (DialMemory.toJSON).
+ */
+export function serviceRecordCacheOf(answers: object): ServiceRecordCache {
+  let cache = cachesByMemory.get(answers);
+  if (cache === undefined) {
+    cache = new ServiceRecordCache();
+    cachesByMemory.set(answers, cache);
+  }
+  return cache;
+}
+
+/** The service record cache kept with `answers`, if one was made. */
+export function existingServiceRecordCacheOf(answers: object): ServiceRecordCache | undefined {
+  return cachesByMemory.get(answers);
 }
 
 /** One query through the cache. Never rejects. */
