@@ -147,6 +147,23 @@ describe("proxy: 'env' (curl's rules)", () => {
       ['', 'example.com', 80, false],
       ['.', 'example.com', 80, false],
       ['192.0.2.0/99', '192.0.2.1', 80, false],
+      // IPv6 CIDR: any spelling of the address, a zone id ignored; bits after the prefix ignored (curl).
+      ['2001:db8:abcd::/48', '2001:DB8:ABCD:0:0:0:0:7', 80, true],
+      ['2001:db8:abcd::/48', '2001:db8:abce::1', 80, false],
+      ['2001:db8::5/32', '2001:db8:ffff::1', 80, true],
+      ['192.0.2.77/24', '192.0.2.1', 80, true],
+      ['fe80::/10', 'fe80::1%eth0', 80, true],
+      // Families never cross: an IPv4 range does not match an IPv4-mapped IPv6 target.
+      ['192.0.2.0/24', '::ffff:192.0.2.1', 80, false],
+      // A bad CIDR entry is ignored, as curl does; the entries after it still count.
+      [
+        '2001:db8::/129, 192.0.2.0/33, 300.1.2.3/8, 2001:db8::zz/64, 192.0.2.0/x, 198.51.100.0/24',
+        '198.51.100.9',
+        80,
+        true,
+      ],
+      ['2001:db8::/129', '2001:db8::1', 80, false],
+      ['2001:db8::zz/64, 192.0.2.0/x', '192.0.2.1', 80, false],
     ];
     for (const [list, host, port, want] of cases) {
       assert.equal(noProxyMatches(list, host, port), want, `${JSON.stringify(list)} ${host}:${port}`);

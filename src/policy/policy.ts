@@ -245,7 +245,8 @@ interface Partition {
   readonly entries: number[];
 }
 
-interface ParsedCidr {
+/** A CIDR range as the policy reads it: its first and last address as integers (IPv4: 0..2^32-1). */
+export interface ParsedCidr {
   family: 4 | 6;
   lo: bigint;
   hi: bigint;
@@ -290,8 +291,11 @@ function wordsToBigInt(words: Uint32Array): bigint {
   );
 }
 
-/** Parses 'a.b.c.d/n', 'x::/n' or a single address; undefined when it is none; throws for a near miss. */
-function parseCidr(text: string, name: string): ParsedCidr | undefined {
+/**
+ * Parses 'a.b.c.d/n', 'x::/n' or a single address; undefined when it is none; throws for a near miss
+ * (a prefix out of range; bits set after the prefix, unless `maskHostBits` clears them).
+ */
+function parseCidr(text: string, name: string, maskHostBits = false): ParsedCidr | undefined {
   const slash = text.indexOf('/');
   const addressText = slash === -1 ? text : text.slice(0, slash);
   let family: 4 | 6;
@@ -326,6 +330,7 @@ function parseCidr(text: string, name: string): ParsedCidr | undefined {
       : canonicalIP(
           Array.from({ length: 8 }, (_, i) => ((v >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(':'),
         )!.address;
+  if (maskHostBits) value &= ~hostMask;
   if ((value & hostMask) !== 0n) {
     throw optionError(
       name,
@@ -333,6 +338,20 @@ function parseCidr(text: string, name: string): ParsedCidr | undefined {
     );
   }
   return { family, lo: value, hi: value | hostMask, prefix, text: `${canonical(value)}/${prefix}` };
+}
+
+/**
+ * The project's one CIDR reader, for other modules: 'a.b.c.d/n', 'x::/n' or a single address (/32, /128)
+ * as the policy reads it, or undefined when `text` is not one — no exception. A zone id is not an address
+ * here (strip it first). `hostBits: 'mask'` reads bits set after the prefix as cleared ('192.0.2.7/24' is
+ * 192.0.2.0/24, as curl reads NO_PROXY); 'refuse' (the policy's reading) makes such text undefined.
+ */
+export function readCidr(text: string, hostBits: 'mask' | 'refuse' = 'refuse'): ParsedCidr | undefined {
+  try {
+    return parseCidr(text, 'cidr', hostBits === 'mask');
+  } catch {
+    return undefined;
+  }
 }
 
 function mustParseCidr(text: string): ParsedCidr {

@@ -11,8 +11,8 @@
  *
  * `no_proxy` / `NO_PROXY` (see noProxyMatches) turns the proxy off for the targets it lists.
  */
-import { BlockList } from 'node:net';
 import { isIP } from '../ip-address.js';
+import { readCidr } from '../policy/policy.js';
 import { parseProxyUrl, type ProxySpec } from './proxy-option.js';
 
 /** What the environment rules need to know about a dial's target. */
@@ -90,17 +90,18 @@ function splitEntry(raw: string): NoProxyEntry | undefined {
   return { host: text, port };
 }
 
-/** IPv4 and IPv6 literal compare: both through BlockList, so `::ffff:…` and zero-compression agree. */
-function ipInRange(host: string, hostFamily: 4 | 6, range: string, bits: number | undefined): boolean {
-  const rangeFamily = isIP(range);
-  if (rangeFamily === 0) return false;
-  if (rangeFamily !== hostFamily) return false;
-  const type = hostFamily === 6 ? 'ipv6' : 'ipv4';
-  const max = hostFamily === 6 ? 128 : 32;
-  const list = new BlockList();
-  if (bits === undefined || bits === max) list.addAddress(range, type);
-  else list.addSubnet(range, bits, type);
-  return list.check(host.split('%')[0]!, type);
+/**
+ * Whether the IP literal `host` is in `entry` (an address or ADDRESS/BITS), both read as numbers by the
+ * policy's CIDR reader, so every spelling of an address agrees (zero compression, case). As curl's
+ * noproxy.c: bits after the prefix are ignored ('192.0.2.7/24' is 192.0.2.0/24), an entry that is not an
+ * address or range (a prefix past 32/128, a bad address) matches nothing, and an IPv4 entry never matches
+ * an IPv6 target (nor the reverse: `::ffff:192.0.2.1` is not 192.0.2.1 here, unlike in the policy).
+ */
+function ipInEntry(host: string, entry: string): boolean {
+  const range = readCidr(entry, 'mask');
+  const address = readCidr(host.split('%')[0]!);
+  if (range === undefined || address === undefined || range.family !== address.family) return false;
+  return address.lo >= range.lo && address.lo <= range.hi;
 }
 
 /**
@@ -124,16 +125,7 @@ export function noProxyMatches(list: string, host: string, port: number): boolea
     if (entry.port !== undefined && entry.port !== port) continue;
     let h = entry.host;
     if (family !== 0) {
-      const slash = h.indexOf('/');
-      let bits: number | undefined;
-      if (slash >= 0) {
-        const b = h.slice(slash + 1);
-        if (!/^\d{1,3}$/.test(b)) continue;
-        bits = Number(b);
-        h = h.slice(0, slash);
-        if (bits > (family === 6 ? 128 : 32)) continue;
-      }
-      if (ipInRange(target, family, h, bits)) return true;
+      if (ipInEntry(target, h)) return true;
       continue;
     }
     h = h.replace(/^\./, '').replace(/\.$/, '');
