@@ -18,6 +18,7 @@ import type { EndpointHistoryOptions } from './memory/endpoint-history.js';
 import type { MemoryOptions } from './memory/dial-memory.js';
 import type { DialOptions } from './options.js';
 import type { PolicySpec } from './policy/policy.js';
+import type { ProxyObject } from './proxy/proxy-option.js';
 import type { ConnectorOptions, DispatcherOptions } from './undici.js';
 
 /** A set of option names, built from a table the compiler checks against `keyof` an options interface. */
@@ -105,6 +106,9 @@ export const ENDPOINT_HISTORY_OPTION_NAMES = names<keyof EndpointHistoryOptions>
 
 /** `policy: { … }` (PolicySpec). */
 export const POLICY_SPEC_NAMES = names<keyof PolicySpec>({ allow: true, deny: true });
+
+/** The `proxy` option's object form (ProxyObject). */
+export const PROXY_OBJECT_NAMES = names<keyof ProxyObject>({ url: true, tls: true });
 
 /**
  * The netdial options of an integration — `Agent({ dial })`, `HttpsAgent({ dial })`,

@@ -9,7 +9,7 @@ import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryOptions } from './memory/dial-memory.js';
 import { type Nat64Prefix, parseNat64Prefix } from './resolution/nat64.js';
 import { parseNameserver } from './resolution/dns-client.js';
-import { parseProxyOption, type ProxySetting } from './proxy/proxy-option.js';
+import { parseProxyOption, type ProxyObject, type ProxySetting } from './proxy/proxy-option.js';
 import type { ConnectionDialOptions } from './integrations/create-connection.js';
 import {
   CONNECTION_DIAL_OPTION_NAMES,
@@ -111,9 +111,11 @@ export interface DialOptions {
    * proxy, then CONNECT), `'socks5://…'` (netdial resolves the target and races its addresses through the
    * proxy), `'socks5h://…'` (the proxy resolves); `'env'`: curl's environment rules (`https_proxy`,
    * `http_proxy`, `all_proxy`, `no_proxy`; see docs/integrations.md "Proxies"); `false` (default): none.
+   * `{ url, tls }`: the URL with the TLS options of the hop to an https:// proxy (e.g. its private CA:
+   * `{ url: 'https://proxy:3443', tls: { ca } }`), kept apart from the dial's own `tls`.
    * The proxy is dialled like any name (raced, remembered, policy applied to its address).
    */
-  proxy?: string | URL | 'env' | false | undefined;
+  proxy?: string | URL | ProxyObject | 'env' | false | undefined;
   /**
    * With an address policy: let the proxy resolve the target's name (`socks5h://`, CONNECT by name),
    * although netdial cannot check the address it connects to. Default false: netdial resolves, checks

@@ -4,7 +4,9 @@
  * TARGET (the dial's own dial:start / dial:done / dial:error), with the proxy hop's own dial events marked
  * `proxyHopOf` (the target dial's id) so a subscriber tells them apart. Through undici, a connect timeout
  * names the hop that ran out of time: the proxy (a silent one, written here: tinyproxy always answers)
- * or the target behind tinyproxy (a server that never does its TLS handshake).
+ * or the target behind tinyproxy (a server that never does its TLS handshake). An https:// proxy with a
+ * private CA (a TLS front to tinyproxy, written here) in front of a plain-TCP target: the object form
+ * `proxy: { url, tls: { ca } }` carries the proxy's CA, apart from the target's.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,6 +14,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,11 +25,13 @@ import {
   type DialErrorEvent,
   Dialer,
   type DialStartEvent,
+  getReport,
   isDialError,
   subscribeDiagnostics as subscribe,
 } from '../src/index.js';
 import { createDispatcher } from '../src/undici.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { makeSelfSignedCert } from './support/tls-cert.js';
 import { skipReason } from './support/prerequisite.js';
 import { type RunningServer, startTinyproxy, tinyproxyUnavailable } from './support/real-servers.js';
 
@@ -280,5 +285,147 @@ describe('undici: a connect timeout through a proxy names the hop', { skip }, ()
     );
     assert.ok(isDialError(e.cause));
     assert.equal(e.cause.attempts.at(-1)?.phase, 'tls');
+  });
+});
+
+describe('an https:// proxy with a private CA in front of a plain-TCP target: proxy { url, tls }', {
+  skip,
+}, () => {
+  let proxy: RunningServer;
+  let front: tls.Server;
+  let frontPort = 0;
+  let target: http.Server;
+  let targetPort = 0;
+  let tlsTarget: tls.Server;
+  let tlsTargetPort = 0;
+  const proxyCert = makeSelfSignedCert('proxy.test');
+  const targetCert = makeSelfSignedCert('localhost');
+  const frontSockets = new Set<net.Socket>();
+
+  before(async () => {
+    proxy = await startTinyproxy();
+    // The https:// proxy: TLS with its own private certificate, CONNECT inside (tinyproxy behind it).
+    front = tls.createServer({ key: proxyCert.key, cert: proxyCert.cert }, (s) => {
+      const upstream = net.connect({ host: '127.0.0.1', port: proxy.port });
+      frontSockets.add(s).add(upstream);
+      for (const x of [s, upstream]) x.on('close', () => frontSockets.delete(x));
+      s.on('error', () => upstream.destroy());
+      upstream.on('error', () => s.destroy());
+      s.pipe(upstream).pipe(s);
+    });
+    front.listen(0, '127.0.0.1');
+    target = http.createServer((_req, res) => res.end('plain target'));
+    target.listen(0, '127.0.0.1');
+    tlsTarget = tls.createServer({ key: targetCert.key, cert: targetCert.cert }, (s) =>
+      s.end('tls target\n'),
+    );
+    tlsTarget.listen(0, '127.0.0.1');
+    await Promise.all([once(front, 'listening'), once(target, 'listening'), once(tlsTarget, 'listening')]);
+    frontPort = (front.address() as net.AddressInfo).port;
+    targetPort = (target.address() as net.AddressInfo).port;
+    tlsTargetPort = (tlsTarget.address() as net.AddressInfo).port;
+  });
+
+  after(async () => {
+    for (const s of frontSockets) s.destroy();
+    front?.close();
+    target?.closeAllConnections();
+    target?.close();
+    tlsTarget?.close();
+    await proxy?.stop();
+  });
+
+  const dialer = () => new Dialer({ memory: false, hostsPath: null, nameservers: ['127.0.0.1:9'] });
+
+  async function get(socket: net.Socket): Promise<string> {
+    socket.write(`GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    await once(socket, 'close');
+    return text;
+  }
+
+  test("the proxy's CA in proxy.tls: TLS to the proxy verified, the target plain TCP", async () => {
+    const baseline = activeResources();
+    const socket = await dialer().dial(`127.0.0.1:${targetPort}`, {
+      proxy: { url: `https://127.0.0.1:${frontPort}`, tls: { ca: proxyCert.cert } },
+    });
+    const report = getReport(socket)!;
+    // The socket is the tunnel: TLS with the proxy (its certificate), plain bytes to the target inside.
+    assert.equal((socket as tls.TLSSocket).getPeerCertificate().subject?.CN, 'proxy.test');
+    assert.match(await get(socket), /^HTTP\/1\.1 200[\s\S]*plain target$/);
+    assert.equal(report.proxy?.url, `https://127.0.0.1:${frontPort}`);
+    assert.equal(report.tls, undefined);
+    assert.ok(report.proxy?.hop?.tls?.endMs !== undefined, 'the hop ran TLS');
+    await assertNoLeaks(baseline);
+  });
+
+  test('without proxy.tls the private CA cannot be given: the hop fails its certificate check (phase proxy)', async () => {
+    const err = await dialer()
+      .dial(`127.0.0.1:${targetPort}`, { proxy: `https://127.0.0.1:${frontPort}` })
+      .then(
+        (s) => {
+          s.destroy();
+          assert.fail('the proxy is not trusted without its CA');
+        },
+        (e: unknown) => e,
+      );
+    assert.ok(isDialError(err), String(err));
+    assert.deepEqual(
+      err.attempts.map((a) => a.phase),
+      ['proxy'],
+    );
+    assert.match(err.message, /could not be reached/);
+  });
+
+  test("two trust settings: proxy.tls trusts the proxy only, the dial's tls the target only", async () => {
+    const socket = (await dialer().dial(`127.0.0.1:${tlsTargetPort}`, {
+      proxy: { url: `https://127.0.0.1:${frontPort}`, tls: { ca: proxyCert.cert } },
+      tls: { ca: targetCert.cert },
+    })) as tls.TLSSocket;
+    assert.equal(socket.authorized, true);
+    const [line] = (await once(socket, 'data')) as [Buffer];
+    assert.equal(line.toString(), 'tls target\n');
+    socket.destroy();
+    // The target's CA does not make the proxy trusted any more once proxy.tls is given.
+    const err = await dialer()
+      .dial(`127.0.0.1:${tlsTargetPort}`, {
+        proxy: { url: `https://127.0.0.1:${frontPort}`, tls: { ca: targetCert.cert } },
+        tls: { ca: [targetCert.cert, proxyCert.cert] },
+      })
+      .then(
+        (s) => {
+          s.destroy();
+          assert.fail('proxy.tls.ca does not trust the proxy');
+        },
+        (e: unknown) => e,
+      );
+    assert.ok(isDialError(err), String(err));
+    assert.equal(err.attempts.at(-1)?.phase, 'proxy');
+  });
+
+  test('the object form is validated: unknown names, tls for a non-https proxy, a missing url', async () => {
+    const d = dialer();
+    const url = `https://127.0.0.1:${frontPort}`;
+    const cases: Array<[unknown, RegExp]> = [
+      [{ url, tls: {}, ca: 'x' }, /proxy\.ca: unknown option; TLS options go under `tls`/],
+      [{ url, tsl: {} }, /proxy\.tsl: unknown option.*did you mean tls/],
+      [
+        { url: `http://127.0.0.1:${proxy.port}`, tls: {} },
+        /proxy\.tls: TLS options apply to an https:\/\/ proxy, not to http:\/\//,
+      ],
+      [{ tls: {} }, /proxy\.url: expected the proxy URL, got undefined/],
+      [{ url, tls: 'ca.pem' }, /proxy\.tls: expected tls\.connect options, got string/],
+      [{ url: 'ftp://p' }, /proxy\.url: proxy scheme must be/],
+    ];
+    for (const [value, message] of cases) {
+      await assert.rejects(
+        d.dial(`127.0.0.1:${targetPort}`, { proxy: value as { url: string } }),
+        (e: Error & { code?: string }) =>
+          e instanceof TypeError && e.code === 'ERR_NETDIAL_INVALID_OPTION' && message.test(e.message),
+        JSON.stringify(value),
+      );
+    }
   });
 });

@@ -229,17 +229,20 @@ class ProxyDial {
       proxy: undefined,
       signal,
       timeoutMs: remaining,
-      // TLS to an https:// proxy: its name as SNI, verified with the system CAs, or with the `ca` and
-      // `rejectUnauthorized` of the dial's own tls options when it has them (one trust setting for both hops).
+      // TLS to an https:// proxy: its name as SNI, verified with the proxy's own tls options (the object
+      // form `{ url, tls }`), else with the system CAs, or the `ca` and `rejectUnauthorized` of the dial's own
+      // tls options when it has them (one trust setting for both hops).
       tls:
-        this.#proxy.protocol === 'https'
-          ? {
-              ...(targetTls?.ca !== undefined ? { ca: targetTls.ca } : {}),
-              ...(targetTls?.rejectUnauthorized !== undefined
-                ? { rejectUnauthorized: targetTls.rejectUnauthorized }
-                : {}),
-            }
-          : undefined,
+        this.#proxy.protocol !== 'https'
+          ? undefined
+          : this.#proxy.tls !== undefined
+            ? { ...this.#proxy.tls }
+            : {
+                ...(targetTls?.ca !== undefined ? { ca: targetTls.ca } : {}),
+                ...(targetTls?.rejectUnauthorized !== undefined
+                  ? { rejectUnauthorized: targetTls.rejectUnauthorized }
+                  : {}),
+              },
       tlsOff: false,
     };
   }

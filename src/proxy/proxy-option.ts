@@ -5,13 +5,17 @@
  *
  * Accepted: `http://[user:pass@]host[:port]` (HTTP CONNECT), `https://…` (TLS to the proxy, then CONNECT),
  * `socks5://…` (netdial resolves the target and sends the proxy an address), `socks5h://…` (the proxy
- * resolves the name), `'env'` (curl's environment rules), `false`/`undefined` (no proxy).
+ * resolves the name), `'env'` (curl's environment rules), `false`/`undefined` (no proxy); and the object
+ * form `{ url, tls }`: the URL, with the TLS options of the hop to an https:// proxy (its private CA, a
+ * client certificate…: curl's --proxy-cacert and friends), kept apart from the dial's own `tls`.
  *
  * Default ports follow curl: 1080 for http and the SOCKS schemes, 443 for https (curl's man page, -x).
  * Deviation from curl: a proxy URL without a scheme is refused here (curl reads it as http://); in the
  * environment it is read as http:// as curl does (see env-proxy.ts).
  */
+import type * as tls from 'node:tls';
 import { invalidOption } from '../errors.js';
+import { PROXY_OBJECT_NAMES, readOptionBag } from '../option-names.js';
 import { parseHost } from '../target.js';
 
 export type ProxyProtocol = 'http' | 'https' | 'socks5' | 'socks5h';
@@ -27,6 +31,19 @@ export interface ProxySpec {
   readonly password: string | undefined;
   /** The URL without its password, for messages and reports (`http://user@proxy:3128`). */
   readonly display: string;
+  /**
+   * An https:// proxy's own TLS options (the object form's `tls`), used for the hop to the proxy instead
+   * of the `ca` and `rejectUnauthorized` of the dial's `tls`. SNI is the proxy's name unless set here.
+   */
+  readonly tls?: Readonly<tls.ConnectionOptions> | undefined;
+}
+
+/** The `proxy` option's object form: the proxy URL, with the TLS options of the hop to an https:// proxy. */
+export interface ProxyObject {
+  /** The proxy URL, as the string form takes it. */
+  url: string | URL;
+  /** `tls.connect` options for the TLS to the proxy (https:// only): `ca`, `cert`/`key`, `servername`… */
+  tls?: tls.ConnectionOptions | undefined;
 }
 
 /** The validated `proxy` option: a proxy, curl's environment rules, or none. */
@@ -132,11 +149,42 @@ export function parseProxyOption(value: unknown, name = 'proxy'): ProxySetting {
   if (value === undefined || value === false) return undefined;
   if (value === 'env') return 'env';
   if (typeof value === 'string' || value instanceof URL) return parseProxyUrl(value, name);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value))
+    return parseProxyObject(value, name);
   const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
   throw invalidOption(
     name,
-    `invalid option ${name}: expected a proxy URL (http, https, socks5, socks5h), 'env' or false, got ${got}`,
+    `invalid option ${name}: expected a proxy URL (http, https, socks5, socks5h), { url, tls }, 'env' or false, got ${got}`,
   );
+}
+
+/** The object form `{ url, tls }` (names checked against PROXY_OBJECT_NAMES: an unknown one is a TypeError). */
+function parseProxyObject(value: object, name: string): ProxySpec {
+  const bag = readOptionBag(value, PROXY_OBJECT_NAMES, name, `${name}.`);
+  const url = bag.url;
+  if (typeof url !== 'string' && !(url instanceof URL)) {
+    throw invalidOption(
+      `${name}.url`,
+      `invalid option ${name}.url: expected the proxy URL, got ${typeof url}`,
+    );
+  }
+  const spec = parseProxyUrl(url, `${name}.url`);
+  const options = bag.tls;
+  if (options === undefined) return spec;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options;
+    throw invalidOption(
+      `${name}.tls`,
+      `invalid option ${name}.tls: expected tls.connect options, got ${got}`,
+    );
+  }
+  if (spec.protocol !== 'https') {
+    throw invalidOption(
+      `${name}.tls`,
+      `invalid option ${name}.tls: TLS options apply to an https:// proxy, not to ${spec.protocol}://`,
+    );
+  }
+  return Object.freeze({ ...spec, tls: Object.freeze({ ...(options as tls.ConnectionOptions) }) });
 }
 
 /** Whether a proxy resolves the target's name itself (socks5h, and CONNECT by name). */
