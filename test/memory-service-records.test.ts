@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadMemoryFile } from '../src/adoption/memory-file.js';
+import { boundedMemoryText, loadMemoryFile } from '../src/adoption/memory-file.js';
 import { DialMemory, type MemoryJson } from '../src/memory/dial-memory.js';
 import type { ServiceRecordsJsonEntry } from '../src/memory/service-records-json.js';
 import type { SrvRecordData } from '../src/resolution/dns-client.js';
@@ -139,6 +139,20 @@ test('bounded: a snapshot of 2 000 answers loads the 1 024 most recently used', 
   assert.equal(names.length, 1024);
   assert.equal(names[0], '_s._tcp.n976.example.test');
   assert.equal(names.at(-1), '_s._tcp.n1999.example.test');
+});
+
+test('the memory file bound cuts service answers too, least recently used first', () => {
+  const json = memoryWithServices(0).toJSON(0, WALL);
+  const one = json.services!.entries[0]!;
+  const entries = Array.from({ length: 1000 }, (_, i) => ({ ...one, name: `_s._tcp.n${i}.example.test` }));
+  const big: MemoryJson = { ...json, services: { ...json.services!, entries } };
+  const text = boundedMemoryText(big, 20_000);
+  assert.ok(Buffer.byteLength(text) <= 20_000, `${Buffer.byteLength(text)} bytes`);
+  const kept = (JSON.parse(text) as MemoryJson).services!.entries;
+  assert.ok(kept.length > 0 && kept.length < 1000, `${kept.length} kept`);
+  assert.equal(kept.at(-1)!.name, '_s._tcp.n999.example.test');
+  // What is kept loads.
+  assert.ok(DialMemory.fromJSON(JSON.parse(text) as MemoryJson, 0, WALL));
 });
 
 test('a hostile entry is a TypeError naming it; a memory file with one is not loaded', () => {
