@@ -58,7 +58,7 @@ export type {
 } from './diagnostics.js';
 export type { AttemptReport, DialReport, ProxyReport, QueryReport } from './report.js';
 export { parseProxyOption } from './proxy/proxy-option.js';
-export type { ProxyProtocol, ProxySetting, ProxySpec } from './proxy/proxy-option.js';
+export type { ProxyObject, ProxyProtocol, ProxySetting, ProxySpec } from './proxy/proxy-option.js';
 export { parseTarget } from './target.js';
 export type { Target } from './target.js';
 export type { AddressSource, Family, ResolvedAddress } from './types.js';

@@ -23,6 +23,19 @@ describe('parseProxyOption', () => {
       return s !== undefined && s !== 'env' ? s.port : 0;
     });
     assert.deepEqual(ports, [1080, 443, 1080, 1080]);
+    // A port written in the URL is the port, also when it is the scheme's default (WHATWG URL drops it).
+    const written = [
+      'http://p:80',
+      'http://u:pw@p:80/',
+      'https://p:443',
+      'http://[2001:db8::1]:80',
+      'http://p:0080',
+      new URL('http://p:80'),
+    ].map((u) => {
+      const s = parseProxyOption(u);
+      return s !== undefined && s !== 'env' ? s.port : 0;
+    });
+    assert.deepEqual(written, [80, 80, 443, 80, 80, 1080]);
     const v6 = parseProxyOption('socks5://[2001:DB8::1]:1080');
     assert.ok(v6 !== undefined && v6 !== 'env');
     assert.equal(v6.host, '2001:db8::1');
@@ -152,6 +165,10 @@ describe("proxy: 'env' (curl's rules)", () => {
       ['2001:db8:abcd::/48', '2001:db8:abce::1', 80, false],
       ['2001:db8::5/32', '2001:db8:ffff::1', 80, true],
       ['192.0.2.77/24', '192.0.2.1', 80, true],
+      // The prefix length is a number as curl reads it: leading zeros allowed.
+      ['192.0.2.0/024', '192.0.2.1', 80, true],
+      ['2001:db8::/032', '2001:db8:ffff::1', 80, true],
+      ['192.0.2.0/0033', '192.0.2.1', 80, false],
       ['fe80::/10', 'fe80::1%eth0', 80, true],
       // Families never cross: an IPv4 range does not match an IPv4-mapped IPv6 target.
       ['192.0.2.0/24', '::ffff:192.0.2.1', 80, false],

@@ -314,7 +314,10 @@ function parseCidr(text: string, name: string, maskHostBits = false): ParsedCidr
   let prefix = bits;
   if (slash !== -1) {
     const prefixText = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText) || Number(prefixText) > bits) {
+    // The policy's own lists want one spelling; NO_PROXY (maskHostBits) reads the number as curl does,
+    // leading zeros included (`/08`).
+    const spelling = maskHostBits ? /^[0-9]{1,5}$/ : /^(0|[1-9][0-9]{0,2})$/;
+    if (!spelling.test(prefixText) || Number(prefixText) > bits) {
       throw optionError(
         name,
         `prefix length "/${prefixText}" in ${show(text)} is not a number from 0 to ${bits} (IPv${family})`,

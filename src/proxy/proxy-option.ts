@@ -10,6 +10,8 @@
  * client certificate…: curl's --proxy-cacert and friends), kept apart from the dial's own `tls`.
  *
  * Default ports follow curl: 1080 for http and the SOCKS schemes, 443 for https (curl's man page, -x).
+ * A port written in a URL string is used even when it is its scheme's own (`http://proxy:80`); a URL
+ * object cannot say so (WHATWG URL drops such a port), so `new URL('http://proxy:80')` gets 1080.
  * Deviation from curl: a proxy URL without a scheme is refused here (curl reads it as http://); in the
  * environment it is read as http:// as curl does (see env-proxy.ts).
  */
@@ -72,6 +74,23 @@ function decode(part: string, name: string, what: string): string {
  * 'HTTPS_PROXY'…). Throws a TypeError (ERR_NETDIAL_INVALID_OPTION) naming what is wrong; the message never
  * carries the password.
  */
+/** The port written in a URL's authority ('' when none): `http://u:p@[::1]:80/` gives '80'. */
+function explicitPort(text: string): string {
+  const start = text.indexOf('//');
+  if (start === -1) return '';
+  let end = text.length;
+  for (const c of ['/', '?', '#']) {
+    const i = text.indexOf(c, start + 2);
+    if (i !== -1 && i < end) end = i;
+  }
+  const at = text.lastIndexOf('@', end - 1);
+  const authority = text.slice(at > start ? at + 1 : start + 2, end);
+  // After an IPv6 literal's closing bracket, or anywhere in a name or IPv4 address.
+  const hostEnd = authority.lastIndexOf(']');
+  const match = /:([0-9]+)$/.exec(hostEnd === -1 ? authority : authority.slice(hostEnd));
+  return match === null ? '' : match[1]!;
+}
+
 export function parseProxyUrl(value: string | URL, name = 'proxy'): ProxySpec {
   let url: URL;
   const text = typeof value === 'string' ? value : value.href;
@@ -107,8 +126,11 @@ export function parseProxyUrl(value: string | URL, name = 'proxy'): ProxySpec {
     throw invalidOption(name, `invalid option ${name}: a proxy URL has no path, query or fragment`);
   }
   let port = DEFAULT_PORTS[protocol];
-  if (url.port !== '') {
-    port = Number(url.port);
+  // WHATWG URL drops a port equal to its scheme's default (`http://proxy:80` has url.port ''), which
+  // would send the dial to curl's 1080: a port written in the URL is the port (curl reads it so too).
+  const portText = url.port !== '' ? url.port : explicitPort(text);
+  if (portText !== '') {
+    port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw invalidOption(name, `invalid option ${name}: proxy port must be 1 to 65535`);
     }
