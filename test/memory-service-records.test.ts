@@ -194,3 +194,20 @@ test('a hostile entry is a TypeError naming it; a memory file with one is not lo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('what is saved always loads: answers with names the loader refuses are left out, the rest kept', () => {
+  // DNS allows any octet in a label (dns-packet decodes a space as it is); the loader refuses such names.
+  const memory = memoryWithServices(1000);
+  const cache = serviceRecordCacheOf(memory.dns);
+  const spaced: SrvRecordData[] = [{ priority: 1, weight: 1, port: 7, target: 'a b.example.test' }];
+  cache.set('_sp._tcp.example.test', 'SRV', positive(spaced, 60, '_sp._tcp.example.test'), undefined, 1000);
+  cache.set('_cn._tcp.example.test', 'SRV', positive(SRV, 60, 'x y.example.test'), undefined, 1000);
+  cache.set('a b.example.test', 'HTTPS', positive(HTTPS, 60, 'a b.example.test'), undefined, 1000);
+  const json = JSON.parse(JSON.stringify(memory.toJSON(2000, WALL))) as MemoryJson;
+  assert.deepEqual(
+    json.services?.entries.map((e) => e.name),
+    ['_sip._tcp.example.test', 'example.test', 'none.example.test'],
+  );
+  const loaded = DialMemory.fromJSON(json, 0, WALL);
+  assert.equal([...(existingServiceRecordCacheOf(loaded.dns)?.live(0) ?? [])].length, 3);
+});

@@ -59,21 +59,22 @@ export function serviceRecordsToJson(
   const entries: ServiceRecordsJsonEntry[] = [];
   for (const { name, type, outcome, forMs } of cache.live(nowMs)) {
     const entry: ServiceRecordsJsonEntry = { name, type, forMs: Math.floor(forMs) };
-    if (entry.forMs <= 0) continue;
+    // What is saved must load: an answer the loader would refuse (a name with a space, which DNS allows
+    // in a label but loadServiceRecords does not) is left out rather than making the whole file unreadable.
+    if (entry.forMs <= 0 || !isName(name)) continue;
     if (outcome.ok) {
       const records = outcome.answer.records;
-      if (records.length > MAX_RECORDS) continue;
+      if (records.length > MAX_RECORDS || !isName(outcome.answer.owner)) continue;
       entry.owner = outcome.answer.owner;
       entry.ttlSeconds = Math.min(outcome.answer.ttlSeconds, Math.ceil(entry.forMs / 1000));
       if (type === 'SRV') {
-        entry.srv = (records as SrvRecordData[]).map(({ priority, weight, port, target }) => ({
-          priority,
-          weight,
-          port,
-          target,
-        }));
+        const srv = records as SrvRecordData[];
+        if (!srv.every((r) => isName(r.target))) continue;
+        entry.srv = srv.map(({ priority, weight, port, target }) => ({ priority, weight, port, target }));
       } else {
-        entry.svcb = (records as SvcbRecord[]).map((r) => Buffer.from(encodeSvcbRdata(r)).toString('base64'));
+        const wire = (records as SvcbRecord[]).map((r) => encodeSvcbRdata(r));
+        if (!wire.every((w) => decodeSvcbRdata(w).ok)) continue;
+        entry.svcb = wire.map((w) => Buffer.from(w).toString('base64'));
       }
     } else {
       entry.negative = outcome.code;
