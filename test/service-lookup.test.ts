@@ -126,12 +126,25 @@ describe('AliasMode (RFC 9460 §2.4.2)', () => {
     assert.deepEqual(await lookupHttps(send, undefined, 'gone.lk.test', 'HTTPS', now).promise, {
       kind: 'unavailable',
       aliasChain: [],
+      cached: false,
     });
     const plain = await lookupHttps(send, undefined, 'to-plain.lk.test', 'HTTPS', now).promise;
     assert.equal(plain.kind, 'none');
     if (plain.kind === 'none') {
       assert.equal(plain.code, 'ENODATA');
       assert.equal(plain.owner, 'plain.lk.test');
+    }
+  });
+  test('a lookup answered from the cache says so, whatever it ended with (none, unavailable, service)', async () => {
+    const cache = new ServiceRecordCache();
+    for (const name of ['plain.lk.test', 'to-plain.lk.test', 'gone.lk.test', 'start.lk.test']) {
+      const first = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
+      assert.equal(first.cached, false, name);
+      dns.resetLog();
+      const second = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
+      assert.equal(second.kind, first.kind, name);
+      assert.equal(second.cached, true, name);
+      assert.equal(dns.queries.length, 0, `${name}: no query the second time`);
     }
   });
 });

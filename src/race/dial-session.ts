@@ -474,8 +474,8 @@ class DialSession {
     // TargetName "." at the port-prefixed name (`_8443._https.NAME`, which has no addresses of its own)
     // is read as the origin: decision, as curl and browsers do.
     const ownerOf = (owner: string) => (owner === svc.name ? host : owner);
+    if (result.cached) q.source = 'cache';
     if (result.kind === 'service') {
-      if (result.cached) q.source = 'cache';
       return planHttps({
         records: result.records,
         owner: ownerOf(result.owner),

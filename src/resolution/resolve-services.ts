@@ -61,8 +61,8 @@ export async function resolveServices(
     const found = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
     serviceQuery.endMs = rel(now());
     service.aliasChain = found.aliasChain;
+    if (found.cached) serviceQuery.source = 'cache';
     if (found.kind === 'service') {
-      if (found.cached) serviceQuery.source = 'cache';
       plan = planHttps({
         records: found.records,
         owner: found.owner === name ? host : found.owner,

@@ -181,9 +181,9 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
 export type HttpsLookup =
   | { kind: 'service'; records: SvcbRecord[]; owner: string; aliasChain: string[]; cached: boolean }
   /** No usable records: the origin's own A/AAAA (or the alias target's) are the endpoints (§3). */
-  | { kind: 'none'; code: string; message: string; owner: string; aliasChain: string[] }
+  | { kind: 'none'; code: string; message: string; owner: string; aliasChain: string[]; cached: boolean }
   /** AliasMode to "." (§2.5.1): the service is not available under this name. */
-  | { kind: 'unavailable'; aliasChain: string[] };
+  | { kind: 'unavailable'; aliasChain: string[]; cached: boolean };
 
 /**
  * Asks for the HTTPS (or SVCB) records of `name` and follows AliasMode (RFC 9460 §2.4.2) at most
@@ -211,20 +211,23 @@ export function lookupHttps(
       inFlight = query;
       const outcome = await query.promise;
       inFlight = undefined;
-      if (cancelled) return { kind: 'none', code: 'ECANCELLED', message: 'cancelled', owner, aliasChain };
+      if (cancelled) {
+        return { kind: 'none', code: 'ECANCELLED', message: 'cancelled', owner, aliasChain, cached: false };
+      }
+      // Every answer of the chain from the cache: the lookup was answered from the cache.
+      cached &&= outcome.cached;
       if (!outcome.ok) {
         // A name at the end of an alias chain without records of its own is the endpoint: its A/AAAA are
         // used (§3). Any other failure along the chain falls back to the origin.
         const end = outcome.code === 'ENODATA' ? owner : name;
-        return { kind: 'none', code: outcome.code, message: outcome.message, owner: end, aliasChain };
+        return { kind: 'none', code: outcome.code, message: outcome.message, owner: end, aliasChain, cached };
       }
-      cached &&= outcome.cached;
       const records = outcome.answer.records;
       const step = aliasStep(records);
       if (step.kind === 'service') {
         return { kind: 'service', records, owner: outcome.answer.owner, aliasChain, cached };
       }
-      if (step.kind === 'unavailable') return { kind: 'unavailable', aliasChain };
+      if (step.kind === 'unavailable') return { kind: 'unavailable', aliasChain, cached };
       aliasChain.push(step.target);
       if (seen.has(step.target)) {
         return {
@@ -233,6 +236,7 @@ export function lookupHttps(
           message: `AliasMode loop at ${step.target}`,
           owner: name,
           aliasChain,
+          cached,
         };
       }
       if (hop + 1 >= MAX_ALIAS_HOPS) {
@@ -242,6 +246,7 @@ export function lookupHttps(
           message: `AliasMode chain longer than ${MAX_ALIAS_HOPS}`,
           owner: name,
           aliasChain,
+          cached,
         };
       }
       owner = step.target;
