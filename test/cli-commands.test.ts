@@ -572,6 +572,16 @@ describe('resolve', { timeout: 60_000 }, () => {
     ]);
     // Both ports of the SRV target are listed, from the one answer.
     assert.equal(lines(srv.stdout).filter((l) => / 127\.0\.0\.1 +(7|9) /.test(l)).length, 2);
+    // Without memory the target is asked again for its second port: each query sent is listed.
+    const bare = await runCli(['resolve', '--no-memory', '--nameserver', ns, 'srv!_echo._tcp.srv.cli.test']);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.deepEqual(queryRows(bare.stdout), [
+      'SRV _echo._tcp.srv.cli.test',
+      'AAAA v4.cli.test',
+      'A v4.cli.test',
+      'AAAA v4.cli.test',
+      'A v4.cli.test',
+    ]);
     const json = await runCli(['resolve', '--json', '--nameserver', ns, 'https://svc.cli.test/']);
     const r = JSON.parse(json.stdout) as ResolvedName;
     assert.deepEqual(

@@ -89,9 +89,10 @@ export async function resolveServices(
     try {
       const startedMs = rel(now());
       const r = await resolveName(b.targetName, true, b.port, cfg, deps);
-      // A name already asked (for another bucket) is not listed again: its second answer is the same one.
+      // A name already asked (for another bucket) and answered again from the cache is not listed twice;
+      // a query really sent again (no memory) is listed, as it went out.
       for (const q of r.queries) {
-        if (queries.some((x) => x.type === q.type && x.name === q.name)) continue;
+        if (q.source === 'cache' && queries.some((x) => x.type === q.type && x.name === q.name)) continue;
         queries.push({
           ...q,
           startMs: round(q.startMs + startedMs),
