@@ -420,7 +420,8 @@ export class NameResolver {
         { address: '::1', family: 6 as const },
         { address: '127.0.0.1', family: 4 as const },
       ];
-      emitList(host, 'hosts', families, loopback, emit);
+      // Answered here, not by the hosts file (which did not list the name, or was not read).
+      emitList(host, 'localhost', families, loopback, emit);
       return { cancel() {} };
     }
     if (order === 'files') {
