@@ -57,7 +57,8 @@ export type ResolutionEvent =
       family: Family;
       name: string;
       source: AddressSource;
-      addresses: ResolvedAddress[];
+      /** Read-only: one answer from memory is shared by every dial given it (frozen). */
+      addresses: readonly ResolvedAddress[];
       /** With source 'stale': why the expired answer is used. */
       staleUse?: StaleUse | undefined;
       /** A stale answer whose refresh is still running: a `refresh` answer or error for the family follows. */
@@ -619,6 +620,59 @@ interface FamilyResult {
 const OK: FamilyResult = Object.freeze({ ok: true });
 
 /**
+ * What each family's query gave for one name: two families at most, so two fields, not a Map per dial
+ * (issue 16).
+ */
+class FamilyResults {
+  #v4: FamilyResult | undefined;
+  #v6: FamilyResult | undefined;
+  /** Families with a result. */
+  size = 0;
+
+  get(family: Family): FamilyResult | undefined {
+    return family === 6 ? this.#v6 : this.#v4;
+  }
+
+  set(family: Family, result: FamilyResult): void {
+    if (this.get(family) === undefined) this.size++;
+    if (family === 6) this.#v6 = result;
+    else this.#v4 = result;
+  }
+
+  anyOk(): boolean {
+    return this.#v4?.ok === true || this.#v6?.ok === true;
+  }
+
+  /** The results of `families`, in that order (those with one). */
+  values(families: readonly Family[]): FamilyResult[] {
+    const out: FamilyResult[] = [];
+    for (const f of families) {
+      const r = this.get(f);
+      if (r !== undefined) out.push(r);
+    }
+    return out;
+  }
+}
+
+/** One candidate name of a search list, and its families' results so far. */
+class Round extends FamilyResults {
+  /** A failure moved the search on to the next candidate: late outcomes of this one are ignored. */
+  movedOn = false;
+  constructor(readonly name: string) {
+    super();
+  }
+}
+
+/** A family whose answer was not in memory: what its outcome is handled with. */
+class FamilyWait {
+  /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
+  staleGiven = false;
+  /** The RFC 8767 §5 client response timer, while it runs. */
+  staleTimer: unknown;
+  constructor(readonly fallback: QueryRecords | undefined) {}
+}
+
+/**
  * DNS with a resolv.conf search list. Candidates are tried in order (resolv.conf(5)); for each, A and
  * AAAA go out in parallel and a positive answer is passed on at once. The first candidate with a positive
  * answer is the name; NXDOMAIN for either type moves on at once (RFC 8020: nothing exists below it, so
@@ -648,7 +702,7 @@ export class SearchListQuery implements Resolution {
   #done = 0;
   readonly #tickets: QueryTicket[] = [];
   /** Errors per family of the most telling candidate so far: the name as written, else the last tried. */
-  #lastErrors: Map<Family, FamilyResult> | undefined;
+  #lastErrors: FamilyResults | undefined;
   #errorsFromHost = false;
   #index = -1;
   #cancelled = false;
@@ -695,130 +749,141 @@ export class SearchListQuery implements Resolution {
       this.#exhausted();
       return;
     }
-    const results = new Map<Family, FamilyResult>();
-    let movedOn = false;
-    // Answers memory already has are handled right after every query is out, without a promise hop.
-    let ready: Array<() => void> | undefined;
+    const round = new Round(name);
+    // This round's tickets, in family order, from here on in #tickets.
+    const first = this.#tickets.length;
+    let ready = false;
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
       this.#tickets.push(ticket);
-      /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
-      let staleGiven = false;
+      if (ticket.ready !== undefined) {
+        // Memory had the answer: handled below, once every query is out, without a promise hop or a
+        // closure (issue 16: the cached dial's path).
+        ready = true;
+        this.#emit({ type: 'query', family, name, source: 'dns' });
+        continue;
+      }
+      const wait = new FamilyWait(ticket.fallback);
       // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
       if (ticket.stale) {
-        staleGiven = true;
-        this.#giveStale(results, family, name, ticket.stale, 'optimistic');
+        wait.staleGiven = true;
+        this.#giveStale(round, family, ticket.stale, 'optimistic');
       }
-      let staleTimer: unknown;
-      const fallback = ticket.fallback;
+      const fallback = wait.fallback;
       if (fallback) {
         // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
-        staleTimer = this.#clock.setTimeout(() => {
+        const staleTimer = this.#clock.setTimeout(() => {
           this.#staleTimers?.delete(staleTimer);
-          if (this.#cancelled || movedOn || this.#isDone(family)) return;
-          staleGiven = true;
-          this.#giveStale(results, family, name, fallback, 'refresh-timeout');
-          this.#finishOtherFailures(results, name);
+          if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
+          wait.staleGiven = true;
+          this.#giveStale(round, family, fallback, 'refresh-timeout');
+          this.#finishOtherFailures(round);
         }, STALE_CLIENT_RESPONSE_MS);
+        wait.staleTimer = staleTimer;
         this.#staleTimers ??= new Set();
         this.#staleTimers.add(staleTimer);
       }
       this.#emit({ type: 'query', family, name, source: 'dns' });
-      const handle = (answer: QueryOutcome): void => {
-        if (this.#cancelled) return;
-        if (staleTimer !== undefined && this.#staleTimers?.delete(staleTimer)) {
-          this.#clock.clearTimeout(staleTimer);
-        }
-        if (staleGiven) {
-          // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
-          // failure leaves the stale answer in force. Either way the race stops waiting for it.
-          if (answer.ok)
-            this.#emit({
-              type: 'answer',
-              family,
-              name,
-              source: 'dns',
-              refresh: true,
-              addresses: toResolved(answer, family),
-            });
-          else
-            this.#emit({
-              type: 'error',
-              family,
-              name,
-              source: 'dns',
-              refresh: true,
-              code: answer.code,
-              message: answer.message,
-            });
-          return;
-        }
-        // RFC 8767 §4: stale data answers only when the refresh could not be had; a negative answer is an answer.
-        // Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it.
-        const outcome: QueryOutcome =
-          !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
-        if (movedOn) return;
-        if (outcome.ok) {
-          results.set(family, OK);
-          const addresses = toResolved(outcome, family);
-          this.#finishFamily({
+      ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
+    }
+    if (!ready) return;
+    for (let i = 0; i < this.#families.length; i++) {
+      const answer = this.#tickets[first + i]?.ready;
+      if (answer !== undefined) this.#handle(round, this.#families[i] as Family, answer, undefined);
+    }
+  }
+
+  /** One family's query outcome for `round`'s name; `wait` is its state when it was not answered at once. */
+  #handle(round: Round, family: Family, answer: QueryOutcome, wait: FamilyWait | undefined): void {
+    if (this.#cancelled) return;
+    const name = round.name;
+    if (wait !== undefined) {
+      const staleTimer = wait.staleTimer;
+      if (staleTimer !== undefined && this.#staleTimers?.delete(staleTimer)) {
+        this.#clock.clearTimeout(staleTimer);
+      }
+      if (wait.staleGiven) {
+        // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
+        // failure leaves the stale answer in force. Either way the race stops waiting for it.
+        if (answer.ok)
+          this.#emit({
             type: 'answer',
             family,
             name,
-            source: outcome.source,
-            staleUse: outcome.staleUse,
-            addresses,
+            source: 'dns',
+            refresh: true,
+            addresses: toResolved(answer, family),
           });
-          this.#finishOtherFailures(results, name);
-          return;
-        }
-        const failure = { ok: false, code: outcome.code, message: outcome.message, source: outcome.source };
-        results.set(family, failure);
-        if ([...results.values()].some((r) => r.ok)) {
-          // The name exists (the other type answered): this failure is this family's answer.
-          this.#finishFamily({
+        else
+          this.#emit({
             type: 'error',
             family,
             name,
-            source: outcome.source,
-            code: failure.code,
-            message: failure.message,
+            source: 'dns',
+            refresh: true,
+            code: answer.code,
+            message: answer.message,
           });
-          return;
-        }
-        const nxdomain = failure.code === 'ENOTFOUND';
-        if (!nxdomain && results.size < this.#families.length) return;
-        movedOn = true;
-        // NXDOMAIN for one type stands for every type of the name (RFC 8020).
-        const errors = new Map<Family, FamilyResult>();
-        for (const f of this.#families) errors.set(f, results.get(f) ?? failure);
-        // The error reported in the end is the one for the name as written, else the last candidate's.
-        if (name === this.#host || !this.#errorsFromHost) {
-          this.#lastErrors = errors;
-          this.#errorsFromHost = name === this.#host;
-        }
-        this.#next();
-      };
-      const now = ticket.ready;
-      if (now === undefined) ticket.outcome.then(handle);
-      else {
-        ready ??= [];
-        ready.push(() => handle(now));
+        return;
       }
     }
-    if (ready !== undefined) for (const deliver of ready) deliver();
+    // RFC 8767 §4: stale data answers only when the refresh could not be had; a negative answer is an answer.
+    // Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it.
+    const fallback = wait?.fallback;
+    const outcome: QueryOutcome =
+      !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
+    if (round.movedOn) return;
+    if (outcome.ok) {
+      round.set(family, OK);
+      this.#finishFamily({
+        type: 'answer',
+        family,
+        name,
+        source: outcome.source,
+        staleUse: outcome.staleUse,
+        addresses: toResolved(outcome, family),
+      });
+      this.#finishOtherFailures(round);
+      return;
+    }
+    const failure: FamilyResult = {
+      ok: false,
+      code: outcome.code,
+      message: outcome.message,
+      source: outcome.source,
+    };
+    round.set(family, failure);
+    if (round.anyOk()) {
+      // The name exists (the other type answered): this failure is this family's answer.
+      this.#finishFamily({
+        type: 'error',
+        family,
+        name,
+        source: outcome.source,
+        code: outcome.code,
+        message: outcome.message,
+      });
+      return;
+    }
+    const nxdomain = outcome.code === 'ENOTFOUND';
+    if (!nxdomain && round.size < this.#families.length) return;
+    round.movedOn = true;
+    // NXDOMAIN for one type stands for every type of the name (RFC 8020).
+    const errors = new FamilyResults();
+    for (const f of this.#families) errors.set(f, round.get(f) ?? failure);
+    // The error reported in the end is the one for the name as written, else the last candidate's.
+    if (name === this.#host || !this.#errorsFromHost) {
+      this.#lastErrors = errors;
+      this.#errorsFromHost = name === this.#host;
+    }
+    this.#next();
   }
 
   /** Passes on a stale answer for `family` (still refreshing: the refresh's outcome follows as an update). */
-  #giveStale(
-    results: Map<Family, FamilyResult>,
-    family: Family,
-    name: string,
-    records: QueryRecords,
-    staleUse: StaleUse,
-  ): void {
+  #giveStale(round: Round, family: Family, records: QueryRecords, staleUse: StaleUse): void {
+    const name = round.name;
     this.#emit({ type: 'query', family, name, source: 'stale' });
-    results.set(family, OK);
+    round.set(family, OK);
     this.#finishFamily({
       type: 'answer',
       family,
@@ -831,14 +896,15 @@ export class SearchListQuery implements Resolution {
   }
 
   /** The name exists: a failure that came first for another type is that type's answer. */
-  #finishOtherFailures(results: Map<Family, FamilyResult>, name: string): void {
-    for (const [f, r] of results) {
-      if (r.ok) continue;
+  #finishOtherFailures(round: Round): void {
+    for (const f of this.#families) {
+      const r = round.get(f);
+      if (r === undefined || r.ok) continue;
       const code = r.code ?? 'ENODATA';
       this.#finishFamily({
         type: 'error',
         family: f,
-        name,
+        name: round.name,
         source: r.source ?? 'dns',
         code,
         message: r.message ?? code,
@@ -858,7 +924,7 @@ export class SearchListQuery implements Resolution {
 
   /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
   #exhausted(): void {
-    const all = this.#lastErrors === undefined ? [] : [...this.#lastErrors.values()];
+    const all = this.#lastErrors === undefined ? [] : this.#lastErrors.values(this.#families);
     // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
     const fromHosts = all.every((r) => isNegativeAnswer(r.code)) ? this.#hostsAfterDns?.() : undefined;
     if (fromHosts !== undefined && fromHosts.length > 0) {
@@ -918,7 +984,9 @@ export function systemFallbackReason(
   return undefined;
 }
 
-function toResolved(records: QueryRecords, family: Family): ResolvedAddress[] {
+function toResolved(records: QueryRecords, family: Family): readonly ResolvedAddress[] {
+  // An answer from memory comes with them made once for every dial (dns-queries.ts).
+  if (records.resolved !== undefined) return records.resolved;
   return records.addresses.map((a) => ({
     address: a.address,
     family,
