@@ -6,12 +6,16 @@
  * Bytes and CPU per dial are measured in the benchmark (bench/micro.ts), not here.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Clock } from '../src/clock.js';
 import type { DnsQuery } from '../src/resolution/dns-client.js';
 import { DnsQueries } from '../src/resolution/dns-queries.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
-import { type ResolutionEvent, SearchListQuery } from '../src/resolution/resolve.js';
+import { EndpointHistory } from '../src/memory/endpoint-history.js';
+import { NameResolver, type ResolutionEvent, SearchListQuery } from '../src/resolution/resolve.js';
 
 const T0 = 1_000_000;
 
@@ -114,5 +118,86 @@ describe('a cached name (issue 16)', () => {
     const upper = queries.query('HOT.test', 6, T0 + 300);
     assert.equal(upper.ready?.ok === false && upper.ready.message, 'AAAA HOT.test: NODATA (cached)');
     assert.equal(lower.ready?.ok === false && lower.ready.message, 'AAAA hot.test: NODATA (cached)');
+  });
+});
+
+describe('the search list of a dial (issue 16)', () => {
+  test('made again only for the same name, absoluteness and resolv.conf', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-hot-res-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const resolvConf = join(dir, 'resolv.conf');
+    writeFileSync(resolvConf, 'search example.test\noptions ndots:1\n');
+    const cache = new DnsCache();
+    const names = ['www.example.test', 'web.example.test', 'www', 'www.other.test'];
+    names.forEach((name, i) => {
+      cache.setPositive(name, 'A', [{ address: `192.0.2.${i + 1}`, ttlSeconds: 600 }], T0);
+    });
+    const resolver = new NameResolver(
+      { hostsPath: null, resolvConfPath: resolvConf, nameservers: ['127.0.0.1:1'] },
+      cache,
+      clock,
+    );
+    const answered = (host: string, absolute: boolean, nowMs: number): string => {
+      let name = '';
+      const r = resolver.resolve(host, absolute, [4], 'dns', nowMs, (e) => {
+        if (e.type === 'answer') name = `${e.name} ${e.addresses[0]?.address}`;
+      });
+      r.cancel(true);
+      return name;
+    };
+    assert.equal(answered('www', false, T0), 'www.example.test 192.0.2.1');
+    assert.equal(answered('web', false, T0), 'web.example.test 192.0.2.2');
+    assert.equal(answered('www', true, T0), 'www 192.0.2.3');
+    assert.equal(answered('www', false, T0), 'www.example.test 192.0.2.1');
+    writeFileSync(resolvConf, 'search other.test\noptions ndots:1\n# changed\n');
+    assert.equal(answered('www', false, T0 + 2000), 'www.other.test 192.0.2.4');
+  });
+});
+
+describe('the memory calls of a dial (issue 16)', () => {
+  test('attemptDelayFor: one frozen answer per delay from the endpoint’s own RTT; a new delay shows at once', () => {
+    const history = new EndpointHistory();
+    history.recordSuccess('192.0.2.1', 443, 40, T0);
+    history.recordSuccess('192.0.2.2', 443, 40, T0);
+    const first = history.attemptDelayFor('192.0.2.1', 443, T0);
+    assert.deepEqual(first, { delayMs: 160, basis: 'endpoint' });
+    assert.ok(Object.isFrozen(first));
+    assert.equal(history.attemptDelayFor('192.0.2.2', 443, T0 + 1), first, 'same delay: the same answer');
+    history.recordSuccess('192.0.2.1', 443, 100, T0 + 2);
+    // RFC 6298 §2.3: RTTVAR = 3/4·20 + 1/4·60 = 30, SRTT = 7/8·40 + 1/8·100 = 47.5; 2·SRTT + 4·RTTVAR = 215.
+    assert.deepEqual(history.attemptDelayFor('192.0.2.1', 443, T0 + 3), { delayMs: 215, basis: 'endpoint' });
+    assert.deepEqual(history.attemptDelayFor('192.0.2.2', 443, T0 + 4), { delayMs: 160, basis: 'endpoint' });
+  });
+
+  test('attemptDelayFor: the name’s other addresses may be given as candidates, as strings', () => {
+    const history = new EndpointHistory();
+    history.recordSuccess('2001:db8::7', 443, 40, T0);
+    const asText = history.attemptDelayFor('198.51.100.1', 443, T0, ['198.51.100.1', '2001:db8::7']);
+    const asCandidates = history.attemptDelayFor('198.51.100.1', 443, T0, [
+      { address: '198.51.100.1' },
+      { address: '2001:db8::7' },
+    ]);
+    assert.deepEqual(asText, { delayMs: 160, basis: 'name' });
+    assert.deepEqual(asCandidates, asText);
+    assert.throws(
+      () => history.attemptDelayFor('198.51.100.1', 443, T0, [{ address: 'nonsense' }]),
+      /address/,
+    );
+  });
+
+  test('per-name notes still check their addresses, after an endpoint call too', () => {
+    const history = new EndpointHistory();
+    assert.equal(history.isDemoted('192.0.2.1', 443, T0), false);
+    history.noteConnected('a.test', '192.0.2.1');
+    assert.throws(() => history.noteConnected('a.test', 'nonsense'), /`address` must be an IP address/);
+    assert.throws(
+      () => history.noteUnanswered('a.test', '192.0.2.1', '192.0.2.300', T0),
+      /`address` must be an IP address/,
+    );
+    assert.throws(() => history.noteUnanswered('a.test', 'x', '192.0.2.1', T0), /`address`/);
+    // The endpoint checked before is still checked and keyed as before.
+    history.recordFailure('192.0.2.1', 443, 'ECONNREFUSED', T0);
+    assert.equal(history.isDemoted('192.0.2.1', 443, T0), true);
+    assert.equal(history.isDemoted('192.0.2.1', 444, T0), false);
   });
 });

@@ -768,8 +768,14 @@ function clamp(value: number, min: number, max: number): number {
 
 /** RFC 4343: DNS names compare case-insensitively in ASCII only (no Unicode case folding of U-labels). */
 function asciiLower(name: string): string {
-  return /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : name;
+  return ASCII_UPPER.test(name) ? name.replace(ASCII_UPPER_RUNS, (s) => s.toLowerCase()) : name;
 }
+
+// Made once: a regular expression literal in a function body is a new RegExp object on every call
+// (issue 16: ~56 B per cache lookup). Neither keeps state between calls (`test` without /g; `replace`
+// resets lastIndex of a /g expression).
+const ASCII_UPPER = /[A-Z]/;
+const ASCII_UPPER_RUNS = /[A-Z]+/g;
 
 function checkName(name: string): string {
   if (typeof name !== 'string' || name === '') {

@@ -170,6 +170,10 @@ export class NameResolver {
     | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
+  /** The last search list made, and what from (see #candidates). */
+  #lastCandidates:
+    | { host: string; absolute: boolean; conf: ResolvConf; names: readonly string[] }
+    | undefined;
   #clientOptions: DnsClientOptions = { servers: LOOPBACK_SERVER };
   /** The resolv.conf parse #clientOptions was built from. */
   #configuredFrom: ResolvConf | undefined;
@@ -356,6 +360,21 @@ export class NameResolver {
     return facts;
   }
 
+  /**
+   * The search list's names for `host` (resolv-conf.ts `searchCandidates`), the last list made again while
+   * the name and the resolv.conf parse are the same (issue 16: a Dialer dialling one name builds no list
+   * per dial). Frozen: SearchListQuery only reads it.
+   */
+  #candidates(host: string, absolute: boolean, conf: ResolvConf): readonly string[] {
+    const last = this.#lastCandidates;
+    if (last !== undefined && last.host === host && last.absolute === absolute && last.conf === conf) {
+      return last.names;
+    }
+    const names = Object.freeze(searchCandidates(host, absolute, conf));
+    this.#lastCandidates = { host, absolute, conf, names };
+    return names;
+  }
+
   /** The client options for one query: with `rotate`, each query starts one server further on. */
   #nextClientOptions(): DnsClientOptions {
     if (!this.#rotate) return this.#clientOptions;
@@ -456,12 +475,11 @@ export class NameResolver {
     // 'dns-files': the hosts file answers only names DNS has no address for.
     const hostsAfterDns =
       order === 'dns-files' && this.#hosts !== undefined ? () => this.#hosts?.lookup(host, nowMs) : undefined;
-    const candidates = searchCandidates(host, absolute, conf);
     return new SearchListQuery(
       this.#queries,
       this.#clock,
       host,
-      candidates,
+      this.#candidates(host, absolute, conf),
       dnsFamilies,
       choice === 'auto' && this.#settings.nameservers === undefined,
       hostsAfterDns,
@@ -846,12 +864,8 @@ export class SearchListQuery implements Resolution {
       this.#finishOtherFailures(round);
       return;
     }
-    const failure: FamilyResult = {
-      ok: false,
-      code: outcome.code,
-      message: outcome.message,
-      source: outcome.source,
-    };
+    // The failure itself is the family's result (it has every field one needs): no copy per dial.
+    const failure: FamilyResult = outcome;
     round.set(family, failure);
     if (round.anyOk()) {
       // The name exists (the other type answered): this failure is this family's answer.
