@@ -154,6 +154,73 @@ describe('the search list of a dial (issue 16)', () => {
   });
 });
 
+describe('names answered without DNS (issue 16)', () => {
+  /** Every answer and error of one resolution of `host`, for both families. */
+  function events(resolver: NameResolver, host: string, nowMs: number) {
+    const out: Array<Exclude<ResolutionEvent, { type: 'path' | 'query' }>> = [];
+    resolver
+      .resolve(host, false, [6, 4], 'dns', nowMs, (e) => {
+        if (e.type === 'answer' || e.type === 'error') out.push(e);
+      })
+      .cancel(true);
+    return out;
+  }
+  const summary = (list: ReturnType<typeof events>) =>
+    list.map((e) =>
+      e.type === 'answer'
+        ? `${e.family} ${e.source} ${e.name} ${e.addresses.map((a) => a.address).join(',')}`
+        : `${e.family} ${e.source} ${e.code} ${e.message}`,
+    );
+
+  test('the hosts file: one frozen answer while the file is unchanged; a change shows at once', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-hot-hosts-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const hostsPath = join(dir, 'hosts');
+    writeFileSync(hostsPath, '192.0.2.5 hot.example\n');
+    const resolver = new NameResolver({ hostsPath, nameservers: ['127.0.0.1:1'] }, undefined, clock);
+    const first = events(resolver, 'hot.example', T0);
+    assert.deepEqual(summary(first), [
+      '6 hosts ENODATA hot.example has no IPv6 address',
+      '4 hosts hot.example 192.0.2.5',
+    ]);
+    const answer = first[1];
+    assert.ok(answer?.type === 'answer' && Object.isFrozen(answer.addresses));
+    assert.deepEqual(answer.addresses, [
+      { address: '192.0.2.5', family: 4, ttlSeconds: undefined, source: 'hosts' },
+    ]);
+    const again = events(resolver, 'hot.example', T0 + 10)[1];
+    assert.equal(again?.type === 'answer' && again.addresses, answer.addresses);
+    // Another spelling of the name is answered in its own words.
+    assert.deepEqual(summary(events(resolver, 'HOT.example', T0 + 20)), [
+      '6 hosts ENODATA HOT.example has no IPv6 address',
+      '4 hosts HOT.example 192.0.2.5',
+    ]);
+    writeFileSync(hostsPath, '192.0.2.6 hot.example\n2001:db8::6 hot.example\n');
+    assert.deepEqual(summary(events(resolver, 'hot.example', T0 + 2000)), [
+      '6 hosts hot.example 2001:db8::6',
+      '4 hosts hot.example 192.0.2.6',
+    ]);
+  });
+
+  test('an IP literal: its answer made once; another literal gets its own', () => {
+    const resolver = new NameResolver({ hostsPath: null }, undefined, clock);
+    const first = events(resolver, '192.0.2.8', T0);
+    assert.deepEqual(summary(first), [
+      '6 literal ENODATA 192.0.2.8 is an IPv4 address',
+      '4 literal 192.0.2.8 192.0.2.8',
+    ]);
+    const answer = first[1];
+    assert.ok(answer?.type === 'answer' && Object.isFrozen(answer.addresses));
+    assert.deepEqual(answer.addresses, [{ address: '192.0.2.8', family: 4, source: 'literal' }]);
+    const again = events(resolver, '192.0.2.8', T0)[1];
+    assert.equal(again?.type === 'answer' && again.addresses, answer.addresses);
+    assert.deepEqual(summary(events(resolver, '2001:db8::8', T0)), [
+      '6 literal 2001:db8::8 2001:db8::8',
+      '4 literal ENODATA 2001:db8::8 is an IPv6 address',
+    ]);
+  });
+});
+
 describe('the memory calls of a dial (issue 16)', () => {
   test('attemptDelayFor: one frozen answer per delay from the endpoint’s own RTT; a new delay shows at once', () => {
     const history = new EndpointHistory();

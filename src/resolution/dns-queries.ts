@@ -52,7 +52,10 @@ export interface QueryTicket {
   fallback?: QueryRecords | undefined;
   /** The answer: from memory at once, or from the server (the refresh, when `stale` is set). */
   outcome: Promise<QueryOutcome>;
-  /** The same answer, when memory had it: usable synchronously (no promise hop on the hot path). */
+  /**
+   * The same answer, when memory had it: usable synchronously (no promise hop on the hot path). A ticket
+   * with `ready` holds no query: its `release` does nothing, and callers may drop it without one.
+   */
   ready?: QueryOutcome | undefined;
   /**
    * The dial no longer needs it. `keepForCache` lets a query still in flight finish and fill the cache

@@ -170,6 +170,8 @@ export class NameResolver {
     | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
+  /** The last IP literal answered, with its answer and the other family's message (made once). */
+  #lastLiteral: { host: string; addresses: readonly ResolvedAddress[]; message: string } | undefined;
   /** The last search list made, and what from (see #candidates). */
   #lastCandidates:
     | { host: string; absolute: boolean; conf: ResolvConf; names: readonly string[] }
@@ -291,7 +293,7 @@ export class NameResolver {
   answersWithoutDns(host: string, choice: ResolverChoice, nowMs: number): boolean {
     if (typeof choice === 'function' || choice === 'system') return true;
     if (this.#path(host, choice, nowMs).resolver !== 'netdial') return true;
-    const entries = this.#hosts?.lookup(host, nowMs);
+    const entries = this.#hosts?.entries(host, nowMs);
     return entries !== undefined && entries.length > 0;
   }
 
@@ -398,15 +400,21 @@ export class NameResolver {
     const literal = isIP(host);
     if (literal !== 0) {
       emit({ type: 'path', path: { resolver: 'literal', reason: 'an IP literal needs no resolution' } });
+      // The answer and the other family's message are made once per literal (issue 16), frozen.
+      let known = this.#lastLiteral;
+      if (known === undefined || known.host !== host) {
+        known = {
+          host,
+          addresses: Object.freeze([
+            Object.freeze({ address: host, family: literal, source: 'literal' as const }),
+          ]),
+          message: `${host} is an IPv${literal} address`,
+        };
+        this.#lastLiteral = known;
+      }
       for (const family of families) {
         if (family === literal) {
-          emit({
-            type: 'answer',
-            family,
-            name: host,
-            source: 'literal',
-            addresses: [{ address: host, family, source: 'literal' }],
-          });
+          emit({ type: 'answer', family, name: host, source: 'literal', addresses: known.addresses });
         } else {
           emit({
             type: 'error',
@@ -414,11 +422,11 @@ export class NameResolver {
             name: host,
             source: 'literal',
             code: 'ENODATA',
-            message: `${host} is an IPv${literal} address`,
+            message: known.message,
           });
         }
       }
-      return { cancel() {} };
+      return NOTHING_TO_CANCEL;
     }
     const path = this.#path(host, choice, nowMs);
     emit({ type: 'path', path });
@@ -429,20 +437,16 @@ export class NameResolver {
     const order = path.order ?? 'files-dns';
 
     if (order === 'files-dns' || order === 'files') {
-      const fromHosts = this.#hosts?.lookup(host, nowMs);
+      const fromHosts = this.#hosts?.entries(host, nowMs);
       if (fromHosts && fromHosts.length > 0) {
-        emitList(host, 'hosts', families, fromHosts, emit);
-        return { cancel() {} };
+        emitList(host, 'hosts', families, fromHosts, emit, true);
+        return NOTHING_TO_CANCEL;
       }
     }
     if (isLocalhostName(host)) {
-      const loopback = [
-        { address: '::1', family: 6 as const },
-        { address: '127.0.0.1', family: 4 as const },
-      ];
       // Answered here, not by the hosts file (which did not list the name, or was not read).
-      emitList(host, 'localhost', families, loopback, emit);
-      return { cancel() {} };
+      emitList(host, 'localhost', families, LOOPBACK, emit, true);
+      return NOTHING_TO_CANCEL;
     }
     if (order === 'files') {
       for (const family of families) {
@@ -455,7 +459,7 @@ export class NameResolver {
           message: `${host} is not in the hosts file (${path.reason})`,
         });
       }
-      return { cancel() {} };
+      return NOTHING_TO_CANCEL;
     }
     const conf = this.#configure(nowMs);
     let dnsFamilies = families;
@@ -470,11 +474,13 @@ export class NameResolver {
         message: `AAAA ${host}: not asked (resolv.conf options no-aaaa)`,
       });
       dnsFamilies = families.filter((f) => f !== 6);
-      if (dnsFamilies.length === 0) return { cancel() {} };
+      if (dnsFamilies.length === 0) return NOTHING_TO_CANCEL;
     }
     // 'dns-files': the hosts file answers only names DNS has no address for.
     const hostsAfterDns =
-      order === 'dns-files' && this.#hosts !== undefined ? () => this.#hosts?.lookup(host, nowMs) : undefined;
+      order === 'dns-files' && this.#hosts !== undefined
+        ? () => this.#hosts?.entries(host, nowMs)
+        : undefined;
     return new SearchListQuery(
       this.#queries,
       this.#clock,
@@ -489,27 +495,68 @@ export class NameResolver {
   }
 }
 
+/** A resolution answered at once: nothing to cancel (one object for all of them). */
+const NOTHING_TO_CANCEL: Resolution = Object.freeze({ cancel() {} });
+
+/** RFC 6761 §6.3 `localhost`: loopback of both families (one list: what is made from it is kept). */
+const LOOPBACK: ReadonlyArray<{ address: string; family: Family }> = Object.freeze([
+  Object.freeze({ address: '::1', family: 6 as const }),
+  Object.freeze({ address: '127.0.0.1', family: 4 as const }),
+]);
+
+type AddressList = ReadonlyArray<{ address: string; family: Family; ttlSeconds?: number | undefined }>;
+
+/** One family's part of an address list: its addresses (frozen), or the message saying it has none. */
+type FamilyPart = readonly ResolvedAddress[] | string;
+
+/**
+ * Family parts made from lists that stay the same (the hosts file's own lists while the file is unchanged,
+ * LOOPBACK), for the name they were made for: a dial of such a name builds nothing (issue 16). Held weakly:
+ * gone with the list.
+ */
+const KEPT_PARTS = new WeakMap<
+  AddressList,
+  { name: string; source: AddressSource; v4: FamilyPart | undefined; v6: FamilyPart | undefined }
+>();
+
+function familyPart(name: string, source: AddressSource, list: AddressList, family: Family): FamilyPart {
+  const addresses = list
+    .filter((a) => a.family === family)
+    .map((a) => ({ address: a.address, family, ttlSeconds: a.ttlSeconds, source }));
+  return addresses.length > 0 ? addresses : `${name} has no IPv${family} address`;
+}
+
+function keptPart(name: string, source: AddressSource, list: AddressList, family: Family): FamilyPart {
+  let kept = KEPT_PARTS.get(list);
+  if (kept === undefined || kept.name !== name || kept.source !== source) {
+    kept = { name, source, v4: undefined, v6: undefined };
+    KEPT_PARTS.set(list, kept);
+  }
+  const known = family === 6 ? kept.v6 : kept.v4;
+  if (known !== undefined) return known;
+  const part = familyPart(name, source, list, family);
+  if (typeof part !== 'string') {
+    for (const a of part) Object.freeze(a);
+    Object.freeze(part);
+  }
+  if (family === 6) kept.v6 = part;
+  else kept.v4 = part;
+  return part;
+}
+
+/** Answers each family from `list`; `keep`: the list stays the same, so what is made from it is kept. */
 function emitList(
   name: string,
   source: AddressSource,
   families: readonly Family[],
-  list: ReadonlyArray<{ address: string; family: Family; ttlSeconds?: number | undefined }>,
+  list: AddressList,
   emit: (event: ResolutionEvent) => void,
+  keep = false,
 ): void {
   for (const family of families) {
-    const addresses = list
-      .filter((a) => a.family === family)
-      .map((a) => ({ address: a.address, family, ttlSeconds: a.ttlSeconds, source }));
-    if (addresses.length > 0) emit({ type: 'answer', family, name, source, addresses });
-    else
-      emit({
-        type: 'error',
-        family,
-        name,
-        source,
-        code: 'ENODATA',
-        message: `${name} has no IPv${family} address`,
-      });
+    const part = keep ? keptPart(name, source, list, family) : familyPart(name, source, list, family);
+    if (typeof part !== 'string') emit({ type: 'answer', family, name, source, addresses: part });
+    else emit({ type: 'error', family, name, source, code: 'ENODATA', message: part });
   }
 }
 
@@ -676,8 +723,20 @@ class FamilyResults {
 class Round extends FamilyResults {
   /** A failure moved the search on to the next candidate: late outcomes of this one are ignored. */
   movedOn = false;
+  /** Outcomes memory had, per family, until they are handled (after every query of the round is out). */
+  #ready4: QueryOutcome | undefined;
+  #ready6: QueryOutcome | undefined;
   constructor(readonly name: string) {
     super();
+  }
+
+  setReady(family: Family, outcome: QueryOutcome): void {
+    if (family === 6) this.#ready6 = outcome;
+    else this.#ready4 = outcome;
+  }
+
+  ready(family: Family): QueryOutcome | undefined {
+    return family === 6 ? this.#ready6 : this.#ready4;
   }
 }
 
@@ -713,12 +772,13 @@ export class SearchListQuery implements Resolution {
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
   readonly #systemFallback: boolean;
-  readonly #hostsAfterDns: (() => HostsEntry[] | undefined) | undefined;
+  readonly #hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
   readonly #emit: (event: ResolutionEvent) => void;
   /** Families whose answer or error has been passed on: bit 1 << family (a cached dial allocates no Set). */
   #done = 0;
-  readonly #tickets: QueryTicket[] = [];
+  /** Queries this resolution waits on, to release at the end (answers from memory need none: not kept). */
+  #tickets: QueryTicket[] | undefined;
   /** Errors per family of the most telling candidate so far: the name as written, else the last tried. */
   #lastErrors: FamilyResults | undefined;
   #errorsFromHost = false;
@@ -733,7 +793,7 @@ export class SearchListQuery implements Resolution {
     candidates: readonly string[],
     families: readonly Family[],
     systemFallback: boolean,
-    hostsAfterDns: (() => HostsEntry[] | undefined) | undefined,
+    hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined,
     nowMs: number,
     emit: (event: ResolutionEvent) => void,
   ) {
@@ -757,7 +817,7 @@ export class SearchListQuery implements Resolution {
       this.#staleTimers.clear();
     }
     this.#fallback?.cancel();
-    for (const t of this.#tickets) t.release(keepForCache);
+    if (this.#tickets !== undefined) for (const t of this.#tickets) t.release(keepForCache);
   }
 
   #next(): void {
@@ -768,19 +828,19 @@ export class SearchListQuery implements Resolution {
       return;
     }
     const round = new Round(name);
-    // This round's tickets, in family order, from here on in #tickets.
-    const first = this.#tickets.length;
     let ready = false;
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
-      this.#tickets.push(ticket);
       if (ticket.ready !== undefined) {
         // Memory had the answer: handled below, once every query is out, without a promise hop or a
-        // closure (issue 16: the cached dial's path).
+        // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
+        round.setReady(family, ticket.ready);
         ready = true;
         this.#emit({ type: 'query', family, name, source: 'dns' });
         continue;
       }
+      this.#tickets ??= [];
+      this.#tickets.push(ticket);
       const wait = new FamilyWait(ticket.fallback);
       // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
       if (ticket.stale) {
@@ -805,9 +865,9 @@ export class SearchListQuery implements Resolution {
       ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
     }
     if (!ready) return;
-    for (let i = 0; i < this.#families.length; i++) {
-      const answer = this.#tickets[first + i]?.ready;
-      if (answer !== undefined) this.#handle(round, this.#families[i] as Family, answer, undefined);
+    for (const family of this.#families) {
+      const answer = round.ready(family);
+      if (answer !== undefined) this.#handle(round, family, answer, undefined);
     }
   }
 
@@ -943,9 +1003,16 @@ export class SearchListQuery implements Resolution {
     const fromHosts = all.every((r) => isNegativeAnswer(r.code)) ? this.#hostsAfterDns?.() : undefined;
     if (fromHosts !== undefined && fromHosts.length > 0) {
       const pending = this.#families.filter((f) => !this.#isDone(f));
-      emitList(this.#host, 'hosts', pending, fromHosts, (event) => {
-        if (event.type !== 'path') this.#finishFamily(event);
-      });
+      emitList(
+        this.#host,
+        'hosts',
+        pending,
+        fromHosts,
+        (event) => {
+          if (event.type !== 'path') this.#finishFamily(event);
+        },
+        true,
+      );
       return;
     }
     const reason = this.#systemFallback ? systemFallbackReason(all) : undefined;
