@@ -14,6 +14,7 @@ import type { Clock } from '../src/clock.js';
 import type { DnsQuery } from '../src/resolution/dns-client.js';
 import { DnsQueries } from '../src/resolution/dns-queries.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
+import { parseTarget } from '../src/target.js';
 import { EndpointHistory } from '../src/memory/endpoint-history.js';
 import { NameResolver, type ResolutionEvent, SearchListQuery } from '../src/resolution/resolve.js';
 
@@ -266,5 +267,23 @@ describe('the memory calls of a dial (issue 16)', () => {
     history.recordFailure('192.0.2.1', 443, 'ECONNREFUSED', T0);
     assert.equal(history.isDemoted('192.0.2.1', 443, T0), true);
     assert.equal(history.isDemoted('192.0.2.1', 444, T0), false);
+  });
+});
+
+describe('a target text dialled again (issue 16)', () => {
+  test('gives what a parse gives, as a caller’s own object; the default port still counts', () => {
+    for (const text of ['hot.example:8443', 'https://hot.example/', 'tcp!hot.example!http', 'hot.example']) {
+      const first = parseTarget(text, 81);
+      const second = parseTarget(text, 81);
+      assert.deepEqual(second, first, text);
+      assert.notEqual(second, first, `${text}: a new object`);
+      assert.ok(!Object.isFrozen(second), `${text}: the caller's to change`);
+      second.port = 1;
+      assert.deepEqual(parseTarget(text, 81), first, `${text}: a change to one result leaves the next alone`);
+    }
+    assert.equal(parseTarget('hot.example', 81).port, 81);
+    assert.equal(parseTarget('hot.example', 82).port, 82);
+    assert.throws(() => parseTarget('hot.example'), /port/);
+    assert.equal(parseTarget('hot.example', 83).port, 83);
   });
 });
