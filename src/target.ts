@@ -188,7 +188,7 @@ function ipv6Words(text: string): number[] | undefined {
     if (part === '') return [];
     const out: number[] = [];
     for (const group of part.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
+      if (!HEX_GROUP.test(group)) return undefined;
       out.push(Number.parseInt(group, 16));
     }
     return out;
@@ -294,6 +294,13 @@ const OBJECT_HOST: HostRules = Object.freeze({
   colonHint: 'give the port in the port field; IPv6 needs no brackets here',
 });
 
+// Made once: a regular expression literal in a function body is a new RegExp object on every call.
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+const DIGITS = /^[0-9]+$/;
+const HEX_NUMBER = /^0x[0-9a-f]*$/;
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+*-]{0,63}$/;
+
 /** A host name as it usually comes: lower-case ASCII letters, digits, '-', '_' and dots only. */
 const PLAIN_NAME = /^[a-z0-9_.-]+$/;
 
@@ -306,7 +313,7 @@ function checkName(raw: string, rules: HostRules): ParsedHost {
     const hint = bad === ':' && rules.colonHint !== undefined ? ` (${rules.colonHint})` : '';
     throw new Reject(`character ${describeChar(bad)} not allowed in host name${hint}`);
   }
-  const isAscii = plain || /^[\x00-\x7f]*$/.test(raw);
+  const isAscii = plain || ASCII_ONLY.test(raw);
   let ascii = plain ? raw : isAscii ? raw.toLowerCase() : domainToASCII(raw);
   if (ascii === '') throw new Reject('cannot convert internationalized host name to ASCII (IDNA)');
   if (!isAscii) {
@@ -332,7 +339,7 @@ function checkName(raw: string, rules: HostRules): ParsedHost {
   // WHATWG URL "ends in a number": such text is read as IPv4 by URL parsers and inet_aton, and is not a
   // valid DNS name (RFC 3696 §2). Refuse instead of guessing which one was meant.
   const last = labels[labels.length - 1]!;
-  if (/^[0-9]+$/.test(last) || /^0x[0-9a-f]*$/.test(last)) {
+  if (DIGITS.test(last) || HEX_NUMBER.test(last)) {
     throw new Reject(
       `${quote(name)} is neither a host name (last label is numeric) nor an IPv4 address in dotted-quad ` +
         'decimal form (shorthand, hex, octal and leading zeros are not accepted)',
@@ -413,11 +420,11 @@ function checkPortNumber(port: number): number {
 
 function portFromText(text: string): number {
   if (text === '') throw new Reject('empty port');
-  if (/^[0-9]+$/.test(text)) {
+  if (DIGITS.test(text)) {
     if (text.length > 5) throw new Reject(`port ${quote(text)} is outside 1-65535`);
     return checkPortNumber(Number(text));
   }
-  const port = /^[A-Za-z0-9][A-Za-z0-9_.+*-]{0,63}$/.test(text) ? lookupService(text) : undefined;
+  const port = SERVICE_NAME.test(text) ? lookupService(text) : undefined;
   if (port === undefined) {
     throw new Reject(`port ${quote(text)} is neither a number in 1-65535 nor a known TCP service name`);
   }
@@ -591,12 +598,33 @@ function fromObject(obj: Record<string, unknown>, defaultPort: number | undefine
   return build(host, port);
 }
 
-function fromInput(target: unknown, defaultPort: number | undefined): Target {
-  if (typeof target === 'string') {
-    if (URL_PREFIX.test(target)) return fromUrlString(target);
-    if (target.includes('!')) return fromDialString(target, defaultPort);
-    return fromHostPort(target, defaultPort);
+/**
+ * The last target text accepted, with what it became (frozen): a caller dialling one `host:port` or URL
+ * string again gets a copy instead of a new parse (issue 16: a URL string was ~0.5 KB per dial, a
+ * `host:port` ~0.2 KB). Parsing is pure — the services table is read once per process — so the copy is
+ * what a parse would give.
+ */
+let lastText: string | undefined;
+let lastTextPort: number | undefined;
+let lastTextTarget: Readonly<Target> | undefined;
+
+function fromText(text: string, defaultPort: number | undefined): Target {
+  if (text === lastText && defaultPort === lastTextPort && lastTextTarget !== undefined) {
+    return { ...lastTextTarget };
   }
+  const target = URL_PREFIX.test(text)
+    ? fromUrlString(text)
+    : text.includes('!')
+      ? fromDialString(text, defaultPort)
+      : fromHostPort(text, defaultPort);
+  lastText = text;
+  lastTextPort = defaultPort;
+  lastTextTarget = Object.freeze({ ...target });
+  return target;
+}
+
+function fromInput(target: unknown, defaultPort: number | undefined): Target {
+  if (typeof target === 'string') return fromText(target, defaultPort);
   if (target instanceof URL) return fromUrl(target);
   if (typeof target === 'object' && target !== null) {
     return fromObject(target as Record<string, unknown>, defaultPort);

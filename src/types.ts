@@ -2,7 +2,20 @@
 export type Family = 4 | 6;
 
 /** Where an address came from. */
-export type AddressSource = 'literal' | 'hosts' | 'dns' | 'system' | 'custom' | 'cache' | 'stale';
+/**
+ * Where an address came from: an IP literal, the hosts file, netdial's own answer for `localhost` names
+ * (RFC 6761 §6.3, no file or server asked), DNS now, the system resolver, a custom function, the DNS
+ * cache (fresh) or an expired cached answer.
+ */
+export type AddressSource =
+  | 'literal'
+  | 'hosts'
+  | 'localhost'
+  | 'dns'
+  | 'system'
+  | 'custom'
+  | 'cache'
+  | 'stale';
 
 /** One address of a name, as resolution produced it. */
 export interface ResolvedAddress {

@@ -125,7 +125,8 @@ export const STALE_ANSWER_TTL_SECONDS = 30;
  * - `negative`: an RFC 2308 negative answer; `ttlRemainingSeconds` rounded up.
  * - `error`: a remembered failure and its code; `stale` holds the addresses that may still be served (RFC 8767).
  * - `miss`: nothing usable.
- * Record arrays are frozen and shared with the cache; copy before changing.
+ * Record arrays are frozen and shared with the cache; copy before changing. The lookup itself is frozen too: a
+ * fresh or negative one is the same object on every `get` while its facts and whole seconds left are the same.
  */
 export type CacheLookup =
   | { state: 'fresh'; records: readonly string[]; ttlRemainingSeconds: number }
@@ -219,6 +220,12 @@ class Slot {
   errorCode: string | undefined = undefined;
   errorUntilMs = NONE;
   refreshBackoffUntilMs = NONE;
+  /**
+   * The last fresh or negative answer `get` gave for this slot (frozen), given again while nothing in it
+   * changed — the same facts, the same whole seconds left — so a dial of a cached name allocates nothing
+   * here, and callers may key their own derived data on it (dns-queries.ts does; issue 16).
+   */
+  lastHit: CacheLookup | undefined = undefined;
 }
 
 class NameEntry {
@@ -469,14 +476,33 @@ export class DnsCache {
     this.#touch(key);
     const records = slot.records;
     if (records !== undefined && nowMs < slot.expiresAtMs) {
-      return { state: 'fresh', records, ttlRemainingSeconds: Math.ceil((slot.expiresAtMs - nowMs) / 1000) };
+      const ttlRemainingSeconds = Math.ceil((slot.expiresAtMs - nowMs) / 1000);
+      const last = slot.lastHit;
+      if (
+        last?.state === 'fresh' &&
+        last.records === records &&
+        last.ttlRemainingSeconds === ttlRemainingSeconds
+      ) {
+        return last;
+      }
+      const hit: CacheLookup = Object.freeze({ state: 'fresh', records, ttlRemainingSeconds });
+      slot.lastHit = hit;
+      return hit;
     }
     if (slot.negative !== undefined) {
-      return {
-        state: 'negative',
-        kind: slot.negative,
-        ttlRemainingSeconds: Math.ceil((slot.expiresAtMs - nowMs) / 1000),
-      };
+      const kind = slot.negative;
+      const ttlRemainingSeconds = Math.ceil((slot.expiresAtMs - nowMs) / 1000);
+      const last = slot.lastHit;
+      if (
+        last?.state === 'negative' &&
+        last.kind === kind &&
+        last.ttlRemainingSeconds === ttlRemainingSeconds
+      ) {
+        return last;
+      }
+      const hit: CacheLookup = Object.freeze({ state: 'negative', kind, ttlRemainingSeconds });
+      slot.lastHit = hit;
+      return hit;
     }
     if (slot.errorCode !== undefined) {
       const ttlRemainingSeconds = Math.ceil((slot.errorUntilMs - nowMs) / 1000);
@@ -742,8 +768,14 @@ function clamp(value: number, min: number, max: number): number {
 
 /** RFC 4343: DNS names compare case-insensitively in ASCII only (no Unicode case folding of U-labels). */
 function asciiLower(name: string): string {
-  return /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : name;
+  return ASCII_UPPER.test(name) ? name.replace(ASCII_UPPER_RUNS, (s) => s.toLowerCase()) : name;
 }
+
+// Made once: a regular expression literal in a function body is a new RegExp object on every call
+// (issue 16: ~56 B per cache lookup). Neither keeps state between calls (`test` without /g; `replace`
+// resets lastIndex of a /g expression).
+const ASCII_UPPER = /[A-Z]/;
+const ASCII_UPPER_RUNS = /[A-Z]+/g;
 
 function checkName(name: string): string {
   if (typeof name !== 'string' || name === '') {

@@ -135,6 +135,8 @@ export interface EndpointHistoryJsonEntry {
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
+/** attemptDelayFor without the other addresses of the name (one array for every such call). */
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 class Endpoint {
   lastOutcome: AttemptOutcome = 'success';
@@ -180,6 +182,8 @@ export class EndpointHistory {
   #observer: EndpointObserver | undefined;
   /** Whether any peer observation was ever adopted (lets readers skip the per-endpoint check). */
   #peerInformed = false;
+  /** The last 'endpoint' answer of attemptDelayFor (frozen), given again for the same delay. */
+  #endpointDelay: Readonly<{ delayMs: number; basis: 'endpoint' }> | undefined;
 
   /** @throws TypeError with code 'ERR_NETDIAL_INVALID_OPTION' naming the first invalid option. */
   constructor(options?: EndpointHistoryOptions) {
@@ -383,8 +387,8 @@ export class EndpointHistory {
    * (RFC 8305 §5: "should" come from RTT history; the closer the history, the better it predicts this handshake):
    * 1. the endpoint's own SRTT: 2·SRTT + 4·RTTVAR (see {@link attemptDelayMs} for why);
    * 2. else the median of that value over the endpoints of its network (same /24 or /64, any port);
-   * 3. else the median over `sameName`, the other addresses of the name being dialled (same port): one service,
-   *    usually one distance;
+   * 3. else the median over `sameName`, the other addresses of the name being dialled (same port; strings or
+   *    candidates with an `address`, so a caller need not map its list): one service, usually one distance;
    * 4. else the Dialer-wide median ({@link attemptDelayMs} over every family);
    * 5. else `defaultAttemptDelayMs`, basis 'default'.
    * Clamped to [minAttemptDelayMs, maxAttemptDelayMs] and rounded to whole ms like {@link attemptDelayMs}.
@@ -393,13 +397,20 @@ export class EndpointHistory {
     address: string,
     port: number,
     nowMs: number,
-    sameName: readonly string[] = [],
-  ): { delayMs: number; basis: AttemptDelayBasis } {
+    sameName: ReadonlyArray<string | { readonly address: string }> = NO_NAMES,
+  ): Readonly<{ delayMs: number; basis: AttemptDelayBasis }> {
     const key = checkEndpoint(address, port);
     checkNow(nowMs);
     const own = this.#endpoints.get(key);
     if (own !== undefined && !Number.isNaN(own.srttMs)) {
-      return { delayMs: this.#clampDelay(2 * own.srttMs + 4 * own.rttvarMs), basis: 'endpoint' };
+      // The usual case (the endpoint has its own RTT): one frozen answer per delay, shared by every dial
+      // and endpoint with that delay (issue 16: no object per attempt).
+      const delayMs = this.#clampDelay(2 * own.srttMs + 4 * own.rttvarMs);
+      const last = this.#endpointDelay;
+      if (last !== undefined && last.delayMs === delayMs) return last;
+      const answer = Object.freeze({ delayMs, basis: 'endpoint' as const });
+      this.#endpointDelay = answer;
+      return answer;
     }
     const network = networkOf(address);
     const near: number[] = [];
@@ -409,7 +420,8 @@ export class EndpointHistory {
     }
     if (near.length > 0) return { delayMs: this.#clampDelay(median(near)), basis: 'network' };
     const siblings: number[] = [];
-    for (const other of sameName) {
+    for (const item of sameName) {
+      const other = typeof item === 'string' ? item : item.address;
       const endpoint = other === address ? undefined : this.#endpoints.get(checkEndpoint(other, port));
       if (endpoint !== undefined && !Number.isNaN(endpoint.srttMs)) {
         siblings.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
@@ -440,8 +452,8 @@ export class EndpointHistory {
    * Recording the address's own failure is the caller's ({@link recordFailure}).
    */
   noteUnanswered(name: string, address: string, winner: string, nowMs: number): void {
-    checkEndpoint(address, 1);
-    checkEndpoint(winner, 1);
+    checkAddress(address);
+    checkAddress(winner);
     checkNow(nowMs);
     const key = checkName(name);
     const network = networkOf(address);
@@ -467,7 +479,7 @@ export class EndpointHistory {
    * {@link noteUnanswered} suspected of them).
    */
   noteConnected(name: string, address: string): void {
-    checkEndpoint(address, 1);
+    checkAddress(address);
     const key = checkName(name);
     if (this.#suspects.size === 0 && this.#familyTrouble.size === 0) return;
     this.#suspects.delete(`${key}\n${networkOf(address)}`);
@@ -672,6 +684,18 @@ function checkName(name: string): string {
   lastNameKey = name.toLowerCase();
   lastName = name;
   return lastNameKey;
+}
+
+/**
+ * Validates an address alone (per-name state is per network, not per port). The endpoint just validated
+ * passes without a parse, and the endpoint key is left as it is: a dial's next endpoint call (its port,
+ * not a stand-in one) still finds it (issue 16: `noteConnected` used to rebuild it twice per dial).
+ */
+function checkAddress(address: string): void {
+  if (address === lastAddress) return;
+  if (typeof address !== 'string' || isIP(address) === 0) {
+    throw invalidArgument(`\`address\` must be an IP address literal, got ${String(address)}`);
+  }
 }
 
 /** Validates an endpoint and returns its map key (port first: IPv6 addresses contain colons). */

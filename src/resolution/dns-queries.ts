@@ -6,9 +6,9 @@
  */
 import type { Clock } from '../clock.js';
 import type { DnsQuery, NegativeSoa } from './dns-client.js';
-import type { DnsCache, DnsRecordType } from '../memory/dns-cache.js';
+import type { CacheLookup, DnsCache, DnsRecordType } from '../memory/dns-cache.js';
 import { preselectDestinations } from '../race/sort.js';
-import type { Family } from '../types.js';
+import type { Family, ResolvedAddress } from '../types.js';
 import { isNegativeAnswer } from '../errors.js';
 
 /**
@@ -22,11 +22,13 @@ export type StaleUse = 'optimistic' | 'refresh-failed' | 'refresh-timeout';
 
 export interface QueryRecords {
   ok: true;
-  addresses: Array<{ address: string; ttlSeconds?: number | undefined }>;
+  addresses: ReadonlyArray<{ readonly address: string; readonly ttlSeconds?: number | undefined }>;
   /** 'dns' = asked the server now; 'cache' = fresh in memory; 'stale' = expired (see `staleUse`). */
   source: 'dns' | 'cache' | 'stale';
   /** With source 'stale': why the expired answer is used. */
   staleUse?: StaleUse | undefined;
+  /** The same addresses as a dial's answer takes them, when made once for many dials (a cached answer). */
+  resolved?: readonly ResolvedAddress[] | undefined;
 }
 export interface QueryFailure {
   ok: false;
@@ -50,7 +52,10 @@ export interface QueryTicket {
   fallback?: QueryRecords | undefined;
   /** The answer: from memory at once, or from the server (the refresh, when `stale` is set). */
   outcome: Promise<QueryOutcome>;
-  /** The same answer, when memory had it: usable synchronously (no promise hop on the hot path). */
+  /**
+   * The same answer, when memory had it: usable synchronously (no promise hop on the hot path). A ticket
+   * with `ready` holds no query: its `release` does nothing, and callers may drop it without one.
+   */
   ready?: QueryOutcome | undefined;
   /**
    * The dial no longer needs it. `keepForCache` lets a query still in flight finish and fill the cache
@@ -68,6 +73,8 @@ interface InFlight {
   refresh: boolean;
 }
 
+const MISS: CacheLookup = Object.freeze({ state: 'miss' });
+
 const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EAI_AGAIN']);
 
 function errorCode(err: unknown): string {
@@ -84,6 +91,13 @@ export class DnsQueries {
   readonly #clock: Clock;
   readonly #inFlight = new Map<string, InFlight>();
   readonly #maxAddresses: number;
+  /**
+   * Tickets for answers memory had, by the cache's lookup they were made from: the cache gives the same
+   * frozen lookup while a name's facts and whole seconds left are unchanged, so every dial of a cached name
+   * in that second shares one settled ticket (issue 16: the outcome, its address records and message were
+   * ~0.5 KB per dial). Held weakly: gone with the lookup.
+   */
+  readonly #settled = new WeakMap<CacheLookup, SettledTicket>();
 
   /**
    * `send` puts one query on the wire (src/resolution/dns-client.ts); each can be cancelled alone. `maxAddresses`:
@@ -104,17 +118,42 @@ export class DnsQueries {
 
   query(name: string, family: Family, nowMs: number): QueryTicket {
     const type: DnsRecordType = family === 6 ? 'AAAA' : 'A';
-    const hit = this.#cache?.get(name, type, nowMs) ?? { state: 'miss' as const };
+    const hit = this.#cache?.get(name, type, nowMs) ?? MISS;
+    if (hit.state === 'fresh' || hit.state === 'negative') {
+      // The name as asked is part of a negative answer's message (the cache compares names caseless).
+      let ticket = this.#settled.get(hit);
+      if (ticket === undefined || ticket.name !== name) {
+        ticket = this.#fromMemory(hit, name, type) as SettledTicket;
+        this.#settled.set(hit, ticket);
+      }
+      return ticket;
+    }
+    return this.#fromMemory(hit, name, type);
+  }
+
+  #fromMemory(hit: CacheLookup, name: string, type: DnsRecordType): QueryTicket {
     switch (hit.state) {
-      case 'fresh':
-        return settled({
-          ok: true,
-          source: 'cache',
-          addresses: hit.records.map((address) => ({ address, ttlSeconds: hit.ttlRemainingSeconds })),
-        });
+      case 'fresh': {
+        const family: Family = type === 'AAAA' ? 6 : 4;
+        const ttlSeconds = hit.ttlRemainingSeconds;
+        // Shared by every dial given this ticket: frozen, and with the addresses as a dial takes them.
+        return settled(
+          name,
+          Object.freeze({
+            ok: true,
+            source: 'cache',
+            addresses: Object.freeze(hit.records.map((address) => Object.freeze({ address, ttlSeconds }))),
+            resolved: Object.freeze(
+              hit.records.map((address) =>
+                Object.freeze({ address, family, ttlSeconds, source: 'cache' as const }),
+              ),
+            ),
+          }),
+        );
+      }
       case 'negative':
         // RFC 2308 §5: a cached NXDOMAIN or NODATA answers like the server would, until it expires.
-        return settled({
+        return settled(name, {
           ok: false,
           source: 'cache',
           code: hit.kind === 'NXDOMAIN' ? 'ENOTFOUND' : 'ENODATA',
@@ -122,8 +161,8 @@ export class DnsQueries {
         });
       case 'error':
         // RFC 8767 §4: the refresh failed a moment ago; the stale answer is served alone.
-        if (hit.stale) return settled(staleRecords(hit.stale, 'refresh-failed'));
-        return settled({
+        if (hit.stale) return settled(name, staleRecords(hit.stale, 'refresh-failed'));
+        return settled(name, {
           ok: false,
           source: 'cache',
           code: hit.code,
@@ -131,7 +170,7 @@ export class DnsQueries {
         });
       case 'stale': {
         // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
-        if (!hit.refreshAllowed) return settled(staleRecords(hit.records, 'refresh-failed'));
+        if (!hit.refreshAllowed) return settled(name, staleRecords(hit.records, 'refresh-failed'));
         const ticket = this.#ask(name, type, true);
         // Optimistic use only for an answer that had a positive TTL and expired recently; otherwise the
         // stale answer is held back for when the refresh fails or is late (the caller's client response timer).
@@ -241,16 +280,20 @@ const LATE_ANSWER_MS = 1000;
  * An answer memory already had. Callers take `ready` (synchronously); the promise is made only for one
  * that asks for `outcome`, so a cached dial allocates neither a promise nor a closure here.
  */
-function settled(outcome: QueryOutcome): QueryTicket {
-  return new SettledTicket(outcome);
+function settled(name: string, outcome: QueryOutcome): QueryTicket {
+  return new SettledTicket(name, outcome);
 }
 
+/** Immutable once made (the promise aside, made once on demand): one may serve many dials. */
 class SettledTicket implements QueryTicket {
   readonly stale = undefined;
+  /** The name asked for. */
+  readonly name: string;
   readonly ready: QueryOutcome;
   #outcome: Promise<QueryOutcome> | undefined;
 
-  constructor(outcome: QueryOutcome) {
+  constructor(name: string, outcome: QueryOutcome) {
+    this.name = name;
     this.ready = outcome;
   }
 

@@ -15,11 +15,14 @@ export interface HostsEntry {
   family: 4 | 6;
 }
 
+/** Made once (a literal in a function body is a new RegExp on every call). */
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
 /** Lowercase, drop one trailing dot, IDNA-convert non-ASCII; '' when nothing usable is left. */
 function normalizeName(raw: string): string {
   const name = raw.endsWith('.') ? raw.slice(0, -1) : raw;
   if (name === '' || name.endsWith('.')) return '';
-  if (/^[\x00-\x7f]*$/.test(name)) return name.toLowerCase();
+  if (ASCII_ONLY.test(name)) return name.toLowerCase();
   // Targets are in IDNA ASCII form (target.ts), so a Unicode name in the file is compared in that form.
   return domainToASCII(name);
 }
@@ -244,5 +247,27 @@ export class HostsFile {
     const key = this.#lastKey;
     if (key === '') return undefined;
     return table.get(key)?.map((e) => ({ address: e.address, family: e.family }));
+  }
+
+  /**
+   * As {@link lookup}, but the file's own list (frozen), not a copy: the same array while the file is
+   * unchanged, so what is derived from it can be kept with it (resolve.ts; issue 16: a hosts-file dial
+   * copied it twice per dial).
+   */
+  entries(name: string, nowMs: number): readonly HostsEntry[] | undefined {
+    const table = this.#file.get(nowMs);
+    if (typeof name !== 'string') return undefined;
+    if (name !== this.#lastName) {
+      this.#lastKey = normalizeName(name);
+      this.#lastName = name;
+    }
+    const key = this.#lastKey;
+    if (key === '') return undefined;
+    const list = table.get(key);
+    if (list !== undefined && !Object.isFrozen(list)) {
+      for (const e of list) Object.freeze(e);
+      Object.freeze(list);
+    }
+    return list;
   }
 }

@@ -57,7 +57,8 @@ export type ResolutionEvent =
       family: Family;
       name: string;
       source: AddressSource;
-      addresses: ResolvedAddress[];
+      /** Read-only: one answer from memory is shared by every dial given it (frozen). */
+      addresses: readonly ResolvedAddress[];
       /** With source 'stale': why the expired answer is used. */
       staleUse?: StaleUse | undefined;
       /** A stale answer whose refresh is still running: a `refresh` answer or error for the family follows. */
@@ -169,6 +170,12 @@ export class NameResolver {
     | undefined;
   readonly #queries: DnsQueries;
   readonly #clock: Clock;
+  /** The last IP literal answered, with its answer and the other family's message (made once). */
+  #lastLiteral: { host: string; addresses: readonly ResolvedAddress[]; message: string } | undefined;
+  /** The last search list made, and what from (see #candidates). */
+  #lastCandidates:
+    | { host: string; absolute: boolean; conf: ResolvConf; names: readonly string[] }
+    | undefined;
   #clientOptions: DnsClientOptions = { servers: LOOPBACK_SERVER };
   /** The resolv.conf parse #clientOptions was built from. */
   #configuredFrom: ResolvConf | undefined;
@@ -287,7 +294,7 @@ export class NameResolver {
   answersWithoutDns(host: string, choice: ResolverChoice, nowMs: number): boolean {
     if (typeof choice === 'function' || choice === 'system') return true;
     if (this.#path(host, choice, nowMs).resolver !== 'netdial') return true;
-    const entries = this.#hosts?.lookup(host, nowMs);
+    const entries = this.#hosts?.entries(host, nowMs);
     return entries !== undefined && entries.length > 0;
   }
 
@@ -356,6 +363,21 @@ export class NameResolver {
     return facts;
   }
 
+  /**
+   * The search list's names for `host` (resolv-conf.ts `searchCandidates`), the last list made again while
+   * the name and the resolv.conf parse are the same (issue 16: a Dialer dialling one name builds no list
+   * per dial). Frozen: SearchListQuery only reads it.
+   */
+  #candidates(host: string, absolute: boolean, conf: ResolvConf): readonly string[] {
+    const last = this.#lastCandidates;
+    if (last !== undefined && last.host === host && last.absolute === absolute && last.conf === conf) {
+      return last.names;
+    }
+    const names = Object.freeze(searchCandidates(host, absolute, conf));
+    this.#lastCandidates = { host, absolute, conf, names };
+    return names;
+  }
+
   /** The client options for one query: with `rotate`, each query starts one server further on. */
   #nextClientOptions(): DnsClientOptions {
     if (!this.#rotate) return this.#clientOptions;
@@ -379,15 +401,21 @@ export class NameResolver {
     const literal = isIP(host);
     if (literal !== 0) {
       emit({ type: 'path', path: { resolver: 'literal', reason: 'an IP literal needs no resolution' } });
+      // The answer and the other family's message are made once per literal (issue 16), frozen.
+      let known = this.#lastLiteral;
+      if (known === undefined || known.host !== host) {
+        known = {
+          host,
+          addresses: Object.freeze([
+            Object.freeze({ address: host, family: literal, source: 'literal' as const }),
+          ]),
+          message: `${host} is an IPv${literal} address`,
+        };
+        this.#lastLiteral = known;
+      }
       for (const family of families) {
         if (family === literal) {
-          emit({
-            type: 'answer',
-            family,
-            name: host,
-            source: 'literal',
-            addresses: [{ address: host, family, source: 'literal' }],
-          });
+          emit({ type: 'answer', family, name: host, source: 'literal', addresses: known.addresses });
         } else {
           emit({
             type: 'error',
@@ -395,11 +423,11 @@ export class NameResolver {
             name: host,
             source: 'literal',
             code: 'ENODATA',
-            message: `${host} is an IPv${literal} address`,
+            message: known.message,
           });
         }
       }
-      return { cancel() {} };
+      return NOTHING_TO_CANCEL;
     }
     const path = this.#path(host, choice, nowMs);
     emit({ type: 'path', path });
@@ -410,19 +438,16 @@ export class NameResolver {
     const order = path.order ?? 'files-dns';
 
     if (order === 'files-dns' || order === 'files') {
-      const fromHosts = this.#hosts?.lookup(host, nowMs);
+      const fromHosts = this.#hosts?.entries(host, nowMs);
       if (fromHosts && fromHosts.length > 0) {
-        emitList(host, 'hosts', families, fromHosts, emit);
-        return { cancel() {} };
+        emitList(host, 'hosts', families, fromHosts, emit, true);
+        return NOTHING_TO_CANCEL;
       }
     }
     if (isLocalhostName(host)) {
-      const loopback = [
-        { address: '::1', family: 6 as const },
-        { address: '127.0.0.1', family: 4 as const },
-      ];
-      emitList(host, 'hosts', families, loopback, emit);
-      return { cancel() {} };
+      // Answered here, not by the hosts file (which did not list the name, or was not read).
+      emitList(host, 'localhost', families, LOOPBACK, emit, true);
+      return NOTHING_TO_CANCEL;
     }
     if (order === 'files') {
       for (const family of families) {
@@ -435,7 +460,7 @@ export class NameResolver {
           message: `${host} is not in the hosts file (${path.reason})`,
         });
       }
-      return { cancel() {} };
+      return NOTHING_TO_CANCEL;
     }
     const conf = this.#configure(nowMs);
     let dnsFamilies = families;
@@ -450,17 +475,18 @@ export class NameResolver {
         message: `AAAA ${host}: not asked (resolv.conf options no-aaaa)`,
       });
       dnsFamilies = families.filter((f) => f !== 6);
-      if (dnsFamilies.length === 0) return { cancel() {} };
+      if (dnsFamilies.length === 0) return NOTHING_TO_CANCEL;
     }
     // 'dns-files': the hosts file answers only names DNS has no address for.
     const hostsAfterDns =
-      order === 'dns-files' && this.#hosts !== undefined ? () => this.#hosts?.lookup(host, nowMs) : undefined;
-    const candidates = searchCandidates(host, absolute, conf);
+      order === 'dns-files' && this.#hosts !== undefined
+        ? () => this.#hosts?.entries(host, nowMs)
+        : undefined;
     return new SearchListQuery(
       this.#queries,
       this.#clock,
       host,
-      candidates,
+      this.#candidates(host, absolute, conf),
       dnsFamilies,
       choice === 'auto' && this.#settings.nameservers === undefined,
       hostsAfterDns,
@@ -470,27 +496,68 @@ export class NameResolver {
   }
 }
 
+/** A resolution answered at once: nothing to cancel (one object for all of them). */
+const NOTHING_TO_CANCEL: Resolution = Object.freeze({ cancel() {} });
+
+/** RFC 6761 §6.3 `localhost`: loopback of both families (one list: what is made from it is kept). */
+const LOOPBACK: ReadonlyArray<{ address: string; family: Family }> = Object.freeze([
+  Object.freeze({ address: '::1', family: 6 as const }),
+  Object.freeze({ address: '127.0.0.1', family: 4 as const }),
+]);
+
+type AddressList = ReadonlyArray<{ address: string; family: Family; ttlSeconds?: number | undefined }>;
+
+/** One family's part of an address list: its addresses (frozen), or the message saying it has none. */
+type FamilyPart = readonly ResolvedAddress[] | string;
+
+/**
+ * Family parts made from lists that stay the same (the hosts file's own lists while the file is unchanged,
+ * LOOPBACK), for the name they were made for: a dial of such a name builds nothing (issue 16). Held weakly:
+ * gone with the list.
+ */
+const KEPT_PARTS = new WeakMap<
+  AddressList,
+  { name: string; source: AddressSource; v4: FamilyPart | undefined; v6: FamilyPart | undefined }
+>();
+
+function familyPart(name: string, source: AddressSource, list: AddressList, family: Family): FamilyPart {
+  const addresses = list
+    .filter((a) => a.family === family)
+    .map((a) => ({ address: a.address, family, ttlSeconds: a.ttlSeconds, source }));
+  return addresses.length > 0 ? addresses : `${name} has no IPv${family} address`;
+}
+
+function keptPart(name: string, source: AddressSource, list: AddressList, family: Family): FamilyPart {
+  let kept = KEPT_PARTS.get(list);
+  if (kept === undefined || kept.name !== name || kept.source !== source) {
+    kept = { name, source, v4: undefined, v6: undefined };
+    KEPT_PARTS.set(list, kept);
+  }
+  const known = family === 6 ? kept.v6 : kept.v4;
+  if (known !== undefined) return known;
+  const part = familyPart(name, source, list, family);
+  if (typeof part !== 'string') {
+    for (const a of part) Object.freeze(a);
+    Object.freeze(part);
+  }
+  if (family === 6) kept.v6 = part;
+  else kept.v4 = part;
+  return part;
+}
+
+/** Answers each family from `list`; `keep`: the list stays the same, so what is made from it is kept. */
 function emitList(
   name: string,
   source: AddressSource,
   families: readonly Family[],
-  list: ReadonlyArray<{ address: string; family: Family; ttlSeconds?: number | undefined }>,
+  list: AddressList,
   emit: (event: ResolutionEvent) => void,
+  keep = false,
 ): void {
   for (const family of families) {
-    const addresses = list
-      .filter((a) => a.family === family)
-      .map((a) => ({ address: a.address, family, ttlSeconds: a.ttlSeconds, source }));
-    if (addresses.length > 0) emit({ type: 'answer', family, name, source, addresses });
-    else
-      emit({
-        type: 'error',
-        family,
-        name,
-        source,
-        code: 'ENODATA',
-        message: `${name} has no IPv${family} address`,
-      });
+    const part = keep ? keptPart(name, source, list, family) : familyPart(name, source, list, family);
+    if (typeof part !== 'string') emit({ type: 'answer', family, name, source, addresses: part });
+    else emit({ type: 'error', family, name, source, code: 'ENODATA', message: part });
   }
 }
 
@@ -619,6 +686,71 @@ interface FamilyResult {
 const OK: FamilyResult = Object.freeze({ ok: true });
 
 /**
+ * What each family's query gave for one name: two families at most, so two fields, not a Map per dial
+ * (issue 16).
+ */
+class FamilyResults {
+  #v4: FamilyResult | undefined;
+  #v6: FamilyResult | undefined;
+  /** Families with a result. */
+  size = 0;
+
+  get(family: Family): FamilyResult | undefined {
+    return family === 6 ? this.#v6 : this.#v4;
+  }
+
+  set(family: Family, result: FamilyResult): void {
+    if (this.get(family) === undefined) this.size++;
+    if (family === 6) this.#v6 = result;
+    else this.#v4 = result;
+  }
+
+  anyOk(): boolean {
+    return this.#v4?.ok === true || this.#v6?.ok === true;
+  }
+
+  /** The results of `families`, in that order (those with one). */
+  values(families: readonly Family[]): FamilyResult[] {
+    const out: FamilyResult[] = [];
+    for (const f of families) {
+      const r = this.get(f);
+      if (r !== undefined) out.push(r);
+    }
+    return out;
+  }
+}
+
+/** One candidate name of a search list, and its families' results so far. */
+class Round extends FamilyResults {
+  /** A failure moved the search on to the next candidate: late outcomes of this one are ignored. */
+  movedOn = false;
+  /** Outcomes memory had, per family, until they are handled (after every query of the round is out). */
+  #ready4: QueryOutcome | undefined;
+  #ready6: QueryOutcome | undefined;
+  constructor(readonly name: string) {
+    super();
+  }
+
+  setReady(family: Family, outcome: QueryOutcome): void {
+    if (family === 6) this.#ready6 = outcome;
+    else this.#ready4 = outcome;
+  }
+
+  ready(family: Family): QueryOutcome | undefined {
+    return family === 6 ? this.#ready6 : this.#ready4;
+  }
+}
+
+/** A family whose answer was not in memory: what its outcome is handled with. */
+class FamilyWait {
+  /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
+  staleGiven = false;
+  /** The RFC 8767 §5 client response timer, while it runs. */
+  staleTimer: unknown;
+  constructor(readonly fallback: QueryRecords | undefined) {}
+}
+
+/**
  * DNS with a resolv.conf search list. Candidates are tried in order (resolv.conf(5)); for each, A and
  * AAAA go out in parallel and a positive answer is passed on at once. The first candidate with a positive
  * answer is the name; NXDOMAIN for either type moves on at once (RFC 8020: nothing exists below it, so
@@ -641,14 +773,15 @@ export class SearchListQuery implements Resolution {
   readonly #candidates: readonly string[];
   readonly #families: readonly Family[];
   readonly #systemFallback: boolean;
-  readonly #hostsAfterDns: (() => HostsEntry[] | undefined) | undefined;
+  readonly #hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
   readonly #emit: (event: ResolutionEvent) => void;
   /** Families whose answer or error has been passed on: bit 1 << family (a cached dial allocates no Set). */
   #done = 0;
-  readonly #tickets: QueryTicket[] = [];
+  /** Queries this resolution waits on, to release at the end (answers from memory need none: not kept). */
+  #tickets: QueryTicket[] | undefined;
   /** Errors per family of the most telling candidate so far: the name as written, else the last tried. */
-  #lastErrors: Map<Family, FamilyResult> | undefined;
+  #lastErrors: FamilyResults | undefined;
   #errorsFromHost = false;
   #index = -1;
   #cancelled = false;
@@ -661,7 +794,7 @@ export class SearchListQuery implements Resolution {
     candidates: readonly string[],
     families: readonly Family[],
     systemFallback: boolean,
-    hostsAfterDns: (() => HostsEntry[] | undefined) | undefined,
+    hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined,
     nowMs: number,
     emit: (event: ResolutionEvent) => void,
   ) {
@@ -685,7 +818,7 @@ export class SearchListQuery implements Resolution {
       this.#staleTimers.clear();
     }
     this.#fallback?.cancel();
-    for (const t of this.#tickets) t.release(keepForCache);
+    if (this.#tickets !== undefined) for (const t of this.#tickets) t.release(keepForCache);
   }
 
   #next(): void {
@@ -695,130 +828,137 @@ export class SearchListQuery implements Resolution {
       this.#exhausted();
       return;
     }
-    const results = new Map<Family, FamilyResult>();
-    let movedOn = false;
-    // Answers memory already has are handled right after every query is out, without a promise hop.
-    let ready: Array<() => void> | undefined;
+    const round = new Round(name);
+    let ready = false;
     for (const family of this.#families) {
       const ticket = this.#queries.query(name, family, this.#nowMs);
+      if (ticket.ready !== undefined) {
+        // Memory had the answer: handled below, once every query is out, without a promise hop or a
+        // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
+        round.setReady(family, ticket.ready);
+        ready = true;
+        this.#emit({ type: 'query', family, name, source: 'dns' });
+        continue;
+      }
+      this.#tickets ??= [];
       this.#tickets.push(ticket);
-      /** A stale answer for this family has been passed on: the refresh's outcome is an update. */
-      let staleGiven = false;
+      const wait = new FamilyWait(ticket.fallback);
       // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
       if (ticket.stale) {
-        staleGiven = true;
-        this.#giveStale(results, family, name, ticket.stale, 'optimistic');
+        wait.staleGiven = true;
+        this.#giveStale(round, family, ticket.stale, 'optimistic');
       }
-      let staleTimer: unknown;
-      const fallback = ticket.fallback;
+      const fallback = wait.fallback;
       if (fallback) {
         // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
-        staleTimer = this.#clock.setTimeout(() => {
+        const staleTimer = this.#clock.setTimeout(() => {
           this.#staleTimers?.delete(staleTimer);
-          if (this.#cancelled || movedOn || this.#isDone(family)) return;
-          staleGiven = true;
-          this.#giveStale(results, family, name, fallback, 'refresh-timeout');
-          this.#finishOtherFailures(results, name);
+          if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
+          wait.staleGiven = true;
+          this.#giveStale(round, family, fallback, 'refresh-timeout');
+          this.#finishOtherFailures(round);
         }, STALE_CLIENT_RESPONSE_MS);
+        wait.staleTimer = staleTimer;
         this.#staleTimers ??= new Set();
         this.#staleTimers.add(staleTimer);
       }
       this.#emit({ type: 'query', family, name, source: 'dns' });
-      const handle = (answer: QueryOutcome): void => {
-        if (this.#cancelled) return;
-        if (staleTimer !== undefined && this.#staleTimers?.delete(staleTimer)) {
-          this.#clock.clearTimeout(staleTimer);
-        }
-        if (staleGiven) {
-          // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
-          // failure leaves the stale answer in force. Either way the race stops waiting for it.
-          if (answer.ok)
-            this.#emit({
-              type: 'answer',
-              family,
-              name,
-              source: 'dns',
-              refresh: true,
-              addresses: toResolved(answer, family),
-            });
-          else
-            this.#emit({
-              type: 'error',
-              family,
-              name,
-              source: 'dns',
-              refresh: true,
-              code: answer.code,
-              message: answer.message,
-            });
-          return;
-        }
-        // RFC 8767 §4: stale data answers only when the refresh could not be had; a negative answer is an answer.
-        // Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it.
-        const outcome: QueryOutcome =
-          !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
-        if (movedOn) return;
-        if (outcome.ok) {
-          results.set(family, OK);
-          const addresses = toResolved(outcome, family);
-          this.#finishFamily({
+      ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
+    }
+    if (!ready) return;
+    for (const family of this.#families) {
+      const answer = round.ready(family);
+      if (answer !== undefined) this.#handle(round, family, answer, undefined);
+    }
+  }
+
+  /** One family's query outcome for `round`'s name; `wait` is its state when it was not answered at once. */
+  #handle(round: Round, family: Family, answer: QueryOutcome, wait: FamilyWait | undefined): void {
+    if (this.#cancelled) return;
+    const name = round.name;
+    if (wait !== undefined) {
+      const staleTimer = wait.staleTimer;
+      if (staleTimer !== undefined && this.#staleTimers?.delete(staleTimer)) {
+        this.#clock.clearTimeout(staleTimer);
+      }
+      if (wait.staleGiven) {
+        // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
+        // failure leaves the stale answer in force. Either way the race stops waiting for it.
+        if (answer.ok)
+          this.#emit({
             type: 'answer',
             family,
             name,
-            source: outcome.source,
-            staleUse: outcome.staleUse,
-            addresses,
+            source: 'dns',
+            refresh: true,
+            addresses: toResolved(answer, family),
           });
-          this.#finishOtherFailures(results, name);
-          return;
-        }
-        const failure = { ok: false, code: outcome.code, message: outcome.message, source: outcome.source };
-        results.set(family, failure);
-        if ([...results.values()].some((r) => r.ok)) {
-          // The name exists (the other type answered): this failure is this family's answer.
-          this.#finishFamily({
+        else
+          this.#emit({
             type: 'error',
             family,
             name,
-            source: outcome.source,
-            code: failure.code,
-            message: failure.message,
+            source: 'dns',
+            refresh: true,
+            code: answer.code,
+            message: answer.message,
           });
-          return;
-        }
-        const nxdomain = failure.code === 'ENOTFOUND';
-        if (!nxdomain && results.size < this.#families.length) return;
-        movedOn = true;
-        // NXDOMAIN for one type stands for every type of the name (RFC 8020).
-        const errors = new Map<Family, FamilyResult>();
-        for (const f of this.#families) errors.set(f, results.get(f) ?? failure);
-        // The error reported in the end is the one for the name as written, else the last candidate's.
-        if (name === this.#host || !this.#errorsFromHost) {
-          this.#lastErrors = errors;
-          this.#errorsFromHost = name === this.#host;
-        }
-        this.#next();
-      };
-      const now = ticket.ready;
-      if (now === undefined) ticket.outcome.then(handle);
-      else {
-        ready ??= [];
-        ready.push(() => handle(now));
+        return;
       }
     }
-    if (ready !== undefined) for (const deliver of ready) deliver();
+    // RFC 8767 §4: stale data answers only when the refresh could not be had; a negative answer is an answer.
+    // Negative answers are answers (RFC 8767 §4): they end a stale answer's use, they do not trigger it.
+    const fallback = wait?.fallback;
+    const outcome: QueryOutcome =
+      !answer.ok && fallback !== undefined && !isNegativeAnswer(answer.code) ? fallback : answer;
+    if (round.movedOn) return;
+    if (outcome.ok) {
+      round.set(family, OK);
+      this.#finishFamily({
+        type: 'answer',
+        family,
+        name,
+        source: outcome.source,
+        staleUse: outcome.staleUse,
+        addresses: toResolved(outcome, family),
+      });
+      this.#finishOtherFailures(round);
+      return;
+    }
+    // The failure itself is the family's result (it has every field one needs): no copy per dial.
+    const failure: FamilyResult = outcome;
+    round.set(family, failure);
+    if (round.anyOk()) {
+      // The name exists (the other type answered): this failure is this family's answer.
+      this.#finishFamily({
+        type: 'error',
+        family,
+        name,
+        source: outcome.source,
+        code: outcome.code,
+        message: outcome.message,
+      });
+      return;
+    }
+    const nxdomain = outcome.code === 'ENOTFOUND';
+    if (!nxdomain && round.size < this.#families.length) return;
+    round.movedOn = true;
+    // NXDOMAIN for one type stands for every type of the name (RFC 8020).
+    const errors = new FamilyResults();
+    for (const f of this.#families) errors.set(f, round.get(f) ?? failure);
+    // The error reported in the end is the one for the name as written, else the last candidate's.
+    if (name === this.#host || !this.#errorsFromHost) {
+      this.#lastErrors = errors;
+      this.#errorsFromHost = name === this.#host;
+    }
+    this.#next();
   }
 
   /** Passes on a stale answer for `family` (still refreshing: the refresh's outcome follows as an update). */
-  #giveStale(
-    results: Map<Family, FamilyResult>,
-    family: Family,
-    name: string,
-    records: QueryRecords,
-    staleUse: StaleUse,
-  ): void {
+  #giveStale(round: Round, family: Family, records: QueryRecords, staleUse: StaleUse): void {
+    const name = round.name;
     this.#emit({ type: 'query', family, name, source: 'stale' });
-    results.set(family, OK);
+    round.set(family, OK);
     this.#finishFamily({
       type: 'answer',
       family,
@@ -831,14 +971,15 @@ export class SearchListQuery implements Resolution {
   }
 
   /** The name exists: a failure that came first for another type is that type's answer. */
-  #finishOtherFailures(results: Map<Family, FamilyResult>, name: string): void {
-    for (const [f, r] of results) {
-      if (r.ok) continue;
+  #finishOtherFailures(round: Round): void {
+    for (const f of this.#families) {
+      const r = round.get(f);
+      if (r === undefined || r.ok) continue;
       const code = r.code ?? 'ENODATA';
       this.#finishFamily({
         type: 'error',
         family: f,
-        name,
+        name: round.name,
         source: r.source ?? 'dns',
         code,
         message: r.message ?? code,
@@ -858,14 +999,21 @@ export class SearchListQuery implements Resolution {
 
   /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
   #exhausted(): void {
-    const all = this.#lastErrors === undefined ? [] : [...this.#lastErrors.values()];
+    const all = this.#lastErrors === undefined ? [] : this.#lastErrors.values(this.#families);
     // nsswitch `hosts: dns files`: the hosts file after DNS, for names DNS has no address for.
     const fromHosts = all.every((r) => isNegativeAnswer(r.code)) ? this.#hostsAfterDns?.() : undefined;
     if (fromHosts !== undefined && fromHosts.length > 0) {
       const pending = this.#families.filter((f) => !this.#isDone(f));
-      emitList(this.#host, 'hosts', pending, fromHosts, (event) => {
-        if (event.type !== 'path') this.#finishFamily(event);
-      });
+      emitList(
+        this.#host,
+        'hosts',
+        pending,
+        fromHosts,
+        (event) => {
+          if (event.type !== 'path') this.#finishFamily(event);
+        },
+        true,
+      );
       return;
     }
     const reason = this.#systemFallback ? systemFallbackReason(all) : undefined;
@@ -918,7 +1066,9 @@ export function systemFallbackReason(
   return undefined;
 }
 
-function toResolved(records: QueryRecords, family: Family): ResolvedAddress[] {
+function toResolved(records: QueryRecords, family: Family): readonly ResolvedAddress[] {
+  // An answer from memory comes with them made once for every dial (dns-queries.ts).
+  if (records.resolved !== undefined) return records.resolved;
   return records.addresses.map((a) => ({
     address: a.address,
     family,
