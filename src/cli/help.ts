@@ -100,7 +100,7 @@ ${EXIT_STATUS}
        netdial trace [options] HOST PORT
 
 Connect to TARGET, print how it went, close. The waterfall (stderr) shows the DNS queries and answers
-(type, source — literal, hosts, dns, cache, stale, system — TTL, elapsed), one bar per connection
+(type, source — literal, localhost, hosts, dns, cache, stale, system — TTL, elapsed), one bar per connection
 attempt on a shared millisecond axis with its outcome (connected, refused, timed out, unreachable,
 cancelled as the race's loser) and the winner marked, and the decisions behind the order: endpoints
 demoted for failing recently, what the memory knew (RTT history), the attempt delay and where it came
@@ -127,7 +127,7 @@ ${EXIT_STATUS}
   resolve: `usage: netdial resolve [options] NAME[:PORT]
 
 Resolve NAME without connecting and list its addresses in the order a dial would try them, with
-family, source (hosts, dns, cache, stale, system, literal), TTL left, the local address the kernel
+family, source (hosts, localhost, dns, cache, stale, system, literal), TTL left, the local address the kernel
 would use, and — given a PORT — what netdial remembers of each endpoint (in backoff until …, SRTT).
 Then the queries made, with their timing.
 
