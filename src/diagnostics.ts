@@ -19,7 +19,8 @@
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
-import type { DialReport } from './report.js';
+import type { Clock } from './clock.js';
+import { type DialReport, getReport } from './report.js';
 import type { AddressSource, Family } from './types.js';
 
 /** The channel names, exactly as published. */
@@ -373,36 +374,51 @@ function tell(fn: () => void): void {
 /**
  * The publishing side for one dial, for the dial session to call at each step: one `DialTrace` per dial,
  * positional arguments (nothing is allocated when nobody listens: every method returns after one
- * `hasSubscribers` check). `nowMs()` is the session's "ms since the dial began". `signal`, the dial's,
- * finds the dial's observer (see observeDial), if any.
+ * `hasSubscribers` check). `atMs` is `clock.now() - t0` ("ms since the dial began", to the microsecond),
+ * read only when an event is built. `signal`, the dial's, finds the dial's observer (see observeDial), if any.
  */
 export class DialTrace {
   readonly dialId = nextDialId();
   readonly #host: string;
   readonly #port: number;
-  readonly #nowMs: () => number;
+  readonly #clock: Pick<Clock, 'now'>;
+  readonly #t0: number;
   readonly #observer: DialObserver | undefined;
 
-  constructor(host: string, port: number, nowMs: () => number, signal?: AbortSignal) {
+  constructor(host: string, port: number, clock: Pick<Clock, 'now'>, t0: number, signal?: AbortSignal) {
     this.#host = host;
     this.#port = port;
-    this.#nowMs = nowMs;
+    this.#clock = clock;
+    this.#t0 = t0;
     this.#observer = signal === undefined ? undefined : observers.get(signal);
   }
 
   #base(): DialEventBase {
-    return { dialId: this.dialId, host: this.#host, port: this.#port, atMs: this.#nowMs() };
+    const atMs = Math.round((this.#clock.now() - this.#t0) * 1000) / 1000;
+    return { dialId: this.dialId, host: this.#host, port: this.#port, atMs };
   }
 
-  /** At the start of the dial, before anything else (also when the signal is already aborted). */
-  dialStart(startedAt: Date, family: 0 | 4 | 6, tls: boolean, settings: DialStartEvent['settings']): void {
+  /**
+   * At the start of the dial, before anything else (also when the signal is already aborted).
+   * `startedAtMs`: wall clock (Date.now()) at the start; the settings are passed one by one so that
+   * nothing is built when nobody listens.
+   */
+  dialStart(
+    startedAtMs: number,
+    family: 0 | 4 | 6,
+    tls: boolean,
+    attemptDelayMs: number,
+    resolutionDelayMs: number,
+    maxConcurrentAttempts: number,
+    timeoutMs: number,
+  ): void {
     if (!ch.dialStart.hasSubscribers) return;
     ch.dialStart.publish({
       ...this.#base(),
-      startedAt: startedAt.toISOString(),
+      startedAt: new Date(startedAtMs).toISOString(),
       family,
       tls,
-      settings: { ...settings },
+      settings: { attemptDelayMs, resolutionDelayMs, maxConcurrentAttempts, timeoutMs },
     });
   }
 
@@ -546,11 +562,11 @@ export class DialTrace {
     });
   }
 
-  /** Right before the dial resolves with `socket` (its report attached already). */
-  dialDone(socket: net.Socket, report: () => DialReport | undefined): void {
+  /** Right before the dial resolves with `socket` (its report attached already: getReport builds it). */
+  dialDone(socket: net.Socket): void {
     if (!ch.dialDone.hasSubscribers) return;
     const base = this.#base();
-    const r = report();
+    const r = getReport(socket);
     ch.dialDone.publish({
       ...base,
       socket,

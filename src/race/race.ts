@@ -7,6 +7,7 @@
  * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
  */
 import type { Family } from '../types.js';
+import { SmallSet } from './small-set.js';
 
 /**
  * An endpoint the race may connect to: an address, and — when it came from a service record (RFC 9460
@@ -135,26 +136,40 @@ export type RaceAction<C extends RaceCandidate = RaceCandidate> =
   | { type: 'fail'; reason: FailReason };
 
 export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
-  actions: RaceAction<C>[];
+  /** What the shell must do, in order (shared and frozen when empty: read it, never change it). */
+  actions: readonly RaceAction<C>[];
   /** When the shell must call `tick()`; undefined when no timer is needed (the race is over). */
   wakeAtMs: number | undefined;
 }
 
 const PREFERRED: Family = 6;
 
+/** The actions of a step that asks for none (most steps): one frozen array, not a new one per event. */
+const NO_ACTIONS: readonly never[] = Object.freeze([]);
+
+/**
+ * `list` with `item` appended. The first item makes a one-slot array (a push onto an empty array reserves
+ * sixteen): most dials log one or two answers and one attempt.
+ */
+function append<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined || list.length === 0) return [item];
+  list.push(item);
+  return list;
+}
+
 export class Race<C extends RaceCandidate = RaceCandidate> {
   readonly #cfg: RaceConfig<C>;
   readonly #t0: number;
   /** Awaited answers: the origin's families (by number), targets' families, the service records. */
-  readonly #pending = new Set<Family | string>();
+  readonly #pending: SmallSet<Family | string>;
   /** The bucket each awaited target serves first (service records), for the start rule. */
   #sourceBuckets: Map<string, number> | undefined;
-  readonly #known: C[] = [];
-  readonly #seen = new Set<string>();
+  #known: C[] = [];
+  readonly #seen = new SmallSet<string>();
   #ordered: C[] = [];
-  readonly #tried = new Set<string>();
-  readonly #attempts: AttemptLog<C>[] = [];
-  readonly #answers: AnswerLog[] = [];
+  readonly #tried = new SmallSet<string>();
+  #attempts: AttemptLog<C>[] = [];
+  #answers: AnswerLog[] = [];
   #inFlight = 0;
   #racing = false;
   #resolutionDelayUntil: number | undefined;
@@ -168,7 +183,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * up while one is: fresh addresses beat stale ones (draft-ietf-happy-happyeyeballs-v3 optimistic use ends
    * when the refresh is back, not when the stale addresses ran out). The deadline still bounds the wait.
    */
-  readonly #awaitingRefresh = new Set<Family | string>();
+  readonly #awaitingRefresh = new SmallSet<Family | string>();
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
   #done: { reason: FailReason | 'won'; atMs: number } | undefined;
@@ -177,7 +192,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#cfg = cfg;
     this.#t0 = nowMs;
     this.#delayMs = cfg.attemptDelayMs;
-    for (const f of cfg.families) this.#pending.add(f);
+    this.#pending = new SmallSet<Family | string>(cfg.families);
     if (cfg.awaitServices) this.#pending.add(SERVICES);
   }
 
@@ -193,11 +208,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   get order(): readonly C[] {
     return this.#ordered;
   }
-  /** The origin's families still awaited. */
-  get pendingFamilies(): Family[] {
-    const families: Family[] = [];
-    for (const k of this.#pending) if (typeof k === 'number') families.push(k);
-    return families;
+  /** The origin's families still awaited, in the configured order (the configured list itself while all are). */
+  get pendingFamilies(): readonly Family[] {
+    const all = this.#cfg.families;
+    let count = 0;
+    const pending = this.#pending.items();
+    for (let i = 0; i < pending.length; i++) if (typeof pending[i] === 'number') count++;
+    if (count === all.length) return all;
+    return all.filter((f) => this.#pending.has(f));
   }
   /** True while the service record answer is awaited. */
   get awaitingServices(): boolean {
@@ -212,13 +230,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   /** The origin's families whose refresh the race waits for (a stale answer is in use). */
   get awaitingRefresh(): Family[] {
     const families: Family[] = [];
-    for (const k of this.#awaitingRefresh) if (typeof k === 'number') families.push(k);
+    for (const k of this.#awaitingRefresh.items()) if (typeof k === 'number') families.push(k);
     return families;
   }
 
   /** The shell starts the race; it may already fail if no family is expected. */
   start(nowMs: number): RaceStep<C> {
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /**
@@ -246,7 +264,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     for (const c of candidates) {
       if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
       this.#seen.add(seenKey(c));
-      this.#known.push(c);
+      this.#known = append(this.#known, c);
       count++;
       if (!this.#cfg.isDemoted?.(c)) useful = true;
       bucket = Math.min(bucket, c.bucket ?? 0);
@@ -257,7 +275,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#pending.delete(key);
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
-    this.#answers.push(log);
+    this.#answers = append(this.#answers, log);
     this.#ordered = this.#cfg.order(this.#known);
     // RFC 8305 §3: a positive AAAA answer (the preferred family) starts the race at once; any other
     // positive answer while an answer is outstanding waits the Resolution Delay. netdial counts an
@@ -274,7 +292,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     } else if (!this.#racing && this.#pending.size > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /**
@@ -309,14 +327,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     for (const c of candidates) {
       if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
       this.#seen.add(seenKey(c));
-      this.#known.push(c);
+      this.#known = append(this.#known, c);
       count++;
     }
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
-    this.#answers.push(log);
+    this.#answers = append(this.#answers, log);
     this.#ordered = this.#cfg.order(this.#known);
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /** The refresh behind a stale answer for `family` failed: the stale answer stays, the race stops waiting. */
@@ -326,7 +344,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (!this.#awaitingRefresh.delete(key)) {
       return this.#pending.has(key) ? this.answerFailed(family, code, nowMs, source) : this.#idle(nowMs);
     }
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /** `family` has no addresses (NXDOMAIN, NODATA, SERVFAIL, timeout…): `code` says which. */
@@ -336,8 +354,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#pending.delete(key);
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count: 0, code };
     if (source) log.source = source;
-    this.#answers.push(log);
-    return this.#advance(nowMs, []);
+    this.#answers = append(this.#answers, log);
+    return this.#advance(nowMs, undefined);
   }
 
   /**
@@ -373,13 +391,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         this.#usefulPreferredIn = true;
       }
     }
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /** The best bucket an awaited answer serves (Infinity when none is awaited). */
   #bestAwaitedBucket(): number {
     let best = Number.POSITIVE_INFINITY;
-    for (const k of this.#pending) {
+    for (const k of this.#pending.items()) {
       if (k === SERVICES) return Number.NEGATIVE_INFINITY;
       const source = typeof k === 'number' ? '' : k.slice(2);
       best = Math.min(best, this.#sourceBuckets?.get(source) ?? 0);
@@ -393,7 +411,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#finish(a, 'failed', nowMs, code);
     // RFC 8305 §5: "…or when a previous attempt failed" — the next attempt starts at once.
     this.#failureCredits++;
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   attemptConnected(id: number, nowMs: number): RaceStep<C> {
@@ -401,8 +419,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (this.#done || !a || a.outcome !== 'pending') return this.#idle(nowMs);
     this.#finish(a, 'connected', nowMs);
     // RFC 8305 §5: the first established connection wins; every other attempt is cancelled.
-    const actions: RaceAction<C>[] = this.#cancelAll('cancelled', nowMs);
-    actions.push({ type: 'won', id });
+    const actions = append(this.#cancelAll('cancelled', nowMs), { type: 'won', id } as RaceAction<C>);
     this.#done = { reason: 'won', atMs: nowMs };
     return { actions, wakeAtMs: undefined };
   }
@@ -437,7 +454,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
 
   tick(nowMs: number): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   abort(nowMs: number): RaceStep<C> {
@@ -446,7 +463,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   #idle(nowMs: number): RaceStep<C> {
-    return { actions: [], wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
+    return { actions: NO_ACTIONS, wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
   }
 
   #finish(a: AttemptLog<C>, outcome: AttemptOutcome, nowMs: number, code?: string): void {
@@ -456,20 +473,21 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#inFlight--;
   }
 
-  #cancelAll(outcome: 'cancelled' | 'timeout' | 'aborted', nowMs: number): RaceAction<C>[] {
-    const actions: RaceAction<C>[] = [];
+  /** Ends every pending attempt with `outcome`: their cancel actions (undefined when none was pending). */
+  #cancelAll(outcome: 'cancelled' | 'timeout' | 'aborted', nowMs: number): RaceAction<C>[] | undefined {
+    let actions: RaceAction<C>[] | undefined;
     for (const a of this.#attempts) {
       if (a.outcome !== 'pending') continue;
       this.#finish(a, outcome, nowMs, outcome === 'timeout' ? 'ETIMEDOUT' : undefined);
-      actions.push({ type: 'cancel', id: a.id });
+      actions = append(actions, { type: 'cancel', id: a.id });
     }
     return actions;
   }
 
-  #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
+  #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[] | undefined): RaceStep<C> {
     if (reason === 'timeout' || reason === 'aborted') {
       // A refresh still out is an answer that did not come, like a pending family's.
-      for (const key of new Set([...this.#pending, ...this.#awaitingRefresh])) {
+      for (const key of new Set([...this.#pending.items(), ...this.#awaitingRefresh.items()])) {
         if (key === SERVICES) continue;
         const log: AnswerLog = {
           family: typeof key === 'number' ? key : (Number(key[0]) as Family),
@@ -478,14 +496,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
           code: reason === 'timeout' ? 'ETIMEOUT' : 'ECANCELLED',
         };
         if (typeof key === 'string') log.source = key.slice(2);
-        this.#answers.push(log);
+        this.#answers = append(this.#answers, log);
       }
     }
     this.#pending.clear();
     this.#awaitingRefresh.clear();
     this.#done = { reason, atMs: nowMs };
-    actions.push({ type: 'fail', reason });
-    return { actions, wakeAtMs: undefined };
+    return { actions: append(actions, { type: 'fail', reason }), wakeAtMs: undefined };
   }
 
   #nextUntried(): C | undefined {
@@ -493,7 +510,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     return undefined;
   }
 
-  #advance(nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
+  #advance(nowMs: number, actions: RaceAction<C>[] | undefined): RaceStep<C> {
     // The overall bound covers resolution and every attempt: the last address never waits for the
     // kernel's SYN timeout (RFC 8305 leaves this to the client; netdial has one deadline per dial).
     if (nowMs >= this.#cfg.deadlineMs) {
@@ -502,13 +519,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (!this.#racing) {
       if (this.#known.length === 0) {
         if (this.#pending.size === 0) return this.#fail('dns', nowMs, actions);
-        return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+        return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
       }
       // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
       // Resolution Delay that a lone A answer waits has passed.
       const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
       if (!this.#usefulPreferredIn && !delayOver && this.#pending.size > 0) {
-        return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+        return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
       }
       this.#racing = true;
     }
@@ -526,7 +543,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       const id = this.#attempts.length;
       // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
       const delayMs = this.#cfg.attemptDelayFor?.(next) ?? this.#cfg.attemptDelayMs;
-      this.#attempts.push({
+      this.#attempts = append(this.#attempts, {
         id,
         candidate: next,
         startMs: nowMs - this.#t0,
@@ -538,7 +555,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       this.#inFlight++;
       this.#lastStartMs = nowMs;
       this.#delayMs = delayMs;
-      actions.push({ type: 'start', id, candidate: next });
+      actions = append(actions, { type: 'start', id, candidate: next });
     }
     // A failure that found nothing left to start is not owed later: a late answer is staggered normally.
     if (!this.#nextUntried()) this.#failureCredits = 0;
@@ -550,7 +567,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     ) {
       return this.#fail('exhausted', nowMs, actions);
     }
-    return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+    return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
   }
 
   /** The earliest moment something can change without an event: the deadline, the end of the
