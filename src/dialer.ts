@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import { AttemptSlots } from './race/attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
 import { runDial, type SessionDeps } from './race/dial-session.js';
+import { Wakeups } from './race/wakeups.js';
 import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import type { FleetSync } from './fleet/fleet-sync.js';
@@ -70,6 +71,8 @@ export class Dialer {
   readonly #fleet: FleetSync | undefined;
   readonly #networkCheckIntervalMs: number;
   readonly #slots: AttemptSlots;
+  /** One timer for every dial of this Dialer (each race's wake-ups: deadline, delays). */
+  readonly #wakeups = new Wakeups(this.#clock);
   readonly #nat64: Nat64Prefixes | undefined;
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
   #deps: SessionDeps | undefined;
@@ -257,6 +260,7 @@ export class Dialer {
       clock: this.#clock,
       memory: this.#memory,
       slots: this.#slots,
+      wakeups: this.#wakeups,
       nat64: this.#nat64,
     });
     return this.#deps;

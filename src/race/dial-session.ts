@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
+import type { Sleeper, Wakeups } from './wakeups.js';
 import { DialTrace } from '../diagnostics.js';
 import type { Clock } from '../clock.js';
 import {
@@ -46,7 +47,7 @@ import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '..
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
-import type { Family } from '../types.js';
+import type { AddressSource, Family } from '../types.js';
 
 /**
  * A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). From a
@@ -84,7 +85,49 @@ interface ServiceState {
   hinted: Set<string>;
   /** The service query and target resolutions, cancelled with the dial. */
   cancels: Array<(keep?: boolean) => void>;
-  query?: QueryReport | undefined;
+  query?: QueryRecord | undefined;
+}
+
+/**
+ * A query as the dial keeps it: every field made at once (no change of shape as it completes), times as
+ * the report has them. The report's QueryReport — with only the fields that are set, and each answer's
+ * addresses as { address, ttlSeconds } — is made from it when a report is built (toReport).
+ */
+class QueryRecord {
+  readonly type: QueryReport['type'];
+  readonly name: string;
+  source: AddressSource;
+  readonly startMs: number;
+  reason: string | undefined = undefined;
+  endMs: number | undefined = undefined;
+  code: string | undefined = undefined;
+  /** A failed query's message (for the DialError's attempts; not in the report). */
+  message: string | undefined = undefined;
+  staleUse: QueryReport['staleUse'] = undefined;
+  /** The answer's own list (the resolver's, not copied) until the report is built. */
+  addresses: ReadonlyArray<{ address: string; ttlSeconds?: number | undefined }> | undefined = undefined;
+  deniedByPolicy: number | undefined = undefined;
+
+  constructor(type: QueryReport['type'], name: string, source: AddressSource, startMs: number) {
+    this.type = type;
+    this.name = name;
+    this.source = source;
+    this.startMs = startMs;
+  }
+
+  /** The report's entry, keys in the order they came (as a report built step by step has them). */
+  toReport(): QueryReport {
+    const r: QueryReport = { type: this.type, name: this.name, source: this.source, startMs: this.startMs };
+    if (this.reason !== undefined) r.reason = this.reason;
+    if (this.endMs !== undefined) r.endMs = this.endMs;
+    if (this.code !== undefined) r.code = this.code;
+    if (this.staleUse !== undefined) r.staleUse = this.staleUse;
+    if (this.addresses !== undefined) {
+      r.addresses = this.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    }
+    if (this.deniedByPolicy !== undefined) r.deniedByPolicy = this.deniedByPolicy;
+    return r;
+  }
 }
 
 /** Race.answer's options for a stale answer whose refresh is out (made once, not per answer). */
@@ -104,6 +147,7 @@ const NO_FAMILIES: readonly Family[] = Object.freeze([]);
  */
 function append<T>(list: T[] | undefined, item: T): T[] {
   if (list === undefined) return [item];
+  if (list.length === 1) return [list[0] as T, item];
   list.push(item);
   return list;
 }
@@ -126,6 +170,8 @@ export interface SessionDeps {
   clock: Clock;
   memory?: DialMemory | undefined;
   slots: AttemptSlots;
+  /** The Dialer's one timer: each dial's race wakes from it (race/wakeups.ts). */
+  wakeups: Wakeups;
   /** NAT64 prefix source (configured or RFC 7050 discovery); undefined: NAT64 off. */
   nat64?: Nat64Prefixes | undefined;
 }
@@ -231,7 +277,11 @@ export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Pro
  * One dial. It is also the race's configuration (RaceConfig): the race calls its `order`,
  * `attemptDelayFor` and `isDemoted` methods, so a dial makes no closures for them.
  */
-class DialSession implements RaceConfig<Candidate> {
+class DialSession implements RaceConfig<Candidate>, Sleeper {
+  // Sleeper: its place in the Dialer's wake-up queue (owned by Wakeups).
+  wakeAtMs = 0;
+  wakeIndex = -1;
+
   // RaceConfig: what the race reads (see race.ts).
   readonly families: readonly Family[];
   readonly awaitServices: boolean;
@@ -267,21 +317,19 @@ class DialSession implements RaceConfig<Candidate> {
    * The queries in the order they went out. An answer's `addresses` holds the answer's own list until the
    * report is built (#reportQueries makes the report's shape then): most dials are never asked for one.
    */
-  #queries: QueryReport[] | undefined;
-  /** Whether #queries' addresses are in the report's shape. */
-  #queriesShaped = false;
+  #queries: QueryRecord[] | undefined;
+  /** The report's queries (made from #queries once, when a report is built). */
+  #queryReports: QueryReport[] | undefined;
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
   /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
   #nat64: Nat64Synthesis[] | undefined;
   #nat64Prefix: string | undefined;
   /** Queries that failed (not refreshes), in the order they failed, with their messages. */
-  #dnsFailures: Array<{ query: QueryReport; family: Family; message: string }> | undefined;
+  #dnsFailures: QueryRecord[] | undefined;
   /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
   #deniedList: DeniedAddresses | undefined;
   #resolution: Resolution | undefined;
-  #timer: unknown;
-  #timerAt: number | undefined;
   #settled = false;
   /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in #sockets). */
   #tlsSockets: Map<number, tls.TLSSocket> | undefined;
@@ -358,21 +406,21 @@ class DialSession implements RaceConfig<Candidate> {
   }
 
   /** RaceConfig#order: every known candidate in the order to try them (RFC 8305 §4; services by bucket). */
-  order(known: readonly Candidate[]): Candidate[] {
-    return this.#svc ? this.#orderEndpoints(known) : this.#order.order(known, this.#now());
+  order(known: readonly Candidate[], nowMs: number): Candidate[] {
+    return this.#svc ? this.#orderEndpoints(known, nowMs) : this.#order.order(known, nowMs);
   }
 
   /**
    * RaceConfig#attemptDelayFor: RFC 8305 §5, the delay after an attempt to `c` follows what history knows
    * of that destination (with memory, unless the caller set the delay); otherwise the dial's delay.
    */
-  attemptDelayFor(c: Candidate): number {
+  attemptDelayFor(c: Candidate, nowMs: number): number {
     const memory = this.#deps.memory;
     if (memory === undefined || this.#cfg.attemptDelayExplicit) return this.attemptDelayMs;
     const { delayMs, basis } = memory.endpoints.attemptDelayFor(
       c.address,
       c.port ?? this.#target.port,
-      this.#now(),
+      nowMs,
       this.#race.order.map((o) => o.address),
     );
     this.#noteDelayBasis(c.address, basis);
@@ -384,10 +432,10 @@ class DialSession implements RaceConfig<Candidate> {
    * ranked second for the name. An answer made only of such addresses does not start the race at once
    * (see race.ts). Without memory nothing is.
    */
-  isDemoted(c: Candidate): boolean {
+  isDemoted(c: Candidate, nowMs: number): boolean {
     const memory = this.#deps.memory;
     if (memory === undefined) return false;
-    const now = this.#now();
+    const now = nowMs;
     const history = memory.endpoints;
     const p = c.port ?? this.#target.port;
     const name = this.#target.hostKind === 0 ? this.#target.host : '';
@@ -500,12 +548,7 @@ class DialSession implements RaceConfig<Candidate> {
   #askServices(svc: ServiceState): void {
     const now = this.#now();
     const { send, cache } = this.#deps.resolver.serviceRecords(now);
-    const q: QueryReport = {
-      type: svc.kind === 'srv' ? 'SRV' : 'HTTPS',
-      name: svc.name,
-      source: 'dns',
-      startMs: this.#rel(now),
-    };
+    const q = new QueryRecord(svc.kind === 'srv' ? 'SRV' : 'HTTPS', svc.name, 'dns', this.#rel(now));
     this.#queries = append(this.#queries, q);
     svc.query = q;
     const clock = () => this.#now();
@@ -546,7 +589,7 @@ class DialSession implements RaceConfig<Candidate> {
   }
 
   /** What an HTTPS lookup means for this dial: its buckets, or none (the origin's A/AAAA only). */
-  #httpsPlan(svc: ServiceState, q: QueryReport, result: HttpsLookup): ServicePlan {
+  #httpsPlan(svc: ServiceState, q: QueryRecord, result: HttpsLookup): ServicePlan {
     svc.report.aliasChain = result.aliasChain;
     const host = this.#target.host;
     // TargetName "." at the port-prefixed name (`_8443._https.NAME`, which has no addresses of its own)
@@ -687,9 +730,8 @@ class DialSession implements RaceConfig<Candidate> {
    * try priorities strictly in order; netdial puts a target that just failed after the reachable ones,
    * as RFC 8305 §4 does for addresses, until its backoff ends (1 to 10 minutes).
    */
-  #orderEndpoints(known: readonly Candidate[]): Candidate[] {
+  #orderEndpoints(known: readonly Candidate[], now: number): Candidate[] {
     const svc = this.#svc!;
-    const now = this.#now();
     const groups = new Map<number, Candidate[]>();
     for (const c of known) {
       const bucket = c.bucket ?? 0;
@@ -746,13 +788,13 @@ class DialSession implements RaceConfig<Candidate> {
     const now = this.#now();
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
-      const report: QueryReport = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
-      if (event.reason !== undefined) report.reason = event.reason;
-      this.#queries = append(this.#queries, report);
+      const record = new QueryRecord(type, event.name, event.source, this.#rel(now));
+      if (event.reason !== undefined) record.reason = event.reason;
+      this.#queries = append(this.#queries, record);
       this.#trace.dnsQuery(event.name, event.family, event.source);
       return;
     }
-    let q: QueryReport | undefined;
+    let q: QueryRecord | undefined;
     const queries = this.#queries;
     if (queries !== undefined) {
       for (let i = queries.length - 1; i >= 0; i--) {
@@ -764,10 +806,11 @@ class DialSession implements RaceConfig<Candidate> {
       }
     }
     if (!q) {
-      q = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
+      q = new QueryRecord(type, event.name, event.source, this.#rel(now));
       this.#queries = append(this.#queries, q);
     }
-    q.endMs = this.#rel(now);
+    const endMs = this.#rel(now);
+    q.endMs = endMs;
     q.source = event.source;
     if (event.type === 'error') {
       q.code = event.code;
@@ -777,7 +820,7 @@ class DialSession implements RaceConfig<Candidate> {
         event.source,
         event.code,
         event.message,
-        q.endMs - q.startMs,
+        endMs - q.startMs,
       );
       if (event.refresh) {
         // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
@@ -792,11 +835,8 @@ class DialSession implements RaceConfig<Candidate> {
         return;
       }
       // The AttemptError is made if the dial fails (#dialError): the query holds the rest.
-      this.#dnsFailures = append(this.#dnsFailures, {
-        query: q,
-        family: event.family,
-        message: event.message,
-      });
+      q.message = event.message;
+      this.#dnsFailures = append(this.#dnsFailures, q);
       this.#apply(this.#race.answerFailed(event.family, event.code, now, source));
       return;
     }
@@ -809,12 +849,12 @@ class DialSession implements RaceConfig<Candidate> {
     if (event.staleUse !== undefined) q.staleUse = event.staleUse;
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
-    const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
+    const allowed = this.#cfg.policy ? this.#screen(answered, event.name, endMs) : answered;
     const shown = this.#cfg.redactDeniedAddresses ? allowed : answered;
     // The answer's own list for now; the report's { address, ttlSeconds } copies are made with the report.
     q.addresses = shown;
     if (allowed.length < answered.length) q.deniedByPolicy = answered.length - allowed.length;
-    this.#trace.dnsAnswer(event.name, event.family, event.source, answered, q.endMs - q.startMs);
+    this.#trace.dnsAnswer(event.name, event.family, event.source, answered, endMs - q.startMs);
     if (allowed.length === 0) {
       // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
       if (event.refreshing) return;
@@ -942,7 +982,8 @@ class DialSession implements RaceConfig<Candidate> {
   }
 
   #apply(step: RaceStep<Candidate>): void {
-    for (const action of step.actions) this.#act(action);
+    const actions = step.actions;
+    for (let i = 0; i < actions.length; i++) this.#act(actions[i]!);
     if (this.#settled) return;
     this.#schedule(step.wakeAtMs);
   }
@@ -964,26 +1005,23 @@ class DialSession implements RaceConfig<Candidate> {
     }
   }
 
+  /** The race's next wake-up, in the Dialer's one timer queue (race/wakeups.ts): none when it needs none. */
   #schedule(atMs: number | undefined): void {
-    if (atMs === this.#timerAt) return;
-    this.#clearTimer();
-    if (atMs === undefined || !Number.isFinite(atMs)) return;
-    this.#timerAt = atMs;
-    this.#timer = this.#deps.clock.setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#timerAt = undefined;
-        this.#apply(this.#race.tick(this.#now()));
-      },
-      // Timers have whole-millisecond resolution: round up so one timer suffices (no early wake-up).
-      Math.max(0, Math.ceil(atMs - this.#now())),
-    );
+    if (atMs === undefined || !Number.isFinite(atMs)) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.wakeIndex >= 0 && atMs === this.wakeAtMs) return;
+    this.#deps.wakeups.schedule(this, atMs);
+  }
+
+  /** Sleeper#wake: the race's wake-up time has come. */
+  wake(): void {
+    this.#apply(this.#race.tick(this.#now()));
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = undefined;
+    this.#deps.wakeups.cancel(this);
   }
 
   #startAttempt(id: number, c: Candidate): void {
@@ -1348,16 +1386,16 @@ class DialSession implements RaceConfig<Candidate> {
     // A negative DNS answer (ENODATA, ENOTFOUND) is an answer, not a failure: it is listed only when the
     // dial failed for want of an address (then it is why); otherwise it stays in the report's queries.
     const dns: AttemptError[] = [];
-    for (const { query, family, message } of this.#dnsFailures ?? []) {
+    for (const query of this.#dnsFailures ?? []) {
       const code = query.code!;
       if (reason !== 'dns' && isNegativeAnswer(code)) continue;
       dns.push({
         address: query.name,
-        family,
+        family: query.type === 'AAAA' ? 6 : 4,
         port: this.#target.port,
         phase: 'dns',
         code,
-        message,
+        message: query.message!,
         startMs: query.startMs,
         durationMs: query.endMs! - query.startMs,
       });
@@ -1508,19 +1546,10 @@ class DialSession implements RaceConfig<Candidate> {
     return report;
   }
 
-  /** The queries in the report's shape: each answer's addresses as { address, ttlSeconds } (made once). */
+  /** The report's queries (made once: every report of the dial shares them, as it shares the records). */
   #reportQueries(): QueryReport[] {
-    const queries = this.#queries ?? [];
-    this.#queries = queries;
-    if (!this.#queriesShaped) {
-      this.#queriesShaped = true;
-      for (const q of queries) {
-        if (q.addresses !== undefined) {
-          q.addresses = q.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
-        }
-      }
-    }
-    return queries;
+    this.#queryReports ??= (this.#queries ?? []).map((q) => q.toReport());
+    return this.#queryReports;
   }
 
   #report(): DialReport {

@@ -65,7 +65,7 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
    * The Connection Attempt Delay to wait after starting an attempt to `c`, ms, when it depends on the
    * destination (RFC 8305 §5: from that destination's RTT history). Default: `attemptDelayMs` for all.
    */
-  attemptDelayFor?: ((c: C) => number) | undefined;
+  attemptDelayFor?: ((c: C, nowMs: number) => number) | undefined;
   /** RFC 8305 §3 Resolution Delay in ms: how long a positive A answer waits for AAAA (default 50). */
   resolutionDelayMs: number;
   /** Most attempts in flight at once (>= 1). */
@@ -77,13 +77,13 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
    * Called again whenever a new answer arrives, so late addresses take their sorted place among those
    * not yet tried (RFC 8305 §6 asks for exactly that).
    */
-  order: (known: readonly C[]) => C[];
+  order: (known: readonly C[], nowMs: number) => C[];
   /**
    * Endpoints the caller's history has demoted (failed recently). An answer made only of them does not
    * start the race at once: it waits the Resolution Delay for the other family like an A answer does,
    * since the other family may have addresses worth trying first. Default: none is demoted.
    */
-  isDemoted?: ((c: C) => boolean) | undefined;
+  isDemoted?: ((c: C, nowMs: number) => boolean) | undefined;
   /**
    * A service record query (HTTPS/SVCB or SRV) is out: the race does not start before its answer, or
    * until the Resolution Delay after the first positive address answer has passed
@@ -153,6 +153,8 @@ const NO_ACTIONS: readonly never[] = Object.freeze([]);
  */
 function append<T>(list: T[] | undefined, item: T): T[] {
   if (list === undefined || list.length === 0) return [item];
+  // The second too (two answers, two families): exactly two slots.
+  if (list.length === 1) return [list[0] as T, item];
   list.push(item);
   return list;
 }
@@ -266,7 +268,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       this.#seen.add(seenKey(c));
       this.#known = append(this.#known, c);
       count++;
-      if (!this.#cfg.isDemoted?.(c)) useful = true;
+      if (!this.#cfg.isDemoted?.(c, nowMs)) useful = true;
       bucket = Math.min(bucket, c.bucket ?? 0);
     }
     if (count === 0) {
@@ -276,7 +278,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
-    this.#ordered = this.#cfg.order(this.#known);
+    this.#ordered = this.#cfg.order(this.#known, nowMs);
     // RFC 8305 §3: a positive AAAA answer (the preferred family) starts the race at once; any other
     // positive answer while an answer is outstanding waits the Resolution Delay. netdial counts an
     // AAAA answer whose every address is demoted by history as "any other" (see isDemoted), and so is one
@@ -333,7 +335,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
-    this.#ordered = this.#cfg.order(this.#known);
+    this.#ordered = this.#cfg.order(this.#known, nowMs);
     return this.#advance(nowMs, undefined);
   }
 
@@ -385,7 +387,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       const best = this.#bestAwaitedBucket();
       if (
         this.#known.some(
-          (c) => c.family === PREFERRED && (c.bucket ?? 0) <= best && !this.#cfg.isDemoted?.(c),
+          (c) => c.family === PREFERRED && (c.bucket ?? 0) <= best && !this.#cfg.isDemoted?.(c, nowMs),
         )
       ) {
         this.#usefulPreferredIn = true;
@@ -542,7 +544,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       if (this.#failureCredits > 0) this.#failureCredits--;
       const id = this.#attempts.length;
       // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
-      const delayMs = this.#cfg.attemptDelayFor?.(next) ?? this.#cfg.attemptDelayMs;
+      const delayMs = this.#cfg.attemptDelayFor?.(next, nowMs) ?? this.#cfg.attemptDelayMs;
       this.#attempts = append(this.#attempts, {
         id,
         candidate: next,
