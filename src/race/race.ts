@@ -7,7 +7,7 @@
  * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
  */
 import type { Family } from '../types.js';
-import { SmallSet } from './small-set.js';
+import { addKey, deleteKey, hasKey, type KeyStore, keyCount, keyList, keysOf } from './small-set.js';
 
 /**
  * An endpoint the race may connect to: an address, and — when it came from a service record (RFC 9460
@@ -144,6 +144,9 @@ export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
 
 const PREFERRED: Family = 6;
 
+/** The empty list every log starts as (never changed: append replaces it). */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** The actions of a step that asks for none (most steps): one frozen array, not a new one per event. */
 const NO_ACTIONS: readonly never[] = Object.freeze([]);
 
@@ -163,15 +166,18 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   readonly #cfg: RaceConfig<C>;
   readonly #t0: number;
   /** Awaited answers: the origin's families (by number), targets' families, the service records. */
-  readonly #pending: SmallSet<Family | string>;
+  #pending: KeyStore<Family | string>;
   /** The bucket each awaited target serves first (service records), for the start rule. */
   #sourceBuckets: Map<string, number> | undefined;
-  #known: C[] = [];
-  readonly #seen = new SmallSet<string>();
-  #ordered: C[] = [];
-  readonly #tried = new SmallSet<string>();
-  #attempts: AttemptLog<C>[] = [];
-  #answers: AnswerLog[] = [];
+  // Lists start as the shared empty one (append makes the first real one): a dial waiting for DNS holds none.
+  #known: C[] = NONE as C[];
+  /** Keys of the candidates known (small-set.ts). */
+  #seen: KeyStore<string>;
+  #ordered: C[] = NONE as C[];
+  /** Endpoints tried. */
+  #tried: KeyStore<string>;
+  #attempts: AttemptLog<C>[] = NONE as AttemptLog<C>[];
+  #answers: AnswerLog[] = NONE as AnswerLog[];
   #inFlight = 0;
   #racing = false;
   #resolutionDelayUntil: number | undefined;
@@ -185,7 +191,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * up while one is: fresh addresses beat stale ones (draft-ietf-happy-happyeyeballs-v3 optimistic use ends
    * when the refresh is back, not when the stale addresses ran out). The deadline still bounds the wait.
    */
-  readonly #awaitingRefresh = new SmallSet<Family | string>();
+  #awaitingRefresh: KeyStore<Family | string>;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
   #done: { reason: FailReason | 'won'; atMs: number } | undefined;
@@ -194,8 +200,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#cfg = cfg;
     this.#t0 = nowMs;
     this.#delayMs = cfg.attemptDelayMs;
-    this.#pending = new SmallSet<Family | string>(cfg.families);
-    if (cfg.awaitServices) this.#pending.add(SERVICES);
+    this.#pending = keysOf<Family | string>(cfg.families);
+    if (cfg.awaitServices) this.#pending = addKey(this.#pending, SERVICES);
   }
 
   /** Every attempt so far, in start order. */
@@ -214,14 +220,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   get pendingFamilies(): readonly Family[] {
     const all = this.#cfg.families;
     let count = 0;
-    const pending = this.#pending.items();
+    const pending = keyList(this.#pending);
     for (let i = 0; i < pending.length; i++) if (typeof pending[i] === 'number') count++;
     if (count === all.length) return all;
-    return all.filter((f) => this.#pending.has(f));
+    return all.filter((f) => hasKey(this.#pending, f));
   }
   /** True while the service record answer is awaited. */
   get awaitingServices(): boolean {
-    return this.#pending.has(SERVICES);
+    return hasKey(this.#pending, SERVICES);
   }
   get done(): boolean {
     return this.#done !== undefined;
@@ -232,7 +238,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   /** The origin's families whose refresh the race waits for (a stale answer is in use). */
   get awaitingRefresh(): Family[] {
     const families: Family[] = [];
-    for (const k of this.#awaitingRefresh.items()) if (typeof k === 'number') families.push(k);
+    for (const k of keyList(this.#awaitingRefresh)) if (typeof k === 'number') families.push(k);
     return families;
   }
 
@@ -255,8 +261,10 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (this.#done) return this.#idle(nowMs);
     const source = options?.source || undefined;
     const key = answerKey(family, source);
-    if (options?.refreshPending && this.#pending.has(key)) this.#awaitingRefresh.add(key);
-    const update = !this.#pending.has(key);
+    if (options?.refreshPending && hasKey(this.#pending, key)) {
+      this.#awaitingRefresh = addKey(this.#awaitingRefresh, key);
+    }
+    const update = !hasKey(this.#pending, key);
     if (update && !this.#answers.some((a) => a.family === family && a.source === source)) {
       return this.#idle(nowMs);
     }
@@ -264,8 +272,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     let useful = false;
     let bucket = Number.POSITIVE_INFINITY;
     for (const c of candidates) {
-      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
-      this.#seen.add(seenKey(c));
+      if ((c.answerFamily ?? c.family) !== family || hasKey(this.#seen, seenKey(c))) continue;
+      this.#seen = addKey(this.#seen, seenKey(c));
       this.#known = append(this.#known, c);
       count++;
       if (!this.#cfg.isDemoted?.(c, nowMs)) useful = true;
@@ -274,7 +282,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (count === 0) {
       return update ? this.#idle(nowMs) : this.answerFailed(family, 'ENODATA', nowMs, source);
     }
-    this.#pending.delete(key);
+    deleteKey(this.#pending, key);
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
@@ -287,11 +295,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (
       family === PREFERRED &&
       useful &&
-      !this.#pending.has(SERVICES) &&
+      !hasKey(this.#pending, SERVICES) &&
       (this.#sourceBuckets === undefined || bucket <= this.#bestAwaitedBucket())
     ) {
       this.#usefulPreferredIn = true;
-    } else if (!this.#racing && this.#pending.size > 0) {
+    } else if (!this.#racing && keyCount(this.#pending) > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
     return this.#advance(nowMs, undefined);
@@ -306,9 +314,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (this.#done) return this.#idle(nowMs);
     source ||= undefined;
     const key = answerKey(family, source);
-    if (!this.#awaitingRefresh.delete(key)) {
+    if (!deleteKey(this.#awaitingRefresh, key)) {
       // The stale answer never counted (e.g. the address policy refused all of it): this is the family's answer.
-      return this.#pending.has(key) ? this.answer(family, candidates, nowMs, { source }) : this.#idle(nowMs);
+      return hasKey(this.#pending, key)
+        ? this.answer(family, candidates, nowMs, { source })
+        : this.#idle(nowMs);
     }
     const fresh = new Set(
       candidates.filter((c) => (c.answerFamily ?? c.family) === family).map((c) => c.address),
@@ -320,15 +330,15 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         (c.answerFamily ?? c.family) === family &&
         (c.source || undefined) === (source || undefined) &&
         !fresh.has(c.address) &&
-        !this.#tried.has(endpointKey(c))
+        !hasKey(this.#tried, endpointKey(c))
       ) {
         this.#known.splice(i, 1);
       }
     }
     let count = 0;
     for (const c of candidates) {
-      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
-      this.#seen.add(seenKey(c));
+      if ((c.answerFamily ?? c.family) !== family || hasKey(this.#seen, seenKey(c))) continue;
+      this.#seen = addKey(this.#seen, seenKey(c));
       this.#known = append(this.#known, c);
       count++;
     }
@@ -343,8 +353,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL', source?: string): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
     const key = answerKey(family, source);
-    if (!this.#awaitingRefresh.delete(key)) {
-      return this.#pending.has(key) ? this.answerFailed(family, code, nowMs, source) : this.#idle(nowMs);
+    if (!deleteKey(this.#awaitingRefresh, key)) {
+      return hasKey(this.#pending, key) ? this.answerFailed(family, code, nowMs, source) : this.#idle(nowMs);
     }
     return this.#advance(nowMs, undefined);
   }
@@ -352,8 +362,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   /** `family` has no addresses (NXDOMAIN, NODATA, SERVFAIL, timeout…): `code` says which. */
   answerFailed(family: Family, code: string, nowMs: number, source?: string): RaceStep<C> {
     const key = answerKey(family, source);
-    if (this.#done || !this.#pending.has(key)) return this.#idle(nowMs);
-    this.#pending.delete(key);
+    if (this.#done || !hasKey(this.#pending, key)) return this.#idle(nowMs);
+    deleteKey(this.#pending, key);
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count: 0, code };
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
@@ -372,14 +382,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     nowMs: number,
     families: readonly Family[] = this.#cfg.families,
   ): RaceStep<C> {
-    if (this.#done || !this.#pending.delete(SERVICES)) return this.#idle(nowMs);
+    if (this.#done || !deleteKey(this.#pending, SERVICES)) return this.#idle(nowMs);
     for (const { source, bucket } of targets) {
       this.#sourceBuckets ??= new Map();
       const known = this.#sourceBuckets.get(source);
       this.#sourceBuckets.set(source, known === undefined ? bucket : Math.min(known, bucket));
       if (source === '') continue;
       for (const f of families) {
-        this.#pending.add(answerKey(f, source));
+        this.#pending = addKey(this.#pending, answerKey(f, source));
       }
     }
     // The AAAA that waited for the records may start the race now if it serves the best bucket.
@@ -399,7 +409,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   /** The best bucket an awaited answer serves (Infinity when none is awaited). */
   #bestAwaitedBucket(): number {
     let best = Number.POSITIVE_INFINITY;
-    for (const k of this.#pending.items()) {
+    for (const k of keyList(this.#pending)) {
       if (k === SERVICES) return Number.NEGATIVE_INFINITY;
       const source = typeof k === 'number' ? '' : k.slice(2);
       best = Math.min(best, this.#sourceBuckets?.get(source) ?? 0);
@@ -489,7 +499,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[] | undefined): RaceStep<C> {
     if (reason === 'timeout' || reason === 'aborted') {
       // A refresh still out is an answer that did not come, like a pending family's.
-      for (const key of new Set([...this.#pending.items(), ...this.#awaitingRefresh.items()])) {
+      for (const key of new Set([...keyList(this.#pending), ...keyList(this.#awaitingRefresh)])) {
         if (key === SERVICES) continue;
         const log: AnswerLog = {
           family: typeof key === 'number' ? key : (Number(key[0]) as Family),
@@ -501,14 +511,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         this.#answers = append(this.#answers, log);
       }
     }
-    this.#pending.clear();
-    this.#awaitingRefresh.clear();
+    this.#pending = undefined;
+    this.#awaitingRefresh = undefined;
     this.#done = { reason, atMs: nowMs };
     return { actions: append(actions, { type: 'fail', reason }), wakeAtMs: undefined };
   }
 
   #nextUntried(): C | undefined {
-    for (const c of this.#ordered) if (!this.#tried.has(endpointKey(c))) return c;
+    for (const c of this.#ordered) if (!hasKey(this.#tried, endpointKey(c))) return c;
     return undefined;
   }
 
@@ -520,13 +530,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     }
     if (!this.#racing) {
       if (this.#known.length === 0) {
-        if (this.#pending.size === 0) return this.#fail('dns', nowMs, actions);
+        if (keyCount(this.#pending) === 0) return this.#fail('dns', nowMs, actions);
         return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
       }
       // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
       // Resolution Delay that a lone A answer waits has passed.
       const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
-      if (!this.#usefulPreferredIn && !delayOver && this.#pending.size > 0) {
+      if (!this.#usefulPreferredIn && !delayOver && keyCount(this.#pending) > 0) {
         return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
       }
       this.#racing = true;
@@ -553,7 +563,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         trigger,
         delayMs,
       });
-      this.#tried.add(endpointKey(next));
+      this.#tried = addKey(this.#tried, endpointKey(next));
       this.#inFlight++;
       this.#lastStartMs = nowMs;
       this.#delayMs = delayMs;
@@ -564,8 +574,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (
       this.#inFlight === 0 &&
       !this.#nextUntried() &&
-      this.#pending.size === 0 &&
-      this.#awaitingRefresh.size === 0
+      keyCount(this.#pending) === 0 &&
+      keyCount(this.#awaitingRefresh) === 0
     ) {
       return this.#fail('exhausted', nowMs, actions);
     }
