@@ -98,6 +98,27 @@ describe('a dial answered at once', () => {
     assert.ok(tookMs < 20_000, `the process took ${Math.round(tookMs)} ms to exit`);
   });
 
+  test("the socket handed over carries no listener of the dial: an error of the caller's reaches the caller", async (t) => {
+    const server = net.createServer((s) => s.on('error', () => {}).resume());
+    const port = await listen(server, '127.0.0.1');
+    t.after(() => closeServer(server));
+    const socket = await new Dialer({ memory: false }).dial({ host: '127.0.0.1', port });
+    try {
+      assert.equal(socket.listenerCount('connect'), 0, "'connect' listeners");
+      assert.equal(socket.listenerCount('error'), 0, "'error' listeners");
+      const seen: Error[] = [];
+      socket.on('error', (err) => seen.push(err));
+      socket.destroy(new Error('from the caller'));
+      await new Promise((r) => socket.once('close', r));
+      assert.deepEqual(
+        seen.map((e) => e.message),
+        ['from the caller'],
+      );
+    } finally {
+      socket.destroy();
+    }
+  });
+
   test('the deadline still holds when nothing after the answer moves the timer', async (t) => {
     const hole = await startBlackhole({ hosts: ['127.0.0.2'] });
     t.after(() => hole.close());
