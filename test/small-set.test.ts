@@ -16,6 +16,23 @@ import {
 } from '../src/race/small-set.js';
 
 describe('small key sets', () => {
+  test('while small (an array): adds, repeats and deletes from the middle keep Set order', () => {
+    let store: KeyStore<string>;
+    const reference = new Set<string>();
+    for (let i = 0; i < 120; i++) {
+      const key = `k${(i * 5) % 7}`; // at most 7 keys: it stays an array
+      if (i % 3 === 2) {
+        assert.equal(deleteKey(store, key), reference.delete(key), `delete ${key} at ${i}`);
+      } else {
+        store = addKey(store, key);
+        reference.add(key);
+      }
+      assert.ok(store === undefined || Array.isArray(store), 'an array');
+      assert.equal(keyCount(store), reference.size, `size at ${i}`);
+      assert.deepEqual([...keyList(store)], [...reference], `order at ${i}`);
+    }
+  });
+
   test('behave as a Set through the switch to one, in insertion order (against a real Set)', () => {
     let store: KeyStore<string>;
     const reference = new Set<string>();
