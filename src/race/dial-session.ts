@@ -98,15 +98,14 @@ class QueryRecord {
   readonly name: string;
   source: AddressSource;
   readonly startMs: number;
-  reason: string | undefined = undefined;
   endMs: number | undefined = undefined;
   code: string | undefined = undefined;
   /** A failed query's message (for the DialError's attempts; not in the report). */
   message: string | undefined = undefined;
-  staleUse: QueryReport['staleUse'] = undefined;
   /** The answer's own list (the resolver's, not copied) until the report is built. */
   addresses: ReadonlyArray<{ address: string; ttlSeconds?: number | undefined }> | undefined = undefined;
-  deniedByPolicy: number | undefined = undefined;
+  /** What few queries have (made when one is set: each field costs every dial's records 8 bytes). */
+  extra: Pick<QueryReport, 'reason' | 'staleUse' | 'deniedByPolicy'> | undefined = undefined;
 
   constructor(type: QueryReport['type'], name: string, source: AddressSource, startMs: number) {
     this.type = type;
@@ -118,16 +117,32 @@ class QueryRecord {
   /** The report's entry, keys in the order they came (as a report built step by step has them). */
   toReport(): QueryReport {
     const r: QueryReport = { type: this.type, name: this.name, source: this.source, startMs: this.startMs };
-    if (this.reason !== undefined) r.reason = this.reason;
+    const extra = this.extra;
+    if (extra?.reason !== undefined) r.reason = extra.reason;
     if (this.endMs !== undefined) r.endMs = this.endMs;
     if (this.code !== undefined) r.code = this.code;
-    if (this.staleUse !== undefined) r.staleUse = this.staleUse;
+    if (extra?.staleUse !== undefined) r.staleUse = extra.staleUse;
     if (this.addresses !== undefined) {
       r.addresses = this.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
     }
-    if (this.deniedByPolicy !== undefined) r.deniedByPolicy = this.deniedByPolicy;
+    if (extra?.deniedByPolicy !== undefined) r.deniedByPolicy = extra.deniedByPolicy;
     return r;
   }
+}
+
+/** A DNS answer's address as the race's candidate (a module function: no closure made per answer). */
+function toCandidate(a: { address: string; family: Family }): Candidate {
+  return { address: a.address, family: a.family, precedence: precedence(a.address) };
+}
+
+function addressOf(c: { address: string }): string {
+  return c.address;
+}
+
+/** Whether an IPv4 candidate could go through NAT64 (RFC 8305 §7), checked without a closure. */
+function anyTranslatable(candidates: readonly Candidate[]): boolean {
+  for (let i = 0; i < candidates.length; i++) if (translatable(candidates[i]!.address)) return true;
+  return false;
 }
 
 /** Race.answer's options for a stale answer whose refresh is out (made once, not per answer). */
@@ -421,7 +436,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       c.address,
       c.port ?? this.#target.port,
       nowMs,
-      this.#race.order.map((o) => o.address),
+      this.#race.order.map(addressOf),
     );
     this.#noteDelayBasis(c.address, basis);
     return delayMs;
@@ -789,7 +804,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
       const record = new QueryRecord(type, event.name, event.source, this.#rel(now));
-      if (event.reason !== undefined) record.reason = event.reason;
+      if (event.reason !== undefined) record.extra = { reason: event.reason };
       this.#queries = append(this.#queries, record);
       this.#trace.dnsQuery(event.name, event.family, event.source);
       return;
@@ -846,14 +861,16 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     const max = this.#cfg.maxAddresses;
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
-    if (event.staleUse !== undefined) q.staleUse = event.staleUse;
+    if (event.staleUse !== undefined) q.extra = { ...q.extra, staleUse: event.staleUse };
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, endMs) : answered;
     const shown = this.#cfg.redactDeniedAddresses ? allowed : answered;
     // The answer's own list for now; the report's { address, ttlSeconds } copies are made with the report.
     q.addresses = shown;
-    if (allowed.length < answered.length) q.deniedByPolicy = answered.length - allowed.length;
+    if (allowed.length < answered.length) {
+      q.extra = { ...q.extra, deniedByPolicy: answered.length - allowed.length };
+    }
     this.#trace.dnsAnswer(event.name, event.family, event.source, answered, endMs - q.startMs);
     if (allowed.length === 0) {
       // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
@@ -865,11 +882,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       );
       return;
     }
-    const candidates: Candidate[] = allowed.map((a) => ({
-      address: a.address,
-      family: a.family,
-      precedence: precedence(a.address),
-    }));
+    const candidates: Candidate[] = allowed.map(toCandidate);
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
@@ -882,12 +895,27 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     // RFC 8305 §7: with NAT64 possible, an IPv4 answer is probed even alone, to learn whether IPv4 has a
     // route at all (loopback and other untranslatable addresses aside, so the local hot path stays as is).
     const nat64 = this.#deps.nat64;
-    const checkNat64 =
-      nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
+    const checkNat64 = nat64 !== undefined && event.family === 4 && anyTranslatable(candidates);
     if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
       this.#apply(this.#deliver(event, candidates, now, source));
       return;
     }
+    this.#probeThenDeliver(event, candidates, now, source, checkNat64);
+  }
+
+  /**
+   * Learns each candidate's source address (the probe) before delivering them (and, for IPv4 without a
+   * route when NAT64 may be there, synthesises their IPv6 forms). Its own method: the closures here would
+   * otherwise make #onResolution allocate what they capture on every event, answered at once or not.
+   */
+  #probeThenDeliver(
+    event: Extract<ResolutionEvent, { type: 'answer' }>,
+    candidates: Candidate[],
+    now: number,
+    source: string,
+    checkNat64: boolean,
+  ): void {
+    const nat64 = this.#deps.nat64;
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
@@ -1030,6 +1058,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       this.#connect(id, c);
       return;
     }
+    this.#waitForSlot(id, c);
+  }
+
+  /**
+   * Attempt `id` waits in line for a Dialer-wide slot. Its own method: a closure in #startAttempt would make
+   * every call allocate the variables it captures, the usual free-slot path too.
+   */
+  #waitForSlot(id: number, c: Candidate): void {
     const withdraw = this.#deps.slots.acquire(() => {
       this.#waiting?.delete(id);
       this.#connect(id, c);
@@ -1084,23 +1120,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         localAddress: this.#cfg.localAddress,
       });
     } catch (err) {
-      // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
-      const code = (err as { code?: string }).code ?? 'EINVAL';
-      this.#errorMessages.set(id, (err as Error).message ?? code);
-      this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
-      this.#trace.attemptError(
-        id,
-        c.address,
-        c.family,
-        'failed',
-        this.#rel(this.#now()) - startMs,
-        code,
-        (err as Error).message,
-      );
-      this.#deps.slots.release();
-      queueMicrotask(() => {
-        if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
-      });
+      this.#connectThrew(id, c, startMs, err);
       return;
     }
     this.#sockets = setAt(this.#sockets, id, socket);
@@ -1114,6 +1134,29 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     const listener = this.#onSocketEvent;
     socket.on('connect', listener);
     socket.on('error', listener);
+  }
+
+  /**
+   * `net.connect` threw (EMFILE and the like): this attempt's failure, reported after this step. Its own
+   * method, so that #connect captures nothing (a closure there would cost every call its variables).
+   */
+  #connectThrew(id: number, c: Candidate, startMs: number, err: unknown): void {
+    const code = (err as { code?: string }).code ?? 'EINVAL';
+    this.#errorMessages.set(id, (err as Error).message ?? code);
+    this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
+    this.#trace.attemptError(
+      id,
+      c.address,
+      c.family,
+      'failed',
+      this.#rel(this.#now()) - startMs,
+      code,
+      (err as Error).message,
+    );
+    this.#deps.slots.release();
+    queueMicrotask(() => {
+      if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
+    });
   }
 
   /**

@@ -108,6 +108,14 @@ export class DialOrder {
       if (this.#memory?.endpoints.peerInformed) this.#notePeers(this.#memory.endpoints);
       return only === undefined ? [] : [only];
     }
+    return this.#orderSeveral(known, nowMs);
+  }
+
+  /**
+   * Two addresses or more. Its own method: the closure below would make every order() allocate what it
+   * captures, the one-address path too.
+   */
+  #orderSeveral<C extends OrderCandidate>(known: readonly C[], nowMs: number): C[] {
     // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent failures)
     // and may share load among equivalent endpoints; family interleaving comes last.
     let sorted = sortDestinations(known);

@@ -265,9 +265,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       this.#awaitingRefresh = addKey(this.#awaitingRefresh, key);
     }
     const update = !hasKey(this.#pending, key);
-    if (update && !this.#answers.some((a) => a.family === family && a.source === source)) {
-      return this.#idle(nowMs);
-    }
+    if (update && !this.#answered(family, source)) return this.#idle(nowMs);
     let count = 0;
     let useful = false;
     let bucket = Number.POSITIVE_INFINITY;
@@ -303,6 +301,16 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
     return this.#advance(nowMs, undefined);
+  }
+
+  /** Whether `family` of `source` answered already (a loop, not a closure: answer() is on every dial's path). */
+  #answered(family: Family, source: string | undefined): boolean {
+    const answers = this.#answers;
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if (a.family === family && a.source === source) return true;
+    }
+    return false;
   }
 
   /**
@@ -562,6 +570,10 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         outcome: 'pending',
         trigger,
         delayMs,
+        // Made with the fields it gets when it ends: no change of shape (and no property store) then.
+        endMs: undefined,
+        code: undefined,
+        securingMs: undefined,
       });
       this.#tried = addKey(this.#tried, endpointKey(next));
       this.#inFlight++;
