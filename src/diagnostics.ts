@@ -360,14 +360,58 @@ export function observeDial(signal: AbortSignal, observer: DialObserver): void {
   observers.set(signal, observer);
 }
 
-/** Runs an observer's callback; what it throws is reported as uncaught on the next tick (as a channel's). */
-function tell(fn: () => void): void {
+/**
+ * What an observer's callback throws is reported as uncaught on the next tick (as a channel's). One small
+ * function per callback, not a closure passed to a helper: a closure in a DialTrace method would make every
+ * call of it allocate what the closure captures, with or without an observer.
+ */
+function rethrowLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+function tellDenied(observer: DialObserver, address: string): void {
   try {
-    fn();
+    observer.denied(address);
   } catch (err) {
-    process.nextTick(() => {
-      throw err;
-    });
+    rethrowLater(err);
+  }
+}
+
+function tellAnswer(
+  observer: DialObserver,
+  family: Family,
+  addresses: ReadonlyArray<{ address: string }>,
+): void {
+  try {
+    observer.answer(family, addresses);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
+function tellAttemptStart(observer: DialObserver, address: string, port: number, family: Family): void {
+  try {
+    observer.attemptStart(address, port, family);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
+function tellAttemptEnd(
+  observer: DialObserver,
+  address: string,
+  port: number,
+  family: Family,
+  outcome: AttemptEndOutcome,
+  code: string | undefined,
+  message: string | undefined,
+): void {
+  try {
+    observer.attemptEnd(address, port, family, outcome, code, message);
+  } catch (err) {
+    rethrowLater(err);
   }
 }
 
@@ -437,7 +481,7 @@ export class DialTrace {
     durationMs: number,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tell(() => observer.answer(family, addresses));
+    if (observer !== undefined) tellAnswer(observer, family, addresses);
     if (!ch.dnsAnswer.hasSubscribers) return;
     ch.dnsAnswer.publish({
       ...this.#base(),
@@ -480,7 +524,7 @@ export class DialTrace {
     verdict: { rule: string; matched: string; label: string },
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tell(() => observer.denied(address));
+    if (observer !== undefined) tellDenied(observer, address);
     if (!ch.policyDenied.hasSubscribers) return;
     ch.policyDenied.publish({
       ...this.#base(),
@@ -505,7 +549,7 @@ export class DialTrace {
     trigger: AttemptStartEvent['trigger'],
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tell(() => observer.attemptStart(address, this.#port, family));
+    if (observer !== undefined) tellAttemptStart(observer, address, this.#port, family);
     if (!ch.attemptStart.hasSubscribers) return;
     ch.attemptStart.publish({ ...this.#base(), attemptId, address, family, trigger });
   }
@@ -524,8 +568,7 @@ export class DialTrace {
     message?: string,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined)
-      tell(() => observer.attemptEnd(address, this.#port, family, outcome, code, message));
+    if (observer !== undefined) tellAttemptEnd(observer, address, this.#port, family, outcome, code, message);
     if (!ch.attemptError.hasSubscribers) return;
     const c = code ?? (outcome === 'failed' ? 'EIO' : OUTCOME_CODES[outcome]);
     ch.attemptError.publish({
