@@ -299,11 +299,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   // RaceConfig: what the race reads (see race.ts).
   readonly families: readonly Family[];
-  readonly awaitServices: boolean;
   /** RFC 8305 §5 Connection Attempt Delay the dial starts with (the race's default per attempt). */
   readonly attemptDelayMs: number;
-  readonly resolutionDelayMs: number;
-  readonly maxConcurrentAttempts: number;
   readonly deadlineMs: number;
 
   readonly #target: Target;
@@ -413,11 +410,21 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     );
     // An SRV target has no address of its own: only its records' targets are resolved.
     this.families = this.#svc?.kind === 'srv' ? NO_FAMILIES : families;
-    this.awaitServices = this.#svc !== undefined;
-    this.resolutionDelayMs = cfg.resolutionDelayMs;
-    this.maxConcurrentAttempts = cfg.maxConcurrentAttempts;
     this.deadlineMs = this.#t0 + cfg.timeoutMs;
     this.#race = new Race<Candidate>(this, this.#t0);
+  }
+
+  // RaceConfig values the dial's options already hold: read from there (no field of their own per dial).
+  get awaitServices(): boolean {
+    return this.#svc !== undefined;
+  }
+
+  get resolutionDelayMs(): number {
+    return this.#cfg.resolutionDelayMs;
+  }
+
+  get maxConcurrentAttempts(): number {
+    return this.#cfg.maxConcurrentAttempts;
   }
 
   /** RaceConfig#order: every known candidate in the order to try them (RFC 8305 §4; services by bucket). */
