@@ -3,6 +3,7 @@
  * one real timer, then runs TLS on the winner. It decides nothing itself: it carries out the race's
  * actions and reports what happened.
  */
+import { AsyncResource } from 'node:async_hooks';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
@@ -296,6 +297,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   // Sleeper: its place in the Dialer's wake-up queue (owned by Wakeups).
   wakeAtMs = 0;
   wakeIndex = -1;
+  /**
+   * The caller's async context (async_hooks, AsyncLocalStorage), taken when the dial starts: the shared
+   * timer fires in whichever context armed it, so a wake-up runs in this one — attempts it starts, and
+   * their sockets, belong to the caller's context as they did with a timer per dial (about as cheap to
+   * make as that Timeout's own async bookkeeping, without the timer).
+   */
+  readonly #asyncScope = new AsyncResource('NETDIAL_DIAL');
 
   // RaceConfig: what the race reads (see race.ts).
   readonly families: readonly Family[];
@@ -1050,8 +1058,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     this.#deps.wakeups.schedule(this, atMs);
   }
 
-  /** Sleeper#wake: the race's wake-up time has come. */
+  /** Sleeper#wake: the race's wake-up time has come (run in the dial's own async context). */
   wake(): void {
+    this.#asyncScope.runInAsyncScope(this.#tick, this);
+  }
+
+  #tick(): void {
     this.#apply(this.#race.tick(this.#now()));
   }
 
