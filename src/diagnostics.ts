@@ -24,7 +24,8 @@
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
-import type { DialReport } from './report.js';
+import type { Clock } from './clock.js';
+import { type DialReport, getReport } from './report.js';
 import type { AddressSource, Family } from './types.js';
 
 /** The channel names, exactly as published. */
@@ -382,68 +383,115 @@ export function observeDial(signal: AbortSignal, observer: DialObserver): void {
   observers.set(signal, observer);
 }
 
-/** Runs an observer's callback; what it throws is reported as uncaught on the next tick (as a channel's). */
-function tell(fn: () => void): void {
+/**
+ * What an observer's callback throws is reported as uncaught on the next tick (as a channel's). One small
+ * function per callback, not a closure passed to a helper: a closure in a DialTrace method would make every
+ * call of it allocate what the closure captures, with or without an observer.
+ */
+function rethrowLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+function tellDenied(observer: DialObserver, address: string): void {
   try {
-    fn();
+    observer.denied(address);
   } catch (err) {
-    process.nextTick(() => {
-      throw err;
-    });
+    rethrowLater(err);
+  }
+}
+
+function tellAnswer(
+  observer: DialObserver,
+  family: Family,
+  addresses: ReadonlyArray<{ address: string }>,
+): void {
+  try {
+    observer.answer(family, addresses);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
+function tellAttemptStart(observer: DialObserver, address: string, port: number, family: Family): void {
+  try {
+    observer.attemptStart(address, port, family);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
+function tellAttemptEnd(
+  observer: DialObserver,
+  address: string,
+  port: number,
+  family: Family,
+  outcome: AttemptEndOutcome,
+  code: string | undefined,
+  message: string | undefined,
+): void {
+  try {
+    observer.attemptEnd(address, port, family, outcome, code, message);
+  } catch (err) {
+    rethrowLater(err);
   }
 }
 
 /**
  * The publishing side for one dial, for the dial session to call at each step: one `DialTrace` per dial,
  * positional arguments (nothing is allocated when nobody listens: every method returns after one
- * `hasSubscribers` check). `nowMs()` is the session's "ms since the dial began". `signal`, the dial's,
- * finds the dial's observer (see observeDial), if any.
+ * `hasSubscribers` check). `atMs` is `clock.now() - t0` ("ms since the dial began", to the microsecond),
+ * read only when an event is built. `signal`, the dial's, finds the dial's observer (see observeDial), if any.
  */
 export class DialTrace {
   readonly dialId = nextDialId();
   readonly #host: string;
   readonly #port: number;
-  readonly #nowMs: () => number;
+  readonly #clock: Pick<Clock, 'now'>;
+  readonly #t0: number;
   readonly #observer: DialObserver | undefined;
   readonly #hopOf: number | undefined;
 
-  constructor(host: string, port: number, nowMs: () => number, signal?: AbortSignal) {
+  constructor(host: string, port: number, clock: Pick<Clock, 'now'>, t0: number, signal?: AbortSignal) {
     this.#host = host;
     this.#port = port;
-    this.#nowMs = nowMs;
+    this.#clock = clock;
+    this.#t0 = t0;
     this.#observer = signal === undefined ? undefined : observers.get(signal);
     this.#hopOf = signal === undefined ? undefined : proxyHops.get(signal);
   }
 
   #base(): DialEventBase {
-    const base: DialEventBase = {
-      dialId: this.dialId,
-      host: this.#host,
-      port: this.#port,
-      atMs: this.#nowMs(),
-    };
+    const atMs = Math.round((this.#clock.now() - this.#t0) * 1000) / 1000;
+    const base: DialEventBase = { dialId: this.dialId, host: this.#host, port: this.#port, atMs };
     if (this.#hopOf !== undefined) base.proxyHopOf = this.#hopOf;
     return base;
   }
 
   /**
-   * At the start of the dial, before anything else (also when the signal is already aborted); `proxy`,
-   * the proxy's URL (without password) when the dial goes through one.
+   * At the start of the dial, before anything else (also when the signal is already aborted).
+   * `startedAtMs`: wall clock (Date.now()) at the start; the settings are passed one by one so that
+   * nothing is built when nobody listens; `proxy`, the proxy's URL (without password) when the dial goes
+   * through one.
    */
   dialStart(
-    startedAt: Date,
+    startedAtMs: number,
     family: 0 | 4 | 6,
     tls: boolean,
-    settings: DialStartEvent['settings'],
+    attemptDelayMs: number,
+    resolutionDelayMs: number,
+    maxConcurrentAttempts: number,
+    timeoutMs: number,
     proxy?: string,
   ): void {
     if (!ch.dialStart.hasSubscribers) return;
     ch.dialStart.publish({
       ...this.#base(),
-      startedAt: startedAt.toISOString(),
+      startedAt: new Date(startedAtMs).toISOString(),
       family,
       tls,
-      settings: { ...settings },
+      settings: { attemptDelayMs, resolutionDelayMs, maxConcurrentAttempts, timeoutMs },
       ...(proxy === undefined ? {} : { proxy }),
     });
   }
@@ -463,7 +511,7 @@ export class DialTrace {
     durationMs: number,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tell(() => observer.answer(family, addresses));
+    if (observer !== undefined) tellAnswer(observer, family, addresses);
     if (!ch.dnsAnswer.hasSubscribers) return;
     ch.dnsAnswer.publish({
       ...this.#base(),
@@ -506,7 +554,7 @@ export class DialTrace {
     verdict: { rule: string; matched: string; label: string },
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tell(() => observer.denied(address));
+    if (observer !== undefined) tellDenied(observer, address);
     if (!ch.policyDenied.hasSubscribers) return;
     ch.policyDenied.publish({
       ...this.#base(),
@@ -531,7 +579,7 @@ export class DialTrace {
     trigger: AttemptStartEvent['trigger'],
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tell(() => observer.attemptStart(address, this.#port, family));
+    if (observer !== undefined) tellAttemptStart(observer, address, this.#port, family);
     if (!ch.attemptStart.hasSubscribers) return;
     ch.attemptStart.publish({ ...this.#base(), attemptId, address, family, trigger });
   }
@@ -550,8 +598,7 @@ export class DialTrace {
     message?: string,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined)
-      tell(() => observer.attemptEnd(address, this.#port, family, outcome, code, message));
+    if (observer !== undefined) tellAttemptEnd(observer, address, this.#port, family, outcome, code, message);
     if (!ch.attemptError.hasSubscribers) return;
     const c = code ?? (outcome === 'failed' ? 'EIO' : OUTCOME_CODES[outcome]);
     ch.attemptError.publish({
@@ -588,11 +635,11 @@ export class DialTrace {
     });
   }
 
-  /** Right before the dial resolves with `socket` (its report attached already). */
-  dialDone(socket: net.Socket, report: () => DialReport | undefined): void {
+  /** Right before the dial resolves with `socket` (its report attached already: getReport builds it). */
+  dialDone(socket: net.Socket): void {
     if (!ch.dialDone.hasSubscribers) return;
     const base = this.#base();
-    const r = report();
+    const r = getReport(socket);
     ch.dialDone.publish({
       ...base,
       socket,

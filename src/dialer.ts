@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import { AttemptSlots } from './race/attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
 import { runDial, type SessionDeps } from './race/dial-session.js';
+import { Wakeups } from './race/wakeups.js';
 import { isIP } from './ip-address.js';
 import { DialMemory, type MemoryJson, type MemoryOptions } from './memory/dial-memory.js';
 import type { FleetSync } from './fleet/fleet-sync.js';
@@ -70,6 +71,8 @@ export class Dialer {
   readonly #fleet: FleetSync | undefined;
   readonly #networkCheckIntervalMs: number;
   readonly #slots: AttemptSlots;
+  /** One timer for every dial of this Dialer (each race's wake-ups: deadline, delays). */
+  readonly #wakeups = new Wakeups(this.#clock);
   readonly #nat64: Nat64Prefixes | undefined;
   #networkCheckedAtMs = Number.NEGATIVE_INFINITY;
   #deps: SessionDeps | undefined;
@@ -208,35 +211,44 @@ export class Dialer {
     if (parsed.tlsByDefault && cfg.tls === undefined && !cfg.tlsOff) cfg = { ...cfg, tls: {} };
     if (this.#memory) this.#checkNetwork(this.#clock.now());
     if (cfg.proxy !== undefined) {
-      let proxy: ReturnType<typeof proxyFor>;
-      try {
-        proxy = proxyFor(cfg.proxy, parsed, cfg.tls !== undefined, process.env);
-      } catch (err) {
-        return Promise.reject(err); // a bad proxy URL in the environment
-      }
-      if (proxy !== undefined) {
-        const from = cfg.proxy === 'env' ? 'env' : 'option';
-        const spec = proxy;
-        const config = cfg;
-        // Loaded on the first proxied dial: a process that never uses a proxy never loads the tunnel code.
-        return import('./proxy/proxy-dial.js').then(({ dialThroughProxy }) =>
-          dialThroughProxy(parsed, config, spec, from, {
-            dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
-            resolve: (t: Target, c: DialConfig) =>
-              resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
-            now: () => this.#clock.now(),
-            hasMemory: this.#memory !== undefined,
-          }),
-        );
-      }
+      const proxied = this.#dialProxied(parsed, cfg);
+      if (proxied !== undefined) return proxied;
     }
     // Fleet memory: a newcomer's first dials wait (at most 50 ms) for the shared state to load.
     const warmup = this.#fleet?.waitForWarmup();
-    if (warmup !== undefined) {
-      const config = cfg;
-      return warmup.then(() => runDial(parsed, config, this.#sessionDeps()));
-    }
+    if (warmup !== undefined) return this.#dialAfter(warmup, parsed, cfg);
     return runDial(parsed, cfg, this.#sessionDeps());
+  }
+
+  /**
+   * The dial through the proxy `cfg.proxy` names for `parsed`, or undefined when none applies. The proxy and
+   * warm-up paths are methods of their own: closures in dial() would make every dial allocate what they capture.
+   */
+  #dialProxied(parsed: Target, cfg: DialConfig): Promise<net.Socket> | undefined {
+    let proxy: ReturnType<typeof proxyFor>;
+    try {
+      proxy = proxyFor(cfg.proxy!, parsed, cfg.tls !== undefined, process.env);
+    } catch (err) {
+      return Promise.reject(err); // a bad proxy URL in the environment
+    }
+    if (proxy === undefined) return undefined;
+    const from = cfg.proxy === 'env' ? 'env' : 'option';
+    const spec = proxy;
+    // Loaded on the first proxied dial: a process that never uses a proxy never loads the tunnel code.
+    return import('./proxy/proxy-dial.js').then(({ dialThroughProxy }) =>
+      dialThroughProxy(parsed, cfg, spec, from, {
+        dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
+        resolve: (t: Target, c: DialConfig) =>
+          resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
+        now: () => this.#clock.now(),
+        hasMemory: this.#memory !== undefined,
+      }),
+    );
+  }
+
+  /** The dial once `warmup` (fleet memory's first load) is over. */
+  #dialAfter(warmup: Promise<unknown>, parsed: Target, cfg: DialConfig): Promise<net.Socket> {
+    return warmup.then(() => runDial(parsed, cfg, this.#sessionDeps()));
   }
 
   #resolveDeps() {
@@ -257,6 +269,7 @@ export class Dialer {
       clock: this.#clock,
       memory: this.#memory,
       slots: this.#slots,
+      wakeups: this.#wakeups,
       nat64: this.#nat64,
     });
     return this.#deps;

@@ -202,21 +202,32 @@ export interface ProxyReport {
   handshake?: { startMs: number; endMs?: number | undefined; statusCode?: number | undefined } | undefined;
 }
 
-const reports = new WeakMap<object, DialReport | (() => DialReport)>();
+/** What builds a report when it is first asked for: the dial session itself (no closure per dial). */
+export interface ReportSource {
+  buildReport(): DialReport;
+}
+
+type ReportEntry = DialReport | (() => DialReport) | ReportSource;
+
+const reports = new WeakMap<object, ReportEntry>();
 
 /** The report of the dial that produced `socket` (a socket or TLS socket netdial returned); undefined otherwise. */
 export function getReport(socket: net.Socket): DialReport | undefined {
   const entry = reports.get(socket);
-  if (typeof entry !== 'function') return entry;
-  const report = entry();
+  if (entry === undefined) return undefined;
+  let report: DialReport;
+  if (typeof entry === 'function') report = entry();
+  else if (typeof (entry as Partial<ReportSource>).buildReport === 'function') {
+    report = (entry as ReportSource).buildReport();
+  } else return entry as DialReport;
   reports.set(socket, report);
   return report;
 }
 
 /**
- * Ties a report to a socket. A function is called on the first `getReport` (most callers never ask, so
- * a plain dial does not pay for building it).
+ * Ties a report to a socket. A function, or a ReportSource, is called on the first `getReport` (most
+ * callers never ask, so a plain dial does not pay for building it); the report it built is kept.
  */
-export function attachReport(socket: net.Socket, report: DialReport | (() => DialReport)): void {
+export function attachReport(socket: net.Socket, report: ReportEntry): void {
   reports.set(socket, report);
 }

@@ -9,7 +9,13 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AttemptSlots } from '../src/race/attempt-slots.js';
-import { Dialer, type DialError, isDialError, type ResolveFunction } from '../src/index.js';
+import {
+  Dialer,
+  type DialError,
+  isDialError,
+  type ResolveFunction,
+  subscribeDiagnostics,
+} from '../src/index.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, trackConnections } from './support/servers.js';
 import { skipWithoutCommand } from './support/prerequisite.js';
@@ -37,6 +43,24 @@ describe('AttemptSlots', () => {
   });
 });
 
+describe('AttemptSlots.tryAcquire', () => {
+  test('takes a free slot without a callback, and none at the limit (those in line keep their turn)', () => {
+    const slots = new AttemptSlots(2);
+    assert.equal(slots.tryAcquire(), true);
+    assert.equal(slots.tryAcquire(), true);
+    assert.equal(slots.tryAcquire(), false, 'at the limit');
+    assert.equal(slots.inUse, 2);
+    const started: string[] = [];
+    slots.acquire(() => started.push('waiter'));
+    slots.release();
+    assert.deepEqual(started, ['waiter'], 'a released slot goes to the one in line');
+    assert.equal(slots.tryAcquire(), false, 'still full: the waiter took it');
+    slots.release();
+    assert.equal(slots.tryAcquire(), true);
+    assert.equal(slots.inUse, 2);
+  });
+});
+
 describe('bounds on loopback', () => {
   const server = trackConnections(net.createServer((s) => s.resume()));
   let port = 0;
@@ -51,8 +75,25 @@ describe('bounds on loopback', () => {
     const baseline = activeResources();
     const resolver: ResolveFunction = async (_n, family) => (family === 4 ? ['127.0.0.1'] : []);
     const dialer = new Dialer({ resolver, maxAttemptsInFlight: 2 });
-    const sockets = await Promise.all(Array.from({ length: 40 }, () => dialer.dial(`cap.test:${port}`)));
+    // Sockets connecting at once, as the dials open them (attempt:start) and they end (connect or error).
+    let open = 0;
+    let most = 0;
+    const unsubscribe = [
+      subscribeDiagnostics('netdial:attempt:start', () => {
+        open++;
+        most = Math.max(most, open);
+      }),
+      subscribeDiagnostics('netdial:attempt:connect', () => open--),
+      subscribeDiagnostics('netdial:attempt:error', () => open--),
+    ];
+    let sockets: net.Socket[];
+    try {
+      sockets = await Promise.all(Array.from({ length: 40 }, () => dialer.dial(`cap.test:${port}`)));
+    } finally {
+      for (const u of unsubscribe) u();
+    }
     assert.equal(sockets.length, 40);
+    assert.equal(most, 2, 'attempts in flight at most');
     for (const s of sockets) s.destroy();
     await assertNoLeaks(baseline);
   });

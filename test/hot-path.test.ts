@@ -4,6 +4,7 @@
  * remembered. Speed itself is measured in the benchmark (bench/micro.ts), not here.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,12 +19,12 @@ import { closeServer, closeSocket, listen } from './support/servers.js';
 
 const T0 = 1_000_000;
 
-/** Counts the timers the dial session sets while `run` is pending (others' timers are not counted). */
-async function sessionTimers<T>(run: () => Promise<T>): Promise<{ value: T; timers: number }> {
+/** Counts the timers set for dials (by the Dialer's wake-up queue) while `run` is pending (others' are not counted). */
+async function dialTimers<T>(run: () => Promise<T>): Promise<{ value: T; timers: number }> {
   const original = globalThis.setTimeout;
   let timers = 0;
   const counting = ((...args: Parameters<typeof setTimeout>) => {
-    if (new Error().stack?.includes('dial-session')) timers++;
+    if (new Error().stack?.includes('wakeups')) timers++;
     return original(...args);
   }) as typeof setTimeout;
   globalThis.setTimeout = counting;
@@ -35,7 +36,7 @@ async function sessionTimers<T>(run: () => Promise<T>): Promise<{ value: T; time
 }
 
 describe('a dial answered at once', () => {
-  test('sets one timer: the deadline set at the start is kept when the answer does not move it', async (t) => {
+  test('one timer per Dialer: a later dial, or 16 in flight, ride on the deadline timer armed first', async (t) => {
     const server = net.createServer((s) => s.on('error', () => {}).resume());
     const port = await listen(server, '127.0.0.1');
     t.after(() => closeServer(server));
@@ -51,16 +52,71 @@ describe('a dial answered at once', () => {
       resolvConfPath: join(dir, 'resolv.conf'),
     });
     const baseline = activeResources();
-    for (const host of ['hot.example', '127.0.0.1']) {
-      const { value: socket, timers } = await sessionTimers(() => dialer.dial({ host, port }));
-      try {
-        assert.equal(timers, 1, `${host}: timers set by the session`);
-        assert.equal(socket.remoteAddress, '127.0.0.1');
-      } finally {
-        await closeSocket(socket);
+    const { timers } = await dialTimers(async () => {
+      for (const host of ['hot.example', '127.0.0.1']) {
+        const socket = await dialer.dial({ host, port });
+        try {
+          assert.equal(socket.remoteAddress, '127.0.0.1');
+        } finally {
+          await closeSocket(socket);
+        }
       }
-    }
+      const sockets = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          dialer.dial({ host: i % 2 ? 'hot.example' : '127.0.0.1', port }),
+        ),
+      );
+      await Promise.all(sockets.map((s) => closeSocket(s)));
+    });
+    // Every deadline here is later than the first dial's: the one timer armed for it serves them all.
+    assert.equal(timers, 1, 'timers set for 18 dials of one Dialer');
+    // Nothing waits now: the timer no longer holds the process (a ref'd Timeout would show here).
     await assertNoLeaks(baseline);
+  });
+
+  test('a process whose dials are done exits at once: the idle timer does not hold it', async () => {
+    // The dial's deadline is 60 s away when it connects; the process must not wait for it.
+    const script = `
+      import net from 'node:net';
+      const { Dialer } = await import(${JSON.stringify(new URL('../src/index.js', import.meta.url).href)});
+      const server = net.createServer((s) => s.resume());
+      server.listen(0, '127.0.0.1', async () => {
+        const socket = await new Dialer({ memory: false }).dial({ host: '127.0.0.1', port: server.address().port }, { timeout: 60_000 });
+        socket.destroy();
+        server.close();
+      });`;
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      const code = await new Promise((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal)));
+      assert.equal(code, 0);
+    } finally {
+      clearTimeout(killer);
+    }
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs < 20_000, `the process took ${Math.round(tookMs)} ms to exit`);
+  });
+
+  test("the socket handed over carries no listener of the dial: an error of the caller's reaches the caller", async (t) => {
+    const server = net.createServer((s) => s.on('error', () => {}).resume());
+    const port = await listen(server, '127.0.0.1');
+    t.after(() => closeServer(server));
+    const socket = await new Dialer({ memory: false }).dial({ host: '127.0.0.1', port });
+    try {
+      assert.equal(socket.listenerCount('connect'), 0, "'connect' listeners");
+      assert.equal(socket.listenerCount('error'), 0, "'error' listeners");
+      const seen: Error[] = [];
+      socket.on('error', (err) => seen.push(err));
+      socket.destroy(new Error('from the caller'));
+      await new Promise((r) => socket.once('close', r));
+      assert.deepEqual(
+        seen.map((e) => e.message),
+        ['from the caller'],
+      );
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('the deadline still holds when nothing after the answer moves the timer', async (t) => {

@@ -118,7 +118,7 @@ class ProxyDial {
       from,
       resolvedBy: remoteName(target, cfg, proxy) === undefined ? 'netdial' : 'proxy',
     };
-    this.#trace = new DialTrace(target.host, target.port, () => this.#rel(), cfg.signal);
+    this.#trace = new DialTrace(target.host, target.port, deps, this.#t0, cfg.signal);
   }
 
   #rel(): number {
@@ -137,15 +137,13 @@ class ProxyDial {
   async run(): Promise<net.Socket> {
     const cfg = this.#cfg;
     this.#trace.dialStart(
-      this.#startedAt,
+      this.#startedAt.getTime(),
       cfg.family,
       cfg.tls !== undefined,
-      {
-        attemptDelayMs: cfg.attemptDelayMs,
-        resolutionDelayMs: cfg.resolutionDelayMs,
-        maxConcurrentAttempts: cfg.maxConcurrentAttempts,
-        timeoutMs: cfg.timeoutMs,
-      },
+      cfg.attemptDelayMs,
+      cfg.resolutionDelayMs,
+      cfg.maxConcurrentAttempts,
+      cfg.timeoutMs,
       this.#proxy.display,
     );
     let socket: net.Socket;
@@ -155,7 +153,7 @@ class ProxyDial {
       this.#trace.dialError(err);
       throw err;
     }
-    this.#trace.dialDone(socket, () => getReport(socket));
+    this.#trace.dialDone(socket);
     return socket;
   }
 

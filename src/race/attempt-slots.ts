@@ -22,6 +22,16 @@ export class AttemptSlots {
   }
 
   /**
+   * Takes a slot if one is free (true), without waiting in line: the caller, which then owns the slot,
+   * starts at once — the usual case, with no callback to make. False: call `acquire` to wait for one.
+   */
+  tryAcquire(): boolean {
+    if (this.#inUse >= this.#limit) return false;
+    this.#inUse++;
+    return true;
+  }
+
+  /**
    * Runs `start` now if a slot is free (returns undefined), or later when one frees (returns a function
    * that withdraws the request). Whoever gets a slot must `release()` it exactly once.
    */
@@ -39,6 +49,7 @@ export class AttemptSlots {
 
   release(): void {
     this.#inUse--;
+    if (this.#waiting.size === 0) return;
     const next = this.#waiting.values().next();
     if (next.done) return;
     this.#waiting.delete(next.value);

@@ -3,9 +3,11 @@
  * one real timer, then runs TLS on the winner. It decides nothing itself: it carries out the race's
  * actions and reports what happened.
  */
+import { AsyncResource } from 'node:async_hooks';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AttemptSlots } from './attempt-slots.js';
+import type { Sleeper, Wakeups } from './wakeups.js';
 import { DialTrace } from '../diagnostics.js';
 import type { Clock } from '../clock.js';
 import {
@@ -30,13 +32,12 @@ import type { AttemptDelayBasis } from '../memory/endpoint-history.js';
 import { DialOrder, type OrderCandidate } from './order.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
-import { type FailReason, Race, type RaceAction, type RaceStep } from './race.js';
+import { type FailReason, Race, type RaceAction, type RaceConfig, type RaceStep } from './race.js';
 import { isFinalTlsFailure } from './tls-failure.js';
 import {
   type AttemptReport,
   attachReport,
   type DialReport,
-  getReport,
   type QueryReport,
   type ServiceReport,
 } from '../report.js';
@@ -47,7 +48,7 @@ import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '..
 import { precedence, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
-import type { Family } from '../types.js';
+import type { AddressSource, Family } from '../types.js';
 
 /**
  * A candidate as the race sees it, with the source address the kernel would use (for RFC 6724). From a
@@ -85,7 +86,94 @@ interface ServiceState {
   hinted: Set<string>;
   /** The service query and target resolutions, cancelled with the dial. */
   cancels: Array<(keep?: boolean) => void>;
-  query?: QueryReport | undefined;
+  query?: QueryRecord | undefined;
+}
+
+/**
+ * A query as the dial keeps it: every field made at once (no change of shape as it completes), times as
+ * the report has them. The report's QueryReport — with only the fields that are set, and each answer's
+ * addresses as { address, ttlSeconds } — is made from it when a report is built (toReport).
+ */
+class QueryRecord {
+  readonly type: QueryReport['type'];
+  readonly name: string;
+  source: AddressSource;
+  readonly startMs: number;
+  endMs: number | undefined = undefined;
+  code: string | undefined = undefined;
+  /** A failed query's message (for the DialError's attempts; not in the report). */
+  message: string | undefined = undefined;
+  /** The answer's own list (the resolver's, not copied) until the report is built. */
+  addresses: ReadonlyArray<{ address: string; ttlSeconds?: number | undefined }> | undefined = undefined;
+  /** What few queries have (made when one is set: each field costs every dial's records 8 bytes). */
+  extra: Pick<QueryReport, 'reason' | 'staleUse' | 'deniedByPolicy'> | undefined = undefined;
+
+  constructor(type: QueryReport['type'], name: string, source: AddressSource, startMs: number) {
+    this.type = type;
+    this.name = name;
+    this.source = source;
+    this.startMs = startMs;
+  }
+
+  /** The report's entry, keys in the order they came (as a report built step by step has them). */
+  toReport(): QueryReport {
+    const r: QueryReport = { type: this.type, name: this.name, source: this.source, startMs: this.startMs };
+    const extra = this.extra;
+    if (extra?.reason !== undefined) r.reason = extra.reason;
+    if (this.endMs !== undefined) r.endMs = this.endMs;
+    if (this.code !== undefined) r.code = this.code;
+    if (extra?.staleUse !== undefined) r.staleUse = extra.staleUse;
+    if (this.addresses !== undefined) {
+      r.addresses = this.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+    }
+    if (extra?.deniedByPolicy !== undefined) r.deniedByPolicy = extra.deniedByPolicy;
+    return r;
+  }
+}
+
+/** A DNS answer's address as the race's candidate (a module function: no closure made per answer). */
+function toCandidate(a: { address: string; family: Family }): Candidate {
+  return { address: a.address, family: a.family, precedence: precedence(a.address) };
+}
+
+function addressOf(c: { address: string }): string {
+  return c.address;
+}
+
+/** Whether an IPv4 candidate could go through NAT64 (RFC 8305 §7), checked without a closure. */
+function anyTranslatable(candidates: readonly Candidate[]): boolean {
+  for (let i = 0; i < candidates.length; i++) if (translatable(candidates[i]!.address)) return true;
+  return false;
+}
+
+/** Race.answer's options for a stale answer whose refresh is out (made once, not per answer). */
+const REFRESH_PENDING = Object.freeze({ refreshPending: true });
+
+/** The families a dial asks for, as shared frozen lists (not a new array per dial). */
+const BOTH_FAMILIES: readonly Family[] = Object.freeze([6, 4] as Family[]);
+const FAMILY_LISTS: Readonly<Record<Family, readonly Family[]>> = Object.freeze({
+  4: Object.freeze([4] as Family[]),
+  6: Object.freeze([6] as Family[]),
+});
+const NO_FAMILIES: readonly Family[] = Object.freeze([]);
+
+/**
+ * `list` with `item` appended. The first item makes a one-slot array: a push onto an empty array reserves
+ * sixteen slots, and most dials keep one or two of each thing.
+ */
+function append<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined) return [item];
+  if (list.length === 1) return [list[0] as T, item];
+  list.push(item);
+  return list;
+}
+
+/** `list` with `list[index] = item`; made (one slot for index 0) when there is none yet. */
+function setAt<T>(list: T[] | undefined, index: number, item: T): T[] {
+  if (list === undefined && index === 0) return [item];
+  const out = list ?? [];
+  out[index] = item;
+  return out;
 }
 
 function slotKey(family: Family, source: string): string {
@@ -98,6 +186,8 @@ export interface SessionDeps {
   clock: Clock;
   memory?: DialMemory | undefined;
   slots: AttemptSlots;
+  /** The Dialer's one timer: each dial's race wakes from it (race/wakeups.ts). */
+  wakeups: Wakeups;
   /** NAT64 prefix source (configured or RFC 7050 discovery); undefined: NAT64 off. */
   nat64?: Nat64Prefixes | undefined;
 }
@@ -199,49 +289,82 @@ export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Pro
   });
 }
 
-class DialSession {
+/**
+ * One dial. It is also the race's configuration (RaceConfig): the race calls its `order`,
+ * `attemptDelayFor` and `isDemoted` methods, so a dial makes no closures for them.
+ */
+class DialSession implements RaceConfig<Candidate>, Sleeper {
+  // Sleeper: its place in the Dialer's wake-up queue (owned by Wakeups).
+  wakeAtMs = 0;
+  wakeIndex = -1;
+  /**
+   * The caller's async context (async_hooks, AsyncLocalStorage), taken when the dial starts: the shared
+   * timer fires in whichever context armed it, so a wake-up runs in this one — attempts it starts, and
+   * their sockets, belong to the caller's context as they did with a timer per dial (about as cheap to
+   * make as that Timeout's own async bookkeeping, without the timer).
+   */
+  readonly #asyncScope = new AsyncResource('NETDIAL_DIAL');
+
+  // RaceConfig: what the race reads (see race.ts).
+  readonly families: readonly Family[];
+  /** RFC 8305 §5 Connection Attempt Delay the dial starts with (the race's default per attempt). */
+  readonly attemptDelayMs: number;
+  readonly deadlineMs: number;
+
   readonly #target: Target;
   readonly #cfg: DialConfig;
   readonly #deps: SessionDeps;
-  readonly #resolve: (s: net.Socket) => void;
-  readonly #reject: (e: unknown) => void;
+  readonly #resolveDial: (s: net.Socket) => void;
+  readonly #rejectDial: (e: unknown) => void;
   readonly #t0: number;
-  readonly #startedAt = new Date();
+  /** Wall clock at the start (Date.now()): the report's and dial:start's `startedAt`. */
+  readonly #startedAtMs = Date.now();
   readonly #race: Race<Candidate>;
-  readonly #sockets = new Map<number, net.Socket>();
+  /** The socket of each attempt connecting, by attempt id (made on the first connect). */
+  #sockets: Array<net.Socket | undefined> | undefined;
   /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
   #waiting: Map<number, () => void> | undefined;
   /** Error messages of failed attempts, by id (made on the first failure: most dials have none). */
   #errors: Map<number, string> | undefined;
   /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
-  readonly #openedAt: number[] = [];
-  /** What each destination's attempt delay rested on (RFC 8305 §5 history), by address. */
-  #delayBasis: { address: string; basis: AttemptDelayBasis } | undefined;
+  #openedAt: number[] | undefined;
+  /** What the first destination's attempt delay rested on (RFC 8305 §5 history), and its address. */
+  #delayBasis: AttemptDelayBasis | undefined;
+  #delayBasisAddress: string | undefined;
   /** Bases for further addresses (made for the second: most dials make one attempt). */
   #moreDelayBases: Map<string, AttemptDelayBasis> | undefined;
-  readonly #queries: QueryReport[] = [];
+  /**
+   * The queries in the order they went out. An answer's `addresses` holds the answer's own list until the
+   * report is built (#reportQueries makes the report's shape then): most dials are never asked for one.
+   */
+  #queries: QueryRecord[] | undefined;
+  /** The report's queries (made from #queries once, when a report is built). */
+  #queryReports: QueryReport[] | undefined;
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
   /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
-  readonly #nat64: Nat64Synthesis[] = [];
+  #nat64: Nat64Synthesis[] | undefined;
   #nat64Prefix: string | undefined;
-  readonly #dnsFailures: AttemptError[] = [];
+  /** Queries that failed (not refreshes), in the order they failed, with their messages. */
+  #dnsFailures: QueryRecord[] | undefined;
   /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
   #deniedList: DeniedAddresses | undefined;
   #resolution: Resolution | undefined;
-  #timer: unknown;
-  #timerAt: number | undefined;
   #settled = false;
   /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in #sockets). */
   #tlsSockets: Map<number, tls.TLSSocket> | undefined;
   /** The attempt whose handshake failure ended the dial (race reason 'final'). */
   #finalAttempt: number | undefined;
-  readonly #attemptDelayMs: number;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
   /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
   #connected = false;
-  readonly #onAbort = () => this.#abort();
+  /** The abort listener on the caller's signal (made only when there is a signal). */
+  #onAbort: (() => void) | undefined;
+  /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
+  #onSocketEvent: ((this: net.Socket, err?: NodeJS.ErrnoException) => void) | undefined;
+  /** What the winner's report needs (set when an attempt wins). */
+  #winner: { id: number; socket: net.Socket; durationMs: number; connectMs: number } | undefined;
   readonly #trace: DialTrace;
   /** Service records (HTTPS for https:/wss:/TLS dials, SRV for srv! targets); undefined for the rest. */
   readonly #svc: ServiceState | undefined;
@@ -257,18 +380,16 @@ class DialSession {
     this.#cfg = cfg;
     this.#deps = deps;
     this.#t0 = deps.clock.now();
-    this.#trace = new DialTrace(target.host, target.port, () => this.#rel(this.#now()), cfg.signal);
-    this.#resolve = (socket) => {
-      this.#trace.dialDone(socket, () => getReport(socket));
-      resolve(socket);
-    };
-    this.#reject = (err) => {
-      this.#trace.dialError(err);
-      reject(err);
-    };
+    this.#trace = new DialTrace(target.host, target.port, deps.clock, this.#t0, cfg.signal);
+    this.#resolveDial = resolve;
+    this.#rejectDial = reject;
     // An IP literal is its own family's only answer; the other family is not asked (and not reported).
-    const families: Family[] =
-      cfg.family !== 0 ? [cfg.family] : target.hostKind !== 0 ? [target.hostKind] : [6, 4];
+    const families: readonly Family[] =
+      cfg.family !== 0
+        ? FAMILY_LISTS[cfg.family]
+        : target.hostKind !== 0
+          ? FAMILY_LISTS[target.hostKind]
+          : BOTH_FAMILIES;
     const svc = serviceState(target, cfg);
     this.#svc =
       svc?.kind === 'https' && deps.resolver.answersWithoutDns(target.host, cfg.resolver, this.#t0)
@@ -279,78 +400,112 @@ class DialSession {
     // decided per attempt, from what is known of that destination (see attemptDelayFor); this first
     // figure, the Dialer-wide estimate, is what the dial starts with until an attempt is made.
     if (memory && !cfg.attemptDelayExplicit) {
-      this.#attemptDelayMs = memory.endpoints.attemptDelayMs(
+      this.attemptDelayMs = memory.endpoints.attemptDelayMs(
         cfg.family === 0 ? undefined : cfg.family,
         this.#t0,
       );
       this.#attemptDelaySource = 'default';
     } else {
-      this.#attemptDelayMs = cfg.attemptDelayMs;
+      this.attemptDelayMs = cfg.attemptDelayMs;
       this.#attemptDelaySource = cfg.attemptDelayExplicit ? 'option' : 'default';
     }
-    const name = target.hostKind === 0 ? target.host : '';
-    const port = target.port;
-    const dialOrder = new DialOrder(memory, name, port, cfg.firstAddressFamilyCount, cfg.maxAddresses);
-    this.#order = dialOrder;
-    const order = (known: readonly Candidate[]): Candidate[] =>
-      this.#svc ? this.#orderEndpoints(known) : dialOrder.order(known, this.#now());
-    this.#race = new Race<Candidate>(
-      {
-        // An SRV target has no address of its own: only its records' targets are resolved.
-        families: this.#svc?.kind === 'srv' ? [] : families,
-        awaitServices: this.#svc !== undefined,
-        attemptDelayMs: this.#attemptDelayMs,
-        resolutionDelayMs: cfg.resolutionDelayMs,
-        maxConcurrentAttempts: cfg.maxConcurrentAttempts,
-        deadlineMs: this.#t0 + cfg.timeoutMs,
-        order,
-        attemptDelayFor:
-          memory && !cfg.attemptDelayExplicit
-            ? (c) => {
-                const { delayMs, basis } = memory.endpoints.attemptDelayFor(
-                  c.address,
-                  c.port ?? port,
-                  this.#now(),
-                  this.#race.order.map((o) => o.address),
-                );
-                this.#noteDelayBasis(c.address, basis);
-                return delayMs;
-              }
-            : undefined,
-        // Held back by history: failed recently, in a suspected network, or of a family ranked second for
-        // the name. An answer made only of such addresses does not start the race at once (see race.ts).
-        isDemoted: memory
-          ? (c) => {
-              const now = this.#now();
-              const history = memory.endpoints;
-              const p = c.port ?? port;
-              return (
-                history.isDemoted(c.address, p, now) ||
-                (name !== '' &&
-                  (history.isSuspected(name, c.address, p, now) ||
-                    history.deferredFamily(name, now) === c.family))
-              );
-            }
-          : undefined,
-      },
-      this.#t0,
+    this.#order = new DialOrder(
+      memory,
+      target.hostKind === 0 ? target.host : '',
+      target.port,
+      cfg.firstAddressFamilyCount,
+      cfg.maxAddresses,
+    );
+    // An SRV target has no address of its own: only its records' targets are resolved.
+    this.families = this.#svc?.kind === 'srv' ? NO_FAMILIES : families;
+    this.deadlineMs = this.#t0 + cfg.timeoutMs;
+    this.#race = new Race<Candidate>(this, this.#t0);
+  }
+
+  // RaceConfig values the dial's options already hold: read from there (no field of their own per dial).
+  get awaitServices(): boolean {
+    return this.#svc !== undefined;
+  }
+
+  get resolutionDelayMs(): number {
+    return this.#cfg.resolutionDelayMs;
+  }
+
+  get maxConcurrentAttempts(): number {
+    return this.#cfg.maxConcurrentAttempts;
+  }
+
+  /** RaceConfig#order: every known candidate in the order to try them (RFC 8305 §4; services by bucket). */
+  order(known: readonly Candidate[], nowMs: number): Candidate[] {
+    return this.#svc ? this.#orderEndpoints(known, nowMs) : this.#order.order(known, nowMs);
+  }
+
+  /**
+   * RaceConfig#attemptDelayFor: RFC 8305 §5, the delay after an attempt to `c` follows what history knows
+   * of that destination (with memory, unless the caller set the delay); otherwise the dial's delay.
+   */
+  attemptDelayFor(c: Candidate, nowMs: number): number {
+    const memory = this.#deps.memory;
+    if (memory === undefined || this.#cfg.attemptDelayExplicit) return this.attemptDelayMs;
+    const { delayMs, basis } = memory.endpoints.attemptDelayFor(
+      c.address,
+      c.port ?? this.#target.port,
+      nowMs,
+      this.#race.order.map(addressOf),
+    );
+    this.#noteDelayBasis(c.address, basis);
+    return delayMs;
+  }
+
+  /**
+   * RaceConfig#isDemoted: held back by history — failed recently, in a suspected network, or of a family
+   * ranked second for the name. An answer made only of such addresses does not start the race at once
+   * (see race.ts). Without memory nothing is.
+   */
+  isDemoted(c: Candidate, nowMs: number): boolean {
+    const memory = this.#deps.memory;
+    if (memory === undefined) return false;
+    const now = nowMs;
+    const history = memory.endpoints;
+    const p = c.port ?? this.#target.port;
+    const name = this.#target.hostKind === 0 ? this.#target.host : '';
+    return (
+      history.isDemoted(c.address, p, now) ||
+      (name !== '' &&
+        (history.isSuspected(name, c.address, p, now) || history.deferredFamily(name, now) === c.family))
     );
   }
 
+  #resolve(socket: net.Socket): void {
+    this.#trace.dialDone(socket);
+    this.#resolveDial(socket);
+  }
+
+  #reject(err: unknown): void {
+    this.#trace.dialError(err);
+    this.#rejectDial(err);
+  }
+
   start(): void {
-    this.#trace.dialStart(this.#startedAt, this.#cfg.family, this.#cfg.tls !== undefined, {
-      attemptDelayMs: this.#attemptDelayMs,
-      resolutionDelayMs: this.#cfg.resolutionDelayMs,
-      maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
-      timeoutMs: this.#cfg.timeoutMs,
-    });
+    this.#trace.dialStart(
+      this.#startedAtMs,
+      this.#cfg.family,
+      this.#cfg.tls !== undefined,
+      this.attemptDelayMs,
+      this.#cfg.resolutionDelayMs,
+      this.#cfg.maxConcurrentAttempts,
+      this.#cfg.timeoutMs,
+    );
     const signal = this.#cfg.signal;
-    if (signal?.aborted) {
-      this.#settled = true;
-      this.#reject(new AbortError(signal.reason, `connect ${this.#where()}`));
-      return;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.#settled = true;
+        this.#reject(new AbortError(signal.reason, `connect ${this.#where()}`));
+        return;
+      }
+      this.#onAbort = () => this.#abort();
+      signal.addEventListener('abort', this.#onAbort, { once: true });
     }
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#apply(this.#race.start(this.#now()));
     if (this.#settled) return;
     if (this.#svc) this.#askServices(this.#svc);
@@ -373,8 +528,9 @@ class DialSession {
   }
 
   #noteDelayBasis(address: string, basis: AttemptDelayBasis): void {
-    if (this.#delayBasis === undefined || this.#delayBasis.address === address) {
-      this.#delayBasis = { address, basis };
+    if (this.#delayBasisAddress === undefined || this.#delayBasisAddress === address) {
+      this.#delayBasisAddress = address;
+      this.#delayBasis = basis;
       return;
     }
     this.#moreDelayBases ??= new Map();
@@ -382,7 +538,7 @@ class DialSession {
   }
 
   #delayBasisOf(address: string): AttemptDelayBasis | undefined {
-    if (this.#delayBasis?.address === address) return this.#delayBasis.basis;
+    if (this.#delayBasisAddress === address) return this.#delayBasis;
     return this.#moreDelayBases?.get(address);
   }
 
@@ -422,13 +578,8 @@ class DialSession {
   #askServices(svc: ServiceState): void {
     const now = this.#now();
     const { send, cache } = this.#deps.resolver.serviceRecords(now);
-    const q: QueryReport = {
-      type: svc.kind === 'srv' ? 'SRV' : 'HTTPS',
-      name: svc.name,
-      source: 'dns',
-      startMs: this.#rel(now),
-    };
-    this.#queries.push(q);
+    const q = new QueryRecord(svc.kind === 'srv' ? 'SRV' : 'HTTPS', svc.name, 'dns', this.#rel(now));
+    this.#queries = append(this.#queries, q);
     svc.query = q;
     const clock = () => this.#now();
     if (svc.kind === 'srv') {
@@ -468,7 +619,7 @@ class DialSession {
   }
 
   /** What an HTTPS lookup means for this dial: its buckets, or none (the origin's A/AAAA only). */
-  #httpsPlan(svc: ServiceState, q: QueryReport, result: HttpsLookup): ServicePlan {
+  #httpsPlan(svc: ServiceState, q: QueryRecord, result: HttpsLookup): ServicePlan {
     svc.report.aliasChain = result.aliasChain;
     const host = this.#target.host;
     // TargetName "." at the port-prefixed name (`_8443._https.NAME`, which has no addresses of its own)
@@ -609,9 +760,8 @@ class DialSession {
    * try priorities strictly in order; netdial puts a target that just failed after the reachable ones,
    * as RFC 8305 §4 does for addresses, until its backoff ends (1 to 10 minutes).
    */
-  #orderEndpoints(known: readonly Candidate[]): Candidate[] {
+  #orderEndpoints(known: readonly Candidate[], now: number): Candidate[] {
     const svc = this.#svc!;
-    const now = this.#now();
     const groups = new Map<number, Candidate[]>();
     for (const c of known) {
       const bucket = c.bucket ?? 0;
@@ -668,18 +818,29 @@ class DialSession {
     const now = this.#now();
     const type = event.family === 6 ? 'AAAA' : 'A';
     if (event.type === 'query') {
-      const report: QueryReport = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
-      if (event.reason !== undefined) report.reason = event.reason;
-      this.#queries.push(report);
+      const record = new QueryRecord(type, event.name, event.source, this.#rel(now));
+      if (event.reason !== undefined) record.extra = { reason: event.reason };
+      this.#queries = append(this.#queries, record);
       this.#trace.dnsQuery(event.name, event.family, event.source);
       return;
     }
-    let q = this.#queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
-    if (!q) {
-      q = { type, name: event.name, source: event.source, startMs: this.#rel(now) };
-      this.#queries.push(q);
+    let q: QueryRecord | undefined;
+    const queries = this.#queries;
+    if (queries !== undefined) {
+      for (let i = queries.length - 1; i >= 0; i--) {
+        const x = queries[i]!;
+        if (x.type === type && x.name === event.name && x.endMs === undefined) {
+          q = x;
+          break;
+        }
+      }
     }
-    q.endMs = this.#rel(now);
+    if (!q) {
+      q = new QueryRecord(type, event.name, event.source, this.#rel(now));
+      this.#queries = append(this.#queries, q);
+    }
+    const endMs = this.#rel(now);
+    q.endMs = endMs;
     q.source = event.source;
     if (event.type === 'error') {
       q.code = event.code;
@@ -689,7 +850,7 @@ class DialSession {
         event.source,
         event.code,
         event.message,
-        q.endMs - q.startMs,
+        endMs - q.startMs,
       );
       if (event.refresh) {
         // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
@@ -703,16 +864,9 @@ class DialSession {
         );
         return;
       }
-      this.#dnsFailures.push({
-        address: event.name,
-        family: event.family,
-        port: this.#target.port,
-        phase: 'dns',
-        code: event.code,
-        message: event.message,
-        startMs: q.startMs,
-        durationMs: q.endMs - q.startMs,
-      });
+      // The AttemptError is made if the dial fails (#dialError): the query holds the rest.
+      q.message = event.message;
+      this.#dnsFailures = append(this.#dnsFailures, q);
       this.#apply(this.#race.answerFailed(event.family, event.code, now, source));
       return;
     }
@@ -722,14 +876,17 @@ class DialSession {
     const max = this.#cfg.maxAddresses;
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
-    if (event.staleUse !== undefined) q.staleUse = event.staleUse;
+    if (event.staleUse !== undefined) q.extra = { ...q.extra, staleUse: event.staleUse };
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
-    const allowed = this.#cfg.policy ? this.#screen(answered, event.name, q.endMs) : answered;
+    const allowed = this.#cfg.policy ? this.#screen(answered, event.name, endMs) : answered;
     const shown = this.#cfg.redactDeniedAddresses ? allowed : answered;
-    q.addresses = shown.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
-    if (allowed.length < answered.length) q.deniedByPolicy = answered.length - allowed.length;
-    this.#trace.dnsAnswer(event.name, event.family, event.source, answered, q.endMs - q.startMs);
+    // The answer's own list for now; the report's { address, ttlSeconds } copies are made with the report.
+    q.addresses = shown;
+    if (allowed.length < answered.length) {
+      q.extra = { ...q.extra, deniedByPolicy: answered.length - allowed.length };
+    }
+    this.#trace.dnsAnswer(event.name, event.family, event.source, answered, endMs - q.startMs);
     if (allowed.length === 0) {
       // A stale answer the policy refuses entirely: its refresh, which follows, is the family's answer.
       if (event.refreshing) return;
@@ -740,11 +897,7 @@ class DialSession {
       );
       return;
     }
-    const candidates: Candidate[] = allowed.map((a) => ({
-      address: a.address,
-      family: a.family,
-      precedence: precedence(a.address),
-    }));
+    const candidates: Candidate[] = allowed.map(toCandidate);
     const local = this.#cfg.localAddress;
     if (local !== undefined) {
       for (const c of candidates) c.sourceAddress = local;
@@ -757,12 +910,27 @@ class DialSession {
     // RFC 8305 §7: with NAT64 possible, an IPv4 answer is probed even alone, to learn whether IPv4 has a
     // route at all (loopback and other untranslatable addresses aside, so the local hot path stays as is).
     const nat64 = this.#deps.nat64;
-    const checkNat64 =
-      nat64 !== undefined && event.family === 4 && candidates.some((c) => translatable(c.address));
+    const checkNat64 = nat64 !== undefined && event.family === 4 && anyTranslatable(candidates);
     if (candidates.length + this.#race.order.length <= 1 && !checkNat64) {
       this.#apply(this.#deliver(event, candidates, now, source));
       return;
     }
+    this.#probeThenDeliver(event, candidates, now, source, checkNat64);
+  }
+
+  /**
+   * Learns each candidate's source address (the probe) before delivering them (and, for IPv4 without a
+   * route when NAT64 may be there, synthesises their IPv6 forms). Its own method: the closures here would
+   * otherwise make #onResolution allocate what they capture on every event, answered at once or not.
+   */
+  #probeThenDeliver(
+    event: Extract<ResolutionEvent, { type: 'answer' }>,
+    candidates: Candidate[],
+    now: number,
+    source: string,
+    checkNat64: boolean,
+  ): void {
+    const nat64 = this.#deps.nat64;
     this.#deps.probe.probe(candidates, now).then((sources) => {
       if (this.#settled) return;
       for (const c of candidates) c.sourceAddress = sources.get(c.address);
@@ -801,7 +969,7 @@ class DialSession {
     }
     return event.refresh
       ? this.#race.refreshed(event.family, candidates, atMs)
-      : this.#race.answer(event.family, candidates, atMs, { refreshPending: event.refreshing === true });
+      : this.#race.answer(event.family, candidates, atMs, event.refreshing ? REFRESH_PENDING : undefined);
   }
 
   /**
@@ -817,8 +985,10 @@ class DialSession {
       answerFamily: 4 as const,
       precedence: precedence(ipv6),
     }));
-    const fresh = made.synthesized.filter((s) => !this.#nat64.some((n) => n.ipv6 === s.ipv6));
-    this.#nat64.push(...fresh);
+    const known = this.#nat64 ?? [];
+    const fresh = made.synthesized.filter((s) => !known.some((n) => n.ipv6 === s.ipv6));
+    known.push(...fresh);
+    this.#nat64 = known;
     this.#nat64Prefix = prefix.text;
     if (!this.#cfg.policy) return made.candidates;
     const synthesized = new Set(made.synthesized.map((s) => s.ipv6));
@@ -855,7 +1025,8 @@ class DialSession {
   }
 
   #apply(step: RaceStep<Candidate>): void {
-    for (const action of step.actions) this.#act(action);
+    const actions = step.actions;
+    for (let i = 0; i < actions.length; i++) this.#act(actions[i]!);
     if (this.#settled) return;
     this.#schedule(step.wakeAtMs);
   }
@@ -877,29 +1048,43 @@ class DialSession {
     }
   }
 
+  /** The race's next wake-up, in the Dialer's one timer queue (race/wakeups.ts): none when it needs none. */
   #schedule(atMs: number | undefined): void {
-    if (atMs === this.#timerAt) return;
-    this.#clearTimer();
-    if (atMs === undefined || !Number.isFinite(atMs)) return;
-    this.#timerAt = atMs;
-    this.#timer = this.#deps.clock.setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#timerAt = undefined;
-        this.#apply(this.#race.tick(this.#now()));
-      },
-      // Timers have whole-millisecond resolution: round up so one timer suffices (no early wake-up).
-      Math.max(0, Math.ceil(atMs - this.#now())),
-    );
+    if (atMs === undefined || !Number.isFinite(atMs)) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.wakeIndex >= 0 && atMs === this.wakeAtMs) return;
+    this.#deps.wakeups.schedule(this, atMs);
+  }
+
+  /** Sleeper#wake: the race's wake-up time has come (run in the dial's own async context). */
+  wake(): void {
+    this.#asyncScope.runInAsyncScope(this.#tick, this);
+  }
+
+  #tick(): void {
+    this.#apply(this.#race.tick(this.#now()));
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = undefined;
+    this.#deps.wakeups.cancel(this);
   }
 
   #startAttempt(id: number, c: Candidate): void {
+    // A free Dialer-wide slot (the usual case): connect now, without a callback to wait in line with.
+    if (this.#deps.slots.tryAcquire()) {
+      this.#connect(id, c);
+      return;
+    }
+    this.#waitForSlot(id, c);
+  }
+
+  /**
+   * Attempt `id` waits in line for a Dialer-wide slot. Its own method: a closure in #startAttempt would make
+   * every call allocate the variables it captures, the usual free-slot path too.
+   */
+  #waitForSlot(id: number, c: Candidate): void {
     const withdraw = this.#deps.slots.acquire(() => {
       this.#waiting?.delete(id);
       this.#connect(id, c);
@@ -912,9 +1097,9 @@ class DialSession {
 
   /** Takes attempt `id`'s socket out of the race and gives its Dialer-wide slot back. */
   #takeSocket(id: number): net.Socket | undefined {
-    const socket = this.#sockets.get(id);
+    const socket = this.#sockets?.[id];
     if (socket === undefined) return undefined;
-    this.#sockets.delete(id);
+    this.#sockets![id] = undefined;
     this.#deps.slots.release();
     return socket;
   }
@@ -954,44 +1139,74 @@ class DialSession {
         localAddress: this.#cfg.localAddress,
       });
     } catch (err) {
-      // Synchronous failures (EMFILE and the like) are this attempt's failure, reported after this step.
-      const code = (err as { code?: string }).code ?? 'EINVAL';
-      this.#errorMessages.set(id, (err as Error).message ?? code);
-      this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
-      this.#trace.attemptError(
-        id,
-        c.address,
-        c.family,
-        'failed',
-        this.#rel(this.#now()) - startMs,
-        code,
-        (err as Error).message,
-      );
-      this.#deps.slots.release();
-      queueMicrotask(() => {
-        if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
-      });
+      this.#connectThrew(id, c, startMs, err);
       return;
     }
-    this.#sockets.set(id, socket);
-    this.#openedAt[id] = openedAt;
+    this.#sockets = setAt(this.#sockets, id, socket);
+    this.#openedAt = setAt(this.#openedAt, id, openedAt);
     // Published once the socket exists and is the race's: a subscriber that aborts the dial from here
     // finds it, and the abort destroys it (and publishes its attempt:error) like any other attempt.
     this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
-    if (this.#sockets.get(id) !== socket) return;
-    socket.once('connect', () => {
-      if (this.#settled || this.#sockets.get(id) !== socket) return;
-      const now = this.#now();
-      // With TLS the attempt's attempt:connect is published when its handshake is done (see #secure).
-      if (this.#cfg.tls === undefined) {
-        this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - startMs);
-      }
-      // RTT: from this socket's connect() call to its 'connect' event (one SYN / SYN-ACK exchange).
-      this.#deps.memory?.endpoints.recordSuccess(c.address, c.port ?? this.#target.port, now - openedAt, now);
-      if (this.#cfg.tls === undefined) this.#apply(this.#race.attemptConnected(id, now));
-      else this.#secure(id, c, socket, now);
+    if (this.#sockets[id] !== socket) return;
+    // One listener for both events, made once per dial: `this` is the socket, which says the attempt.
+    this.#onSocketEvent ??= this.#socketListener();
+    const listener = this.#onSocketEvent;
+    socket.on('connect', listener);
+    socket.on('error', listener);
+  }
+
+  /**
+   * `net.connect` threw (EMFILE and the like): this attempt's failure, reported after this step. Its own
+   * method, so that #connect captures nothing (a closure there would cost every call its variables).
+   */
+  #connectThrew(id: number, c: Candidate, startMs: number, err: unknown): void {
+    const code = (err as { code?: string }).code ?? 'EINVAL';
+    this.#errorMessages.set(id, (err as Error).message ?? code);
+    this.#trace.attemptStart(id, c.address, c.family, this.#race.attempts[id]!.trigger);
+    this.#trace.attemptError(
+      id,
+      c.address,
+      c.family,
+      'failed',
+      this.#rel(this.#now()) - startMs,
+      code,
+      (err as Error).message,
+    );
+    this.#deps.slots.release();
+    queueMicrotask(() => {
+      if (!this.#settled) this.#apply(this.#race.attemptFailed(id, code, this.#now()));
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => this.#attemptError(id, c, socket, err));
+  }
+
+  /**
+   * The listener of every attempt socket of this dial, for 'connect' (no argument) and 'error' (the
+   * error). The attempt is the one whose socket emitted; a socket no longer in the race is ignored.
+   */
+  #socketListener(): (this: net.Socket, err?: NodeJS.ErrnoException) => void {
+    const session = this;
+    return function (this: net.Socket, err?: NodeJS.ErrnoException): void {
+      const id = session.#sockets?.indexOf(this) ?? -1;
+      if (id < 0) return;
+      if (err === undefined) session.#socketConnected(id, this);
+      else session.#attemptError(id, session.#race.attempts[id]!.candidate, this, err);
+    };
+  }
+
+  /** Attempt `id`'s socket connected: with TLS its handshake starts; without, the race hears it. */
+  #socketConnected(id: number, socket: net.Socket): void {
+    if (this.#settled) return;
+    const now = this.#now();
+    const attempt = this.#race.attempts[id]!;
+    const c = attempt.candidate;
+    // With TLS the attempt's attempt:connect is published when its handshake is done (see #secure).
+    if (this.#cfg.tls === undefined) {
+      this.#trace.attemptConnect(id, c.address, c.family, socket, this.#rel(now) - attempt.startMs);
+    }
+    // RTT: from this socket's connect() call to its 'connect' event (one SYN / SYN-ACK exchange).
+    const openedAt = this.#openedAt![id]!;
+    this.#deps.memory?.endpoints.recordSuccess(c.address, c.port ?? this.#target.port, now - openedAt, now);
+    if (this.#cfg.tls === undefined) this.#apply(this.#race.attemptConnected(id, now));
+    else this.#secure(id, c, socket, now);
   }
 
   /**
@@ -1000,7 +1215,7 @@ class DialSession {
    * (src/race/tls-failure.ts).
    */
   #attemptError(id: number, c: Candidate, socket: net.Socket, err: NodeJS.ErrnoException): void {
-    if (this.#sockets.get(id) !== socket) return;
+    if (this.#sockets?.[id] !== socket) return;
     this.#takeSocket(id);
     socket.destroy();
     this.#tlsSockets?.get(id)?.destroy();
@@ -1039,7 +1254,7 @@ class DialSession {
    */
   #secure(id: number, c: Candidate, socket: net.Socket, nowMs: number): void {
     this.#apply(this.#race.attemptSecuring(id, nowMs));
-    if (this.#settled || this.#sockets.get(id) !== socket) return;
+    if (this.#settled || this.#sockets?.[id] !== socket) return;
     const options = this.#cfg.tls!;
     const servername = this.#servername();
     let secure: tls.TLSSocket;
@@ -1093,7 +1308,7 @@ class DialSession {
   #cleanup(): void {
     this.#settled = true;
     this.#clearTimer();
-    this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort !== undefined) this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
     this.#resolution?.cancel(this.#connected);
     if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(this.#connected);
   }
@@ -1108,9 +1323,16 @@ class DialSession {
     const secure = this.#tlsSockets?.get(id);
     this.#tlsSockets?.delete(id);
     this.#connected = true;
-    socket.removeAllListeners('connect');
-    socket.removeAllListeners('error');
-    secure?.removeAllListeners('error');
+    if (secure === undefined) {
+      // The caller's socket keeps no listener of the dial's (an 'error' of theirs must reach them).
+      socket.removeListener('connect', this.#onSocketEvent!);
+      socket.removeListener('error', this.#onSocketEvent!);
+    } else {
+      // The handshake added its own on the TCP socket too: none of them stays.
+      socket.removeAllListeners('connect');
+      socket.removeAllListeners('error');
+      secure.removeAllListeners('error');
+    }
     const attempt = this.#race.attempts[id]!;
     this.#rememberUnanswered(attempt);
     if (this.#cfg.noDelay !== undefined) socket.setNoDelay(this.#cfg.noDelay);
@@ -1120,19 +1342,7 @@ class DialSession {
     const durationMs = this.#rel(this.#now());
     // With TLS the TCP connection came up when the handshake began (race.ts#attemptSecuring).
     const connectMs = round(attempt.securingMs ?? attempt.endMs ?? durationMs);
-    const withWinner = (): DialReport => {
-      const report = this.#report();
-      report.winner = {
-        address: attempt.candidate.address,
-        family: attempt.candidate.family,
-        port: attempt.candidate.port ?? this.#target.port,
-        localAddress: socket.localAddress,
-        localPort: socket.localPort,
-        connectMs,
-      };
-      report.durationMs = durationMs;
-      return report;
-    };
+    this.#winner = { id, socket, durationMs, connectMs };
     const svc = this.#svc;
     if (svc !== undefined) {
       const c = attempt.candidate;
@@ -1142,12 +1352,12 @@ class DialSession {
       } else svc.report.fallback = true;
     }
     if (secure === undefined) {
-      // Built on the first getReport(): most callers never ask.
-      attachReport(socket, withWinner);
+      // Built on the first getReport() (buildReport): most callers never ask.
+      attachReport(socket, this);
       this.#resolve(socket);
       return;
     }
-    const report = withWinner();
+    const report = this.buildReport();
     report.tls = {
       startMs: connectMs,
       endMs: round(attempt.endMs ?? durationMs),
@@ -1177,9 +1387,9 @@ class DialSession {
     if (!memory) return;
     const now = this.#now();
     const name = this.#target.hostKind === 0 ? this.#target.host : '';
-    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt[winner.id];
+    const winnerOpenedAt = winner === undefined ? undefined : this.#openedAt?.[winner.id];
     for (const a of this.#race.attempts) {
-      const openedAt = this.#openedAt[a.id];
+      const openedAt = this.#openedAt?.[a.id];
       if (openedAt === undefined) continue;
       const unanswered =
         winnerOpenedAt !== undefined
@@ -1204,7 +1414,12 @@ class DialSession {
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(undefined);
     this.#cleanup();
-    for (const id of [...this.#sockets.keys(), ...(this.#waiting?.keys() ?? [])]) this.#dropAttempt(id);
+    const ids: number[] = [];
+    this.#sockets?.forEach((socket, id) => {
+      if (socket !== undefined) ids.push(id);
+    });
+    for (const id of this.#waiting?.keys() ?? []) ids.push(id);
+    for (const id of ids) this.#dropAttempt(id);
     if (reason === 'aborted') {
       this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
       return;
@@ -1232,7 +1447,21 @@ class DialSession {
     }));
     // A negative DNS answer (ENODATA, ENOTFOUND) is an answer, not a failure: it is listed only when the
     // dial failed for want of an address (then it is why); otherwise it stays in the report's queries.
-    const dns = this.#dnsFailures.filter((d) => reason === 'dns' || !isNegativeAnswer(d.code));
+    const dns: AttemptError[] = [];
+    for (const query of this.#dnsFailures ?? []) {
+      const code = query.code!;
+      if (reason !== 'dns' && isNegativeAnswer(code)) continue;
+      dns.push({
+        address: query.name,
+        family: query.type === 'AAAA' ? 6 : 4,
+        port: this.#target.port,
+        phase: 'dns',
+        code,
+        message: query.message!,
+        startMs: query.startMs,
+        durationMs: query.endMs! - query.startMs,
+      });
+    }
     if (reason === 'timeout') {
       for (const a of this.#race.answers) {
         if (a.code !== 'ETIMEOUT') continue;
@@ -1351,7 +1580,7 @@ class DialSession {
   > {
     const first = this.#race.attempts[0];
     if (first === undefined || this.#attemptDelaySource === 'option') {
-      return { attemptDelayMs: this.#attemptDelayMs, attemptDelaySource: this.#attemptDelaySource };
+      return { attemptDelayMs: this.attemptDelayMs, attemptDelaySource: this.#attemptDelaySource };
     }
     const basis = this.#delayBasisOf(first.candidate.address);
     if (basis === undefined) return { attemptDelayMs: first.delayMs, attemptDelaySource: 'default' };
@@ -1360,6 +1589,29 @@ class DialSession {
       attemptDelaySource: basis === 'default' ? 'default' : 'history',
       attemptDelayBasis: basis,
     };
+  }
+
+  /** The winner's report (see #won): attached to the socket, built on the first getReport(). */
+  buildReport(): DialReport {
+    const { id, socket, durationMs, connectMs } = this.#winner!;
+    const attempt = this.#race.attempts[id]!;
+    const report = this.#report();
+    report.winner = {
+      address: attempt.candidate.address,
+      family: attempt.candidate.family,
+      port: attempt.candidate.port ?? this.#target.port,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      connectMs,
+    };
+    report.durationMs = durationMs;
+    return report;
+  }
+
+  /** The report's queries (made once: every report of the dial shares them, as it shares the records). */
+  #reportQueries(): QueryReport[] {
+    this.#queryReports ??= (this.#queries ?? []).map((q) => q.toReport());
+    return this.#queryReports;
   }
 
   #report(): DialReport {
@@ -1383,12 +1635,14 @@ class DialSession {
     return {
       host: this.#target.host,
       port: this.#target.port,
-      startedAt: this.#startedAt.toISOString(),
+      startedAt: new Date(this.#startedAtMs).toISOString(),
       durationMs: 0,
       resolution: {
         ...(this.#path ? { path: this.#path } : {}),
-        queries: this.#queries,
-        ...(this.#nat64Prefix ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...this.#nat64] } } : {}),
+        queries: this.#reportQueries(),
+        ...(this.#nat64Prefix
+          ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...(this.#nat64 ?? [])] } }
+          : {}),
       },
       order: this.#race.order.map((c) =>
         c.port === undefined
@@ -1402,7 +1656,7 @@ class DialSession {
         ...((this.#svc?.orders.values().next().value as DialOrder | undefined) ?? this.#order).decisions,
       },
       settings: {
-        attemptDelayMs: this.#attemptDelayMs,
+        attemptDelayMs: this.attemptDelayMs,
         resolutionDelayMs: this.#cfg.resolutionDelayMs,
         maxConcurrentAttempts: this.#cfg.maxConcurrentAttempts,
         timeoutMs: this.#cfg.timeoutMs,

@@ -44,7 +44,14 @@ export class DialOrder {
   readonly #maxAddresses: number;
   readonly #seed: number;
   readonly #explore: boolean;
-  decisions: OrderDecisions = { demoted: [], suspected: [], explored: undefined, shuffled: false };
+  /**
+   * The decisions, once made as an object. Undefined: none made yet, or only those of a lone address
+   * (#only, #onlyDemoted), which the `decisions` getter spells out when asked (most dials never ask).
+   */
+  #decisions: OrderDecisions | undefined;
+  /** The lone address of the last order (null: it was of none; undefined: no order made yet). */
+  #only: string | null | undefined;
+  #onlyDemoted = false;
 
   /**
    * `name`: the host name dialled (history about networks and families is per name);
@@ -66,21 +73,49 @@ export class DialOrder {
     this.#explore = memory ? memory.random() < memory.exploreProbability : false;
   }
 
-  order<C extends OrderCandidate>(known: readonly C[], nowMs: number): C[] {
-    if (known.length <= 1) {
-      // Nothing to order; only say whether the one address is held back by history.
-      const only = known[0];
-      const demoted = only && this.#memory?.endpoints.isDemoted(only.address, this.#port, nowMs);
-      this.decisions = {
-        demoted: demoted ? [only.address] : [],
+  /** What history decided for the last order made (made from what was kept when first asked). */
+  get decisions(): OrderDecisions {
+    if (this.#decisions === undefined) {
+      const only = this.#only;
+      const demoted = this.#onlyDemoted;
+      this.#decisions = {
+        demoted: typeof only === 'string' && demoted ? [only] : [],
         suspected: [],
         explored: undefined,
         shuffled: false,
-        first: only && { address: only.address, reason: demoted ? 'fallback' : 'sorted' },
       };
-      if (this.#memory?.endpoints.peerInformed) this.#notePeers(this.#memory.endpoints);
-      return [...known];
+      // An order of one address or none says what came first (none: undefined); before any order, nothing.
+      if (only !== undefined) {
+        this.#decisions.first =
+          only === null ? undefined : { address: only, reason: demoted ? 'fallback' : 'sorted' };
+      }
     }
+    return this.#decisions;
+  }
+
+  set decisions(value: OrderDecisions) {
+    this.#decisions = value;
+  }
+
+  order<C extends OrderCandidate>(known: readonly C[], nowMs: number): C[] {
+    if (known.length <= 1) {
+      // Nothing to order; only say whether the one address is held back by history (kept, not yet spelt out).
+      const only = known[0];
+      this.#only = only === undefined ? null : only.address;
+      this.#onlyDemoted =
+        only !== undefined && this.#memory?.endpoints.isDemoted(only.address, this.#port, nowMs) === true;
+      this.#decisions = undefined;
+      if (this.#memory?.endpoints.peerInformed) this.#notePeers(this.#memory.endpoints);
+      return only === undefined ? [] : [only];
+    }
+    return this.#orderSeveral(known, nowMs);
+  }
+
+  /**
+   * Two addresses or more. Its own method: the closure below would make every order() allocate what it
+   * captures, the one-address path too.
+   */
+  #orderSeveral<C extends OrderCandidate>(known: readonly C[], nowMs: number): C[] {
     // RFC 8305 §4: RFC 6724 first; a stateful client then applies its history (RTT, recent failures)
     // and may share load among equivalent endpoints; family interleaving comes last.
     let sorted = sortDestinations(known);

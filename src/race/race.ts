@@ -7,6 +7,7 @@
  * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
  */
 import type { Family } from '../types.js';
+import { addKey, deleteKey, hasKey, type KeyStore, keyCount, keyList, keysOf } from './small-set.js';
 
 /**
  * An endpoint the race may connect to: an address, and — when it came from a service record (RFC 9460
@@ -64,7 +65,7 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
    * The Connection Attempt Delay to wait after starting an attempt to `c`, ms, when it depends on the
    * destination (RFC 8305 §5: from that destination's RTT history). Default: `attemptDelayMs` for all.
    */
-  attemptDelayFor?: ((c: C) => number) | undefined;
+  attemptDelayFor?: ((c: C, nowMs: number) => number) | undefined;
   /** RFC 8305 §3 Resolution Delay in ms: how long a positive A answer waits for AAAA (default 50). */
   resolutionDelayMs: number;
   /** Most attempts in flight at once (>= 1). */
@@ -76,13 +77,13 @@ export interface RaceConfig<C extends RaceCandidate = RaceCandidate> {
    * Called again whenever a new answer arrives, so late addresses take their sorted place among those
    * not yet tried (RFC 8305 §6 asks for exactly that).
    */
-  order: (known: readonly C[]) => C[];
+  order: (known: readonly C[], nowMs: number) => C[];
   /**
    * Endpoints the caller's history has demoted (failed recently). An answer made only of them does not
    * start the race at once: it waits the Resolution Delay for the other family like an A answer does,
    * since the other family may have addresses worth trying first. Default: none is demoted.
    */
-  isDemoted?: ((c: C) => boolean) | undefined;
+  isDemoted?: ((c: C, nowMs: number) => boolean) | undefined;
   /**
    * A service record query (HTTPS/SVCB or SRV) is out: the race does not start before its answer, or
    * until the Resolution Delay after the first positive address answer has passed
@@ -135,26 +136,48 @@ export type RaceAction<C extends RaceCandidate = RaceCandidate> =
   | { type: 'fail'; reason: FailReason };
 
 export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
-  actions: RaceAction<C>[];
+  /** What the shell must do, in order (shared and frozen when empty: read it, never change it). */
+  actions: readonly RaceAction<C>[];
   /** When the shell must call `tick()`; undefined when no timer is needed (the race is over). */
   wakeAtMs: number | undefined;
 }
 
 const PREFERRED: Family = 6;
 
+/** The empty list every log starts as (never changed: append replaces it). */
+const NONE: never[] = Object.freeze([]) as never[];
+
+/** The actions of a step that asks for none (most steps): one frozen array, not a new one per event. */
+const NO_ACTIONS: readonly never[] = Object.freeze([]);
+
+/**
+ * `list` with `item` appended. The first item makes a one-slot array (a push onto an empty array reserves
+ * sixteen): most dials log one or two answers and one attempt.
+ */
+function append<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined || list.length === 0) return [item];
+  // The second too (two answers, two families): exactly two slots.
+  if (list.length === 1) return [list[0] as T, item];
+  list.push(item);
+  return list;
+}
+
 export class Race<C extends RaceCandidate = RaceCandidate> {
   readonly #cfg: RaceConfig<C>;
   readonly #t0: number;
   /** Awaited answers: the origin's families (by number), targets' families, the service records. */
-  readonly #pending = new Set<Family | string>();
+  #pending: KeyStore<Family | string>;
   /** The bucket each awaited target serves first (service records), for the start rule. */
   #sourceBuckets: Map<string, number> | undefined;
-  readonly #known: C[] = [];
-  readonly #seen = new Set<string>();
-  #ordered: C[] = [];
-  readonly #tried = new Set<string>();
-  readonly #attempts: AttemptLog<C>[] = [];
-  readonly #answers: AnswerLog[] = [];
+  // Lists start as the shared empty one (append makes the first real one): a dial waiting for DNS holds none.
+  #known: C[] = NONE as C[];
+  /** Keys of the candidates known (small-set.ts). */
+  #seen: KeyStore<string>;
+  #ordered: C[] = NONE as C[];
+  /** Endpoints tried. */
+  #tried: KeyStore<string>;
+  #attempts: AttemptLog<C>[] = NONE as AttemptLog<C>[];
+  #answers: AnswerLog[] = NONE as AnswerLog[];
   #inFlight = 0;
   #racing = false;
   #resolutionDelayUntil: number | undefined;
@@ -168,7 +191,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * up while one is: fresh addresses beat stale ones (draft-ietf-happy-happyeyeballs-v3 optimistic use ends
    * when the refresh is back, not when the stale addresses ran out). The deadline still bounds the wait.
    */
-  readonly #awaitingRefresh = new Set<Family | string>();
+  #awaitingRefresh: KeyStore<Family | string>;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
   #done: { reason: FailReason | 'won'; atMs: number } | undefined;
@@ -177,8 +200,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#cfg = cfg;
     this.#t0 = nowMs;
     this.#delayMs = cfg.attemptDelayMs;
-    for (const f of cfg.families) this.#pending.add(f);
-    if (cfg.awaitServices) this.#pending.add(SERVICES);
+    this.#pending = keysOf<Family | string>(cfg.families);
+    if (cfg.awaitServices) this.#pending = addKey(this.#pending, SERVICES);
   }
 
   /** Every attempt so far, in start order. */
@@ -193,15 +216,18 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   get order(): readonly C[] {
     return this.#ordered;
   }
-  /** The origin's families still awaited. */
-  get pendingFamilies(): Family[] {
-    const families: Family[] = [];
-    for (const k of this.#pending) if (typeof k === 'number') families.push(k);
-    return families;
+  /** The origin's families still awaited, in the configured order (the configured list itself while all are). */
+  get pendingFamilies(): readonly Family[] {
+    const all = this.#cfg.families;
+    let count = 0;
+    const pending = keyList(this.#pending);
+    for (let i = 0; i < pending.length; i++) if (typeof pending[i] === 'number') count++;
+    if (count === all.length) return all;
+    return all.filter((f) => hasKey(this.#pending, f));
   }
   /** True while the service record answer is awaited. */
   get awaitingServices(): boolean {
-    return this.#pending.has(SERVICES);
+    return hasKey(this.#pending, SERVICES);
   }
   get done(): boolean {
     return this.#done !== undefined;
@@ -212,13 +238,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   /** The origin's families whose refresh the race waits for (a stale answer is in use). */
   get awaitingRefresh(): Family[] {
     const families: Family[] = [];
-    for (const k of this.#awaitingRefresh) if (typeof k === 'number') families.push(k);
+    for (const k of keyList(this.#awaitingRefresh)) if (typeof k === 'number') families.push(k);
     return families;
   }
 
   /** The shell starts the race; it may already fail if no family is expected. */
   start(nowMs: number): RaceStep<C> {
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /**
@@ -235,30 +261,30 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (this.#done) return this.#idle(nowMs);
     const source = options?.source || undefined;
     const key = answerKey(family, source);
-    if (options?.refreshPending && this.#pending.has(key)) this.#awaitingRefresh.add(key);
-    const update = !this.#pending.has(key);
-    if (update && !this.#answers.some((a) => a.family === family && a.source === source)) {
-      return this.#idle(nowMs);
+    if (options?.refreshPending && hasKey(this.#pending, key)) {
+      this.#awaitingRefresh = addKey(this.#awaitingRefresh, key);
     }
+    const update = !hasKey(this.#pending, key);
+    if (update && !this.#answered(family, source)) return this.#idle(nowMs);
     let count = 0;
     let useful = false;
     let bucket = Number.POSITIVE_INFINITY;
     for (const c of candidates) {
-      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
-      this.#seen.add(seenKey(c));
-      this.#known.push(c);
+      if ((c.answerFamily ?? c.family) !== family || hasKey(this.#seen, seenKey(c))) continue;
+      this.#seen = addKey(this.#seen, seenKey(c));
+      this.#known = append(this.#known, c);
       count++;
-      if (!this.#cfg.isDemoted?.(c)) useful = true;
+      if (!this.#cfg.isDemoted?.(c, nowMs)) useful = true;
       bucket = Math.min(bucket, c.bucket ?? 0);
     }
     if (count === 0) {
       return update ? this.#idle(nowMs) : this.answerFailed(family, 'ENODATA', nowMs, source);
     }
-    this.#pending.delete(key);
+    deleteKey(this.#pending, key);
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
-    this.#answers.push(log);
-    this.#ordered = this.#cfg.order(this.#known);
+    this.#answers = append(this.#answers, log);
+    this.#ordered = this.#cfg.order(this.#known, nowMs);
     // RFC 8305 §3: a positive AAAA answer (the preferred family) starts the race at once; any other
     // positive answer while an answer is outstanding waits the Resolution Delay. netdial counts an
     // AAAA answer whose every address is demoted by history as "any other" (see isDemoted), and so is one
@@ -267,14 +293,24 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (
       family === PREFERRED &&
       useful &&
-      !this.#pending.has(SERVICES) &&
+      !hasKey(this.#pending, SERVICES) &&
       (this.#sourceBuckets === undefined || bucket <= this.#bestAwaitedBucket())
     ) {
       this.#usefulPreferredIn = true;
-    } else if (!this.#racing && this.#pending.size > 0) {
+    } else if (!this.#racing && keyCount(this.#pending) > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
+  }
+
+  /** Whether `family` of `source` answered already (a loop, not a closure: answer() is on every dial's path). */
+  #answered(family: Family, source: string | undefined): boolean {
+    const answers = this.#answers;
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if (a.family === family && a.source === source) return true;
+    }
+    return false;
   }
 
   /**
@@ -286,9 +322,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (this.#done) return this.#idle(nowMs);
     source ||= undefined;
     const key = answerKey(family, source);
-    if (!this.#awaitingRefresh.delete(key)) {
+    if (!deleteKey(this.#awaitingRefresh, key)) {
       // The stale answer never counted (e.g. the address policy refused all of it): this is the family's answer.
-      return this.#pending.has(key) ? this.answer(family, candidates, nowMs, { source }) : this.#idle(nowMs);
+      return hasKey(this.#pending, key)
+        ? this.answer(family, candidates, nowMs, { source })
+        : this.#idle(nowMs);
     }
     const fresh = new Set(
       candidates.filter((c) => (c.answerFamily ?? c.family) === family).map((c) => c.address),
@@ -300,44 +338,44 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         (c.answerFamily ?? c.family) === family &&
         (c.source || undefined) === (source || undefined) &&
         !fresh.has(c.address) &&
-        !this.#tried.has(endpointKey(c))
+        !hasKey(this.#tried, endpointKey(c))
       ) {
         this.#known.splice(i, 1);
       }
     }
     let count = 0;
     for (const c of candidates) {
-      if ((c.answerFamily ?? c.family) !== family || this.#seen.has(seenKey(c))) continue;
-      this.#seen.add(seenKey(c));
-      this.#known.push(c);
+      if ((c.answerFamily ?? c.family) !== family || hasKey(this.#seen, seenKey(c))) continue;
+      this.#seen = addKey(this.#seen, seenKey(c));
+      this.#known = append(this.#known, c);
       count++;
     }
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
-    this.#answers.push(log);
-    this.#ordered = this.#cfg.order(this.#known);
-    return this.#advance(nowMs, []);
+    this.#answers = append(this.#answers, log);
+    this.#ordered = this.#cfg.order(this.#known, nowMs);
+    return this.#advance(nowMs, undefined);
   }
 
   /** The refresh behind a stale answer for `family` failed: the stale answer stays, the race stops waiting. */
   refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL', source?: string): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
     const key = answerKey(family, source);
-    if (!this.#awaitingRefresh.delete(key)) {
-      return this.#pending.has(key) ? this.answerFailed(family, code, nowMs, source) : this.#idle(nowMs);
+    if (!deleteKey(this.#awaitingRefresh, key)) {
+      return hasKey(this.#pending, key) ? this.answerFailed(family, code, nowMs, source) : this.#idle(nowMs);
     }
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /** `family` has no addresses (NXDOMAIN, NODATA, SERVFAIL, timeout…): `code` says which. */
   answerFailed(family: Family, code: string, nowMs: number, source?: string): RaceStep<C> {
     const key = answerKey(family, source);
-    if (this.#done || !this.#pending.has(key)) return this.#idle(nowMs);
-    this.#pending.delete(key);
+    if (this.#done || !hasKey(this.#pending, key)) return this.#idle(nowMs);
+    deleteKey(this.#pending, key);
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count: 0, code };
     if (source) log.source = source;
-    this.#answers.push(log);
-    return this.#advance(nowMs, []);
+    this.#answers = append(this.#answers, log);
+    return this.#advance(nowMs, undefined);
   }
 
   /**
@@ -352,14 +390,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     nowMs: number,
     families: readonly Family[] = this.#cfg.families,
   ): RaceStep<C> {
-    if (this.#done || !this.#pending.delete(SERVICES)) return this.#idle(nowMs);
+    if (this.#done || !deleteKey(this.#pending, SERVICES)) return this.#idle(nowMs);
     for (const { source, bucket } of targets) {
       this.#sourceBuckets ??= new Map();
       const known = this.#sourceBuckets.get(source);
       this.#sourceBuckets.set(source, known === undefined ? bucket : Math.min(known, bucket));
       if (source === '') continue;
       for (const f of families) {
-        this.#pending.add(answerKey(f, source));
+        this.#pending = addKey(this.#pending, answerKey(f, source));
       }
     }
     // The AAAA that waited for the records may start the race now if it serves the best bucket.
@@ -367,19 +405,19 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       const best = this.#bestAwaitedBucket();
       if (
         this.#known.some(
-          (c) => c.family === PREFERRED && (c.bucket ?? 0) <= best && !this.#cfg.isDemoted?.(c),
+          (c) => c.family === PREFERRED && (c.bucket ?? 0) <= best && !this.#cfg.isDemoted?.(c, nowMs),
         )
       ) {
         this.#usefulPreferredIn = true;
       }
     }
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   /** The best bucket an awaited answer serves (Infinity when none is awaited). */
   #bestAwaitedBucket(): number {
     let best = Number.POSITIVE_INFINITY;
-    for (const k of this.#pending) {
+    for (const k of keyList(this.#pending)) {
       if (k === SERVICES) return Number.NEGATIVE_INFINITY;
       const source = typeof k === 'number' ? '' : k.slice(2);
       best = Math.min(best, this.#sourceBuckets?.get(source) ?? 0);
@@ -393,7 +431,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#finish(a, 'failed', nowMs, code);
     // RFC 8305 §5: "…or when a previous attempt failed" — the next attempt starts at once.
     this.#failureCredits++;
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   attemptConnected(id: number, nowMs: number): RaceStep<C> {
@@ -401,8 +439,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (this.#done || !a || a.outcome !== 'pending') return this.#idle(nowMs);
     this.#finish(a, 'connected', nowMs);
     // RFC 8305 §5: the first established connection wins; every other attempt is cancelled.
-    const actions: RaceAction<C>[] = this.#cancelAll('cancelled', nowMs);
-    actions.push({ type: 'won', id });
+    const actions = append(this.#cancelAll('cancelled', nowMs), { type: 'won', id } as RaceAction<C>);
     this.#done = { reason: 'won', atMs: nowMs };
     return { actions, wakeAtMs: undefined };
   }
@@ -437,7 +474,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
 
   tick(nowMs: number): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
-    return this.#advance(nowMs, []);
+    return this.#advance(nowMs, undefined);
   }
 
   abort(nowMs: number): RaceStep<C> {
@@ -446,7 +483,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   #idle(nowMs: number): RaceStep<C> {
-    return { actions: [], wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
+    return { actions: NO_ACTIONS, wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
   }
 
   #finish(a: AttemptLog<C>, outcome: AttemptOutcome, nowMs: number, code?: string): void {
@@ -456,20 +493,21 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#inFlight--;
   }
 
-  #cancelAll(outcome: 'cancelled' | 'timeout' | 'aborted', nowMs: number): RaceAction<C>[] {
-    const actions: RaceAction<C>[] = [];
+  /** Ends every pending attempt with `outcome`: their cancel actions (undefined when none was pending). */
+  #cancelAll(outcome: 'cancelled' | 'timeout' | 'aborted', nowMs: number): RaceAction<C>[] | undefined {
+    let actions: RaceAction<C>[] | undefined;
     for (const a of this.#attempts) {
       if (a.outcome !== 'pending') continue;
       this.#finish(a, outcome, nowMs, outcome === 'timeout' ? 'ETIMEDOUT' : undefined);
-      actions.push({ type: 'cancel', id: a.id });
+      actions = append(actions, { type: 'cancel', id: a.id });
     }
     return actions;
   }
 
-  #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
+  #fail(reason: FailReason, nowMs: number, actions: RaceAction<C>[] | undefined): RaceStep<C> {
     if (reason === 'timeout' || reason === 'aborted') {
       // A refresh still out is an answer that did not come, like a pending family's.
-      for (const key of new Set([...this.#pending, ...this.#awaitingRefresh])) {
+      for (const key of new Set([...keyList(this.#pending), ...keyList(this.#awaitingRefresh)])) {
         if (key === SERVICES) continue;
         const log: AnswerLog = {
           family: typeof key === 'number' ? key : (Number(key[0]) as Family),
@@ -478,22 +516,21 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
           code: reason === 'timeout' ? 'ETIMEOUT' : 'ECANCELLED',
         };
         if (typeof key === 'string') log.source = key.slice(2);
-        this.#answers.push(log);
+        this.#answers = append(this.#answers, log);
       }
     }
-    this.#pending.clear();
-    this.#awaitingRefresh.clear();
+    this.#pending = undefined;
+    this.#awaitingRefresh = undefined;
     this.#done = { reason, atMs: nowMs };
-    actions.push({ type: 'fail', reason });
-    return { actions, wakeAtMs: undefined };
+    return { actions: append(actions, { type: 'fail', reason }), wakeAtMs: undefined };
   }
 
   #nextUntried(): C | undefined {
-    for (const c of this.#ordered) if (!this.#tried.has(endpointKey(c))) return c;
+    for (const c of this.#ordered) if (!hasKey(this.#tried, endpointKey(c))) return c;
     return undefined;
   }
 
-  #advance(nowMs: number, actions: RaceAction<C>[]): RaceStep<C> {
+  #advance(nowMs: number, actions: RaceAction<C>[] | undefined): RaceStep<C> {
     // The overall bound covers resolution and every attempt: the last address never waits for the
     // kernel's SYN timeout (RFC 8305 leaves this to the client; netdial has one deadline per dial).
     if (nowMs >= this.#cfg.deadlineMs) {
@@ -501,14 +538,14 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     }
     if (!this.#racing) {
       if (this.#known.length === 0) {
-        if (this.#pending.size === 0) return this.#fail('dns', nowMs, actions);
-        return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+        if (keyCount(this.#pending) === 0) return this.#fail('dns', nowMs, actions);
+        return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
       }
       // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
       // Resolution Delay that a lone A answer waits has passed.
       const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
-      if (!this.#usefulPreferredIn && !delayOver && this.#pending.size > 0) {
-        return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+      if (!this.#usefulPreferredIn && !delayOver && keyCount(this.#pending) > 0) {
+        return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
       }
       this.#racing = true;
     }
@@ -525,32 +562,36 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       if (this.#failureCredits > 0) this.#failureCredits--;
       const id = this.#attempts.length;
       // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
-      const delayMs = this.#cfg.attemptDelayFor?.(next) ?? this.#cfg.attemptDelayMs;
-      this.#attempts.push({
+      const delayMs = this.#cfg.attemptDelayFor?.(next, nowMs) ?? this.#cfg.attemptDelayMs;
+      this.#attempts = append(this.#attempts, {
         id,
         candidate: next,
         startMs: nowMs - this.#t0,
         outcome: 'pending',
         trigger,
         delayMs,
+        // Made with the fields it gets when it ends: no change of shape (and no property store) then.
+        endMs: undefined,
+        code: undefined,
+        securingMs: undefined,
       });
-      this.#tried.add(endpointKey(next));
+      this.#tried = addKey(this.#tried, endpointKey(next));
       this.#inFlight++;
       this.#lastStartMs = nowMs;
       this.#delayMs = delayMs;
-      actions.push({ type: 'start', id, candidate: next });
+      actions = append(actions, { type: 'start', id, candidate: next });
     }
     // A failure that found nothing left to start is not owed later: a late answer is staggered normally.
     if (!this.#nextUntried()) this.#failureCredits = 0;
     if (
       this.#inFlight === 0 &&
       !this.#nextUntried() &&
-      this.#pending.size === 0 &&
-      this.#awaitingRefresh.size === 0
+      keyCount(this.#pending) === 0 &&
+      keyCount(this.#awaitingRefresh) === 0
     ) {
       return this.#fail('exhausted', nowMs, actions);
     }
-    return { actions, wakeAtMs: this.#wakeAt(nowMs) };
+    return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
   }
 
   /** The earliest moment something can change without an event: the deadline, the end of the

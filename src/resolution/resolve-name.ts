@@ -78,7 +78,7 @@ export function resolveName(
     const foundSet = new Set<string>();
     const denied = new DeniedAddresses(port ?? 0, cfg.redactDeniedAddresses);
     // Only for netdial:policy:denied (full detail of what redacted errors leave out); no dial events.
-    const trace = cfg.policy ? new DialTrace(host, port ?? 0, () => rel(deps.clock.now())) : undefined;
+    const trace = cfg.policy ? new DialTrace(host, port ?? 0, deps.clock, t0) : undefined;
     const failures: AttemptError[] = [];
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;

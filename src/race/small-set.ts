@@ -1,0 +1,78 @@
+/**
+ * Sets for the race's few keys (awaited answers, addresses seen and tried), kept in the race's own fields
+ * with no object of their own: undefined while empty, a plain array while they hold at most
+ * SMALL_SET_LIMIT keys — most dials have one or two, and a Set's hash table costs more to make than a
+ * linear search over so few — and a real Set past that, so a dial with many addresses stays linear.
+ * Insertion order is kept, as a Set keeps it (the race's logs depend on it).
+ *
+ * Each function takes the store and returns it (a new one when it grew from nothing, or into a Set):
+ * `this.#seen = addKey(this.#seen, key)`.
+ */
+export const SMALL_SET_LIMIT = 8;
+
+/** Keys: none (undefined), few (an array), or many (a Set). */
+export type KeyStore<K> = K[] | Set<K> | undefined;
+
+/** A store holding `initial` (a copy of exactly its length when it is small and without duplicates). */
+export function keysOf<K>(initial: readonly K[]): KeyStore<K> {
+  if (initial.length === 0) return undefined;
+  if (initial.length <= SMALL_SET_LIMIT && !hasDuplicate(initial)) return initial.slice();
+  let store: KeyStore<K>;
+  for (const k of initial) store = addKey(store, k);
+  return store;
+}
+
+export function keyCount<K>(store: KeyStore<K>): number {
+  if (store === undefined) return 0;
+  return store instanceof Set ? store.size : store.length;
+}
+
+export function hasKey<K>(store: KeyStore<K>, key: K): boolean {
+  if (store === undefined) return false;
+  if (store instanceof Set) return store.has(key);
+  for (let i = 0; i < store.length; i++) if (store[i] === key) return true;
+  return false;
+}
+
+/** `store` with `key` added. */
+export function addKey<K>(store: KeyStore<K>, key: K): KeyStore<K> {
+  // A literal: exactly one slot (a push onto [] would reserve sixteen).
+  if (store === undefined) return [key];
+  if (store instanceof Set) return store.add(key);
+  if (hasKey(store, key)) return store;
+  if (store.length >= SMALL_SET_LIMIT) {
+    const set = new Set(store);
+    set.add(key);
+    return set;
+  }
+  if (store.length === 1) return [store[0] as K, key];
+  store.push(key);
+  return store;
+}
+
+/** Removes `key` from `store` in place; returns whether it was there. */
+export function deleteKey<K>(store: KeyStore<K>, key: K): boolean {
+  if (store === undefined) return false;
+  if (store instanceof Set) return store.delete(key);
+  const i = store.indexOf(key);
+  if (i < 0) return false;
+  for (let j = i + 1; j < store.length; j++) store[j - 1] = store[j] as K;
+  store.length--;
+  return true;
+}
+
+/**
+ * The keys in insertion order, as an array to walk by index (no iterator object): the store itself while
+ * small (do not change it while walking it), a copy once it is a Set.
+ */
+export function keyList<K>(store: KeyStore<K>): readonly K[] {
+  if (store === undefined) return EMPTY;
+  return store instanceof Set ? [...store] : store;
+}
+
+const EMPTY: readonly never[] = Object.freeze([]);
+
+function hasDuplicate<K>(list: readonly K[]): boolean {
+  for (let i = 1; i < list.length; i++) for (let j = 0; j < i; j++) if (list[i] === list[j]) return true;
+  return false;
+}
