@@ -35,14 +35,45 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
 const OUT = join(DIST, 'pkg');
 
+/**
+ * The entry points. Each one but the lab's router script loads the main entry's modules first
+ * (`withMain`): every module of `import 'netdial'` is then reached from the same set of entries and
+ * esbuild puts them all in ONE shared chunk, so `import 'netdial'` reads three files, not nine (about
+ * 0.35 ms each at import). The other entries load what they loaded before plus the rest of the main
+ * entry's modules, which have no side effects (the undici and redis entries used most of them anyway).
+ */
 const ENTRIES = [
   { in: 'dist/src/index.js', out: 'index' },
-  { in: 'dist/src/undici.js', out: 'undici' },
-  { in: 'dist/src/register.js', out: 'register' },
-  { in: 'dist/src/redis.js', out: 'redis' },
-  { in: 'dist/src/cli/main.js', out: 'cli/main' },
+  { in: withMain('dist/src/undici.js', 'export'), out: 'undici' },
+  { in: withMain('dist/src/register.js', 'run'), out: 'register' },
+  { in: withMain('dist/src/redis.js', 'export'), out: 'redis' },
+  { in: withMain('dist/src/cli/main.js', 'run'), out: 'cli/main' },
   { in: 'dist/lab/router.js', out: 'router' },
 ];
+
+/** A virtual entry: the main entry's modules, then `file`'s exports (`export`) or its side effects (`run`). */
+function withMain(file, kind) {
+  return `netdial-entry:${kind}:${file}`;
+}
+
+/** esbuild plugin: the virtual entries of withMain. */
+const entriesWithMain = {
+  name: 'netdial-entries-with-main',
+  setup(b) {
+    b.onResolve({ filter: /^netdial-entry:/ }, (args) => ({ path: args.path, namespace: 'netdial-entry' }));
+    b.onLoad({ filter: /.*/, namespace: 'netdial-entry' }, (args) => {
+      const [, kind, file] = args.path.split(':');
+      const path = join(ROOT, file);
+      const target = JSON.stringify(path);
+      // The bin's `#!/usr/bin/env node` line: esbuild keeps an entry's hashbang, here the virtual one's.
+      const hashbang = /^#!.*\n/.exec(readFileSync(path, 'utf8'))?.[0] ?? '';
+      const main = JSON.stringify(join(DIST, 'src/index.js'));
+      const body = kind === 'export' ? `export * from ${target};` : `import ${target};`;
+      const contents = `${hashbang}import ${main};\n${body}\n`;
+      return { contents, loader: 'js', resolveDir: ROOT };
+    });
+  },
+};
 
 /** tsc module (dist-relative) -> the module the bundle loads in its place (see each file's comment). */
 const SWAPS = new Map([
@@ -84,9 +115,9 @@ const builtinsForCommonJs = {
 };
 
 for (const entry of ENTRIES) {
-  if (!existsSync(join(ROOT, entry.in))) {
-    throw new Error(`bundle: ${entry.in} is missing: run tsc first (npm run build)`);
-  }
+  const file = entry.in.split(':').pop();
+  if (!existsSync(join(ROOT, file)))
+    throw new Error(`bundle: ${file} is missing: run tsc first (npm run build)`);
 }
 for (const swap of SWAPS.values()) {
   if (!existsSync(join(DIST, swap))) throw new Error(`bundle: dist/${swap} is missing: run tsc first`);
@@ -104,13 +135,16 @@ const result = await build({
   target: 'node20.19',
   external: ['undici', 'ioredis'],
   chunkNames: 'chunk-[hash]',
-  minify: true,
+  minify: !process.env.NETDIAL_BUNDLE_READABLE,
   keepNames: true,
   legalComments: 'none',
+  // package.json `sideEffects` speaks of the bundle's files (for an application's bundler), not of
+  // dist/src: honoured here, it would drop the entries' bare imports.
+  ignoreAnnotations: true,
   sourcemap: false,
   metafile: true,
   logLevel: 'warning',
-  plugins: [swapModules, builtinsForCommonJs],
+  plugins: [entriesWithMain, swapModules, builtinsForCommonJs],
 });
 if (result.errors.length > 0) process.exit(1);
 if (process.env.NETDIAL_BUNDLE_META)

@@ -376,6 +376,12 @@ describe('the packed package', { timeout: 600_000 }, () => {
       "only the bundle ships JavaScript (tsc's dist/src and dist/lab do not)",
     );
     assert.ok(shippedJs.length < 30, `a bundle is a few files, not ${shippedJs.length}`);
+    // `import 'netdial'` reads a handful of files (each costs a resolve, a read and a compile step).
+    const mainGraph = closure(pkgDir, ['dist/pkg/index.js']);
+    assert.ok(
+      mainGraph.size <= 8,
+      `import 'netdial' loads ${mainGraph.size} files: ${[...mainGraph].join(' ')}`,
+    );
     const code = shippedJs.map((f) => readFileSync(join(pkgDir, f), 'utf8')).join('\n');
     // (ok(test) rather than match: a failure must not print the whole bundle)
     // dns-packet is compiled in: no require of it at run time; its code is there instead.
@@ -384,6 +390,21 @@ describe('the packed package', { timeout: 600_000 }, () => {
     // The optional peers stay outside, required lazily as in the sources (never imported statically).
     assert.ok(/\(\s*["']undici["']\s*\)/.test(code), 'undici is required at run time');
     assert.ok(!/\bfrom\s*["'](undici|ioredis)["']/.test(code), 'no static import of an optional peer');
+  });
+
+  test("import 'netdial' loads neither node:worker_threads nor its channel until a BroadcastMemoryStore is made", async () => {
+    // The store uses the global BroadcastChannel (Node's internal/worker/io, loaded when first touched).
+    const script = `
+      const loaded = () => ['worker_threads', 'internal/worker/io'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+      const { BroadcastMemoryStore } = await import('netdial');
+      const before = loaded();
+      const store = new BroadcastMemoryStore('pkg-lazy');
+      store.close();
+      console.log(JSON.stringify([before, loaded()]));
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(JSON.parse(r.stdout), [[], ['internal/worker/io']]);
   });
 
   test('one copy of every class across the entries: register, undici and the main entry share them', async () => {
