@@ -491,6 +491,16 @@ describe('the packed package', { timeout: 600_000 }, () => {
       } finally {
         greeter.close();
       }
+      // The loopback demo: the bin's lazily imported chunks (the demo, its loopback DNS server on the
+      // inlined dns-packet) load from the bundle.
+      const demo = await run(
+        join(consumer, 'node_modules', '.bin', 'netdial'),
+        ['demo', '--loopback', '--no-color'],
+        consumer,
+        60_000,
+      );
+      assert.equal(demo.code, 0, show(demo));
+      assert.match(demo.stdout, /naive connected \d of \d; netdial (\d) of \1\./);
     } finally {
       server.close();
     }
