@@ -9,6 +9,7 @@
  * driver calls `stream.connect(port, host)` (or `connect(path)` for a Unix socket) itself.
  */
 import * as net from 'node:net';
+import { isIP } from '../ip-address.js';
 import { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
@@ -625,7 +626,7 @@ export class DialSocket extends Duplex {
     }
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
     const host = withoutBrackets(options.hostname || request.host);
-    this.#events = new SocketEvents(this, net.isIP(host) === 0 ? host : undefined);
+    this.#events = new SocketEvents(this, isIP(host) === 0 ? host : undefined);
     observeDial(abortSignal, this.#events);
     dialConnection(host, request.port, options, this.#dial, selection, tlsOptions, abortSignal).then(
       (socket) => this.#attach(socket, tlsOptions !== undefined),
@@ -651,7 +652,7 @@ export class DialSocket extends Duplex {
     this.#events?.flush();
     if (
       host !== undefined &&
-      net.isIP(host) === 0 &&
+      isIP(host) === 0 &&
       isDialError(err) &&
       err.attempts.length > 0 &&
       err.attempts.every((a) => a.phase === 'dns')
