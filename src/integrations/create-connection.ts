@@ -327,8 +327,17 @@ export function bindCreateConnection(options: ConnectionDialOptions = {}): Creat
   return hook as CreateConnection;
 }
 
-/** The createConnection hook with the default Dialer: `http.request(url, { createConnection })`, `ws`. */
-export const createConnection: CreateConnection = bindCreateConnection();
+let defaultHook: CreateConnection | undefined;
+
+/**
+ * The createConnection hook with the default Dialer: `http.request(url, { createConnection })`, `ws`.
+ * Bound on its first call, not at `import 'netdial'` (the option reading it runs is about 0.5 ms of cold
+ * code there, issue 16); bound to no options, it is the same hook either way.
+ */
+export const createConnection: CreateConnection = ((...args: unknown[]): DialSocket => {
+  defaultHook ??= bindCreateConnection();
+  return (defaultHook as (...a: unknown[]) => DialSocket)(...args);
+}) as CreateConnection;
 
 const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
 
