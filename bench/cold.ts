@@ -1,6 +1,8 @@
 /**
  * Cold start on loopback, each sample in a fresh Node process (run by bench/micro.ts):
- * - `import('netdial')`: wall and CPU time of the dynamic import of the package's entry point;
+ * - `import('netdial')`: wall and CPU time of the dynamic import of the package's entry point — by its name,
+ *   resolved through package.json `exports` as a user's import is: the esbuild bundle (dist/pkg, built by
+ *   `npm run build`), not tsc's dist/src that the tests import;
  * - first dial: a fresh process imports netdial (not timed), then times `new Dialer(...)` + `dial()` of a
  *   name the loopback DNS server answers, from the call to the connected socket (DNS included: A and AAAA
  *   queries, hosts file and resolv.conf read, the TCP handshake);
@@ -17,7 +19,7 @@ import type { ColdResults } from './types.js';
 const SAMPLES = 9;
 const CHILD_TIMEOUT_MS = 30_000;
 
-const INDEX_URL = new URL('../src/index.js', import.meta.url).href;
+/** The children run in the repository, where `import('netdial')` resolves the package itself (self-reference). */
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
 interface Sample {
@@ -28,14 +30,14 @@ interface Sample {
 const IMPORT_SCRIPT = `
 const cpu = process.cpuUsage();
 const t0 = performance.now();
-await import(${JSON.stringify(INDEX_URL)});
+await import('netdial');
 const wallMs = performance.now() - t0;
 const used = process.cpuUsage(cpu);
 console.log(JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000 }));`;
 
 function firstDialScript(dnsPort: number, port: number, name: string, resolvConfPath: string): string {
   return `
-const { Dialer } = await import(${JSON.stringify(INDEX_URL)});
+const { Dialer } = await import('netdial');
 const cpu = process.cpuUsage();
 const t0 = performance.now();
 const dialer = new Dialer({ resolver: 'dns', nameservers: ['127.0.0.1:${dnsPort}'], resolvConfPath: ${JSON.stringify(resolvConfPath)} });

@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import {
   cpSync,
   existsSync,
@@ -21,6 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join, posix, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -70,11 +72,12 @@ function show(r: Run): string {
 /** Relative module specifiers a built file loads: static and dynamic imports, and `new URL('./x.js', import.meta.url)` scripts. */
 function relativeImports(source: string): string[] {
   const found: string[] = [];
+  // Either quote: tsc keeps the sources' single quotes, esbuild's bundle prints double quotes.
   const patterns = [
-    /\bfrom\s*'(\.\.?\/[^']+)'/g,
-    /\bimport\s*'(\.\.?\/[^']+)'/g,
-    /\bimport\(\s*'(\.\.?\/[^']+)'\s*\)/g,
-    /new URL\(\s*'(\.\.?\/[^']+\.js)'\s*,\s*import\.meta\.url\s*\)/g,
+    /\bfrom\s*['"](\.\.?\/[^'"]+)['"]/g,
+    /\bimport\s*['"](\.\.?\/[^'"]+)['"]/g,
+    /\bimport\(\s*['"](\.\.?\/[^'"]+)['"]\s*\)/g,
+    /new URL\(\s*['"](\.\.?\/[^'"]+\.js)['"]\s*,\s*import\.meta\.url\s*\)/g,
   ];
   for (const p of patterns) for (const m of source.matchAll(p)) found.push(m[1]!);
   return found;
@@ -254,7 +257,7 @@ describe('the packed package', { timeout: 600_000 }, () => {
         'LICENSE',
       ];
       for (const entry of files) cpSync(join(ROOT, entry), join(copy, entry));
-      for (const dir of ['src', 'lab']) {
+      for (const dir of ['src', 'lab', 'scripts']) {
         cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
       }
       symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
@@ -353,6 +356,154 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.ok(
       install < readme.indexOf('npm start') && readme.indexOf('npm start') < readme.indexOf('npm test'),
     );
+  });
+
+  test('the entry points are the esbuild bundle: a few chunks, dns-packet inlined, optional peers external', () => {
+    const pkgDir = join(consumer, 'node_modules', 'netdial');
+    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+      main: string;
+      bin: Record<string, string>;
+      exports: Record<string, string | Record<string, string>>;
+    };
+    const targets = [pkg.main, ...Object.values(pkg.bin)];
+    for (const target of Object.values(pkg.exports))
+      if (typeof target !== 'string') targets.push(target.default!);
+    for (const target of targets) assert.match(target, /^\.\/dist\/pkg\//, target);
+    const shippedJs = packedFiles.filter((f) => f.endsWith('.js'));
+    assert.deepEqual(
+      shippedJs.filter((f) => !f.startsWith('dist/pkg/')),
+      [],
+      "only the bundle ships JavaScript (tsc's dist/src and dist/lab do not)",
+    );
+    assert.ok(shippedJs.length < 30, `a bundle is a few files, not ${shippedJs.length}`);
+    // `import 'netdial'` reads its re-exports and one chunk (each file costs a resolve, a read and a compile step).
+    const mainGraph = closure(pkgDir, ['dist/pkg/index.js']);
+    assert.ok(
+      mainGraph.size <= 3,
+      `import 'netdial' loads ${mainGraph.size} files: ${[...mainGraph].join(' ')}`,
+    );
+    const code = shippedJs.map((f) => readFileSync(join(pkgDir, f), 'utf8')).join('\n');
+    // (ok(test) rather than match: a failure must not print the whole bundle)
+    // dns-packet is compiled in: no require of it at run time; its code is there instead.
+    assert.ok(!/\(\s*["']dns-packet["']\s*\)/.test(code), 'dns-packet is not loaded at run time');
+    assert.ok(/RECURSION_DESIRED/.test(code), "dns-packet's code is in the bundle");
+    // The optional peers stay outside, required lazily as in the sources (never imported statically).
+    assert.ok(/\(\s*["']undici["']\s*\)/.test(code), 'undici is required at run time');
+    assert.ok(!/\bfrom\s*["'](undici|ioredis)["']/.test(code), 'no static import of an optional peer');
+  });
+
+  test("import 'netdial' loads neither node:worker_threads nor its channel until a BroadcastMemoryStore is made", async () => {
+    // The store uses the global BroadcastChannel (Node's internal/worker/io, loaded when first touched).
+    const script = `
+      const loaded = () => ['worker_threads', 'internal/worker/io'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+      const { BroadcastMemoryStore } = await import('netdial');
+      const before = loaded();
+      const store = new BroadcastMemoryStore('pkg-lazy');
+      store.close();
+      console.log(JSON.stringify([before, loaded()]));
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(JSON.parse(r.stdout), [[], ['internal/worker/io']]);
+  });
+
+  test('one copy of every class across the entries: register, undici and the main entry share them', async () => {
+    // undici for this child only: a folder on NODE_PATH holding just undici (CommonJS require honours it;
+    // the consumer itself stays without the optional peer for the tests that need it absent).
+    const peers = join(work, 'peers');
+    mkdirSync(peers, { recursive: true });
+    if (!existsSync(join(peers, 'undici'))) {
+      symlinkSync(join(ROOT, 'node_modules', 'undici'), join(peers, 'undici'), 'dir');
+    }
+    const script = `
+      import http from 'node:http';
+      import https from 'node:https';
+      import net from 'node:net';
+      import { Agent, HttpsAgent, DialError, Dialer, getDefaultDialer } from 'netdial';
+      import { createDispatcher } from 'netdial/undici';
+      const closed = net.createServer();
+      await new Promise((r) => closed.listen(0, '127.0.0.1', r));
+      const port = closed.address().port;
+      await new Promise((r) => closed.close(r));
+      const checks = {
+        httpAgent: http.globalAgent instanceof Agent && http.globalAgent instanceof http.Agent,
+        httpsAgent: https.globalAgent instanceof HttpsAgent && new HttpsAgent() instanceof https.Agent,
+        dialer: getDefaultDialer() instanceof Dialer,
+      };
+      const dispatcher = createDispatcher({ connectTimeout: 5000 });
+      try {
+        await fetch('http://127.0.0.1:' + port + '/', { dispatcher });
+      } catch (err) {
+        let e = err;
+        while (e !== undefined && !(e instanceof DialError)) e = e.cause;
+        checks.undiciError = e instanceof DialError && e.code === 'ECONNREFUSED';
+      }
+      await dispatcher.close();
+      console.log(JSON.stringify(checks));
+    `;
+    const r = await run(
+      process.execPath,
+      ['--import', 'netdial/register', '--input-type=module', '-e', script],
+      consumer,
+      30_000,
+      { NODE_PATH: peers },
+    );
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), {
+      httpAgent: true,
+      httpsAgent: true,
+      dialer: true,
+      undiciError: true,
+    });
+  });
+
+  test('an Agent request and the CLI bin dial through the bundle', async () => {
+    const server = createServer((q, s) => s.end(`hello ${q.url}`));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const script = `
+        import http from 'node:http';
+        import { Agent, getReport } from 'netdial';
+        const agent = new Agent({ keepAlive: false });
+        http.get('http://localhost:${port}/agent', { agent }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => console.log(text, getReport(res.socket)?.winner?.address));
+        });
+      `;
+      const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+      assert.equal(r.code, 0, show(r));
+      assert.equal(r.stdout.trim(), 'hello /agent 127.0.0.1');
+      // The bin (netcat mode): connects, copies the server's greeting to stdout, -v says where it went.
+      const greeter = createNetServer((socket) => socket.end('hello from the server\n'));
+      await new Promise<void>((r) => greeter.listen(0, '127.0.0.1', r));
+      try {
+        const cli = await run(
+          join(consumer, 'node_modules', '.bin', 'netdial'),
+          ['-v', `localhost:${(greeter.address() as AddressInfo).port}`],
+          consumer,
+          30_000,
+        );
+        assert.equal(cli.code, 0, show(cli));
+        assert.equal(cli.stdout, 'hello from the server\n');
+        assert.match(cli.stderr, /127\.0\.0\.1/);
+      } finally {
+        greeter.close();
+      }
+      // The loopback demo: the bin's lazily imported chunks (the demo, its loopback DNS server on the
+      // inlined dns-packet) load from the bundle.
+      const demo = await run(
+        join(consumer, 'node_modules', '.bin', 'netdial'),
+        ['demo', '--loopback', '--no-color'],
+        consumer,
+        60_000,
+      );
+      assert.equal(demo.code, 0, show(demo));
+      assert.match(demo.stdout, /naive connected \d of \d; netdial (\d) of \1\./);
+    } finally {
+      server.close();
+    }
   });
 
   test('an ESM import dials', async () => {

@@ -22,7 +22,7 @@ import type * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import httpModule from 'node:http';
 import httpsModule from 'node:https';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { syncBuiltinESMExports } from 'node:module';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +33,7 @@ import { invalidOption, isDialError } from '../errors.js';
 import { Agent, HttpsAgent } from '../integrations/agent.js';
 import { REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import { getReport } from '../report.js';
-import type * as UndiciIntegration from '../undici.js';
+import { loadUndiciIntegration } from './undici-integration.js';
 import { type EnvironmentSettings, readEnvironment } from './environment.js';
 import {
   boundedMemoryText,
@@ -134,16 +134,6 @@ function writeStderr(line: string): void {
     process.stderr.write(`${line}\n`);
   } catch {
     // nowhere left to say it
-  }
-}
-
-/** netdial/undici, loaded now (synchronously) when undici is installed; undefined when it is not. */
-function loadUndiciIntegration(): typeof UndiciIntegration | undefined {
-  try {
-    return createRequire(import.meta.url)('../undici.js') as typeof UndiciIntegration;
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_NETDIAL_UNDICI_MISSING') return undefined;
-    throw err;
   }
 }
 

@@ -11,7 +11,10 @@
  * newcomers; what other threads post is validated before it is kept, and passed on to netdial as untrusted
  * input, which validates it again. The channel is unref'd: it never keeps a thread alive; `close()` ends it.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+// The global BroadcastChannel is node:worker_threads' class, loaded when first touched: importing
+// node:worker_threads would load the worker machinery at `import 'netdial'` (~0.5 ms, issue 16) for a
+// store few programs create.
+import type { BroadcastChannel as Channel } from 'node:worker_threads';
 import { type EndpointObservation, mergeObservation, parseObservation } from '../memory/fleet-observation.js';
 import {
   type DnsObservation,
@@ -34,7 +37,7 @@ type Listener = { onMessage: (batch: unknown) => void; onError: ((error: unknown
 
 export class BroadcastMemoryStore implements MemoryStore {
   readonly name: string;
-  readonly #channel: BroadcastChannel;
+  readonly #channel: Channel;
   readonly #listeners = new Set<Listener>();
   readonly #state = new Map<string, EndpointObservation>();
   readonly #dnsState = new Map<string, DnsObservation>();
@@ -50,7 +53,7 @@ export class BroadcastMemoryStore implements MemoryStore {
       );
     }
     this.name = name;
-    this.#channel = new BroadcastChannel(name);
+    this.#channel = new (globalThis.BroadcastChannel as typeof Channel)(name);
     this.#channel.unref();
     this.#channel.onmessage = (event) => this.#onMessage((event as MessageEvent).data);
     this.#channel.onmessageerror = (event) => {

@@ -9,6 +9,7 @@
  * driver calls `stream.connect(port, host)` (or `connect(path)` for a Unix socket) itself.
  */
 import * as net from 'node:net';
+import { isIP } from '../ip-address.js';
 import { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
@@ -326,8 +327,17 @@ export function bindCreateConnection(options: ConnectionDialOptions = {}): Creat
   return hook as CreateConnection;
 }
 
-/** The createConnection hook with the default Dialer: `http.request(url, { createConnection })`, `ws`. */
-export const createConnection: CreateConnection = bindCreateConnection();
+let defaultHook: CreateConnection | undefined;
+
+/**
+ * The createConnection hook with the default Dialer: `http.request(url, { createConnection })`, `ws`.
+ * Bound on its first call, not at `import 'netdial'` (the option reading it runs is about 0.5 ms of cold
+ * code there, issue 16); bound to no options, it is the same hook either way.
+ */
+export const createConnection: CreateConnection = ((...args: unknown[]): DialSocket => {
+  defaultHook ??= bindCreateConnection();
+  return (defaultHook as (...a: unknown[]) => DialSocket)(...args);
+}) as CreateConnection;
 
 const ERR_SOCKET_CONNECTING = 'ERR_SOCKET_CONNECTING';
 
@@ -625,7 +635,7 @@ export class DialSocket extends Duplex {
     }
     const tlsOptions = wantsTls(options) ? tlsOptionsOf(options) : undefined;
     const host = withoutBrackets(options.hostname || request.host);
-    this.#events = new SocketEvents(this, net.isIP(host) === 0 ? host : undefined);
+    this.#events = new SocketEvents(this, isIP(host) === 0 ? host : undefined);
     observeDial(abortSignal, this.#events);
     dialConnection(host, request.port, options, this.#dial, selection, tlsOptions, abortSignal).then(
       (socket) => this.#attach(socket, tlsOptions !== undefined),
@@ -651,7 +661,7 @@ export class DialSocket extends Duplex {
     this.#events?.flush();
     if (
       host !== undefined &&
-      net.isIP(host) === 0 &&
+      isIP(host) === 0 &&
       isDialError(err) &&
       err.attempts.length > 0 &&
       err.attempts.every((a) => a.phase === 'dns')

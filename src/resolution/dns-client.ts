@@ -8,6 +8,7 @@
 import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { isIP } from '../ip-address.js';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
 import { inputError, isNegativeAnswer } from '../errors.js';
 import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';
@@ -579,7 +580,7 @@ function readAnswer(
   const family = type === 'A' ? 4 : 6;
   const addresses: DnsAnswer['addresses'] = [];
   for (const r of records) {
-    if (r.type !== type || canonical(r.name) !== owner || net.isIP(String(r.data)) !== family) continue;
+    if (r.type !== type || canonical(r.name) !== owner || isIP(String(r.data)) !== family) continue;
     const address = String(r.data);
     const ttlSeconds = Math.min(ttlOf(r), chainTtl);
     const dup = addresses.find((a) => a.address === address);
