@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { Dialer, type ResolveFunction, subscribeDiagnostics } from '../src/index.js';
@@ -46,4 +47,46 @@ test('a dial woken by the shared timer runs in its own async context, not the on
     'b.test 127.0.0.2 B',
   ]);
   await assertNoLeaks(baseline);
+});
+
+test("the Dialer's idle timer keeps no caller's async context alive once its dial is over", async () => {
+  // A request's AsyncLocalStorage store must be collectable when its dial is done, not held by the shared
+  // timer until the dial's deadline (60 s here) — as with net.connect, whose socket is the only holder.
+  const script = `
+    import net from 'node:net';
+    import { AsyncLocalStorage } from 'node:async_hooks';
+    const { Dialer } = await import(${JSON.stringify(new URL('../src/index.js', import.meta.url).href)});
+    const server = net.createServer((s) => s.resume());
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const dialer = new Dialer({ memory: false, timeout: 60_000 });
+    const als = new AsyncLocalStorage();
+    let ref;
+    await (async () => {
+      const store = { request: new Array(1000).fill('x') };
+      ref = new WeakRef(store);
+      const socket = await als.run(store, () => dialer.dial({ host: '127.0.0.1', port: server.address().port }));
+      socket.destroy();
+    })();
+    for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      globalThis.gc();
+    }
+    console.log(ref.deref() === undefined ? 'collected' : 'retained');
+    server.close();
+    process.exit(0);`;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
+  try {
+    const code = await new Promise((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal)));
+    assert.equal(code, 0);
+    assert.equal(out.trim(), 'collected');
+  } finally {
+    clearTimeout(killer);
+  }
 });

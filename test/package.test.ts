@@ -523,6 +523,21 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.equal(r.stdout.trim(), 'hello function');
   });
 
+  test('an uncaught DialError prints a short, readable error: source names in the stack, no minified line', async () => {
+    // Nothing listens on port 1 of loopback: the dial is refused at once.
+    const script = `import { dial } from 'netdial'; await dial('127.0.0.1:1');`;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 1, show(r));
+    assert.ok(r.stderr.length < 8_000, `stderr is ${r.stderr.length} bytes:\n${r.stderr.slice(0, 2000)}`);
+    assert.match(r.stderr, /DialError: connect 127\.0\.0\.1:1 failed/);
+    assert.match(r.stderr, /at #failed /, r.stderr);
+    const bad = `import { Dialer } from 'netdial'; await new Dialer().dial('bad host name:80');`;
+    const t = await run(process.execPath, ['--input-type=module', '-e', bad], consumer, 30_000);
+    assert.equal(t.code, 1, show(t));
+    assert.ok(t.stderr.length < 8_000, `stderr is ${t.stderr.length} bytes:\n${t.stderr.slice(0, 2000)}`);
+    assert.match(t.stderr, /at parseTarget .*\n.*at Dialer\.dial /, t.stderr);
+  });
+
   test("require('netdial') works in a CommonJS project (Node >= 20.19)", async () => {
     const script = `
       const net = require('node:net');

@@ -234,4 +234,30 @@ describe('Wakeups: one timer for every dial of a Dialer', () => {
     assert.equal(wakes, 3, 'woken again by later timers');
     assert.ok(clock.set >= 3, 'one timer per wake-up');
   });
+
+  test('a wake-up that throws does not cost the others theirs, nor the timer; the error is rethrown', () => {
+    const clock = new FakeClock();
+    const wakeups = new Wakeups(clock);
+    const log: string[] = [];
+    const a = new TestSleeper('a', clock, log);
+    const bad: Sleeper = {
+      wakeAtMs: 0,
+      wakeIndex: -1,
+      wake() {
+        log.push('bad');
+        throw new Error('bug in a wake-up');
+      },
+    };
+    const b = new TestSleeper('b', clock, log);
+    const later = new TestSleeper('later', clock, log);
+    wakeups.schedule(bad, 10);
+    wakeups.schedule(a, 10);
+    wakeups.schedule(b, 10);
+    wakeups.schedule(later, 50);
+    assert.throws(() => clock.advanceTo(10), /bug in a wake-up/);
+    assert.deepEqual([...log].sort(), ['a', 'b', 'bad']);
+    assert.ok(wakeups.armed && wakeups.holdsProcess, 'armed again for the later sleeper');
+    clock.advanceTo(50);
+    assert.deepEqual(later.woken, [50]);
+  });
 });

@@ -13,7 +13,17 @@
  * (the real one) the armed timer is unref'd — it fires once at its time, finds nothing due and is not armed
  * again — and ref'd again when a dial waits before it would fire; with a clock that cannot, it is cleared.
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { Clock } from '../clock.js';
+
+/**
+ * The async scope the shared timer is armed in: made when this module loads, outside any caller's
+ * context. A Node timer keeps the async context it was made in (AsyncLocalStorage stores included) until
+ * it fires; armed from a dial's context, the idle timer would hold that caller's store — a whole request's
+ * context — up to the dial's deadline, and again whenever it is re-armed from a wake-up. Each dial is woken
+ * in its own context anyway (dial-session.ts takes an AsyncResource at its start).
+ */
+const TIMER_SCOPE = new AsyncResource('netdial:wakeups');
 
 /** Something the queue wakes: a dial session. The queue owns its two bookkeeping fields. */
 export interface Sleeper {
@@ -116,7 +126,12 @@ export class Wakeups {
     if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     // Timers have whole-millisecond resolution: round up so that the sleeper is due when it fires.
     this.#timerAtMs = top.wakeAtMs;
-    this.#timer = clock.setTimeout(this.#onTimer, Math.max(0, Math.ceil(top.wakeAtMs - clock.now())));
+    this.#timer = TIMER_SCOPE.runInAsyncScope(
+      clock.setTimeout,
+      clock,
+      this.#onTimer,
+      Math.max(0, Math.ceil(top.wakeAtMs - clock.now())),
+    );
     this.#refed = true;
   }
 
@@ -135,8 +150,20 @@ export class Wakeups {
       if (due === undefined) due = [top];
       else due.push(top);
     }
-    if (due !== undefined) for (const s of due) s.wake();
+    // Every due sleeper is woken and the timer armed again even if one wake-up throws (a bug: it is
+    // rethrown after, as from a timer of its own).
+    let thrown: { error: unknown } | undefined;
+    if (due !== undefined) {
+      for (const s of due) {
+        try {
+          s.wake();
+        } catch (error) {
+          thrown ??= { error };
+        }
+      }
+    }
     this.#arm();
+    if (thrown !== undefined) throw thrown.error;
   }
 
   #up(i: number): void {
