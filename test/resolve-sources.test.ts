@@ -1,7 +1,7 @@
 /**
  * Where an answer came from is said truly, in `Dialer#resolve`'s result and in the dial report: the hosts
  * file only when the hosts file listed the name; `localhost` answered by netdial itself (RFC 6761 §6.3)
- * as 'localhost', whether or not a hosts file was read.
+ * as 'localhost', whether or not a hosts file was read; the resolution path says whether one is read.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,6 +62,10 @@ describe('localhost (RFC 6761 §6.3)', () => {
       for (const q of resolved.queries) assert.equal(q.source, c.want, `${q.type} query`);
       const socket = await dialer.dial({ host: 'localhost', port }, { family: 4 });
       try {
+        // The path says whether a hosts file is read before DNS.
+        const reason = getReport(socket)?.resolution.path?.reason ?? '';
+        if (c.hosts === null) assert.match(reason, /no hosts file \(hostsPath null\), only DNS/);
+        else assert.match(reason, /: hosts file, then DNS/);
         const queries = getReport(socket)?.resolution.queries ?? [];
         assert.ok(queries.length > 0);
         for (const q of queries) assert.equal(q.source, c.want, `${q.type} query in the report`);

@@ -311,8 +311,13 @@ export class NameResolver {
     return {
       resolver: 'netdial',
       order: 'files-dns',
-      reason: `nameservers option: hosts file, then those DNS servers, never the system resolver (otherwise: ${path.reason})`,
+      reason: `nameservers option: ${this.#hostsThen()}those DNS servers, never the system resolver (otherwise: ${path.reason})`,
     };
+  }
+
+  /** How a path that reads the hosts file first says so; `hostsPath: null` reads none. */
+  #hostsThen(): string {
+    return this.#settings.hostsPath === null ? 'no hosts file (hostsPath null), only ' : 'hosts file, then ';
   }
 
   #plannedPath(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
@@ -322,7 +327,7 @@ export class NameResolver {
       return {
         resolver: 'netdial',
         order: 'files-dns',
-        reason: "resolver option 'dns': hosts file, then DNS (nsswitch.conf not consulted)",
+        reason: `resolver option 'dns': ${this.#hostsThen()}DNS (nsswitch.conf not consulted)`,
       };
     }
     if (isMulticastName(host)) {
