@@ -8,7 +8,7 @@ import * as dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import { type Clock, realClock } from '../clock.js';
-import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
+import { CustomResolution } from './custom-resolution.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
 import { type ServiceQuerySender, type ServiceRecordCache, serviceRecordCacheOf } from './service-lookup.js';
 import {
@@ -22,7 +22,7 @@ import { type HostsEntry, HostsFile } from './hosts-file.js';
 import { isIP } from '../ip-address.js';
 import type { DnsCache } from '../memory/dns-cache.js';
 import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.js';
-import type { ResolveFunction, ResolverChoice } from '../options.js';
+import type { ResolverChoice } from '../options.js';
 import { type ResolvConf, ResolvConfFile, searchCandidates } from './resolv-conf.js';
 import type { AddressSource, Family, ResolvedAddress } from '../types.js';
 import { isNegativeAnswer } from '../errors.js';
@@ -431,7 +431,7 @@ export class NameResolver {
     }
     const path = this.#path(host, choice, nowMs);
     emit({ type: 'path', path });
-    if (typeof choice === 'function') return resolveCustom(choice, host, families, emit);
+    if (typeof choice === 'function') return new CustomResolution(choice, host, families, emit);
     if (path.resolver === 'system') {
       return resolveSystem(host, families, emit, choice === 'system' ? undefined : path.reason);
     }
@@ -564,82 +564,6 @@ function emitList(
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.length > 0 ? code : 'EAI_FAIL';
-}
-
-function resolveCustom(
-  fn: ResolveFunction,
-  host: string,
-  families: readonly Family[],
-  emit: (event: ResolutionEvent) => void,
-): Resolution {
-  // The signal is made when the function first reads it (one for both families, aborted at once if the
-  // dial is already over): most resolvers never read it, and an AbortController with its signal is about
-  // 0.8 KB per dial in flight (issue 16).
-  let controller: AbortController | undefined;
-  let over = false;
-  const signal = (): AbortSignal => {
-    if (controller === undefined) {
-      controller = new AbortController();
-      if (over) controller.abort();
-    }
-    return controller.signal;
-  };
-  for (const family of families) {
-    emit({ type: 'query', family, name: host, source: 'custom' });
-    Promise.resolve()
-      .then(() =>
-        fn(host, family, {
-          get signal() {
-            return signal();
-          },
-        }),
-      )
-      .then(
-        (list) => {
-          if (over) return;
-          // The caller's output is read defensively (custom-answer.ts): garbage is EBADRESP for this
-          // family, never an exception escaping here, never a family left without an answer.
-          const answer = readCustomAnswer(list, family);
-          if (!answer.ok) {
-            emit({
-              type: 'error',
-              family,
-              name: host,
-              source: 'custom',
-              code: answer.code,
-              message: answer.message,
-            });
-          } else if (answer.addresses.length > 0) {
-            emit({ type: 'answer', family, name: host, source: 'custom', addresses: answer.addresses });
-          } else
-            emit({
-              type: 'error',
-              family,
-              name: host,
-              source: 'custom',
-              code: 'ENODATA',
-              message: `${host} has no IPv${family} address`,
-            });
-        },
-        (err: unknown) => {
-          if (over) return;
-          emit({
-            type: 'error',
-            family,
-            name: host,
-            source: 'custom',
-            code: rejectionCode(err),
-            message: rejectionMessage(err),
-          });
-        },
-      );
-  }
-  return {
-    cancel() {
-      over = true;
-      controller?.abort();
-    },
-  };
 }
 
 function resolveSystem(
