@@ -387,6 +387,16 @@ export class NameResolver {
   }
 
   /**
+   * The hosts file's entries for `host`, read when DNS had no address (nsswitch `dns files`); undefined
+   * without a hosts file. Its own method (issue 16): a closure made inside resolve() would make every
+   * call of it allocate a context for the variables the closure captures, a cached dial's call too.
+   */
+  #hostsLater(host: string, nowMs: number): (() => readonly HostsEntry[] | undefined) | undefined {
+    const hosts = this.#hosts;
+    return hosts === undefined ? undefined : () => hosts.entries(host, nowMs);
+  }
+
+  /**
    * Starts resolving `host` for `families` and calls `emit` as answers come. `nowMs` is read only to
    * decide whether the hosts and resolv.conf files need a re-check.
    */
@@ -478,10 +488,7 @@ export class NameResolver {
       if (dnsFamilies.length === 0) return NOTHING_TO_CANCEL;
     }
     // 'dns-files': the hosts file answers only names DNS has no address for.
-    const hostsAfterDns =
-      order === 'dns-files' && this.#hosts !== undefined
-        ? () => this.#hosts?.entries(host, nowMs)
-        : undefined;
+    const hostsAfterDns = order === 'dns-files' ? this.#hostsLater(host, nowMs) : undefined;
     return new SearchListQuery(
       this.#queries,
       this.#clock,
@@ -764,36 +771,46 @@ export class SearchListQuery implements Resolution {
         this.#emit({ type: 'query', family, name, source: 'dns' });
         continue;
       }
-      this.#tickets ??= [];
-      this.#tickets.push(ticket);
-      const wait = new FamilyWait(ticket.fallback);
-      // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
-      if (ticket.stale) {
-        wait.staleGiven = true;
-        this.#giveStale(round, family, ticket.stale, 'optimistic');
-      }
-      const fallback = wait.fallback;
-      if (fallback) {
-        // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
-        const staleTimer = this.#clock.setTimeout(() => {
-          this.#staleTimers?.delete(staleTimer);
-          if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
-          wait.staleGiven = true;
-          this.#giveStale(round, family, fallback, 'refresh-timeout');
-          this.#finishOtherFailures(round);
-        }, STALE_CLIENT_RESPONSE_MS);
-        wait.staleTimer = staleTimer;
-        this.#staleTimers ??= new Set();
-        this.#staleTimers.add(staleTimer);
-      }
-      this.#emit({ type: 'query', family, name, source: 'dns' });
-      ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
+      this.#wait(round, family, ticket);
     }
     if (!ready) return;
     for (const family of this.#families) {
       const answer = round.ready(family);
       if (answer !== undefined) this.#handle(round, family, answer, undefined);
     }
+  }
+
+  /**
+   * A family whose answer was not in memory: its ticket is kept for release, a stale answer is used as
+   * the RFC says, and its outcome is handled when it comes. Its own method (issue 16): the closures made
+   * here would otherwise make every call of #next — a cached dial's too — allocate their context.
+   */
+  #wait(round: Round, family: Family, ticket: QueryTicket): void {
+    const name = round.name;
+    this.#tickets ??= [];
+    this.#tickets.push(ticket);
+    const wait = new FamilyWait(ticket.fallback);
+    // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
+    if (ticket.stale) {
+      wait.staleGiven = true;
+      this.#giveStale(round, family, ticket.stale, 'optimistic');
+    }
+    const fallback = wait.fallback;
+    if (fallback) {
+      // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
+      const staleTimer = this.#clock.setTimeout(() => {
+        this.#staleTimers?.delete(staleTimer);
+        if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
+        wait.staleGiven = true;
+        this.#giveStale(round, family, fallback, 'refresh-timeout');
+        this.#finishOtherFailures(round);
+      }, STALE_CLIENT_RESPONSE_MS);
+      wait.staleTimer = staleTimer;
+      this.#staleTimers ??= new Set();
+      this.#staleTimers.add(staleTimer);
+    }
+    this.#emit({ type: 'query', family, name, source: 'dns' });
+    ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
   }
 
   /** One family's query outcome for `round`'s name; `wait` is its state when it was not answered at once. */
