@@ -613,6 +613,72 @@ interface FamilyResult {
   readonly source?: AddressSource;
 }
 
+/**
+ * The events of one outcome memory gave (an answer or a negative answer, shared by every dial of that name
+ * in that second: dns-queries.ts), made once for its name and family and shared, frozen, by those dials
+ * instead of built for each (issue 16: ~250 B per cached dial). Held weakly: gone with the outcome.
+ * Consumers only read events (the dial session and resolve-name copy what they keep).
+ */
+interface KeptEvents {
+  readonly name: string;
+  readonly family: Family;
+  query: ResolutionEvent | undefined;
+  outcome: ResolutionEvent | undefined;
+}
+const KEPT_EVENTS = new WeakMap<object, KeptEvents>();
+
+function keptEvents(outcome: object, name: string, family: Family): KeptEvents {
+  let kept = KEPT_EVENTS.get(outcome);
+  if (kept === undefined || kept.name !== name || kept.family !== family) {
+    kept = { name, family, query: undefined, outcome: undefined };
+    KEPT_EVENTS.set(outcome, kept);
+  }
+  return kept;
+}
+
+/** The `query` event of a family answered by `outcome` from memory. */
+function queryEventOf(outcome: QueryOutcome, name: string, family: Family): ResolutionEvent {
+  const kept = keptEvents(outcome, name, family);
+  kept.query ??= Object.freeze({ type: 'query', family, name, source: 'dns' } as const);
+  return kept.query;
+}
+
+/** The `answer` (or `error`) event that passes `outcome` from memory on as `family`'s. */
+function outcomeEventOf(
+  outcome: QueryOutcome,
+  name: string,
+  family: Family,
+): Extract<ResolutionEvent, { family: Family }> {
+  const kept = keptEvents(outcome, name, family);
+  kept.outcome ??= Object.freeze(outcomeEvent(outcome, name, family));
+  return kept.outcome as Extract<ResolutionEvent, { family: Family }>;
+}
+
+function outcomeEvent(
+  outcome: QueryOutcome,
+  name: string,
+  family: Family,
+): Extract<ResolutionEvent, { family: Family }> {
+  if (outcome.ok) {
+    return {
+      type: 'answer',
+      family,
+      name,
+      source: outcome.source,
+      staleUse: outcome.staleUse,
+      addresses: toResolved(outcome, family),
+    };
+  }
+  return {
+    type: 'error',
+    family,
+    name,
+    source: outcome.source,
+    code: outcome.code,
+    message: outcome.message,
+  };
+}
+
 /** A family that answered (one shared record: nothing to say beyond that). */
 const OK: FamilyResult = Object.freeze({ ok: true });
 
@@ -768,7 +834,7 @@ export class SearchListQuery implements Resolution {
         // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
         round.setReady(family, ticket.ready);
         ready = true;
-        this.#emit({ type: 'query', family, name, source: 'dns' });
+        this.#emit(queryEventOf(ticket.ready, name, family));
         continue;
       }
       this.#wait(round, family, ticket);
@@ -855,14 +921,10 @@ export class SearchListQuery implements Resolution {
     if (round.movedOn) return;
     if (outcome.ok) {
       round.set(family, OK);
-      this.#finishFamily({
-        type: 'answer',
-        family,
-        name,
-        source: outcome.source,
-        staleUse: outcome.staleUse,
-        addresses: toResolved(outcome, family),
-      });
+      // From memory (no wait): the event made once for the outcome; otherwise this query's own.
+      this.#finishFamily(
+        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+      );
       this.#finishOtherFailures(round);
       return;
     }
@@ -871,14 +933,9 @@ export class SearchListQuery implements Resolution {
     round.set(family, failure);
     if (round.anyOk()) {
       // The name exists (the other type answered): this failure is this family's answer.
-      this.#finishFamily({
-        type: 'error',
-        family,
-        name,
-        source: outcome.source,
-        code: outcome.code,
-        message: outcome.message,
-      });
+      this.#finishFamily(
+        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+      );
       return;
     }
     const nxdomain = outcome.code === 'ENOTFOUND';
@@ -915,7 +972,13 @@ export class SearchListQuery implements Resolution {
   #finishOtherFailures(round: Round): void {
     for (const f of this.#families) {
       const r = round.get(f);
-      if (r === undefined || r.ok) continue;
+      if (r === undefined || r.ok || this.#isDone(f)) continue;
+      // A failure memory gave is the round's outcome itself: its event is made once for it.
+      const fromMemory = round.ready(f);
+      if (fromMemory !== undefined && fromMemory === r) {
+        this.#finishFamily(outcomeEventOf(fromMemory, round.name, f));
+        continue;
+      }
       const code = r.code ?? 'ENODATA';
       this.#finishFamily({
         type: 'error',
