@@ -52,6 +52,15 @@ describe('createRandom and fisherYates', () => {
     );
   });
 
+  test('the sequence itself is pinned (seeds on either side of 2^31 included)', () => {
+    // Values of the unsigned-counter implementation before issue 16 kept its state as a signed integer:
+    // the state's representation must not change a seeded order.
+    const first3 = (seed: number) => Array.from({ length: 3 }, createRandom(seed)).map((x) => x * 2 ** 32);
+    assert.deepEqual(first3(0), [1684164658, 3653269916, 2939563536]);
+    assert.deepEqual(first3(2 ** 31), [2241709437, 3944143666, 3411218436]);
+    assert.deepEqual(first3(-1), [3950124170, 4293442868, 1302505678]);
+  });
+
   test('values are in [0, 1) and roughly uniform', () => {
     const random = createRandom(7);
     const buckets = new Array<number>(10).fill(0);

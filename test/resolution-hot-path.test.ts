@@ -112,6 +112,27 @@ describe('a cached name (issue 16)', () => {
     );
   });
 
+  test('dials in the same second are given the same frozen events; another spelling or second gets its own', () => {
+    const queries = new DnsQueries(cached(), noSend, clock);
+    const first = run(queries, 'hot.test', T0 + 100);
+    const second = run(queries, 'hot.test', T0 + 900);
+    assert.equal(first.length, 4);
+    first.forEach((e, i) => {
+      assert.ok(Object.isFrozen(e), `${e.type} ${e.family} frozen`);
+      assert.equal(second[i], e, `${e.type} ${e.family}: the same event`);
+    });
+    const upper = run(queries, 'HOT.test', T0 + 900);
+    assert.deepEqual(
+      upper.map((e) => e.name),
+      ['HOT.test', 'HOT.test', 'HOT.test', 'HOT.test'],
+      'the name as this dial asked it',
+    );
+    const later = run(queries, 'hot.test', T0 + 1100);
+    const answer = later.find((e) => e.type === 'answer');
+    assert.ok(answer?.type === 'answer' && answer !== first[2]);
+    assert.equal(answer.addresses[0]?.ttlSeconds, 59, 'a new second: the TTL left now');
+  });
+
   test('a shared ticket keeps the spelling of the name asked in its message', () => {
     const queries = new DnsQueries(cached(), noSend, clock);
     const lower = queries.query('hot.test', 6, T0 + 100);

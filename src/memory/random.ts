@@ -24,9 +24,11 @@ export function createRandom(seed: number): RandomSource {
     throw error;
   }
   // Through BigInt so that integers beyond 2^53 (and negative ones) reduce exactly modulo 2^32.
-  let state = Number(BigInt.asUintN(32, BigInt(seed)));
+  // The state is kept as a signed 32-bit integer (the same bits as the unsigned counter): a small integer
+  // to V8, where an unsigned value above 2^31 would be a heap number made on every call (issue 16).
+  let state = Number(BigInt.asIntN(32, BigInt(seed)));
   return () => {
-    state = (state + 0x9e3779b9) >>> 0;
+    state = (state + 0x9e3779b9) | 0;
     let z = state;
     z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
     z = Math.imul(z ^ (z >>> 15), 0x735a2d97);

@@ -8,7 +8,7 @@ import * as dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import { type Clock, realClock } from '../clock.js';
-import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
+import { CustomResolution } from './custom-resolution.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
 import { type ServiceQuerySender, type ServiceRecordCache, serviceRecordCacheOf } from './service-lookup.js';
 import {
@@ -22,7 +22,7 @@ import { type HostsEntry, HostsFile } from './hosts-file.js';
 import { isIP } from '../ip-address.js';
 import type { DnsCache } from '../memory/dns-cache.js';
 import { type HostLookupOrder, hostLookupPlan, NsswitchFile } from './nsswitch.js';
-import type { ResolveFunction, ResolverChoice } from '../options.js';
+import type { ResolverChoice } from '../options.js';
 import { type ResolvConf, ResolvConfFile, searchCandidates } from './resolv-conf.js';
 import type { AddressSource, Family, ResolvedAddress } from '../types.js';
 import { isNegativeAnswer } from '../errors.js';
@@ -392,6 +392,16 @@ export class NameResolver {
   }
 
   /**
+   * The hosts file's entries for `host`, read when DNS had no address (nsswitch `dns files`); undefined
+   * without a hosts file. Its own method (issue 16): a closure made inside resolve() would make every
+   * call of it allocate a context for the variables the closure captures, a cached dial's call too.
+   */
+  #hostsLater(host: string, nowMs: number): (() => readonly HostsEntry[] | undefined) | undefined {
+    const hosts = this.#hosts;
+    return hosts === undefined ? undefined : () => hosts.entries(host, nowMs);
+  }
+
+  /**
    * Starts resolving `host` for `families` and calls `emit` as answers come. `nowMs` is read only to
    * decide whether the hosts and resolv.conf files need a re-check.
    */
@@ -436,7 +446,7 @@ export class NameResolver {
     }
     const path = this.#path(host, choice, nowMs);
     emit({ type: 'path', path });
-    if (typeof choice === 'function') return resolveCustom(choice, host, families, emit);
+    if (typeof choice === 'function') return new CustomResolution(choice, host, families, emit);
     if (path.resolver === 'system') {
       return resolveSystem(host, families, emit, choice === 'system' ? undefined : path.reason);
     }
@@ -483,10 +493,7 @@ export class NameResolver {
       if (dnsFamilies.length === 0) return NOTHING_TO_CANCEL;
     }
     // 'dns-files': the hosts file answers only names DNS has no address for.
-    const hostsAfterDns =
-      order === 'dns-files' && this.#hosts !== undefined
-        ? () => this.#hosts?.entries(host, nowMs)
-        : undefined;
+    const hostsAfterDns = order === 'dns-files' ? this.#hostsLater(host, nowMs) : undefined;
     return new SearchListQuery(
       this.#queries,
       this.#clock,
@@ -571,82 +578,6 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' && code.length > 0 ? code : 'EAI_FAIL';
 }
 
-function resolveCustom(
-  fn: ResolveFunction,
-  host: string,
-  families: readonly Family[],
-  emit: (event: ResolutionEvent) => void,
-): Resolution {
-  // The signal is made when the function first reads it (one for both families, aborted at once if the
-  // dial is already over): most resolvers never read it, and an AbortController with its signal is about
-  // 0.8 KB per dial in flight (issue 16).
-  let controller: AbortController | undefined;
-  let over = false;
-  const signal = (): AbortSignal => {
-    if (controller === undefined) {
-      controller = new AbortController();
-      if (over) controller.abort();
-    }
-    return controller.signal;
-  };
-  for (const family of families) {
-    emit({ type: 'query', family, name: host, source: 'custom' });
-    Promise.resolve()
-      .then(() =>
-        fn(host, family, {
-          get signal() {
-            return signal();
-          },
-        }),
-      )
-      .then(
-        (list) => {
-          if (over) return;
-          // The caller's output is read defensively (custom-answer.ts): garbage is EBADRESP for this
-          // family, never an exception escaping here, never a family left without an answer.
-          const answer = readCustomAnswer(list, family);
-          if (!answer.ok) {
-            emit({
-              type: 'error',
-              family,
-              name: host,
-              source: 'custom',
-              code: answer.code,
-              message: answer.message,
-            });
-          } else if (answer.addresses.length > 0) {
-            emit({ type: 'answer', family, name: host, source: 'custom', addresses: answer.addresses });
-          } else
-            emit({
-              type: 'error',
-              family,
-              name: host,
-              source: 'custom',
-              code: 'ENODATA',
-              message: `${host} has no IPv${family} address`,
-            });
-        },
-        (err: unknown) => {
-          if (over) return;
-          emit({
-            type: 'error',
-            family,
-            name: host,
-            source: 'custom',
-            code: rejectionCode(err),
-            message: rejectionMessage(err),
-          });
-        },
-      );
-  }
-  return {
-    cancel() {
-      over = true;
-      controller?.abort();
-    },
-  };
-}
-
 function resolveSystem(
   host: string,
   families: readonly Family[],
@@ -685,6 +616,72 @@ interface FamilyResult {
   readonly code?: string;
   readonly message?: string;
   readonly source?: AddressSource;
+}
+
+/**
+ * The events of one outcome memory gave (an answer or a negative answer, shared by every dial of that name
+ * in that second: dns-queries.ts), made once for its name and family and shared, frozen, by those dials
+ * instead of built for each (issue 16: ~250 B per cached dial). Held weakly: gone with the outcome.
+ * Consumers only read events (the dial session and resolve-name copy what they keep).
+ */
+interface KeptEvents {
+  readonly name: string;
+  readonly family: Family;
+  query: ResolutionEvent | undefined;
+  outcome: ResolutionEvent | undefined;
+}
+const KEPT_EVENTS = new WeakMap<object, KeptEvents>();
+
+function keptEvents(outcome: object, name: string, family: Family): KeptEvents {
+  let kept = KEPT_EVENTS.get(outcome);
+  if (kept === undefined || kept.name !== name || kept.family !== family) {
+    kept = { name, family, query: undefined, outcome: undefined };
+    KEPT_EVENTS.set(outcome, kept);
+  }
+  return kept;
+}
+
+/** The `query` event of a family answered by `outcome` from memory. */
+function queryEventOf(outcome: QueryOutcome, name: string, family: Family): ResolutionEvent {
+  const kept = keptEvents(outcome, name, family);
+  kept.query ??= Object.freeze({ type: 'query', family, name, source: 'dns' } as const);
+  return kept.query;
+}
+
+/** The `answer` (or `error`) event that passes `outcome` from memory on as `family`'s. */
+function outcomeEventOf(
+  outcome: QueryOutcome,
+  name: string,
+  family: Family,
+): Extract<ResolutionEvent, { family: Family }> {
+  const kept = keptEvents(outcome, name, family);
+  kept.outcome ??= Object.freeze(outcomeEvent(outcome, name, family));
+  return kept.outcome as Extract<ResolutionEvent, { family: Family }>;
+}
+
+function outcomeEvent(
+  outcome: QueryOutcome,
+  name: string,
+  family: Family,
+): Extract<ResolutionEvent, { family: Family }> {
+  if (outcome.ok) {
+    return {
+      type: 'answer',
+      family,
+      name,
+      source: outcome.source,
+      staleUse: outcome.staleUse,
+      addresses: toResolved(outcome, family),
+    };
+  }
+  return {
+    type: 'error',
+    family,
+    name,
+    source: outcome.source,
+    code: outcome.code,
+    message: outcome.message,
+  };
 }
 
 /** A family that answered (one shared record: nothing to say beyond that). */
@@ -842,39 +839,49 @@ export class SearchListQuery implements Resolution {
         // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
         round.setReady(family, ticket.ready);
         ready = true;
-        this.#emit({ type: 'query', family, name, source: 'dns' });
+        this.#emit(queryEventOf(ticket.ready, name, family));
         continue;
       }
-      this.#tickets ??= [];
-      this.#tickets.push(ticket);
-      const wait = new FamilyWait(ticket.fallback);
-      // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
-      if (ticket.stale) {
-        wait.staleGiven = true;
-        this.#giveStale(round, family, ticket.stale, 'optimistic');
-      }
-      const fallback = wait.fallback;
-      if (fallback) {
-        // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
-        const staleTimer = this.#clock.setTimeout(() => {
-          this.#staleTimers?.delete(staleTimer);
-          if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
-          wait.staleGiven = true;
-          this.#giveStale(round, family, fallback, 'refresh-timeout');
-          this.#finishOtherFailures(round);
-        }, STALE_CLIENT_RESPONSE_MS);
-        wait.staleTimer = staleTimer;
-        this.#staleTimers ??= new Set();
-        this.#staleTimers.add(staleTimer);
-      }
-      this.#emit({ type: 'query', family, name, source: 'dns' });
-      ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
+      this.#wait(round, family, ticket);
     }
     if (!ready) return;
     for (const family of this.#families) {
       const answer = round.ready(family);
       if (answer !== undefined) this.#handle(round, family, answer, undefined);
     }
+  }
+
+  /**
+   * A family whose answer was not in memory: its ticket is kept for release, a stale answer is used as
+   * the RFC says, and its outcome is handled when it comes. Its own method (issue 16): the closures made
+   * here would otherwise make every call of #next — a cached dial's too — allocate their context.
+   */
+  #wait(round: Round, family: Family, ticket: QueryTicket): void {
+    const name = round.name;
+    this.#tickets ??= [];
+    this.#tickets.push(ticket);
+    const wait = new FamilyWait(ticket.fallback);
+    // draft-ietf-happy-happyeyeballs-v3 optimistic use: race on the expired answer while it refreshes.
+    if (ticket.stale) {
+      wait.staleGiven = true;
+      this.#giveStale(round, family, ticket.stale, 'optimistic');
+    }
+    const fallback = wait.fallback;
+    if (fallback) {
+      // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
+      const staleTimer = this.#clock.setTimeout(() => {
+        this.#staleTimers?.delete(staleTimer);
+        if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
+        wait.staleGiven = true;
+        this.#giveStale(round, family, fallback, 'refresh-timeout');
+        this.#finishOtherFailures(round);
+      }, STALE_CLIENT_RESPONSE_MS);
+      wait.staleTimer = staleTimer;
+      this.#staleTimers ??= new Set();
+      this.#staleTimers.add(staleTimer);
+    }
+    this.#emit({ type: 'query', family, name, source: 'dns' });
+    ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
   }
 
   /** One family's query outcome for `round`'s name; `wait` is its state when it was not answered at once. */
@@ -919,14 +926,10 @@ export class SearchListQuery implements Resolution {
     if (round.movedOn) return;
     if (outcome.ok) {
       round.set(family, OK);
-      this.#finishFamily({
-        type: 'answer',
-        family,
-        name,
-        source: outcome.source,
-        staleUse: outcome.staleUse,
-        addresses: toResolved(outcome, family),
-      });
+      // From memory (no wait): the event made once for the outcome; otherwise this query's own.
+      this.#finishFamily(
+        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+      );
       this.#finishOtherFailures(round);
       return;
     }
@@ -935,14 +938,9 @@ export class SearchListQuery implements Resolution {
     round.set(family, failure);
     if (round.anyOk()) {
       // The name exists (the other type answered): this failure is this family's answer.
-      this.#finishFamily({
-        type: 'error',
-        family,
-        name,
-        source: outcome.source,
-        code: outcome.code,
-        message: outcome.message,
-      });
+      this.#finishFamily(
+        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+      );
       return;
     }
     const nxdomain = outcome.code === 'ENOTFOUND';
@@ -979,7 +977,13 @@ export class SearchListQuery implements Resolution {
   #finishOtherFailures(round: Round): void {
     for (const f of this.#families) {
       const r = round.get(f);
-      if (r === undefined || r.ok) continue;
+      if (r === undefined || r.ok || this.#isDone(f)) continue;
+      // A failure memory gave is the round's outcome itself: its event is made once for it.
+      const fromMemory = round.ready(f);
+      if (fromMemory !== undefined && fromMemory === r) {
+        this.#finishFamily(outcomeEventOf(fromMemory, round.name, f));
+        continue;
+      }
       const code = r.code ?? 'ENODATA';
       this.#finishFamily({
         type: 'error',
