@@ -45,7 +45,7 @@ import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-
 import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
-import { precedence, preselectDestinations } from './sort.js';
+import { precedence, precedenceOf, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
 import type { AddressSource, Family } from '../types.js';
@@ -133,7 +133,7 @@ class QueryRecord {
 
 /** A DNS answer's address as the race's candidate (a module function: no closure made per answer). */
 function toCandidate(a: { address: string; family: Family }): Candidate {
-  return { address: a.address, family: a.family, precedence: precedence(a.address) };
+  return { address: a.address, family: a.family, precedence: precedenceOf(a.address, a.family) };
 }
 
 function addressOf(c: { address: string }): string {
