@@ -136,10 +136,6 @@ function toCandidate(a: { address: string; family: Family }): Candidate {
   return { address: a.address, family: a.family, precedence: precedenceOf(a.address, a.family) };
 }
 
-function addressOf(c: { address: string }): string {
-  return c.address;
-}
-
 /** Whether an IPv4 candidate could go through NAT64 (RFC 8305 §7), checked without a closure. */
 function anyTranslatable(candidates: readonly Candidate[]): boolean {
   for (let i = 0; i < candidates.length; i++) if (translatable(candidates[i]!.address)) return true;
@@ -283,10 +279,29 @@ function alpnIds(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/** The settle functions of the promise runDial is making (set by takeSettlers, read at once). */
+let settleSocket: ((s: net.Socket) => void) | undefined;
+let settleError: ((e: unknown) => void) | undefined;
+
+/** The dial promise's executor: a module function, so a dial makes no closure (nor its context) for it. */
+function takeSettlers(resolve: (s: net.Socket) => void, reject: (e: unknown) => void): void {
+  settleSocket = resolve;
+  settleError = reject;
+}
+
 export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Promise<net.Socket> {
-  return new Promise<net.Socket>((resolve, reject) => {
+  const promise = new Promise<net.Socket>(takeSettlers);
+  const resolve = settleSocket!;
+  const reject = settleError!;
+  settleSocket = undefined;
+  settleError = undefined;
+  // Started after the promise exists, as the executor did: a throw here is a bug, not a rejection, either way.
+  try {
     new DialSession(target, cfg, deps, resolve, reject).start();
-  });
+  } catch (err) {
+    reject(err);
+  }
+  return promise;
 }
 
 /**
@@ -451,7 +466,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       c.address,
       c.port ?? this.#target.port,
       nowMs,
-      this.#race.order.map(addressOf),
+      // The candidates themselves ({ address }): no array of their addresses per attempt.
+      this.#race.order,
     );
     this.#noteDelayBasis(c.address, basis);
     return delayMs;
