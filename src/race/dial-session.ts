@@ -378,6 +378,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   #onAbort: (() => void) | undefined;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
   #onSocketEvent: ((this: net.Socket, err?: NodeJS.ErrnoException) => void) | undefined;
+  /** While start() runs: the race's wake-up is kept in #deferredWakeAtMs and set when it is done. */
+  #deferWake = false;
+  #deferredWakeAtMs: number | undefined;
   /** What the winner's report needs (set when an attempt wins). */
   #winner: { id: number; socket: net.Socket; durationMs: number; connectMs: number } | undefined;
   readonly #trace: DialTrace;
@@ -502,7 +505,23 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     this.#rejectDial(err);
   }
 
+  /**
+   * Starts the dial. The race's wake-up is set once, when start() is done: answers the resolver gives at
+   * once (hosts file, DNS cache) come in while it runs, and the wake-up of one (the Resolution Delay after
+   * an A answer) is overtaken by the next (the AAAA answer at once) before it could matter — setting
+   * each would move the Dialer's one timer (a new Timeout) for a delay that never runs.
+   */
   start(): void {
+    this.#deferWake = true;
+    try {
+      this.#begin();
+    } finally {
+      this.#deferWake = false;
+    }
+    if (!this.#settled) this.#schedule(this.#deferredWakeAtMs);
+  }
+
+  #begin(): void {
     this.#trace.dialStart(
       this.#startedAtMs,
       this.#cfg.family,
@@ -1066,6 +1085,10 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   /** The race's next wake-up, in the Dialer's one timer queue (race/wakeups.ts): none when it needs none. */
   #schedule(atMs: number | undefined): void {
+    if (this.#deferWake) {
+      this.#deferredWakeAtMs = atMs; // set by start() once it is done (the last one holds)
+      return;
+    }
     if (atMs === undefined || !Number.isFinite(atMs)) {
       this.#clearTimer();
       return;
