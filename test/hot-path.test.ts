@@ -10,7 +10,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Dialer, isDialError } from '../src/index.js';
+import { startLoopbackDns } from '../src/cli/loopback-dns.js';
+import { Dialer, getReport, isDialError } from '../src/index.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
 import { EndpointHistory } from '../src/memory/endpoint-history.js';
 import { startBlackhole } from './support/blackhole.js';
@@ -72,6 +73,42 @@ describe('a dial answered at once', () => {
     assert.equal(timers, 1, 'timers set for 18 dials of one Dialer');
     // Nothing waits now: the timer no longer holds the process (a ref'd Timeout would show here).
     await assertNoLeaks(baseline);
+  });
+
+  test('a cached A answer with no AAAA arms the timer once: the Resolution Delay overtaken at once sets none', async (t) => {
+    const server = net.createServer((s) => s.on('error', () => {}).resume());
+    const port = await listen(server, '127.0.0.1');
+    t.after(() => closeServer(server));
+    const dns = await startLoopbackDns({ 'v4only.hot.test': { A: ['127.0.0.1'], ttl: 300 } }, 'hot.test');
+    t.after(() => dns.close());
+    const dialer = new Dialer({
+      resolver: 'dns',
+      nameservers: [`127.0.0.1:${dns.port}`],
+      hostsPath: null,
+      dnsTries: 1,
+      dnsTimeoutMs: 2000,
+    });
+    // The first dial fills the cache (the A answer and AAAA's NODATA) and arms the Dialer's timer.
+    await closeSocket(await dialer.dial({ host: 'v4only.hot.test', port }));
+    // Past the Resolution Delay (50 ms): whatever the first dial armed has fired, nothing is armed now.
+    await new Promise((r) => setTimeout(r, 200));
+    const { value: socket, timers } = await dialTimers(() => dialer.dial({ host: 'v4only.hot.test', port }));
+    try {
+      const report = getReport(socket)!;
+      assert.deepEqual(
+        report.resolution.queries.map((q) => [q.type, q.source, q.code ?? q.addresses?.length]),
+        [
+          ['AAAA', 'cache', 'ENODATA'],
+          ['A', 'cache', 1],
+        ],
+        'both answers came from the cache at once',
+      );
+      // The A answer alone would wait the Resolution Delay (RFC 8305 §3); AAAA's NODATA right behind it
+      // starts the race, so the only wake-up left is the deadline: one timer, not one more for 50 ms.
+      assert.equal(timers, 1, 'timers set for a dial answered from the cache');
+    } finally {
+      await closeSocket(socket);
+    }
   });
 
   test('a process whose dials are done exits at once: the idle timer does not hold it', async () => {

@@ -6,6 +6,7 @@ import {
   interleaveFamilies,
   label,
   precedence,
+  precedenceOf,
   type SortCandidate,
   scope,
   sortDestinations,
@@ -476,6 +477,27 @@ describe('policy table, scope, CommonPrefixLen', () => {
     assert.equal(label('::1.2.3.4'), 3);
     assert.equal(precedence('0:0:0:0:0:0:0:1'), 50);
     assert.equal(precedence('0:0:0:0:0:0:0:2'), 1);
+  });
+
+  test('precedenceOf: an IPv4 destination takes ::ffff:0:0/96 without a parse, an IPv6 one the table', () => {
+    // Whatever the address, IPv4 is looked up as ::ffff:a.b.c.d (RFC 6724 §2.1): the shortcut must agree.
+    for (const address of ['127.0.0.1', '0.0.0.0', '198.51.100.1', '255.255.255.255', '169.254.1.1']) {
+      assert.equal(precedenceOf(address, 4), precedence(address), address);
+    }
+    for (const [address, want] of [
+      ['::1', 50],
+      ['2002::1', 30],
+      ['2001::1', 5],
+      ['fd00::1', 3],
+      ['::2', 1],
+      ['2001:db8::1', 40],
+    ] as const) {
+      assert.equal(precedenceOf(address, 6), want, address);
+    }
+    assert.throws(() => precedenceOf('localhost', 6), {
+      name: 'TypeError',
+      code: 'ERR_NETDIAL_INVALID_ADDRESS',
+    });
   });
 
   test('bad addresses are TypeErrors with a code', () => {

@@ -45,7 +45,7 @@ import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-
 import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
-import { precedence, preselectDestinations } from './sort.js';
+import { precedence, precedenceOf, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
 import type { AddressSource, Family } from '../types.js';
@@ -133,11 +133,7 @@ class QueryRecord {
 
 /** A DNS answer's address as the race's candidate (a module function: no closure made per answer). */
 function toCandidate(a: { address: string; family: Family }): Candidate {
-  return { address: a.address, family: a.family, precedence: precedence(a.address) };
-}
-
-function addressOf(c: { address: string }): string {
-  return c.address;
+  return { address: a.address, family: a.family, precedence: precedenceOf(a.address, a.family) };
 }
 
 /** Whether an IPv4 candidate could go through NAT64 (RFC 8305 §7), checked without a closure. */
@@ -283,10 +279,29 @@ function alpnIds(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/** The settle functions of the promise runDial is making (set by takeSettlers, read at once). */
+let settleSocket: ((s: net.Socket) => void) | undefined;
+let settleError: ((e: unknown) => void) | undefined;
+
+/** The dial promise's executor: a module function, so a dial makes no closure (nor its context) for it. */
+function takeSettlers(resolve: (s: net.Socket) => void, reject: (e: unknown) => void): void {
+  settleSocket = resolve;
+  settleError = reject;
+}
+
 export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Promise<net.Socket> {
-  return new Promise<net.Socket>((resolve, reject) => {
+  const promise = new Promise<net.Socket>(takeSettlers);
+  const resolve = settleSocket!;
+  const reject = settleError!;
+  settleSocket = undefined;
+  settleError = undefined;
+  // Started after the promise exists, as the executor did: a throw here is a bug, not a rejection, either way.
+  try {
     new DialSession(target, cfg, deps, resolve, reject).start();
-  });
+  } catch (err) {
+    reject(err);
+  }
+  return promise;
 }
 
 /**
@@ -363,6 +378,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   #onAbort: (() => void) | undefined;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
   #onSocketEvent: ((this: net.Socket, err?: NodeJS.ErrnoException) => void) | undefined;
+  /** While start() runs: the race's wake-up is kept in #deferredWakeAtMs and set when it is done. */
+  #deferWake = false;
+  #deferredWakeAtMs: number | undefined;
   /** What the winner's report needs (set when an attempt wins). */
   #winner: { id: number; socket: net.Socket; durationMs: number; connectMs: number } | undefined;
   readonly #trace: DialTrace;
@@ -451,7 +469,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       c.address,
       c.port ?? this.#target.port,
       nowMs,
-      this.#race.order.map(addressOf),
+      // The candidates themselves ({ address }): no array of their addresses per attempt.
+      this.#race.order,
     );
     this.#noteDelayBasis(c.address, basis);
     return delayMs;
@@ -486,7 +505,23 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     this.#rejectDial(err);
   }
 
+  /**
+   * Starts the dial. The race's wake-up is set once, when start() is done: answers the resolver gives at
+   * once (hosts file, DNS cache) come in while it runs, and the wake-up of one (the Resolution Delay after
+   * an A answer) is overtaken by the next (the AAAA answer at once) before it could matter — setting
+   * each would move the Dialer's one timer (a new Timeout) for a delay that never runs.
+   */
   start(): void {
+    this.#deferWake = true;
+    try {
+      this.#begin();
+    } finally {
+      this.#deferWake = false;
+    }
+    if (!this.#settled) this.#schedule(this.#deferredWakeAtMs);
+  }
+
+  #begin(): void {
     this.#trace.dialStart(
       this.#startedAtMs,
       this.#cfg.family,
@@ -1050,6 +1085,10 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   /** The race's next wake-up, in the Dialer's one timer queue (race/wakeups.ts): none when it needs none. */
   #schedule(atMs: number | undefined): void {
+    if (this.#deferWake) {
+      this.#deferredWakeAtMs = atMs; // set by start() once it is done (the last one holds)
+      return;
+    }
     if (atMs === undefined || !Number.isFinite(atMs)) {
       this.#clearTimer();
       return;

@@ -122,8 +122,20 @@ function hasPrefix(bytes: Bytes16, prefix: Bytes16, bits: number): boolean {
   return ((bytes[whole] ?? 0) & mask) === ((prefix[whole] ?? 0) & mask);
 }
 
-const IPV4_MAPPED_PREFIX = mustParse('::ffff:0:0', 'IPv4-mapped prefix');
-const LOOPBACK = mustParse('::1', 'IPv6 loopback');
+/**
+ * A prefix as 16 bytes from its leading bytes (the rest zero): the module's fixed prefixes are written as
+ * numbers, not parsed from text at import (issue 16: parsing them cost ~0.5–1 ms of every process's start).
+ */
+function prefixBytes(...leading: number[]): Bytes16 {
+  const out = new Uint8Array(16);
+  out.set(leading);
+  return out;
+}
+
+/** ::ffff:0:0 */
+const IPV4_MAPPED_PREFIX = prefixBytes(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff);
+/** ::1 */
+const LOOPBACK = prefixBytes(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 
 function isIPv4Mapped(bytes: Bytes16): boolean {
   return hasPrefix(bytes, IPV4_MAPPED_PREFIX, 96);
@@ -136,27 +148,22 @@ interface PolicyEntry {
   label: number;
 }
 
-/** RFC 6724 §2.1 default policy table, longest prefix first so the first match is the longest match. */
-const POLICY_TABLE: readonly PolicyEntry[] = (
-  [
-    ['::1', 128, 50, 0],
-    ['::', 0, 40, 1],
-    ['::ffff:0:0', 96, 35, 4],
-    ['2002::', 16, 30, 2],
-    ['2001::', 32, 5, 5],
-    ['fc00::', 7, 3, 13],
-    ['::', 96, 1, 3],
-    ['fec0::', 10, 1, 11],
-    ['3ffe::', 16, 1, 12],
-  ] as const
-)
-  .map(([prefix, bits, precedence, label]) => ({
-    prefix: mustParse(prefix, 'policy table'),
-    bits,
-    precedence,
-    label,
-  }))
-  .sort((a, b) => b.bits - a.bits);
+/**
+ * RFC 6724 §2.1 default policy table, longest prefix first so the first match is the longest match
+ * (::ffff:0:0/96 before ::/96: an address matches at most one of the two). Prefixes written as their
+ * leading bytes (test/sort.test.ts pins every entry's precedence and label).
+ */
+const POLICY_TABLE: readonly PolicyEntry[] = [
+  { prefix: LOOPBACK, bits: 128, precedence: 50, label: 0 }, // ::1/128
+  { prefix: IPV4_MAPPED_PREFIX, bits: 96, precedence: 35, label: 4 }, // ::ffff:0:0/96
+  { prefix: prefixBytes(), bits: 96, precedence: 1, label: 3 }, // ::/96
+  { prefix: prefixBytes(0x20, 0x01), bits: 32, precedence: 5, label: 5 }, // 2001::/32
+  { prefix: prefixBytes(0x20, 0x02), bits: 16, precedence: 30, label: 2 }, // 2002::/16
+  { prefix: prefixBytes(0x3f, 0xfe), bits: 16, precedence: 1, label: 12 }, // 3ffe::/16
+  { prefix: prefixBytes(0xfe, 0xc0), bits: 10, precedence: 1, label: 11 }, // fec0::/10
+  { prefix: prefixBytes(0xfc), bits: 7, precedence: 3, label: 13 }, // fc00::/7
+  { prefix: prefixBytes(), bits: 0, precedence: 40, label: 1 }, // ::/0
+];
 
 function policyOf(bytes: Bytes16): PolicyEntry {
   for (const entry of POLICY_TABLE) if (hasPrefix(bytes, entry.prefix, entry.bits)) return entry;
@@ -215,6 +222,18 @@ export function precedence(address: string): number {
   precedenceMemo.set(address, value);
   return value;
 }
+
+/**
+ * RFC 6724 §2.1 precedence of a destination whose family is known: every IPv4 address is looked up as
+ * ::ffff:a.b.c.d, which only ::ffff:0:0/96 matches (precedence 35), so an IPv4 one needs no parse (a
+ * fresh process's first dial then never runs the IPv6 parser); IPv6 as precedence().
+ */
+export function precedenceOf(address: string, family: Family): number {
+  return family === 4 ? IPV4_PRECEDENCE : precedence(address);
+}
+
+/** RFC 6724 §2.1: ::ffff:0:0/96's precedence, every IPv4 address's. */
+const IPV4_PRECEDENCE = 35;
 
 /** Addresses whose precedence is remembered at most (a few KiB). */
 const PRECEDENCE_MEMO_MAX = 256;
