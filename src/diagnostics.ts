@@ -91,7 +91,7 @@ export interface DnsEventBase extends DialEventBase {
   /** 'A' for IPv4, 'AAAA' for IPv6 — also for sources that are not DNS (hosts file, literal, custom). */
   type: 'A' | 'AAAA';
   family: Family;
-  /** Where the answer comes from: 'dns', 'hosts', 'literal', 'system', 'custom', 'cache', 'stale'. */
+  /** Where the answer comes from: 'dns', 'hosts', 'localhost', 'literal', 'system', 'custom', 'cache', 'stale'. */
   source: AddressSource;
 }
 

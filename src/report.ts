@@ -207,7 +207,7 @@ export interface ReportSource {
   buildReport(): DialReport;
 }
 
-type ReportEntry = DialReport | (() => DialReport) | ReportSource;
+type ReportEntry = DialReport | ReportSource;
 
 const reports = new WeakMap<object, ReportEntry>();
 
@@ -215,18 +215,15 @@ const reports = new WeakMap<object, ReportEntry>();
 export function getReport(socket: net.Socket): DialReport | undefined {
   const entry = reports.get(socket);
   if (entry === undefined) return undefined;
-  let report: DialReport;
-  if (typeof entry === 'function') report = entry();
-  else if (typeof (entry as Partial<ReportSource>).buildReport === 'function') {
-    report = (entry as ReportSource).buildReport();
-  } else return entry as DialReport;
+  if (typeof (entry as Partial<ReportSource>).buildReport !== 'function') return entry as DialReport;
+  const report = (entry as ReportSource).buildReport();
   reports.set(socket, report);
   return report;
 }
 
 /**
- * Ties a report to a socket. A function, or a ReportSource, is called on the first `getReport` (most
- * callers never ask, so a plain dial does not pay for building it); the report it built is kept.
+ * Ties a report to a socket. A ReportSource builds it on the first `getReport` (most callers never ask,
+ * so a plain dial does not pay for building it); the report it built is kept.
  */
 export function attachReport(socket: net.Socket, report: ReportEntry): void {
   reports.set(socket, report);

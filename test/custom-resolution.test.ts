@@ -123,7 +123,7 @@ describe('a custom resolver function', () => {
     ]);
   });
 
-  test('the context: an own enumerable signal, one for both families, made when read, aborted on cancel', async () => {
+  test('the context: an own enumerable signal, one for both families, aborted on cancel', async () => {
     const contexts: Array<{ signal: AbortSignal }> = [];
     const seen: AbortSignal[] = [];
     const fn: ResolveFunction = (_n, family, context) => {

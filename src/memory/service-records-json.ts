@@ -10,7 +10,7 @@
  * Pure: times in, JSON out.
  */
 import { invalidArgument, isNegativeAnswer } from '../errors.js';
-import type { ServiceRecordType, SrvRecordData } from '../resolution/dns-client.js';
+import { MAX_TTL_SECONDS, type ServiceRecordType, type SrvRecordData } from '../resolution/dns-client.js';
 import type { ServiceRecordCache } from '../resolution/service-lookup.js';
 import { decodeSvcbRdata, encodeSvcbRdata, type SvcbRecord } from '../resolution/svcb.js';
 
@@ -44,7 +44,7 @@ export interface ServiceRecordsJsonEntry {
 
 /** Records kept per answer; an answer with more is not saved (a real one is far smaller). */
 export const MAX_RECORDS = 256;
-const MAX_POSITIVE_MS = 604_800_000; // 7 days
+const MAX_POSITIVE_MS = MAX_TTL_SECONDS * 1000; // 7 days, as any TTL (dns-client.ts)
 const MAX_NEGATIVE_MS = 10_800_000; // 3 hours
 const MAX_NAME_LENGTH = 255;
 const MAX_MESSAGE_LENGTH = 500;
@@ -72,9 +72,7 @@ export function serviceRecordsToJson(
         if (!srv.every((r) => isName(r.target))) continue;
         entry.srv = srv.map(({ priority, weight, port, target }) => ({ priority, weight, port, target }));
       } else {
-        const wire = (records as SvcbRecord[]).map((r) => encodeSvcbRdata(r));
-        if (!wire.every((w) => decodeSvcbRdata(w).ok)) continue;
-        entry.svcb = wire.map((w) => Buffer.from(w).toString('base64'));
+        entry.svcb = (records as SvcbRecord[]).map((r) => Buffer.from(encodeSvcbRdata(r)).toString('base64'));
       }
     } else {
       entry.negative = outcome.code;

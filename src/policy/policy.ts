@@ -295,6 +295,10 @@ function wordsToBigInt(words: Uint32Array): bigint {
  * Parses 'a.b.c.d/n', 'x::/n' or a single address; undefined when it is none; throws for a near miss
  * (a prefix out of range; bits set after the prefix, unless `maskHostBits` clears them).
  */
+/** A prefix length as the policy's lists write it (one spelling), and as curl reads NO_PROXY's (`/08`). */
+const POLICY_PREFIX = /^(0|[1-9][0-9]{0,2})$/;
+const CURL_PREFIX = /^[0-9]{1,5}$/;
+
 function parseCidr(text: string, name: string, maskHostBits = false): ParsedCidr | undefined {
   const slash = text.indexOf('/');
   const addressText = slash === -1 ? text : text.slice(0, slash);
@@ -316,7 +320,7 @@ function parseCidr(text: string, name: string, maskHostBits = false): ParsedCidr
     const prefixText = text.slice(slash + 1);
     // The policy's own lists want one spelling; NO_PROXY (maskHostBits) reads the number as curl does,
     // leading zeros included (`/08`).
-    const spelling = maskHostBits ? /^[0-9]{1,5}$/ : /^(0|[1-9][0-9]{0,2})$/;
+    const spelling = maskHostBits ? CURL_PREFIX : POLICY_PREFIX;
     if (!spelling.test(prefixText) || Number(prefixText) > bits) {
       throw optionError(
         name,

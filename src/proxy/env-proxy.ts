@@ -12,7 +12,7 @@
  * `no_proxy` / `NO_PROXY` (see noProxyMatches) turns the proxy off for the targets it lists.
  */
 import { isIP } from '../ip-address.js';
-import { readCidr } from '../policy/policy.js';
+import { type ParsedCidr, readCidr } from '../policy/policy.js';
 import { parseProxyUrl, type ProxySpec } from './proxy-option.js';
 
 /** What the environment rules need to know about a dial's target. */
@@ -91,16 +91,15 @@ function splitEntry(raw: string): NoProxyEntry | undefined {
 }
 
 /**
- * Whether the IP literal `host` is in `entry` (an address or ADDRESS/BITS), both read as numbers by the
+ * Whether the IP literal `address` (the target, read once per list) is in `entry` (an address or ADDRESS/BITS), both read as numbers by the
  * policy's CIDR reader, so every spelling of an address agrees (zero compression, case). As curl's
  * noproxy.c: bits after the prefix are ignored ('192.0.2.7/24' is 192.0.2.0/24), an entry that is not an
  * address or range (a prefix past 32/128, a bad address) matches nothing, and an IPv4 entry never matches
  * an IPv6 target (nor the reverse: `::ffff:192.0.2.1` is not 192.0.2.1 here, unlike in the policy).
  */
-function ipInEntry(host: string, entry: string): boolean {
+function ipInEntry(address: ParsedCidr, entry: string): boolean {
   const range = readCidr(entry, 'mask');
-  const address = readCidr(host.split('%')[0]!);
-  if (range === undefined || address === undefined || range.family !== address.family) return false;
+  if (range === undefined || range.family !== address.family) return false;
   return address.lo >= range.lo && address.lo <= range.hi;
 }
 
@@ -117,6 +116,8 @@ function ipInEntry(host: string, entry: string): boolean {
 export function noProxyMatches(list: string, host: string, port: number): boolean {
   const target = host.toLowerCase().replace(/\.$/, '');
   const family = isIP(target);
+  // An IP target is read once, not once per entry.
+  const address = family === 0 ? undefined : readCidr(target.split('%')[0]!);
   for (const raw of list.split(/[\s,]+/)) {
     if (raw === '') continue;
     if (raw === '*') return true;
@@ -125,7 +126,7 @@ export function noProxyMatches(list: string, host: string, port: number): boolea
     if (entry.port !== undefined && entry.port !== port) continue;
     let h = entry.host;
     if (family !== 0) {
-      if (ipInEntry(target, h)) return true;
+      if (address !== undefined && ipInEntry(address, h)) return true;
       continue;
     }
     h = h.replace(/^\./, '').replace(/\.$/, '');

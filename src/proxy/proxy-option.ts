@@ -70,27 +70,22 @@ function decode(part: string, name: string, what: string): string {
 }
 
 /**
+ * The port written in a URL ('' when none), even when it is its scheme's default: WHATWG URL keeps the
+ * port of a scheme it does not know, so the same text under an unknown scheme says what was written.
+ */
+function writtenPort(text: string): string {
+  try {
+    return new URL(`x-${text.trim()}`).port;
+  } catch {
+    return '';
+  }
+}
+
+/**
  * Reads a proxy URL (string or URL object). `name` is the option's name in messages ('proxy',
  * 'HTTPS_PROXY'…). Throws a TypeError (ERR_NETDIAL_INVALID_OPTION) naming what is wrong; the message never
  * carries the password.
  */
-/** The port written in a URL's authority ('' when none): `http://u:p@[::1]:80/` gives '80'. */
-function explicitPort(text: string): string {
-  const start = text.indexOf('//');
-  if (start === -1) return '';
-  let end = text.length;
-  for (const c of ['/', '?', '#']) {
-    const i = text.indexOf(c, start + 2);
-    if (i !== -1 && i < end) end = i;
-  }
-  const at = text.lastIndexOf('@', end - 1);
-  const authority = text.slice(at > start ? at + 1 : start + 2, end);
-  // After an IPv6 literal's closing bracket, or anywhere in a name or IPv4 address.
-  const hostEnd = authority.lastIndexOf(']');
-  const match = /:([0-9]+)$/.exec(hostEnd === -1 ? authority : authority.slice(hostEnd));
-  return match === null ? '' : match[1]!;
-}
-
 export function parseProxyUrl(value: string | URL, name = 'proxy'): ProxySpec {
   let url: URL;
   const text = typeof value === 'string' ? value : value.href;
@@ -128,7 +123,7 @@ export function parseProxyUrl(value: string | URL, name = 'proxy'): ProxySpec {
   let port = DEFAULT_PORTS[protocol];
   // WHATWG URL drops a port equal to its scheme's default (`http://proxy:80` has url.port ''), which
   // would send the dial to curl's 1080: a port written in the URL is the port (curl reads it so too).
-  const portText = url.port !== '' ? url.port : explicitPort(text);
+  const portText = url.port !== '' ? url.port : writtenPort(text);
   if (portText !== '') {
     port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {

@@ -33,6 +33,7 @@ import { DialOrder, type OrderCandidate } from './order.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { type FailReason, Race, type RaceAction, type RaceConfig, type RaceStep } from './race.js';
+import { append } from './small-set.js';
 import { isFinalTlsFailure } from './tls-failure.js';
 import {
   type AttemptReport,
@@ -152,17 +153,6 @@ const FAMILY_LISTS: Readonly<Record<Family, readonly Family[]>> = Object.freeze(
   6: Object.freeze([6] as Family[]),
 });
 const NO_FAMILIES: readonly Family[] = Object.freeze([]);
-
-/**
- * `list` with `item` appended. The first item makes a one-slot array: a push onto an empty array reserves
- * sixteen slots, and most dials keep one or two of each thing.
- */
-function append<T>(list: T[] | undefined, item: T): T[] {
-  if (list === undefined) return [item];
-  if (list.length === 1) return [list[0] as T, item];
-  list.push(item);
-  return list;
-}
 
 /** `list` with `list[index] = item`; made (one slot for index 0) when there is none yet. */
 function setAt<T>(list: T[] | undefined, index: number, item: T): T[] {

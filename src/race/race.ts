@@ -7,7 +7,17 @@
  * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
  */
 import type { Family } from '../types.js';
-import { addKey, deleteKey, hasKey, type KeyStore, keyCount, keyList, keysOf } from './small-set.js';
+import {
+  addKey,
+  append,
+  deleteKey,
+  EMPTY,
+  hasKey,
+  type KeyStore,
+  keyCount,
+  keyList,
+  keysOf,
+} from './small-set.js';
 
 /**
  * An endpoint the race may connect to: an address, and — when it came from a service record (RFC 9460
@@ -145,22 +155,7 @@ export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
 const PREFERRED: Family = 6;
 
 /** The empty list every log starts as (never changed: append replaces it). */
-const NONE: never[] = Object.freeze([]) as never[];
-
-/** The actions of a step that asks for none (most steps): one frozen array, not a new one per event. */
-const NO_ACTIONS: readonly never[] = Object.freeze([]);
-
-/**
- * `list` with `item` appended. The first item makes a one-slot array (a push onto an empty array reserves
- * sixteen): most dials log one or two answers and one attempt.
- */
-function append<T>(list: T[] | undefined, item: T): T[] {
-  if (list === undefined || list.length === 0) return [item];
-  // The second too (two answers, two families): exactly two slots.
-  if (list.length === 1) return [list[0] as T, item];
-  list.push(item);
-  return list;
-}
+const NONE = EMPTY as never[];
 
 export class Race<C extends RaceCandidate = RaceCandidate> {
   readonly #cfg: RaceConfig<C>;
@@ -483,7 +478,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   #idle(nowMs: number): RaceStep<C> {
-    return { actions: NO_ACTIONS, wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
+    return { actions: EMPTY, wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
   }
 
   #finish(a: AttemptLog<C>, outcome: AttemptOutcome, nowMs: number, code?: string): void {
@@ -539,13 +534,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (!this.#racing) {
       if (this.#known.length === 0) {
         if (keyCount(this.#pending) === 0) return this.#fail('dns', nowMs, actions);
-        return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
+        return { actions: actions ?? EMPTY, wakeAtMs: this.#wakeAt(nowMs) };
       }
       // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
       // Resolution Delay that a lone A answer waits has passed.
       const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
       if (!this.#usefulPreferredIn && !delayOver && keyCount(this.#pending) > 0) {
-        return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
+        return { actions: actions ?? EMPTY, wakeAtMs: this.#wakeAt(nowMs) };
       }
       this.#racing = true;
     }
@@ -591,7 +586,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     ) {
       return this.#fail('exhausted', nowMs, actions);
     }
-    return { actions: actions ?? NO_ACTIONS, wakeAtMs: this.#wakeAt(nowMs) };
+    return { actions: actions ?? EMPTY, wakeAtMs: this.#wakeAt(nowMs) };
   }
 
   /** The earliest moment something can change without an event: the deadline, the end of the

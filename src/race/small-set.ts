@@ -70,7 +70,19 @@ export function keyList<K>(store: KeyStore<K>): readonly K[] {
   return store instanceof Set ? [...store] : store;
 }
 
-const EMPTY: readonly never[] = Object.freeze([]);
+/** The one shared empty list: logs, key lists and step actions start as it (never changed). */
+export const EMPTY: readonly never[] = Object.freeze([]);
+
+/**
+ * `list` with `item` appended. The first item makes a one-slot array (a push onto an empty array reserves
+ * sixteen) and the second a two-slot one: most dials log one or two answers and one attempt.
+ */
+export function append<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined || list.length === 0) return [item];
+  if (list.length === 1) return [list[0] as T, item];
+  list.push(item);
+  return list;
+}
 
 function hasDuplicate<K>(list: readonly K[]): boolean {
   for (let i = 1; i < list.length; i++) for (let j = 0; j < i; j++) if (list[i] === list[j]) return true;

@@ -237,16 +237,7 @@ export class HostsFile {
    * `performance.now()` or `Date.now()`), used only to decide whether to check the file again.
    */
   lookup(name: string, nowMs: number): HostsEntry[] | undefined {
-    const table = this.#file.get(nowMs);
-    if (typeof name !== 'string') return undefined;
-    // Every dial of a name looks it up here first: the last name's key is kept, not normalised again.
-    if (name !== this.#lastName) {
-      this.#lastKey = normalizeName(name);
-      this.#lastName = name;
-    }
-    const key = this.#lastKey;
-    if (key === '') return undefined;
-    return table.get(key)?.map((e) => ({ address: e.address, family: e.family }));
+    return this.entries(name, nowMs)?.map((e) => ({ address: e.address, family: e.family }));
   }
 
   /**
@@ -257,6 +248,7 @@ export class HostsFile {
   entries(name: string, nowMs: number): readonly HostsEntry[] | undefined {
     const table = this.#file.get(nowMs);
     if (typeof name !== 'string') return undefined;
+    // Every dial of a name looks it up here first: the last name's key is kept, not normalised again.
     if (name !== this.#lastName) {
       this.#lastKey = normalizeName(name);
       this.#lastName = name;

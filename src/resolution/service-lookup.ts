@@ -65,9 +65,13 @@ export class ServiceRecordCache {
     else if (isNegativeAnswer(outcome.code)) ttlSeconds = soaSeconds ?? NEGATIVE_TTL_SECONDS;
     else return;
     if (ttlSeconds <= 0) return;
-    const key = `${type} ${name}`;
+    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + ttlSeconds * 1000 });
+  }
+
+  /** Stores `entry` as the most recently used one, dropping the least recently used past the bound. */
+  #put(key: string, entry: Entry): void {
     this.#entries.delete(key);
-    this.#entries.set(key, { outcome, expiresAtMs: nowMs + ttlSeconds * 1000 });
+    this.#entries.set(key, entry);
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
@@ -107,14 +111,7 @@ export class ServiceRecordCache {
     nowMs: number,
   ): void {
     if (!(forMs > 0)) return;
-    const key = `${type} ${name}`;
-    this.#entries.delete(key);
-    this.#entries.set(key, { outcome: { ...outcome, cached: false }, expiresAtMs: nowMs + forMs });
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + forMs });
   }
 }
 
