@@ -211,3 +211,15 @@ test('what is saved always loads: answers with names the loader refuses are left
   const loaded = DialMemory.fromJSON(json, 0, WALL);
   assert.equal([...(existingServiceRecordCacheOf(loaded.dns)?.live(0) ?? [])].length, 3);
 });
+
+test("service answers are forgotten with the memory's DNS answers: DnsCache.clear() and delete(name)", () => {
+  const memory = memoryWithServices(1000);
+  const cache = existingServiceRecordCacheOf(memory.dns)!;
+  assert.equal(memory.dns.delete('example.test.'), true, 'the HTTPS answer of example.test was held');
+  assert.equal(cache.get('example.test', 'HTTPS', 1000), undefined);
+  assert.ok(cache.get('_sip._tcp.example.test', 'SRV', 1000) !== undefined, 'other names kept');
+  assert.equal(memory.dns.delete('nothing.example.test'), false);
+  memory.dns.clear();
+  assert.equal([...cache.live(1000)].length, 0);
+  assert.equal(memory.toJSON(1000, WALL).services?.entries.length ?? 0, 0);
+});

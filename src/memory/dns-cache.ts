@@ -17,6 +17,7 @@
 
 import { isIPv4, isIPv6 } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
+import { ServiceRecordCache } from '../resolution/service-lookup.js';
 
 /** The record types this cache holds. */
 export type DnsRecordType = 'A' | 'AAAA';
@@ -243,6 +244,7 @@ export class DnsCache {
   /** The validated options in force. */
   readonly options: DnsCacheConfig;
   readonly #names = new Map<string, NameEntry>();
+  #services: ServiceRecordCache | undefined;
   /** The key #touch last moved to the newest end (see there). */
   #newestKey: string | undefined;
   #observer: DnsAnswerObserver | undefined;
@@ -523,14 +525,26 @@ export class DnsCache {
     return MISS;
   }
 
-  /** Forgets everything held for `name` (both types). Returns whether anything was held. */
-  delete(name: string): boolean {
-    return this.#names.delete(checkName(name));
+  /**
+   * The SRV/HTTPS/SVCB answers kept with these (resolution/service-lookup.ts), made on first use when
+   * `create`: owned here so that they are forgotten with the rest. Internal: reach them through a dial.
+   * @internal
+   */
+  serviceRecords(create: boolean): ServiceRecordCache | undefined {
+    if (create) this.#services ??= new ServiceRecordCache();
+    return this.#services;
   }
 
-  /** Forgets everything. */
+  /** Forgets everything held for `name` (both types, and its service records). Returns whether anything was held. */
+  delete(name: string): boolean {
+    const held = this.#names.delete(checkName(name));
+    return (this.#services?.deleteName(name.endsWith('.') ? name.slice(0, -1) : name) ?? false) || held;
+  }
+
+  /** Forgets everything (service records included). */
   clear(): void {
     this.#names.clear();
+    this.#services?.clear();
   }
 
   /**

@@ -5,6 +5,7 @@
  * follows RFC 9460 AliasMode chains with a bound and loop detection.
  */
 import { isNegativeAnswer } from '../errors.js';
+import type { DnsCache } from '../memory/dns-cache.js';
 import type { DnsClientError, ServiceAnswer, ServiceRecordType, SrvRecordData } from './dns-client.js';
 import { aliasStep, MAX_ALIAS_HOPS } from './service-plan.js';
 import type { SvcbRecord } from './svcb.js';
@@ -31,6 +32,8 @@ interface Entry {
 const NEGATIVE_TTL_SECONDS = 30;
 
 /** A bounded cache (LRU) of service record answers by name and type. */
+const SERVICE_TYPES: readonly ServiceRecordType[] = ['SRV', 'HTTPS', 'SVCB'];
+
 export class ServiceRecordCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
@@ -83,6 +86,13 @@ export class ServiceRecordCache {
     this.#entries.clear();
   }
 
+  /** Forgets the answers of `name` (every type). Returns whether anything was held. */
+  deleteName(name: string): boolean {
+    let held = false;
+    for (const type of SERVICE_TYPES) held = this.#entries.delete(`${type} ${name}`) || held;
+    return held;
+  }
+
   /** The entries still valid at `nowMs`, least recently used first, with the ms each has left (for saving). */
   *live(
     nowMs: number,
@@ -115,25 +125,18 @@ export class ServiceRecordCache {
   }
 }
 
-/** The service record cache of each Dialer memory, kept with (and as long as) its DNS cache. */
-const cachesByMemory = new WeakMap<object, ServiceRecordCache>();
-
 /**
  * The service record cache kept with `answers`, a Dialer memory's DNS cache (made on first use): one per
- * memory, shared by every Dialer resolving with that memory, and saved with it (DialMemory.toJSON).
+ * memory, shared by every Dialer resolving with that memory, saved with it (DialMemory.toJSON) and
+ * forgotten with it (`DnsCache.clear()`, `delete(name)`).
  */
-export function serviceRecordCacheOf(answers: object): ServiceRecordCache {
-  let cache = cachesByMemory.get(answers);
-  if (cache === undefined) {
-    cache = new ServiceRecordCache();
-    cachesByMemory.set(answers, cache);
-  }
-  return cache;
+export function serviceRecordCacheOf(answers: DnsCache): ServiceRecordCache {
+  return answers.serviceRecords(true)!;
 }
 
 /** The service record cache kept with `answers`, if one was made. */
-export function existingServiceRecordCacheOf(answers: object): ServiceRecordCache | undefined {
-  return cachesByMemory.get(answers);
+export function existingServiceRecordCacheOf(answers: DnsCache): ServiceRecordCache | undefined {
+  return answers.serviceRecords(false);
 }
 
 /** One query through the cache. Never rejects. */
