@@ -85,6 +85,9 @@ describe('dials through service records (loopback)', () => {
           delayMs: { HTTPS: 3000 },
           HTTPS: [{ priority: 1, targetName: '.', params: {} }],
         },
+        // A resolver that drops HTTPS queries (some middleboxes drop query types they do not know).
+        'dropped.svc.test': { A: ['127.0.0.2'], AAAA: [] },
+        [`_${port}._https.dropped.svc.test`]: { fail: { HTTPS: 'DROP' } },
         '_none._tcp.svc.test': { SRV: [{ priority: 0, weight: 0, port: 0, target: '.' }] },
         'dead.svc.test': { A: ['127.0.0.5'], AAAA: [] },
         'dead2.svc.test': { A: ['127.0.0.6'], AAAA: [] },
@@ -318,6 +321,32 @@ describe('dials through service records (loopback)', () => {
       assert.equal(dns.queryCount(undefined, 'UNKNOWN_65'), 0, 'hosts file and custom resolver');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an HTTPS query that timed out is kept for errorTtlSeconds: the next dials neither ask nor wait (RFC 9520 §3)', async () => {
+    const name = `_${port}._https.dropped.svc.test`;
+    for (const [errorTtlSeconds, expected] of [
+      [undefined, 1],
+      [0, 4],
+    ] as const) {
+      dns.resetLog();
+      const dialer = new Dialer({ ...options, dnsTimeoutMs: 200, memory: { dns: { errorTtlSeconds } } });
+      (await dialer.dial(`https://dropped.svc.test:${port}/`, { tls: false })).destroy();
+      await new Promise((r) => setTimeout(r, 400)); // the query times out (200 ms, one try)
+      for (let i = 0; i < 3; i++) {
+        const socket = await dialer.dial(`https://dropped.svc.test:${port}/`, { tls: false });
+        const report = getReport(socket)!;
+        socket.destroy();
+        const https = report.resolution.queries.find((q) => q.type === 'HTTPS')!;
+        if (errorTtlSeconds === undefined) {
+          assert.deepEqual([https.source, https.code, report.service?.code], ['cache', 'ETIMEOUT', 'ETIMEOUT']);
+          assert.equal(report.attempts[0]!.trigger, 'first');
+        } else {
+          assert.equal(https.source, 'dns', 'errorTtlSeconds 0: asked again');
+        }
+      }
+      assert.equal(dns.queryCount(name, 'UNKNOWN_65'), expected, `errorTtlSeconds ${errorTtlSeconds}`);
     }
   });
 

@@ -1,7 +1,7 @@
 /**
  * The service record adapter (src/resolution/service-lookup.ts) against the lab's DNS server on
  * loopback: answers cached by the A/AAAA rules (TTL, RFC 2308 negative TTL from the SOA, server failures
- * not kept, LRU bound), and RFC 9460 AliasMode chains (followed, bounded at 8 hops, loops detected, an
+ * for errorTtlSeconds, LRU bound), and RFC 9460 AliasMode chains (followed, bounded at 8 hops, loops detected, an
  * alias to "." is "unavailable", an alias target without records is the endpoint).
  */
 import assert from 'node:assert/strict';
@@ -63,7 +63,7 @@ describe('cache by the A/AAAA rules', () => {
     await askCached(send, cache, '_a._tcp.lk.test', 'SRV', now).promise;
     assert.equal(dns.queryCount('_a._tcp.lk.test', 'SRV'), 2, 'expired after exactly its TTL');
   });
-  test('NXDOMAIN kept for the SOA minimum (RFC 2308 §5); SERVFAIL not kept', async () => {
+  test('NXDOMAIN kept for the SOA minimum (RFC 2308 §5); SERVFAIL kept for errorTtlSeconds (RFC 9520 §3)', async () => {
     const cache = new ServiceRecordCache();
     clockMs = 0;
     dns.resetLog();
@@ -73,11 +73,20 @@ describe('cache by the A/AAAA rules', () => {
     assert.equal((await askCached(send, cache, '_x._tcp.nowhere.lk.test', 'SRV', now).promise).cached, true);
     clockMs = 5000;
     assert.equal((await askCached(send, cache, '_x._tcp.nowhere.lk.test', 'SRV', now).promise).cached, false);
-    await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise;
+    clockMs = 10_000;
+    const failed = await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise;
+    assert.deepEqual([failed.ok, failed.ok || failed.code, failed.cached], [false, 'ESERVFAIL', false]);
+    clockMs = 14_999; // ServiceRecordCache's default errorTtlSeconds: 5 s, as the DNS cache's
     const again = await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise;
-    assert.equal(again.ok, false);
-    assert.equal(again.cached, false);
-    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 2);
+    assert.deepEqual([again.ok, again.ok || again.code, again.cached], [false, 'ESERVFAIL', true]);
+    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 1);
+    clockMs = 15_000;
+    assert.equal((await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise).cached, false);
+    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 2, 'asked again after exactly errorTtlSeconds');
+    const none = new ServiceRecordCache(undefined, 0);
+    await askCached(send, none, 'broken.lk.test', 'SRV', now).promise;
+    assert.equal((await askCached(send, none, 'broken.lk.test', 'SRV', now).promise).cached, false);
+    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 4, 'errorTtlSeconds 0 keeps no failure');
   });
   test('bounded: the least recently used entry goes first', () => {
     const cache = new ServiceRecordCache(2);

@@ -531,7 +531,7 @@ export class DnsCache {
    * @internal
    */
   serviceRecords(create: boolean): ServiceRecordCache | undefined {
-    if (create) this.#services ??= new ServiceRecordCache();
+    if (create) this.#services ??= new ServiceRecordCache(undefined, this.options.errorTtlSeconds);
     return this.#services;
   }
 

@@ -62,6 +62,9 @@ export function serviceRecordsToJson(
     // What is saved must load: an answer the loader would refuse (a name with a space, which DNS allows
     // in a label but loadServiceRecords does not) is left out rather than making the whole file unreadable.
     if (entry.forMs <= 0 || !isName(name)) continue;
+    // A failure that is not an answer (a timeout, SERVFAIL) is kept a few seconds and says nothing about
+    // the name: not saved (as it would not load: `negative` is NXDOMAIN or NODATA only).
+    if (!outcome.ok && !isNegativeAnswer(outcome.code)) continue;
     if (outcome.ok) {
       const records = outcome.answer.records;
       if (records.length > MAX_RECORDS || !isName(outcome.answer.owner)) continue;

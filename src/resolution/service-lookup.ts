@@ -1,8 +1,9 @@
 /**
  * Service records for a dial: the query adapter between the DNS client and the pure plan. It caches
  * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped at 7 days; NXDOMAIN
- * and NODATA for min(SOA TTL, SOA MINIMUM), RFC 2308 §5, else a default; other failures not kept), and
- * follows RFC 9460 AliasMode chains with a bound and loop detection.
+ * and NODATA for min(SOA TTL, SOA MINIMUM), RFC 2308 §5, else a default; other failures — a timeout,
+ * SERVFAIL, REFUSED — for the DNS cache's `errorTtlSeconds`, RFC 9520 §3), and follows RFC 9460 AliasMode
+ * chains with a bound and loop detection.
  */
 import { isNegativeAnswer } from '../errors.js';
 import type { DnsCache } from '../memory/dns-cache.js';
@@ -37,9 +38,16 @@ const SERVICE_TYPES: readonly ServiceRecordType[] = ['SRV', 'HTTPS', 'SVCB'];
 export class ServiceRecordCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  readonly #errorTtlSeconds: number;
 
-  constructor(maxEntries = 1024) {
+  /**
+   * @param maxEntries the bound (least recently used dropped first)
+   * @param errorTtlSeconds how long a failure that is not an answer is kept (the DNS cache's option of
+   *   that name: 5 s by default, 0 keeps none)
+   */
+  constructor(maxEntries = 1024, errorTtlSeconds = 5) {
     this.#maxEntries = maxEntries;
+    this.#errorTtlSeconds = errorTtlSeconds;
   }
 
   get(name: string, type: ServiceRecordType, nowMs: number): Entry['outcome'] | undefined {
@@ -55,7 +63,13 @@ export class ServiceRecordCache {
     return { ...entry.outcome, cached: true };
   }
 
-  /** Keeps an answer for its TTL, a negative answer per RFC 2308 §5; other failures are not kept. */
+  /**
+   * Keeps an answer for its TTL, a negative answer per RFC 2308 §5, and any other failure (a timeout,
+   * SERVFAIL, REFUSED, no server reachable) for `errorTtlSeconds`, as the A/AAAA cache does: RFC 9520 §3
+   * has resolvers cache resolution failures rather than re-ask at once. It matters most for HTTPS records,
+   * which a dial waits for up to the Resolution Delay: behind a resolver that drops HTTPS queries, not
+   * keeping the timeout cost every dial to an https: URL that wait and one more query.
+   */
   set(
     name: string,
     type: ServiceRecordType,
@@ -66,7 +80,7 @@ export class ServiceRecordCache {
     let ttlSeconds: number;
     if (outcome.ok) ttlSeconds = outcome.answer.ttlSeconds;
     else if (isNegativeAnswer(outcome.code)) ttlSeconds = soaSeconds ?? NEGATIVE_TTL_SECONDS;
-    else return;
+    else ttlSeconds = this.#errorTtlSeconds;
     if (ttlSeconds <= 0) return;
     this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + ttlSeconds * 1000 });
   }
