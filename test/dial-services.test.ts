@@ -340,7 +340,10 @@ describe('dials through service records (loopback)', () => {
         socket.destroy();
         const https = report.resolution.queries.find((q) => q.type === 'HTTPS')!;
         if (errorTtlSeconds === undefined) {
-          assert.deepEqual([https.source, https.code, report.service?.code], ['cache', 'ETIMEOUT', 'ETIMEOUT']);
+          assert.deepEqual(
+            [https.source, https.code, report.service?.code],
+            ['cache', 'ETIMEOUT', 'ETIMEOUT'],
+          );
           assert.equal(report.attempts[0]!.trigger, 'first');
         } else {
           assert.equal(https.source, 'dns', 'errorTtlSeconds 0: asked again');
