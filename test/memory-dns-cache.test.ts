@@ -578,6 +578,21 @@ describe('DnsCache toJSON / fromJSON', () => {
     assert.deepEqual(restored.get('fresh.test', 'A', 0), populated().get('fresh.test', 'A', T0 + 22 * S));
   });
 
+  test('a hand-edited freshForMs never keeps an answer fresh for longer than its own TTL', () => {
+    const json = {
+      version: 1,
+      wallClockMs: WALL,
+      entries: [
+        { name: 'evil.test', type: 'A', records: ['192.0.2.9'], freshForMs: 1e12, ttlSeconds: 5 },
+        { name: 'old.test', type: 'A', records: ['192.0.2.8'], freshForMs: 1e12 }, // no ttlSeconds: older files
+      ],
+    };
+    const restored = DnsCache.fromJSON(json as DnsCacheJson, 0, WALL);
+    assert.equal(restored.get('evil.test', 'A', 4_999).state, 'fresh');
+    assert.notEqual(restored.get('evil.test', 'A', 5_000).state, 'fresh');
+    assert.equal(restored.get('old.test', 'A', 86_399_999).state, 'fresh', 'capped by maxTtlSeconds only');
+  });
+
   test('import re-clamps to the importing options and keeps the most recent names', () => {
     const json = populated().toJSON(T0 + 22 * S, WALL);
     const restored = DnsCache.fromJSON(json, 0, WALL, { maxTtlSeconds: 5, maxNames: 2 });

@@ -109,18 +109,24 @@ test('a reload never extends a TTL: expired answers are dropped, tampered times 
     [...existingServiceRecordCacheOf(later.dns)!.live(0)].map((e) => [e.name, e.forMs]),
     [['example.test', 239_000]],
   );
-  // A file claiming 30 days (positive) and 1 day (negative): at most 7 days and 3 hours.
-  const entries = json.services!.entries.map(
-    (e): ServiceRecordsJsonEntry => ({
-      ...e,
-      forMs: e.negative === undefined ? 30 * 86_400_000 : 86_400_000,
-    }),
-  );
-  const tampered = DialMemory.fromJSON({ ...json, services: { ...json.services!, entries } }, 0, WALL);
-  assert.deepEqual(
-    [...existingServiceRecordCacheOf(tampered.dns)!.live(0)].map((e) => e.forMs),
-    [604_800_000, 604_800_000, 10_800_000],
-  );
+  // A file claiming 30 days (positive) and 1 day (negative): never longer than the answer's own TTL
+  // (60 s, 300 s) and 3 hours; with TTLs of 30 days claimed too, at most 7 days.
+  const claim = (ttlSeconds?: number) =>
+    json.services!.entries.map(
+      (e): ServiceRecordsJsonEntry => ({
+        ...e,
+        forMs: e.negative === undefined ? 30 * 86_400_000 : 86_400_000,
+        ...(e.negative === undefined && ttlSeconds !== undefined ? { ttlSeconds } : {}),
+      }),
+    );
+  const forMsOf = (entries: ServiceRecordsJsonEntry[]) =>
+    [
+      ...existingServiceRecordCacheOf(
+        DialMemory.fromJSON({ ...json, services: { ...json.services!, entries } }, 0, WALL).dns,
+      )!.live(0),
+    ].map((e) => e.forMs);
+  assert.deepEqual(forMsOf(claim()), [60_000, 300_000, 10_800_000]);
+  assert.deepEqual(forMsOf(claim(30 * 86_400)), [604_800_000, 604_800_000, 10_800_000]);
   // No services part (an older file, or nothing learnt): none made, none saved.
   const plain = new DialMemory();
   assert.equal(plain.toJSON(0, WALL).services, undefined);

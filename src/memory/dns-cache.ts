@@ -663,9 +663,13 @@ export class DnsCache {
           throw invalidArgument(`\`${at}.records\` must be a non-empty array of ${item.type} addresses`);
         }
         slot.records = Object.freeze([...new Set(item.records)].slice(0, o.maxAddressesPerName));
-        slot.expiresAtMs = until(item.freshForMs, `${at}.freshForMs`, o.maxTtlSeconds);
         if (item.ttlSeconds === undefined) slot.ttlSeconds = 1;
         else slot.ttlSeconds = checkSeconds(item.ttlSeconds, `${at}.ttlSeconds`);
+        // An answer is never fresh for longer than its own TTL, whatever the file says (a hand-edited
+        // freshForMs of 1e12 with ttlSeconds 5 stayed fresh for maxTtlSeconds).
+        const maxFreshSeconds =
+          item.ttlSeconds === undefined ? o.maxTtlSeconds : Math.min(o.maxTtlSeconds, slot.ttlSeconds);
+        slot.expiresAtMs = until(item.freshForMs, `${at}.freshForMs`, maxFreshSeconds);
       } else if (item.negative !== undefined) {
         if (item.negative !== 'NXDOMAIN' && item.negative !== 'NODATA') {
           throw invalidArgument(`\`${at}.negative\` must be 'NXDOMAIN' or 'NODATA'`);

@@ -177,11 +177,12 @@ export function loadServiceRecords(
       item.type === 'SRV'
         ? list.map((r, j) => srvRecord(r, `${at}.srv[${j}]`))
         : list.map((r, j) => svcbRecord(r, `${at}.svcb[${j}]`));
-    const forMs = Math.min(item.forMs, MAX_POSITIVE_MS) - elapsedMs;
     const ttl = item.ttlSeconds;
     if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0) {
       throw invalidArgument(`\`${at}.ttlSeconds\` must be an integer >= 0`);
     }
+    // Never kept longer than the answer's own TTL, whatever `forMs` says (a hand-edited file).
+    const forMs = Math.min(item.forMs, MAX_POSITIVE_MS, ttl * 1000) - elapsedMs;
     const ttlSeconds = Math.max(0, Math.min(ttl, Math.ceil(forMs / 1000)));
     cache.restore(
       item.name,
