@@ -6,6 +6,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { type AbortWaiter, unwatchAbort, watchAbort } from './abort-watch.js';
 import type { AttemptSlots } from './attempt-slots.js';
 import type { Sleeper, Wakeups } from './wakeups.js';
 import { DialTrace } from '../diagnostics.js';
@@ -298,7 +299,7 @@ export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Pro
  * One dial. It is also the race's configuration (RaceConfig): the race calls its `order`,
  * `attemptDelayFor` and `isDemoted` methods, so a dial makes no closures for them.
  */
-class DialSession implements RaceConfig<Candidate>, Sleeper {
+class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter {
   // Sleeper: its place in the Dialer's wake-up queue (owned by Wakeups).
   wakeAtMs = 0;
   wakeIndex = -1;
@@ -364,8 +365,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   readonly #order: DialOrder;
   /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
   #connected = false;
-  /** The abort listener on the caller's signal (made only when there is a signal). */
-  #onAbort: (() => void) | undefined;
+  /** This dial waits on the caller's signal (abort-watch.ts) until it settles. */
+  #watchingSignal = false;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
   #onSocketEvent: ((this: net.Socket, err?: NodeJS.ErrnoException) => void) | undefined;
   /** While start() runs: the race's wake-up is kept in #deferredWakeAtMs and set when it is done. */
@@ -528,8 +529,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         this.#reject(new AbortError(signal.reason, `connect ${this.#where()}`));
         return;
       }
-      this.#onAbort = () => this.#abort();
-      signal.addEventListener('abort', this.#onAbort, { once: true });
+      // One listener per signal, however many dials share it (abort-watch.ts).
+      watchAbort(signal, this);
+      this.#watchingSignal = true;
     }
     this.#apply(this.#race.start(this.#now()));
     if (this.#settled) return;
@@ -1337,12 +1339,17 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   #cleanup(): void {
     this.#settled = true;
     this.#clearTimer();
-    if (this.#onAbort !== undefined) this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#watchingSignal) {
+      this.#watchingSignal = false;
+      unwatchAbort(this.#cfg.signal!, this);
+    }
     this.#resolution?.cancel(this.#connected);
     if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(this.#connected);
   }
 
-  #abort(): void {
+  /** AbortWaiter#onSignalAbort: the caller's signal aborted (told once, by the signal's one listener). */
+  onSignalAbort(): void {
+    this.#watchingSignal = false;
     if (this.#settled) return;
     this.#apply(this.#race.abort(this.#now()));
   }
