@@ -832,7 +832,11 @@ export class SearchListQuery implements Resolution {
     }
     const round = new Round(name);
     let ready = false;
-    for (const family of this.#families) {
+    // Indexed loops over the families: the lists are frozen, and V8 does not inline the array iterator
+    // for frozen arrays (a for-of here allocated its iterator results on every cached dial, ~0.3 KB).
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) {
+      const family = families[i]!;
       const ticket = this.#queries.query(name, family, this.#nowMs);
       if (ticket.ready !== undefined) {
         // Memory had the answer: handled below, once every query is out, without a promise hop or a
@@ -845,7 +849,8 @@ export class SearchListQuery implements Resolution {
       this.#wait(round, family, ticket);
     }
     if (!ready) return;
-    for (const family of this.#families) {
+    for (let i = 0; i < families.length; i++) {
+      const family = families[i]!;
       const answer = round.ready(family);
       if (answer !== undefined) this.#handle(round, family, answer, undefined);
     }
@@ -948,7 +953,8 @@ export class SearchListQuery implements Resolution {
     round.movedOn = true;
     // NXDOMAIN for one type stands for every type of the name (RFC 8020).
     const errors = new FamilyResults();
-    for (const f of this.#families) errors.set(f, round.get(f) ?? failure);
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) errors.set(families[i]!, round.get(families[i]!) ?? failure);
     // The error reported in the end is the one for the name as written, else the last candidate's.
     if (name === this.#host || !this.#errorsFromHost) {
       this.#lastErrors = errors;
@@ -975,7 +981,9 @@ export class SearchListQuery implements Resolution {
 
   /** The name exists: a failure that came first for another type is that type's answer. */
   #finishOtherFailures(round: Round): void {
-    for (const f of this.#families) {
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) {
+      const f = families[i]!;
       const r = round.get(f);
       if (r === undefined || r.ok || this.#isDone(f)) continue;
       // A failure memory gave is the round's outcome itself: its event is made once for it.
