@@ -46,7 +46,13 @@ import {
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
 import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
-import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
+import type {
+  NameResolver,
+  Resolution,
+  ResolutionEvent,
+  ResolutionSink,
+  ResolverPath,
+} from '../resolution/resolve.js';
 import { precedence, precedenceOf, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
@@ -299,7 +305,7 @@ export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Pro
  * One dial. It is also the race's configuration (RaceConfig): the race calls its `order`,
  * `attemptDelayFor` and `isDemoted` methods, so a dial makes no closures for them.
  */
-class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter {
+class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, ResolutionSink {
   // Sleeper: its place in the Dialer's wake-up queue (owned by Wakeups).
   wakeAtMs = 0;
   wakeIndex = -1;
@@ -543,7 +549,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter {
       this.#race.pendingFamilies,
       this.#cfg.resolver,
       this.#now(),
-      (event) => this.#onResolution(event),
+      this, // the session is the resolution's sink (resolutionEvent): no closure per dial
     );
     if (this.#settled) this.#resolution.cancel();
   }
@@ -756,7 +762,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter {
         families,
         this.#cfg.resolver,
         this.#now(),
-        (e) => this.#onResolution(e, source),
+        { resolutionEvent: (e: ResolutionEvent) => this.#onResolution(e, source) },
       );
       if (this.#settled) {
         resolution.cancel(this.#connected);
@@ -836,7 +842,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter {
     return out;
   }
 
-  #onResolution(event: ResolutionEvent, source = ''): void {
+  /** ResolutionSink#resolutionEvent: the origin's resolution tells what it learns. */
+  resolutionEvent(event: ResolutionEvent): void {
+    this.#onResolution(event, '');
+  }
+
+  #onResolution(event: ResolutionEvent, source: string): void {
     if (this.#settled) return;
     if (event.type === 'path') {
       if (source === '') this.#path = event.path;

@@ -288,7 +288,9 @@ export function resolveName(
       answered.add(event.family);
       if (answered.size === families.length) void complete();
     };
-    resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, onEvent);
+    resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, {
+      resolutionEvent: onEvent,
+    });
     // Answers from memory can finish the whole resolution before resolve() returns.
     if (done) resolution.cancel(succeeded);
   });

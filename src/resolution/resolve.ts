@@ -78,6 +78,14 @@ export type ResolutionEvent =
     };
 
 /**
+ * Where a resolution tells its events (an object, not a function: a dial session is its own sink, so a
+ * dial makes no closure, nor its context, for it — issue 16).
+ */
+export interface ResolutionSink {
+  resolutionEvent(event: ResolutionEvent): void;
+}
+
+/**
  * RFC 8767 §5 client response timer: how long a dial waits for the refresh of an answer that is not used
  * optimistically (TTL 0, or stale too long) before it falls back to the stale answer (the RFC suggests 1.8 s).
  */
@@ -402,7 +410,7 @@ export class NameResolver {
   }
 
   /**
-   * Starts resolving `host` for `families` and calls `emit` as answers come. `nowMs` is read only to
+   * Starts resolving `host` for `families` and tells `sink` each event as it comes. `nowMs` is read only to
    * decide whether the hosts and resolv.conf files need a re-check.
    */
   resolve(
@@ -411,11 +419,14 @@ export class NameResolver {
     families: readonly Family[],
     choice: ResolverChoice,
     nowMs: number,
-    emit: (event: ResolutionEvent) => void,
+    sink: ResolutionSink,
   ): Resolution {
     const literal = isIP(host);
     if (literal !== 0) {
-      emit({ type: 'path', path: { resolver: 'literal', reason: 'an IP literal needs no resolution' } });
+      sink.resolutionEvent({
+        type: 'path',
+        path: { resolver: 'literal', reason: 'an IP literal needs no resolution' },
+      });
       // The answer and the other family's message are made once per literal (issue 16), frozen.
       let known = this.#lastLiteral;
       if (known === undefined || known.host !== host) {
@@ -430,9 +441,15 @@ export class NameResolver {
       }
       for (const family of families) {
         if (family === literal) {
-          emit({ type: 'answer', family, name: host, source: 'literal', addresses: known.addresses });
+          sink.resolutionEvent({
+            type: 'answer',
+            family,
+            name: host,
+            source: 'literal',
+            addresses: known.addresses,
+          });
         } else {
-          emit({
+          sink.resolutionEvent({
             type: 'error',
             family,
             name: host,
@@ -445,28 +462,28 @@ export class NameResolver {
       return NOTHING_TO_CANCEL;
     }
     const path = this.#path(host, choice, nowMs);
-    emit({ type: 'path', path });
-    if (typeof choice === 'function') return new CustomResolution(choice, host, families, emit);
+    sink.resolutionEvent({ type: 'path', path });
+    if (typeof choice === 'function') return new CustomResolution(choice, host, families, sink);
     if (path.resolver === 'system') {
-      return resolveSystem(host, families, emit, choice === 'system' ? undefined : path.reason);
+      return resolveSystem(host, families, sink, choice === 'system' ? undefined : path.reason);
     }
     const order = path.order ?? 'files-dns';
 
     if (order === 'files-dns' || order === 'files') {
       const fromHosts = this.#hosts?.entries(host, nowMs);
       if (fromHosts && fromHosts.length > 0) {
-        emitList(host, 'hosts', families, fromHosts, emit, true);
+        emitList(host, 'hosts', families, fromHosts, sink, true);
         return NOTHING_TO_CANCEL;
       }
     }
     if (isLocalhostName(host)) {
       // Answered here, not by the hosts file (which did not list the name, or was not read).
-      emitList(host, 'localhost', families, LOOPBACK, emit, true);
+      emitList(host, 'localhost', families, LOOPBACK, sink, true);
       return NOTHING_TO_CANCEL;
     }
     if (order === 'files') {
       for (const family of families) {
-        emit({
+        sink.resolutionEvent({
           type: 'error',
           family,
           name: host,
@@ -481,7 +498,7 @@ export class NameResolver {
     let dnsFamilies = families;
     if (conf.noAaaa === true && families.includes(6)) {
       // glibc 2.36 `options no-aaaa`: no AAAA query over DNS (hosts files still give IPv6 addresses).
-      emit({
+      sink.resolutionEvent({
         type: 'error',
         family: 6,
         name: host,
@@ -503,7 +520,7 @@ export class NameResolver {
       choice === 'auto' && this.#settings.nameservers === undefined,
       hostsAfterDns,
       nowMs,
-      emit,
+      sink,
     );
   }
 }
@@ -563,13 +580,14 @@ function emitList(
   source: AddressSource,
   families: readonly Family[],
   list: AddressList,
-  emit: (event: ResolutionEvent) => void,
+  sink: ResolutionSink,
   keep = false,
 ): void {
   for (const family of families) {
     const part = keep ? keptPart(name, source, list, family) : familyPart(name, source, list, family);
-    if (typeof part !== 'string') emit({ type: 'answer', family, name, source, addresses: part });
-    else emit({ type: 'error', family, name, source, code: 'ENODATA', message: part });
+    if (typeof part !== 'string')
+      sink.resolutionEvent({ type: 'answer', family, name, source, addresses: part });
+    else sink.resolutionEvent({ type: 'error', family, name, source, code: 'ENODATA', message: part });
   }
 }
 
@@ -581,18 +599,19 @@ function errorCode(err: unknown): string {
 function resolveSystem(
   host: string,
   families: readonly Family[],
-  emit: (event: ResolutionEvent) => void,
+  sink: ResolutionSink,
   reason?: string,
 ): Resolution {
   let over = false;
   const family = families.length === 1 ? families[0]! : 0;
-  for (const f of families) emit({ type: 'query', family: f, name: host, source: 'system', reason });
+  for (const f of families)
+    sink.resolutionEvent({ type: 'query', family: f, name: host, source: 'system', reason });
   // getaddrinfo answers both families at once, so the system resolver cannot start early (RFC 8305 §3).
   dns.lookup(host, { all: true, family, order: 'verbatim' }, (err, list) => {
     if (over) return;
     if (err) {
       for (const f of families)
-        emit({
+        sink.resolutionEvent({
           type: 'error',
           family: f,
           name: host,
@@ -602,7 +621,7 @@ function resolveSystem(
         });
       return;
     }
-    emitList(host, 'system', families, list as Array<{ address: string; family: Family }>, emit);
+    emitList(host, 'system', families, list as Array<{ address: string; family: Family }>, sink);
   });
   return {
     cancel() {
@@ -777,7 +796,7 @@ export class SearchListQuery implements Resolution {
   readonly #systemFallback: boolean;
   readonly #hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
-  readonly #emit: (event: ResolutionEvent) => void;
+  readonly #sink: ResolutionSink;
   /** Families whose answer or error has been passed on: bit 1 << family (a cached dial allocates no Set). */
   #done = 0;
   /** Queries this resolution waits on, to release at the end (answers from memory need none: not kept). */
@@ -798,7 +817,7 @@ export class SearchListQuery implements Resolution {
     systemFallback: boolean,
     hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined,
     nowMs: number,
-    emit: (event: ResolutionEvent) => void,
+    sink: ResolutionSink,
   ) {
     this.#hostsAfterDns = hostsAfterDns;
     this.#queries = queries;
@@ -808,7 +827,7 @@ export class SearchListQuery implements Resolution {
     this.#families = families;
     this.#systemFallback = systemFallback;
     this.#nowMs = nowMs;
-    this.#emit = emit;
+    this.#sink = sink;
     this.#next();
   }
 
@@ -843,7 +862,7 @@ export class SearchListQuery implements Resolution {
         // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
         round.setReady(family, ticket.ready);
         ready = true;
-        this.#emit(queryEventOf(ticket.ready, name, family));
+        this.#sink.resolutionEvent(queryEventOf(ticket.ready, name, family));
         continue;
       }
       this.#wait(round, family, ticket);
@@ -885,7 +904,7 @@ export class SearchListQuery implements Resolution {
       this.#staleTimers ??= new Set();
       this.#staleTimers.add(staleTimer);
     }
-    this.#emit({ type: 'query', family, name, source: 'dns' });
+    this.#sink.resolutionEvent({ type: 'query', family, name, source: 'dns' });
     ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
   }
 
@@ -902,7 +921,7 @@ export class SearchListQuery implements Resolution {
         // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
         // failure leaves the stale answer in force. Either way the race stops waiting for it.
         if (answer.ok)
-          this.#emit({
+          this.#sink.resolutionEvent({
             type: 'answer',
             family,
             name,
@@ -911,7 +930,7 @@ export class SearchListQuery implements Resolution {
             addresses: toResolved(answer, family),
           });
         else
-          this.#emit({
+          this.#sink.resolutionEvent({
             type: 'error',
             family,
             name,
@@ -966,7 +985,7 @@ export class SearchListQuery implements Resolution {
   /** Passes on a stale answer for `family` (still refreshing: the refresh's outcome follows as an update). */
   #giveStale(round: Round, family: Family, records: QueryRecords, staleUse: StaleUse): void {
     const name = round.name;
-    this.#emit({ type: 'query', family, name, source: 'stale' });
+    this.#sink.resolutionEvent({ type: 'query', family, name, source: 'stale' });
     round.set(family, OK);
     this.#finishFamily({
       type: 'answer',
@@ -1011,7 +1030,7 @@ export class SearchListQuery implements Resolution {
   #finishFamily(event: Extract<ResolutionEvent, { family: Family }>): void {
     if (event.type === 'query' || this.#isDone(event.family)) return;
     this.#done |= 1 << event.family;
-    this.#emit(event);
+    this.#sink.resolutionEvent(event);
   }
 
   /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
@@ -1026,8 +1045,10 @@ export class SearchListQuery implements Resolution {
         'hosts',
         pending,
         fromHosts,
-        (event) => {
-          if (event.type !== 'path') this.#finishFamily(event);
+        {
+          resolutionEvent: (event) => {
+            if (event.type !== 'path') this.#finishFamily(event);
+          },
         },
         true,
       );
@@ -1038,8 +1059,10 @@ export class SearchListQuery implements Resolution {
       this.#fallback = resolveSystem(
         this.#host,
         this.#families,
-        (event) => {
-          if (!this.#cancelled) this.#emit(event);
+        {
+          resolutionEvent: (event) => {
+            if (!this.#cancelled) this.#sink.resolutionEvent(event);
+          },
         },
         reason,
       );
