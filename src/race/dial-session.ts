@@ -1685,7 +1685,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       startedAt: new Date(this.#startedAtMs).toISOString(),
       durationMs: 0,
       resolution: {
-        ...(this.#path ? { path: this.#path } : {}),
+        // The resolver's path is shared by the dials it decided (frozen): each report has its own copy.
+        ...(this.#path ? { path: { ...this.#path } } : {}),
         queries: this.#reportQueries(),
         ...(this.#nat64Prefix
           ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...(this.#nat64 ?? [])] } }

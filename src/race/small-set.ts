@@ -19,6 +19,8 @@ export type KeyStore<K> = K[] | Set<K> | undefined;
  * 1.5 µs per dial); one or two keys make an array of exactly that length (see addKey).
  */
 export function keysOf<K>(initial: readonly K[]): KeyStore<K> {
+  // Two distinct keys (a dial's two families) in one array: addKey would make a one-slot array first.
+  if (initial.length === 2 && initial[0] !== initial[1]) return [initial[0] as K, initial[1] as K];
   let store: KeyStore<K>;
   for (let i = 0; i < initial.length; i++) store = addKey(store, initial[i] as K);
   return store;

@@ -219,7 +219,7 @@ export function resolveName(
     const onEvent = (event: ResolutionEvent) => {
       if (done) return;
       if (event.type === 'path') {
-        path = event.path;
+        path = { ...event.path }; // shared by the resolutions it decided (frozen): the answer has its own
         return;
       }
       const now = deps.clock.now();

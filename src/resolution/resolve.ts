@@ -43,6 +43,7 @@ export interface ResolverPath {
  * other), then per family `query` events and exactly one `answer` or `error`.
  */
 export type ResolutionEvent =
+  /** Read-only: one path is shared (frozen) by every resolution it decided; a report keeps a copy. */
   | { type: 'path'; path: ResolverPath }
   | {
       type: 'query';
@@ -118,6 +119,20 @@ export interface Resolution {
   cancel(keepForCache?: boolean): void;
 }
 
+/** Paths that depend on nothing (frozen: whoever hands one to a caller copies it). */
+const CUSTOM_PATH: ResolverPath = Object.freeze({
+  resolver: 'custom',
+  reason: 'resolver option: a function',
+});
+const SYSTEM_OPTION_PATH: ResolverPath = Object.freeze({
+  resolver: 'system',
+  reason: "resolver option 'system'",
+});
+const LITERAL_PATH_EVENT: ResolutionEvent = Object.freeze({
+  type: 'path',
+  path: Object.freeze({ resolver: 'literal', reason: 'an IP literal needs no resolution' } as const),
+});
+
 /** resolv.conf without a nameserver line: glibc's 127.0.0.1 (frozen: the DNS client parses it once). */
 const LOOPBACK_SERVER: readonly string[] = Object.freeze(['127.0.0.1']);
 
@@ -167,6 +182,12 @@ export class NameResolver {
   readonly #resolvConf: ResolvConfFile;
   readonly #nsswitch: NsswitchFile;
   #machineFacts: { atMs: number; hostname: string; mdnsAllow: boolean } | undefined;
+  /** The path of the `resolver: 'dns'` option (it depends on the settings only). */
+  #dnsOptionPath: ResolverPath | undefined;
+  /** The last path the `nameservers` option overrode, and what it made of it. */
+  #lastOverride: { from: ResolverPath; path: ResolverPath } | undefined;
+  /** The last `path` event made (see #pathEvent). */
+  #lastPathEvent: Extract<ResolutionEvent, { type: 'path' }> | undefined;
   /** The last nsswitch plan and what it was made from (nsswitch.conf's parse, the name, machine facts). */
   #lastPlan:
     | {
@@ -316,11 +337,15 @@ export class NameResolver {
     const path = this.#plannedPath(host, choice, nowMs);
     if (path.resolver !== 'system' || choice === 'system' || this.#settings.nameservers === undefined)
       return path;
-    return {
+    const last = this.#lastOverride;
+    if (last !== undefined && last.from === path) return last.path;
+    const override: ResolverPath = Object.freeze({
       resolver: 'netdial',
       order: 'files-dns',
       reason: `nameservers option: ${this.#hostsThen()}those DNS servers, never the system resolver (otherwise: ${path.reason})`,
-    };
+    });
+    this.#lastOverride = { from: path, path: override };
+    return override;
   }
 
   /** How a path that reads the hosts file first says so; `hostsPath: null` reads none. */
@@ -328,15 +353,21 @@ export class NameResolver {
     return this.#settings.hostsPath === null ? 'no hosts file (hostsPath null), only ' : 'hosts file, then ';
   }
 
+  /**
+   * The path of `host` under `choice`: frozen, and the same object while what decides it is the same (a
+   * Dialer dialling one name plans once; issue 16: planning was ~0.5 KB per dial, then a copy ~0.1 KB).
+   * Whoever hands a path to a caller (a report, Dialer#resolve's answer) hands a copy of it.
+   */
   #plannedPath(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
-    if (typeof choice === 'function') return { resolver: 'custom', reason: 'resolver option: a function' };
-    if (choice === 'system') return { resolver: 'system', reason: "resolver option 'system'" };
+    if (typeof choice === 'function') return CUSTOM_PATH;
+    if (choice === 'system') return SYSTEM_OPTION_PATH;
     if (choice === 'dns') {
-      return {
+      this.#dnsOptionPath ??= Object.freeze({
         resolver: 'netdial',
         order: 'files-dns',
         reason: `resolver option 'dns': ${this.#hostsThen()}DNS (nsswitch.conf not consulted)`,
-      };
+      });
+      return this.#dnsOptionPath;
     }
     if (isMulticastName(host)) {
       return { resolver: 'system', reason: `${host} is a .local name: multicast DNS (RFC 6762 §3)` };
@@ -345,23 +376,32 @@ export class NameResolver {
     const myhostname = hosts?.some((s) => s.source === 'myhostname') === true;
     const mdns = hosts?.some((s) => s.source.startsWith('mdns')) === true;
     const facts = myhostname || mdns ? this.#machine(nowMs) : undefined;
-    // The plan depends only on these; a Dialer dialling one name again gets a copy of the last one (the
-    // report owns its path) instead of planning again (issue 16: planning was ~0.5 KB per dial).
+    // The plan depends only on these.
     const last = this.#lastPlan;
     if (last !== undefined && last.hosts === hosts && last.name === host && last.facts === facts) {
-      return { ...last.path };
+      return last.path;
     }
     const plan = hostLookupPlan(hosts, host, {
       machineHostname: myhostname ? (facts?.hostname ?? '') : '',
       glibc: hosts === undefined ? isGlibc() : true,
       mdnsAllow: mdns ? (facts?.mdnsAllow ?? false) : false,
     });
-    const path: ResolverPath =
+    const path: ResolverPath = Object.freeze(
       plan.order === 'system'
         ? { resolver: 'system', reason: plan.reason }
-        : { resolver: 'netdial', order: plan.order, reason: plan.reason };
-    this.#lastPlan = { hosts, name: host, facts, path: { ...path } };
+        : { resolver: 'netdial', order: plan.order, reason: plan.reason },
+    );
+    this.#lastPlan = { hosts, name: host, facts, path };
     return path;
+  }
+
+  /** The `path` event of `path` (made once per path: events are only read). */
+  #pathEvent(path: ResolverPath): ResolutionEvent {
+    const last = this.#lastPathEvent;
+    if (last !== undefined && last.path === path) return last;
+    const event = Object.freeze({ type: 'path', path } as const);
+    this.#lastPathEvent = event;
+    return event;
   }
 
   /**
@@ -423,10 +463,7 @@ export class NameResolver {
   ): Resolution {
     const literal = isIP(host);
     if (literal !== 0) {
-      sink.resolutionEvent({
-        type: 'path',
-        path: { resolver: 'literal', reason: 'an IP literal needs no resolution' },
-      });
+      sink.resolutionEvent(LITERAL_PATH_EVENT);
       // The answer and the other family's message are made once per literal (issue 16), frozen.
       let known = this.#lastLiteral;
       if (known === undefined || known.host !== host) {
@@ -462,7 +499,7 @@ export class NameResolver {
       return NOTHING_TO_CANCEL;
     }
     const path = this.#path(host, choice, nowMs);
-    sink.resolutionEvent({ type: 'path', path });
+    sink.resolutionEvent(this.#pathEvent(path));
     if (typeof choice === 'function') return new CustomResolution(choice, host, families, sink);
     if (path.resolver === 'system') {
       return resolveSystem(host, families, sink, choice === 'system' ? undefined : path.reason);
