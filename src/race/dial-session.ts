@@ -276,6 +276,31 @@ function alpnIds(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/**
+ * What few dials need — slots waited for, failed attempts' messages, further attempt-delay bases, NAT64,
+ * denied addresses, TLS handshakes, a built report's queries — kept apart, made on first use: each field
+ * of the session itself costs every dial (and every dial in flight) 8 bytes.
+ */
+class SessionExtras {
+  /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
+  waiting: Map<number, () => void> | undefined = undefined;
+  /** Error messages of failed attempts, by id. */
+  errors: Map<number, string> | undefined = undefined;
+  /** Attempt-delay bases for addresses after the first (most dials make one attempt). */
+  moreDelayBases: Map<string, AttemptDelayBasis> | undefined = undefined;
+  /** The report's queries (made from the session's query records once, when a report is built). */
+  queryReports: QueryReport[] | undefined = undefined;
+  /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
+  nat64: Nat64Synthesis[] | undefined = undefined;
+  nat64Prefix: string | undefined = undefined;
+  /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
+  deniedList: DeniedAddresses | undefined = undefined;
+  /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in the session's sockets). */
+  tlsSockets: Map<number, tls.TLSSocket> | undefined = undefined;
+  /** The attempt whose handshake failure ended the dial (race reason 'final'). */
+  finalAttempt: number | undefined = undefined;
+}
+
 /** The settle functions of the promise runDial is making (set by takeSettlers, read at once). */
 let settleSocket: ((s: net.Socket) => void) | undefined;
 let settleError: ((e: unknown) => void) | undefined;
@@ -334,39 +359,24 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   readonly #race: Race<Candidate>;
   /** The socket of each attempt connecting, by attempt id (made on the first connect). */
   #sockets: Array<net.Socket | undefined> | undefined;
-  /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
-  #waiting: Map<number, () => void> | undefined;
-  /** Error messages of failed attempts, by id (made on the first failure: most dials have none). */
-  #errors: Map<number, string> | undefined;
   /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
   #openedAt: number[] | undefined;
   /** What the first destination's attempt delay rested on (RFC 8305 §5 history), and its address. */
   #delayBasis: AttemptDelayBasis | undefined;
   #delayBasisAddress: string | undefined;
-  /** Bases for further addresses (made for the second: most dials make one attempt). */
-  #moreDelayBases: Map<string, AttemptDelayBasis> | undefined;
   /**
    * The queries in the order they went out. An answer's `addresses` holds the answer's own list until the
    * report is built (#reportQueries makes the report's shape then): most dials are never asked for one.
    */
   #queries: QueryRecord[] | undefined;
-  /** The report's queries (made from #queries once, when a report is built). */
-  #queryReports: QueryReport[] | undefined;
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
-  /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
-  #nat64: Nat64Synthesis[] | undefined;
-  #nat64Prefix: string | undefined;
   /** Queries that failed (not refreshes), in the order they failed, with their messages. */
   #dnsFailures: QueryRecord[] | undefined;
-  /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
-  #deniedList: DeniedAddresses | undefined;
   #resolution: Resolution | undefined;
   #settled = false;
-  /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in #sockets). */
-  #tlsSockets: Map<number, tls.TLSSocket> | undefined;
-  /** The attempt whose handshake failure ended the dial (race reason 'final'). */
-  #finalAttempt: number | undefined;
+  /** What few dials need (see SessionExtras): made on first use. */
+  #x: SessionExtras | undefined;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
   /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
@@ -554,10 +564,17 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     if (this.#settled) this.#resolution.cancel();
   }
 
+  /** The dial's SessionExtras, made on first use. */
+  get #more(): SessionExtras {
+    this.#x ??= new SessionExtras();
+    return this.#x;
+  }
+
   /** Made when the policy first refuses an address (most dials have no policy, or nothing denied). */
   get #denied(): DeniedAddresses {
-    this.#deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
-    return this.#deniedList;
+    const more = this.#more;
+    more.deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
+    return more.deniedList;
   }
 
   #noteDelayBasis(address: string, basis: AttemptDelayBasis): void {
@@ -566,13 +583,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       this.#delayBasis = basis;
       return;
     }
-    this.#moreDelayBases ??= new Map();
-    this.#moreDelayBases.set(address, basis);
+    const more = this.#more;
+    more.moreDelayBases ??= new Map();
+    more.moreDelayBases.set(address, basis);
   }
 
   #delayBasisOf(address: string): AttemptDelayBasis | undefined {
     if (this.#delayBasisAddress === address) return this.#delayBasis;
-    return this.#moreDelayBases?.get(address);
+    return this.#x?.moreDelayBases?.get(address);
   }
 
   #now(): number {
@@ -580,8 +598,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   }
 
   get #errorMessages(): Map<number, string> {
-    this.#errors ??= new Map();
-    return this.#errors;
+    const more = this.#more;
+    more.errors ??= new Map();
+    return more.errors;
   }
 
   #rel(t: number): number {
@@ -1023,11 +1042,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       answerFamily: 4 as const,
       precedence: precedence(ipv6),
     }));
-    const known = this.#nat64 ?? [];
+    const more = this.#more;
+    const known = more.nat64 ?? [];
     const fresh = made.synthesized.filter((s) => !known.some((n) => n.ipv6 === s.ipv6));
     known.push(...fresh);
-    this.#nat64 = known;
-    this.#nat64Prefix = prefix.text;
+    more.nat64 = known;
+    more.nat64Prefix = prefix.text;
     if (!this.#cfg.policy) return made.candidates;
     const synthesized = new Set(made.synthesized.map((s) => s.ipv6));
     const allowed = new Set(
@@ -1128,12 +1148,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
    */
   #waitForSlot(id: number, c: Candidate): void {
     const withdraw = this.#deps.slots.acquire(() => {
-      this.#waiting?.delete(id);
+      this.#x?.waiting?.delete(id);
       this.#connect(id, c);
     });
     if (withdraw) {
-      this.#waiting ??= new Map();
-      this.#waiting.set(id, withdraw);
+      const more = this.#more;
+      more.waiting ??= new Map();
+      more.waiting.set(id, withdraw);
     }
   }
 
@@ -1148,13 +1169,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
 
   /** Ends attempt `id` wherever it is: waiting for a slot, or connecting. */
   #dropAttempt(id: number): void {
-    this.#waiting?.get(id)?.();
-    this.#waiting?.delete(id);
+    this.#x?.waiting?.get(id)?.();
+    this.#x?.waiting?.delete(id);
     const socket = this.#takeSocket(id);
     if (socket === undefined) return;
     // A handshake in progress: destroying the TLS socket does not always close the TCP one, so both go.
-    this.#tlsSockets?.get(id)?.destroy();
-    this.#tlsSockets?.delete(id);
+    this.#x?.tlsSockets?.get(id)?.destroy();
+    this.#x?.tlsSockets?.delete(id);
     socket.destroy();
     const a = this.#race.attempts[id]!;
     const outcome = a.outcome === 'timeout' || a.outcome === 'aborted' ? a.outcome : 'cancelled';
@@ -1260,8 +1281,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     if (this.#sockets?.[id] !== socket) return;
     this.#takeSocket(id);
     socket.destroy();
-    this.#tlsSockets?.get(id)?.destroy();
-    this.#tlsSockets?.delete(id);
+    this.#x?.tlsSockets?.get(id)?.destroy();
+    this.#x?.tlsSockets?.delete(id);
     const inTls = this.#race.attempts[id]!.securingMs !== undefined;
     this.#errorMessages.set(id, err.message);
     const code = err.code ?? (inTls ? 'EPROTO' : 'EIO');
@@ -1278,7 +1299,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     if (this.#settled) return;
     if (inTls && isFinalTlsFailure(code)) {
       // Not held against the endpoint: the name's certificate (or the caller's TLS settings) is the problem.
-      this.#finalAttempt = id;
+      this.#more.finalAttempt = id;
       this.#apply(this.#race.attemptFailedFinal(id, code, now));
       return;
     }
@@ -1321,13 +1342,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       );
       return;
     }
-    this.#tlsSockets ??= new Map();
-    this.#tlsSockets.set(id, secure);
+    const more = this.#more;
+    more.tlsSockets ??= new Map();
+    more.tlsSockets.set(id, secure);
     // The TLS socket carries the connection's errors (reset, EOF) as well as the handshake's; the TCP
     // socket's own listener stays and leads to the same end (whichever reports first).
     secure.on('error', (err: NodeJS.ErrnoException) => this.#attemptError(id, c, socket, err));
     secure.once('secureConnect', () => {
-      if (this.#settled || this.#tlsSockets?.get(id) !== secure) return;
+      if (this.#settled || this.#x?.tlsSockets?.get(id) !== secure) return;
       this.#apply(this.#race.attemptConnected(id, this.#now()));
     });
   }
@@ -1367,8 +1389,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
 
   #won(id: number): void {
     const socket = this.#takeSocket(id)!;
-    const secure = this.#tlsSockets?.get(id);
-    this.#tlsSockets?.delete(id);
+    const secure = this.#x?.tlsSockets?.get(id);
+    this.#x?.tlsSockets?.delete(id);
     this.#connected = true;
     if (secure === undefined) {
       // The caller's socket keeps no listener of the dial's (an 'error' of theirs must reach them).
@@ -1465,7 +1487,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     this.#sockets?.forEach((socket, id) => {
       if (socket !== undefined) ids.push(id);
     });
-    for (const id of this.#waiting?.keys() ?? []) ids.push(id);
+    for (const id of this.#x?.waiting?.keys() ?? []) ids.push(id);
     for (const id of ids) this.#dropAttempt(id);
     if (reason === 'aborted') {
       this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
@@ -1488,7 +1510,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
           ? a.securingMs === undefined
             ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
             : `no TLS handshake within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
-          : (this.#errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
+          : (this.#x?.errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
       startMs: a.startMs,
       durationMs: (a.endMs ?? elapsedMs) - a.startMs,
     }));
@@ -1524,7 +1546,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         });
       }
     }
-    const denied = this.#deniedList?.attempts() ?? [];
+    const denied = this.#x?.deniedList?.attempts() ?? [];
     const attempts = [...dns, ...denied, ...tcp];
     const where = this.#where();
     let code: string;
@@ -1575,7 +1597,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else if (reason === 'final') {
       // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.
-      const final = tcp[this.#finalAttempt ?? 0]!;
+      const final = tcp[this.#x?.finalAttempt ?? 0]!;
       code = final.code;
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: TLS handshake with ${this.#attemptName(final)}: ${final.message} (${code})`;
     } else {
@@ -1657,8 +1679,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
 
   /** The report's queries (made once: every report of the dial shares them, as it shares the records). */
   #reportQueries(): QueryReport[] {
-    this.#queryReports ??= (this.#queries ?? []).map((q) => q.toReport());
-    return this.#queryReports;
+    const more = this.#more;
+    more.queryReports ??= (this.#queries ?? []).map((q) => q.toReport());
+    return more.queryReports;
   }
 
   #report(): DialReport {
@@ -1688,8 +1711,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         // The resolver's path is shared by the dials it decided (frozen): each report has its own copy.
         ...(this.#path ? { path: { ...this.#path } } : {}),
         queries: this.#reportQueries(),
-        ...(this.#nat64Prefix
-          ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...(this.#nat64 ?? [])] } }
+        ...(this.#x?.nat64Prefix
+          ? { nat64: { prefix: this.#x?.nat64Prefix, synthesized: [...(this.#x?.nat64 ?? [])] } }
           : {}),
       },
       order: this.#race.order.map((c) =>
