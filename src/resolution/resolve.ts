@@ -675,43 +675,31 @@ interface FamilyResult {
 }
 
 /**
- * The events of one outcome memory gave (an answer or a negative answer, shared by every dial of that name
- * in that second: dns-queries.ts), made once for its name and family and shared, frozen, by those dials
- * instead of built for each (issue 16: ~250 B per cached dial). Held weakly: gone with the outcome.
+ * The events of an answer memory gave (an answer or a negative answer), made once and kept on its ticket —
+ * the one object per name, type and second that every dial of that name shares (dns-queries.ts) — so
+ * those dials share them, frozen, instead of building their own (issue 16: ~250 B per cached dial).
  * Consumers only read events (the dial session and resolve-name copy what they keep).
  */
-interface KeptEvents {
-  readonly name: string;
-  readonly family: Family;
-  query: ResolutionEvent | undefined;
-  outcome: ResolutionEvent | undefined;
-}
-const KEPT_EVENTS = new WeakMap<object, KeptEvents>();
-
-function keptEvents(outcome: object, name: string, family: Family): KeptEvents {
-  let kept = KEPT_EVENTS.get(outcome);
-  if (kept === undefined || kept.name !== name || kept.family !== family) {
-    kept = { name, family, query: undefined, outcome: undefined };
-    KEPT_EVENTS.set(outcome, kept);
-  }
-  return kept;
+function keptEventsOf(ticket: QueryTicket): NonNullable<QueryTicket['events']> {
+  ticket.events ??= { query: undefined, outcome: undefined };
+  return ticket.events;
 }
 
-/** The `query` event of a family answered by `outcome` from memory. */
-function queryEventOf(outcome: QueryOutcome, name: string, family: Family): ResolutionEvent {
-  const kept = keptEvents(outcome, name, family);
+/** The `query` event of `family`, answered from memory by `ticket` for `name` (the ticket's name). */
+function queryEventOf(ticket: QueryTicket, name: string, family: Family): ResolutionEvent {
+  const kept = keptEventsOf(ticket);
   kept.query ??= Object.freeze({ type: 'query', family, name, source: 'dns' } as const);
   return kept.query;
 }
 
-/** The `answer` (or `error`) event that passes `outcome` from memory on as `family`'s. */
+/** The `answer` (or `error`) event that passes `ticket`'s answer from memory on as `family`'s. */
 function outcomeEventOf(
-  outcome: QueryOutcome,
+  ticket: QueryTicket,
   name: string,
   family: Family,
 ): Extract<ResolutionEvent, { family: Family }> {
-  const kept = keptEvents(outcome, name, family);
-  kept.outcome ??= Object.freeze(outcomeEvent(outcome, name, family));
+  const kept = keptEventsOf(ticket);
+  kept.outcome ??= Object.freeze(outcomeEvent(ticket.ready!, name, family));
   return kept.outcome as Extract<ResolutionEvent, { family: Family }>;
 }
 
@@ -782,19 +770,20 @@ class FamilyResults {
 class Round extends FamilyResults {
   /** A failure moved the search on to the next candidate: late outcomes of this one are ignored. */
   movedOn = false;
-  /** Outcomes memory had, per family, until they are handled (after every query of the round is out). */
-  #ready4: QueryOutcome | undefined;
-  #ready6: QueryOutcome | undefined;
+  /** Tickets of answers memory had, per family, until they are handled (after every query of the round is out). */
+  #ready4: QueryTicket | undefined;
+  #ready6: QueryTicket | undefined;
   constructor(readonly name: string) {
     super();
   }
 
-  setReady(family: Family, outcome: QueryOutcome): void {
-    if (family === 6) this.#ready6 = outcome;
-    else this.#ready4 = outcome;
+  setReady(family: Family, ticket: QueryTicket): void {
+    if (family === 6) this.#ready6 = ticket;
+    else this.#ready4 = ticket;
   }
 
-  ready(family: Family): QueryOutcome | undefined {
+  /** The ticket of `family`'s answer from memory (its `ready` set), if memory had it. */
+  ready(family: Family): QueryTicket | undefined {
     return family === 6 ? this.#ready6 : this.#ready4;
   }
 }
@@ -897,9 +886,9 @@ export class SearchListQuery implements Resolution {
       if (ticket.ready !== undefined) {
         // Memory had the answer: handled below, once every query is out, without a promise hop or a
         // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
-        round.setReady(family, ticket.ready);
+        round.setReady(family, ticket);
         ready = true;
-        this.#sink.resolutionEvent(queryEventOf(ticket.ready, name, family));
+        this.#sink.resolutionEvent(queryEventOf(ticket, name, family));
         continue;
       }
       this.#wait(round, family, ticket);
@@ -907,8 +896,8 @@ export class SearchListQuery implements Resolution {
     if (!ready) return;
     for (let i = 0; i < families.length; i++) {
       const family = families[i]!;
-      const answer = round.ready(family);
-      if (answer !== undefined) this.#handle(round, family, answer, undefined);
+      const ticket = round.ready(family);
+      if (ticket !== undefined) this.#handle(round, family, ticket.ready!, undefined);
     }
   }
 
@@ -987,9 +976,11 @@ export class SearchListQuery implements Resolution {
     if (round.movedOn) return;
     if (outcome.ok) {
       round.set(family, OK);
-      // From memory (no wait): the event made once for the outcome; otherwise this query's own.
+      // From memory (no wait): the event kept on the answer's ticket; otherwise this query's own.
       this.#finishFamily(
-        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+        wait === undefined
+          ? outcomeEventOf(round.ready(family)!, name, family)
+          : outcomeEvent(outcome, name, family),
       );
       this.#finishOtherFailures(round);
       return;
@@ -1000,7 +991,9 @@ export class SearchListQuery implements Resolution {
     if (round.anyOk()) {
       // The name exists (the other type answered): this failure is this family's answer.
       this.#finishFamily(
-        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+        wait === undefined
+          ? outcomeEventOf(round.ready(family)!, name, family)
+          : outcomeEvent(outcome, name, family),
       );
       return;
     }
@@ -1044,7 +1037,7 @@ export class SearchListQuery implements Resolution {
       if (r === undefined || r.ok || this.#isDone(f)) continue;
       // A failure memory gave is the round's outcome itself: its event is made once for it.
       const fromMemory = round.ready(f);
-      if (fromMemory !== undefined && fromMemory === r) {
+      if (fromMemory !== undefined && fromMemory.ready === r) {
         this.#finishFamily(outcomeEventOf(fromMemory, round.name, f));
         continue;
       }
