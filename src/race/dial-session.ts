@@ -346,7 +346,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   readonly families: readonly Family[];
   /** RFC 8305 §5 Connection Attempt Delay the dial starts with (the race's default per attempt). */
   readonly attemptDelayMs: number;
-  readonly deadlineMs: number;
 
   readonly #target: Target;
   readonly #cfg: DialConfig;
@@ -443,7 +442,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     );
     // An SRV target has no address of its own: only its records' targets are resolved.
     this.families = this.#svc?.kind === 'srv' ? NO_FAMILIES : families;
-    this.deadlineMs = this.#t0 + cfg.timeoutMs;
     this.#race = new Race<Candidate>(this, this.#t0);
   }
 
@@ -458,6 +456,11 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
 
   get maxConcurrentAttempts(): number {
     return this.#cfg.maxConcurrentAttempts;
+  }
+
+  /** RaceConfig#deadlineMs: the dial's start plus its timeout (no field, nor its number box, per dial). */
+  get deadlineMs(): number {
+    return this.#t0 + this.#cfg.timeoutMs;
   }
 
   /** RaceConfig#order: every known candidate in the order to try them (RFC 8305 §4; services by bucket). */

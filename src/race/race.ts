@@ -205,7 +205,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #awaitingRefresh: KeyStore<Family | string>;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
-  #done: { reason: FailReason | 'won'; atMs: number } | undefined;
+  /** The race is over (won or failed): events change nothing now. A flag: nothing reads why or when. */
+  #done = false;
 
   constructor(cfg: RaceConfig<C>, nowMs: number) {
     this.#cfg = cfg;
@@ -241,7 +242,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     return hasKey(this.#pending, SERVICES);
   }
   get done(): boolean {
-    return this.#done !== undefined;
+    return this.#done;
   }
   get startedRacing(): boolean {
     return this.#racing;
@@ -451,7 +452,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#finish(a, 'connected', nowMs);
     // RFC 8305 §5: the first established connection wins; every other attempt is cancelled.
     const actions = append(this.#cancelAll('cancelled', nowMs), { type: 'won', id } as RaceAction<C>);
-    this.#done = { reason: 'won', atMs: nowMs };
+    this.#done = true;
     return { actions, wakeAtMs: undefined };
   }
 
@@ -532,7 +533,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     }
     this.#pending = undefined;
     this.#awaitingRefresh = undefined;
-    this.#done = { reason, atMs: nowMs };
+    this.#done = true;
     return { actions: append(actions, { type: 'fail', reason }), wakeAtMs: undefined };
   }
 
