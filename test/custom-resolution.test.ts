@@ -30,7 +30,9 @@ function resolver(): NameResolver {
 
 function start(fn: ResolveFunction, families: readonly Family[] = [6, 4]) {
   const events: ResolutionEvent[] = [];
-  const resolution: Resolution = resolver().resolve('c.test', false, families, fn, 0, (e) => events.push(e));
+  const resolution: Resolution = resolver().resolve('c.test', false, families, fn, 0, {
+    resolutionEvent: (e) => events.push(e),
+  });
   return { events, resolution };
 }
 

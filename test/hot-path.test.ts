@@ -173,6 +173,60 @@ describe('a dial answered at once', () => {
     assert.ok(tookMs >= 290 && tookMs < 5000, `timed out after ${tookMs} ms`);
     await assertNoLeaks(baseline);
   });
+
+  test("the resolver's path is planned once and shared; each report, and each resolve() answer, owns a copy", async (t) => {
+    const server = net.createServer((s) => s.on('error', () => {}).resume());
+    const port = await listen(server, '127.0.0.1');
+    t.after(() => closeServer(server));
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-hot-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 hot.example\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    const dialer = new Dialer({
+      resolver: 'dns',
+      nameservers: ['127.0.0.1:1'],
+      hostsPath: join(dir, 'hosts'),
+      resolvConfPath: join(dir, 'resolv.conf'),
+    });
+    const paths = [];
+    for (const host of ['hot.example', 'hot.example', '127.0.0.1', '127.0.0.1']) {
+      const socket = await dialer.dial({ host, port });
+      try {
+        paths.push(getReport(socket)!.resolution.path!);
+      } finally {
+        await closeSocket(socket);
+      }
+    }
+    const [first, second, literal, literalAgain] = paths as [
+      NonNullable<(typeof paths)[0]>,
+      NonNullable<(typeof paths)[0]>,
+      NonNullable<(typeof paths)[0]>,
+      NonNullable<(typeof paths)[0]>,
+    ];
+    assert.deepEqual(first, second);
+    assert.equal(first.resolver, 'netdial');
+    assert.deepEqual(literal, literalAgain);
+    assert.equal(literal.resolver, 'literal');
+    // The caller may change its report: no other report (nor the resolver's own plan) sees it.
+    for (const [mine, other] of [
+      [first, second],
+      [literal, literalAgain],
+    ] as const) {
+      assert.notEqual(mine, other);
+      const reason = other.reason;
+      mine.reason = 'changed by the caller';
+      assert.equal(other.reason, reason);
+    }
+    const again = await dialer.dial({ host: 'hot.example', port });
+    try {
+      assert.equal(getReport(again)!.resolution.path!.reason, second.reason);
+    } finally {
+      await closeSocket(again);
+    }
+    const resolved = await dialer.resolve('hot.example');
+    resolved.path!.reason = 'changed too';
+    assert.equal((await dialer.resolve('hot.example')).path!.reason, second.reason);
+  });
 });
 
 describe('memory shortcuts on the hot path', () => {

@@ -39,8 +39,10 @@ function cached(): DnsCache {
 
 function run(queries: DnsQueries, name: string, nowMs: number) {
   const events: Array<Exclude<ResolutionEvent, { type: 'path' }>> = [];
-  const q = new SearchListQuery(queries, clock, name, [name], [6, 4], false, undefined, nowMs, (e) => {
-    if (e.type !== 'path') events.push(e);
+  const q = new SearchListQuery(queries, clock, name, [name], [6, 4], false, undefined, nowMs, {
+    resolutionEvent: (e) => {
+      if (e.type !== 'path') events.push(e);
+    },
   });
   q.cancel(true);
   return events;
@@ -161,8 +163,10 @@ describe('the search list of a dial (issue 16)', () => {
     );
     const answered = (host: string, absolute: boolean, nowMs: number): string => {
       let name = '';
-      const r = resolver.resolve(host, absolute, [4], 'dns', nowMs, (e) => {
-        if (e.type === 'answer') name = `${e.name} ${e.addresses[0]?.address}`;
+      const r = resolver.resolve(host, absolute, [4], 'dns', nowMs, {
+        resolutionEvent: (e) => {
+          if (e.type === 'answer') name = `${e.name} ${e.addresses[0]?.address}`;
+        },
       });
       r.cancel(true);
       return name;
@@ -181,8 +185,10 @@ describe('names answered without DNS (issue 16)', () => {
   function events(resolver: NameResolver, host: string, nowMs: number) {
     const out: Array<Exclude<ResolutionEvent, { type: 'path' | 'query' }>> = [];
     resolver
-      .resolve(host, false, [6, 4], 'dns', nowMs, (e) => {
-        if (e.type === 'answer' || e.type === 'error') out.push(e);
+      .resolve(host, false, [6, 4], 'dns', nowMs, {
+        resolutionEvent: (e) => {
+          if (e.type === 'answer' || e.type === 'error') out.push(e);
+        },
       })
       .cancel(true);
     return out;

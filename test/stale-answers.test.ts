@@ -99,7 +99,9 @@ function setup(ttlSeconds: number, expiredForMs: number) {
       );
     } else events.push(`error ${e.code}${e.refresh ? ' refresh' : ''}`);
   };
-  const query = new SearchListQuery(queries, clock, NAME, [NAME], [6, 4], false, undefined, clock.t, emit);
+  const query = new SearchListQuery(queries, clock, NAME, [NAME], [6, 4], false, undefined, clock.t, {
+    resolutionEvent: emit,
+  });
   return { clock, cache, dns, events, query };
 }
 

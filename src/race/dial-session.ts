@@ -6,6 +6,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { type AbortWaiter, unwatchAbort, watchAbort } from './abort-watch.js';
 import type { AttemptSlots } from './attempt-slots.js';
 import type { Sleeper, Wakeups } from './wakeups.js';
 import { DialTrace } from '../diagnostics.js';
@@ -45,7 +46,13 @@ import {
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
 import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
-import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
+import type {
+  NameResolver,
+  Resolution,
+  ResolutionEvent,
+  ResolutionSink,
+  ResolverPath,
+} from '../resolution/resolve.js';
 import { precedence, precedenceOf, preselectDestinations } from './sort.js';
 import type { SourceAddressProbe } from './source-address.js';
 import { formatHostPort, type Target } from '../target.js';
@@ -269,6 +276,31 @@ function alpnIds(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/**
+ * What few dials need — slots waited for, failed attempts' messages, further attempt-delay bases, NAT64,
+ * denied addresses, TLS handshakes, a built report's queries — kept apart, made on first use: each field
+ * of the session itself costs every dial (and every dial in flight) 8 bytes.
+ */
+class SessionExtras {
+  /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
+  waiting: Map<number, () => void> | undefined = undefined;
+  /** Error messages of failed attempts, by id. */
+  errors: Map<number, string> | undefined = undefined;
+  /** Attempt-delay bases for addresses after the first (most dials make one attempt). */
+  moreDelayBases: Map<string, AttemptDelayBasis> | undefined = undefined;
+  /** The report's queries (made from the session's query records once, when a report is built). */
+  queryReports: QueryReport[] | undefined = undefined;
+  /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
+  nat64: Nat64Synthesis[] | undefined = undefined;
+  nat64Prefix: string | undefined = undefined;
+  /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
+  deniedList: DeniedAddresses | undefined = undefined;
+  /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in the session's sockets). */
+  tlsSockets: Map<number, tls.TLSSocket> | undefined = undefined;
+  /** The attempt whose handshake failure ended the dial (race reason 'final'). */
+  finalAttempt: number | undefined = undefined;
+}
+
 /** The settle functions of the promise runDial is making (set by takeSettlers, read at once). */
 let settleSocket: ((s: net.Socket) => void) | undefined;
 let settleError: ((e: unknown) => void) | undefined;
@@ -298,7 +330,7 @@ export function runDial(target: Target, cfg: DialConfig, deps: SessionDeps): Pro
  * One dial. It is also the race's configuration (RaceConfig): the race calls its `order`,
  * `attemptDelayFor` and `isDemoted` methods, so a dial makes no closures for them.
  */
-class DialSession implements RaceConfig<Candidate>, Sleeper {
+class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, ResolutionSink {
   // Sleeper: its place in the Dialer's wake-up queue (owned by Wakeups).
   wakeAtMs = 0;
   wakeIndex = -1;
@@ -314,7 +346,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   readonly families: readonly Family[];
   /** RFC 8305 §5 Connection Attempt Delay the dial starts with (the race's default per attempt). */
   readonly attemptDelayMs: number;
-  readonly deadlineMs: number;
 
   readonly #target: Target;
   readonly #cfg: DialConfig;
@@ -327,45 +358,30 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   readonly #race: Race<Candidate>;
   /** The socket of each attempt connecting, by attempt id (made on the first connect). */
   #sockets: Array<net.Socket | undefined> | undefined;
-  /** Attempts the race started that wait for a Dialer-wide slot, with the function that withdraws them. */
-  #waiting: Map<number, () => void> | undefined;
-  /** Error messages of failed attempts, by id (made on the first failure: most dials have none). */
-  #errors: Map<number, string> | undefined;
   /** When each attempt that got a socket called connect() (clock ms): history measures from there. */
   #openedAt: number[] | undefined;
   /** What the first destination's attempt delay rested on (RFC 8305 §5 history), and its address. */
   #delayBasis: AttemptDelayBasis | undefined;
   #delayBasisAddress: string | undefined;
-  /** Bases for further addresses (made for the second: most dials make one attempt). */
-  #moreDelayBases: Map<string, AttemptDelayBasis> | undefined;
   /**
    * The queries in the order they went out. An answer's `addresses` holds the answer's own list until the
    * report is built (#reportQueries makes the report's shape then): most dials are never asked for one.
    */
   #queries: QueryRecord[] | undefined;
-  /** The report's queries (made from #queries once, when a report is built). */
-  #queryReports: QueryReport[] | undefined;
   /** Which resolver the name went to, and why (nsswitch.conf, the resolver option…). */
   #path: ResolverPath | undefined;
-  /** IPv4 destinations dialled through NAT64 (RFC 8305 §7), and the prefix used. */
-  #nat64: Nat64Synthesis[] | undefined;
-  #nat64Prefix: string | undefined;
   /** Queries that failed (not refreshes), in the order they failed, with their messages. */
   #dnsFailures: QueryRecord[] | undefined;
-  /** Addresses the policy refused (each once), for the attempts with phase 'policy'. */
-  #deniedList: DeniedAddresses | undefined;
   #resolution: Resolution | undefined;
   #settled = false;
-  /** With `tls`: the TLS socket of each attempt whose TCP connected and whose handshake runs (its TCP socket stays in #sockets). */
-  #tlsSockets: Map<number, tls.TLSSocket> | undefined;
-  /** The attempt whose handshake failure ended the dial (race reason 'final'). */
-  #finalAttempt: number | undefined;
+  /** What few dials need (see SessionExtras): made on first use. */
+  #x: SessionExtras | undefined;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
   /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
   #connected = false;
-  /** The abort listener on the caller's signal (made only when there is a signal). */
-  #onAbort: (() => void) | undefined;
+  /** This dial waits on the caller's signal (abort-watch.ts) until it settles. */
+  #watchingSignal = false;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
   #onSocketEvent: ((this: net.Socket, err?: NodeJS.ErrnoException) => void) | undefined;
   /** While start() runs: the race's wake-up is kept in #deferredWakeAtMs and set when it is done. */
@@ -426,7 +442,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     );
     // An SRV target has no address of its own: only its records' targets are resolved.
     this.families = this.#svc?.kind === 'srv' ? NO_FAMILIES : families;
-    this.deadlineMs = this.#t0 + cfg.timeoutMs;
     this.#race = new Race<Candidate>(this, this.#t0);
   }
 
@@ -441,6 +456,11 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   get maxConcurrentAttempts(): number {
     return this.#cfg.maxConcurrentAttempts;
+  }
+
+  /** RaceConfig#deadlineMs: the dial's start plus its timeout (no field, nor its number box, per dial). */
+  get deadlineMs(): number {
+    return this.#t0 + this.#cfg.timeoutMs;
   }
 
   /** RaceConfig#order: every known candidate in the order to try them (RFC 8305 §4; services by bucket). */
@@ -528,8 +548,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         this.#reject(new AbortError(signal.reason, `connect ${this.#where()}`));
         return;
       }
-      this.#onAbort = () => this.#abort();
-      signal.addEventListener('abort', this.#onAbort, { once: true });
+      // One listener per signal, however many dials share it (abort-watch.ts).
+      watchAbort(signal, this);
+      this.#watchingSignal = true;
     }
     this.#apply(this.#race.start(this.#now()));
     if (this.#settled) return;
@@ -541,15 +562,22 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       this.#race.pendingFamilies,
       this.#cfg.resolver,
       this.#now(),
-      (event) => this.#onResolution(event),
+      this, // the session is the resolution's sink (resolutionEvent): no closure per dial
     );
     if (this.#settled) this.#resolution.cancel();
   }
 
+  /** The dial's SessionExtras, made on first use. */
+  get #more(): SessionExtras {
+    this.#x ??= new SessionExtras();
+    return this.#x;
+  }
+
   /** Made when the policy first refuses an address (most dials have no policy, or nothing denied). */
   get #denied(): DeniedAddresses {
-    this.#deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
-    return this.#deniedList;
+    const more = this.#more;
+    more.deniedList ??= new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
+    return more.deniedList;
   }
 
   #noteDelayBasis(address: string, basis: AttemptDelayBasis): void {
@@ -558,13 +586,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       this.#delayBasis = basis;
       return;
     }
-    this.#moreDelayBases ??= new Map();
-    this.#moreDelayBases.set(address, basis);
+    const more = this.#more;
+    more.moreDelayBases ??= new Map();
+    more.moreDelayBases.set(address, basis);
   }
 
   #delayBasisOf(address: string): AttemptDelayBasis | undefined {
     if (this.#delayBasisAddress === address) return this.#delayBasis;
-    return this.#moreDelayBases?.get(address);
+    return this.#x?.moreDelayBases?.get(address);
   }
 
   #now(): number {
@@ -572,8 +601,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   }
 
   get #errorMessages(): Map<number, string> {
-    this.#errors ??= new Map();
-    return this.#errors;
+    const more = this.#more;
+    more.errors ??= new Map();
+    return more.errors;
   }
 
   #rel(t: number): number {
@@ -754,7 +784,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         families,
         this.#cfg.resolver,
         this.#now(),
-        (e) => this.#onResolution(e, source),
+        { resolutionEvent: (e: ResolutionEvent) => this.#onResolution(e, source) },
       );
       if (this.#settled) {
         resolution.cancel(this.#connected);
@@ -834,7 +864,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     return out;
   }
 
-  #onResolution(event: ResolutionEvent, source = ''): void {
+  /** ResolutionSink#resolutionEvent: the origin's resolution tells what it learns. */
+  resolutionEvent(event: ResolutionEvent): void {
+    this.#onResolution(event, '');
+  }
+
+  #onResolution(event: ResolutionEvent, source: string): void {
     if (this.#settled) return;
     if (event.type === 'path') {
       if (source === '') this.#path = event.path;
@@ -1010,11 +1045,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       answerFamily: 4 as const,
       precedence: precedence(ipv6),
     }));
-    const known = this.#nat64 ?? [];
+    const more = this.#more;
+    const known = more.nat64 ?? [];
     const fresh = made.synthesized.filter((s) => !known.some((n) => n.ipv6 === s.ipv6));
     known.push(...fresh);
-    this.#nat64 = known;
-    this.#nat64Prefix = prefix.text;
+    more.nat64 = known;
+    more.nat64Prefix = prefix.text;
     if (!this.#cfg.policy) return made.candidates;
     const synthesized = new Set(made.synthesized.map((s) => s.ipv6));
     const allowed = new Set(
@@ -1115,12 +1151,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
    */
   #waitForSlot(id: number, c: Candidate): void {
     const withdraw = this.#deps.slots.acquire(() => {
-      this.#waiting?.delete(id);
+      this.#x?.waiting?.delete(id);
       this.#connect(id, c);
     });
     if (withdraw) {
-      this.#waiting ??= new Map();
-      this.#waiting.set(id, withdraw);
+      const more = this.#more;
+      more.waiting ??= new Map();
+      more.waiting.set(id, withdraw);
     }
   }
 
@@ -1135,13 +1172,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   /** Ends attempt `id` wherever it is: waiting for a slot, or connecting. */
   #dropAttempt(id: number): void {
-    this.#waiting?.get(id)?.();
-    this.#waiting?.delete(id);
+    this.#x?.waiting?.get(id)?.();
+    this.#x?.waiting?.delete(id);
     const socket = this.#takeSocket(id);
     if (socket === undefined) return;
     // A handshake in progress: destroying the TLS socket does not always close the TCP one, so both go.
-    this.#tlsSockets?.get(id)?.destroy();
-    this.#tlsSockets?.delete(id);
+    this.#x?.tlsSockets?.get(id)?.destroy();
+    this.#x?.tlsSockets?.delete(id);
     socket.destroy();
     const a = this.#race.attempts[id]!;
     const outcome = a.outcome === 'timeout' || a.outcome === 'aborted' ? a.outcome : 'cancelled';
@@ -1247,8 +1284,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     if (this.#sockets?.[id] !== socket) return;
     this.#takeSocket(id);
     socket.destroy();
-    this.#tlsSockets?.get(id)?.destroy();
-    this.#tlsSockets?.delete(id);
+    this.#x?.tlsSockets?.get(id)?.destroy();
+    this.#x?.tlsSockets?.delete(id);
     const inTls = this.#race.attempts[id]!.securingMs !== undefined;
     this.#errorMessages.set(id, err.message);
     const code = err.code ?? (inTls ? 'EPROTO' : 'EIO');
@@ -1265,7 +1302,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     if (this.#settled) return;
     if (inTls && isFinalTlsFailure(code)) {
       // Not held against the endpoint: the name's certificate (or the caller's TLS settings) is the problem.
-      this.#finalAttempt = id;
+      this.#more.finalAttempt = id;
       this.#apply(this.#race.attemptFailedFinal(id, code, now));
       return;
     }
@@ -1308,13 +1345,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       );
       return;
     }
-    this.#tlsSockets ??= new Map();
-    this.#tlsSockets.set(id, secure);
+    const more = this.#more;
+    more.tlsSockets ??= new Map();
+    more.tlsSockets.set(id, secure);
     // The TLS socket carries the connection's errors (reset, EOF) as well as the handshake's; the TCP
     // socket's own listener stays and leads to the same end (whichever reports first).
     secure.on('error', (err: NodeJS.ErrnoException) => this.#attemptError(id, c, socket, err));
     secure.once('secureConnect', () => {
-      if (this.#settled || this.#tlsSockets?.get(id) !== secure) return;
+      if (this.#settled || this.#x?.tlsSockets?.get(id) !== secure) return;
       this.#apply(this.#race.attemptConnected(id, this.#now()));
     });
   }
@@ -1337,20 +1375,25 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   #cleanup(): void {
     this.#settled = true;
     this.#clearTimer();
-    if (this.#onAbort !== undefined) this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#watchingSignal) {
+      this.#watchingSignal = false;
+      unwatchAbort(this.#cfg.signal!, this);
+    }
     this.#resolution?.cancel(this.#connected);
     if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(this.#connected);
   }
 
-  #abort(): void {
+  /** AbortWaiter#onSignalAbort: the caller's signal aborted (told once, by the signal's one listener). */
+  onSignalAbort(): void {
+    this.#watchingSignal = false;
     if (this.#settled) return;
     this.#apply(this.#race.abort(this.#now()));
   }
 
   #won(id: number): void {
     const socket = this.#takeSocket(id)!;
-    const secure = this.#tlsSockets?.get(id);
-    this.#tlsSockets?.delete(id);
+    const secure = this.#x?.tlsSockets?.get(id);
+    this.#x?.tlsSockets?.delete(id);
     this.#connected = true;
     if (secure === undefined) {
       // The caller's socket keeps no listener of the dial's (an 'error' of theirs must reach them).
@@ -1447,7 +1490,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     this.#sockets?.forEach((socket, id) => {
       if (socket !== undefined) ids.push(id);
     });
-    for (const id of this.#waiting?.keys() ?? []) ids.push(id);
+    for (const id of this.#x?.waiting?.keys() ?? []) ids.push(id);
     for (const id of ids) this.#dropAttempt(id);
     if (reason === 'aborted') {
       this.#reject(new AbortError(this.#cfg.signal?.reason, `connect ${this.#where()}`));
@@ -1470,7 +1513,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
           ? a.securingMs === undefined
             ? `no answer within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
             : `no TLS handshake within the ${formatDuration(this.#cfg.timeoutMs)} timeout`
-          : (this.#errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
+          : (this.#x?.errors?.get(a.id) ?? describeCode(a.code ?? 'ECANCELED')),
       startMs: a.startMs,
       durationMs: (a.endMs ?? elapsedMs) - a.startMs,
     }));
@@ -1506,7 +1549,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         });
       }
     }
-    const denied = this.#deniedList?.attempts() ?? [];
+    const denied = this.#x?.deniedList?.attempts() ?? [];
     const attempts = [...dns, ...denied, ...tcp];
     const where = this.#where();
     let code: string;
@@ -1557,7 +1600,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else if (reason === 'final') {
       // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.
-      const final = tcp[this.#finalAttempt ?? 0]!;
+      const final = tcp[this.#x?.finalAttempt ?? 0]!;
       code = final.code;
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: TLS handshake with ${this.#attemptName(final)}: ${final.message} (${code})`;
     } else {
@@ -1639,8 +1682,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   /** The report's queries (made once: every report of the dial shares them, as it shares the records). */
   #reportQueries(): QueryReport[] {
-    this.#queryReports ??= (this.#queries ?? []).map((q) => q.toReport());
-    return this.#queryReports;
+    const more = this.#more;
+    more.queryReports ??= (this.#queries ?? []).map((q) => q.toReport());
+    return more.queryReports;
   }
 
   #report(): DialReport {
@@ -1667,10 +1711,11 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       startedAt: new Date(this.#startedAtMs).toISOString(),
       durationMs: 0,
       resolution: {
-        ...(this.#path ? { path: this.#path } : {}),
+        // The resolver's path is shared by the dials it decided (frozen): each report has its own copy.
+        ...(this.#path ? { path: { ...this.#path } } : {}),
         queries: this.#reportQueries(),
-        ...(this.#nat64Prefix
-          ? { nat64: { prefix: this.#nat64Prefix, synthesized: [...(this.#nat64 ?? [])] } }
+        ...(this.#x?.nat64Prefix
+          ? { nat64: { prefix: this.#x?.nat64Prefix, synthesized: [...(this.#x?.nat64 ?? [])] } }
           : {}),
       },
       order: this.#race.order.map((c) =>

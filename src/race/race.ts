@@ -145,6 +145,11 @@ export type RaceAction<C extends RaceCandidate = RaceCandidate> =
   | { type: 'won'; id: number }
   | { type: 'fail'; reason: FailReason };
 
+/**
+ * What a race's event asks of the shell. A step with nothing to do (only a wake-up) is one object shared by
+ * every race and overwritten by the next such step (issue 16: most events of a dial ask nothing, and a new
+ * step each time cost every dial ~0.1 KB): read a step before calling a race again, as every shell does.
+ */
 export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
   /** What the shell must do, in order (shared and frozen when empty: read it, never change it). */
   actions: readonly RaceAction<C>[];
@@ -153,6 +158,17 @@ export interface RaceStep<C extends RaceCandidate = RaceCandidate> {
 }
 
 const PREFERRED: Family = 6;
+
+/** The step of a race that only waits (see RaceStep): its one object, its wake-up set per step. */
+const WAITING: { actions: readonly never[]; wakeAtMs: number } = { actions: EMPTY, wakeAtMs: 0 };
+
+function waiting(wakeAtMs: number): RaceStep<never> {
+  WAITING.wakeAtMs = wakeAtMs;
+  return WAITING;
+}
+
+/** The step of a race that is over, with nothing left to do (never changed). */
+const OVER: RaceStep<never> = Object.freeze({ actions: EMPTY, wakeAtMs: undefined });
 
 /** The empty list every log starts as (never changed: append replaces it). */
 const NONE = EMPTY as never[];
@@ -189,7 +205,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #awaitingRefresh: KeyStore<Family | string>;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
-  #done: { reason: FailReason | 'won'; atMs: number } | undefined;
+  /** The race is over (won or failed): events change nothing now. A flag: nothing reads why or when. */
+  #done = false;
 
   constructor(cfg: RaceConfig<C>, nowMs: number) {
     this.#cfg = cfg;
@@ -225,7 +242,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     return hasKey(this.#pending, SERVICES);
   }
   get done(): boolean {
-    return this.#done !== undefined;
+    return this.#done;
   }
   get startedRacing(): boolean {
     return this.#racing;
@@ -435,7 +452,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     this.#finish(a, 'connected', nowMs);
     // RFC 8305 §5: the first established connection wins; every other attempt is cancelled.
     const actions = append(this.#cancelAll('cancelled', nowMs), { type: 'won', id } as RaceAction<C>);
-    this.#done = { reason: 'won', atMs: nowMs };
+    this.#done = true;
     return { actions, wakeAtMs: undefined };
   }
 
@@ -478,7 +495,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   #idle(nowMs: number): RaceStep<C> {
-    return { actions: EMPTY, wakeAtMs: this.#done ? undefined : this.#wakeAt(nowMs) };
+    return this.#done ? OVER : waiting(this.#wakeAt(nowMs));
   }
 
   #finish(a: AttemptLog<C>, outcome: AttemptOutcome, nowMs: number, code?: string): void {
@@ -516,7 +533,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     }
     this.#pending = undefined;
     this.#awaitingRefresh = undefined;
-    this.#done = { reason, atMs: nowMs };
+    this.#done = true;
     return { actions: append(actions, { type: 'fail', reason }), wakeAtMs: undefined };
   }
 
@@ -534,13 +551,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (!this.#racing) {
       if (this.#known.length === 0) {
         if (keyCount(this.#pending) === 0) return this.#fail('dns', nowMs, actions);
-        return { actions: actions ?? EMPTY, wakeAtMs: this.#wakeAt(nowMs) };
+        return this.#step(actions, nowMs);
       }
       // RFC 8305 §3: start once the preferred family answered, no answer is outstanding, or the
       // Resolution Delay that a lone A answer waits has passed.
       const delayOver = this.#resolutionDelayUntil !== undefined && nowMs >= this.#resolutionDelayUntil;
       if (!this.#usefulPreferredIn && !delayOver && keyCount(this.#pending) > 0) {
-        return { actions: actions ?? EMPTY, wakeAtMs: this.#wakeAt(nowMs) };
+        return this.#step(actions, nowMs);
       }
       this.#racing = true;
     }
@@ -586,7 +603,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     ) {
       return this.#fail('exhausted', nowMs, actions);
     }
-    return { actions: actions ?? EMPTY, wakeAtMs: this.#wakeAt(nowMs) };
+    return this.#step(actions, nowMs);
+  }
+
+  /** The step of `actions` (none: the shared waiting step) and the next wake-up. */
+  #step(actions: RaceAction<C>[] | undefined, nowMs: number): RaceStep<C> {
+    if (actions === undefined) return waiting(this.#wakeAt(nowMs));
+    return { actions, wakeAtMs: this.#wakeAt(nowMs) };
   }
 
   /** The earliest moment something can change without an event: the deadline, the end of the

@@ -10,7 +10,7 @@
 import type { ResolveFunction } from '../options.js';
 import type { Family } from '../types.js';
 import { readCustomAnswer, rejectionCode, rejectionMessage } from './custom-answer.js';
-import type { Resolution, ResolutionEvent } from './resolve.js';
+import type { Resolution, ResolutionEvent, ResolutionSink } from './resolve.js';
 
 /** Promise.prototype.then as the module loaded it: a caller's promise with its own `then` does not decide. */
 const promiseThen = Promise.prototype.then;
@@ -24,22 +24,19 @@ export class CustomResolution implements Resolution {
   readonly #fn: ResolveFunction;
   readonly host: string;
   readonly #families: readonly Family[];
-  readonly #emit: (event: ResolutionEvent) => void;
+  readonly #sink: ResolutionSink;
   #controller: AbortController | undefined;
   /** The dial is over: late outcomes are ignored, a signal read from now on is already aborted. */
   #over = false;
 
-  constructor(
-    fn: ResolveFunction,
-    host: string,
-    families: readonly Family[],
-    emit: (event: ResolutionEvent) => void,
-  ) {
+  constructor(fn: ResolveFunction, host: string, families: readonly Family[], sink: ResolutionSink) {
     this.#fn = fn;
     this.host = host;
     this.#families = families;
-    this.#emit = emit;
-    for (const family of families) emit({ type: 'query', family, name: host, source: 'custom' });
+    this.#sink = sink;
+    for (let i = 0; i < families.length; i++) {
+      sink.resolutionEvent({ type: 'query', family: families[i]!, name: host, source: 'custom' });
+    }
     // The function is called in a microtask, as a promise reaction would call it: `dial()` returns first.
     promiseThen.call(Promise.resolve(this), startCalls);
   }
@@ -49,7 +46,9 @@ export class CustomResolution implements Resolution {
    * also when the dial ended in between: the signal it reads is then already aborted).
    */
   start(): void {
-    for (const family of this.#families) new CustomCall(this, family, this.#fn);
+    // By index: the families list is frozen, and a for-of over a frozen array allocates its iterator.
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) new CustomCall(this, families[i]!, this.#fn);
   }
 
   /**
@@ -70,7 +69,7 @@ export class CustomResolution implements Resolution {
 
   /** Passes on a family's outcome (callers check `over` first: a cancelled dial hears nothing late). */
   emit(event: ResolutionEvent): void {
-    this.#emit(event);
+    this.#sink.resolutionEvent(event);
   }
 
   cancel(): void {

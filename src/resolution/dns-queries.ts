@@ -9,6 +9,7 @@ import type { DnsQuery, NegativeSoa } from './dns-client.js';
 import type { CacheLookup, DnsCache, DnsRecordType } from '../memory/dns-cache.js';
 import { preselectDestinations } from '../race/sort.js';
 import type { Family, ResolvedAddress } from '../types.js';
+import type { ResolutionEvent } from './resolve.js';
 import { isNegativeAnswer } from '../errors.js';
 
 /**
@@ -57,6 +58,11 @@ export interface QueryTicket {
    * with `ready` holds no query: its `release` does nothing, and callers may drop it without one.
    */
   ready?: QueryOutcome | undefined;
+  /**
+   * With `ready`: the resolution's events for this answer (resolve.ts), made on first use and kept here —
+   * one object per name, type and second carries the answer and what is made of it for every dial.
+   */
+  events?: { query: ResolutionEvent | undefined; outcome: ResolutionEvent | undefined } | undefined;
   /**
    * The dial no longer needs it. `keepForCache` lets a query still in flight finish and fill the cache
    * (RFC 8305 §5: late answers are still worth keeping); otherwise the last interested dial cancels it.
@@ -136,20 +142,14 @@ export class DnsQueries {
       case 'fresh': {
         const family: Family = type === 'AAAA' ? 6 : 4;
         const ttlSeconds = hit.ttlRemainingSeconds;
-        // Shared by every dial given this ticket: frozen, and with the addresses as a dial takes them.
-        return settled(
-          name,
-          Object.freeze({
-            ok: true,
-            source: 'cache',
-            addresses: Object.freeze(hit.records.map((address) => Object.freeze({ address, ttlSeconds }))),
-            resolved: Object.freeze(
-              hit.records.map((address) =>
-                Object.freeze({ address, family, ttlSeconds, source: 'cache' as const }),
-              ),
-            ),
-          }),
+        // Shared by every dial given this ticket: frozen, and with the addresses as a dial takes them —
+        // one list, which is also the records' (a resolved address is an { address, ttlSeconds } too).
+        const resolved: readonly ResolvedAddress[] = Object.freeze(
+          hit.records.map((address) =>
+            Object.freeze({ address, family, ttlSeconds, source: 'cache' as const }),
+          ),
         );
+        return settled(name, Object.freeze({ ok: true, source: 'cache', addresses: resolved, resolved }));
       }
       case 'negative':
         // RFC 2308 §5: a cached NXDOMAIN or NODATA answers like the server would, until it expires.
@@ -284,12 +284,13 @@ function settled(name: string, outcome: QueryOutcome): QueryTicket {
   return new SettledTicket(name, outcome);
 }
 
-/** Immutable once made (the promise aside, made once on demand): one may serve many dials. */
+/** Immutable once made (the promise and the events aside, made once on demand): one may serve many dials. */
 class SettledTicket implements QueryTicket {
   readonly stale = undefined;
   /** The name asked for. */
   readonly name: string;
   readonly ready: QueryOutcome;
+  events: QueryTicket['events'] = undefined;
   #outcome: Promise<QueryOutcome> | undefined;
 
   constructor(name: string, outcome: QueryOutcome) {

@@ -9,6 +9,7 @@ import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
 import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
 import { DialOrder, type OrderCandidate } from '../race/order.js';
+import { unwatchAbort, watchAbort } from '../race/abort-watch.js';
 import type { QueryReport, ServiceReport } from '../report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
@@ -90,12 +91,14 @@ export function resolveName(
       if (done) return;
       done = true;
       if (timer !== undefined) deps.clock.clearTimeout(timer);
-      cfg.signal?.removeEventListener('abort', onAbort);
+      if (cfg.signal !== undefined) unwatchAbort(cfg.signal, waiter);
       succeeded = err === undefined;
       resolution?.cancel(succeeded);
       if (err !== undefined) reject(err);
     };
     const onAbort = () => finish(new AbortError(cfg.signal?.reason, `resolve ${host}`));
+    // One listener per signal, however many dials and resolutions share it (race/abort-watch.ts).
+    const waiter = { onSignalAbort: onAbort };
     const timer = Number.isFinite(cfg.timeoutMs)
       ? deps.clock.setTimeout(() => {
           for (const family of families) {
@@ -125,7 +128,7 @@ export function resolveName(
         }, cfg.timeoutMs)
       : undefined;
     if (cfg.signal?.aborted) return onAbort();
-    cfg.signal?.addEventListener('abort', onAbort, { once: true });
+    if (cfg.signal !== undefined) watchAbort(cfg.signal, waiter);
 
     const complete = async () => {
       const now = deps.clock.now();
@@ -216,7 +219,7 @@ export function resolveName(
     const onEvent = (event: ResolutionEvent) => {
       if (done) return;
       if (event.type === 'path') {
-        path = event.path;
+        path = { ...event.path }; // shared by the resolutions it decided (frozen): the answer has its own
         return;
       }
       const now = deps.clock.now();
@@ -285,7 +288,9 @@ export function resolveName(
       answered.add(event.family);
       if (answered.size === families.length) void complete();
     };
-    resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, onEvent);
+    resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, {
+      resolutionEvent: onEvent,
+    });
     // Answers from memory can finish the whole resolution before resolve() returns.
     if (done) resolution.cancel(succeeded);
   });

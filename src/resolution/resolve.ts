@@ -43,6 +43,7 @@ export interface ResolverPath {
  * other), then per family `query` events and exactly one `answer` or `error`.
  */
 export type ResolutionEvent =
+  /** Read-only: one path is shared (frozen) by every resolution it decided; a report keeps a copy. */
   | { type: 'path'; path: ResolverPath }
   | {
       type: 'query';
@@ -78,6 +79,14 @@ export type ResolutionEvent =
     };
 
 /**
+ * Where a resolution tells its events (an object, not a function: a dial session is its own sink, so a
+ * dial makes no closure, nor its context, for it — issue 16).
+ */
+export interface ResolutionSink {
+  resolutionEvent(event: ResolutionEvent): void;
+}
+
+/**
  * RFC 8767 §5 client response timer: how long a dial waits for the refresh of an answer that is not used
  * optimistically (TTL 0, or stale too long) before it falls back to the stale answer (the RFC suggests 1.8 s).
  */
@@ -109,6 +118,20 @@ export interface ResolverSettings {
 export interface Resolution {
   cancel(keepForCache?: boolean): void;
 }
+
+/** Paths that depend on nothing (frozen: whoever hands one to a caller copies it). */
+const CUSTOM_PATH: ResolverPath = Object.freeze({
+  resolver: 'custom',
+  reason: 'resolver option: a function',
+});
+const SYSTEM_OPTION_PATH: ResolverPath = Object.freeze({
+  resolver: 'system',
+  reason: "resolver option 'system'",
+});
+const LITERAL_PATH_EVENT: ResolutionEvent = Object.freeze({
+  type: 'path',
+  path: Object.freeze({ resolver: 'literal', reason: 'an IP literal needs no resolution' } as const),
+});
 
 /** resolv.conf without a nameserver line: glibc's 127.0.0.1 (frozen: the DNS client parses it once). */
 const LOOPBACK_SERVER: readonly string[] = Object.freeze(['127.0.0.1']);
@@ -159,6 +182,12 @@ export class NameResolver {
   readonly #resolvConf: ResolvConfFile;
   readonly #nsswitch: NsswitchFile;
   #machineFacts: { atMs: number; hostname: string; mdnsAllow: boolean } | undefined;
+  /** The path of the `resolver: 'dns'` option (it depends on the settings only). */
+  #dnsOptionPath: ResolverPath | undefined;
+  /** The last path the `nameservers` option overrode, and what it made of it. */
+  #lastOverride: { from: ResolverPath; path: ResolverPath } | undefined;
+  /** The last `path` event made (see #pathEvent). */
+  #lastPathEvent: Extract<ResolutionEvent, { type: 'path' }> | undefined;
   /** The last nsswitch plan and what it was made from (nsswitch.conf's parse, the name, machine facts). */
   #lastPlan:
     | {
@@ -308,11 +337,15 @@ export class NameResolver {
     const path = this.#plannedPath(host, choice, nowMs);
     if (path.resolver !== 'system' || choice === 'system' || this.#settings.nameservers === undefined)
       return path;
-    return {
+    const last = this.#lastOverride;
+    if (last !== undefined && last.from === path) return last.path;
+    const override: ResolverPath = Object.freeze({
       resolver: 'netdial',
       order: 'files-dns',
       reason: `nameservers option: ${this.#hostsThen()}those DNS servers, never the system resolver (otherwise: ${path.reason})`,
-    };
+    });
+    this.#lastOverride = { from: path, path: override };
+    return override;
   }
 
   /** How a path that reads the hosts file first says so; `hostsPath: null` reads none. */
@@ -320,15 +353,21 @@ export class NameResolver {
     return this.#settings.hostsPath === null ? 'no hosts file (hostsPath null), only ' : 'hosts file, then ';
   }
 
+  /**
+   * The path of `host` under `choice`: frozen, and the same object while what decides it is the same (a
+   * Dialer dialling one name plans once; issue 16: planning was ~0.5 KB per dial, then a copy ~0.1 KB).
+   * Whoever hands a path to a caller (a report, Dialer#resolve's answer) hands a copy of it.
+   */
   #plannedPath(host: string, choice: ResolverChoice, nowMs: number): ResolverPath {
-    if (typeof choice === 'function') return { resolver: 'custom', reason: 'resolver option: a function' };
-    if (choice === 'system') return { resolver: 'system', reason: "resolver option 'system'" };
+    if (typeof choice === 'function') return CUSTOM_PATH;
+    if (choice === 'system') return SYSTEM_OPTION_PATH;
     if (choice === 'dns') {
-      return {
+      this.#dnsOptionPath ??= Object.freeze({
         resolver: 'netdial',
         order: 'files-dns',
         reason: `resolver option 'dns': ${this.#hostsThen()}DNS (nsswitch.conf not consulted)`,
-      };
+      });
+      return this.#dnsOptionPath;
     }
     if (isMulticastName(host)) {
       return { resolver: 'system', reason: `${host} is a .local name: multicast DNS (RFC 6762 §3)` };
@@ -337,23 +376,32 @@ export class NameResolver {
     const myhostname = hosts?.some((s) => s.source === 'myhostname') === true;
     const mdns = hosts?.some((s) => s.source.startsWith('mdns')) === true;
     const facts = myhostname || mdns ? this.#machine(nowMs) : undefined;
-    // The plan depends only on these; a Dialer dialling one name again gets a copy of the last one (the
-    // report owns its path) instead of planning again (issue 16: planning was ~0.5 KB per dial).
+    // The plan depends only on these.
     const last = this.#lastPlan;
     if (last !== undefined && last.hosts === hosts && last.name === host && last.facts === facts) {
-      return { ...last.path };
+      return last.path;
     }
     const plan = hostLookupPlan(hosts, host, {
       machineHostname: myhostname ? (facts?.hostname ?? '') : '',
       glibc: hosts === undefined ? isGlibc() : true,
       mdnsAllow: mdns ? (facts?.mdnsAllow ?? false) : false,
     });
-    const path: ResolverPath =
+    const path: ResolverPath = Object.freeze(
       plan.order === 'system'
         ? { resolver: 'system', reason: plan.reason }
-        : { resolver: 'netdial', order: plan.order, reason: plan.reason };
-    this.#lastPlan = { hosts, name: host, facts, path: { ...path } };
+        : { resolver: 'netdial', order: plan.order, reason: plan.reason },
+    );
+    this.#lastPlan = { hosts, name: host, facts, path };
     return path;
+  }
+
+  /** The `path` event of `path` (made once per path: events are only read). */
+  #pathEvent(path: ResolverPath): ResolutionEvent {
+    const last = this.#lastPathEvent;
+    if (last !== undefined && last.path === path) return last;
+    const event = Object.freeze({ type: 'path', path } as const);
+    this.#lastPathEvent = event;
+    return event;
   }
 
   /**
@@ -402,7 +450,7 @@ export class NameResolver {
   }
 
   /**
-   * Starts resolving `host` for `families` and calls `emit` as answers come. `nowMs` is read only to
+   * Starts resolving `host` for `families` and tells `sink` each event as it comes. `nowMs` is read only to
    * decide whether the hosts and resolv.conf files need a re-check.
    */
   resolve(
@@ -411,11 +459,11 @@ export class NameResolver {
     families: readonly Family[],
     choice: ResolverChoice,
     nowMs: number,
-    emit: (event: ResolutionEvent) => void,
+    sink: ResolutionSink,
   ): Resolution {
     const literal = isIP(host);
     if (literal !== 0) {
-      emit({ type: 'path', path: { resolver: 'literal', reason: 'an IP literal needs no resolution' } });
+      sink.resolutionEvent(LITERAL_PATH_EVENT);
       // The answer and the other family's message are made once per literal (issue 16), frozen.
       let known = this.#lastLiteral;
       if (known === undefined || known.host !== host) {
@@ -430,9 +478,15 @@ export class NameResolver {
       }
       for (const family of families) {
         if (family === literal) {
-          emit({ type: 'answer', family, name: host, source: 'literal', addresses: known.addresses });
+          sink.resolutionEvent({
+            type: 'answer',
+            family,
+            name: host,
+            source: 'literal',
+            addresses: known.addresses,
+          });
         } else {
-          emit({
+          sink.resolutionEvent({
             type: 'error',
             family,
             name: host,
@@ -445,28 +499,28 @@ export class NameResolver {
       return NOTHING_TO_CANCEL;
     }
     const path = this.#path(host, choice, nowMs);
-    emit({ type: 'path', path });
-    if (typeof choice === 'function') return new CustomResolution(choice, host, families, emit);
+    sink.resolutionEvent(this.#pathEvent(path));
+    if (typeof choice === 'function') return new CustomResolution(choice, host, families, sink);
     if (path.resolver === 'system') {
-      return resolveSystem(host, families, emit, choice === 'system' ? undefined : path.reason);
+      return resolveSystem(host, families, sink, choice === 'system' ? undefined : path.reason);
     }
     const order = path.order ?? 'files-dns';
 
     if (order === 'files-dns' || order === 'files') {
       const fromHosts = this.#hosts?.entries(host, nowMs);
       if (fromHosts && fromHosts.length > 0) {
-        emitList(host, 'hosts', families, fromHosts, emit, true);
+        emitList(host, 'hosts', families, fromHosts, sink, true);
         return NOTHING_TO_CANCEL;
       }
     }
     if (isLocalhostName(host)) {
       // Answered here, not by the hosts file (which did not list the name, or was not read).
-      emitList(host, 'localhost', families, LOOPBACK, emit, true);
+      emitList(host, 'localhost', families, LOOPBACK, sink, true);
       return NOTHING_TO_CANCEL;
     }
     if (order === 'files') {
       for (const family of families) {
-        emit({
+        sink.resolutionEvent({
           type: 'error',
           family,
           name: host,
@@ -481,7 +535,7 @@ export class NameResolver {
     let dnsFamilies = families;
     if (conf.noAaaa === true && families.includes(6)) {
       // glibc 2.36 `options no-aaaa`: no AAAA query over DNS (hosts files still give IPv6 addresses).
-      emit({
+      sink.resolutionEvent({
         type: 'error',
         family: 6,
         name: host,
@@ -503,7 +557,7 @@ export class NameResolver {
       choice === 'auto' && this.#settings.nameservers === undefined,
       hostsAfterDns,
       nowMs,
-      emit,
+      sink,
     );
   }
 }
@@ -563,13 +617,14 @@ function emitList(
   source: AddressSource,
   families: readonly Family[],
   list: AddressList,
-  emit: (event: ResolutionEvent) => void,
+  sink: ResolutionSink,
   keep = false,
 ): void {
   for (const family of families) {
     const part = keep ? keptPart(name, source, list, family) : familyPart(name, source, list, family);
-    if (typeof part !== 'string') emit({ type: 'answer', family, name, source, addresses: part });
-    else emit({ type: 'error', family, name, source, code: 'ENODATA', message: part });
+    if (typeof part !== 'string')
+      sink.resolutionEvent({ type: 'answer', family, name, source, addresses: part });
+    else sink.resolutionEvent({ type: 'error', family, name, source, code: 'ENODATA', message: part });
   }
 }
 
@@ -581,18 +636,19 @@ function errorCode(err: unknown): string {
 function resolveSystem(
   host: string,
   families: readonly Family[],
-  emit: (event: ResolutionEvent) => void,
+  sink: ResolutionSink,
   reason?: string,
 ): Resolution {
   let over = false;
   const family = families.length === 1 ? families[0]! : 0;
-  for (const f of families) emit({ type: 'query', family: f, name: host, source: 'system', reason });
+  for (const f of families)
+    sink.resolutionEvent({ type: 'query', family: f, name: host, source: 'system', reason });
   // getaddrinfo answers both families at once, so the system resolver cannot start early (RFC 8305 §3).
   dns.lookup(host, { all: true, family, order: 'verbatim' }, (err, list) => {
     if (over) return;
     if (err) {
       for (const f of families)
-        emit({
+        sink.resolutionEvent({
           type: 'error',
           family: f,
           name: host,
@@ -602,7 +658,7 @@ function resolveSystem(
         });
       return;
     }
-    emitList(host, 'system', families, list as Array<{ address: string; family: Family }>, emit);
+    emitList(host, 'system', families, list as Array<{ address: string; family: Family }>, sink);
   });
   return {
     cancel() {
@@ -619,43 +675,31 @@ interface FamilyResult {
 }
 
 /**
- * The events of one outcome memory gave (an answer or a negative answer, shared by every dial of that name
- * in that second: dns-queries.ts), made once for its name and family and shared, frozen, by those dials
- * instead of built for each (issue 16: ~250 B per cached dial). Held weakly: gone with the outcome.
+ * The events of an answer memory gave (an answer or a negative answer), made once and kept on its ticket —
+ * the one object per name, type and second that every dial of that name shares (dns-queries.ts) — so
+ * those dials share them, frozen, instead of building their own (issue 16: ~250 B per cached dial).
  * Consumers only read events (the dial session and resolve-name copy what they keep).
  */
-interface KeptEvents {
-  readonly name: string;
-  readonly family: Family;
-  query: ResolutionEvent | undefined;
-  outcome: ResolutionEvent | undefined;
-}
-const KEPT_EVENTS = new WeakMap<object, KeptEvents>();
-
-function keptEvents(outcome: object, name: string, family: Family): KeptEvents {
-  let kept = KEPT_EVENTS.get(outcome);
-  if (kept === undefined || kept.name !== name || kept.family !== family) {
-    kept = { name, family, query: undefined, outcome: undefined };
-    KEPT_EVENTS.set(outcome, kept);
-  }
-  return kept;
+function keptEventsOf(ticket: QueryTicket): NonNullable<QueryTicket['events']> {
+  ticket.events ??= { query: undefined, outcome: undefined };
+  return ticket.events;
 }
 
-/** The `query` event of a family answered by `outcome` from memory. */
-function queryEventOf(outcome: QueryOutcome, name: string, family: Family): ResolutionEvent {
-  const kept = keptEvents(outcome, name, family);
+/** The `query` event of `family`, answered from memory by `ticket` for `name` (the ticket's name). */
+function queryEventOf(ticket: QueryTicket, name: string, family: Family): ResolutionEvent {
+  const kept = keptEventsOf(ticket);
   kept.query ??= Object.freeze({ type: 'query', family, name, source: 'dns' } as const);
   return kept.query;
 }
 
-/** The `answer` (or `error`) event that passes `outcome` from memory on as `family`'s. */
+/** The `answer` (or `error`) event that passes `ticket`'s answer from memory on as `family`'s. */
 function outcomeEventOf(
-  outcome: QueryOutcome,
+  ticket: QueryTicket,
   name: string,
   family: Family,
 ): Extract<ResolutionEvent, { family: Family }> {
-  const kept = keptEvents(outcome, name, family);
-  kept.outcome ??= Object.freeze(outcomeEvent(outcome, name, family));
+  const kept = keptEventsOf(ticket);
+  kept.outcome ??= Object.freeze(outcomeEvent(ticket.ready!, name, family));
   return kept.outcome as Extract<ResolutionEvent, { family: Family }>;
 }
 
@@ -726,19 +770,20 @@ class FamilyResults {
 class Round extends FamilyResults {
   /** A failure moved the search on to the next candidate: late outcomes of this one are ignored. */
   movedOn = false;
-  /** Outcomes memory had, per family, until they are handled (after every query of the round is out). */
-  #ready4: QueryOutcome | undefined;
-  #ready6: QueryOutcome | undefined;
+  /** Tickets of answers memory had, per family, until they are handled (after every query of the round is out). */
+  #ready4: QueryTicket | undefined;
+  #ready6: QueryTicket | undefined;
   constructor(readonly name: string) {
     super();
   }
 
-  setReady(family: Family, outcome: QueryOutcome): void {
-    if (family === 6) this.#ready6 = outcome;
-    else this.#ready4 = outcome;
+  setReady(family: Family, ticket: QueryTicket): void {
+    if (family === 6) this.#ready6 = ticket;
+    else this.#ready4 = ticket;
   }
 
-  ready(family: Family): QueryOutcome | undefined {
+  /** The ticket of `family`'s answer from memory (its `ready` set), if memory had it. */
+  ready(family: Family): QueryTicket | undefined {
     return family === 6 ? this.#ready6 : this.#ready4;
   }
 }
@@ -777,7 +822,7 @@ export class SearchListQuery implements Resolution {
   readonly #systemFallback: boolean;
   readonly #hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined;
   readonly #nowMs: number;
-  readonly #emit: (event: ResolutionEvent) => void;
+  readonly #sink: ResolutionSink;
   /** Families whose answer or error has been passed on: bit 1 << family (a cached dial allocates no Set). */
   #done = 0;
   /** Queries this resolution waits on, to release at the end (answers from memory need none: not kept). */
@@ -798,7 +843,7 @@ export class SearchListQuery implements Resolution {
     systemFallback: boolean,
     hostsAfterDns: (() => readonly HostsEntry[] | undefined) | undefined,
     nowMs: number,
-    emit: (event: ResolutionEvent) => void,
+    sink: ResolutionSink,
   ) {
     this.#hostsAfterDns = hostsAfterDns;
     this.#queries = queries;
@@ -808,7 +853,7 @@ export class SearchListQuery implements Resolution {
     this.#families = families;
     this.#systemFallback = systemFallback;
     this.#nowMs = nowMs;
-    this.#emit = emit;
+    this.#sink = sink;
     this.#next();
   }
 
@@ -832,22 +877,27 @@ export class SearchListQuery implements Resolution {
     }
     const round = new Round(name);
     let ready = false;
-    for (const family of this.#families) {
+    // Indexed loops over the families: the lists are frozen, and V8 does not inline the array iterator
+    // for frozen arrays (a for-of here allocated its iterator results on every cached dial, ~0.3 KB).
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) {
+      const family = families[i]!;
       const ticket = this.#queries.query(name, family, this.#nowMs);
       if (ticket.ready !== undefined) {
         // Memory had the answer: handled below, once every query is out, without a promise hop or a
         // closure, and kept nowhere else: it needs no release (issue 16: the cached dial's path).
-        round.setReady(family, ticket.ready);
+        round.setReady(family, ticket);
         ready = true;
-        this.#emit(queryEventOf(ticket.ready, name, family));
+        this.#sink.resolutionEvent(queryEventOf(ticket, name, family));
         continue;
       }
       this.#wait(round, family, ticket);
     }
     if (!ready) return;
-    for (const family of this.#families) {
-      const answer = round.ready(family);
-      if (answer !== undefined) this.#handle(round, family, answer, undefined);
+    for (let i = 0; i < families.length; i++) {
+      const family = families[i]!;
+      const ticket = round.ready(family);
+      if (ticket !== undefined) this.#handle(round, family, ticket.ready!, undefined);
     }
   }
 
@@ -880,7 +930,7 @@ export class SearchListQuery implements Resolution {
       this.#staleTimers ??= new Set();
       this.#staleTimers.add(staleTimer);
     }
-    this.#emit({ type: 'query', family, name, source: 'dns' });
+    this.#sink.resolutionEvent({ type: 'query', family, name, source: 'dns' });
     ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
   }
 
@@ -897,7 +947,7 @@ export class SearchListQuery implements Resolution {
         // The refresh: new addresses join the race, the stale ones it no longer lists are dropped; a
         // failure leaves the stale answer in force. Either way the race stops waiting for it.
         if (answer.ok)
-          this.#emit({
+          this.#sink.resolutionEvent({
             type: 'answer',
             family,
             name,
@@ -906,7 +956,7 @@ export class SearchListQuery implements Resolution {
             addresses: toResolved(answer, family),
           });
         else
-          this.#emit({
+          this.#sink.resolutionEvent({
             type: 'error',
             family,
             name,
@@ -926,9 +976,11 @@ export class SearchListQuery implements Resolution {
     if (round.movedOn) return;
     if (outcome.ok) {
       round.set(family, OK);
-      // From memory (no wait): the event made once for the outcome; otherwise this query's own.
+      // From memory (no wait): the event kept on the answer's ticket; otherwise this query's own.
       this.#finishFamily(
-        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+        wait === undefined
+          ? outcomeEventOf(round.ready(family)!, name, family)
+          : outcomeEvent(outcome, name, family),
       );
       this.#finishOtherFailures(round);
       return;
@@ -939,7 +991,9 @@ export class SearchListQuery implements Resolution {
     if (round.anyOk()) {
       // The name exists (the other type answered): this failure is this family's answer.
       this.#finishFamily(
-        wait === undefined ? outcomeEventOf(outcome, name, family) : outcomeEvent(outcome, name, family),
+        wait === undefined
+          ? outcomeEventOf(round.ready(family)!, name, family)
+          : outcomeEvent(outcome, name, family),
       );
       return;
     }
@@ -948,7 +1002,8 @@ export class SearchListQuery implements Resolution {
     round.movedOn = true;
     // NXDOMAIN for one type stands for every type of the name (RFC 8020).
     const errors = new FamilyResults();
-    for (const f of this.#families) errors.set(f, round.get(f) ?? failure);
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) errors.set(families[i]!, round.get(families[i]!) ?? failure);
     // The error reported in the end is the one for the name as written, else the last candidate's.
     if (name === this.#host || !this.#errorsFromHost) {
       this.#lastErrors = errors;
@@ -960,7 +1015,7 @@ export class SearchListQuery implements Resolution {
   /** Passes on a stale answer for `family` (still refreshing: the refresh's outcome follows as an update). */
   #giveStale(round: Round, family: Family, records: QueryRecords, staleUse: StaleUse): void {
     const name = round.name;
-    this.#emit({ type: 'query', family, name, source: 'stale' });
+    this.#sink.resolutionEvent({ type: 'query', family, name, source: 'stale' });
     round.set(family, OK);
     this.#finishFamily({
       type: 'answer',
@@ -975,12 +1030,14 @@ export class SearchListQuery implements Resolution {
 
   /** The name exists: a failure that came first for another type is that type's answer. */
   #finishOtherFailures(round: Round): void {
-    for (const f of this.#families) {
+    const families = this.#families;
+    for (let i = 0; i < families.length; i++) {
+      const f = families[i]!;
       const r = round.get(f);
       if (r === undefined || r.ok || this.#isDone(f)) continue;
       // A failure memory gave is the round's outcome itself: its event is made once for it.
       const fromMemory = round.ready(f);
-      if (fromMemory !== undefined && fromMemory === r) {
+      if (fromMemory !== undefined && fromMemory.ready === r) {
         this.#finishFamily(outcomeEventOf(fromMemory, round.name, f));
         continue;
       }
@@ -1003,7 +1060,7 @@ export class SearchListQuery implements Resolution {
   #finishFamily(event: Extract<ResolutionEvent, { family: Family }>): void {
     if (event.type === 'query' || this.#isDone(event.family)) return;
     this.#done |= 1 << event.family;
-    this.#emit(event);
+    this.#sink.resolutionEvent(event);
   }
 
   /** No candidate had an address. In 'auto' mode the system resolver may still know the name. */
@@ -1018,8 +1075,10 @@ export class SearchListQuery implements Resolution {
         'hosts',
         pending,
         fromHosts,
-        (event) => {
-          if (event.type !== 'path') this.#finishFamily(event);
+        {
+          resolutionEvent: (event) => {
+            if (event.type !== 'path') this.#finishFamily(event);
+          },
         },
         true,
       );
@@ -1030,8 +1089,10 @@ export class SearchListQuery implements Resolution {
       this.#fallback = resolveSystem(
         this.#host,
         this.#families,
-        (event) => {
-          if (!this.#cancelled) this.#emit(event);
+        {
+          resolutionEvent: (event) => {
+            if (!this.#cancelled) this.#sink.resolutionEvent(event);
+          },
         },
         reason,
       );
