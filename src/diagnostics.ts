@@ -18,9 +18,13 @@
  * `atMs`, milliseconds since the dial began on a monotonic clock (the DialReport's timebase).
  *
  * A dial through a proxy publishes its own dial:start (with `proxy`) and dial:done / dial:error for the
- * TARGET (the attempts through the proxy are in its report); the dials of the proxy itself (hops: their
- * dial, DNS and attempt events) happen between the two, each event marked `proxyHopOf` = the proxied
- * dial's id.
+ * TARGET, and in between what its report holds of the target: when netdial resolves the target (socks5://,
+ * or under an address policy) the target's DNS events and one attempt per tunnel asked of the proxy
+ * (attempt:start, then attempt:connect when the tunnel is open — TLS to the target runs after, on the
+ * winner — or attempt:error), all with the proxied dial's id and no `proxyHopOf`; when the proxy resolves
+ * the name (CONNECT by name, socks5h) none (its report has none either). The dials of the proxy itself
+ * (hops: their dial, DNS and attempt events) happen in between too, each event marked `proxyHopOf` = the
+ * proxied dial's id.
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
@@ -179,8 +183,13 @@ export interface AttemptConnectEvent extends DialEventBase {
 export interface DialDoneEvent extends DialEventBase {
   /** The socket handed to the caller (a tls.TLSSocket when TLS ran). */
   socket: net.Socket;
-  /** The address that won. */
+  /**
+   * The address that won: the target's, also through a proxy (the address its tunnel reached). When the
+   * proxy resolved the name (CONNECT by name, socks5h) netdial never learns the target's address: `address`
+   * is then the target's name, never the proxy's address (that is in `report.proxy.hop`).
+   */
   address: string;
+  /** The winner's family; when the proxy resolved the name, the family of netdial's connection to the proxy. */
   family: Family;
   /** The whole dial, ms (equals `atMs`). */
   durationMs: number;
@@ -635,16 +644,20 @@ export class DialTrace {
     });
   }
 
-  /** Right before the dial resolves with `socket` (its report attached already: getReport builds it). */
-  dialDone(socket: net.Socket): void {
+  /**
+   * Right before the dial resolves with `socket` (its report attached already: getReport builds it).
+   * `winner`, when given, is what `address` and `family` say instead of the report's winner (a proxied
+   * dial whose proxy resolved the name: the target's name, never the proxy's address).
+   */
+  dialDone(socket: net.Socket, winner?: { address: string; family: Family }): void {
     if (!ch.dialDone.hasSubscribers) return;
     const base = this.#base();
     const r = getReport(socket);
     ch.dialDone.publish({
       ...base,
       socket,
-      address: r?.winner?.address ?? socket.remoteAddress ?? '',
-      family: r?.winner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
+      address: winner?.address ?? r?.winner?.address ?? socket.remoteAddress ?? '',
+      family: winner?.family ?? r?.winner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
       durationMs: base.atMs,
       report: r as DialReport,
     });
