@@ -14,6 +14,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
+import { bindCreateConnection } from '../src/integrations/create-connection.js';
 import {
   DIAGNOSTICS_CHANNELS as CHANNELS,
   Dialer,
@@ -250,6 +251,32 @@ describe('diagnostics of proxied dials (real microsocks and tinyproxy on loopbac
       mute.close();
       await once(mute, 'close');
     }
+    await assertNoLeaks(baseline);
+  });
+
+  test('a createConnection socket hears the target’s attempts through socks5://, none through socks5h://', async () => {
+    const baseline = activeResources();
+    const heard = async (proxy: string, host: string) => {
+      const connect = bindCreateConnection({ proxy });
+      const socket = connect({ host, port: targetPort });
+      const events: string[] = [];
+      for (const name of ['lookup', 'connectionAttempt', 'connectionAttemptFailed', 'connect']) {
+        socket.on(name, (...args: unknown[]) =>
+          events.push([name, ...args.slice(0, 2).map(String)].join(' ').trim()),
+        );
+      }
+      try {
+        await once(socket, 'connect');
+      } finally {
+        socket.destroy();
+      }
+      return events;
+    };
+    assert.deepEqual(await heard(`socks5://127.0.0.1:${socks.port}`, '127.0.0.1'), [
+      `connectionAttempt 127.0.0.1 ${targetPort}`,
+      'connect',
+    ]);
+    assert.deepEqual(await heard(`socks5h://127.0.0.1:${socks.port}`, 'localhost'), ['connect']);
     await assertNoLeaks(baseline);
   });
 });
