@@ -405,6 +405,56 @@ describe('an https:// proxy with a private CA in front of a plain-TCP target: pr
     assert.equal(err.attempts.at(-1)?.phase, 'proxy');
   });
 
+  test('CLI --proxy-ca: the proxy trusted by its own CA, the target by --ca; without it the hop fails (exit 4)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-proxy-ca-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const proxyCa = join(dir, 'proxy-ca.pem');
+    const targetCa = join(dir, 'target-ca.pem');
+    writeFileSync(proxyCa, proxyCert.cert);
+    writeFileSync(targetCa, targetCert.cert);
+    const cli = async (args: string[]) => {
+      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), ...args], {
+        env: {
+          ...process.env,
+          NO_COLOR: '1',
+          all_proxy: undefined,
+          https_proxy: undefined,
+        } as NodeJS.ProcessEnv,
+        // stdin stays open (the target closes first): the TLS front here closes both ways at a half-close.
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      clearTimeout(killer);
+      child.stdin.destroy();
+      return { code, stdout, stderr };
+    };
+    const proxyUrl = `https://127.0.0.1:${frontPort}`;
+    const target = `127.0.0.1:${tlsTargetPort}`;
+    const ok = await cli(['-v', '--proxy', proxyUrl, '--proxy-ca', proxyCa, '--ca', targetCa, target]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, 'tls target\n');
+    assert.match(ok.stderr, new RegExp(`connected to ${target} through proxy ${proxyUrl}`));
+    // --proxy-insecure instead of the CA: the proxy's certificate is not checked; the target's still is.
+    const insecure = await cli(['--proxy', proxyUrl, '--proxy-insecure', '--ca', targetCa, target]);
+    assert.equal(insecure.code, 0, insecure.stderr);
+    assert.equal(insecure.stdout, 'tls target\n');
+    // The target's CA alone does not make the proxy trusted: the hop fails its certificate check.
+    const failed = await cli(['--proxy', proxyUrl, '--ca', targetCa, target]);
+    assert.equal(failed.code, 4, failed.stderr);
+    assert.match(
+      failed.stderr,
+      /^netdial: connect .* DEPTH_ZERO_SELF_SIGNED_CERT \(the proxy 127\.0\.0\.1:\d+ could not be reached .*\)\n$/,
+    );
+    // With --proxy-ca for the proxy, --ca is the target's only: a proxy CA given as --ca does not help it.
+    const wrong = await cli(['--proxy', proxyUrl, '--proxy-ca', targetCa, '--ca', proxyCa, target]);
+    assert.equal(wrong.code, 4, wrong.stderr);
+  });
+
   test('the object form is validated: unknown names, tls for a non-https proxy, a missing url', async () => {
     const d = dialer();
     const url = `https://127.0.0.1:${frontPort}`;
