@@ -29,7 +29,7 @@
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 import type { Clock } from './clock.js';
-import { type DialReport, getReport } from './report.js';
+import { type DialReport, getReport, roundMs } from './report.js';
 import type { AddressSource, Family } from './types.js';
 
 /** The channel names, exactly as published. */
@@ -472,7 +472,7 @@ export class DialTrace {
   }
 
   #base(): DialEventBase {
-    const atMs = Math.round((this.#clock.now() - this.#t0) * 1000) / 1000;
+    const atMs = roundMs(this.#clock.now() - this.#t0);
     const base: DialEventBase = { dialId: this.dialId, host: this.#host, port: this.#port, atMs };
     if (this.#hopOf !== undefined) base.proxyHopOf = this.#hopOf;
     return base;

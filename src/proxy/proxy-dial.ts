@@ -28,7 +28,14 @@ import {
 import type { DialConfig } from '../options.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { Race, type RaceAction, type RaceStep } from '../race/race.js';
-import { getReport, attachReport, type AttemptReport, type DialReport, type ProxyReport } from '../report.js';
+import {
+  attachReport,
+  type AttemptReport,
+  type DialReport,
+  getReport,
+  type ProxyReport,
+  roundMs as round,
+} from '../report.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
 import { formatHostPort, type Target } from '../target.js';
 import { isIP } from '../ip-address.js';
@@ -63,10 +70,6 @@ interface Candidate {
 
 /** DialErrors that say the proxy itself could not be reached (not what it answered). */
 const unreachableProxy = new WeakSet<DialError>();
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
 
 /** Dials `target` through `proxy`; see the module comment. `from` says where the proxy setting came from. */
 export function dialThroughProxy(

@@ -9,7 +9,7 @@ import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
 import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
 import { DialOrder, type OrderCandidate } from '../race/order.js';
-import type { QueryReport, ServiceReport } from '../report.js';
+import { type QueryReport, roundMs, type ServiceReport } from '../report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { DialTrace } from '../diagnostics.js';
@@ -77,7 +77,7 @@ export function resolveName(
 ): Promise<ResolvedName> {
   const families: Family[] = cfg.family === 0 ? [6, 4] : [cfg.family];
   const t0 = deps.clock.now();
-  const rel = (t: number) => Math.round((t - t0) * 1000) / 1000;
+  const rel = (t: number) => roundMs(t - t0);
   return new Promise<ResolvedName>((resolve, reject) => {
     const queries: QueryReport[] = [];
     const found: Array<OrderCandidate & { source: AddressSource; ttlSeconds?: number | undefined }> = [];

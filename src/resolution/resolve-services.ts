@@ -11,7 +11,7 @@
  */
 import { DialError, formatDuration } from '../errors.js';
 import type { DialConfig } from '../options.js';
-import type { QueryReport, ServiceReport } from '../report.js';
+import { type QueryReport, roundMs as round, type ServiceReport } from '../report.js';
 import { type ResolvedEndpoint, type ResolvedName, type ResolveDeps, resolveName } from './resolve-name.js';
 import { ResolveBound } from './resolve-bound.js';
 import { askCached, lookupHttps } from './service-lookup.js';
@@ -43,7 +43,6 @@ export async function resolveServices(
     records: [],
   };
   const random = deps.memory ? () => deps.memory!.random() : Math.random;
-  const round = (ms: number) => Math.round(ms * 1000) / 1000;
   const rel = (ms: number) => round(ms - t0);
   const bound = new ResolveBound(kind === 'srv' ? `srv!${host}` : host, host, port, cfg, deps.clock, t0);
   // The service queries first, as a dial's report has them (source 'cache' when answered from the cache):
