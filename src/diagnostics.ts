@@ -392,58 +392,35 @@ export function observeDial(signal: AbortSignal, observer: DialObserver): void {
   observers.set(signal, observer);
 }
 
+/** The DialObserver callback `tell` calls. */
+type Call = 'denied' | 'answer' | 'attemptStart' | 'attemptEnd';
+
 /**
- * What an observer's callback throws is reported as uncaught on the next tick (as a channel's). One small
- * function per callback, not a closure passed to a helper: a closure in a DialTrace method would make every
- * call of it allocate what the closure captures, with or without an observer.
+ * Calls one callback of `observer` with the arguments it takes (the others are passed as undefined);
+ * what it throws is reported as uncaught on the next tick (as a channel's). Positional arguments to one
+ * plain function, not a closure passed to a helper: a closure in a DialTrace method would make every call
+ * of it allocate what the closure captures, with or without an observer.
  */
-function rethrowLater(err: unknown): void {
-  process.nextTick(() => {
-    throw err;
-  });
-}
-
-function tellDenied(observer: DialObserver, address: string): void {
-  try {
-    observer.denied(address);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellAnswer(
+function tell(
   observer: DialObserver,
-  family: Family,
-  addresses: ReadonlyArray<{ address: string }>,
-): void {
-  try {
-    observer.answer(family, addresses);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellAttemptStart(observer: DialObserver, address: string, port: number, family: Family): void {
-  try {
-    observer.attemptStart(address, port, family);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellAttemptEnd(
-  observer: DialObserver,
+  call: Call,
   address: string,
   port: number,
   family: Family,
-  outcome: AttemptEndOutcome,
-  code: string | undefined,
-  message: string | undefined,
+  addresses?: ReadonlyArray<{ address: string }>,
+  outcome?: AttemptEndOutcome,
+  code?: string,
+  message?: string,
 ): void {
   try {
-    observer.attemptEnd(address, port, family, outcome, code, message);
+    if (call === 'denied') observer.denied(address);
+    else if (call === 'answer') observer.answer(family, addresses ?? []);
+    else if (call === 'attemptStart') observer.attemptStart(address, port, family);
+    else observer.attemptEnd(address, port, family, outcome ?? 'failed', code, message);
   } catch (err) {
-    rethrowLater(err);
+    process.nextTick(() => {
+      throw err;
+    });
   }
 }
 
@@ -520,7 +497,7 @@ export class DialTrace {
     durationMs: number,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellAnswer(observer, family, addresses);
+    if (observer !== undefined) tell(observer, 'answer', name, this.#port, family, addresses);
     if (!ch.dnsAnswer.hasSubscribers) return;
     ch.dnsAnswer.publish({
       ...this.#base(),
@@ -563,7 +540,7 @@ export class DialTrace {
     verdict: { rule: string; matched: string; label: string },
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellDenied(observer, address);
+    if (observer !== undefined) tell(observer, 'denied', address, this.#port, family);
     if (!ch.policyDenied.hasSubscribers) return;
     ch.policyDenied.publish({
       ...this.#base(),
@@ -588,7 +565,7 @@ export class DialTrace {
     trigger: AttemptStartEvent['trigger'],
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellAttemptStart(observer, address, this.#port, family);
+    if (observer !== undefined) tell(observer, 'attemptStart', address, this.#port, family);
     if (!ch.attemptStart.hasSubscribers) return;
     ch.attemptStart.publish({ ...this.#base(), attemptId, address, family, trigger });
   }
@@ -607,7 +584,9 @@ export class DialTrace {
     message?: string,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellAttemptEnd(observer, address, this.#port, family, outcome, code, message);
+    if (observer !== undefined) {
+      tell(observer, 'attemptEnd', address, this.#port, family, undefined, outcome, code, message);
+    }
     if (!ch.attemptError.hasSubscribers) return;
     const c = code ?? (outcome === 'failed' ? 'EIO' : OUTCOME_CODES[outcome]);
     ch.attemptError.publish({
