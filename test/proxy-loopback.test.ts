@@ -9,7 +9,6 @@
  * `proxy: { url, tls: { ca } }` carries the proxy's CA, apart from the target's.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -33,6 +32,7 @@ import { createDispatcher } from '../src/undici.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 import { skipReason } from './support/prerequisite.js';
+import { runNode } from './support/run-node.js';
 import { type RunningServer, startTinyproxy, tinyproxyUnavailable } from './support/real-servers.js';
 
 /** The package root: `netdial/register` resolves from here (the package's self-reference). */
@@ -189,29 +189,13 @@ http.get(process.argv[2], (res) => {
 `,
     );
     const url = `http://127.0.0.1:${proxy.port}`;
-    const child = spawn(
-      process.execPath,
+    const { code, stdout, stderr } = await runNode(
       ['--import', 'netdial/register', app, `http://127.0.0.1:${targetPort}/`],
       {
         cwd: ROOT,
-        env: {
-          ...process.env,
-          NODE_OPTIONS: undefined,
-          NETDIAL_TRACE: '1',
-          NETDIAL_PROXY: url,
-          no_proxy: undefined,
-          NO_PROXY: undefined,
-        } as NodeJS.ProcessEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { NETDIAL_TRACE: '1', NETDIAL_PROXY: url, no_proxy: undefined, NO_PROXY: undefined },
       },
     );
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    t.after(() => clearTimeout(killer));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
     assert.equal(code, 0, stderr);
     assert.equal(stdout.trim(), 'http.get 200 hello through the proxy');
     const lines = stderr.split('\n').filter((l) => l.startsWith('netdial: '));
@@ -412,27 +396,12 @@ describe('an https:// proxy with a private CA in front of a plain-TCP target: pr
     const targetCa = join(dir, 'target-ca.pem');
     writeFileSync(proxyCa, proxyCert.cert);
     writeFileSync(targetCa, targetCert.cert);
-    const cli = async (args: string[]) => {
-      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), ...args], {
-        env: {
-          ...process.env,
-          NO_COLOR: '1',
-          all_proxy: undefined,
-          https_proxy: undefined,
-        } as NodeJS.ProcessEnv,
-        // stdin stays open (the target closes first): the TLS front here closes both ways at a half-close.
-        stdio: ['pipe', 'pipe', 'pipe'],
+    // stdin stays open (the target closes first): the TLS front here closes both ways at a half-close.
+    const cli = (args: string[]) =>
+      runNode([join(ROOT, 'dist/src/cli/main.js'), ...args], {
+        env: { NO_COLOR: '1', all_proxy: undefined, https_proxy: undefined },
+        stdin: 'open',
       });
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const [code] = (await once(child, 'close')) as [number | null];
-      clearTimeout(killer);
-      child.stdin.destroy();
-      return { code, stdout, stderr };
-    };
     const proxyUrl = `https://127.0.0.1:${frontPort}`;
     const target = `127.0.0.1:${tlsTargetPort}`;
     const ok = await cli(['-v', '--proxy', proxyUrl, '--proxy-ca', proxyCa, '--ca', targetCa, target]);

@@ -9,7 +9,6 @@
  * package bundle's case is the package test's "one copy of every class").
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -21,25 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { loadUndiciIntegration } from '../src/adoption/undici-integration.js';
 import * as integration from '../src/undici.js';
+import { runNode } from './support/run-node.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs `node ...args` in `cwd`; its exit code and output (killed by PID after 20 s). */
-async function run(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, args, {
-    cwd,
-    env: { ...process.env, NODE_OPTIONS: undefined, ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(killer);
-  return { code, stdout, stderr };
-}
+const run = (args: string[], cwd: string, env: Record<string, string> = {}) => runNode(args, { cwd, env });
 
 describe('netdial bundled by an application into CommonJS', () => {
   let dir = '';

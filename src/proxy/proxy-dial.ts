@@ -521,11 +521,15 @@ class ProxyDial {
           (err: unknown) => {
             inFlight.delete(id);
             if (settled || controller.signal.aborted) return;
+            let code = 'EIO';
+            let message = String(err);
             if (isDialError(err)) {
+              code = err.code;
+              message = err.message;
               const list = err.attempts.filter((a) => a.phase === 'proxy' || a.phase === 'tcp');
               const a = list[list.length - 1] ?? err.attempts[err.attempts.length - 1];
               if (a) {
-                const via = unreachableProxy.has(err)
+                message = unreachableProxy.has(err)
                   ? `the proxy ${formatHostPort(this.#proxy.host, this.#proxy.port)} could not be reached (${a.address}: ${a.message})`
                   : a.message;
                 failures.set(id, {
@@ -534,32 +538,12 @@ class ProxyDial {
                   family: c.family,
                   port: this.#target.port,
                   phase: 'proxy',
-                  message: via,
+                  message,
                 });
               }
-              const failure = failures.get(id);
-              trace.attemptError(
-                id,
-                c.address,
-                c.family,
-                'failed',
-                this.#rel() - startMs,
-                err.code,
-                failure?.message ?? err.message,
-              );
-              apply(race.attemptFailed(id, err.code, this.#deps.now()));
-            } else {
-              trace.attemptError(
-                id,
-                c.address,
-                c.family,
-                'failed',
-                this.#rel() - startMs,
-                'EIO',
-                String(err),
-              );
-              apply(race.attemptFailed(id, 'EIO', this.#deps.now()));
             }
+            trace.attemptError(id, c.address, c.family, 'failed', this.#rel() - startMs, code, message);
+            apply(race.attemptFailed(id, code, this.#deps.now()));
           },
         );
       };
