@@ -10,13 +10,13 @@
  * bench/results/fleet.md (when run directly), and ends with one `RESULT <json>` line ({@link FleetResults}).
  * Needs redis-server (installed with apt-get when missing, as root).
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startBlackhole } from '../test/support/blackhole.js';
 import { redisUnavailable, startRedis } from '../test/support/real-servers.js';
+import { type ChildResult, resultOfChild } from './child-result.js';
 import { RESULT_PREFIX } from './clients/protocol.js';
 import { type FleetRun, runFleet } from './fleet-run.js';
 
@@ -115,34 +115,8 @@ export function renderFleetTable(r: FleetResults): string {
 }
 
 /** Runs this script in a child (`npm run bench`): the fleet row, or why there is none. Killed by PID after 20 min. */
-export function fleetInChild(): Promise<{ ok: true; results: FleetResults } | { ok: false; error: string }> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--no-write'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    if (stderr.length < 4000) stderr += c.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 1_200_000);
-  return new Promise((resolve) => {
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: error.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-      if (line === undefined) {
-        resolve({ ok: false, error: `exit ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''}` });
-        return;
-      }
-      resolve({ ok: true, results: JSON.parse(line.slice(RESULT_PREFIX.length)) as FleetResults });
-    });
-  });
+export function fleetInChild(): Promise<ChildResult<FleetResults>> {
+  return resultOfChild([fileURLToPath(import.meta.url), '--no-write'], 1_200_000);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

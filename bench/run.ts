@@ -13,15 +13,13 @@
  * `--out DIR` (default bench/results next to the sources); `--from-json FILE` measures nothing and
  * rewrites latest.md and latest.svg (and the targets) from a latest.json of an earlier run.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { killQuietly } from '../lab/exec.js';
 import { decideForThisProcess, LAB_INSIDE_ENV, runInsideLab } from '../lab/reexec.js';
-import { RESULT_PREFIX } from './clients/protocol.js';
+import { resultOfChild } from './child-result.js';
 import { formatJson } from './json.js';
 import { fleetInChild, renderFleetTable } from './fleet.js';
 import { ensureDebianPackages } from '../test/support/real-servers.js';
@@ -128,31 +126,7 @@ async function labHalf(args: Args, peers: PeerAvailability): Promise<BenchResult
 function microHalf(args: Args): Promise<BenchResults['micro']> {
   if (!args.micro) return Promise.resolve({ ok: false, error: 'skipped (--no-micro)' });
   const script = fileURLToPath(new URL('./micro.js', import.meta.url));
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--expose-gc', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => killQuietly(child.pid), MICRO_KILL_MS);
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      if (stderr.length < 4000) stderr += c.toString();
-    });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: error.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-      if (line === undefined) {
-        resolve({ ok: false, error: `exit ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''}` });
-        return;
-      }
-      resolve({ ok: true, results: JSON.parse(line.slice(RESULT_PREFIX.length)) as MicroResults });
-    });
-  });
+  return resultOfChild<MicroResults>(['--expose-gc', script], MICRO_KILL_MS);
 }
 
 function machine(peers: PeerAvailability): MachineInfo {

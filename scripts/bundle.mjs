@@ -14,8 +14,8 @@
  *
  * What the bundle changes, nothing else:
  * - dns-packet is inlined (no `require` at run time);
- * - two modules whose tsc form reaches a file by a path relative to itself are swapped for bundle forms
- *   (SWAPS below): in a bundle a module's code sits wherever esbuild puts it;
+ * - dns-packet's loader, whose tsc form requires it at run time, is swapped for a bundle form that
+ *   esbuild follows (SWAPS below); the undici integration's loader decides by its own URL at run time;
  * - entries and import() targets load the main entry's modules first (ENTRIES, DYNAMIC_WITH_MAIN), so
  *   esbuild keeps them in one chunk;
  * - not minified, names kept (`keepNames`, for the names esbuild renames to keep modules apart): a stack
@@ -85,10 +85,7 @@ const entriesWithMain = {
 };
 
 /** tsc module (dist-relative) -> the module the bundle loads in its place (see each file's comment). */
-const SWAPS = new Map([
-  ['src/resolution/dns-packet.js', 'src/resolution/dns-packet-bundled.js'],
-  ['src/adoption/undici-integration.js', 'src/adoption/undici-integration-bundled.js'],
-]);
+const SWAPS = new Map([['src/resolution/dns-packet.js', 'src/resolution/dns-packet-bundled.js']]);
 
 /**
  * Modules the sources load with a dynamic `import()`: esbuild makes each the entry of a chunk of its own.

@@ -18,14 +18,18 @@
  * `atMs`, milliseconds since the dial began on a monotonic clock (the DialReport's timebase).
  *
  * A dial through a proxy publishes its own dial:start (with `proxy`) and dial:done / dial:error for the
- * TARGET (the attempts through the proxy are in its report); the dials of the proxy itself (hops: their
- * dial, DNS and attempt events) happen between the two, each event marked `proxyHopOf` = the proxied
- * dial's id.
+ * TARGET, and in between what its report holds of the target: when netdial resolves the target (socks5://,
+ * or under an address policy) the target's DNS events and one attempt per tunnel asked of the proxy
+ * (attempt:start, then attempt:connect when the tunnel is open — TLS to the target runs after, on the
+ * winner — or attempt:error), all with the proxied dial's id and no `proxyHopOf`; when the proxy resolves
+ * the name (CONNECT by name, socks5h) none (its report has none either). The dials of the proxy itself
+ * (hops: their dial, DNS and attempt events) happen in between too, each event marked `proxyHopOf` = the
+ * proxied dial's id.
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 import type { Clock } from './clock.js';
-import { type DialReport, getReport } from './report.js';
+import { type DialReport, getReport, roundMs } from './report.js';
 import type { AddressSource, Family } from './types.js';
 
 /** The channel names, exactly as published. */
@@ -179,8 +183,13 @@ export interface AttemptConnectEvent extends DialEventBase {
 export interface DialDoneEvent extends DialEventBase {
   /** The socket handed to the caller (a tls.TLSSocket when TLS ran). */
   socket: net.Socket;
-  /** The address that won. */
+  /**
+   * The address that won: the target's, also through a proxy (the address its tunnel reached). When the
+   * proxy resolved the name (CONNECT by name, socks5h) netdial never learns the target's address: `address`
+   * is then the target's name, never the proxy's address (that is in `report.proxy.hop`).
+   */
   address: string;
+  /** The winner's family; when the proxy resolved the name, the family of netdial's connection to the proxy. */
   family: Family;
   /** The whole dial, ms (equals `atMs`). */
   durationMs: number;
@@ -383,58 +392,35 @@ export function observeDial(signal: AbortSignal, observer: DialObserver): void {
   observers.set(signal, observer);
 }
 
+/** The DialObserver callback `tell` calls. */
+type Call = 'denied' | 'answer' | 'attemptStart' | 'attemptEnd';
+
 /**
- * What an observer's callback throws is reported as uncaught on the next tick (as a channel's). One small
- * function per callback, not a closure passed to a helper: a closure in a DialTrace method would make every
- * call of it allocate what the closure captures, with or without an observer.
+ * Calls one callback of `observer` with the arguments it takes (the others are passed as undefined);
+ * what it throws is reported as uncaught on the next tick (as a channel's). Positional arguments to one
+ * plain function, not a closure passed to a helper: a closure in a DialTrace method would make every call
+ * of it allocate what the closure captures, with or without an observer.
  */
-function rethrowLater(err: unknown): void {
-  process.nextTick(() => {
-    throw err;
-  });
-}
-
-function tellDenied(observer: DialObserver, address: string): void {
-  try {
-    observer.denied(address);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellAnswer(
+function tell(
   observer: DialObserver,
-  family: Family,
-  addresses: ReadonlyArray<{ address: string }>,
-): void {
-  try {
-    observer.answer(family, addresses);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellAttemptStart(observer: DialObserver, address: string, port: number, family: Family): void {
-  try {
-    observer.attemptStart(address, port, family);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellAttemptEnd(
-  observer: DialObserver,
+  call: Call,
   address: string,
   port: number,
   family: Family,
-  outcome: AttemptEndOutcome,
-  code: string | undefined,
-  message: string | undefined,
+  addresses?: ReadonlyArray<{ address: string }>,
+  outcome?: AttemptEndOutcome,
+  code?: string,
+  message?: string,
 ): void {
   try {
-    observer.attemptEnd(address, port, family, outcome, code, message);
+    if (call === 'denied') observer.denied(address);
+    else if (call === 'answer') observer.answer(family, addresses ?? []);
+    else if (call === 'attemptStart') observer.attemptStart(address, port, family);
+    else observer.attemptEnd(address, port, family, outcome ?? 'failed', code, message);
   } catch (err) {
-    rethrowLater(err);
+    process.nextTick(() => {
+      throw err;
+    });
   }
 }
 
@@ -463,7 +449,7 @@ export class DialTrace {
   }
 
   #base(): DialEventBase {
-    const atMs = Math.round((this.#clock.now() - this.#t0) * 1000) / 1000;
+    const atMs = roundMs(this.#clock.now() - this.#t0);
     const base: DialEventBase = { dialId: this.dialId, host: this.#host, port: this.#port, atMs };
     if (this.#hopOf !== undefined) base.proxyHopOf = this.#hopOf;
     return base;
@@ -511,7 +497,7 @@ export class DialTrace {
     durationMs: number,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellAnswer(observer, family, addresses);
+    if (observer !== undefined) tell(observer, 'answer', name, this.#port, family, addresses);
     if (!ch.dnsAnswer.hasSubscribers) return;
     ch.dnsAnswer.publish({
       ...this.#base(),
@@ -554,7 +540,7 @@ export class DialTrace {
     verdict: { rule: string; matched: string; label: string },
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellDenied(observer, address);
+    if (observer !== undefined) tell(observer, 'denied', address, this.#port, family);
     if (!ch.policyDenied.hasSubscribers) return;
     ch.policyDenied.publish({
       ...this.#base(),
@@ -579,7 +565,7 @@ export class DialTrace {
     trigger: AttemptStartEvent['trigger'],
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellAttemptStart(observer, address, this.#port, family);
+    if (observer !== undefined) tell(observer, 'attemptStart', address, this.#port, family);
     if (!ch.attemptStart.hasSubscribers) return;
     ch.attemptStart.publish({ ...this.#base(), attemptId, address, family, trigger });
   }
@@ -598,7 +584,9 @@ export class DialTrace {
     message?: string,
   ): void {
     const observer = this.#observer;
-    if (observer !== undefined) tellAttemptEnd(observer, address, this.#port, family, outcome, code, message);
+    if (observer !== undefined) {
+      tell(observer, 'attemptEnd', address, this.#port, family, undefined, outcome, code, message);
+    }
     if (!ch.attemptError.hasSubscribers) return;
     const c = code ?? (outcome === 'failed' ? 'EIO' : OUTCOME_CODES[outcome]);
     ch.attemptError.publish({
@@ -635,16 +623,20 @@ export class DialTrace {
     });
   }
 
-  /** Right before the dial resolves with `socket` (its report attached already: getReport builds it). */
-  dialDone(socket: net.Socket): void {
+  /**
+   * Right before the dial resolves with `socket` (its report attached already: getReport builds it).
+   * `winner`, when given, is what `address` and `family` say instead of the report's winner (a proxied
+   * dial whose proxy resolved the name: the target's name, never the proxy's address).
+   */
+  dialDone(socket: net.Socket, winner?: { address: string; family: Family }): void {
     if (!ch.dialDone.hasSubscribers) return;
     const base = this.#base();
     const r = getReport(socket);
     ch.dialDone.publish({
       ...base,
       socket,
-      address: r?.winner?.address ?? socket.remoteAddress ?? '',
-      family: r?.winner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
+      address: winner?.address ?? r?.winner?.address ?? socket.remoteAddress ?? '',
+      family: winner?.family ?? r?.winner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
       durationMs: base.atMs,
       report: r as DialReport,
     });

@@ -238,8 +238,8 @@ export class Dialer {
     return import('./proxy/proxy-dial.js').then(({ dialThroughProxy }) =>
       dialThroughProxy(parsed, cfg, spec, from, {
         dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
-        resolve: (t: Target, c: DialConfig) =>
-          resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps()),
+        resolve: (t: Target, c: DialConfig, trace) =>
+          resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps(), trace),
         now: () => this.#clock.now(),
         hasMemory: this.#memory !== undefined,
       }),

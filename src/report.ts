@@ -12,6 +12,11 @@ import type { ResolverPath } from './resolution/resolve.js';
 import type { ServiceRecordInfo } from './resolution/service-plan.js';
 import type { AddressSource, Family } from './types.js';
 
+/** Milliseconds rounded to the microsecond: the precision of every time in reports and diagnostics events. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 export interface QueryReport {
   /**
    * 'A' or 'AAAA' (for hosts, literal, system and custom sources the family's record type as well);

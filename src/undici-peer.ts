@@ -2,10 +2,11 @@
  * undici, loaded for `netdial/undici` when that entry point is imported. undici is an optional peer
  * dependency: a static `import … from 'undici'` would fail at link time with Node's bare
  * `ERR_MODULE_NOT_FOUND`, before any code could say what to do. undici is CommonJS (no `exports` map), so
- * `require` loads the same module instance an application's own `import 'undici'` gets.
+ * `require` loads the same module instance an application's own `import 'undici'` gets. In an
+ * application's CommonJS bundle it is required from the application's place (peer-require.ts).
  */
-import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
+import { requireFrom } from './peer-require.js';
 
 /** The message when undici is not installed. */
 export const UNDICI_MISSING =
@@ -13,7 +14,7 @@ export const UNDICI_MISSING =
 
 function loadUndici(): typeof Undici {
   try {
-    return createRequire(import.meta.url)('undici') as typeof Undici;
+    return requireFrom(import.meta.url, 'undici') as typeof Undici;
   } catch (error) {
     const e = error as { code?: string; message?: string };
     // Only undici itself missing; a broken undici (or one of its files missing) keeps its own error.

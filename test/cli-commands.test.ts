@@ -112,6 +112,18 @@ before(async () => {
         AAAA: ['::1'],
         HTTPS: [{ priority: 1, targetName: '.', params: { alpn: ['h2'] } }],
       },
+      // A/AAAA at once, the HTTPS answer after 5 s: `resolve --timeout` must not wait for it.
+      'slowhttps.cli.test': { A: ['127.0.0.1'], AAAA: ['::1'], delayMs: { HTTPS: 5000 } },
+      // An AliasMode chain: the alias target's HTTPS record, then its A/AAAA.
+      'alias.cli.test': {
+        A: ['127.0.0.1'],
+        HTTPS: [{ priority: 0, targetName: 'aliased.cli.test', params: {} }],
+      },
+      'aliased.cli.test': {
+        A: ['127.0.0.1'],
+        AAAA: ['::1'],
+        HTTPS: [{ priority: 1, targetName: '.', params: { alpn: ['h2'] } }],
+      },
       // An SRV answer that expires after a second (memory-file test).
       '_short._tcp.srv.cli.test': {
         ttl: 1,
@@ -401,6 +413,12 @@ describe('exit statuses and error lines', { timeout: 60_000 }, () => {
       /timed out/,
     ],
     [
+      'resolve --timeout with a slow HTTPS answer: resolution, naming the query that timed out',
+      () => ['resolve', '--nameserver', ns, '--timeout', '500ms', 'https://slowhttps.cli.test/'],
+      3,
+      /^netdial: resolve slowhttps\.cli\.test timed out after 500 ms: no answer to HTTPS slowhttps\.cli\.test$/,
+    ],
+    [
       'unreadable memory file: failure',
       () => ['--memory-file', tmpdir(), `127.0.0.1:${echoPort}`],
       1,
@@ -409,7 +427,10 @@ describe('exit statuses and error lines', { timeout: 60_000 }, () => {
   ];
   for (const [scenario, args, status, pattern] of cases) {
     test(`${scenario} (exit ${status}), one line on stderr, no stack`, async () => {
+      const t0 = performance.now();
       const run = await runCli(args());
+      // Every case ends well inside its bound (the slow HTTPS answer takes 5 s; the -w/--timeout is 0.5 s).
+      assert.ok(performance.now() - t0 < 4500, `took ${performance.now() - t0} ms`);
       assert.equal(run.code, status, run.stderr);
       assert.equal(run.stdout, '');
       const errLines = lines(run.stderr);
@@ -594,6 +615,27 @@ describe('resolve', { timeout: 60_000 }, () => {
     );
     // One timebase: the A/AAAA were asked after the HTTPS answer came.
     assert.ok(r.queries[1]!.startMs >= r.queries[0]!.endMs!, JSON.stringify(r.queries));
+    // An AliasMode chain: each query it sent, once, in the order asked — the alias target's HTTPS
+    // (RFC 9460 §2.4.2), that target's A/AAAA (its bucket), then the origin's own (the fallback).
+    const alias = await runCli(['resolve', '--nameserver', ns, 'https://alias.cli.test/']);
+    assert.equal(alias.code, 0, alias.stderr);
+    assert.deepEqual(queryRows(alias.stdout), [
+      'HTTPS alias.cli.test',
+      'HTTPS aliased.cli.test',
+      'AAAA aliased.cli.test',
+      'A aliased.cli.test',
+      'AAAA alias.cli.test',
+      'A alias.cli.test',
+    ]);
+    const aliasJson = JSON.parse(
+      (await runCli(['resolve', '--json', '--nameserver', ns, 'https://alias.cli.test/'])).stdout,
+    ) as ResolvedName;
+    const [first, second] = aliasJson.queries;
+    // The second hop was asked after the first answered, and says what it got.
+    assert.ok(second!.startMs >= first!.endMs!, JSON.stringify(aliasJson.queries));
+    assert.equal(first!.code, undefined);
+    assert.equal(second!.code, undefined);
+    assert.deepEqual(aliasJson.service?.aliasChain, ['aliased.cli.test']);
   });
 
   test('--memory-file keeps SRV/HTTPS answers: the next run asks no service query; an expired one is asked again', async () => {

@@ -1,5 +1,8 @@
 // The CLI's proxy flags, as curl: the environment by default, --proxy/-x instead, --noproxy replacing no_proxy.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseCommandLine } from '../src/cli/args.js';
 import { setupDial } from '../src/cli/dial-setup.js';
@@ -58,4 +61,42 @@ test('--noproxy LIST: skips the proxy for what it lists, and replaces no_proxy/N
     'socks5h://s:9',
   );
   assert.equal(await proxyFor(['--noproxy', '*', 'x.test:1'], { all_proxy: 'http://p:1' }), false);
+});
+
+test('--proxy-ca / --proxy-insecure: the object form { url, tls } for an https:// proxy, the environment’s too', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-proxy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = join(dir, 'proxy-ca.pem');
+  writeFileSync(ca, 'PEM TEXT\n');
+  assert.deepEqual(await proxyFor(['--proxy', 'https://p:8443', '--proxy-insecure', 'x.test:1'], {}), {
+    url: 'https://p:8443',
+    tls: { rejectUnauthorized: false },
+  });
+  // From the environment: the proxy this target goes through (https_proxy for a TLS target), decided here.
+  assert.deepEqual(
+    await proxyFor(['--proxy-ca', ca, 'https://x.test/'], { https_proxy: 'https://u:p%40w@p:8443' }),
+    { url: 'https://u:p%40w@p:8443', tls: { ca: 'PEM TEXT\n' } },
+  );
+  // No proxy for this target: nothing for the flag to do.
+  assert.equal(await proxyFor(['--proxy-insecure', 'x.test:1'], {}), false);
+  assert.equal(
+    await proxyFor(['--proxy-ca', ca, 'x.test:1'], { all_proxy: 'https://p:1', no_proxy: 'x.test' }),
+    false,
+  );
+  // Not an https:// proxy: a usage error naming the flag and the proxy.
+  await assert.rejects(
+    proxyFor(['--proxy', 'http://p:3128', '--proxy-ca', ca, 'x.test:1'], {}),
+    (e: Error & { code?: string }) =>
+      e.code === 'ERR_NETDIAL_USAGE' &&
+      e.message === 'option --proxy-ca applies to an https:// proxy (TLS to the proxy), not to http://p:3128',
+  );
+  await assert.rejects(
+    proxyFor(['--proxy-ca', join(dir, 'missing.pem'), '--proxy', 'https://p:1', 'x.test:1'], {}),
+    /cannot read CA file .*missing\.pem/,
+  );
+  // resolve makes no connection: the flags do not apply there.
+  assert.throws(
+    () => parseCommandLine(['resolve', '--proxy-insecure', 'x.test']),
+    /option --proxy-insecure does not apply to resolve/,
+  );
 });

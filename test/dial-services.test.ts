@@ -252,6 +252,75 @@ describe('dials through service records (loopback)', () => {
     await assertNoLeaks(baseline);
   });
 
+  test('resolve of an https: URL is bounded by timeout and signal while the HTTPS query is out', async () => {
+    const dialer = new Dialer(options);
+    const baseline = activeResources();
+    const target = `https://slowrec.svc.test:${port}/`;
+    const t0 = performance.now();
+    await assert.rejects(dialer.resolve(target, { timeout: 300 }), (e: DialError) => {
+      assert.equal(e.code, 'ETIMEDOUT');
+      assert.equal(
+        e.message,
+        `resolve slowrec.svc.test timed out after 300 ms: no answer to HTTPS _${port}._https.slowrec.svc.test`,
+      );
+      assert.deepEqual(
+        e.attempts.map((a) => [a.phase, a.address, a.code]),
+        [['dns', `_${port}._https.slowrec.svc.test`, 'ETIMEOUT']],
+      );
+      return true;
+    });
+    // The HTTPS answer takes 3 s: the timeout ended it, not the answer.
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+    // The SRV query of an srv! target is bounded the same way.
+    await assert.rejects(dialer.resolve('srv!_slow._tcp.svc.test', { timeout: 300 }), (e: DialError) => {
+      assert.equal(e.code, 'ETIMEDOUT');
+      assert.equal(
+        e.message,
+        'resolve srv!_slow._tcp.svc.test timed out after 300 ms: no answer to SRV _slow._tcp.svc.test',
+      );
+      return true;
+    });
+    const controller = new AbortController();
+    const aborted = dialer.resolve(target, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('enough')), 100);
+    await assert.rejects(aborted, (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ABORT_ERR');
+      assert.match(e.message, /^resolve slowrec\.svc\.test was aborted$/);
+      return true;
+    });
+    await new Promise((r) => setTimeout(r, 3200));
+    await assertNoLeaks(baseline, 'resolve');
+  });
+
+  test('resolve of an AliasMode chain lists each query it sent, once, in the order asked', async () => {
+    const resolved = await new Dialer(options).resolve('https://apex.svc.test/');
+    assert.deepEqual(
+      resolved.queries.map((q) => `${q.type} ${q.name} ${q.source}`),
+      [
+        'HTTPS apex.svc.test dns',
+        'HTTPS cdn.svc.test dns',
+        'AAAA cdn.svc.test dns',
+        'A cdn.svc.test dns',
+        'AAAA apex.svc.test dns',
+        'A apex.svc.test dns',
+      ],
+    );
+    assert.deepEqual(
+      resolved.addresses.map((a) => [a.address, a.port, a.bucket]),
+      [
+        ['127.0.0.3', port2, 0],
+        ['127.0.0.9', 443, undefined],
+      ],
+    );
+    // A chain ending in a loop: each hop asked once, the loop seen without a third query.
+    const looped = await new Dialer(options).resolve('https://loop.svc.test/');
+    assert.deepEqual(
+      looped.queries.filter((q) => q.type === 'HTTPS').map((q) => q.name),
+      ['loop.svc.test', 'loop2.svc.test'],
+    );
+    assert.equal(looped.service?.code, 'EBADRESP');
+  });
+
   test('an HTTPS answer that does not come holds the race back only for the Resolution Delay', async () => {
     const t0 = performance.now();
     const socket = await new Dialer(options).dial(`https://slowrec.svc.test:${port}/`, { tls: false });

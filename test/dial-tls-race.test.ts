@@ -18,7 +18,14 @@ import {
 } from '../src/index.js';
 import { failure } from './support/dial-failure.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
-import { closeServer, closeSocket, trackConnections } from './support/servers.js';
+import {
+  closeServer,
+  closeSocket,
+  countConnections as counted,
+  listen,
+  trackConnections,
+  until,
+} from './support/servers.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 
 const NAME = 'tls-race.test';
@@ -31,27 +38,6 @@ const fixed =
   (addresses: string[]): ResolveFunction =>
   async (_name, family) =>
     family === 4 ? addresses : [];
-
-/** Counts accepted and closed connections per server. */
-function counted(server: net.Server): { accepted: number; closed: number } {
-  const c = { accepted: 0, closed: 0 };
-  server.on('connection', (s: net.Socket) => {
-    c.accepted++;
-    s.on('close', () => c.closed++);
-  });
-  return c;
-}
-
-async function listenOn(server: net.Server, host: string, port: number): Promise<number> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  return (server.address() as net.AddressInfo).port;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(check(), what);
-}
 
 describe('TLS-aware racing (loopback)', () => {
   const good = makeSelfSignedCert(NAME);
@@ -81,10 +67,10 @@ describe('TLS-aware racing (loopback)', () => {
     for (const s of [wrongName, goodServer]) (s as tls.Server).on('tlsClientError', () => {});
     for (let tries = 0; ; tries++) {
       try {
-        port = await listenOn(stall, STALL, 0);
-        await listenOn(reset, RESET, port);
-        await listenOn(wrongName, WRONG, port);
-        await listenOn(goodServer, GOOD, port);
+        port = await listen(stall, STALL, 0);
+        await listen(reset, RESET, port);
+        await listen(wrongName, WRONG, port);
+        await listen(goodServer, GOOD, port);
         return;
       } catch (err) {
         for (const s of servers) if (s.listening) await closeServer(s);

@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { BroadcastChannel, Worker } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import type { LabDnsServer } from '../lab/dns-server.js';
@@ -33,6 +33,7 @@ import {
   parseDnsObservation,
   remainingTtlMs,
 } from '../src/memory/dns-observation.js';
+import { DialThread } from './support/dial-thread.js';
 import { redisUnavailable, type RunningServer, startRedis } from './support/real-servers.js';
 import { closeServer, trackConnections } from './support/servers.js';
 
@@ -286,32 +287,10 @@ describe('DnsCache: the fleet hook (virtual clock)', () => {
   });
 });
 
-type DialAnswer = { ok: true; report: DialReport } | { ok: false; code: string };
-
-class Thread {
-  readonly worker: Worker;
+/** A worker thread dialling NAME with its own Dialer (fleet-dns-thread-child.ts). */
+class Thread extends DialThread {
   constructor(data: { channel: string; dnsPort: number; name: string; port: number; shareDns: boolean }) {
-    this.worker = new Worker(new URL('./support/fleet-dns-thread-child.js', import.meta.url), {
-      workerData: data,
-    });
-  }
-  async ready(): Promise<void> {
-    const [m] = await once(this.worker, 'message');
-    assert.equal(m, 'ready');
-  }
-  async dial(): Promise<DialReport> {
-    const answer = once(this.worker, 'message');
-    this.worker.postMessage('dial');
-    const [m] = (await answer) as [DialAnswer];
-    assert.ok(m.ok, `the dial failed: ${m.ok ? '' : m.code}`);
-    return m.report;
-  }
-  async close(): Promise<void> {
-    const exited = once(this.worker, 'exit');
-    this.worker.postMessage('close');
-    const timer = setTimeout(() => void this.worker.terminate(), 5000);
-    await exited;
-    clearTimeout(timer);
+    super(new URL('./support/fleet-dns-thread-child.js', import.meta.url), data);
   }
 }
 

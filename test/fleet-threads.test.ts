@@ -12,16 +12,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import {
   BroadcastMemoryStore,
   DIAGNOSTICS_CHANNELS,
   Dialer,
-  type DialReport,
   getReport,
   subscribeDiagnostics,
 } from '../src/index.js';
 import { type Blackhole, startBlackhole } from './support/blackhole.js';
+import { DialThread } from './support/dial-thread.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { closeServer, trackConnections } from './support/servers.js';
 
@@ -29,32 +28,14 @@ const DEAD = '127.0.0.2';
 const GOOD = '127.0.0.1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type DialAnswer = { ok: true; ms: number; report: DialReport } | { ok: false; code: string };
-
-class Thread {
-  readonly worker: Worker;
+/** A worker thread dialling DEAD and GOOD with its own Dialer (fleet-thread-child.ts). */
+class Thread extends DialThread {
   constructor(channel: string, port: number) {
-    this.worker = new Worker(new URL('./support/fleet-thread-child.js', import.meta.url), {
-      workerData: { channel, port, addresses: [DEAD, GOOD] },
+    super(new URL('./support/fleet-thread-child.js', import.meta.url), {
+      channel,
+      port,
+      addresses: [DEAD, GOOD],
     });
-  }
-  async ready(): Promise<void> {
-    const [m] = await once(this.worker, 'message');
-    assert.equal(m, 'ready');
-  }
-  async dial(): Promise<DialReport> {
-    const answer = once(this.worker, 'message');
-    this.worker.postMessage('dial');
-    const [m] = (await answer) as [DialAnswer];
-    assert.ok(m.ok, `the dial failed: ${m.ok ? '' : m.code}`);
-    return m.report;
-  }
-  async close(): Promise<void> {
-    const exited = once(this.worker, 'exit');
-    this.worker.postMessage('close');
-    const timer = setTimeout(() => void this.worker.terminate(), 5000);
-    await exited;
-    clearTimeout(timer);
   }
 }
 

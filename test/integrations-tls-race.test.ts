@@ -22,7 +22,13 @@ import { bindCreateConnection } from '../src/integrations/create-connection.js';
 import { getReport } from '../src/report.js';
 import { createDispatcher } from '../src/undici.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
-import { closeServer, listen, trackConnections } from './support/servers.js';
+import {
+  closeServer,
+  countConnections as counted,
+  listen,
+  trackConnections,
+  until,
+} from './support/servers.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 
 const NAME = 'tls-race-integrations.test';
@@ -40,21 +46,6 @@ const fixed =
   (addresses: string[]): ResolveFunction =>
   async (_name, family) =>
     family === 4 ? addresses : [];
-
-/** Counts accepted and closed connections of a server. */
-function counted(server: net.Server): { accepted: number; closed: number } {
-  const c = { accepted: 0, closed: 0 };
-  server.on('connection', (s: net.Socket) => {
-    c.accepted++;
-    s.on('close', () => c.closed++);
-  });
-  return c;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(check(), what);
-}
 
 /** See integrations-agent.test.ts: keeps the loop turning while assertNoLeaks waits on unref'd timers. */
 function keepLoopAlive(): () => void {

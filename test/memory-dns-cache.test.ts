@@ -255,11 +255,15 @@ describe('DnsCache positive answers', () => {
     assert.equal(cache.get('mixed.test', 'AAAA', T0 + 10 * S).state, 'fresh');
   });
 
-  test('returned records are frozen', () => {
+  test('returned records are frozen, the lookup too, and shared: copy before changing (README, architecture.md)', () => {
     const cache = new DnsCache();
     cache.setPositive('a.test', 'A', [rec('192.0.2.1', 10)], T0);
     const lookup = cache.get('a.test', 'A', T0);
     assert.ok(lookup.state === 'fresh' && Object.isFrozen(lookup.records));
+    assert.ok(Object.isFrozen(lookup));
+    assert.throws(() => (lookup.records as string[]).push('192.0.2.2'), TypeError);
+    assert.equal(cache.get('a.test', 'A', T0), lookup, 'the same object while nothing changed');
+    assert.deepEqual([...lookup.records, '192.0.2.2'], ['192.0.2.1', '192.0.2.2']);
   });
 });
 

@@ -9,7 +9,6 @@
  * `proxy: { url, tls: { ca } }` carries the proxy's CA, apart from the target's.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -33,6 +32,7 @@ import { createDispatcher } from '../src/undici.js';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 import { skipReason } from './support/prerequisite.js';
+import { runNode } from './support/run-node.js';
 import { type RunningServer, startTinyproxy, tinyproxyUnavailable } from './support/real-servers.js';
 
 /** The package root: `netdial/register` resolves from here (the package's self-reference). */
@@ -189,29 +189,13 @@ http.get(process.argv[2], (res) => {
 `,
     );
     const url = `http://127.0.0.1:${proxy.port}`;
-    const child = spawn(
-      process.execPath,
+    const { code, stdout, stderr } = await runNode(
       ['--import', 'netdial/register', app, `http://127.0.0.1:${targetPort}/`],
       {
         cwd: ROOT,
-        env: {
-          ...process.env,
-          NODE_OPTIONS: undefined,
-          NETDIAL_TRACE: '1',
-          NETDIAL_PROXY: url,
-          no_proxy: undefined,
-          NO_PROXY: undefined,
-        } as NodeJS.ProcessEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { NETDIAL_TRACE: '1', NETDIAL_PROXY: url, no_proxy: undefined, NO_PROXY: undefined },
       },
     );
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    t.after(() => clearTimeout(killer));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
     assert.equal(code, 0, stderr);
     assert.equal(stdout.trim(), 'http.get 200 hello through the proxy');
     const lines = stderr.split('\n').filter((l) => l.startsWith('netdial: '));
@@ -403,6 +387,41 @@ describe('an https:// proxy with a private CA in front of a plain-TCP target: pr
       );
     assert.ok(isDialError(err), String(err));
     assert.equal(err.attempts.at(-1)?.phase, 'proxy');
+  });
+
+  test('CLI --proxy-ca: the proxy trusted by its own CA, the target by --ca; without it the hop fails (exit 4)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-proxy-ca-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const proxyCa = join(dir, 'proxy-ca.pem');
+    const targetCa = join(dir, 'target-ca.pem');
+    writeFileSync(proxyCa, proxyCert.cert);
+    writeFileSync(targetCa, targetCert.cert);
+    // stdin stays open (the target closes first): the TLS front here closes both ways at a half-close.
+    const cli = (args: string[]) =>
+      runNode([join(ROOT, 'dist/src/cli/main.js'), ...args], {
+        env: { NO_COLOR: '1', all_proxy: undefined, https_proxy: undefined },
+        stdin: 'open',
+      });
+    const proxyUrl = `https://127.0.0.1:${frontPort}`;
+    const target = `127.0.0.1:${tlsTargetPort}`;
+    const ok = await cli(['-v', '--proxy', proxyUrl, '--proxy-ca', proxyCa, '--ca', targetCa, target]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, 'tls target\n');
+    assert.match(ok.stderr, new RegExp(`connected to ${target} through proxy ${proxyUrl}`));
+    // --proxy-insecure instead of the CA: the proxy's certificate is not checked; the target's still is.
+    const insecure = await cli(['--proxy', proxyUrl, '--proxy-insecure', '--ca', targetCa, target]);
+    assert.equal(insecure.code, 0, insecure.stderr);
+    assert.equal(insecure.stdout, 'tls target\n');
+    // The target's CA alone does not make the proxy trusted: the hop fails its certificate check.
+    const failed = await cli(['--proxy', proxyUrl, '--ca', targetCa, target]);
+    assert.equal(failed.code, 4, failed.stderr);
+    assert.match(
+      failed.stderr,
+      /^netdial: connect .* DEPTH_ZERO_SELF_SIGNED_CERT \(the proxy 127\.0\.0\.1:\d+ could not be reached .*\)\n$/,
+    );
+    // With --proxy-ca for the proxy, --ca is the target's only: a proxy CA given as --ca does not help it.
+    const wrong = await cli(['--proxy', proxyUrl, '--proxy-ca', targetCa, '--ca', proxyCa, target]);
+    assert.equal(wrong.code, 4, wrong.stderr);
   });
 
   test('the object form is validated: unknown names, tls for a non-https proxy, a missing url', async () => {

@@ -6,13 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  Race,
-  type RaceAction,
-  type RaceCandidate,
-  type RaceConfig,
-  type RaceStep,
-} from '../src/race/race.js';
+import type { RaceCandidate, RaceConfig } from '../src/race/race.js';
+import { RaceDriver, raceConfig } from './support/race-driver.js';
 
 interface Endpoint extends RaceCandidate {
   port: number;
@@ -34,59 +29,12 @@ function byBucket(known: readonly Endpoint[]): Endpoint[] {
   return [...known].sort((a, b) => a.bucket - b.bucket || b.family - a.family);
 }
 
-function config(over: Partial<RaceConfig<Endpoint>> = {}): RaceConfig<Endpoint> {
-  return {
-    families: [6, 4],
-    attemptDelayMs: 250,
-    resolutionDelayMs: 50,
-    maxConcurrentAttempts: 6,
-    deadlineMs: 10_000,
-    order: byBucket,
-    ...over,
-  };
-}
+const config = (over: Partial<RaceConfig<Endpoint>> = {}): RaceConfig<Endpoint> => raceConfig(byBucket, over);
 
-class Driver {
-  readonly race: Race<Endpoint>;
-  wakeAt: number | undefined;
-  readonly log: string[] = [];
-  result: string | undefined;
-  now = 0;
+/** The race driver, its log naming each endpoint address:port. */
+class Driver extends RaceDriver<Endpoint> {
   constructor(cfg: RaceConfig<Endpoint>) {
-    this.race = new Race(cfg, 0);
-    this.apply(this.race.start(0));
-  }
-  apply(step: RaceStep<Endpoint>): void {
-    for (const a of step.actions) this.log.push(`${this.now} ${describe1(a)}`);
-    for (const a of step.actions) if (a.type === 'won' || a.type === 'fail') this.result = describe1(a);
-    this.wakeAt = step.wakeAtMs;
-  }
-  advanceTo(t: number): void {
-    while (this.wakeAt !== undefined && this.wakeAt <= t) {
-      this.now = this.wakeAt;
-      this.apply(this.race.tick(this.now));
-    }
-    this.now = t;
-  }
-  at(t: number, event: (r: Race<Endpoint>, now: number) => RaceStep<Endpoint>): void {
-    this.advanceTo(t);
-    this.apply(event(this.race, t));
-  }
-  starts(): string[] {
-    return this.log.filter((l) => l.includes(' start '));
-  }
-}
-
-function describe1(a: RaceAction<Endpoint>): string {
-  switch (a.type) {
-    case 'start':
-      return `start #${a.id} ${a.candidate.address}:${a.candidate.port}`;
-    case 'cancel':
-      return `cancel #${a.id}`;
-    case 'won':
-      return `won #${a.id}`;
-    case 'fail':
-      return `fail ${a.reason}`;
+    super(cfg, (c) => `${c.address}:${c.port}`);
   }
 }
 

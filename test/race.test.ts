@@ -4,87 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  Race,
-  type RaceAction,
-  type RaceCandidate,
-  type RaceConfig,
-  type RaceStep,
-} from '../src/race/race.js';
+import type { RaceCandidate, RaceConfig } from '../src/race/race.js';
 import type { Family } from '../src/types.js';
+import { RaceDriver as Driver, interleave, raceConfig, v4, v6 } from './support/race-driver.js';
 
-const v6 = (n: number): RaceCandidate => ({ address: `2001:db8::${n}`, family: 6 });
-const v4 = (n: number): RaceCandidate => ({ address: `203.0.113.${n}`, family: 4 });
-
-/** Interleaves families starting with IPv6 (what the real sort does for these addresses). */
-function interleave(known: readonly RaceCandidate[]): RaceCandidate[] {
-  const a = known.filter((c) => c.family === 6);
-  const b = known.filter((c) => c.family === 4);
-  const out: RaceCandidate[] = [];
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (a[i]) out.push(a[i]!);
-    if (b[i]) out.push(b[i]!);
-  }
-  return out;
-}
-
-function config(over: Partial<RaceConfig> = {}): RaceConfig {
-  return {
-    families: [6, 4],
-    attemptDelayMs: 250,
-    resolutionDelayMs: 50,
-    maxConcurrentAttempts: 6,
-    deadlineMs: 10_000,
-    order: interleave,
-    ...over,
-  };
-}
-
-/** Drives a race on a virtual clock, following wake-ups, and records what it did and when. */
-class Driver {
-  readonly race: Race;
-  now = 0;
-  wakeAt: number | undefined;
-  readonly log: string[] = [];
-  result: string | undefined;
-  constructor(cfg: RaceConfig) {
-    this.race = new Race(cfg, 0);
-    this.apply(this.race.start(0));
-  }
-  apply(step: RaceStep): void {
-    for (const a of step.actions) this.log.push(`${this.now} ${describeAction(a)}`);
-    for (const a of step.actions) if (a.type === 'won' || a.type === 'fail') this.result = describeAction(a);
-    this.wakeAt = step.wakeAtMs;
-  }
-  /** Advances the virtual clock to `t`, firing every timer due on the way. */
-  advanceTo(t: number): void {
-    while (this.wakeAt !== undefined && this.wakeAt <= t) {
-      this.now = this.wakeAt;
-      this.apply(this.race.tick(this.now));
-    }
-    this.now = t;
-  }
-  at(t: number, event: (r: Race, now: number) => RaceStep): void {
-    this.advanceTo(t);
-    this.apply(event(this.race, t));
-  }
-  starts(): string[] {
-    return this.log.filter((l) => l.includes(' start '));
-  }
-}
-
-function describeAction(a: RaceAction): string {
-  switch (a.type) {
-    case 'start':
-      return `start #${a.id} ${a.candidate.address}`;
-    case 'cancel':
-      return `cancel #${a.id}`;
-    case 'won':
-      return `won #${a.id}`;
-    case 'fail':
-      return `fail ${a.reason}`;
-  }
-}
+const config = (over: Partial<RaceConfig> = {}): RaceConfig => raceConfig(interleave, over);
 
 describe('RFC 8305 §3 early start', () => {
   test('AAAA first: the race starts at once, A joins later in its sorted place', () => {

@@ -151,24 +151,13 @@ export function boundedMemoryText(json: MemoryJson, maxBytes = MAX_MEMORY_FILE_B
   while (Buffer.byteLength(text) > maxBytes) {
     // Shrink by the overshoot, and at least by a tenth, so a few rounds always suffice.
     keep *= Math.min(0.9, (maxBytes / Buffer.byteLength(text)) * 0.95);
-    const dns = json.dns.entries;
-    const endpoints = json.endpoints.endpoints;
-    const services = json.services?.entries ?? [];
     const cut: MemoryJson = {
       ...json,
-      dns: { ...json.dns, entries: dns.slice(dns.length - Math.floor(dns.length * keep)) },
-      endpoints: {
-        ...json.endpoints,
-        endpoints: endpoints.slice(endpoints.length - Math.floor(endpoints.length * keep)),
-      },
+      dns: { ...json.dns, entries: newest(json.dns.entries, keep) },
+      endpoints: { ...json.endpoints, endpoints: newest(json.endpoints.endpoints, keep) },
       ...(json.services === undefined
         ? {}
-        : {
-            services: {
-              ...json.services,
-              entries: services.slice(services.length - Math.floor(services.length * keep)),
-            },
-          }),
+        : { services: { ...json.services, entries: newest(json.services.entries, keep) } }),
     };
     text = `${JSON.stringify(cut)}\n`;
     if (
@@ -179,6 +168,11 @@ export function boundedMemoryText(json: MemoryJson, maxBytes = MAX_MEMORY_FILE_B
       break;
   }
   return text;
+}
+
+/** The most recently used `share` (0–1) of a snapshot list, LRU order kept: its tail. */
+function newest<T>(list: readonly T[], share: number): T[] {
+  return list.slice(list.length - Math.floor(list.length * share));
 }
 
 /**

@@ -47,6 +47,11 @@ export interface DialFlags {
   proxy: string | undefined;
   /** --noproxy LIST: hosts that skip the proxy (NO_PROXY syntax); replaces no_proxy/NO_PROXY, as curl. */
   noProxy: string | undefined;
+  /**
+   * --proxy-ca / --proxy-insecure: the TLS of the hop to an https:// proxy (the `proxy` option's `tls`),
+   * apart from the target's --ca / --insecure; undefined when neither is given.
+   */
+  proxyTls: { caFile: string | undefined; insecure: boolean } | undefined;
 }
 
 /** One parsed command. */
@@ -106,6 +111,8 @@ const OPTIONS = {
   loopback: { type: 'boolean' },
   proxy: { type: 'string', short: 'x' },
   noproxy: { type: 'string' },
+  'proxy-ca': { type: 'string' },
+  'proxy-insecure': { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -129,6 +136,8 @@ const DIAL: readonly OptionName[] = [
   'no-memory',
   'proxy',
   'noproxy',
+  'proxy-ca',
+  'proxy-insecure',
 ];
 
 /** The options each command accepts (besides the global ones). */
@@ -241,6 +250,10 @@ function dialFlags(v: Record<string, unknown>): DialFlags {
     idleTimeoutMs: timeoutMs,
     proxy: str('proxy'),
     noProxy: str('noproxy'),
+    proxyTls:
+      str('proxy-ca') !== undefined || v['proxy-insecure'] === true
+        ? { caFile: str('proxy-ca'), insecure: v['proxy-insecure'] === true }
+        : undefined,
   };
 }
 

@@ -8,6 +8,7 @@ import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type OutcomeKind, outcomeKind } from './format.js';
+import { roundMs } from '../report.js';
 
 /** One family's query as the naive client saw it. Times are ms since its start. */
 export interface NaiveQuery {
@@ -44,7 +45,7 @@ export interface NaiveOptions {
 /** Connects to `host`:`port` the naive way; never rejects (failures are results). */
 export async function naiveConnect(host: string, port: number, options: NaiveOptions): Promise<NaiveResult> {
   const t0 = performance.now();
-  const rel = () => Math.round((performance.now() - t0) * 1000) / 1000;
+  const rel = () => roundMs(performance.now() - t0);
   const resolver = new dns.promises.Resolver();
   resolver.setServers([...options.servers]);
   const queries: NaiveQuery[] = [

@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Dialer, type DialerOptions, type DialTarget } from '../dialer.js';
 import { noProxyMatches, proxyFromEnv } from '../proxy/env-proxy.js';
+import { parseProxyUrl } from '../proxy/proxy-option.js';
 import { proxyUrlOf } from '../proxy/select-proxy.js';
 import { parseTarget } from '../target.js';
 import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
 import type { DialOptions } from '../options.js';
 import type { DialFlags } from './args.js';
+import { UsageError } from './exit-codes.js';
 
 /** A Dialer ready for one command, and how to persist what it learnt. */
 export interface DialSetup {
@@ -88,10 +90,50 @@ function readCa(file: string): string {
 /**
  * The `proxy` option of the CLI, as curl: the environment by default (`'env'`), `--proxy URL` instead,
  * `--proxy ''` for none; `--noproxy LIST` replaces no_proxy/NO_PROXY (and applies to --proxy too).
+ * `--proxy-ca` / `--proxy-insecure` make it the object form `{ url, tls }` for the proxy this target
+ * goes through (the environment's, decided here for it): they apply to an https:// proxy only (curl's
+ * --proxy-cacert / --proxy-insecure); with no proxy for the target they have nothing to do.
  */
 function proxyOption(flags: DialFlags, target: DialTarget | undefined): DialOptions['proxy'] {
-  const proxy: DialOptions['proxy'] =
-    flags.proxy === undefined ? 'env' : flags.proxy === '' ? false : flags.proxy;
+  const proxy = proxyUrl(flags, target);
+  const hop = flags.proxyTls;
+  if (hop === undefined || proxy === false) return proxy;
+  let url: string | false = proxy;
+  if (url === 'env') {
+    let t: ReturnType<typeof parseTarget>;
+    try {
+      t = parseTarget(target!);
+    } catch {
+      return proxy; // the dial says what is wrong with the target
+    }
+    const spec = proxyFromEnv(process.env, {
+      host: t.host,
+      port: t.port,
+      scheme: t.scheme,
+      tls: flags.tls !== undefined || t.tlsByDefault,
+    });
+    if (spec === undefined) return false;
+    url = proxyUrlOf(spec);
+  }
+  const spec = parseProxyUrl(url, '--proxy');
+  if (spec.protocol !== 'https') {
+    const flag = hop.caFile !== undefined ? '--proxy-ca' : '--proxy-insecure';
+    throw new UsageError(
+      `option ${flag} applies to an https:// proxy (TLS to the proxy), not to ${spec.display}`,
+    );
+  }
+  return {
+    url,
+    tls: {
+      ...(hop.caFile === undefined ? {} : { ca: readCa(hop.caFile) }),
+      ...(hop.insecure ? { rejectUnauthorized: false } : {}),
+    },
+  };
+}
+
+/** The proxy URL as the flags and the environment give it ('env': decided per dial), or false for none. */
+function proxyUrl(flags: DialFlags, target: DialTarget | undefined): string | 'env' | false {
+  const proxy = flags.proxy === undefined ? 'env' : flags.proxy === '' ? false : flags.proxy;
   if (flags.noProxy === undefined || proxy === false || target === undefined) return proxy;
   let t: ReturnType<typeof parseTarget>;
   try {

@@ -38,6 +38,8 @@ const DIAL_OPTIONS = `Connection options:
                              and no_proxy from the environment, as curl
   --noproxy LIST             hosts that skip the proxy (*, .suffix, IP, CIDR, host:port), replacing
                              no_proxy
+  --proxy-ca FILE            an https:// proxy's own CA certificates (PEM), apart from --ca
+  --proxy-insecure           accept any certificate from an https:// proxy, apart from -k
 MS is milliseconds (250) or has a unit (250ms, 2s): the RFC's unit. SECONDS is nc's unit.`;
 
 const FROM_NC = `Coming from nc (OpenBSD netcat) — these flags mean what they mean there:

@@ -28,7 +28,14 @@ import {
 import type { DialConfig } from '../options.js';
 import { POLICY_DENIED_CODE } from '../policy/policy.js';
 import { Race, type RaceAction, type RaceStep } from '../race/race.js';
-import { getReport, attachReport, type AttemptReport, type DialReport, type ProxyReport } from '../report.js';
+import {
+  attachReport,
+  type AttemptReport,
+  type DialReport,
+  getReport,
+  type ProxyReport,
+  roundMs as round,
+} from '../report.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
 import { formatHostPort, type Target } from '../target.js';
 import { isIP } from '../ip-address.js';
@@ -39,8 +46,11 @@ import { openTunnel, type TunnelError } from './tunnel.js';
 export interface ProxyDialDeps {
   /** A direct dial (no proxy) with the Dialer: used for the proxy itself. */
   dialDirect(target: Target, cfg: DialConfig): Promise<net.Socket>;
-  /** The Dialer's resolution of a target: ordered addresses, policy applied. */
-  resolve(target: Target, cfg: DialConfig): Promise<ResolvedName>;
+  /**
+   * The Dialer's resolution of a target: ordered addresses, policy applied; its DNS events published on
+   * `trace` (the proxied dial's).
+   */
+  resolve(target: Target, cfg: DialConfig, trace: DialTrace): Promise<ResolvedName>;
   now(): number;
   /** Whether the Dialer has a memory (for the report's decisions). */
   hasMemory: boolean;
@@ -60,10 +70,6 @@ interface Candidate {
 
 /** DialErrors that say the proxy itself could not be reached (not what it answered). */
 const unreachableProxy = new WeakSet<DialError>();
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
 
 /** Dials `target` through `proxy`; see the module comment. `from` says where the proxy setting came from. */
 export function dialThroughProxy(
@@ -153,7 +159,15 @@ class ProxyDial {
       this.#trace.dialError(err);
       throw err;
     }
-    this.#trace.dialDone(socket);
+    // The proxy resolved the name: the target's address is unknown here, so the event names the target,
+    // not the proxy the socket is connected to.
+    const report = getReport(socket);
+    this.#trace.dialDone(
+      socket,
+      report?.winner === undefined
+        ? { address: this.#target.host, family: report?.proxy?.hop?.winner?.family ?? familyOf(socket) }
+        : undefined,
+    );
     return socket;
   }
 
@@ -369,12 +383,16 @@ class ProxyDial {
     this.#cancels.add(cancelResolve);
     let resolved: ResolvedName;
     try {
-      resolved = await this.#deps.resolve(this.#target, {
-        ...this.#cfg,
-        proxy: undefined,
-        signal: resolveController.signal,
-        timeoutMs: Math.max(1, this.#remainingMs()),
-      });
+      resolved = await this.#deps.resolve(
+        this.#target,
+        {
+          ...this.#cfg,
+          proxy: undefined,
+          signal: resolveController.signal,
+          timeoutMs: Math.max(1, this.#remainingMs()),
+        },
+        this.#trace,
+      );
     } catch (err) {
       if (isDialError(err)) {
         throw new DialError({
@@ -411,8 +429,19 @@ class ProxyDial {
       const failures = new Map<number, AttemptError>();
       let timer: ReturnType<typeof setTimeout> | undefined;
       let settled = false;
+      const trace = this.#trace;
+      /** attempt:error for a tunnel attempt the dial dropped, with the outcome the race gave it. */
+      const dropped = (id: number) => {
+        const a = race.attempts[id];
+        if (a === undefined) return;
+        const outcome = a.outcome === 'timeout' || a.outcome === 'aborted' ? a.outcome : 'cancelled';
+        trace.attemptError(id, a.candidate.address, a.candidate.family, outcome, this.#rel() - a.startMs);
+      };
       const stopAll = () => {
-        for (const c of inFlight.values()) c.abort();
+        for (const [id, c] of inFlight) {
+          c.abort();
+          dropped(id);
+        }
         inFlight.clear();
       };
       const onAbort = () => {
@@ -445,10 +474,14 @@ class ProxyDial {
           case 'start':
             start(action.id, action.candidate);
             return;
-          case 'cancel':
-            inFlight.get(action.id)?.abort();
+          case 'cancel': {
+            const controller = inFlight.get(action.id);
+            if (controller === undefined) return;
+            controller.abort();
             inFlight.delete(action.id);
+            dropped(action.id);
             return;
+          }
           case 'won':
             return; // handled where the tunnel came in
           case 'fail': {
@@ -466,6 +499,10 @@ class ProxyDial {
       const start = (id: number, c: Candidate) => {
         const controller = new AbortController();
         inFlight.set(id, controller);
+        // The target's attempt (one tunnel asked of the proxy for c.address): its hop dial's events, marked
+        // proxyHopOf, come between this and its attempt:connect / attempt:error.
+        trace.attemptStart(id, c.address, c.family, race.attempts[id]?.trigger ?? 'first');
+        const startMs = this.#rel();
         this.#tunnelTo(c.address, controller.signal).then(
           (tunnel) => {
             if (settled || controller.signal.aborted) {
@@ -473,6 +510,7 @@ class ProxyDial {
               return;
             }
             inFlight.delete(id);
+            trace.attemptConnect(id, c.address, c.family, tunnel.socket, this.#rel() - startMs);
             const step = race.attemptConnected(id, this.#deps.now());
             done();
             stopAll();
@@ -483,11 +521,15 @@ class ProxyDial {
           (err: unknown) => {
             inFlight.delete(id);
             if (settled || controller.signal.aborted) return;
+            let code = 'EIO';
+            let message = String(err);
             if (isDialError(err)) {
+              code = err.code;
+              message = err.message;
               const list = err.attempts.filter((a) => a.phase === 'proxy' || a.phase === 'tcp');
               const a = list[list.length - 1] ?? err.attempts[err.attempts.length - 1];
               if (a) {
-                const via = unreachableProxy.has(err)
+                message = unreachableProxy.has(err)
                   ? `the proxy ${formatHostPort(this.#proxy.host, this.#proxy.port)} could not be reached (${a.address}: ${a.message})`
                   : a.message;
                 failures.set(id, {
@@ -496,13 +538,12 @@ class ProxyDial {
                   family: c.family,
                   port: this.#target.port,
                   phase: 'proxy',
-                  message: via,
+                  message,
                 });
               }
-              apply(race.attemptFailed(id, err.code, this.#deps.now()));
-            } else {
-              apply(race.attemptFailed(id, 'EIO', this.#deps.now()));
             }
+            trace.attemptError(id, c.address, c.family, 'failed', this.#rel() - startMs, code, message);
+            apply(race.attemptFailed(id, code, this.#deps.now()));
           },
         );
       };
@@ -727,6 +768,10 @@ class ProxyDial {
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_TLS', err.message));
     });
   }
+}
+
+function familyOf(socket: net.Socket): Family {
+  return socket.remoteFamily === 'IPv6' ? 6 : 4;
 }
 
 function hostKindOf(host: string): 0 | 4 | 6 {

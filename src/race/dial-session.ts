@@ -41,6 +41,7 @@ import {
   attachReport,
   type DialReport,
   type QueryReport,
+  roundMs as round,
   type ServiceReport,
 } from '../report.js';
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
@@ -200,11 +201,6 @@ const LOCAL_ERRORS = new Set([
 
 /** Most attempts named in a DialError's one-line message; the `attempts` array always has all. */
 const MESSAGE_ATTEMPTS = 6;
-
-/** Milliseconds to the microsecond, for reports. */
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
 
 /** Service records this dial asks for: SRV for an srv target; HTTPS for https:/wss: URLs and TLS dials. */
 function serviceState(target: Target, cfg: DialConfig): ServiceState | undefined {

@@ -10,7 +10,7 @@ import type { DialConfig } from '../options.js';
 import { hasStrandedIPv4, type Nat64Prefixes, synthesizeStranded, translatable } from './nat64.js';
 import { DialOrder, type OrderCandidate } from '../race/order.js';
 import { unwatchAbort, watchAbort } from '../race/abort-watch.js';
-import type { QueryReport, ServiceReport } from '../report.js';
+import { type QueryReport, roundMs, type ServiceReport } from '../report.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from './resolve.js';
 import { DeniedAddresses } from '../policy/denied-addresses.js';
 import { DialTrace } from '../diagnostics.js';
@@ -62,24 +62,30 @@ export interface ResolveDeps {
   nat64?: Nat64Prefixes | undefined;
 }
 
-/** Resolves every family `cfg` allows and orders the result; rejects with a DialError (phase 'dns') when there is no address. */
+/**
+ * Resolves every family `cfg` allows and orders the result; rejects with a DialError (phase 'dns') when
+ * there is no address. `dialTrace`, a dial's own (a proxied dial resolving its target), publishes the
+ * queries on the DNS channels and the policy's refusals under that dial's id; without it only
+ * netdial:policy:denied is published (`resolve()` and `lookup` make no dial events).
+ */
 export function resolveName(
   host: string,
   absolute: boolean,
   port: number | undefined,
   cfg: DialConfig,
   deps: ResolveDeps,
+  dialTrace?: DialTrace,
 ): Promise<ResolvedName> {
   const families: Family[] = cfg.family === 0 ? [6, 4] : [cfg.family];
   const t0 = deps.clock.now();
-  const rel = (t: number) => Math.round((t - t0) * 1000) / 1000;
+  const rel = (t: number) => roundMs(t - t0);
   return new Promise<ResolvedName>((resolve, reject) => {
     const queries: QueryReport[] = [];
     const found: Array<OrderCandidate & { source: AddressSource; ttlSeconds?: number | undefined }> = [];
     const foundSet = new Set<string>();
     const denied = new DeniedAddresses(port ?? 0, cfg.redactDeniedAddresses);
     // Only for netdial:policy:denied (full detail of what redacted errors leave out); no dial events.
-    const trace = cfg.policy ? new DialTrace(host, port ?? 0, deps.clock, t0) : undefined;
+    const trace = dialTrace ?? (cfg.policy ? new DialTrace(host, port ?? 0, deps.clock, t0) : undefined);
     const failures: AttemptError[] = [];
     const answered = new Set<Family>();
     let resolution: Resolution | undefined;
@@ -228,6 +234,7 @@ export function resolveName(
         const report: QueryReport = { type, name: event.name, source: event.source, startMs: rel(now) };
         if (event.reason !== undefined) report.reason = event.reason;
         queries.push(report);
+        dialTrace?.dnsQuery(event.name, event.family, event.source);
         return;
       }
       let q = queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
@@ -239,6 +246,14 @@ export function resolveName(
       q.source = event.source;
       if (event.type === 'error') {
         q.code = event.code;
+        dialTrace?.dnsError(
+          event.name,
+          event.family,
+          event.source,
+          event.code,
+          event.message,
+          q.endMs - q.startMs,
+        );
         if (!answered.has(event.family)) {
           failures.push({
             address: event.name,
@@ -283,6 +298,7 @@ export function resolveName(
         }
         q.addresses = shown;
         if (deniedHere > 0) q.deniedByPolicy = deniedHere;
+        dialTrace?.dnsAnswer(event.name, event.family, event.source, answer, q.endMs - q.startMs);
       }
       if (answered.has(event.family)) return;
       answered.add(event.family);

@@ -4,13 +4,16 @@
  * service-plan.ts); each bucket's target name is resolved at the bucket's port (the best
  * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
  * by bucket, in the order a dial would try them. `queries` lists each query once, in the order asked: the
- * SRV/HTTPS query, then each name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS
- * record with TargetName "." and the fallback — is asked once), times in ms since this resolve began.
+ * SRV query or each HTTPS query of an AliasMode chain (the origin's, then each alias target's), then each
+ * name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS record with TargetName "." and
+ * the fallback — is asked once), times in ms since this resolve began. The whole of it — service query,
+ * then each name's A/AAAA — ends within the one `timeout` and at the signal (resolve-bound.ts).
  */
 import { DialError, formatDuration } from '../errors.js';
 import type { DialConfig } from '../options.js';
-import type { QueryReport, ServiceReport } from '../report.js';
+import { type QueryReport, roundMs as round, type ServiceReport } from '../report.js';
 import { type ResolvedEndpoint, type ResolvedName, type ResolveDeps, resolveName } from './resolve-name.js';
+import { ResolveBound } from './resolve-bound.js';
 import { askCached, lookupHttps } from './service-lookup.js';
 import { planHttps, planSrv, type ServicePlan } from './service-plan.js';
 import type { SrvRecordData } from './dns-client.js';
@@ -40,28 +43,41 @@ export async function resolveServices(
     records: [],
   };
   const random = deps.memory ? () => deps.memory!.random() : Math.random;
-  const round = (ms: number) => Math.round(ms * 1000) / 1000;
   const rel = (ms: number) => round(ms - t0);
-  // The service query first, as a dial's report has it (source 'cache' when answered from the cache).
-  const serviceQuery: QueryReport = { type: service.type, name, source: 'dns', startMs: rel(now()) };
+  const bound = new ResolveBound(kind === 'srv' ? `srv!${host}` : host, host, port, cfg, deps.clock, t0);
+  // The service queries first, as a dial's report has them (source 'cache' when answered from the cache):
+  // the SRV query, or each HTTPS query of an AliasMode chain (RFC 9460 §2.4.2), in the order asked.
+  const queries: ResolvedName['queries'] = [];
+  const serviceQuery = (queried: string): QueryReport => {
+    const q: QueryReport = { type: service.type, name: queried, source: 'dns', startMs: rel(now()) };
+    queries.push(q);
+    return q;
+  };
+  const ended = (q: QueryReport, outcome: { ok: boolean; code?: string; cached: boolean }) => {
+    q.endMs = rel(now());
+    if (outcome.cached) q.source = 'cache';
+    if (!outcome.ok) q.code = outcome.code;
+  };
   let plan: ServicePlan = { buckets: [], records: [] };
   if (kind === 'srv') {
-    const outcome = await askCached<SrvRecordData>(send, cache, name, 'SRV', now).promise;
-    serviceQuery.endMs = rel(now());
-    if (outcome.cached) serviceQuery.source = 'cache';
+    const q = serviceQuery(name);
+    const outcome = await bound.wait(askCached<SrvRecordData>(send, cache, name, 'SRV', now), [q]);
+    ended(q, outcome);
     if (!outcome.ok) {
       service.code = outcome.code;
-      serviceQuery.code = outcome.code;
     } else {
       const srv = planSrv(outcome.answer.records, random);
       if (srv === undefined) service.code = 'ERR_NETDIAL_NO_SERVICE';
       else plan = srv;
     }
   } else {
-    const found = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
-    serviceQuery.endMs = rel(now());
+    let hop: QueryReport | undefined;
+    const lookup = lookupHttps(send, cache, name, 'HTTPS', now, (queried, outcome) => {
+      if (outcome === undefined) hop = serviceQuery(queried);
+      else if (hop !== undefined) ended(hop, outcome);
+    });
+    const found = await bound.wait(lookup, queries);
     service.aliasChain = found.aliasChain;
-    if (found.cached) serviceQuery.source = 'cache';
     if (found.kind === 'service') {
       plan = planHttps({
         records: found.records,
@@ -73,7 +89,9 @@ export async function resolveServices(
       });
     } else {
       service.code = found.kind === 'unavailable' ? 'ALIAS_UNAVAILABLE' : found.code;
-      serviceQuery.code = service.code;
+      // The chain ended at its last query (an alias to ".", a loop, a chain too long, a failure).
+      const last = queries.at(-1);
+      if (last !== undefined) last.code ??= service.code;
     }
   }
   service.records = plan.records;
@@ -83,12 +101,12 @@ export async function resolveServices(
     .map((b) => ({ targetName: b.targetName, port: b.port, bucket: b.bucket }));
   if (kind === 'https') targets.push({ targetName: host, port, bucket: -1 });
   const addresses: ResolvedServiceEndpoint[] = [];
-  const queries: ResolvedName['queries'] = [serviceQuery];
   let firstError: unknown;
   for (const b of targets) {
     try {
       const startedMs = rel(now());
-      const r = await resolveName(b.targetName, true, b.port, cfg, deps);
+      // Each name gets what is left of the one timeout; its timing out is the resolve's (bound.timedOut).
+      const r = await resolveName(b.targetName, true, b.port, bound.remaining(), deps);
       // A name already asked (for another bucket) and answered again from the cache is not listed twice;
       // a query really sent again (no memory) is listed, as it went out.
       for (const q of r.queries) {
@@ -104,6 +122,7 @@ export async function resolveServices(
         addresses.push(b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket });
       }
     } catch (err) {
+      bound.rethrowTimeoutOrAbort(err);
       firstError ??= err;
     }
   }

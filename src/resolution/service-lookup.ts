@@ -200,10 +200,17 @@ export type HttpsLookup =
   | { kind: 'unavailable'; aliasChain: string[]; cached: boolean };
 
 /**
+ * Sees each query of an AliasMode chain: called with `outcome` undefined when the query for `name` is
+ * asked, and again with its outcome when it ends (not when the lookup was cancelled first).
+ */
+export type HttpsHopObserver = (name: string, outcome: ServiceOutcome<SvcbRecord> | undefined) => void;
+
+/**
  * Asks for the HTTPS (or SVCB) records of `name` and follows AliasMode (RFC 9460 §2.4.2) at most
  * MAX_ALIAS_HOPS times; a name seen twice is a loop. A loop, a chain too long, or a failed query along
  * the chain ends with `none` and the last name reached as `owner` (the client then uses its A/AAAA, §3).
- * Never rejects; `cancel()` stops the query in flight and resolves nothing further.
+ * Never rejects; `cancel()` stops the query in flight and resolves nothing further. `observe`, when given,
+ * sees each query of the chain (`netdial resolve` lists every one).
  */
 export function lookupHttps(
   send: ServiceQuerySender,
@@ -211,6 +218,7 @@ export function lookupHttps(
   name: string,
   type: 'HTTPS' | 'SVCB',
   now: () => number,
+  observe?: HttpsHopObserver,
 ): { promise: Promise<HttpsLookup>; cancel(): void } {
   let cancelled = false;
   let inFlight: { cancel(): void } | undefined;
@@ -221,6 +229,7 @@ export function lookupHttps(
     let cached = true;
     for (let hop = 0; ; hop++) {
       seen.add(owner);
+      observe?.(owner, undefined);
       const query = askCached<SvcbRecord>(send, cache, owner, type, now);
       inFlight = query;
       const outcome = await query.promise;
@@ -228,6 +237,7 @@ export function lookupHttps(
       if (cancelled) {
         return { kind: 'none', code: 'ECANCELLED', message: 'cancelled', owner, aliasChain, cached: false };
       }
+      observe?.(owner, outcome);
       // Every answer of the chain from the cache: the lookup was answered from the cache.
       cached &&= outcome.cached;
       if (!outcome.ok) {

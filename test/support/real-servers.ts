@@ -302,3 +302,23 @@ export async function startTinyproxy(): Promise<RunningServer> {
     throw err;
   }
 }
+
+/** Installs microsocks when missing; returns why it cannot run here, or undefined. */
+export function microsocksUnavailable(): string | undefined {
+  return ensureDebianPackages(['microsocks'], () => existsSync('/usr/bin/microsocks'));
+}
+
+/** A private microsocks (SOCKS5, no auth) on 127.0.0.1:<random>; `socketPath` is unused (''). */
+export async function startMicrosocks(): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawnServer('/usr/bin/microsocks', ['-i', '127.0.0.1', '-p', String(port)], {
+    stdio: 'ignore',
+  });
+  try {
+    await waitForListener(child, port, 10_000, 'microsocks');
+  } catch (err) {
+    await stopChild(child, 'SIGKILL');
+    throw err;
+  }
+  return { port, socketPath: '', stop: () => stopChild(child, 'SIGTERM') };
+}

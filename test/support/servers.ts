@@ -84,3 +84,19 @@ export function kernelSocketsTo(host: string, port: number): string[] {
     .filter((cols) => cols[2] === remote)
     .map((cols) => TCP_STATES[cols[3] ?? ''] ?? `state ${cols[3]}`);
 }
+
+/** Counts the connections `server` accepted and the ones closed since (reset the fields to start again). */
+export function countConnections(server: net.Server): { accepted: number; closed: number } {
+  const c = { accepted: 0, closed: 0 };
+  server.on('connection', (s: net.Socket) => {
+    c.accepted++;
+    s.on('close', () => c.closed++);
+  });
+  return c;
+}
+
+/** Waits until `check()` holds, polling every 10 ms for at most 2 s; then asserts it, saying `what`. */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`not within 2 s: ${what}`);
+}
