@@ -4,7 +4,7 @@
  * `ERR_MODULE_NOT_FOUND`, before any code could say what to do. undici is CommonJS (no `exports` map), so
  * `require` loads the same module instance an application's own `import 'undici'` gets.
  */
-import { createRequire } from 'node:module';
+import { nodeModule } from './builtins.js';
 import type * as Undici from 'undici';
 
 /** The message when undici is not installed. */
@@ -13,7 +13,7 @@ export const UNDICI_MISSING =
 
 function loadUndici(): typeof Undici {
   try {
-    return createRequire(import.meta.url)('undici') as typeof Undici;
+    return nodeModule().createRequire(import.meta.url)('undici') as typeof Undici;
   } catch (error) {
     const e = error as { code?: string; message?: string };
     // Only undici itself missing; a broken undici (or one of its files missing) keeps its own error.

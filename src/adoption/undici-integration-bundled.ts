@@ -6,13 +6,13 @@
  * (package self-reference), the very module an application's `import 'netdial/undici'` gets — one copy of
  * every class.
  */
-import { createRequire } from 'node:module';
+import { nodeModule } from '../builtins.js';
 import type * as UndiciIntegration from '../undici.js';
 
 /** netdial/undici, loaded now (synchronously) when undici is installed; undefined when it is not. */
 export function loadUndiciIntegration(): typeof UndiciIntegration | undefined {
   try {
-    return createRequire(import.meta.url)('netdial/undici') as typeof UndiciIntegration;
+    return nodeModule().createRequire(import.meta.url)('netdial/undici') as typeof UndiciIntegration;
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ERR_NETDIAL_UNDICI_MISSING') return undefined;
     throw err;
