@@ -398,6 +398,31 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.ok(!/\bfrom\s*["'](undici|ioredis)["']/.test(code), 'no static import of an optional peer');
   });
 
+  test("import 'netdial' loads no built-in a plain dial does not need; the agents load node:http/https on first construction", async () => {
+    // Issue 16: an ESM import of node:http/https/tls, crypto, dns, perf_hooks and module cost ~7 ms of
+    // the import; src/builtins.ts loads them on first use, the agents take their base class then.
+    const script = `
+      const loaded = () => process.moduleLoadList
+        .filter((m) => m.startsWith('NativeModule ') && !m.startsWith('NativeModule internal/'))
+        .map((m) => m.slice('NativeModule '.length));
+      const lazy = ['http', 'https', 'tls', 'crypto', 'dns', 'perf_hooks', 'module'];
+      const { Agent, HttpsAgent } = await import('netdial');
+      const atImport = lazy.filter((m) => loaded().includes(m));
+      const agent = new Agent();
+      const afterAgent = lazy.filter((m) => loaded().includes(m));
+      const secure = new HttpsAgent();
+      const http = process.getBuiltinModule('node:http');
+      const https = process.getBuiltinModule('node:https');
+      console.log(JSON.stringify([atImport, afterAgent, agent instanceof http.Agent, secure instanceof https.Agent]));
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    const [atImport, afterAgent, ...kinds] = JSON.parse(r.stdout.trim().split('\n').pop()!) as unknown[];
+    assert.deepEqual(atImport, []);
+    assert.ok((afterAgent as string[]).includes('http'), `after new Agent(): ${String(afterAgent)}`);
+    assert.deepEqual(kinds, [true, true]);
+  });
+
   test("import 'netdial' loads neither node:worker_threads nor its channel until a BroadcastMemoryStore is made", async () => {
     // The store uses the global BroadcastChannel (Node's internal/worker/io, loaded when first touched).
     const script = `
