@@ -423,6 +423,26 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.deepEqual(kinds, [true, true]);
   });
 
+  test("every exported function and class has its source name (the bundle is built without esbuild's keepNames)", async () => {
+    const script = `
+      const names = async (entry) => Object.fromEntries(Object.entries(await import(entry))
+        .filter(([, v]) => typeof v === 'function').map(([k, v]) => [k, v.name]));
+      console.log(JSON.stringify([await names('netdial'), await names('netdial/redis')]));
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    const [main, redis] = JSON.parse(r.stdout.trim().split('\n').pop()!) as Array<Record<string, string>>;
+    const source = async (file: string): Promise<Record<string, string>> =>
+      Object.fromEntries(
+        Object.entries((await import(join(ROOT, 'dist', 'src', file))) as Record<string, unknown>)
+          .filter(([, v]) => typeof v === 'function')
+          .map(([k, v]) => [k, (v as { name: string }).name]),
+      );
+    assert.deepEqual(main, await source('index.js'));
+    assert.deepEqual(redis, await source('redis.js'));
+    assert.ok(Object.keys(main!).length > 20, 'the exports were read');
+  });
+
   test("import 'netdial' loads neither node:worker_threads nor its channel until a BroadcastMemoryStore is made", async () => {
     // The store uses the global BroadcastChannel (Node's internal/worker/io, loaded when first touched).
     const script = `
