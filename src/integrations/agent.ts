@@ -302,7 +302,9 @@ const HttpsAgentBase = standInBase() as unknown as typeof https.Agent;
 
 /**
  * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
- * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
+ * maxSockets, timeout…) plus `dial` and `maxSocketAge`. Every instance is `instanceof http.Agent`;
+ * `http.Agent` becomes the class's base on the first construction (node:http is not loaded by
+ * `import 'netdial'`): before that, `Object.getPrototypeOf(Agent)` is a stand-in EventEmitter class.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
  */
 export class Agent extends HttpAgentBase {
@@ -346,7 +348,8 @@ export class Agent extends HttpAgentBase {
  * connection that is secure wins), with the agent's options (ca, cert, rejectUnauthorized,
  * servername…), the agent's session cache and the report of the dial (`getReport(socket)`, with its
  * `tls` part and per-attempt tcpMs/tlsMs). Like
- * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket).
+ * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket), and takes `https.Agent` as
+ * its base on the first construction (before it, `Object.getPrototypeOf(HttpsAgent)` is a stand-in).
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
  */
 export class HttpsAgent extends HttpsAgentBase {
