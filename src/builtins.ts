@@ -5,9 +5,10 @@
  * They are taken with `process.getBuiltinModule` (Node >= 20.16; package.json engines says >= 20.19), not
  * an ESM `import`: an ESM import of a built-in makes a module facade with a binding per export (~0.3 ms
  * each on the project's machine kind, ~5 ms for the 16 built-ins netdial used), getBuiltinModule hands
- * over the built-in's exports object itself. One difference follows: netdial reads the exports object as
- * it is at call time (as Node's own http/tls code does), so a property replaced on it later (an APM
- * patching `net.connect`) is seen without `module.syncBuiltinESMExports()`.
+ * over the built-in's exports object itself. One difference follows: where netdial calls through that
+ * object (`net.connect(…)`), it sees the object as it is at call time, as Node's own http/tls code does,
+ * so a property replaced on it later (an APM patching `net.connect`) is seen without
+ * `module.syncBuiltinESMExports()`.
  *
  * - Loaded when netdial is imported (constants below): what defining netdial's exports needs (`Duplex`,
  *   the base of DialSocket), what every dial needs anyway (net, dgram for the DNS client, os), and those
@@ -15,8 +16,8 @@
  * - Loaded on first use (the functions below; each call after the first returns the same object):
  *   http, https and tls (~3 ms: the agents' base classes, TLS dials, `register()`), dns (~0.7 ms: the
  *   system resolver and `lookup`), module (createRequire of the optional peers) — a plain dial of a
- *   name needs none of them; crypto (~1.5–2.5 ms, DNS message IDs, see dns-client.ts) when the first
- *   DNS query is sent.
+ *   name needs none of them; crypto (~1.5–2.5 ms) only where /dev/urandom cannot be read for DNS
+ *   message IDs (resolution/dns-id.ts).
  * `performance` is Node's global (node:perf_hooks is not loaded for it).
  */
 
