@@ -18,10 +18,18 @@
  *   esbuild follows (SWAPS below); the undici integration's loader decides by its own URL at run time;
  * - entries and import() targets load the main entry's modules first (ENTRIES, DYNAMIC_WITH_MAIN), so
  *   esbuild keeps them in one chunk;
- * - not minified, names kept (`keepNames`, for the names esbuild renames to keep modules apart): a stack
- *   trace names `Dialer.dial` and `#failed` as the sources do, and Node's print of an uncaught error quotes
- *   one short source line, not a 100 KB minified one (minifying measured 0–2 ms less CPU at import: within
- *   the noise here, and not worth unreadable errors).
+ * - not minified: a stack trace names `Dialer.dial` and `#failed` as the sources do, and Node's print of
+ *   an uncaught error quotes one short source line, not a 100 KB minified one (minifying measured 0–2 ms
+ *   less CPU at import: within the noise here, and not worth unreadable errors);
+ * - without esbuild's `keepNames`: it wraps every function and class in a `__name(fn, "name")` call — at
+ *   import, and for a closure each time one is made — which cost ~1.4 ms of CPU at import and ~1.2 ms in
+ *   a fresh process's first dial (issue 16). What it kept: (1) the name of a class whose body refers to
+ *   itself, which esbuild writes `var X = class _X {…}` (its name would be `_X`) — fixed below
+ *   (CLASS_SELF_NAMES) to `var X = class X {…}`, the same binding under the source's name; (2) the name
+ *   of a function esbuild renames to keep two modules' top-level names apart (`checkName` -> `checkName2`
+ *   in the one scope of a chunk): such a function now shows as `checkName2` in a stack trace. The
+ *   exports keep their source names (the package test compares each exported function's and class's
+ *   `name` with tsc's build).
  * NETDIAL_BUNDLE_META=file writes esbuild's metafile (what each output holds).
  * The optional peers (undici, ioredis) stay external, required lazily as in the sources.
  *
@@ -153,7 +161,7 @@ const common = {
   target: 'node20.19',
   external: ['undici', 'ioredis'],
   minify: false,
-  keepNames: true,
+  keepNames: false,
   legalComments: 'none',
   // package.json `sideEffects` speaks of the bundle's files (for an application's bundler), not of
   // dist/src: honoured here, it would drop the entries' bare imports.
@@ -173,7 +181,41 @@ const result = await build({
 // The lab's router script (spawned by the bin's lab demo) on its own, without splitting: it shares no
 // module with the rest, and built with them it would share esbuild's helpers in a chunk of their own,
 // one more file for `import 'netdial'`.
-await build({ ...common, entryPoints: [ROUTER], outfile: join(OUT, 'router.js') });
+const router = await build({ ...common, entryPoints: [ROUTER], outfile: join(OUT, 'router.js') });
+/**
+ * esbuild writes a top-level class whose body names itself as `var X = class _X {…}` (the inner binding
+ * refers to the class even if X were reassigned); its `name` would then be `_X`. The inner binding gets
+ * the source's name instead: inside the class, `X` is then the class's own binding (the same object as
+ * the outer X, which is never reassigned). `_X` is an identifier esbuild made unique in its chunk, so
+ * every `_X` in the file is that binding; a build where that cannot be checked fails.
+ */
+const CLASS_SELF_NAMES = /^var ([A-Za-z_$][\w$]*) = class _\1\b/gm;
+/**
+ * Every character outside ASCII as a `\uXXXX` escape. esbuild already writes strings, templates, regular
+ * expressions and identifiers in ASCII (`charset: 'ascii'`, its default) but copies comments as they are,
+ * and one `—` or `§` in a comment makes Node decode the whole file into a two-byte string: the main
+ * chunk's source, which V8 keeps for the process's life (lazy compilation), took 1 MB of heap instead of
+ * 0.5 MB. In a comment the escape is only text; anywhere else it would mean the same character.
+ */
+const NON_ASCII = /[^\0-\x7f]/g;
+const escapeNonAscii = (code) =>
+  code.replace(NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+for (const file of [...Object.keys(result.metafile.outputs), ...Object.keys(router.metafile.outputs)]) {
+  if (!file.endsWith('.js')) continue;
+  const path = join(ROOT, file);
+  let code = escapeNonAscii(readFileSync(path, 'utf8'));
+  const names = [...code.matchAll(CLASS_SELF_NAMES)].map((m) => m[1]);
+  for (const name of names) {
+    // Declared once (as the class's inner name), never quoted (a property key or text would be changed too).
+    const declared = new RegExp(`\\b(var|let|const|function|class)\\s+_${name}\\b`, 'g');
+    const quoted = new RegExp(`["'\`.]_${name}\\b`);
+    if ((code.match(declared) ?? []).length !== 1 || quoted.test(code))
+      throw new Error(`bundle: ${file}: _${name} is not only the inner name of class ${name}`);
+    code = code.replace(`var ${name} = class _${name}`, `var ${name} = class ${name}`);
+    code = code.replace(new RegExp(`(?<![\\w$.])_${name}(?![\\w$])`, 'g'), name);
+  }
+  writeFileSync(path, code);
+}
 if (process.env.NETDIAL_BUNDLE_META)
   writeFileSync(process.env.NETDIAL_BUNDLE_META, JSON.stringify(result.metafile));
 // Every swapped module must have been reached, or the swap is stale (a renamed file).

@@ -2,7 +2,6 @@
  * The one place netdial touches real time. Decision code takes `nowMs` as an argument; the shells read
  * it here and set their single timer here.
  */
-import { performance } from 'node:perf_hooks';
 
 export interface Clock {
   /** Monotonic milliseconds. */

@@ -26,7 +26,8 @@
  * (hops: their dial, DNS and attempt events) happen in between too, each event marked `proxyHopOf` = the
  * proxied dial's id.
  */
-import * as diagnosticsChannel from 'node:diagnostics_channel';
+import type * as diagnosticsChannel from 'node:diagnostics_channel';
+import { diagnosticsChannel as nodeDiagnosticsChannel } from './builtins.js';
 import type * as net from 'node:net';
 import type { Clock } from './clock.js';
 import { type DialReport, getReport, roundMs } from './report.js';
@@ -262,7 +263,7 @@ export interface ChannelPayloads {
  * that a subscriber holds must be the one published on.
  */
 const channelObjects: ReadonlyMap<ChannelName, diagnosticsChannel.Channel> = new Map(
-  Object.values(CHANNELS).map((name) => [name, diagnosticsChannel.channel(name)]),
+  Object.values(CHANNELS).map((name) => [name, nodeDiagnosticsChannel.channel(name)]),
 );
 
 function channelOf(name: ChannelName): diagnosticsChannel.Channel {

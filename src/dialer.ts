@@ -5,7 +5,7 @@
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import * as os from 'node:os';
+import { os } from './builtins.js';
 import { AttemptSlots } from './race/attempt-slots.js';
 import { type Clock, realClock } from './clock.js';
 import { runDial, type SessionDeps } from './race/dial-session.js';

@@ -10,17 +10,17 @@
  * the working directory (`node -e`, a REPL, an entry that is not a file). A module found by neither is
  * the last one's MODULE_NOT_FOUND, as a plain require's.
  */
-import { createRequire } from 'node:module';
-import { isAbsolute, join } from 'node:path';
+import { nodeModule, path } from './builtins.js';
 
 /** `require(id)` from `moduleUrl` (the caller's import.meta.url), or as the file comment says when it is undefined. */
 export function requireFrom(moduleUrl: string | undefined, id: string): unknown {
+  const { createRequire } = nodeModule();
   if (moduleUrl !== undefined) return createRequire(moduleUrl)(id);
   const entry = process.argv[1];
   const bases = [
-    ...(entry !== undefined && isAbsolute(entry) ? [entry] : []),
+    ...(entry !== undefined && path.isAbsolute(entry) ? [entry] : []),
     // A file name in the directory (it need not exist): createRequire resolves from its directory.
-    join(process.cwd(), 'noop.js'),
+    path.join(process.cwd(), 'noop.js'),
   ];
   let notFound: unknown;
   for (const base of bases) {

@@ -27,7 +27,7 @@
  * - Host strings must bracket IPv6 (`[2001:db8::1]:443`); in a `{ host }` object and in Plan 9 dial
  *   strings (`tcp!2001:db8::1!443`, where `!` separates fields) bare IPv6 is unambiguous and accepted.
  */
-import { domainToASCII } from 'node:url';
+import { url } from './builtins.js';
 import { type InputErrorCode, inputError } from './errors.js';
 import { isIPv4, isIPv6 } from './ip-address.js';
 import { lookupService } from './resolution/services.js';
@@ -314,7 +314,7 @@ function checkName(raw: string, rules: HostRules): ParsedHost {
     throw new Reject(`character ${describeChar(bad)} not allowed in host name${hint}`);
   }
   const isAscii = plain || ASCII_ONLY.test(raw);
-  let ascii = plain ? raw : isAscii ? raw.toLowerCase() : domainToASCII(raw);
+  let ascii = plain ? raw : isAscii ? raw.toLowerCase() : url.domainToASCII(raw);
   if (ascii === '') throw new Reject('cannot convert internationalized host name to ASCII (IDNA)');
   if (!isAscii) {
     // IDNA mapping can produce ASCII that is not allowed (e.g. fullwidth '＊' -> '*').

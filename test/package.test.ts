@@ -397,6 +397,54 @@ describe('the packed package', { timeout: 600_000 }, () => {
     // (requireFrom(import.meta.url, "undici"): src/peer-require.ts)
     assert.ok(/[(,]\s*["']undici["']\s*\)/.test(code), 'undici is required at run time');
     assert.ok(!/\bfrom\s*["'](undici|ioredis)["']/.test(code), 'no static import of an optional peer');
+    // ASCII only (comments' non-ASCII characters escaped by scripts/bundle.mjs): Node then reads each file
+    // into a one-byte string, which V8 keeps for the process's life — half the heap of a two-byte one.
+    assert.ok(!/[^\0-\x7f]/.test(code), 'the bundle is ASCII');
+  });
+
+  test("import 'netdial' loads no built-in a plain dial does not need; the agents load node:http/https on first construction", async () => {
+    // Issue 16: an ESM import of node:http/https/tls, crypto, dns, perf_hooks and module cost ~7 ms of
+    // the import; src/builtins.ts loads them on first use, the agents take their base class then.
+    const script = `
+      const loaded = () => process.moduleLoadList
+        .filter((m) => m.startsWith('NativeModule ') && !m.startsWith('NativeModule internal/'))
+        .map((m) => m.slice('NativeModule '.length));
+      const lazy = ['http', 'https', 'tls', 'crypto', 'dns', 'perf_hooks', 'module'];
+      const { Agent, HttpsAgent } = await import('netdial');
+      const atImport = lazy.filter((m) => loaded().includes(m));
+      const agent = new Agent();
+      const afterAgent = lazy.filter((m) => loaded().includes(m));
+      const secure = new HttpsAgent();
+      const http = process.getBuiltinModule('node:http');
+      const https = process.getBuiltinModule('node:https');
+      console.log(JSON.stringify([atImport, afterAgent, agent instanceof http.Agent, secure instanceof https.Agent]));
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    const [atImport, afterAgent, ...kinds] = JSON.parse(r.stdout.trim().split('\n').pop()!) as unknown[];
+    assert.deepEqual(atImport, []);
+    assert.ok((afterAgent as string[]).includes('http'), `after new Agent(): ${String(afterAgent)}`);
+    assert.deepEqual(kinds, [true, true]);
+  });
+
+  test("every exported function and class has its source name (the bundle is built without esbuild's keepNames)", async () => {
+    const script = `
+      const names = async (entry) => Object.fromEntries(Object.entries(await import(entry))
+        .filter(([, v]) => typeof v === 'function').map(([k, v]) => [k, v.name]));
+      console.log(JSON.stringify([await names('netdial'), await names('netdial/redis')]));
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], consumer, 30_000);
+    assert.equal(r.code, 0, show(r));
+    const [main, redis] = JSON.parse(r.stdout.trim().split('\n').pop()!) as Array<Record<string, string>>;
+    const source = async (file: string): Promise<Record<string, string>> =>
+      Object.fromEntries(
+        Object.entries((await import(join(ROOT, 'dist', 'src', file))) as Record<string, unknown>)
+          .filter(([, v]) => typeof v === 'function')
+          .map(([k, v]) => [k, (v as { name: string }).name]),
+      );
+    assert.deepEqual(main, await source('index.js'));
+    assert.deepEqual(redis, await source('redis.js'));
+    assert.ok(Object.keys(main!).length > 20, 'the exports were read');
   });
 
   test("import 'netdial' loads neither node:worker_threads nor its channel until a BroadcastMemoryStore is made", async () => {

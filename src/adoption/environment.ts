@@ -6,7 +6,7 @@
  * first request. An empty value counts as unset (`NETDIAL_POLICY= node app.js` is no policy). An unknown `NETDIAL_*`
  * name one or two typos away from a known one is refused with a suggestion, as an unknown option is.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { path } from '../builtins.js';
 import type { DialerOptions } from '../dialer.js';
 import { suggestName } from '../option-names.js';
 import { compilePolicy, PUBLIC_INTERNET_ONLY } from '../policy/policy.js';
@@ -63,7 +63,7 @@ const VARIABLES: Readonly<Record<string, ReadVariable>> = Object.freeze({
     into.trace = parseSwitch('NETDIAL_TRACE', value);
   },
   NETDIAL_MEMORY_FILE: (value, into, cwd) => {
-    into.memoryFile = isAbsolute(value) ? value : resolve(cwd, value);
+    into.memoryFile = path.isAbsolute(value) ? value : path.resolve(cwd, value);
   },
   NETDIAL_ALLOW_UNIX_SOCKETS: (value, into) => {
     into.allowUnixSockets = parseSwitch('NETDIAL_ALLOW_UNIX_SOCKETS', value);

@@ -19,7 +19,11 @@
  *   refused at start.
  * Several processes sharing one file: each starts from what the last one to exit saved.
  */
-import {
+import { fs, path } from '../builtins.js';
+import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
+import { invalidEnv } from './environment.js';
+
+const {
   closeSync,
   lstatSync,
   realpathSync,
@@ -31,10 +35,8 @@ import {
   rmSync,
   statSync,
   writeSync,
-} from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
-import { invalidEnv } from './environment.js';
+} = fs;
+const { basename, dirname, join, resolve } = path;
 
 /** The largest memory file read or written: 1 MiB (the default memory limits fit well within it). */
 export const MAX_MEMORY_FILE_BYTES = 1024 * 1024;

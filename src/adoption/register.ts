@@ -16,16 +16,17 @@
  * Everything is read and checked before anything is replaced: a bad value throws (naming the variable)
  * and leaves the process as it was.
  */
-import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
-import httpModule from 'node:http';
-import httpsModule from 'node:https';
-import { syncBuiltinESMExports } from 'node:module';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
-import { performance } from 'node:perf_hooks';
+import {
+  diagnosticsChannel,
+  http as nodeHttp,
+  https as nodeHttps,
+  nodeModule,
+  path,
+  tls,
+} from '../builtins.js';
 import { subscribe } from '../diagnostics.js';
 import { Dialer, type DialerOptions, getDefaultDialer, replaceDefaultDialer } from '../dialer.js';
 import { parseProxyOption } from '../proxy/proxy-option.js';
@@ -111,7 +112,7 @@ function applyOptions(
     if (typeof file !== 'string' || file.trim() === '') {
       throw invalidOption('memoryFile', 'invalid option memoryFile: expected a non-empty file path');
     }
-    out.memoryFile = isAbsolute(file) ? file : resolve(cwd, file);
+    out.memoryFile = path.isAbsolute(file) ? file : path.resolve(cwd, file);
   }
   return { ...out, policyFromCode: bag.policy !== undefined };
 }
@@ -120,7 +121,14 @@ function applyOptions(
  * The modules' own objects (an ES namespace import is frozen): `globalAgent` is a setter on `http`
  * (Node's http client reads the agent module's global agent through it) and a plain property on `https`.
  */
-const globals = { http: httpModule, https: httpsModule } as unknown as {
+const globals = {
+  get http() {
+    return nodeHttp();
+  },
+  get https() {
+    return nodeHttps();
+  },
+} as unknown as {
   http: { globalAgent: http.Agent };
   https: { globalAgent: http.Agent };
 };
@@ -184,7 +192,7 @@ function idleTimeoutOnly(
     const host = String(options.host ?? options.hostname ?? 'localhost');
     const port = Number(options.port);
     const socket = create(opts, (err, stream) => {
-      if (err === null && stream instanceof tls.TLSSocket) onTls(stream, host, port);
+      if (err === null && stream instanceof tls().TLSSocket) onTls(stream, host, port);
       oncreate(err, stream);
     });
     // netdial's HttpsAgent hands over a connecting socket at once. Its dial races the TLS handshakes and
@@ -287,7 +295,7 @@ function undiciTlsLine(message: UndiciConnectMessage): string | undefined {
   if (error === undefined) {
     // The connector's dial raced TLS (every https origin but a tunnel of undici's ProxyAgent): said in its line.
     if (getReport(message.socket as net.Socket)?.tls !== undefined) return undefined;
-    const protocol = message.socket instanceof tls.TLSSocket ? message.socket.getProtocol() : undefined;
+    const protocol = message.socket instanceof tls().TLSSocket ? message.socket.getProtocol() : undefined;
     return tlsLine({ host, port, protocol });
   }
   if (isDialError(error) || isDialError(error.cause) || error.name === 'AbortError') return undefined;
@@ -369,7 +377,7 @@ export function register(options?: RegisterOptions): RestoreRegistration {
   const previousDialer = replaceDefaultDialer(dialer);
   globals.http.globalAgent = httpAgent;
   globals.https.globalAgent = httpsAgent;
-  syncBuiltinESMExports(); // `import { globalAgent } from 'node:http'` sees the new agents too
+  nodeModule().syncBuiltinESMExports(); // `import { globalAgent } from 'node:http'` sees the new agents too
   const dispatcher = undici?.installGlobalDispatcher(dial);
   if (undici === undefined) {
     process.emitWarning(
@@ -389,7 +397,7 @@ export function register(options?: RegisterOptions): RestoreRegistration {
       stopSaving(true);
       if (globals.http.globalAgent === httpAgent) globals.http.globalAgent = previousHttp;
       if (globals.https.globalAgent === httpsAgent) globals.https.globalAgent = previousHttps;
-      syncBuiltinESMExports();
+      nodeModule().syncBuiltinESMExports();
       if (getDefaultDialer() === dialer) replaceDefaultDialer(previousDialer);
       retire(httpAgent);
       retire(httpsAgent);

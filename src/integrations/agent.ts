@@ -17,12 +17,12 @@
  * does not pin an address that DNS no longer gives. 'ttl' uses the DNS TTL of the address the socket
  * connected to (from the dial report; no limit when the source had no TTL: hosts file, literal, system).
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
 import type * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
+import { events, http as nodeHttp, https as nodeHttps } from '../builtins.js';
 import { ownOption } from '../option-names.js';
 import { readConnectionDialOptions } from '../options.js';
 import { getReport } from '../report.js';
@@ -258,15 +258,61 @@ function connectionDial(
 }
 
 /**
+ * The agents' base classes, Node's `http.Agent` and `https.Agent`, are taken on the first construction of
+ * each agent class, not when netdial is imported: node:http, node:https and node:tls cost ~3 ms of CPU
+ * to load and a plain dial needs none of them (issue 16, cold start). Until then the class extends a
+ * stand-in (below). Its constructor's first step makes Node's class its base — the class's and its
+ * prototype's [[Prototype]] — and `super()` then calls Node's constructor: `super()` looks up the base
+ * at call time (ECMA-262 GetSuperConstructor), as `super.method()` does (the home object's prototype).
+ * So every instance, of the class or of a user's subclass, is built by Node's constructor and has
+ * Node's prototype chain (`instanceof http.Agent`), made before any instance exists.
+ * What is observable before the first construction, and only then: `Object.getPrototypeOf(Agent)` is
+ * the stand-in, not `http.Agent`, and `Agent.prototype` has EventEmitter's methods but not yet
+ * `http.Agent.prototype`'s. The stand-in extends EventEmitter, as Node's agents do (its statics:
+ * `Agent.once`, `Agent.defaultMaxListeners`…), and reads `defaultMaxSockets` from node:http's Agent
+ * (assigning it makes an own property of the class, as it did when the base was Node's class).
+ */
+function standInBase(): typeof http.Agent {
+  class NodeAgentStandIn extends events.EventEmitter {
+    static get defaultMaxSockets(): number {
+      return (nodeHttp().Agent as unknown as { defaultMaxSockets: number }).defaultMaxSockets;
+    }
+    static set defaultMaxSockets(value: number) {
+      // biome-ignore lint/complexity/noThisInStatic: the class assigned to (Agent, HttpsAgent or a subclass), as with a data property
+      Object.defineProperty(this, 'defaultMaxSockets', {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    }
+  }
+  return NodeAgentStandIn as unknown as typeof http.Agent;
+}
+
+/** Makes `base` (Node's agent class) the base of `agentClass` once; see standInBase. */
+function adoptBase(agentClass: typeof http.Agent, base: typeof http.Agent): void {
+  if (Object.getPrototypeOf(agentClass) === base) return;
+  Object.setPrototypeOf(agentClass, base);
+  Object.setPrototypeOf(agentClass.prototype, base.prototype);
+}
+
+const HttpAgentBase = standInBase();
+const HttpsAgentBase = standInBase() as unknown as typeof https.Agent;
+
+/**
  * `http.Agent` whose connections are dialed by netdial. Takes http.Agent's options (keepAlive,
- * maxSockets, timeout…) plus `dial` and `maxSocketAge`.
+ * maxSockets, timeout…) plus `dial` and `maxSocketAge`. Every instance is `instanceof http.Agent`;
+ * `http.Agent` becomes the class's base on the first construction (node:http is not loaded by
+ * `import 'netdial'`): before that, `Object.getPrototypeOf(Agent)` is a stand-in EventEmitter class.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
  */
-export class Agent extends http.Agent {
+export class Agent extends HttpAgentBase {
   readonly #dial: ConnectionDialOptions;
   readonly #ages: SocketAges;
 
   constructor(options: AgentOptions = {}) {
+    adoptBase(Agent, nodeHttp().Agent);
     const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
     super(agentOptions);
     // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.
@@ -302,14 +348,16 @@ export class Agent extends http.Agent {
  * connection that is secure wins), with the agent's options (ca, cert, rejectUnauthorized,
  * servername…), the agent's session cache and the report of the dial (`getReport(socket)`, with its
  * `tls` part and per-attempt tcpMs/tlsMs). Like
- * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket).
+ * `Agent`, it returns a connecting socket at once (see HttpsAgentDialSocket), and takes `https.Agent` as
+ * its base on the first construction (before it, `Object.getPrototypeOf(HttpsAgent)` is a stand-in).
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad maxSocketAge.
  */
-export class HttpsAgent extends https.Agent {
+export class HttpsAgent extends HttpsAgentBase {
   readonly #dial: ConnectionDialOptions;
   readonly #ages: SocketAges;
 
   constructor(options: HttpsAgentOptions = {}) {
+    adoptBase(HttpsAgent, nodeHttps().Agent);
     const { dial: _dial, maxSocketAge: _maxSocketAge, ...agentOptions } = options;
     super(agentOptions);
     // netdial's own settings: own properties only (an inherited `dial` supplies nothing), strict names.

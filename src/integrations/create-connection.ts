@@ -8,9 +8,10 @@
  * `DialSocket` is also the `stream` for pg (`new pg.Client({ stream: () => new DialSocket() })`), whose
  * driver calls `stream.connect(port, host)` (or `connect(path)` for a Unix socket) itself.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { isIP } from '../ip-address.js';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { net as nodeNet, stream } from '../builtins.js';
 import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
@@ -202,7 +203,7 @@ function familySelectionOf(
   else if (
     auto === undefined &&
     dial.maxConcurrentAttempts === undefined &&
-    !net.getDefaultAutoSelectFamily()
+    !nodeNet.getDefaultAutoSelectFamily()
   )
     out.maxConcurrentAttempts = 1;
   const timeout = options.autoSelectFamilyAttemptTimeout;
@@ -241,7 +242,7 @@ function connectUnix(
   if (policyInForce(dial, dialer) && dial.allowUnixSockets !== true) return Promise.reject(unixDenied(path));
   if (signal?.aborted) return Promise.reject(new AbortError(signal.reason, `connect ${path}`));
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection({ path, allowHalfOpen });
+    const socket = nodeNet.createConnection({ path, allowHalfOpen });
     const onAbort = () => {
       socket.destroy();
       reject(new AbortError(signal?.reason, `connect ${path}`));
@@ -443,7 +444,7 @@ class SocketEvents implements DialObserver {
  * emits only 'close' (no 'error', as net). Writes before the connection are held and sent once it is
  * there. `getReport(dialSocket)` returns the dial's report. The underlying socket is `dialSocket.socket`.
  */
-export class DialSocket extends Duplex {
+export class DialSocket extends stream.Duplex {
   readonly #dial: ConnectionDialOptions;
   #socket: net.Socket | undefined;
   #connecting = false;

@@ -14,10 +14,8 @@
  * here to names only. To enforce a policy, give it to netdial's agents or dispatcher, which dial every
  * connection themselves (docs/integrations.md; test/integrations-policy-recipe.test.ts).
  */
-import * as dns from 'node:dns';
 import type * as net from 'node:net';
-import * as os from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { dns as nodeDns, os } from '../builtins.js';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { LOOKUP_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import type { ResolverChoice } from '../options.js';
@@ -118,7 +116,10 @@ export function parseLookupOptions(options: unknown): CallOptions {
     const o = options as Record<string, unknown>;
     family = o.family;
     if (o.hints !== undefined) {
-      if (typeof o.hints !== 'number' || (o.hints & ~(dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL)) !== 0) {
+      if (
+        typeof o.hints !== 'number' ||
+        (o.hints & ~(nodeDns().ADDRCONFIG | nodeDns().V4MAPPED | nodeDns().ALL)) !== 0
+      ) {
         throw optionError(
           `invalid option hints: expected dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL, got ${String(o.hints)}`,
         );
@@ -183,13 +184,14 @@ export function shapeAddresses(
   configured: ReadonlySet<Family> | undefined,
 ): LookupAddress[] {
   let list = ordered.map((a) => ({ address: a.address, family: a.family as number }));
-  if ((call.hints & dns.ADDRCONFIG) !== 0 && configured !== undefined) {
+  if ((call.hints & nodeDns().ADDRCONFIG) !== 0 && configured !== undefined) {
     list = list.filter((a) => configured.has(a.family as Family) || isLoopback(a.address));
   }
   if (call.family === 6) {
     const v6 = list.filter((a) => a.family === 6);
     const v4 = list.filter((a) => a.family === 4);
-    const mapping = (call.hints & dns.V4MAPPED) !== 0 && (v6.length === 0 || (call.hints & dns.ALL) !== 0);
+    const mapping =
+      (call.hints & nodeDns().V4MAPPED) !== 0 && (v6.length === 0 || (call.hints & nodeDns().ALL) !== 0);
     list = mapping ? [...v6, ...v4.map((a) => ({ address: mapped(a.address), family: 6 }))] : v6;
   } else if (call.family === 4) {
     list = list.filter((a) => a.family === 4);
@@ -304,10 +306,10 @@ export function createLookup(given: CreateLookupOptions = {}): NetdialLookup {
       }
     };
     // V4MAPPED with family 6 needs the A answer too (to map it when there is no AAAA, or with ALL).
-    const family: 0 | 4 | 6 = call.family === 6 && (call.hints & dns.V4MAPPED) !== 0 ? 0 : call.family;
+    const family: 0 | 4 | 6 = call.family === 6 && (call.hints & nodeDns().V4MAPPED) !== 0 ? 0 : call.family;
     dialer.resolve(hostname, { ...resolveOptions, family }).then(
       (resolved) => {
-        const configured = (call.hints & dns.ADDRCONFIG) !== 0 ? configuredFamilies() : undefined;
+        const configured = (call.hints & nodeDns().ADDRCONFIG) !== 0 ? configuredFamilies() : undefined;
         const list = shapeAddresses(resolved.addresses, call, configured);
         if (list.length === 0) reply(lookupError('ENOTFOUND', hostname));
         else reply(null, list);

@@ -13,7 +13,7 @@
  * - `autoSelectFamily` a boolean, `autoSelectFamilyAttemptTimeout` an int32 ≥ 1 (`validateInt32`).
  * Pure: no sockets, no clock.
  */
-import * as net from 'node:net';
+import { net } from '../builtins.js';
 
 /** A Node-style error: `name`, stable `code`, and the class Node uses for it. */
 function nodeError<E extends Error>(Kind: new (message: string) => E, code: string, message: string): E {

@@ -4,7 +4,7 @@
  * name that does not resolve) and reads messages like `connect ECONNREFUSED 192.0.2.1:80`. netdial's
  * DialError stays available as `cause`, with every attempt.
  */
-import * as os from 'node:os';
+import { os } from '../builtins.js';
 import { type AttemptError, type DialError, isDialError } from '../errors.js';
 
 /** What a Node-shaped dial error carries besides the message. */

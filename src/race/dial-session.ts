@@ -3,9 +3,9 @@
  * one real timer, then runs TLS on the winner. It decides nothing itself: it carries out the race's
  * actions and reports what happened.
  */
-import { AsyncResource } from 'node:async_hooks';
-import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { asyncHooks, net as nodeNet, tls as nodeTls } from '../builtins.js';
 import { type AbortWaiter, unwatchAbort, watchAbort } from './abort-watch.js';
 import type { AttemptSlots } from './attempt-slots.js';
 import type { Sleeper, Wakeups } from './wakeups.js';
@@ -336,7 +336,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
    * their sockets, belong to the caller's context as they did with a timer per dial (about as cheap to
    * make as that Timeout's own async bookkeeping, without the timer).
    */
-  readonly #asyncScope = new AsyncResource('NETDIAL_DIAL');
+  readonly #asyncScope = new asyncHooks.AsyncResource('NETDIAL_DIAL');
 
   // RaceConfig: what the race reads (see race.ts).
   readonly families: readonly Family[];
@@ -1194,7 +1194,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     // Dialer-wide slot (maxAttemptsInFlight) says nothing about the endpoint.
     const openedAt = this.#now();
     try {
-      socket = net.connect({
+      socket = nodeNet.connect({
         host: c.address,
         port: c.port ?? this.#target.port,
         family: c.family,
@@ -1321,7 +1321,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     const servername = this.#servername();
     let secure: tls.TLSSocket;
     try {
-      secure = tls.connect({
+      secure = nodeTls().connect({
         ...options,
         // The endpoint's ALPN: its record's set intersected with the caller's (service-plan.ts).
         ...(c.alpn !== undefined ? { ALPNProtocols: c.alpn } : {}),

@@ -5,8 +5,9 @@
  *
  * This is the I/O shell; the decisions live in the pure `sort.ts`.
  */
-import * as dgram from 'node:dgram';
-import { isIP } from '../ip-address.js';
+import type * as dgram from 'node:dgram';
+import { dgram as nodeDgram } from '../builtins.js';
+import { ipVersion, literalOnlyLookup } from '../resolution/ip-zone.js';
 import type { Family } from '../types.js';
 import { AttemptSlots } from './attempt-slots.js';
 
@@ -52,24 +53,6 @@ function invalidOption(what: string, expected: string, value: unknown): TypeErro
     code: 'ERR_NETDIAL_INVALID_OPTION',
   });
 }
-
-/** Version (4/6) of an IP literal, IPv6 `%zone` allowed; 0 when it is not an IP literal. */
-function ipVersion(address: string): 0 | 4 | 6 {
-  const percent = address.indexOf('%');
-  if (percent === -1) return isIP(address) as 0 | 4 | 6;
-  return isIP(address.slice(0, percent)) === 6 ? 6 : 0;
-}
-
-/** dgram `lookup` that accepts IP literals only, so a probe can never trigger a DNS query. */
-const literalOnlyLookup: NonNullable<dgram.SocketOptions['lookup']> = (hostname, _options, callback) => {
-  const version = ipVersion(hostname);
-  if (version === 0) {
-    const error = Object.assign(new Error(`not an IP literal: ${hostname}`), { code: 'EINVAL' });
-    callback(error, '', 0);
-    return;
-  }
-  callback(null, hostname, version);
-};
 
 /**
  * Connects one UDP socket to `address` and reads the local address the kernel picked. Resolves `null` on
@@ -144,7 +127,7 @@ export class SourceAddressProbe {
     const {
       ttlMs = DEFAULT_TTL_MS,
       maxEntries = DEFAULT_MAX_ENTRIES,
-      createSocket = dgram.createSocket,
+      createSocket = nodeDgram.createSocket,
       maxConcurrentProbes = DEFAULT_MAX_CONCURRENT_PROBES,
     } = options;
     if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {

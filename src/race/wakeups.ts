@@ -13,7 +13,7 @@
  * (the real one) the armed timer is unref'd — it fires once at its time, finds nothing due and is not armed
  * again — and ref'd again when a dial waits before it would fire; with a clock that cannot, it is cleared.
  */
-import { AsyncResource } from 'node:async_hooks';
+import { asyncHooks } from '../builtins.js';
 import type { Clock } from '../clock.js';
 
 /**
@@ -23,7 +23,7 @@ import type { Clock } from '../clock.js';
  * context — up to the dial's deadline, and again whenever it is re-armed from a wake-up. Each dial is woken
  * in its own context anyway (dial-session.ts takes an AsyncResource at its start).
  */
-const TIMER_SCOPE = new AsyncResource('netdial:wakeups');
+const TIMER_SCOPE = new asyncHooks.AsyncResource('netdial:wakeups');
 
 /** Something the queue wakes: a dial session. The queue owns its two bookkeeping fields. */
 export interface Sleeper {

@@ -6,7 +6,7 @@
  * client says for a reply it cannot read): never an exception escaping into the process, never a family
  * that does not answer. Pure: no I/O.
  */
-import * as net from 'node:net';
+import { net } from '../builtins.js';
 import type { Family, ResolvedAddress } from '../types.js';
 
 /** Most items read from one answer; an answer with more is refused (an endless generator ends here). */

@@ -5,13 +5,20 @@
  * are neither the question nor its CNAME chain, and it drops the SOA of negative answers, without which
  * RFC 2308 §5 negative TTLs cannot be honoured.
  */
-import { randomInt } from 'node:crypto';
-import * as dgram from 'node:dgram';
-import * as net from 'node:net';
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
+import { dgram as nodeDgram, net as nodeNet } from '../builtins.js';
+import { randomDnsId } from './dns-id.js';
 import { isIP } from '../ip-address.js';
 import { type DecodedPacket, dnsPacket } from './dns-packet.js';
 import { inputError, isNegativeAnswer } from '../errors.js';
-import { parseZonedAddress, sameZonedAddress, socketAddressText, type ZonedAddress } from './ip-zone.js';
+import {
+  literalOnlyLookup,
+  parseZonedAddress,
+  sameZonedAddress,
+  socketAddressText,
+  type ZonedAddress,
+} from './ip-zone.js';
 import { decodeSvcbRdata, type SvcbRecord } from './svcb.js';
 
 /** Where and how patiently to ask. */
@@ -35,7 +42,8 @@ export interface DnsClientOptions {
   serverMemory?: DnsServerMemory;
   /**
    * Creates each UDP socket (one per transmission). For tests: the socket must be a real dgram socket.
-   * Default `dgram.createSocket(type)`.
+   * Default `dgram.createSocket({ type, lookup })` with a lookup for IP literals only (the servers are
+   * literals; Node's default lookup would load node:dns).
    */
   createSocket?: (type: 'udp4' | 'udp6') => dgram.Socket;
 }
@@ -288,7 +296,9 @@ function runQuery<T>(
   }
   const ednsWanted = options.edns !== false;
   const memory = options.serverMemory ?? new DnsServerMemory();
-  const createSocket = options.createSocket ?? ((t: 'udp4' | 'udp6') => dgram.createSocket(t));
+  const createSocket =
+    options.createSocket ??
+    ((t: 'udp4' | 'udp6') => nodeDgram.createSocket({ type: t, lookup: literalOnlyLookup }));
   const order = servers.map((_, i) => servers[(firstServer + i) % servers.length] as Server);
 
   const fail = (code: string, detail?: string, soa?: NegativeSoa): DnsClientError =>
@@ -379,7 +389,7 @@ function runQuery<T>(
 
   /** One transmission to `server` over `via`, with a fresh ID (and, over UDP, a fresh socket and port). */
   const transmit = (server: Server, position: number, edns: boolean, via: 'udp' | 'tcp'): void => {
-    const id = randomInt(0x10000);
+    const id = randomDnsId();
     const t: Transmission = { server, position, id, edns, query: encodeQuery(id, qname, type, edns) };
     current = t;
     clearTimeout(timer);
@@ -460,7 +470,7 @@ function runQuery<T>(
   const sendTcp = (t: Transmission): void => {
     let socket: net.Socket;
     try {
-      socket = net.connect({ host: t.server.connectTo, port: t.server.port });
+      socket = nodeNet.connect({ host: t.server.connectTo, port: t.server.port });
     } catch (err) {
       transportFailed(t, err);
       return;

@@ -4,9 +4,11 @@
  * measured about 14 ms of CPU at `import 'netdial'` — a third of the whole import (issue 16). `require`
  * loads the same module without that step. Same object, same types.
  */
-import { createRequire } from 'node:module';
+import { nodeModule } from '../builtins.js';
 
 type DnsPacketModule = typeof import('dns-packet');
 
-export const dnsPacket: DnsPacketModule = createRequire(import.meta.url)('dns-packet') as DnsPacketModule;
+export const dnsPacket: DnsPacketModule = nodeModule().createRequire(import.meta.url)(
+  'dns-packet',
+) as DnsPacketModule;
 export type { DecodedPacket } from 'dns-packet';

@@ -4,8 +4,7 @@
  *
  * `WatchedTextFile`, the change-checking loader, is shared with `resolv-conf.ts`.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { domainToASCII } from 'node:url';
+import { fs, url } from '../builtins.js';
 import { inputError } from '../errors.js';
 import { canonicalIP } from '../target.js';
 
@@ -24,7 +23,7 @@ function normalizeName(raw: string): string {
   if (name === '' || name.endsWith('.')) return '';
   if (ASCII_ONLY.test(name)) return name.toLowerCase();
   // Targets are in IDNA ASCII form (target.ts), so a Unicode name in the file is compared in that form.
-  return domainToASCII(name);
+  return url.domainToASCII(name);
 }
 
 /**
@@ -98,14 +97,14 @@ function checkOptions(owner: string, options: WatchedFileOptions): void {
  * newline inside the limit, so a half line is never parsed as a whole one.
  */
 function readPrefix(path: string, maxBytes: number): string {
-  const fd = openSync(path, 'r');
+  const fd = fs.openSync(path, 'r');
   try {
     const chunks: Buffer[] = [];
     let total = 0;
     // Read one byte past the limit to learn whether the file is longer than maxBytes.
     while (total <= maxBytes) {
       const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) break;
       chunks.push(chunk.subarray(0, n));
       total += n;
@@ -115,7 +114,7 @@ function readPrefix(path: string, maxBytes: number): string {
     const cut = bytes.subarray(0, maxBytes).lastIndexOf(0x0a);
     return cut === -1 ? '' : bytes.subarray(0, cut + 1).toString('utf8');
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }
 
@@ -171,7 +170,7 @@ export class WatchedTextFile<T> {
   #refresh(): void {
     let signature: string;
     try {
-      const st = statSync(this.#options.path, { bigint: true, throwIfNoEntry: false });
+      const st = fs.statSync(this.#options.path, { bigint: true, throwIfNoEntry: false });
       signature = st === undefined ? 'missing' : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     } catch {
       signature = 'unstatable';

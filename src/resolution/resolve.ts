@@ -4,9 +4,7 @@
  * /etc/hosts, `localhost` (RFC 6761 §6.3), DNS through netdial's own DNS client (src/resolution/dns-client.ts; A and
  * AAAA in parallel, resolv.conf search list), and the system resolver as a fallback; or a caller's function.
  */
-import * as dns from 'node:dns';
-import { existsSync } from 'node:fs';
-import * as os from 'node:os';
+import { dns, fs, os } from '../builtins.js';
 import { type Clock, realClock } from '../clock.js';
 import { CustomResolution } from './custom-resolution.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
@@ -411,7 +409,7 @@ export class NameResolver {
   #machine(nowMs: number): { hostname: string; mdnsAllow: boolean } {
     const last = this.#machineFacts;
     if (last !== undefined && nowMs >= last.atMs && nowMs - last.atMs < MACHINE_RECHECK_MS) return last;
-    const facts = { atMs: nowMs, hostname: machineHostname(), mdnsAllow: existsSync(MDNS_ALLOW_PATH) };
+    const facts = { atMs: nowMs, hostname: machineHostname(), mdnsAllow: fs.existsSync(MDNS_ALLOW_PATH) };
     this.#machineFacts = facts;
     return facts;
   }
@@ -644,7 +642,7 @@ function resolveSystem(
   for (const f of families)
     sink.resolutionEvent({ type: 'query', family: f, name: host, source: 'system', reason });
   // getaddrinfo answers both families at once, so the system resolver cannot start early (RFC 8305 §3).
-  dns.lookup(host, { all: true, family, order: 'verbatim' }, (err, list) => {
+  dns().lookup(host, { all: true, family, order: 'verbatim' }, (err, list) => {
     if (over) return;
     if (err) {
       for (const f of families)

@@ -5,7 +5,7 @@
  * lookup, and from a small built-in table used when the file lacks a name or cannot be read (minimal
  * containers often ship without `/etc/services`).
  */
-import { readFileSync } from 'node:fs';
+import { fs } from '../builtins.js';
 
 /** Path of the system services database (services(5)). */
 const SERVICES_PATH = '/etc/services';
@@ -76,7 +76,7 @@ let fileTable: Map<string, number> | undefined;
 function loadFileTable(): Map<string, number> {
   if (fileTable === undefined) {
     try {
-      const bytes = readFileSync(SERVICES_PATH);
+      const bytes = fs.readFileSync(SERVICES_PATH);
       fileTable = parseServices(bytes.subarray(0, SERVICES_MAX_BYTES).toString('utf8'));
     } catch {
       // Missing or unreadable file: only the built-in table answers.
