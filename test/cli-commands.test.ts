@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -529,6 +529,8 @@ describe('resolve', { timeout: 60_000 }, () => {
       assert.equal(first.code, 0, first.stderr);
       assert.equal(JSON.parse(first.stdout).attempts.length, 2);
       assert.equal(JSON.parse(readFileSync(file, 'utf8')).version, 1);
+      // Saved as NETDIAL_MEMORY_FILE is: mode 0600 (it lists the hosts dialled), whatever the umask.
+      assert.equal(statSync(file).mode & 0o777, 0o600);
       const table = await runCli([
         'resolve',
         '--memory-file',
@@ -636,6 +638,32 @@ describe('resolve', { timeout: 60_000 }, () => {
     assert.equal(first!.code, undefined);
     assert.equal(second!.code, undefined);
     assert.deepEqual(aliasJson.service?.aliasChain, ['aliased.cli.test']);
+  });
+
+  test('--memory-file through a symlink writes the target and keeps the link (a dangling link is made)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-'));
+    try {
+      const target = join(dir, 'real.json');
+      const link = join(dir, 'link.json');
+      symlinkSync(target, link); // dangling: the first run makes its target
+      for (let run = 0; run < 2; run++) {
+        const r = await runCli([
+          'trace',
+          '--json',
+          '--memory-file',
+          link,
+          '--nameserver',
+          ns,
+          `v4.cli.test:${echoPort}`,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(lstatSync(link).isSymbolicLink(), `run ${run}: the link is still a link`);
+        assert.equal(JSON.parse(readFileSync(target, 'utf8')).version, 1);
+        assert.equal(statSync(target).mode & 0o777, 0o600);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('--memory-file keeps SRV/HTTPS answers: the next run asks no service query; an expired one is asked again', async () => {

@@ -48,23 +48,13 @@ export const MAX_MEMORY_FILE_BYTES = 1024 * 1024;
  * @throws TypeError (code ERR_NETDIAL_INVALID_ENV) naming NETDIAL_MEMORY_FILE.
  */
 export function checkMemoryFilePath(file: string): string {
-  let link: ReturnType<typeof lstatSync> | undefined;
   try {
-    link = lstatSync(file);
-  } catch {
-    link = undefined; // missing: created at exit
-  }
-  if (link?.isSymbolicLink() === true) {
-    try {
-      file = realpathSync(file);
-    } catch (err) {
-      // A link to a file not made yet (the first run): its target, one level, made at exit.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return checkMemoryFilePath(linkTarget(file));
-      throw invalidEnv(
-        'NETDIAL_MEMORY_FILE',
-        `${file} is a symlink whose target cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      );
-    }
+    file = memoryFileTarget(file);
+  } catch (err) {
+    throw invalidEnv(
+      'NETDIAL_MEMORY_FILE',
+      `${file} is a symlink whose target cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   let dir: ReturnType<typeof statSync>;
   try {
@@ -86,6 +76,28 @@ export function checkMemoryFilePath(file: string): string {
   }
   if (stat?.isDirectory() === true) throw invalidEnv('NETDIAL_MEMORY_FILE', `${file} is a directory`);
   return file;
+}
+
+/**
+ * The file a memory is written to for `file`: `file` itself, or when it is a symlink its target (a saved
+ * memory replaces the target, the link stays), one level at a time while the target does not exist yet
+ * (the first run). Used by NETDIAL_MEMORY_FILE and the CLI's --memory-file alike.
+ * @throws the file system's error when the link's target cannot be resolved for another reason (ELOOP…).
+ */
+export function memoryFileTarget(file: string): string {
+  let link: ReturnType<typeof lstatSync> | undefined;
+  try {
+    link = lstatSync(file);
+  } catch {
+    return file; // missing: created when saved
+  }
+  if (!link.isSymbolicLink()) return file;
+  try {
+    return realpathSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return memoryFileTarget(linkTarget(file));
+    throw err;
+  }
 }
 
 /** Where symlink `link` points, absolute (one level). */

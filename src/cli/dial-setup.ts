@@ -1,9 +1,11 @@
 /**
  * From command-line flags to a Dialer and dial options, and the optional memory file: loaded before the
- * command, saved after it (written to a temporary file and renamed, so a crash never leaves half a file).
+ * command, saved after it the way NETDIAL_MEMORY_FILE is (src/adoption/memory-file.ts: a temporary file
+ * renamed, so a crash never leaves half a file; mode 0600; through a symlink; bounded).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { boundedMemoryText, memoryFileTarget, writeFileAtomically } from '../adoption/memory-file.js';
 import { performance } from 'node:perf_hooks';
 import { Dialer, type DialerOptions, type DialTarget } from '../dialer.js';
 import { noProxyMatches, proxyFromEnv } from '../proxy/env-proxy.js';
@@ -72,9 +74,9 @@ export async function setupDial(flags: DialFlags, target?: DialTarget): Promise<
       if (file === undefined) return;
       const json = dialer.exportMemory();
       if (json === undefined) return;
-      const temporary = `${file}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(json)}\n`);
-      await rename(temporary, file);
+      // As NETDIAL_MEMORY_FILE's: atomically, mode 0600 (it lists the hosts dialled), through a symlink
+      // rather than over it, and bounded in size (the least recently used entries go first).
+      writeFileAtomically(memoryFileTarget(file), boundedMemoryText(json));
     },
   };
 }
