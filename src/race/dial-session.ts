@@ -891,11 +891,25 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         }
       }
     }
-    if (!q) {
-      q = new QueryRecord(type, event.name, event.source, this.#rel(now));
-      this.#queries = append(this.#queries, q);
+    if (event.type === 'moved-on') {
+      // A search-list candidate without an address: its query ends in the report; the race waits on.
+      if (q !== undefined) {
+        q.endMs = this.#rel(now);
+        q.source = event.source;
+        q.code = event.code;
+      }
+      return;
     }
-    const endMs = this.#rel(now);
+    let endMs = this.#rel(now);
+    if (!q) {
+      // Ended already: a search-list candidate's query ended by 'moved-on' that was the name as written,
+      // whose error is the family's in the end — its record keeps its own times.
+      q = queries === undefined || event.type !== 'error' ? undefined : lastQuery(queries, type, event.name);
+      if (q === undefined) {
+        q = new QueryRecord(type, event.name, event.source, endMs);
+        this.#queries = append(this.#queries, q);
+      } else endMs = q.endMs!;
+    }
     q.endMs = endMs;
     q.source = event.source;
     if (event.type === 'error') {
@@ -1734,4 +1748,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       attempts,
     };
   }
+}
+
+/** The last query record of `type` for `name`, ended or not. */
+function lastQuery(queries: readonly QueryRecord[], type: string, name: string): QueryRecord | undefined {
+  for (let i = queries.length - 1; i >= 0; i--) {
+    const x = queries[i]!;
+    if (x.type === type && x.name === name) return x;
+  }
+  return undefined;
 }

@@ -238,11 +238,19 @@ export function resolveName(
         return;
       }
       let q = queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
+      if (event.type === 'moved-on') {
+        // A search-list candidate without an address: its query ends in the answer's list; not a failure.
+        if (q !== undefined) Object.assign(q, { endMs: rel(now), source: event.source, code: event.code });
+        return;
+      }
+      // Ended already (a search-list candidate ended by 'moved-on' that was the name as written, whose
+      // error is the family's in the end): its record keeps its own times.
+      if (event.type === 'error') q ??= queries.findLast((x) => x.type === type && x.name === event.name);
       if (!q) {
         q = { type, name: event.name, source: event.source, startMs: rel(now) };
         queries.push(q);
       }
-      q.endMs = rel(now);
+      q.endMs ??= rel(now);
       q.source = event.source;
       if (event.type === 'error') {
         q.code = event.code;

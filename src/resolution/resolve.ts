@@ -38,7 +38,8 @@ export interface ResolverPath {
 
 /**
  * What resolution tells the dialer, as it happens: first one `path` event (synchronously, before any
- * other), then per family `query` events and exactly one `answer` or `error`.
+ * other), then per family `query` events (a `moved-on` ends each search-list candidate's that had no
+ * address) and exactly one `answer` or `error`.
  */
 export type ResolutionEvent =
   /** Read-only: one path is shared (frozen) by every resolution it decided; a report keeps a copy. */
@@ -74,6 +75,19 @@ export type ResolutionEvent =
       message: string;
       /** The refresh behind an earlier stale answer of this family failed (the stale answer stays in force). */
       refresh?: boolean | undefined;
+    }
+  | {
+      /**
+       * A search-list candidate's query for `family` ended without an address, and the search moved on to
+       * the next candidate or ended: it closes that query (for reports); it is not the family's answer or
+       * error, which follow (for another candidate, or the name as written).
+       */
+      type: 'moved-on';
+      family: Family;
+      name: string;
+      source: AddressSource;
+      code: string;
+      message: string;
     };
 
 /**
@@ -1001,7 +1015,22 @@ export class SearchListQuery implements Resolution {
     // NXDOMAIN for one type stands for every type of the name (RFC 8020).
     const errors = new FamilyResults();
     const families = this.#families;
-    for (let i = 0; i < families.length; i++) errors.set(families[i]!, round.get(families[i]!) ?? failure);
+    for (let i = 0; i < families.length; i++) {
+      const f = families[i]!;
+      const result = round.get(f) ?? failure;
+      errors.set(f, result);
+      // This candidate's queries end here, in the reports too (not left as if still outstanding); the
+      // family's own error, when the search is over, names the name as written and ends nothing new.
+      const code = result.code ?? failure.code ?? 'ENODATA';
+      this.#sink.resolutionEvent({
+        type: 'moved-on',
+        family: f,
+        name,
+        source: result.source ?? 'dns',
+        code,
+        message: result.message ?? code,
+      });
+    }
     // The error reported in the end is the one for the name as written, else the last candidate's.
     if (name === this.#host || !this.#errorsFromHost) {
       this.#lastErrors = errors;
