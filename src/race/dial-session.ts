@@ -43,7 +43,7 @@ import {
   type ServiceReport,
 } from '../report.js';
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
-import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
+import { orderBuckets, planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
 import type { NameResolver, Resolution, ResolutionEvent, ResolverPath } from '../resolution/resolve.js';
 import { precedence, precedenceOf, preselectDestinations } from './sort.js';
@@ -708,6 +708,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     }
     if (svc.kind === 'https' && !best.has('')) best.set('', FALLBACK_BUCKET);
     const families = this.#targetFamilies;
+    // The origin's answers already in serve the records that name the origin too: their endpoints join
+    // the race before it hears the records are in, so that it never starts on the fallback alone (the
+    // origin's own port, the last bucket) while the records' endpoints for the same addresses wait.
+    for (const [slot, base] of svc.answered) {
+      if (!slot.endsWith(' ')) continue;
+      this.#apply(this.#race.answer(Number(slot[0]) as Family, this.#expand('', base), now));
+      if (this.#settled) return;
+    }
     this.#apply(
       this.#race.services(
         [...best].map(([source, bucket]) => ({ source, bucket })),
@@ -739,12 +747,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         this.#apply(this.#race.answer(family, list, now, { source, refreshPending: true }));
         if (this.#settled) return;
       }
-    }
-    // The origin's answers already in serve the records that name the origin too.
-    for (const [slot, base] of svc.answered) {
-      if (!slot.endsWith(' ')) continue;
-      this.#apply(this.#race.answer(Number(slot[0]) as Family, this.#expand('', base), now));
-      if (this.#settled) return;
     }
     for (const source of best.keys()) {
       if (source === '') continue;
@@ -779,11 +781,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   }
 
   /**
-   * Service order: buckets whose every endpoint the Dialer's history has demoted (failed recently, in
-   * backoff) after the live ones, then record priority (RFC 2782, RFC 9460 §2.4.1), then record order;
-   * inside a bucket the usual order (RFC 6724, history, interleaving). Deviation: RFC 2782 has clients
-   * try priorities strictly in order; netdial puts a target that just failed after the reachable ones,
-   * as RFC 8305 §4 does for addresses, until its backoff ends (1 to 10 minutes).
+   * Service order: the buckets in the order `orderBuckets` (service-plan.ts) decides — those whose every
+   * endpoint the Dialer's history has demoted after the live ones, then record priority, the fallback
+   * last — and inside a bucket the usual order (RFC 6724, history, interleaving).
    */
   #orderEndpoints(known: readonly Candidate[], now: number): Candidate[] {
     const svc = this.#svc!;
@@ -798,21 +798,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       group.push(c);
     }
     const history = this.#deps.memory?.endpoints;
-    const rank = (bucket: number) => {
-      const priority = svc.plan?.buckets[bucket]?.info.priority ?? Number.POSITIVE_INFINITY;
-      const dead =
+    const buckets = orderBuckets(
+      [...groups.keys()],
+      (bucket) => svc.plan?.buckets[bucket]?.info.priority,
+      (bucket) =>
         history !== undefined &&
-        (groups.get(bucket) ?? []).every((c) =>
-          history.isDemoted(c.address, c.port ?? this.#target.port, now),
-        );
-      return { priority, dead: dead ? 1 : 0 };
-    };
-    const ranks = new Map([...groups.keys()].map((b) => [b, rank(b)]));
-    const buckets = [...groups.keys()].sort((a, b) => {
-      const ra = ranks.get(a)!;
-      const rb = ranks.get(b)!;
-      return ra.dead - rb.dead || ra.priority - rb.priority || a - b;
-    });
+        groups.get(bucket)!.every((c) => history.isDemoted(c.address, c.port ?? this.#target.port, now)),
+    );
     const out: Candidate[] = [];
     for (const bucket of buckets) {
       const group = groups.get(bucket)!;

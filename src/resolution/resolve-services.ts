@@ -3,7 +3,8 @@
  * `https:`/`wss:` URL. The records are asked and planned as a dial would (service-lookup.ts,
  * service-plan.ts); each bucket's target name is resolved at the bucket's port (the best
  * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
- * by bucket, in the order a dial would try them. `queries` lists each query once, in the order asked: the
+ * by bucket, in the order a dial would try them (`orderBuckets`: buckets that failed recently after live
+ * ones, then priority, the fallback last). `queries` lists each query once, in the order asked: the
  * SRV/HTTPS query, then each name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS
  * record with TargetName "." and the fallback — is asked once), times in ms since this resolve began.
  */
@@ -12,7 +13,7 @@ import type { DialConfig } from '../options.js';
 import type { QueryReport, ServiceReport } from '../report.js';
 import { type ResolvedEndpoint, type ResolvedName, type ResolveDeps, resolveName } from './resolve-name.js';
 import { askCached, lookupHttps } from './service-lookup.js';
-import { planHttps, planSrv, type ServicePlan } from './service-plan.js';
+import { orderBuckets, planHttps, planSrv, type ServicePlan } from './service-plan.js';
 import type { SrvRecordData } from './dns-client.js';
 
 /** Buckets whose target is resolved by `resolve` (a dial resolves the same bound). */
@@ -82,7 +83,8 @@ export async function resolveServices(
     .slice(0, MAX_RESOLVED_BUCKETS)
     .map((b) => ({ targetName: b.targetName, port: b.port, bucket: b.bucket }));
   if (kind === 'https') targets.push({ targetName: host, port, bucket: -1 });
-  const addresses: ResolvedServiceEndpoint[] = [];
+  // Each bucket's endpoints, listed at the end in the order a dial tries the buckets (orderBuckets).
+  const byBucket = new Map<number, ResolvedServiceEndpoint[]>();
   const queries: ResolvedName['queries'] = [serviceQuery];
   let firstError: unknown;
   for (const b of targets) {
@@ -99,12 +101,27 @@ export async function resolveServices(
           ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
         });
       }
-      for (const a of r.addresses) {
-        if (addresses.some((x) => x.address === a.address && x.port === b.port)) continue;
-        addresses.push(b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket });
-      }
+      byBucket.set(
+        b.bucket,
+        r.addresses.map((a) =>
+          b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket },
+        ),
+      );
     } catch (err) {
       firstError ??= err;
+    }
+  }
+  const addresses: ResolvedServiceEndpoint[] = [];
+  const order = orderBuckets(
+    [...byBucket.keys()],
+    (bucket) => plan.buckets[bucket]?.info.priority,
+    (bucket) => byBucket.get(bucket)!.every((a) => a.demoted),
+  );
+  for (const bucket of order) {
+    for (const a of byBucket.get(bucket)!) {
+      // An endpoint (address, port) listed by two buckets is tried once, in the first: listed once.
+      if (addresses.some((x) => x.address === a.address && x.port === a.port)) continue;
+      addresses.push(a);
     }
   }
   if (addresses.length === 0) {
