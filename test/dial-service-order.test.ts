@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
-import { Dialer, type DialerOptions, type DialReport, getReport } from '../src/index.js';
+import { type DialError, Dialer, type DialerOptions, type DialReport, getReport } from '../src/index.js';
 import { closeServer, listen, trackConnections } from './support/servers.js';
 
 /** A port nothing listens on (bound, then closed): connecting to it is refused at once. */
@@ -52,6 +52,32 @@ describe('HTTPS record endpoints before the origin fallback (loopback)', () => {
         // The HTTPS answer comes 100 ms after the A and AAAA answers.
         'late.so.test': { A: ['127.0.0.3'], AAAA: [] },
         [`_${originPort}._https.late.so.test`]: { HTTPS: [record], delayMs: { HTTPS: 100 } },
+        // RFC 9460 §7.3 hints: 127.0.0.9 (nothing listens there: refused) stands for the real address.
+        // hint.so.test: the HTTPS answer (with the hint) comes first, then A and AAAA together.
+        'hint.so.test': { A: ['127.0.0.3'], AAAA: [], delayMs: { A: 30, AAAA: 30 } },
+        [`_${originPort}._https.hint.so.test`]: {
+          HTTPS: [{ priority: 1, targetName: '.', params: { port: livePort, ipv4hint: ['127.0.0.9'] } }],
+        },
+        // hint2.so.test: the record names another target, with a hint for it.
+        'hint2.so.test': { A: ['127.0.0.3'], AAAA: [] },
+        'target.so.test': { A: ['127.0.0.3'], AAAA: [] },
+        [`_${originPort}._https.hint2.so.test`]: {
+          HTTPS: [
+            {
+              priority: 1,
+              targetName: 'target.so.test',
+              params: { port: livePort, ipv4hint: ['127.0.0.9'] },
+            },
+          ],
+        },
+        // gone.so.test: the record's target has no address (NODATA); its hint and the fallback refuse.
+        'gone.so.test': { A: ['127.0.0.3'], AAAA: [] },
+        'none.so.test': { A: [], AAAA: [], delayMs: { A: 30, AAAA: 30 } },
+        [`_${originPort}._https.gone.so.test`]: {
+          HTTPS: [
+            { priority: 1, targetName: 'none.so.test', params: { port: livePort, ipv4hint: ['127.0.0.9'] } },
+          ],
+        },
         // The record names a port nothing listens on; the origin's own port (the fallback) is live.
         'moved.so.test': { A: ['127.0.0.3'], AAAA: [] },
         [`_${livePort}._https.moved.so.test`]: {
@@ -129,5 +155,40 @@ describe('HTTPS record endpoints before the origin fallback (loopback)', () => {
     );
     const again = await dialReport(dialer, url);
     assert.deepEqual(attempts(again), [`127.0.0.3:${livePort} connected`]);
+  });
+
+  test('hints give way to the real A answer once it is in: cold dials, A and AAAA after HTTPS (RFC 9460 §7.3)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const dialer = new Dialer({ ...options, memory: false, resolutionDelay: 1000 });
+      const report = await dialReport(dialer, `https://hint.so.test:${originPort}/`);
+      assert.deepEqual(attempts(report), [`127.0.0.3:${livePort} connected`], `dial ${i + 1}`);
+      assert.equal(report.service?.winner?.hintsUsed, false);
+    }
+  });
+
+  test('repeat dials from the cache never try a hint: the target’s own addresses are known', async () => {
+    const dialer = new Dialer(options);
+    const url = `https://hint2.so.test:${originPort}/`;
+    // The first dial may start on the hint (the target's A is not in yet when its AAAA says NODATA).
+    await dialReport(dialer, url);
+    for (let i = 0; i < 4; i++) {
+      const report = await dialReport(dialer, url);
+      assert.deepEqual(attempts(report), [`127.0.0.3:${livePort} connected`], `repeat dial ${i + 1}`);
+    }
+  });
+
+  test('a record target without addresses drops its hints and ends the dial at once, not at the timeout', async () => {
+    const t0 = performance.now();
+    await assert.rejects(
+      new Dialer({ ...options, memory: false }).dial(`https://gone.so.test:${originPort}/`, {
+        tls: false,
+        timeout: 10_000,
+      }),
+      (e: DialError) => {
+        assert.equal(e.code, 'ECONNREFUSED', e.message);
+        assert.ok(performance.now() - t0 < 5000, `ended after ${performance.now() - t0} ms`);
+        return true;
+      },
+    );
   });
 });

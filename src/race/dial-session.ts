@@ -85,6 +85,8 @@ interface ServiceState {
   answered: Map<string, Candidate[]>;
   /** Families of targets answered with hints first: the real answer replaces them. */
   hinted: Set<string>;
+  /** Families of targets whose own answer came (delivered or still being probed): no hints for them. */
+  arrived: Set<string>;
   /** The service query and target resolutions, cancelled with the dial. */
   cancels: Array<(keep?: boolean) => void>;
   query?: QueryRecord | undefined;
@@ -227,6 +229,7 @@ function serviceState(target: Target, cfg: DialConfig): ServiceState | undefined
     orders: new Map(),
     answered: new Map(),
     hinted: new Set(),
+    arrived: new Set(),
     cancels: [],
   };
 }
@@ -731,7 +734,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       for (const family of families) {
         const hints = family === 4 ? b.ipv4hint : b.ipv6hint;
         const slot = slotKey(family, source);
-        if (hints.length === 0 || svc.answered.has(slot)) continue;
+        if (hints.length === 0 || svc.arrived.has(slot)) continue;
         // With localAddress, every destination's source is that address (as for answers).
         const local = this.#cfg.localAddress;
         let base: Candidate[] = hints.map((address) => ({
@@ -869,7 +872,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         event.message,
         endMs - q.startMs,
       );
-      if (event.refresh) {
+      // RFC 9460 §7.3: the own answer of a target whose hints stand for it failed — read as a refresh's.
+      const hinted = this.#svc?.hinted.delete(slotKey(event.family, source)) === true;
+      if (hinted) {
+        q.message = event.message;
+        this.#dnsFailures = append(this.#dnsFailures, q);
+      }
+      if (event.refresh || hinted) {
         // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
         // or type is gone, so the stale addresses not yet tried are dropped; any other failure leaves the
         // stale answer in force (serve-stale). Either way the race stops waiting for the refresh.
@@ -886,6 +895,16 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       this.#dnsFailures = append(this.#dnsFailures, q);
       this.#apply(this.#race.answerFailed(event.family, event.code, now, source));
       return;
+    }
+    const svc = this.#svc;
+    if (svc !== undefined) {
+      const slot = slotKey(event.family, source);
+      svc.arrived.add(slot);
+      // RFC 9460 §7.3: the target's own answer is in; its hints give way now, not once it is probed.
+      if (svc.hinted.delete(slot)) {
+        this.#apply(this.#race.hintsReplaced(event.family, now, source));
+        if (this.#settled) return;
+      }
     }
     // Bounds before work: no more than maxAddresses of one answer are looked at (a hostile or broken
     // answer may carry tens of thousands) — screened, probed or dialled. The cut keeps the best by what
@@ -975,8 +994,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       const slot = slotKey(event.family, source);
       svc.answered.set(slot, candidates);
       const endpoints = this.#expand(source, candidates);
-      // RFC 9460 §7.3: the target's own answer replaces its hints.
-      if (svc.hinted.delete(slot)) return this.#race.refreshed(event.family, endpoints, atMs, source);
       return event.refresh
         ? this.#race.refreshed(event.family, endpoints, atMs, source)
         : this.#race.answer(event.family, endpoints, atMs, {

@@ -352,6 +352,35 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     return this.#advance(nowMs, undefined);
   }
 
+  /**
+   * RFC 9460 §7.3: the own answer of a target whose hints stand for `family` is in, and the shell has work
+   * left before it can deliver it (the source-address probe). Hints give way to the real answer: those not
+   * yet tried are dropped now, and the race waits for the answer as for any answer still out — so that it
+   * neither starts on a hint nor (once its hints are tried) ends while the real addresses are on their way.
+   * The answer itself then comes through `answer` (or `answerFailed`).
+   */
+  hintsReplaced(family: Family, nowMs: number, source?: string): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    source ||= undefined;
+    const key = answerKey(family, source);
+    if (!deleteKey(this.#awaitingRefresh, key)) return this.#idle(nowMs);
+    for (let i = this.#known.length - 1; i >= 0; i--) {
+      const c = this.#known[i] as C;
+      if (
+        (c.answerFamily ?? c.family) === family &&
+        (c.source || undefined) === source &&
+        !hasKey(this.#tried, endpointKey(c))
+      ) {
+        // Forgotten, not only dropped: the real answer may list the same address, which then joins.
+        this.#known.splice(i, 1);
+        deleteKey(this.#seen, seenKey(c));
+      }
+    }
+    this.#pending = addKey(this.#pending, key);
+    this.#ordered = this.#cfg.order(this.#known, nowMs);
+    return this.#advance(nowMs, undefined);
+  }
+
   /** The refresh behind a stale answer for `family` failed: the stale answer stays, the race stops waiting. */
   refreshFailed(family: Family, nowMs: number, code = 'ESERVFAIL', source?: string): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
