@@ -112,7 +112,10 @@ export interface AttemptLog<C extends RaceCandidate = RaceCandidate> {
   endMs?: number;
   outcome: AttemptOutcome;
   code?: string;
-  /** Why it started when it did: first attempt, the attempt delay ran out, a previous attempt failed, or a slot freed. */
+  /**
+   * Why it started when it did: first attempt, the attempt delay ran out, a previous attempt failed, or an
+   * answer came while nothing was in flight (or only attempts to addresses that answer no longer lists).
+   */
   trigger: 'first' | 'delay' | 'failure' | 'answer';
   /** The Connection Attempt Delay that runs from this attempt's start (when the next may start at the latest). */
   delayMs: number;
@@ -189,6 +192,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #awaitingRefresh: KeyStore<Family | string>;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
+  /** One start owed to a refresh that dropped the address of every attempt in flight (see `refreshed`). */
+  #renumbered = false;
   #done: { reason: FailReason | 'won'; atMs: number } | undefined;
 
   constructor(cfg: RaceConfig<C>, nowMs: number) {
@@ -349,7 +354,29 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
     this.#ordered = this.#cfg.order(this.#known, nowMs);
-    return this.#advance(nowMs, undefined);
+    // RFC 8305 §6 lets new answers join a race under way. netdial reads it as: an attempt to an address
+    // DNS no longer lists keeps running (the old host may still answer) but does not hold the new one back
+    // by the stagger — when every attempt in flight goes to such an address, the next starts at once.
+    this.#renumbered = count > 0 && this.#inFlight > 0 && this.#inFlightAllDropped(family, source, fresh);
+    const step = this.#advance(nowMs, undefined);
+    this.#renumbered = false;
+    return step;
+  }
+
+  /** Whether every attempt in flight goes to an address of `family` (from `source`) not in `fresh`. */
+  #inFlightAllDropped(family: Family, source: string | undefined, fresh: ReadonlySet<string>): boolean {
+    for (const a of this.#attempts) {
+      if (a.outcome !== 'pending') continue;
+      const c = a.candidate;
+      if (
+        (c.answerFamily ?? c.family) !== family ||
+        (c.source || undefined) !== source ||
+        fresh.has(c.address)
+      ) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -580,10 +607,12 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       if (this.#attempts.length === 0) trigger = 'first';
       else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
       else if (this.#failureCredits > 0) trigger = 'failure';
+      else if (this.#renumbered) trigger = 'answer';
       else if (nowMs >= this.#lastStartMs + this.#delayMs) trigger = 'delay';
       else break;
       // RFC 8305 §5: attempts are staggered by the Connection Attempt Delay; earlier ones keep running.
       if (this.#failureCredits > 0) this.#failureCredits--;
+      else this.#renumbered = false;
       const id = this.#attempts.length;
       // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
       const delayMs = this.#cfg.attemptDelayFor?.(next, nowMs) ?? this.#cfg.attemptDelayMs;
