@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import { type DialError, Dialer, type DialerOptions, type DialReport, getReport } from '../src/index.js';
+import { makeStyle } from '../src/cli/color.js';
+import { reportRows } from '../src/cli/trace.js';
 import { closeServer, listen, trackConnections } from './support/servers.js';
 
 /** A port nothing listens on (bound, then closed): connecting to it is refused at once. */
@@ -77,6 +79,13 @@ describe('HTTPS record endpoints before the origin fallback (loopback)', () => {
           HTTPS: [
             { priority: 1, targetName: 'none.so.test', params: { port: livePort, ipv4hint: ['127.0.0.9'] } },
           ],
+        },
+        // same.so.test: the record keeps the URL's port, so its endpoint is the fallback's too.
+        'same.so.test': { A: ['127.0.0.3'], AAAA: [] },
+        [`_${livePort}._https.same.so.test`]: { HTTPS: [{ priority: 1, targetName: '.', params: {} }] },
+        // An SRV record whose target does not exist (NXDOMAIN for A and AAAA).
+        '_gone._tcp.so.test': {
+          SRV: [{ priority: 1, weight: 0, port: livePort, target: 'missing.so.test' }],
         },
         // The record names a port nothing listens on; the origin's own port (the fallback) is live.
         'moved.so.test': { A: ['127.0.0.3'], AAAA: [] },
@@ -190,5 +199,43 @@ describe('HTTPS record endpoints before the origin fallback (loopback)', () => {
         return true;
       },
     );
+  });
+
+  test('the report lists an endpoint two buckets share once, and the trace calls the HTTPS query answered', async () => {
+    const report = await dialReport(new Dialer(options), `https://same.so.test:${livePort}/`);
+    assert.deepEqual(
+      report.order.map((c) => `${c.address}:${c.port}`),
+      [`127.0.0.3:${livePort}`],
+    );
+    const rows = reportRows(report, makeStyle(false));
+    const https = rows.find((r) => r.label.startsWith('dns HTTPS'))!;
+    assert.match(https.note, /\banswered\b/);
+    assert.doesNotMatch(https.note, /addresses/);
+  });
+
+  test('resolve() gives every endpoint its source address ("from"), later buckets too', async () => {
+    const resolved = await new Dialer(options).resolve(`https://v4.so.test:${originPort}/`);
+    assert.deepEqual(
+      resolved.addresses.map((a) => [a.port, a.sourceAddress]),
+      [
+        [livePort, '127.0.0.1'],
+        [originPort, '127.0.0.1'],
+      ],
+    );
+  });
+
+  test('an SRV target that does not exist: each DNS attempt names its own query type', async () => {
+    await assert.rejects(new Dialer(options).dial('srv!_gone._tcp.so.test'), (e: DialError) => {
+      assert.equal(e.code, 'ENOTFOUND');
+      const dns = e.attempts.filter((a) => a.phase === 'dns');
+      assert.deepEqual(dns.map((a) => a.family).sort(), [4, 6]);
+      for (const a of dns) {
+        assert.match(
+          a.message ?? '',
+          new RegExp(`^query${a.family === 6 ? 'AAAA' : 'A'} ENOTFOUND missing\\.so\\.test`),
+        );
+      }
+      return true;
+    });
   });
 });

@@ -809,6 +809,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         groups.get(bucket)!.every((c) => history.isDemoted(c.address, c.port ?? this.#target.port, now)),
     );
     const out: Candidate[] = [];
+    const listed = new Set<string>();
     for (const bucket of buckets) {
       const group = groups.get(bucket)!;
       let order = svc.orders.get(bucket);
@@ -824,7 +825,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         );
         svc.orders.set(bucket, order);
       }
-      for (const c of order.order(group, now)) out.push(c);
+      for (const c of order.order(group, now)) {
+        // An endpoint (address, port) listed by two buckets is tried once, in the first: listed once.
+        const key = `${c.address}|${c.port ?? this.#target.port}`;
+        if (listed.has(key)) continue;
+        listed.add(key);
+        out.push(c);
+      }
     }
     return out;
   }

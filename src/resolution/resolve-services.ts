@@ -124,6 +124,15 @@ export async function resolveServices(
       addresses.push(a);
     }
   }
+  // The kernel's source address for every endpoint ("from"), as a dial with more than one learns it: a
+  // bucket whose target has one address was resolved (and so probed) alone, which leaves it unknown.
+  if (addresses.length > 1 && cfg.localAddress === undefined) {
+    const unknown = addresses.filter((a) => a.sourceAddress === undefined);
+    if (unknown.length > 0) {
+      const sources = await deps.probe.probe(unknown, now());
+      for (const a of unknown) a.sourceAddress = sources.get(a.address);
+    }
+  }
   if (addresses.length === 0) {
     if (firstError !== undefined && kind === 'https') throw firstError;
     const elapsedMs = deps.clock.now() - t0;

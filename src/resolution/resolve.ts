@@ -619,6 +619,19 @@ interface FamilyResult {
 }
 
 /**
+ * `failure`, the NXDOMAIN of `from`'s query, standing for `family` (RFC 8020: no type exists): itself for
+ * its own family, else with a message that names the query that answered, not a `family` query never read.
+ */
+function nxdomainFor(failure: FamilyResult, family: Family, from: Family, name: string): FamilyResult {
+  if (family === from) return failure;
+  const type = (f: Family) => (f === 6 ? 'AAAA' : 'A');
+  return {
+    ...failure,
+    message: `query${type(family)} ENOTFOUND ${name} (the ${type(from)} query's NXDOMAIN)`,
+  };
+}
+
+/**
  * The events of one outcome memory gave (an answer or a negative answer, shared by every dial of that name
  * in that second: dns-queries.ts), made once for its name and family and shared, frozen, by those dials
  * instead of built for each (issue 16: ~250 B per cached dial). Held weakly: gone with the outcome.
@@ -948,7 +961,7 @@ export class SearchListQuery implements Resolution {
     round.movedOn = true;
     // NXDOMAIN for one type stands for every type of the name (RFC 8020).
     const errors = new FamilyResults();
-    for (const f of this.#families) errors.set(f, round.get(f) ?? failure);
+    for (const f of this.#families) errors.set(f, round.get(f) ?? nxdomainFor(failure, f, family, name));
     // The error reported in the end is the one for the name as written, else the last candidate's.
     if (name === this.#host || !this.#errorsFromHost) {
       this.#lastErrors = errors;
