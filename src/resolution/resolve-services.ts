@@ -7,6 +7,8 @@
  * ones, then priority, the fallback last). `queries` lists each query once, in the order asked: the
  * SRV/HTTPS query, then each name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS
  * record with TargetName "." and the fallback — is asked once), times in ms since this resolve began.
+ * RFC 9460 §7.3 hints are listed with their record (`service.records`), not among the addresses: a dial
+ * uses them only until the target's own answer is in, and resolve waits for that answer.
  */
 import { DialError, formatDuration } from '../errors.js';
 import type { DialConfig } from '../options.js';
