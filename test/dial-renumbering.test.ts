@@ -1,8 +1,9 @@
 /**
  * Renumbering under a dial, with real sockets on loopback and the lab's DNS server on 127.0.0.1: a stale
- * answer names a blackholed address (a listener whose accept queue is full: SYNs go unanswered), its
- * refresh names only the new one. The new address starts the moment the refresh is in, not one Connection
- * Attempt Delay after the blackholed attempt (RFC 8305 §6; race.ts `refreshed`).
+ * answer (or an HTTPS record's hint) names a blackholed address (a listener whose accept queue is full:
+ * SYNs go unanswered), its refresh (the target's real A) names only another. That address starts the
+ * moment the answer is in, not one Connection Attempt Delay after the blackholed attempt (RFC 8305 §6,
+ * RFC 9460 §7.3; race.ts `refreshed`, `answer`).
  */
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -21,7 +22,19 @@ describe('renumbering away from a blackholed address (loopback)', () => {
   before(async () => {
     hole = await startBlackhole({ hosts: ['127.0.0.9'], lifetimeMs: 60_000 });
     await listen(live, '127.0.0.3', hole.port);
-    dns = await startLoopbackDns({ 'ren.so.test': { A: ['127.0.0.9'], AAAA: [], ttl: 1 } }, 'so.test');
+    dns = await startLoopbackDns(
+      {
+        'ren.so.test': { A: ['127.0.0.9'], AAAA: [], ttl: 1 },
+        // An HTTPS record whose hint is the blackholed address; the real A (another address) comes 300 ms late.
+        'hinted.so.test': {
+          A: ['127.0.0.3'],
+          AAAA: [],
+          delayMs: { A: 300 },
+          HTTPS: [{ priority: 1, targetName: '.', params: { port: hole.port, ipv4hint: ['127.0.0.9'] } }],
+        },
+      },
+      'so.test',
+    );
   });
   after(async () => {
     await Promise.all([closeServer(live), hole?.close(), dns?.close()]);
@@ -61,6 +74,36 @@ describe('renumbering away from a blackholed address (loopback)', () => {
       assert.ok(
         report.attempts[1]!.startMs - refreshEnd < 500,
         `new address started ${report.attempts[1]!.startMs - refreshEnd} ms after the refresh`,
+      );
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('a blackholed hint in flight, the real A lacks it: the real address starts at once (RFC 9460 §7.3)', async () => {
+    const dialer = new Dialer({
+      resolver: 'dns',
+      nameservers: [`127.0.0.1:${dns.port}`],
+      hostsPath: null,
+      dnsTries: 1,
+      dnsTimeoutMs: 2000,
+      attemptDelay: 1000,
+    });
+    const socket = await dialer.dial('https://hinted.so.test/', { tls: false, timeout: 5000 });
+    try {
+      const report = getReport(socket)!;
+      assert.deepEqual(
+        report.attempts.map((x) => [x.address, x.port, x.outcome, x.trigger]),
+        [
+          ['127.0.0.9', hole.port, 'cancelled', 'first'],
+          ['127.0.0.3', hole.port, 'connected', 'answer'],
+        ],
+      );
+      assert.equal(report.service?.winner?.hintsUsed, false);
+      const a = report.resolution.queries.find((q) => q.type === 'A')!;
+      assert.ok(
+        report.attempts[1]!.startMs - a.endMs! < 500,
+        `the real address started ${report.attempts[1]!.startMs - a.endMs!} ms after its answer`,
       );
     } finally {
       socket.destroy();

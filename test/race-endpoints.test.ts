@@ -258,6 +258,34 @@ describe('RFC 9460 §7.3 hints give way once the real answer is in', () => {
     assert.deepEqual(d.starts(), ['1 start #0 2001:db8::9:443', '6 start #1 2001:db8::1:443']);
   });
 
+  test('a hint in flight that the real answer lacks does not hold the real address back by the stagger', () => {
+    const d = new Driver(config({ families: [], awaitServices: true }));
+    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    d.at(1, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
+    );
+    d.at(2, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    d.at(3, (r, n) => r.answer(6, [ep('2001:db8::1', 443, 0, 's.example')], n, { source: 's.example' }));
+    assert.deepEqual(d.starts(), ['1 start #0 2001:db8::9:443', '3 start #1 2001:db8::1:443']);
+    assert.equal(d.race.attempts[1]!.trigger, 'answer');
+    // The real answer lists the hint in flight: the stagger holds.
+    const e = new Driver(config({ families: [], awaitServices: true }));
+    e.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    e.at(1, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
+    );
+    e.at(2, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    e.at(3, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example'), ep('2001:db8::1', 443, 0, 's.example')], n, {
+        source: 's.example',
+      }),
+    );
+    e.advanceTo(250);
+    assert.deepEqual(e.starts(), ['1 start #0 2001:db8::9:443']);
+    e.advanceTo(251);
+    assert.deepEqual(e.starts(), ['1 start #0 2001:db8::9:443', '251 start #1 2001:db8::1:443']);
+  });
+
   test('for a family without hints, or twice, it changes nothing', () => {
     const d = new Driver(config({ families: [], awaitServices: true }));
     d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));

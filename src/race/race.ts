@@ -300,7 +300,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     } else if (!this.#racing && keyCount(this.#pending) > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
-    return this.#advance(nowMs, undefined);
+    // A family's first answer with attempts of that family in flight: they went to its hints (see
+    // `hintsReplaced`). Those the real answer lacks do not hold it back, as in `refreshed`.
+    if (update || this.#inFlight === 0) return this.#advance(nowMs, undefined);
+    this.#renumbered = this.#inFlightAllDropped(family, source, candidates);
+    const step = this.#advance(nowMs, undefined);
+    this.#renumbered = false;
+    return step;
   }
 
   /** Whether `family` of `source` answered already (a loop, not a closure: answer() is on every dial's path). */
@@ -357,24 +363,20 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     // RFC 8305 §6 lets new answers join a race under way. netdial reads it as: an attempt to an address
     // DNS no longer lists keeps running (the old host may still answer) but does not hold the new one back
     // by the stagger — when every attempt in flight goes to such an address, the next starts at once.
-    this.#renumbered = count > 0 && this.#inFlight > 0 && this.#inFlightAllDropped(family, source, fresh);
+    this.#renumbered =
+      count > 0 && this.#inFlight > 0 && this.#inFlightAllDropped(family, source, candidates);
     const step = this.#advance(nowMs, undefined);
     this.#renumbered = false;
     return step;
   }
 
-  /** Whether every attempt in flight goes to an address of `family` (from `source`) not in `fresh`. */
-  #inFlightAllDropped(family: Family, source: string | undefined, fresh: ReadonlySet<string>): boolean {
+  /** Whether every attempt in flight goes to an address of `family` (from `source`) absent from `listed`. */
+  #inFlightAllDropped(family: Family, source: string | undefined, listed: readonly C[]): boolean {
     for (const a of this.#attempts) {
       if (a.outcome !== 'pending') continue;
       const c = a.candidate;
-      if (
-        (c.answerFamily ?? c.family) !== family ||
-        (c.source || undefined) !== source ||
-        fresh.has(c.address)
-      ) {
-        return false;
-      }
+      if ((c.answerFamily ?? c.family) !== family || (c.source || undefined) !== source) return false;
+      for (let i = 0; i < listed.length; i++) if (listed[i]!.address === c.address) return false;
     }
     return true;
   }
