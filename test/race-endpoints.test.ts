@@ -166,3 +166,83 @@ describe('RFC 9460 §7.3 hints', () => {
     assert.deepEqual(d.starts(), ['2 start #0 192.0.2.1:443', '40 start #1 192.0.2.7:443']);
   });
 });
+
+describe('RFC 9460 §7.3 hints give way once the real answer is in', () => {
+  test('the real answer arriving (its probe still running) drops untried hints and holds the start', () => {
+    const d = new Driver(config({ families: [], awaitServices: true }));
+    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    d.at(1, (r, n) =>
+      r.answer(4, [ep('192.0.2.9', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
+    );
+    // The real A is in (the shell probes its source addresses), then the AAAA says NODATA.
+    d.at(3, (r, n) => r.hintsReplaced(4, n, 's.example'));
+    d.at(4, (r, n) => r.answerFailed(6, 'ENODATA', n, 's.example'));
+    assert.deepEqual(d.starts(), [], 'no start on the hint while the real A is on its way');
+    d.at(5, (r, n) =>
+      r.answer(4, [ep('192.0.2.1', 443, 0, 's.example'), ep('192.0.2.9', 443, 0, 's.example')], n, {
+        source: 's.example',
+      }),
+    );
+    // The real answer lists the hint's address too: it is one of its addresses now, tried in its place.
+    assert.deepEqual(
+      d.race.order.map((c) => c.address),
+      ['192.0.2.1', '192.0.2.9'],
+    );
+    assert.deepEqual(d.starts(), ['5 start #0 192.0.2.1:443']);
+  });
+
+  test('a hint already tried stays tried; the race does not end while the real answer is on its way', () => {
+    const d = new Driver(config({ families: [], awaitServices: true }));
+    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    d.at(1, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
+    );
+    assert.deepEqual(d.starts(), ['1 start #0 2001:db8::9:443']);
+    d.at(2, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    d.at(3, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.at(4, (r, n) => r.answerFailed(4, 'ENODATA', n, 's.example'));
+    assert.equal(d.result, undefined, 'the real AAAA is still to be delivered');
+    d.at(6, (r, n) => r.answer(6, [ep('2001:db8::1', 443, 0, 's.example')], n, { source: 's.example' }));
+    assert.deepEqual(d.starts(), ['1 start #0 2001:db8::9:443', '6 start #1 2001:db8::1:443']);
+  });
+
+  test('a hint in flight that the real answer lacks does not hold the real address back by the stagger', () => {
+    const d = new Driver(config({ families: [], awaitServices: true }));
+    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    d.at(1, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
+    );
+    d.at(2, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    d.at(3, (r, n) => r.answer(6, [ep('2001:db8::1', 443, 0, 's.example')], n, { source: 's.example' }));
+    assert.deepEqual(d.starts(), ['1 start #0 2001:db8::9:443', '3 start #1 2001:db8::1:443']);
+    assert.equal(d.race.attempts[1]!.trigger, 'answer');
+    // The real answer lists the hint in flight: the stagger holds.
+    const e = new Driver(config({ families: [], awaitServices: true }));
+    e.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    e.at(1, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example')], n, { source: 's.example', refreshPending: true }),
+    );
+    e.at(2, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    e.at(3, (r, n) =>
+      r.answer(6, [ep('2001:db8::9', 443, 0, 's.example'), ep('2001:db8::1', 443, 0, 's.example')], n, {
+        source: 's.example',
+      }),
+    );
+    e.advanceTo(250);
+    assert.deepEqual(e.starts(), ['1 start #0 2001:db8::9:443']);
+    e.advanceTo(251);
+    assert.deepEqual(e.starts(), ['1 start #0 2001:db8::9:443', '251 start #1 2001:db8::1:443']);
+  });
+
+  test('for a family without hints, or twice, it changes nothing', () => {
+    const d = new Driver(config({ families: [], awaitServices: true }));
+    d.at(0, (r, n) => r.services([{ source: 's.example', bucket: 0 }], n, [6, 4]));
+    d.at(1, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    d.at(2, (r, n) => r.answer(6, [ep('2001:db8::1', 443, 0, 's.example')], n, { source: 's.example' }));
+    assert.deepEqual(d.starts(), ['2 start #0 2001:db8::1:443']);
+    d.at(3, (r, n) => r.hintsReplaced(6, n, 's.example'));
+    d.at(4, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.at(5, (r, n) => r.answerFailed(4, 'ENODATA', n, 's.example'));
+    assert.equal(d.result, 'fail exhausted');
+  });
+});

@@ -365,6 +365,49 @@ describe('stale answers yield to fresh ones (issue 12; draft-ietf-happy-happyeye
   });
 });
 
+describe('renumbering: a refresh that drops every address in flight (RFC 8305 §6)', () => {
+  const stale = { refreshPending: true };
+
+  test('the only attempt goes to an address the refresh dropped: the new address starts at once', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1']);
+    d.at(30, (r, n) => r.refreshed(4, [v4(9)], n));
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '30 start #1 203.0.113.9']);
+    assert.equal(d.race.attempts[1]!.trigger, 'answer');
+    assert.equal(d.race.attempts[0]!.outcome, 'pending', 'the old address keeps its chance');
+    // One start, not all at once: the stagger goes on from it.
+    const e = new Driver(config({ families: [4] }));
+    e.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));
+    e.at(30, (r, n) => r.refreshed(4, [v4(8), v4(9)], n));
+    e.advanceTo(279);
+    assert.deepEqual(e.starts(), ['0 start #0 203.0.113.1', '30 start #1 203.0.113.8']);
+    e.advanceTo(280);
+    assert.equal(e.starts().length, 3);
+  });
+
+  test('an attempt in flight to an address the refresh still lists keeps the stagger', () => {
+    const d = new Driver(config({ families: [4] }));
+    d.at(0, (r, n) => r.answer(4, [v4(1)], n, stale));
+    d.at(30, (r, n) => r.refreshed(4, [v4(1), v4(9)], n));
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1']);
+    d.advanceTo(250);
+    assert.deepEqual(d.starts(), ['0 start #0 203.0.113.1', '250 start #1 203.0.113.9']);
+  });
+
+  test('attempts in flight to another family still listed keep the stagger', () => {
+    const d = new Driver(config({ families: [6, 4] }));
+    d.at(0, (r, n) => r.answer(6, [v6(1)], n));
+    d.at(1, (r, n) => r.answer(4, [v4(1)], n, stale));
+    d.advanceTo(250);
+    assert.deepEqual(d.starts(), ['0 start #0 2001:db8::1', '250 start #1 203.0.113.1']);
+    d.at(260, (r, n) => r.refreshed(4, [v4(9)], n));
+    assert.equal(d.starts().length, 2, 'the IPv6 attempt (still listed) holds the stagger');
+    d.advanceTo(500);
+    assert.equal(d.starts().length, 3);
+  });
+});
+
 describe('attempt delay per destination (RFC 8305 §5, issue 12)', () => {
   test('the delay after each attempt is the one of its destination', () => {
     const delays: Record<string, number> = { '203.0.113.1': 1500, '203.0.113.2': 100 };

@@ -1,13 +1,13 @@
 /**
  * The pure service-record decisions (src/resolution/service-plan.ts): RFC 2782 SRV order and weights,
  * "no service", RFC 9460 AliasMode steps, ServiceMode priority buckets, unknown mandatory keys, ALPN
- * intersection, TargetName ".", ports.
+ * intersection, TargetName ".", ports; the order of buckets (failed recently last, priority, fallback last).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRandom } from '../src/memory/random.js';
 import type { SrvRecordData } from '../src/resolution/dns-client.js';
-import { aliasStep, orderSrv, planHttps, planSrv } from '../src/resolution/service-plan.js';
+import { aliasStep, orderBuckets, orderSrv, planHttps, planSrv } from '../src/resolution/service-plan.js';
 import type { SvcbRecord } from '../src/resolution/svcb.js';
 
 const srv = (priority: number, weight: number, port: number, target: string): SrvRecordData => ({
@@ -146,5 +146,30 @@ describe('RFC 9460 AliasMode and ServiceMode', () => {
       assert.equal(plan.buckets[2]?.targetName, 'c.example');
     }
     assert.deepEqual([...seen].sort(), ['abc', 'bac']);
+  });
+});
+
+describe('bucket order (architecture.md §4)', () => {
+  const priorities = new Map([
+    [0, 1],
+    [1, 1],
+    [2, 5],
+  ]);
+  const priorityOf = (b: number) => priorities.get(b);
+  test('priority, then the plan order; the fallback (no record, no priority) last', () => {
+    assert.deepEqual(
+      orderBuckets([65_536, 2, 1, 0], priorityOf, () => false),
+      [0, 1, 2, 65_536],
+    );
+  });
+  test('a bucket whose endpoints all failed recently goes after the live ones, the fallback included', () => {
+    assert.deepEqual(
+      orderBuckets([0, 1, 2, 65_536], priorityOf, (b) => b === 0),
+      [1, 2, 65_536, 0],
+    );
+    assert.deepEqual(
+      orderBuckets([0, 1, 2, 65_536], priorityOf, (b) => b !== 2),
+      [2, 0, 1, 65_536],
+    );
   });
 });

@@ -95,7 +95,9 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
         ? style.yellow('no answer before the dial ended')
         : q.code !== undefined
           ? style.yellow(q.code)
-          : `${count} address${count === 1 ? '' : 'es'}`;
+          : q.addresses === undefined
+            ? 'answered' // SRV/HTTPS: records, not addresses (see "service records")
+            : `${count} address${count === 1 ? '' : 'es'}`;
     return {
       label: names.size > 1 ? `dns ${q.type} ${q.name}` : `dns ${q.type}`,
       startMs: q.startMs,

@@ -45,7 +45,7 @@ import {
   type ServiceReport,
 } from '../report.js';
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
-import { planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
+import { orderBuckets, planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
 import type {
   NameResolver,
@@ -93,6 +93,8 @@ interface ServiceState {
   answered: Map<string, Candidate[]>;
   /** Families of targets answered with hints first: the real answer replaces them. */
   hinted: Set<string>;
+  /** Families of targets whose own answer came (delivered or still being probed): no hints for them. */
+  arrived: Set<string>;
   /** The service query and target resolutions, cancelled with the dial. */
   cancels: Array<(keep?: boolean) => void>;
   query?: QueryRecord | undefined;
@@ -230,6 +232,7 @@ function serviceState(target: Target, cfg: DialConfig): ServiceState | undefined
     orders: new Map(),
     answered: new Map(),
     hinted: new Set(),
+    arrived: new Set(),
     cancels: [],
   };
 }
@@ -734,6 +737,14 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     }
     if (svc.kind === 'https' && !best.has('')) best.set('', FALLBACK_BUCKET);
     const families = this.#targetFamilies;
+    // The origin's answers already in serve the records that name the origin too: their endpoints join
+    // the race before it hears the records are in, so that it never starts on the fallback alone (the
+    // origin's own port, the last bucket) while the records' endpoints for the same addresses wait.
+    for (const [slot, base] of svc.answered) {
+      if (!slot.endsWith(' ')) continue;
+      this.#apply(this.#race.answer(Number(slot[0]) as Family, this.#expand('', base), now));
+      if (this.#settled) return;
+    }
     this.#apply(
       this.#race.services(
         [...best].map(([source, bucket]) => ({ source, bucket })),
@@ -749,7 +760,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       for (const family of families) {
         const hints = family === 4 ? b.ipv4hint : b.ipv6hint;
         const slot = slotKey(family, source);
-        if (hints.length === 0 || svc.answered.has(slot)) continue;
+        if (hints.length === 0 || svc.arrived.has(slot)) continue;
         // With localAddress, every destination's source is that address (as for answers).
         const local = this.#cfg.localAddress;
         let base: Candidate[] = hints.map((address) => ({
@@ -765,12 +776,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         this.#apply(this.#race.answer(family, list, now, { source, refreshPending: true }));
         if (this.#settled) return;
       }
-    }
-    // The origin's answers already in serve the records that name the origin too.
-    for (const [slot, base] of svc.answered) {
-      if (!slot.endsWith(' ')) continue;
-      this.#apply(this.#race.answer(Number(slot[0]) as Family, this.#expand('', base), now));
-      if (this.#settled) return;
     }
     for (const source of best.keys()) {
       if (source === '') continue;
@@ -805,11 +810,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   }
 
   /**
-   * Service order: buckets whose every endpoint the Dialer's history has demoted (failed recently, in
-   * backoff) after the live ones, then record priority (RFC 2782, RFC 9460 §2.4.1), then record order;
-   * inside a bucket the usual order (RFC 6724, history, interleaving). Deviation: RFC 2782 has clients
-   * try priorities strictly in order; netdial puts a target that just failed after the reachable ones,
-   * as RFC 8305 §4 does for addresses, until its backoff ends (1 to 10 minutes).
+   * Service order: the buckets in the order `orderBuckets` (service-plan.ts) decides — those whose every
+   * endpoint the Dialer's history has demoted after the live ones, then record priority, the fallback
+   * last — and inside a bucket the usual order (RFC 6724, history, interleaving).
    */
   #orderEndpoints(known: readonly Candidate[], now: number): Candidate[] {
     const svc = this.#svc!;
@@ -824,22 +827,15 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       group.push(c);
     }
     const history = this.#deps.memory?.endpoints;
-    const rank = (bucket: number) => {
-      const priority = svc.plan?.buckets[bucket]?.info.priority ?? Number.POSITIVE_INFINITY;
-      const dead =
+    const buckets = orderBuckets(
+      [...groups.keys()],
+      (bucket) => svc.plan?.buckets[bucket]?.info.priority,
+      (bucket) =>
         history !== undefined &&
-        (groups.get(bucket) ?? []).every((c) =>
-          history.isDemoted(c.address, c.port ?? this.#target.port, now),
-        );
-      return { priority, dead: dead ? 1 : 0 };
-    };
-    const ranks = new Map([...groups.keys()].map((b) => [b, rank(b)]));
-    const buckets = [...groups.keys()].sort((a, b) => {
-      const ra = ranks.get(a)!;
-      const rb = ranks.get(b)!;
-      return ra.dead - rb.dead || ra.priority - rb.priority || a - b;
-    });
+        groups.get(bucket)!.every((c) => history.isDemoted(c.address, c.port ?? this.#target.port, now)),
+    );
     const out: Candidate[] = [];
+    const listed = new Set<string>();
     for (const bucket of buckets) {
       const group = groups.get(bucket)!;
       let order = svc.orders.get(bucket);
@@ -855,7 +851,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         );
         svc.orders.set(bucket, order);
       }
-      for (const c of order.order(group, now)) out.push(c);
+      for (const c of order.order(group, now)) {
+        // An endpoint (address, port) listed by two buckets is tried once, in the first: listed once.
+        const key = `${c.address}|${c.port ?? this.#target.port}`;
+        if (listed.has(key)) continue;
+        listed.add(key);
+        out.push(c);
+      }
     }
     return out;
   }
@@ -922,7 +924,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         event.message,
         endMs - q.startMs,
       );
-      if (event.refresh) {
+      // RFC 9460 §7.3: the own answer of a target whose hints stand for it failed — read as a refresh's.
+      const hinted = this.#svc?.hinted.delete(slotKey(event.family, source)) === true;
+      if (hinted) {
+        q.message = event.message;
+        this.#dnsFailures = append(this.#dnsFailures, q);
+      }
+      if (event.refresh || hinted) {
         // The refresh behind a stale answer failed. A negative answer is an answer (RFC 8767 §4): the name
         // or type is gone, so the stale addresses not yet tried are dropped; any other failure leaves the
         // stale answer in force (serve-stale). Either way the race stops waiting for the refresh.
@@ -939,6 +947,16 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       this.#dnsFailures = append(this.#dnsFailures, q);
       this.#apply(this.#race.answerFailed(event.family, event.code, now, source));
       return;
+    }
+    const svc = this.#svc;
+    if (svc !== undefined) {
+      const slot = slotKey(event.family, source);
+      svc.arrived.add(slot);
+      // RFC 9460 §7.3: the target's own answer is in; its hints give way now, not once it is probed.
+      if (svc.hinted.delete(slot)) {
+        this.#apply(this.#race.hintsReplaced(event.family, now, source));
+        if (this.#settled) return;
+      }
     }
     // Bounds before work: no more than maxAddresses of one answer are looked at (a hostile or broken
     // answer may carry tens of thousands) — screened, probed or dialled. The cut keeps the best by what
@@ -1028,8 +1046,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       const slot = slotKey(event.family, source);
       svc.answered.set(slot, candidates);
       const endpoints = this.#expand(source, candidates);
-      // RFC 9460 §7.3: the target's own answer replaces its hints.
-      if (svc.hinted.delete(slot)) return this.#race.refreshed(event.family, endpoints, atMs, source);
       return event.refresh
         ? this.#race.refreshed(event.family, endpoints, atMs, source)
         : this.#race.answer(event.family, endpoints, atMs, {

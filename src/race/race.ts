@@ -112,7 +112,10 @@ export interface AttemptLog<C extends RaceCandidate = RaceCandidate> {
   endMs?: number;
   outcome: AttemptOutcome;
   code?: string;
-  /** Why it started when it did: first attempt, the attempt delay ran out, a previous attempt failed, or a slot freed. */
+  /**
+   * Why it started when it did: first attempt, the attempt delay ran out, a previous attempt failed, or an
+   * answer came while nothing was in flight (or only attempts to addresses that answer no longer lists).
+   */
   trigger: 'first' | 'delay' | 'failure' | 'answer';
   /** The Connection Attempt Delay that runs from this attempt's start (when the next may start at the latest). */
   delayMs: number;
@@ -205,6 +208,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #awaitingRefresh: KeyStore<Family | string>;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
+  /** One start owed to a refresh that dropped the address of every attempt in flight (see `refreshed`). */
+  #renumbered = false;
   /** The race is over (won or failed): events change nothing now. A flag: nothing reads why or when. */
   #done = false;
 
@@ -312,7 +317,13 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     } else if (!this.#racing && keyCount(this.#pending) > 0) {
       this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
     }
-    return this.#advance(nowMs, undefined);
+    // A family's first answer with attempts of that family in flight: they went to its hints (see
+    // `hintsReplaced`). Those the real answer lacks do not hold it back, as in `refreshed`.
+    if (update || this.#inFlight === 0) return this.#advance(nowMs, undefined);
+    this.#renumbered = this.#inFlightAllDropped(family, source, candidates);
+    const step = this.#advance(nowMs, undefined);
+    this.#renumbered = false;
+    return step;
   }
 
   /** Whether `family` of `source` answered already (a loop, not a closure: answer() is on every dial's path). */
@@ -365,6 +376,53 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count };
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
+    this.#ordered = this.#cfg.order(this.#known, nowMs);
+    // RFC 8305 §6 lets new answers join a race under way. netdial reads it as: an attempt to an address
+    // DNS no longer lists keeps running (the old host may still answer) but does not hold the new one back
+    // by the stagger — when every attempt in flight goes to such an address, the next starts at once.
+    this.#renumbered =
+      count > 0 && this.#inFlight > 0 && this.#inFlightAllDropped(family, source, candidates);
+    const step = this.#advance(nowMs, undefined);
+    this.#renumbered = false;
+    return step;
+  }
+
+  /** Whether every attempt in flight goes to an address of `family` (from `source`) absent from `listed`. */
+  #inFlightAllDropped(family: Family, source: string | undefined, listed: readonly C[]): boolean {
+    for (const a of this.#attempts) {
+      if (a.outcome !== 'pending') continue;
+      const c = a.candidate;
+      if ((c.answerFamily ?? c.family) !== family || (c.source || undefined) !== source) return false;
+      for (let i = 0; i < listed.length; i++) if (listed[i]!.address === c.address) return false;
+    }
+    return true;
+  }
+
+  /**
+   * RFC 9460 §7.3: the own answer of a target whose hints stand for `family` is in, and the shell has work
+   * left before it can deliver it (the source-address probe). Hints give way to the real answer: those not
+   * yet tried are dropped now, and the race waits for the answer as for any answer still out — so that it
+   * neither starts on a hint nor (once its hints are tried) ends while the real addresses are on their way.
+   * The answer itself then comes through `answer` (or `answerFailed`).
+   */
+  hintsReplaced(family: Family, nowMs: number, source?: string): RaceStep<C> {
+    if (this.#done) return this.#idle(nowMs);
+    source ||= undefined;
+    const key = answerKey(family, source);
+    if (!deleteKey(this.#awaitingRefresh, key)) return this.#idle(nowMs);
+    for (let i = this.#known.length - 1; i >= 0; i--) {
+      const c = this.#known[i] as C;
+      if (
+        (c.answerFamily ?? c.family) === family &&
+        (c.source || undefined) === source &&
+        !hasKey(this.#tried, endpointKey(c))
+      ) {
+        // Forgotten, not only dropped: the real answer may list the same address, which then joins.
+        this.#known.splice(i, 1);
+        deleteKey(this.#seen, seenKey(c));
+      }
+    }
+    this.#pending = addKey(this.#pending, key);
     this.#ordered = this.#cfg.order(this.#known, nowMs);
     return this.#advance(nowMs, undefined);
   }
@@ -568,10 +626,12 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       if (this.#attempts.length === 0) trigger = 'first';
       else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
       else if (this.#failureCredits > 0) trigger = 'failure';
+      else if (this.#renumbered) trigger = 'answer';
       else if (nowMs >= this.#lastStartMs + this.#delayMs) trigger = 'delay';
       else break;
       // RFC 8305 §5: attempts are staggered by the Connection Attempt Delay; earlier ones keep running.
       if (this.#failureCredits > 0) this.#failureCredits--;
+      else this.#renumbered = false;
       const id = this.#attempts.length;
       // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
       const delayMs = this.#cfg.attemptDelayFor?.(next, nowMs) ?? this.#cfg.attemptDelayMs;

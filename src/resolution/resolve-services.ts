@@ -3,11 +3,14 @@
  * `https:`/`wss:` URL. The records are asked and planned as a dial would (service-lookup.ts,
  * service-plan.ts); each bucket's target name is resolved at the bucket's port (the best
  * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
- * by bucket, in the order a dial would try them. `queries` lists each query once, in the order asked: the
+ * by bucket, in the order a dial would try them (`orderBuckets`: buckets that failed recently after live
+ * ones, then priority, the fallback last). `queries` lists each query once, in the order asked: the
  * SRV query or each HTTPS query of an AliasMode chain (the origin's, then each alias target's), then each
  * name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS record with TargetName "." and
  * the fallback — is asked once), times in ms since this resolve began. The whole of it — service query,
  * then each name's A/AAAA — ends within the one `timeout` and at the signal (resolve-bound.ts).
+ * RFC 9460 §7.3 hints are listed with their record (`service.records`), not among the addresses: a dial
+ * uses them only until the target's own answer is in, and resolve waits for that answer.
  */
 import { DialError, formatDuration } from '../errors.js';
 import type { DialConfig } from '../options.js';
@@ -15,7 +18,7 @@ import { type QueryReport, roundMs as round, type ServiceReport } from '../repor
 import { type ResolvedEndpoint, type ResolvedName, type ResolveDeps, resolveName } from './resolve-name.js';
 import { ResolveBound } from './resolve-bound.js';
 import { askCached, lookupHttps } from './service-lookup.js';
-import { planHttps, planSrv, type ServicePlan } from './service-plan.js';
+import { orderBuckets, planHttps, planSrv, type ServicePlan } from './service-plan.js';
 import type { SrvRecordData } from './dns-client.js';
 
 /** Buckets whose target is resolved by `resolve` (a dial resolves the same bound). */
@@ -100,7 +103,8 @@ export async function resolveServices(
     .slice(0, MAX_RESOLVED_BUCKETS)
     .map((b) => ({ targetName: b.targetName, port: b.port, bucket: b.bucket }));
   if (kind === 'https') targets.push({ targetName: host, port, bucket: -1 });
-  const addresses: ResolvedServiceEndpoint[] = [];
+  // Each bucket's endpoints, listed at the end in the order a dial tries the buckets (orderBuckets).
+  const byBucket = new Map<number, ResolvedServiceEndpoint[]>();
   let firstError: unknown;
   for (const b of targets) {
     try {
@@ -117,13 +121,37 @@ export async function resolveServices(
           ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
         });
       }
-      for (const a of r.addresses) {
-        if (addresses.some((x) => x.address === a.address && x.port === b.port)) continue;
-        addresses.push(b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket });
-      }
+      byBucket.set(
+        b.bucket,
+        r.addresses.map((a) =>
+          b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket },
+        ),
+      );
     } catch (err) {
       bound.rethrowTimeoutOrAbort(err);
       firstError ??= err;
+    }
+  }
+  const addresses: ResolvedServiceEndpoint[] = [];
+  const order = orderBuckets(
+    [...byBucket.keys()],
+    (bucket) => plan.buckets[bucket]?.info.priority,
+    (bucket) => byBucket.get(bucket)!.every((a) => a.demoted),
+  );
+  for (const bucket of order) {
+    for (const a of byBucket.get(bucket)!) {
+      // An endpoint (address, port) listed by two buckets is tried once, in the first: listed once.
+      if (addresses.some((x) => x.address === a.address && x.port === a.port)) continue;
+      addresses.push(a);
+    }
+  }
+  // The kernel's source address for every endpoint ("from"), as a dial with more than one learns it: a
+  // bucket whose target has one address was resolved (and so probed) alone, which leaves it unknown.
+  if (addresses.length > 1 && cfg.localAddress === undefined) {
+    const unknown = addresses.filter((a) => a.sourceAddress === undefined);
+    if (unknown.length > 0) {
+      const sources = await deps.probe.probe(unknown, now());
+      for (const a of unknown) a.sourceAddress = sources.get(a.address);
     }
   }
   if (addresses.length === 0) {

@@ -687,6 +687,19 @@ interface FamilyResult {
 }
 
 /**
+ * `failure`, the NXDOMAIN of `from`'s query, standing for `family` (RFC 8020: no type exists): itself for
+ * its own family, else with a message that names the query that answered, not a `family` query never read.
+ */
+function nxdomainFor(failure: FamilyResult, family: Family, from: Family, name: string): FamilyResult {
+  if (family === from) return failure;
+  const type = (f: Family) => (f === 6 ? 'AAAA' : 'A');
+  return {
+    ...failure,
+    message: `query${type(family)} ENOTFOUND ${name} (the ${type(from)} query's NXDOMAIN)`,
+  };
+}
+
+/**
  * The events of an answer memory gave (an answer or a negative answer), made once and kept on its ticket —
  * the one object per name, type and second that every dial of that name shares (dns-queries.ts) — so
  * those dials share them, frozen, instead of building their own (issue 16: ~250 B per cached dial).
@@ -1017,7 +1030,7 @@ export class SearchListQuery implements Resolution {
     const families = this.#families;
     for (let i = 0; i < families.length; i++) {
       const f = families[i]!;
-      const result = round.get(f) ?? failure;
+      const result = round.get(f) ?? nxdomainFor(failure, f, family, name);
       errors.set(f, result);
       // This candidate's queries end here, in the reports too (not left as if still outstanding); the
       // family's own error, when the search is over, names the name as written and ends nothing new.

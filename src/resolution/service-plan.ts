@@ -45,6 +45,28 @@ export interface ServicePlan {
   records: ServiceRecordInfo[];
 }
 
+/**
+ * The order in which a dial tries service buckets, and `Dialer#resolve` lists them (docs/architecture.md
+ * §4): buckets whose every endpoint failed recently (in the Dialer's backoff) after the others, then record
+ * priority (RFC 2782, RFC 9460 §2.4.1; the origin's own A/AAAA of an HTTPS dial — the fallback — has none,
+ * so it comes last: RFC 9460 §3), then the plan's order. Deviation: RFC 2782 has clients try priorities
+ * strictly in order; netdial puts a target that just failed after the reachable ones, as RFC 8305 §4 does
+ * for addresses, until its backoff ends (1 to 10 minutes).
+ */
+export function orderBuckets(
+  buckets: readonly number[],
+  priorityOf: (bucket: number) => number | undefined,
+  failedRecently: (bucket: number) => boolean,
+): number[] {
+  const ranked = buckets.map((bucket) => ({
+    bucket,
+    dead: failedRecently(bucket) ? 1 : 0,
+    priority: priorityOf(bucket) ?? Number.POSITIVE_INFINITY,
+  }));
+  ranked.sort((a, b) => a.dead - b.dead || a.priority - b.priority || a.bucket - b.bucket);
+  return ranked.map((r) => r.bucket);
+}
+
 /** Longest AliasMode chain followed (RFC 9460 §3 asks for a bound; CNAME-like, as glibc's 16 for CNAMEs). */
 export const MAX_ALIAS_HOPS = 8;
 
