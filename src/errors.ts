@@ -89,14 +89,19 @@ export class DialError extends AggregateError {
   readonly port: number;
   readonly attempts: readonly AttemptError[];
   readonly elapsedMs: number;
-  /** What the dial did before it failed (resolution, order, every attempt), as for a successful dial; absent for input errors. */
-  readonly report: DialReport | undefined;
+  /**
+   * What the dial did before it failed (resolution, order, every attempt), as for a successful dial; absent
+   * for input errors. Not enumerable: Node prints an uncaught error's enumerable properties whole (its
+   * printer ignores the short form below), and the report made that ~80 lines; it is still `err.report`.
+   */
+  declare readonly report: DialReport | undefined;
+  // `declare`: no own property unless set (an uncaught error printed `proxy: undefined` and the like).
   /** Set when the dial went through a proxy: its URL without the password. */
-  readonly proxy?: string;
+  declare readonly proxy?: string;
   /** Set when the proxy refused CONNECT (code ERR_NETDIAL_PROXY): its HTTP status (403, 407, 502…). */
-  readonly statusCode?: number;
+  declare readonly statusCode?: number;
   /** Set when a SOCKS5 proxy refused the CONNECT: its reply value (RFC 1928 §6). */
-  readonly socksReply?: number;
+  declare readonly socksReply?: number;
   readonly [DIAL_ERROR] = true;
 
   constructor(init: DialErrorInit) {
@@ -113,10 +118,11 @@ export class DialError extends AggregateError {
       init.attempts.map((a) => ({ ...a, startMs: tenths(a.startMs), durationMs: tenths(a.durationMs) })),
     );
     this.elapsedMs = tenths(init.elapsedMs);
-    this.report = init.report;
-    if (init.proxy !== undefined) this.proxy = init.proxy;
-    if (init.statusCode !== undefined) this.statusCode = init.statusCode;
-    if (init.socksReply !== undefined) this.socksReply = init.socksReply;
+    Object.defineProperty(this, 'report', { value: init.report, configurable: true, writable: true });
+    const self = this as { -readonly [K in 'proxy' | 'statusCode' | 'socksReply']?: DialError[K] };
+    if (init.proxy !== undefined) self.proxy = init.proxy;
+    if (init.statusCode !== undefined) self.statusCode = init.statusCode;
+    if (init.socksReply !== undefined) self.socksReply = init.socksReply;
   }
 
   /**
@@ -173,6 +179,9 @@ function attemptToError(a: AttemptError): Error {
           ? 'proxy'
           : 'connect';
   e.phase = a.phase;
+  // Made here from the attempt's record, not where the attempt failed: a stack would only show how the
+  // DialError was built (ten lines per attempt in an uncaught error's print), so none is kept.
+  e.stack = `Error: ${a.message}`;
   return e;
 }
 

@@ -152,3 +152,35 @@ describe('a target without a port', () => {
     });
   }
 });
+
+describe('an uncaught DialError prints short', () => {
+  test('the report is not enumerable (still err.report), unset proxy fields are absent, attempt errors carry no build stack', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r())); // now refused
+    const entry = new URL('../src/index.js', import.meta.url).href;
+    const script = `const { dial } = await import(${JSON.stringify(entry)}); await dial('127.0.0.1:${port}');`;
+    const run = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]).then(
+      () => ({ stderr: '', code: 0 }),
+      (e: { stderr: string; code: number }) => e,
+    );
+    assert.equal(run.code, 1);
+    const lines = run.stderr.split('\n');
+    assert.ok(
+      lines.some((l) => l.startsWith('DialError: connect 127.0.0.1:')),
+      run.stderr,
+    );
+    assert.ok(!/^\s+report: /m.test(run.stderr), 'the report is not printed');
+    assert.ok(!/: undefined,?$/m.test(run.stderr), 'no property printed as undefined');
+    assert.ok(lines.length < 60, `${lines.length} lines:\n${run.stderr}`);
+    // In the process, the report is still there, and the error's own keys are what is printed.
+    const err = (await dial(`127.0.0.1:${port}`).catch((e: unknown) => e)) as DialError;
+    assert.ok(err.report?.attempts.length === 1);
+    assert.ok(!Object.keys(err).includes('report'));
+    for (const key of ['proxy', 'statusCode', 'socksReply']) assert.ok(!Object.hasOwn(err, key), key);
+    assert.equal(err.errors[0].stack, `Error: ${err.attempts[0]!.message}`);
+  });
+});
