@@ -362,8 +362,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   #finalAttempt: number | undefined;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
-  /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
-  #connected = false;
+  /**
+   * The caller's signal ended the dial: its queries are cancelled at once (nothing outlives an abort). Any
+   * other end — a winner, the timeout, every attempt failed — lets them finish into the cache for about a
+   * second (RFC 8305 §5: late answers are still worth keeping), so a dial timeout shorter than the resolver's
+   * answer time does not fail every dial (dns-queries.ts).
+   */
+  #aborted = false;
   /** The abort listener on the caller's signal (made only when there is a signal). */
   #onAbort: (() => void) | undefined;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
@@ -757,7 +762,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         (e) => this.#onResolution(e, source),
       );
       if (this.#settled) {
-        resolution.cancel(this.#connected);
+        resolution.cancel(!this.#aborted);
         return;
       }
       svc.cancels.push((keep) => resolution.cancel(keep));
@@ -1338,8 +1343,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     this.#settled = true;
     this.#clearTimer();
     if (this.#onAbort !== undefined) this.#cfg.signal?.removeEventListener('abort', this.#onAbort);
-    this.#resolution?.cancel(this.#connected);
-    if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(this.#connected);
+    this.#resolution?.cancel(!this.#aborted);
+    if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(!this.#aborted);
   }
 
   #abort(): void {
@@ -1351,7 +1356,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     const socket = this.#takeSocket(id)!;
     const secure = this.#tlsSockets?.get(id);
     this.#tlsSockets?.delete(id);
-    this.#connected = true;
     if (secure === undefined) {
       // The caller's socket keeps no listener of the dial's (an 'error' of theirs must reach them).
       socket.removeListener('connect', this.#onSocketEvent!);
@@ -1442,6 +1446,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
 
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(undefined);
+    if (reason === 'aborted') this.#aborted = true;
     this.#cleanup();
     const ids: number[] = [];
     this.#sockets?.forEach((socket, id) => {
@@ -1491,19 +1496,28 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         durationMs: query.endMs! - query.startMs,
       });
     }
+    // Queries still out when the dial's timeout came: no server failed (the answer may yet come, and is kept
+    // for the next dial), so the message names them apart from DNS failures. (A query that did time out is
+    // among the failures above, and not listed twice.)
+    let unanswered: string[] | undefined;
     if (reason === 'timeout') {
       for (const a of this.#race.answers) {
         if (a.code !== 'ETIMEOUT') continue;
+        const type = a.family === 6 ? 'AAAA' : 'A';
+        const name = a.source || this.#target.host;
+        if (this.#dnsFailures?.some((q) => q.type === type && q.name === name && q.code === 'ETIMEOUT'))
+          continue;
         dns.push({
-          address: this.#target.host,
+          address: name,
           family: a.family,
           port: this.#target.port,
           phase: 'dns',
           code: 'ETIMEOUT',
-          message: 'no answer before the dial timed out',
+          message: `no answer yet when the dial's ${formatDuration(this.#cfg.timeoutMs)} timeout came (a late answer is kept for the next dial)`,
           startMs: 0,
           durationMs: a.atMs,
         });
+        unanswered = append(unanswered, a.source ? `${type} ${a.source}` : type);
       }
     }
     const denied = this.#deniedList?.attempts() ?? [];
@@ -1572,8 +1586,11 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       message = tcp.length > 0 ? `${head}: ${listed.join('; ')}` : `${head}: no address was tried`;
       // The count is of connection attempts; the other entries of `attempts` are named apart.
       const also: string[] = [];
-      if (dns.length > 0)
-        also.push(`DNS ${dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join(', ')}`);
+      const failedDns = dns.slice(0, dns.length - (unanswered?.length ?? 0));
+      if (failedDns.length > 0)
+        also.push(`DNS ${failedDns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join(', ')}`);
+      if (unanswered !== undefined)
+        also.push(`DNS ${unanswered.join(', ')} still unanswered when the timeout came`);
       if (denied.length > 0)
         also.push(`${denied.length} address${denied.length === 1 ? '' : 'es'} denied by policy`);
       if (also.length > 0) message += ` (${also.join('; ')})`;

@@ -234,11 +234,22 @@ export class DnsQueries {
           query.query.cancel();
           return;
         }
-        // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts run out.
+        // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts
+        // run out (5 s × 2 tries by default: a socket, and the process, held that long after the dial).
         const timer = this.#clock.setTimeout(() => {
           if (this.#inFlight.get(key) !== query) return;
           this.#inFlight.delete(key);
           query.query.cancel();
+          // No answer within the dial and the window after it: for the next dials the server did not answer
+          // (ETIMEOUT), remembered for errorTtlSeconds like a query that timed out on its own (RFC 9520 §3), so
+          // they neither send the query again nor wait the Resolution Delay for it until that expires. An
+          // answer later than this is not kept: the query is gone (see LATE_ANSWER_MS).
+          this.#failed(
+            name,
+            type,
+            'ETIMEOUT',
+            `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`,
+          );
         }, LATE_ANSWER_MS);
         (timer as { unref?: () => void }).unref?.();
       },
@@ -273,7 +284,12 @@ export class DnsQueries {
   }
 }
 
-/** How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"). */
+/**
+ * How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"); one still unanswered
+ * then is cancelled and remembered as ETIMEOUT. Deviation: an answer slower than the dial plus this window is
+ * never kept — a query is not held (socket, and with it the process) up to its own timeouts once no dial
+ * needs it; such a name is asked again once the remembered failure expires (errorTtlSeconds).
+ */
 const LATE_ANSWER_MS = 1000;
 
 /**

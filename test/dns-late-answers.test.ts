@@ -1,0 +1,132 @@
+/**
+ * What a query still in flight when its dial ends becomes, with a real DNS server on loopback: an answer
+ * within about a second (RFC 8305 §5) is kept for the next dial — whether the dial connected, timed out or
+ * failed — and a query still unanswered then is remembered as ETIMEOUT for errorTtlSeconds, so the next dials
+ * neither ask again nor wait the Resolution Delay for it. An aborted dial cancels its queries at once.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { LabDnsServer } from '../lab/dns-server.js';
+import { startLoopbackDns } from '../src/cli/loopback-dns.js';
+import {
+  type DialError,
+  Dialer,
+  type DialerOptions,
+  getReport,
+  isAbortError,
+  isDialError,
+} from '../src/index.js';
+import { closeServer, trackConnections } from './support/servers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function listen(server: net.Server, host: string, port = 0): Promise<number> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+describe('queries a dial leaves in flight', () => {
+  const tcp = trackConnections(net.createServer((s) => s.resume()));
+  const tcp6 = trackConnections(net.createServer((s) => s.resume()));
+  let port = 0;
+  let dns: LabDnsServer;
+  let options: DialerOptions;
+  before(async () => {
+    port = await listen(tcp, '127.0.0.1');
+    await listen(tcp6, '::1', port);
+    dns = await startLoopbackDns(
+      {
+        'drop6.late.test': { A: ['127.0.0.1'], AAAA: ['::1'], fail: { AAAA: 'DROP' } },
+        'slow.late.test': { A: ['127.0.0.1'], delayMs: { A: 600, AAAA: 600 } },
+        'abort.late.test': { A: ['127.0.0.1'], delayMs: { A: 400, AAAA: 400 } },
+      },
+      'late.test',
+    );
+    // The server's own timeouts (5 s × 2 tries) never end a query here: the late-answer window does.
+    options = { resolver: 'dns', nameservers: [`127.0.0.1:${dns.port}`], hostsPath: null };
+  });
+  after(async () => {
+    await Promise.all([closeServer(tcp), closeServer(tcp6), dns?.close()]);
+  });
+
+  test('an AAAA query never answered is remembered as ETIMEOUT after the late window: one query, no Resolution Delay', async () => {
+    dns.resetLog();
+    const dialer = new Dialer({ ...options, resolutionDelay: 500, memory: { dns: { errorTtlSeconds: 2 } } });
+    const first = await dialer.dial(`drop6.late.test:${port}`);
+    const firstReport = getReport(first)!;
+    first.destroy();
+    assert.equal(firstReport.winner?.address, '127.0.0.1');
+    assert.ok(firstReport.attempts[0]!.startMs >= 490, 'the first dial waits the Resolution Delay for AAAA');
+    await sleep(1200); // the late-answer window (1 s) ends without an answer
+    for (let i = 0; i < 3; i++) {
+      const s = await dialer.dial(`drop6.late.test:${port}`);
+      const report = getReport(s)!;
+      s.destroy();
+      const aaaa = report.resolution.queries.find((q) => q.type === 'AAAA')!;
+      assert.deepEqual([aaaa.source, aaaa.code], ['cache', 'ETIMEOUT'], JSON.stringify(aaaa));
+      // Both families answered from memory: the race starts at once (generous bound: 500 ms is the delay).
+      assert.ok(report.attempts[0]!.startMs < 250, `no Resolution Delay: ${report.attempts[0]!.startMs} ms`);
+    }
+    assert.equal(dns.queryCount('drop6.late.test', 'AAAA'), 1, 'one AAAA query for four dials');
+    await sleep(2000); // errorTtlSeconds over: asked again
+    (await dialer.dial(`drop6.late.test:${port}`)).destroy();
+    assert.equal(dns.queryCount('drop6.late.test', 'AAAA'), 2, 'asked again once the failure expired');
+    await sleep(1100); // let the last query's window end before the server goes
+  });
+
+  test('a dial that times out before the answer: the answer is kept and the next dial connects; the message says the queries were unanswered', async () => {
+    dns.resetLog();
+    const dialer = new Dialer(options);
+    const err = (await dialer
+      .dial(`slow.late.test:${port}`, { timeout: 300 })
+      .catch((e: unknown) => e)) as DialError;
+    assert.ok(isDialError(err), String(err));
+    assert.equal(err.code, 'ETIMEDOUT');
+    assert.match(err.message, /no address was tried \(DNS AAAA, A still unanswered when the timeout came\)$/);
+    assert.doesNotMatch(err.message, /ETIMEOUT/, 'no server failed');
+    assert.deepEqual(
+      err.attempts.map((a) => [a.phase, a.code]),
+      [
+        ['dns', 'ETIMEOUT'],
+        ['dns', 'ETIMEOUT'],
+      ],
+    );
+    assert.match(err.attempts[0]!.message, /no answer yet when the dial's 300 ms timeout came/);
+    await sleep(500); // the answers come at 600 ms, within the late window
+    const s = await dialer.dial(`slow.late.test:${port}`, { timeout: 300 });
+    const report = getReport(s)!;
+    s.destroy();
+    assert.deepEqual(
+      report.resolution.queries.map((q) => [q.type, q.source, q.code]),
+      [
+        ['AAAA', 'cache', 'ENODATA'],
+        ['A', 'cache', undefined],
+      ],
+    );
+    assert.equal(dns.queryCount('slow.late.test', 'A'), 1);
+  });
+
+  test('an aborted dial cancels its queries at once: nothing of them is kept', async () => {
+    dns.resetLog();
+    const dialer = new Dialer(options);
+    const controller = new AbortController();
+    const dialing = dialer.dial(`abort.late.test:${port}`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    assert.ok(isAbortError(await dialing.catch((e: unknown) => e)));
+    await sleep(600); // the answers were sent at 400 ms, to cancelled queries
+    const s = await dialer.dial(`abort.late.test:${port}`);
+    const report = getReport(s)!;
+    s.destroy();
+    assert.deepEqual(
+      report.resolution.queries.map((q) => [q.type, q.source]),
+      [
+        ['AAAA', 'dns'],
+        ['A', 'dns'],
+      ],
+    );
+    assert.equal(dns.queryCount('abort.late.test', 'A'), 2, 'asked again');
+  });
+});
