@@ -42,6 +42,9 @@ describe('queries a dial leaves in flight', () => {
         'drop6.late.test': { A: ['127.0.0.1'], AAAA: ['::1'], fail: { AAAA: 'DROP' } },
         'slow.late.test': { A: ['127.0.0.1'], delayMs: { A: 600, AAAA: 600 } },
         'abort.late.test': { A: ['127.0.0.1'], delayMs: { A: 400, AAAA: 400 } },
+        // A resolver that drops HTTPS queries (as some middleboxes do with types they do not know).
+        'https.late.test': { A: ['127.0.0.1'], AAAA: [] },
+        [`_${port}._https.https.late.test`]: { fail: { HTTPS: 'DROP' } },
       },
       'late.test',
     );
@@ -128,5 +131,28 @@ describe('queries a dial leaves in flight', () => {
       ],
     );
     assert.equal(dns.queryCount('abort.late.test', 'A'), 2, 'asked again');
+  });
+
+  test('HTTPS queries: concurrent dials share one, and one never answered is remembered as ETIMEOUT after the late window', async () => {
+    dns.resetLog();
+    const name = `_${port}._https.https.late.test`;
+    const target = `https://https.late.test:${port}/`;
+    const dialer = new Dialer({ ...options, resolutionDelay: 300 });
+    const first = await Promise.all(Array.from({ length: 5 }, () => dialer.dial(target, { tls: false })));
+    for (const s of first) s.destroy();
+    assert.equal(dns.queryCount(name, 'UNKNOWN_65'), 1, 'five concurrent dials, one HTTPS query');
+    // A dial while the query is still out (its late window) joins it too.
+    (await dialer.dial(target, { tls: false })).destroy();
+    assert.equal(dns.queryCount(name, 'UNKNOWN_65'), 1, 'a dial in the late window joins the query');
+    await sleep(1200); // the late window (1 s after the last dial) ends without an answer
+    for (let i = 0; i < 3; i++) {
+      const s = await dialer.dial(target, { tls: false });
+      const report = getReport(s)!;
+      s.destroy();
+      const https = report.resolution.queries.find((q) => q.type === 'HTTPS')!;
+      assert.deepEqual([https.source, https.code], ['cache', 'ETIMEOUT'], JSON.stringify(https));
+      assert.ok(report.attempts[0]!.startMs < 150, `no Resolution Delay: ${report.attempts[0]!.startMs} ms`);
+    }
+    assert.equal(dns.queryCount(name, 'UNKNOWN_65'), 1, 'one HTTPS query for nine dials');
   });
 });

@@ -614,9 +614,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     const clock = () => this.#now();
     if (svc.kind === 'srv') {
       const ask = askCached<SrvRecordData>(send, cache, svc.name, 'SRV', clock);
-      svc.cancels.push((keep) => {
-        if (!keep) ask.cancel();
-      });
+      svc.cancels.push((keep) => ask.release(keep === true));
       ask.promise.then((outcome) => {
         if (this.#settled) return;
         q.endMs = this.#rel(this.#now());
@@ -638,9 +636,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       return;
     }
     const lookup = lookupHttps(send, cache, svc.name, 'HTTPS', clock);
-    svc.cancels.push((keep) => {
-      if (!keep) lookup.cancel();
-    });
+    svc.cancels.push((keep) => lookup.cancel(keep));
     lookup.promise.then((result) => {
       if (this.#settled) return;
       q.endMs = this.#rel(this.#now());

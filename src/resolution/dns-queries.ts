@@ -290,7 +290,7 @@ export class DnsQueries {
  * never kept — a query is not held (socket, and with it the process) up to its own timeouts once no dial
  * needs it; such a name is asked again once the remembered failure expires (errorTtlSeconds).
  */
-const LATE_ANSWER_MS = 1000;
+export const LATE_ANSWER_MS = 1000;
 
 /**
  * An answer memory already had. Callers take `ready` (synchronously); the promise is made only for one

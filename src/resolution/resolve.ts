@@ -10,7 +10,12 @@ import * as os from 'node:os';
 import { type Clock, realClock } from '../clock.js';
 import { CustomResolution } from './custom-resolution.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
-import { type ServiceQuerySender, type ServiceRecordCache, serviceRecordCacheOf } from './service-lookup.js';
+import {
+  type ServiceQuerySender,
+  type ServiceRecordCache,
+  serviceRecordCacheOf,
+  sharedServiceSender,
+} from './service-lookup.js';
 import {
   DnsQueries,
   type QueryOutcome,
@@ -189,6 +194,7 @@ export class NameResolver {
    * are cached too (a Dialer with memory): a Dialer without memory remembers nothing.
    */
   #serviceCache: ServiceRecordCache | undefined;
+  #serviceSend: ServiceQuerySender | undefined;
   /** The memory's DNS cache: the service record cache is the one kept with it (saved with the memory). */
   readonly #answers: DnsCache | undefined;
 
@@ -282,9 +288,14 @@ export class NameResolver {
   serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache | undefined } {
     this.#configure(nowMs);
     if (this.#answers !== undefined) this.#serviceCache ??= serviceRecordCacheOf(this.#answers);
-    const send: ServiceQuerySender = (name, type) =>
-      queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>;
-    return { send, cache: this.#serviceCache };
+    // One query in flight per (name, type) for every dial of this resolver (service-lookup.ts).
+    this.#serviceSend ??= sharedServiceSender(
+      (name, type) =>
+        queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>,
+      () => this.#serviceCache,
+      this.#clock,
+    );
+    return { send: this.#serviceSend, cache: this.#serviceCache };
   }
 
   /**
