@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import {
+  createLookup,
   type DialError,
   Dialer,
   type DialerOptions,
@@ -42,6 +43,7 @@ describe('queries a dial leaves in flight', () => {
         'drop6.late.test': { A: ['127.0.0.1'], AAAA: ['::1'], fail: { AAAA: 'DROP' } },
         'slow.late.test': { A: ['127.0.0.1'], delayMs: { A: 600, AAAA: 600 } },
         'abort.late.test': { A: ['127.0.0.1'], delayMs: { A: 400, AAAA: 400 } },
+        'slow6.late.test': { A: ['127.0.0.1'], AAAA: ['::1'], delayMs: { AAAA: 150 } },
         // A resolver that drops HTTPS queries (as some middleboxes do with types they do not know).
         'https.late.test': { A: ['127.0.0.1'], AAAA: [] },
         [`_${port}._https.https.late.test`]: { fail: { HTTPS: 'DROP' } },
@@ -154,5 +156,32 @@ describe('queries a dial leaves in flight', () => {
       assert.ok(report.attempts[0]!.startMs < 150, `no Resolution Delay: ${report.attempts[0]!.startMs} ms`);
     }
     assert.equal(dns.queryCount(name, 'UNKNOWN_65'), 1, 'one HTTPS query for nine dials');
+  });
+
+  test('resolve() and lookup() when AAAA never answers: the A answer after the Resolution Delay and one attempt delay, not after 10 s', async () => {
+    dns.resetLog();
+    // 100 + 200 ms: the longest a result waits for a family still out once another has addresses.
+    const dialer = new Dialer({ ...options, resolutionDelay: 100, attemptDelay: 200 });
+    const t0 = performance.now();
+    const resolved = await dialer.resolve('drop6.late.test');
+    const ms = performance.now() - t0;
+    assert.deepEqual(
+      resolved.addresses.map((a) => a.address),
+      ['127.0.0.1'],
+    );
+    assert.ok(ms >= 290 && ms < 3000, `returned after ${ms} ms`);
+    const aaaa = resolved.queries.find((q) => q.type === 'AAAA')!;
+    assert.equal(aaaa.endMs, undefined, 'the AAAA query was still out');
+    // A family that answers within the bound is waited for.
+    const both = await dialer.resolve('slow6.late.test');
+    assert.deepEqual(both.addresses.map((a) => a.address).sort(), ['127.0.0.1', '::1']);
+    const lookup = createLookup({ dialer: new Dialer(options) });
+    const t1 = performance.now();
+    const list = await new Promise<unknown>((resolve, reject) =>
+      lookup('drop6.late.test', { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+    );
+    assert.deepEqual(list, [{ address: '127.0.0.1', family: 4 }]);
+    assert.ok(performance.now() - t1 < 3000, 'lookup: not the DNS timeout');
+    await sleep(1100); // the AAAA queries' late windows end before the server goes
   });
 });
