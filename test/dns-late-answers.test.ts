@@ -43,6 +43,7 @@ describe('queries a dial leaves in flight', () => {
         'drop6.late.test': { A: ['127.0.0.1'], AAAA: ['::1'], fail: { AAAA: 'DROP' } },
         'slow.late.test': { A: ['127.0.0.1'], delayMs: { A: 600, AAAA: 600 } },
         'abort.late.test': { A: ['127.0.0.1'], delayMs: { A: 400, AAAA: 400 } },
+        'zero.late.test': { A: ['127.0.0.1'], AAAA: [], ttl: 0 },
         'slow6.late.test': { A: ['127.0.0.1'], AAAA: ['::1'], delayMs: { AAAA: 150 } },
         // A resolver that drops HTTPS queries (as some middleboxes do with types they do not know).
         'https.late.test': { A: ['127.0.0.1'], AAAA: [] },
@@ -183,5 +184,57 @@ describe('queries a dial leaves in flight', () => {
     assert.deepEqual(list, [{ address: '127.0.0.1', family: 4 }]);
     assert.ok(performance.now() - t1 < 3000, 'lookup: not the DNS timeout');
     await sleep(1100); // the AAAA queries' late windows end before the server goes
+  });
+
+  test('a dial that joins an AAAA query already out does not wait a whole Resolution Delay of its own', async () => {
+    dns.resetLog();
+    const dialer = new Dialer({ ...options, resolutionDelay: 500 });
+    const first = await dialer.dial(`drop6.late.test:${port}`);
+    assert.ok(getReport(first)!.attempts[0]!.startMs >= 490, 'the first dial waits the whole delay');
+    first.destroy();
+    await sleep(100); // the AAAA query is in its late window, sent ~600 ms ago
+    const s = await dialer.dial(`drop6.late.test:${port}`);
+    const report = getReport(s)!;
+    s.destroy();
+    assert.deepEqual(
+      report.resolution.queries.map((q) => [q.type, q.source, q.endMs === undefined]),
+      [
+        ['AAAA', 'dns', true],
+        ['A', 'cache', false],
+      ],
+    );
+    assert.ok(report.attempts[0]!.startMs < 250, `joined: ${report.attempts[0]!.startMs} ms (delay 500 ms)`);
+    assert.equal(dns.queryCount('drop6.late.test', 'AAAA'), 1);
+    await sleep(1100);
+  });
+
+  test('a dial that joins a refresh older than the 1.8 s client response timer uses the stale answer at once (RFC 8767 §5)', async () => {
+    dns.resetLog();
+    // TTL 0: the answer is served stale only when its refresh fails or is late (not optimistically).
+    const dialer = new Dialer({ ...options, dnsTimeoutMs: 4000, dnsTries: 1 });
+    (await dialer.dial(`zero.late.test:${port}`)).destroy();
+    dns.update('zero.late.test', { A: ['127.0.0.1'], AAAA: [], ttl: 0, fail: { A: 'DROP' } });
+    try {
+      const second = await dialer.dial(`zero.late.test:${port}`);
+      const r2 = getReport(second)!;
+      second.destroy();
+      const a2 = r2.resolution.queries.find((q) => q.type === 'A' && q.source === 'stale')!;
+      assert.equal(a2.staleUse, 'refresh-timeout');
+      assert.ok(r2.attempts[0]!.startMs >= 1700, `waited for the refresh: ${r2.attempts[0]!.startMs} ms`);
+      await sleep(200); // the refresh (4 s timeout) is now ~2 s old
+      const third = await dialer.dial(`zero.late.test:${port}`);
+      const r3 = getReport(third)!;
+      third.destroy();
+      const a3 = r3.resolution.queries.find((q) => q.type === 'A' && q.source === 'stale')!;
+      assert.equal(a3.staleUse, 'refresh-timeout');
+      assert.ok(
+        r3.attempts[0]!.startMs < 900,
+        `joined an old refresh: ${r3.attempts[0]!.startMs} ms, not 1.8 s`,
+      );
+      assert.equal(dns.queryCount('zero.late.test', 'A'), 2, 'the first query and one refresh');
+    } finally {
+      dns.update('zero.late.test', { A: ['127.0.0.1'], AAAA: [], ttl: 0 });
+    }
+    await sleep(2200); // the refresh runs to its own end (4 s) before the server goes
   });
 });

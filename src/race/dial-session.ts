@@ -145,6 +145,8 @@ function anyTranslatable(candidates: readonly Candidate[]): boolean {
 
 /** Race.answer's options for a stale answer whose refresh is out (made once, not per answer). */
 const REFRESH_PENDING = Object.freeze({ refreshPending: true });
+/** An answer from the DNS cache arrived before any query still out (race.ts#delayStart). */
+const FROM_MEMORY = Object.freeze({ arrivedAtMs: Number.NEGATIVE_INFINITY });
 
 /** The families a dial asks for, as shared frozen lists (not a new array per dial). */
 const BOTH_FAMILIES: readonly Family[] = Object.freeze([6, 4] as Family[]);
@@ -848,6 +850,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       if (event.reason !== undefined) record.extra = { reason: event.reason };
       this.#queries = append(this.#queries, record);
       this.#trace.dnsQuery(event.name, event.family, event.source);
+      if (event.sentAtMs !== undefined) this.#race.querySent(event.family, event.sentAtMs, source);
       return;
     }
     let q: QueryRecord | undefined;
@@ -995,7 +998,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     }
     return event.refresh
       ? this.#race.refreshed(event.family, candidates, atMs)
-      : this.#race.answer(event.family, candidates, atMs, event.refreshing ? REFRESH_PENDING : undefined);
+      : this.#race.answer(
+          event.family,
+          candidates,
+          atMs,
+          event.refreshing ? REFRESH_PENDING : event.source === 'cache' ? FROM_MEMORY : undefined,
+        );
   }
 
   /**

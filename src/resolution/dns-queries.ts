@@ -62,11 +62,17 @@ export interface QueryTicket {
    * (RFC 8305 §5: late answers are still worth keeping); otherwise the last interested dial cancels it.
    */
   release(keepForCache: boolean): void;
+  /**
+   * When the query behind `outcome` was sent (the resolver's clock): earlier than the dial when it joined a
+   * query already in flight — another dial's, or a stale answer's refresh. Undefined for answers from memory.
+   */
+  sentAtMs?: number | undefined;
 }
 
 interface InFlight {
   promise: Promise<QueryOutcome>;
   query: DnsQuery;
+  sentAtMs: number;
   waiters: number;
   keep: boolean;
   /** Refreshes an expired answer: runs to its own end, whatever the dials do, so its answer is always stored. */
@@ -188,7 +194,14 @@ export class DnsQueries {
     if (q && refresh) q.refresh = true;
     if (!q) {
       const query = this.#send(name, type);
-      const entry: InFlight = { query, waiters: 0, keep: false, refresh, promise: undefined as never };
+      const entry: InFlight = {
+        query,
+        sentAtMs: this.#clock.now(),
+        waiters: 0,
+        keep: false,
+        refresh,
+        promise: undefined as never,
+      };
       entry.promise = query.promise.then(
         (answer): QueryOutcome => {
           this.#inFlight.delete(key);
@@ -220,6 +233,7 @@ export class DnsQueries {
     return {
       stale: undefined,
       outcome: query.promise,
+      sentAtMs: query.sentAtMs,
       release: (keepForCache) => {
         if (released) return;
         released = true;

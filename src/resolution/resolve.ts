@@ -56,6 +56,12 @@ export type ResolutionEvent =
       source: AddressSource;
       /** Why this source was asked, when it was not the usual path (e.g. the system resolver as a fallback). */
       reason?: string | undefined;
+      /**
+       * The query was already in flight when this resolution began (another dial's, or a stale answer's
+       * refresh), sent at this time (the resolver's clock): the waits that count from a query's start count
+       * from then (RFC 8305 §3 Resolution Delay, RFC 8767 §5 client response timer).
+       */
+      sentAtMs?: number | undefined;
     }
   | {
       type: 'answer';
@@ -878,20 +884,32 @@ export class SearchListQuery implements Resolution {
       this.#giveStale(round, family, ticket.stale, 'optimistic');
     }
     const fallback = wait.fallback;
+    // A query this dial joined was sent before it: the waits run from then, not from this dial's start.
+    const sentAtMs = ticket.sentAtMs;
+    const joined = sentAtMs !== undefined && sentAtMs < this.#nowMs;
     if (fallback) {
-      // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
+      // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer. The RFC starts it
+      // when a resolver receives a request; netdial reads it for a refresh another dial started as running from
+      // the refresh's own start — a server silent for 1.8 s already is not waited for again by each new dial.
+      const waitMs = joined
+        ? Math.max(0, sentAtMs + STALE_CLIENT_RESPONSE_MS - this.#clock.now())
+        : STALE_CLIENT_RESPONSE_MS;
       const staleTimer = this.#clock.setTimeout(() => {
         this.#staleTimers?.delete(staleTimer);
         if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
         wait.staleGiven = true;
         this.#giveStale(round, family, fallback, 'refresh-timeout');
         this.#finishOtherFailures(round);
-      }, STALE_CLIENT_RESPONSE_MS);
+      }, waitMs);
       wait.staleTimer = staleTimer;
       this.#staleTimers ??= new Set();
       this.#staleTimers.add(staleTimer);
     }
-    this.#emit({ type: 'query', family, name, source: 'dns' });
+    this.#emit(
+      joined
+        ? { type: 'query', family, name, source: 'dns', sentAtMs }
+        : { type: 'query', family, name, source: 'dns' },
+    );
     ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
   }
 
