@@ -371,6 +371,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
    * answer time does not fail every dial (dns-queries.ts).
    */
   #aborted = false;
+  /** Stale answers served without asking DNS (its refreshes held back after a failure), for a failed dial. */
+  #heldBack: ResolutionEvent[] | undefined;
   /** The abort listener on the caller's signal (made only when there is a signal). */
   #onAbort: (() => void) | undefined;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
@@ -906,6 +908,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
     if (event.staleUse !== undefined) q.extra = { ...q.extra, staleUse: event.staleUse };
+    if (event.heldBack) this.#heldBack = append(this.#heldBack, event);
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, endMs) : answered;
@@ -1451,6 +1454,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(undefined);
     if (reason === 'aborted') this.#aborted = true;
+    // Stale addresses served without asking DNS and none reachable: the next dial asks DNS at once rather
+    // than after the refresh backoff (a service that moved while DNS was briefly down is found again).
+    if (reason !== 'aborted' && reason !== 'final' && this.#heldBack !== undefined) {
+      for (const e of this.#heldBack)
+        if (e.type === 'answer') this.#deps.resolver.allowRefresh(e.name, e.family);
+    }
     this.#cleanup();
     const ids: number[] = [];
     this.#sockets?.forEach((socket, id) => {
@@ -1597,6 +1606,11 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         also.push(`DNS ${unanswered.join(', ')} still unanswered when the timeout came`);
       if (denied.length > 0)
         also.push(`${denied.length} address${denied.length === 1 ? '' : 'es'} denied by policy`);
+      if (this.#heldBack !== undefined) {
+        also.push(
+          'addresses from a stale DNS answer: DNS was not asked (refreshes held back after a failure); the next dial asks it',
+        );
+      }
       if (also.length > 0) message += ` (${also.join('; ')})`;
     }
     const report = this.#report();

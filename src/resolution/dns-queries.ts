@@ -27,6 +27,11 @@ export interface QueryRecords {
   source: 'dns' | 'cache' | 'stale';
   /** With source 'stale': why the expired answer is used. */
   staleUse?: StaleUse | undefined;
+  /**
+   * A stale answer served without asking DNS: its refresh is held back after a recent failure (RFC 8767 §5
+   * failure recheck timer). A dial that finds none of its addresses reachable lifts that (DnsCache#allowRefresh).
+   */
+  heldBack?: true | undefined;
   /** The same addresses as a dial's answer takes them, when made once for many dials (a cached answer). */
   resolved?: readonly ResolvedAddress[] | undefined;
 }
@@ -167,7 +172,7 @@ export class DnsQueries {
         });
       case 'error':
         // RFC 8767 §4: the refresh failed a moment ago; the stale answer is served alone.
-        if (hit.stale) return settled(name, staleRecords(hit.stale, 'refresh-failed'));
+        if (hit.stale) return settled(name, staleRecords(hit.stale, 'refresh-failed', true));
         return settled(name, {
           ok: false,
           source: 'cache',
@@ -176,7 +181,7 @@ export class DnsQueries {
         });
       case 'stale': {
         // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
-        if (!hit.refreshAllowed) return settled(name, staleRecords(hit.records, 'refresh-failed'));
+        if (!hit.refreshAllowed) return settled(name, staleRecords(hit.records, 'refresh-failed', true));
         const ticket = this.#ask(name, type, true);
         // Optimistic use only for an answer that had a positive TTL and expired recently; otherwise the
         // stale answer is held back for when the refresh fails or is late (the caller's client response timer).
@@ -336,12 +341,13 @@ class SettledTicket implements QueryTicket {
   release(): void {}
 }
 
-function staleRecords(records: readonly string[], staleUse: StaleUse): QueryRecords {
+function staleRecords(records: readonly string[], staleUse: StaleUse, heldBack?: true): QueryRecords {
   // RFC 8767 §4: an answer served from stale data carries a TTL of 30 s.
   return {
     ok: true,
     source: 'stale',
     staleUse,
+    heldBack,
     addresses: records.map((address) => ({ address, ttlSeconds: 30 })),
   };
 }

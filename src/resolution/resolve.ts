@@ -72,6 +72,8 @@ export type ResolutionEvent =
       addresses: readonly ResolvedAddress[];
       /** With source 'stale': why the expired answer is used. */
       staleUse?: StaleUse | undefined;
+      /** A stale answer served without asking DNS: refreshes are held back after a recent failure (RFC 8767 §5). */
+      heldBack?: true | undefined;
       /** A stale answer whose refresh is still running: a `refresh` answer or error for the family follows. */
       refreshing?: boolean | undefined;
       /** The refresh behind an earlier stale answer of this family. */
@@ -302,6 +304,14 @@ export class NameResolver {
       this.#clock,
     );
     return { send: this.#serviceSend, cache: this.#serviceCache };
+  }
+
+  /**
+   * The stale addresses of `name` served without asking DNS (`heldBack`) all failed: the next dial asks for a
+   * refresh at once instead of after the refresh backoff (DnsCache#allowRefresh).
+   */
+  allowRefresh(name: string, family: Family): void {
+    this.#answers?.allowRefresh(name, family === 6 ? 'AAAA' : 'A');
   }
 
   /**
@@ -688,6 +698,7 @@ function outcomeEvent(
       name,
       source: outcome.source,
       staleUse: outcome.staleUse,
+      heldBack: outcome.heldBack,
       addresses: toResolved(outcome, family),
     };
   }
