@@ -1532,6 +1532,21 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
         });
         unanswered = append(unanswered, a.source ? `${type} ${a.source}` : type);
       }
+      // The service record query itself (SRV, HTTPS) still out: the race had nothing else to wait for.
+      const sq = this.#svc?.query;
+      if (sq !== undefined && sq.endMs === undefined) {
+        dns.push({
+          address: sq.name,
+          family: 4,
+          port: 0,
+          phase: 'dns',
+          code: 'ETIMEOUT',
+          message: `the ${sq.type} query had no answer yet when the dial's ${formatDuration(this.#cfg.timeoutMs)} timeout came`,
+          startMs: sq.startMs,
+          durationMs: elapsedMs - sq.startMs,
+        });
+        unanswered = append(unanswered, `${sq.type} ${sq.name}`);
+      }
     }
     const denied = this.#deniedList?.attempts() ?? [];
     const attempts = [...dns, ...denied, ...tcp];
@@ -1573,14 +1588,22 @@ class DialSession implements RaceConfig<Candidate>, Sleeper {
       // One name, no address: ENOTFOUND when DNS says there is none; otherwise the first real failure.
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');
       code = real?.code ?? 'ENOTFOUND';
-      const detail = dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join('; ');
+      // SRV targets are other names than the target: each failure names its own.
+      const srvTargets = svc?.kind === 'srv';
+      const detail = dns
+        .map((d) => `${srvTargets ? `${d.address} ` : ''}${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`)
+        .join('; ');
       // In the DNS phase ECONNREFUSED is Node's "could not contact DNS servers", not a refused connection.
       const what =
         code === 'ENOTFOUND'
-          ? `${this.#target.host} has no address`
+          ? srvTargets
+            ? `no SRV target of ${this.#target.host} has an address`
+            : `${this.#target.host} has no address`
           : code === 'ECONNREFUSED'
             ? 'no DNS server could be reached'
-            : describeCode(code);
+            : code === 'ECONNRESET'
+              ? 'a DNS server reset its TCP connection (after a truncated UDP answer, or with use-vc)'
+              : describeCode(code);
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else if (reason === 'final') {
       // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.
