@@ -237,4 +237,32 @@ describe('queries a dial leaves in flight', () => {
     }
     await sleep(2200); // the refresh runs to its own end (4 s) before the server goes
   });
+
+  test('resolve() of an https: URL when the HTTPS query is dropped: the origin after the Resolution Delay, not after 10 s', async () => {
+    dns.resetLog();
+    const dialer = new Dialer({ ...options, resolutionDelay: 200 });
+    const t0 = performance.now();
+    const resolved = await dialer.resolve(`https://https.late.test:${port}/`);
+    const ms = performance.now() - t0;
+    assert.deepEqual(
+      resolved.addresses.map((a) => [a.address, a.port]),
+      [['127.0.0.1', port]],
+    );
+    assert.ok(ms >= 190 && ms < 3000, `returned after ${ms} ms`);
+    assert.deepEqual(
+      resolved.queries.map((q) => [q.type, q.endMs === undefined]),
+      [
+        ['HTTPS', true],
+        ['AAAA', false],
+        ['A', false],
+      ],
+    );
+    await sleep(1100); // the HTTPS query's late window ends
+    const again = await dialer.resolve(`https://https.late.test:${port}/`);
+    assert.deepEqual(
+      [again.queries[0]!.source, again.queries[0]!.code, again.service?.code],
+      ['cache', 'ETIMEOUT', 'ETIMEOUT'],
+    );
+    assert.equal(dns.queryCount(`_${port}._https.https.late.test`, 'UNKNOWN_65'), 1);
+  });
 });

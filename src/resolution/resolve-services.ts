@@ -5,7 +5,9 @@
  * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
  * by bucket, in the order a dial would try them. `queries` lists each query once, in the order asked: the
  * SRV/HTTPS query, then each name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS
- * record with TargetName "." and the fallback — is asked once), times in ms since this resolve began.
+ * record with TargetName "." and the fallback — is asked once), times in ms since this resolve began. For
+ * an HTTPS URL the name's own A/AAAA are asked alongside the HTTPS query, as a dial asks them, and the HTTPS
+ * answer is waited for at most the Resolution Delay once they are in.
  */
 import { DialError, formatDuration } from '../errors.js';
 import type { DialConfig } from '../options.js';
@@ -45,6 +47,8 @@ export async function resolveServices(
   // The service query first, as a dial's report has it (source 'cache' when answered from the cache).
   const serviceQuery: QueryReport = { type: service.type, name, source: 'dns', startMs: rel(now()) };
   let plan: ServicePlan = { buckets: [], records: [] };
+  /** The origin's own A/AAAA (HTTPS: asked alongside the HTTPS query, as a dial does), and when asked. */
+  let origin: { startedMs: number; result: Promise<{ r?: ResolvedName; err?: unknown }> } | undefined;
   if (kind === 'srv') {
     const outcome = await askCached<SrvRecordData>(send, cache, name, 'SRV', now).promise;
     serviceQuery.endMs = rel(now());
@@ -58,11 +62,35 @@ export async function resolveServices(
       else plan = srv;
     }
   } else {
-    const found = await lookupHttps(send, cache, name, 'HTTPS', now).promise;
-    serviceQuery.endMs = rel(now());
-    service.aliasChain = found.aliasChain;
-    if (found.cached) serviceQuery.source = 'cache';
-    if (found.kind === 'service') {
+    const lookup = lookupHttps(send, cache, name, 'HTTPS', now);
+    origin = {
+      startedMs: rel(now()),
+      result: resolveName(host, true, port, cfg, deps).then(
+        (r) => ({ r }),
+        (err: unknown) => ({ err }),
+      ),
+    };
+    // As a dial: once the origin's addresses are in, the HTTPS answer is waited for at most the Resolution
+    // Delay (draft-ietf-happy-happyeyeballs-v3), not the DNS client's whole timeout (10 s behind a resolver
+    // that drops HTTPS queries); the query left out is released keep-for-cache (service-lookup.ts).
+    let timer: unknown;
+    const late = origin.result.then(
+      () =>
+        new Promise<undefined>((resolve) => {
+          timer = deps.clock.setTimeout(() => resolve(undefined), cfg.resolutionDelayMs);
+        }),
+    );
+    const found = await Promise.race([lookup.promise, late]);
+    if (timer !== undefined) deps.clock.clearTimeout(timer);
+    if (found === undefined) lookup.cancel(true);
+    else {
+      serviceQuery.endMs = rel(now());
+      service.aliasChain = found.aliasChain;
+      if (found.cached) serviceQuery.source = 'cache';
+    }
+    if (found === undefined) {
+      // No answer yet: the origin's A/AAAA alone (the query is listed without an end).
+    } else if (found.kind === 'service') {
       plan = planHttps({
         records: found.records,
         owner: found.owner === name ? host : found.owner,
@@ -85,20 +113,30 @@ export async function resolveServices(
   const addresses: ResolvedServiceEndpoint[] = [];
   const queries: ResolvedName['queries'] = [serviceQuery];
   let firstError: unknown;
+  // The origin's queries went out right after the HTTPS query: listed next.
+  const originDone = origin === undefined ? undefined : await origin.result;
+  const list = (r: ResolvedName, startedMs: number) => {
+    // A name already asked (for another bucket) and answered again from the cache is not listed twice;
+    // a query really sent again (no memory) is listed, as it went out.
+    for (const q of r.queries) {
+      if (q.source === 'cache' && queries.some((x) => x.type === q.type && x.name === q.name)) continue;
+      queries.push({
+        ...q,
+        startMs: round(q.startMs + startedMs),
+        ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
+      });
+    }
+  };
+  if (originDone?.r !== undefined) list(originDone.r, origin!.startedMs);
   for (const b of targets) {
     try {
-      const startedMs = rel(now());
-      const r = await resolveName(b.targetName, true, b.port, cfg, deps);
-      // A name already asked (for another bucket) and answered again from the cache is not listed twice;
-      // a query really sent again (no memory) is listed, as it went out.
-      for (const q of r.queries) {
-        if (q.source === 'cache' && queries.some((x) => x.type === q.type && x.name === q.name)) continue;
-        queries.push({
-          ...q,
-          startMs: round(q.startMs + startedMs),
-          ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
-        });
-      }
+      let r: ResolvedName;
+      if (b.bucket !== -1 || originDone === undefined) {
+        const startedMs = rel(now());
+        r = await resolveName(b.targetName, true, b.port, cfg, deps);
+        list(r, startedMs);
+      } else if (originDone.r === undefined) throw originDone.err;
+      else r = originDone.r;
       for (const a of r.addresses) {
         if (addresses.some((x) => x.address === a.address && x.port === b.port)) continue;
         addresses.push(b.bucket === -1 ? { ...a, port: b.port } : { ...a, port: b.port, bucket: b.bucket });
