@@ -82,6 +82,8 @@ interface InFlight {
   keep: boolean;
   /** Refreshes an expired answer: runs to its own end, whatever the dials do, so its answer is always stored. */
   refresh: boolean;
+  /** The late-answer window's timer, while no dial waits: a dial that joins stops it, its release restarts it. */
+  lateTimer: unknown;
 }
 
 const MISS: CacheLookup = Object.freeze({ state: 'miss' });
@@ -205,6 +207,7 @@ export class DnsQueries {
         waiters: 0,
         keep: false,
         refresh,
+        lateTimer: undefined,
         promise: undefined as never,
       };
       entry.promise = query.promise.then(
@@ -234,6 +237,11 @@ export class DnsQueries {
     }
     const query = q;
     query.waiters++;
+    if (query.lateTimer !== undefined) {
+      // A dial joins a query in its late window: the window starts again when this one is done with it.
+      this.#clock.clearTimeout(query.lateTimer);
+      query.lateTimer = undefined;
+    }
     let released = false;
     return {
       stale: undefined,
@@ -256,6 +264,7 @@ export class DnsQueries {
         // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts
         // run out (5 s × 2 tries by default: a socket, and the process, held that long after the dial).
         const timer = this.#clock.setTimeout(() => {
+          query.lateTimer = undefined;
           if (this.#inFlight.get(key) !== query) return;
           this.#inFlight.delete(key);
           query.query.cancel();
@@ -270,6 +279,7 @@ export class DnsQueries {
             `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`,
           );
         }, LATE_ANSWER_MS);
+        query.lateTimer = timer;
         (timer as { unref?: () => void }).unref?.();
       },
     };

@@ -33,6 +33,8 @@ interface SharedQuery {
   query: { promise: Promise<AnyAnswer>; cancel(): void };
   waiters: number;
   keep: boolean;
+  /** The late-answer window's timer, while no caller waits (a caller that joins stops it). */
+  lateTimer: unknown;
 }
 
 /**
@@ -54,7 +56,7 @@ export function sharedServiceSender(
     let shared = inFlight.get(key);
     if (shared === undefined) {
       const query = send(name, type);
-      const entry: SharedQuery = { query, waiters: 0, keep: false };
+      const entry: SharedQuery = { query, waiters: 0, keep: false, lateTimer: undefined };
       const settled = () => {
         if (inFlight.get(key) === entry) inFlight.delete(key);
       };
@@ -64,6 +66,10 @@ export function sharedServiceSender(
     }
     const entry = shared;
     entry.waiters++;
+    if (entry.lateTimer !== undefined) {
+      clock.clearTimeout(entry.lateTimer);
+      entry.lateTimer = undefined;
+    }
     let released = false;
     const release = (keepForCache: boolean) => {
       if (released) return;
@@ -77,6 +83,7 @@ export function sharedServiceSender(
         return;
       }
       const timer = clock.setTimeout(() => {
+        entry.lateTimer = undefined;
         if (inFlight.get(key) !== entry) return;
         inFlight.delete(key);
         entry.query.cancel();
@@ -93,6 +100,7 @@ export function sharedServiceSender(
           clock.now(),
         );
       }, LATE_ANSWER_MS);
+      entry.lateTimer = timer;
       clock.unref?.(timer);
     };
     return { promise: entry.query.promise, cancel: () => release(false), release };
