@@ -463,6 +463,24 @@ export class DnsCache {
   }
 
   /**
+   * Lets the next `get` of (name, type) ask for a refresh: ends the refresh backoff and forgets a failure held
+   * beside stale addresses. For when the stale addresses served alone all failed — the one reason to hold DNS
+   * back (RFC 8767 §5: do not re-ask a failing server at once) is outweighed by having no address that works.
+   * Returns whether stale addresses were held (no effect otherwise).
+   */
+  allowRefresh(name: string, type: DnsRecordType): boolean {
+    const key = checkName(name);
+    checkType(type);
+    const entry = this.#names.get(key);
+    const slot = entry === undefined ? undefined : slotOf(entry, type);
+    if (slot?.records === undefined) return false;
+    slot.refreshBackoffUntilMs = NONE;
+    slot.errorCode = undefined;
+    slot.errorUntilMs = NONE;
+    return true;
+  }
+
+  /**
    * What is known about (name, type) at `nowMs`; see {@link CacheLookup} for states and precedence.
    * Drops facts that have run out as it goes. A name found (any state but miss) becomes most recently used.
    */

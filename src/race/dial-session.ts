@@ -155,6 +155,8 @@ function anyTranslatable(candidates: readonly Candidate[]): boolean {
 
 /** Race.answer's options for a stale answer whose refresh is out (made once, not per answer). */
 const REFRESH_PENDING = Object.freeze({ refreshPending: true });
+/** An answer from the DNS cache arrived before any query still out (race.ts#delayStart). */
+const FROM_MEMORY = Object.freeze({ arrivedAtMs: Number.NEGATIVE_INFINITY });
 
 /** The families a dial asks for, as shared frozen lists (not a new array per dial). */
 const BOTH_FAMILIES: readonly Family[] = Object.freeze([6, 4] as Family[]);
@@ -377,8 +379,15 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   #x: SessionExtras | undefined;
   readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
-  /** A TCP connection won: late DNS answers may still fill the cache (RFC 8305 §5). */
-  #connected = false;
+  /**
+   * The caller's signal ended the dial: its queries are cancelled at once (nothing outlives an abort). Any
+   * other end — a winner, the timeout, every attempt failed — lets them finish into the cache for about a
+   * second (RFC 8305 §5: late answers are still worth keeping), so a dial timeout shorter than the resolver's
+   * answer time does not fail every dial (dns-queries.ts).
+   */
+  #aborted = false;
+  /** Stale answers served without asking DNS (its refreshes held back after a failure), for a failed dial. */
+  #heldBack: ResolutionEvent[] | undefined;
   /** This dial waits on the caller's signal (abort-watch.ts) until it settles. */
   #watchingSignal = false;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
@@ -638,9 +647,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     const clock = () => this.#now();
     if (svc.kind === 'srv') {
       const ask = askCached<SrvRecordData>(send, cache, svc.name, 'SRV', clock);
-      svc.cancels.push((keep) => {
-        if (!keep) ask.cancel();
-      });
+      svc.cancels.push((keep) => ask.release(keep === true));
       ask.promise.then((outcome) => {
         if (this.#settled) return;
         q.endMs = this.#rel(this.#now());
@@ -662,9 +669,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       return;
     }
     const lookup = lookupHttps(send, cache, svc.name, 'HTTPS', clock);
-    svc.cancels.push((keep) => {
-      if (!keep) lookup.cancel();
-    });
+    svc.cancels.push((keep) => lookup.cancel(keep));
     lookup.promise.then((result) => {
       if (this.#settled) return;
       q.endMs = this.#rel(this.#now());
@@ -788,7 +793,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         { resolutionEvent: (e: ResolutionEvent) => this.#onResolution(e, source) },
       );
       if (this.#settled) {
-        resolution.cancel(this.#connected);
+        resolution.cancel(!this.#aborted);
         return;
       }
       svc.cancels.push((keep) => resolution.cancel(keep));
@@ -880,6 +885,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       if (event.reason !== undefined) record.extra = { reason: event.reason };
       this.#queries = append(this.#queries, record);
       this.#trace.dnsQuery(event.name, event.family, event.source);
+      if (event.sentAtMs !== undefined) this.#race.querySent(event.family, event.sentAtMs, source);
       return;
     }
     let q: QueryRecord | undefined;
@@ -965,6 +971,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     const answered =
       event.addresses.length > max ? preselectDestinations(event.addresses, max) : event.addresses;
     if (event.staleUse !== undefined) q.extra = { ...q.extra, staleUse: event.staleUse };
+    if (event.heldBack) this.#heldBack = append(this.#heldBack, event);
     // The address policy is enforced here, on every address before it can be dialled — literals, hosts
     // file, DNS, cache, stale answers and refreshes alike — so a rebinding answer cannot slip through.
     const allowed = this.#cfg.policy ? this.#screen(answered, event.name, endMs) : answered;
@@ -1055,7 +1062,12 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     }
     return event.refresh
       ? this.#race.refreshed(event.family, candidates, atMs)
-      : this.#race.answer(event.family, candidates, atMs, event.refreshing ? REFRESH_PENDING : undefined);
+      : this.#race.answer(
+          event.family,
+          candidates,
+          atMs,
+          event.refreshing ? REFRESH_PENDING : event.source === 'cache' ? FROM_MEMORY : undefined,
+        );
   }
 
   /**
@@ -1405,8 +1417,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       this.#watchingSignal = false;
       unwatchAbort(this.#cfg.signal!, this);
     }
-    this.#resolution?.cancel(this.#connected);
-    if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(this.#connected);
+    this.#resolution?.cancel(!this.#aborted);
+    if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(!this.#aborted);
   }
 
   /** AbortWaiter#onSignalAbort: the caller's signal aborted (told once, by the signal's one listener). */
@@ -1420,7 +1432,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     const socket = this.#takeSocket(id)!;
     const secure = this.#x?.tlsSockets?.get(id);
     this.#x?.tlsSockets?.delete(id);
-    this.#connected = true;
     if (secure === undefined) {
       // The caller's socket keeps no listener of the dial's (an 'error' of theirs must reach them).
       socket.removeListener('connect', this.#onSocketEvent!);
@@ -1511,6 +1522,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
 
   #failed(reason: FailReason): void {
     if (reason === 'timeout') this.#rememberUnanswered(undefined);
+    if (reason === 'aborted') this.#aborted = true;
+    // Stale addresses served without asking DNS and none reachable: the next dial asks DNS at once rather
+    // than after the refresh backoff (a service that moved while DNS was briefly down is found again).
+    if (reason !== 'aborted' && reason !== 'final' && this.#heldBack !== undefined) {
+      for (const e of this.#heldBack)
+        if (e.type === 'answer') this.#deps.resolver.allowRefresh(e.name, e.family);
+    }
     this.#cleanup();
     const ids: number[] = [];
     this.#sockets?.forEach((socket, id) => {
@@ -1560,19 +1578,43 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         durationMs: query.endMs! - query.startMs,
       });
     }
+    // Queries still out when the dial's timeout came: no server failed (the answer may yet come, and is kept
+    // for the next dial), so the message names them apart from DNS failures. (A query that did time out is
+    // among the failures above, and not listed twice.)
+    let unanswered: string[] | undefined;
     if (reason === 'timeout') {
       for (const a of this.#race.answers) {
         if (a.code !== 'ETIMEOUT') continue;
+        const type = a.family === 6 ? 'AAAA' : 'A';
+        const name = a.source || this.#target.host;
+        if (this.#dnsFailures?.some((q) => q.type === type && q.name === name && q.code === 'ETIMEOUT'))
+          continue;
         dns.push({
-          address: this.#target.host,
+          address: name,
           family: a.family,
           port: this.#target.port,
           phase: 'dns',
           code: 'ETIMEOUT',
-          message: 'no answer before the dial timed out',
+          message: `no answer yet when the dial's ${formatDuration(this.#cfg.timeoutMs)} timeout came (a late answer is kept for the next dial)`,
           startMs: 0,
           durationMs: a.atMs,
         });
+        unanswered = append(unanswered, a.source ? `${type} ${a.source}` : type);
+      }
+      // The service record query itself (SRV, HTTPS) still out: the race had nothing else to wait for.
+      const sq = this.#svc?.query;
+      if (sq !== undefined && sq.endMs === undefined) {
+        dns.push({
+          address: sq.name,
+          family: 4,
+          port: 0,
+          phase: 'dns',
+          code: 'ETIMEOUT',
+          message: `the ${sq.type} query had no answer yet when the dial's ${formatDuration(this.#cfg.timeoutMs)} timeout came`,
+          startMs: sq.startMs,
+          durationMs: elapsedMs - sq.startMs,
+        });
+        unanswered = append(unanswered, `${sq.type} ${sq.name}`);
       }
     }
     const denied = this.#x?.deniedList?.attempts() ?? [];
@@ -1615,14 +1657,22 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       // One name, no address: ENOTFOUND when DNS says there is none; otherwise the first real failure.
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');
       code = real?.code ?? 'ENOTFOUND';
-      const detail = dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join('; ');
+      // SRV targets are other names than the target: each failure names its own.
+      const srvTargets = svc?.kind === 'srv';
+      const detail = dns
+        .map((d) => `${srvTargets ? `${d.address} ` : ''}${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`)
+        .join('; ');
       // In the DNS phase ECONNREFUSED is Node's "could not contact DNS servers", not a refused connection.
       const what =
         code === 'ENOTFOUND'
-          ? `${this.#target.host} has no address`
+          ? srvTargets
+            ? `no SRV target of ${this.#target.host} has an address`
+            : `${this.#target.host} has no address`
           : code === 'ECONNREFUSED'
             ? 'no DNS server could be reached'
-            : describeCode(code);
+            : code === 'ECONNRESET'
+              ? 'a DNS server reset its TCP connection (after a truncated UDP answer, or with use-vc)'
+              : describeCode(code);
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else if (reason === 'final') {
       // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.
@@ -1641,10 +1691,18 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       message = tcp.length > 0 ? `${head}: ${listed.join('; ')}` : `${head}: no address was tried`;
       // The count is of connection attempts; the other entries of `attempts` are named apart.
       const also: string[] = [];
-      if (dns.length > 0)
-        also.push(`DNS ${dns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join(', ')}`);
+      const failedDns = dns.slice(0, dns.length - (unanswered?.length ?? 0));
+      if (failedDns.length > 0)
+        also.push(`DNS ${failedDns.map((d) => `${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`).join(', ')}`);
+      if (unanswered !== undefined)
+        also.push(`DNS ${unanswered.join(', ')} still unanswered when the timeout came`);
       if (denied.length > 0)
         also.push(`${denied.length} address${denied.length === 1 ? '' : 'es'} denied by policy`);
+      if (this.#heldBack !== undefined) {
+        also.push(
+          'addresses from a stale DNS answer: DNS was not asked (refreshes held back after a failure); the next dial asks it',
+        );
+      }
       if (also.length > 0) message += ` (${also.join('; ')})`;
     }
     const report = this.#report();

@@ -206,6 +206,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * when the refresh is back, not when the stale addresses ran out). The deadline still bounds the wait.
    */
   #awaitingRefresh: KeyStore<Family | string>;
+  /** When the queries of awaited answers were sent, for those sent before the race began (see querySent). */
+  #sentAtMs: Map<Family | string, number> | undefined;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
   /** One start owed to a refresh that dropped the address of every attempt in flight (see `refreshed`). */
@@ -265,15 +267,28 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   /**
+   * The query for `family` (of `source`) was sent at `sentAtMs`, before now: the dial joined a query already in
+   * flight. The Resolution Delay a positive answer waits for it runs from the later of that answer's arrival
+   * and this (see `answer`'s `arrivedAtMs`), not from this dial's start.
+   */
+  querySent(family: Family, sentAtMs: number, source?: string): void {
+    const key = answerKey(family, source || undefined);
+    if (this.#done || !hasKey(this.#pending, key)) return;
+    this.#sentAtMs ??= new Map();
+    this.#sentAtMs.set(key, sentAtMs);
+  }
+
+  /**
    * A positive answer for `family`. Duplicates of known addresses are dropped. A second answer for a
    * family that already answered (a refresh behind a stale cached answer) adds its new addresses to the
-   * race in their sorted place (RFC 8305 §6).
+   * race in their sorted place (RFC 8305 §6). `arrivedAtMs`: when the answer arrived, when that was before
+   * `nowMs` (an answer from memory: -Infinity, it predates any query out).
    */
   answer(
     family: Family,
     candidates: readonly C[],
     nowMs: number,
-    options?: { refreshPending?: boolean; source?: string | undefined },
+    options?: { refreshPending?: boolean; source?: string | undefined; arrivedAtMs?: number | undefined },
   ): RaceStep<C> {
     if (this.#done) return this.#idle(nowMs);
     const source = options?.source || undefined;
@@ -315,7 +330,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     ) {
       this.#usefulPreferredIn = true;
     } else if (!this.#racing && keyCount(this.#pending) > 0) {
-      this.#resolutionDelayUntil ??= nowMs + this.#cfg.resolutionDelayMs;
+      this.#resolutionDelayUntil ??=
+        this.#delayStart(nowMs, options?.arrivedAtMs) + this.#cfg.resolutionDelayMs;
     }
     // A family's first answer with attempts of that family in flight: they went to its hints (see
     // `hintsReplaced`). Those the real answer lacks do not hold it back, as in `refreshed`.
@@ -324,6 +340,18 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     const step = this.#advance(nowMs, undefined);
     this.#renumbered = false;
     return step;
+  }
+
+  /**
+   * Where the Resolution Delay starts (RFC 8305 §3: a positive answer waits a short time for the one still
+   * out). netdial reads it as the later of the answer's arrival and the sending of each query still out: for
+   * a dial that joined a query another dial sent (querySent), an answer from memory does not wait a full
+   * delay again for a query that has been out longer. Queries sent by this dial count as sent now.
+   */
+  #delayStart(nowMs: number, arrivedAtMs: number | undefined): number {
+    let start = arrivedAtMs ?? nowMs;
+    for (const k of keyList(this.#pending)) start = Math.max(start, this.#sentAtMs?.get(k) ?? nowMs);
+    return start;
   }
 
   /** Whether `family` of `source` answered already (a loop, not a closure: answer() is on every dial's path). */

@@ -191,8 +191,9 @@ export function tryTimeoutMs(baseMs: number, position: number, serverCount: numb
  *   ECANCELLED after `cancel()`. When every try failed, with `tries`: the code of the last server that
  *   answered (ESERVFAIL, EREFUSED, EFORMERR, ENOTIMP, EBADRESP for a lame answer, a CNAME loop, a chain
  *   over 16 hops, an unknown RCODE or TC over TCP); else ETIMEOUT when some server did not answer in
- *   time; else ECONNREFUSED ("could not contact DNS servers", Node's meaning): no server could be reached
- *   at all, each try failed at the socket.
+ *   time; else, when a server answered truncated over UDP and its TCP failed, that TCP failure's code
+ *   (ECONNRESET…); else ECONNREFUSED ("could not contact DNS servers", Node's meaning): no server could be
+ *   reached at all, each try failed at the socket.
  * - Throws a TypeError (ERR_NETDIAL_INVALID_TARGET / ERR_NETDIAL_INVALID_OPTION) for a bad name or option.
  * Never throws or emits anything else: every socket error becomes a per-server failure. When the promise
  * settles, the timer is cleared and every socket has been closed (their handles are gone one event-loop
@@ -315,6 +316,7 @@ function runQuery<T>(
   const lingering: Transmission[] = []; // earlier tries whose UDP socket still listens
   let done = false;
   let lastAnswered: DnsClientError | undefined; // the last server's error response
+  let truncated = false; // a server answered over UDP, truncated: it was reached (its TCP may still fail)
   const failures: DnsTryFailure[] = [];
   let settle: (result: T | DnsClientError) => void = () => {};
   const promise = new Promise<T>((resolve, reject) => {
@@ -347,7 +349,11 @@ function runQuery<T>(
     let error: DnsClientError;
     if (lastAnswered !== undefined) error = lastAnswered;
     else if (failures.some((f) => f.code === 'ETIMEOUT')) error = fail('ETIMEOUT', `no answer: ${detail}`);
-    else error = fail('ECONNREFUSED', `no DNS server could be reached: ${detail}`);
+    else if (truncated) {
+      // The server answered (truncated, over UDP): not "no server could be reached", but its TCP failed.
+      const last = failures.at(-1)?.code ?? 'ECONNRESET';
+      error = fail(last, `TCP failed after a truncated UDP answer (RFC 7766 §5): ${detail}`);
+    } else error = fail('ECONNREFUSED', `no DNS server could be reached: ${detail}`);
     error.tries = failures;
     return error;
   };
@@ -420,6 +426,7 @@ function runQuery<T>(
     if (packet.flag_tc) {
       // RFC 7766 §5: a truncated UDP answer is asked again over TCP; TC over TCP is a broken server.
       if (isCurrent && via === 'udp') {
+        truncated = true;
         closeTransmission(t);
         transmit(t.server, t.position, t.edns, 'tcp');
       } else if (isCurrent) tryFailed(t, fail('EBADRESP', `TC=1 over TCP from ${t.server.label}`));

@@ -28,6 +28,11 @@ export interface QueryRecords {
   source: 'dns' | 'cache' | 'stale';
   /** With source 'stale': why the expired answer is used. */
   staleUse?: StaleUse | undefined;
+  /**
+   * A stale answer served without asking DNS: its refresh is held back after a recent failure (RFC 8767 §5
+   * failure recheck timer). A dial that finds none of its addresses reachable lifts that (DnsCache#allowRefresh).
+   */
+  heldBack?: true | undefined;
   /** The same addresses as a dial's answer takes them, when made once for many dials (a cached answer). */
   resolved?: readonly ResolvedAddress[] | undefined;
 }
@@ -68,15 +73,23 @@ export interface QueryTicket {
    * (RFC 8305 §5: late answers are still worth keeping); otherwise the last interested dial cancels it.
    */
   release(keepForCache: boolean): void;
+  /**
+   * When the query behind `outcome` was sent (the resolver's clock): earlier than the dial when it joined a
+   * query already in flight — another dial's, or a stale answer's refresh. Undefined for answers from memory.
+   */
+  sentAtMs?: number | undefined;
 }
 
 interface InFlight {
   promise: Promise<QueryOutcome>;
   query: DnsQuery;
+  sentAtMs: number;
   waiters: number;
   keep: boolean;
   /** Refreshes an expired answer: runs to its own end, whatever the dials do, so its answer is always stored. */
   refresh: boolean;
+  /** The late-answer window's timer, while no dial waits: a dial that joins stops it, its release restarts it. */
+  lateTimer: unknown;
 }
 
 const MISS: CacheLookup = Object.freeze({ state: 'miss' });
@@ -161,7 +174,7 @@ export class DnsQueries {
         });
       case 'error':
         // RFC 8767 §4: the refresh failed a moment ago; the stale answer is served alone.
-        if (hit.stale) return settled(name, staleRecords(hit.stale, 'refresh-failed'));
+        if (hit.stale) return settled(name, staleRecords(hit.stale, 'refresh-failed', true));
         return settled(name, {
           ok: false,
           source: 'cache',
@@ -170,7 +183,7 @@ export class DnsQueries {
         });
       case 'stale': {
         // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
-        if (!hit.refreshAllowed) return settled(name, staleRecords(hit.records, 'refresh-failed'));
+        if (!hit.refreshAllowed) return settled(name, staleRecords(hit.records, 'refresh-failed', true));
         const ticket = this.#ask(name, type, true);
         // Optimistic use only for an answer that had a positive TTL and expired recently; otherwise the
         // stale answer is held back for when the refresh fails or is late (the caller's client response timer).
@@ -188,7 +201,15 @@ export class DnsQueries {
     if (q && refresh) q.refresh = true;
     if (!q) {
       const query = this.#send(name, type);
-      const entry: InFlight = { query, waiters: 0, keep: false, refresh, promise: undefined as never };
+      const entry: InFlight = {
+        query,
+        sentAtMs: this.#clock.now(),
+        waiters: 0,
+        keep: false,
+        refresh,
+        lateTimer: undefined,
+        promise: undefined as never,
+      };
       entry.promise = query.promise.then(
         (answer): QueryOutcome => {
           this.#inFlight.delete(key);
@@ -216,10 +237,16 @@ export class DnsQueries {
     }
     const query = q;
     query.waiters++;
+    if (query.lateTimer !== undefined) {
+      // A dial joins a query in its late window: the window starts again when this one is done with it.
+      this.#clock.clearTimeout(query.lateTimer);
+      query.lateTimer = undefined;
+    }
     let released = false;
     return {
       stale: undefined,
       outcome: query.promise,
+      sentAtMs: query.sentAtMs,
       release: (keepForCache) => {
         if (released) return;
         released = true;
@@ -234,12 +261,25 @@ export class DnsQueries {
           query.query.cancel();
           return;
         }
-        // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts run out.
+        // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts
+        // run out (5 s × 2 tries by default: a socket, and the process, held that long after the dial).
         const timer = this.#clock.setTimeout(() => {
+          query.lateTimer = undefined;
           if (this.#inFlight.get(key) !== query) return;
           this.#inFlight.delete(key);
           query.query.cancel();
+          // No answer within the dial and the window after it: for the next dials the server did not answer
+          // (ETIMEOUT), remembered for errorTtlSeconds like a query that timed out on its own (RFC 9520 §3), so
+          // they neither send the query again nor wait the Resolution Delay for it until that expires. An
+          // answer later than this is not kept: the query is gone (see LATE_ANSWER_MS).
+          this.#failed(
+            name,
+            type,
+            'ETIMEOUT',
+            `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`,
+          );
         }, LATE_ANSWER_MS);
+        query.lateTimer = timer;
         (timer as { unref?: () => void }).unref?.();
       },
     };
@@ -273,8 +313,13 @@ export class DnsQueries {
   }
 }
 
-/** How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"). */
-const LATE_ANSWER_MS = 1000;
+/**
+ * How long a query whose dial is over may still fill the cache (RFC 8305 §5: "~1 s"); one still unanswered
+ * then is cancelled and remembered as ETIMEOUT. Deviation: an answer slower than the dial plus this window is
+ * never kept — a query is not held (socket, and with it the process) up to its own timeouts once no dial
+ * needs it; such a name is asked again once the remembered failure expires (errorTtlSeconds).
+ */
+export const LATE_ANSWER_MS = 1000;
 
 /**
  * An answer memory already had. Callers take `ready` (synchronously); the promise is made only for one
@@ -307,12 +352,13 @@ class SettledTicket implements QueryTicket {
   release(): void {}
 }
 
-function staleRecords(records: readonly string[], staleUse: StaleUse): QueryRecords {
+function staleRecords(records: readonly string[], staleUse: StaleUse, heldBack?: true): QueryRecords {
   // RFC 8767 §4: an answer served from stale data carries a TTL of 30 s.
   return {
     ok: true,
     source: 'stale',
     staleUse,
+    heldBack,
     addresses: records.map((address) => ({ address, ttlSeconds: 30 })),
   };
 }

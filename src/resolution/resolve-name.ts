@@ -92,17 +92,25 @@ export function resolveName(
     let path: ResolverPath | undefined;
     let nat64: ResolvedName['nat64'];
     let done = false;
-    let succeeded = false;
+    /** complete() has begun: what comes later is not part of the result. */
+    let completing = false;
+    let aborted = false;
+    /** Bounds the wait for the other families once one family answered with addresses (see below). */
+    let otherFamilies: unknown;
     const finish = (err?: unknown) => {
       if (done) return;
       done = true;
       if (timer !== undefined) deps.clock.clearTimeout(timer);
+      if (otherFamilies !== undefined) deps.clock.clearTimeout(otherFamilies);
       if (cfg.signal !== undefined) unwatchAbort(cfg.signal, waiter);
-      succeeded = err === undefined;
-      resolution?.cancel(succeeded);
+      // As a dial: queries still out finish into the cache (a late answer, or ETIMEOUT), unless aborted.
+      resolution?.cancel(!aborted);
       if (err !== undefined) reject(err);
     };
-    const onAbort = () => finish(new AbortError(cfg.signal?.reason, `resolve ${host}`));
+    const onAbort = () => {
+      aborted = true;
+      finish(new AbortError(cfg.signal?.reason, `resolve ${host}`));
+    };
     // One listener per signal, however many dials and resolutions share it (race/abort-watch.ts).
     const waiter = { onSignalAbort: onAbort };
     const timer = Number.isFinite(cfg.timeoutMs)
@@ -137,6 +145,7 @@ export function resolveName(
     if (cfg.signal !== undefined) watchAbort(cfg.signal, waiter);
 
     const complete = async () => {
+      completing = true;
       const now = deps.clock.now();
       if (found.length === 0) {
         if (denied.size > 0) {
@@ -223,7 +232,7 @@ export function resolveName(
     };
 
     const onEvent = (event: ResolutionEvent) => {
-      if (done) return;
+      if (done || completing) return;
       if (event.type === 'path') {
         path = { ...event.path }; // shared by the resolutions it decided (frozen): the answer has its own
         return;
@@ -310,12 +319,27 @@ export function resolveName(
       }
       if (answered.has(event.family)) return;
       answered.add(event.family);
-      if (answered.size === families.length) void complete();
+      if (answered.size === families.length) {
+        void complete();
+        return;
+      }
+      // One family has addresses, another is still out: the result is not held for it past what a dial
+      // waits — the Resolution Delay (RFC 8305 §3), then one Connection Attempt Delay (§5) in which a dial's
+      // first attempt runs alone (50 + 250 ms by default). A later answer would join a dial's race after
+      // that, and an answer that never comes (a resolver that drops AAAA) would hold lookup() for the DNS
+      // client's whole timeout (5 s × 2 tries) to return what it already has: glibc's getaddrinfo returns
+      // the A answer then too, only 10 s later. The query still out is released keep-for-cache.
+      if (event.type === 'answer' && otherFamilies === undefined && found.length > 0) {
+        otherFamilies = deps.clock.setTimeout(() => {
+          otherFamilies = undefined;
+          if (!done && !completing) void complete();
+        }, cfg.resolutionDelayMs + cfg.attemptDelayMs);
+      }
     };
     resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, {
       resolutionEvent: onEvent,
     });
     // Answers from memory can finish the whole resolution before resolve() returns.
-    if (done) resolution.cancel(succeeded);
+    if (done) resolution.cancel(!aborted);
   });
 }

@@ -5,10 +5,12 @@
  * MAX_RESOLVED_BUCKETS buckets, then the name's own A/AAAA for HTTPS), and the addresses are listed bucket
  * by bucket, in the order a dial would try them (`orderBuckets`: buckets that failed recently after live
  * ones, then priority, the fallback last). `queries` lists each query once, in the order asked: the
- * SRV query or each HTTPS query of an AliasMode chain (the origin's, then each alias target's), then each
+ * SRV query or each HTTPS query of an AliasMode chain (the origin's, then each alias target's), and each
  * name's A/AAAA (a name that is the target of two buckets — e.g. an HTTPS record with TargetName "." and
- * the fallback — is asked once), times in ms since this resolve began. The whole of it — service query,
- * then each name's A/AAAA — ends within the one `timeout` and at the signal (resolve-bound.ts).
+ * the fallback — is asked once), times in ms since this resolve began. For an HTTPS URL the name's own
+ * A/AAAA are asked alongside the HTTPS query, as a dial asks them, and the HTTPS answer is waited for at
+ * most the Resolution Delay once they are in. The whole of it ends within the one `timeout` and at the
+ * signal (resolve-bound.ts).
  * RFC 9460 §7.3 hints are listed with their record (`service.records`), not among the addresses: a dial
  * uses them only until the target's own answer is in, and resolve waits for that answer.
  */
@@ -62,6 +64,8 @@ export async function resolveServices(
     if (!outcome.ok) q.code = outcome.code;
   };
   let plan: ServicePlan = { buckets: [], records: [] };
+  /** The origin's own A/AAAA (HTTPS: asked alongside the HTTPS query, as a dial does), and when asked. */
+  let origin: { startedMs: number; result: Promise<{ r?: ResolvedName; err?: unknown }> } | undefined;
   if (kind === 'srv') {
     const q = serviceQuery(name);
     const outcome = await bound.wait(askCached<SrvRecordData>(send, cache, name, 'SRV', now), [q]);
@@ -79,9 +83,40 @@ export async function resolveServices(
       if (outcome === undefined) hop = serviceQuery(queried);
       else if (hop !== undefined) ended(hop, outcome);
     });
-    const found = await bound.wait(lookup, queries);
-    service.aliasChain = found.aliasChain;
-    if (found.kind === 'service') {
+    origin = {
+      startedMs: rel(now()),
+      result: resolveName(host, true, port, bound.remaining(), deps).then(
+        (r) => ({ r }),
+        (err: unknown) => ({ err }),
+      ),
+    };
+    // As a dial: once the origin's addresses are in, the HTTPS answer is waited for at most the Resolution
+    // Delay (draft-ietf-happy-happyeyeballs-v3), not the DNS client's whole timeout (10 s behind a resolver
+    // that drops HTTPS queries); the query left out is released keep-for-cache (service-lookup.ts).
+    let timer: unknown;
+    let over = false;
+    const late = origin.result.then(() =>
+      over
+        ? undefined
+        : new Promise<undefined>((resolve) => {
+            timer = deps.clock.setTimeout(() => resolve(undefined), cfg.resolutionDelayMs);
+          }),
+    );
+    let found: Awaited<typeof lookup.promise> | undefined;
+    try {
+      found = await bound.wait(
+        { promise: Promise.race([lookup.promise, late]), cancel: () => lookup.cancel() },
+        queries,
+      );
+    } finally {
+      over = true;
+      if (timer !== undefined) deps.clock.clearTimeout(timer);
+    }
+    if (found === undefined) {
+      // No answer yet: the origin's A/AAAA alone (the query is listed without an end).
+      lookup.cancel(true);
+    } else if (found.kind === 'service') {
+      service.aliasChain = found.aliasChain;
       plan = planHttps({
         records: found.records,
         owner: found.owner === name ? host : found.owner,
@@ -91,6 +126,7 @@ export async function resolveServices(
         random,
       });
     } else {
+      service.aliasChain = found.aliasChain;
       service.code = found.kind === 'unavailable' ? 'ALIAS_UNAVAILABLE' : found.code;
       // The chain ended at its last query (an alias to ".", a loop, a chain too long, a failure).
       const last = queries.at(-1);
@@ -106,21 +142,31 @@ export async function resolveServices(
   // Each bucket's endpoints, listed at the end in the order a dial tries the buckets (orderBuckets).
   const byBucket = new Map<number, ResolvedServiceEndpoint[]>();
   let firstError: unknown;
+  // The origin's queries went out right after the HTTPS query: listed next.
+  const originDone = origin === undefined ? undefined : await origin.result;
+  const list = (r: ResolvedName, startedMs: number) => {
+    // A name already asked (for another bucket) and answered again from the cache is not listed twice;
+    // a query really sent again (no memory) is listed, as it went out.
+    for (const q of r.queries) {
+      if (q.source === 'cache' && queries.some((x) => x.type === q.type && x.name === q.name)) continue;
+      queries.push({
+        ...q,
+        startMs: round(q.startMs + startedMs),
+        ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
+      });
+    }
+  };
+  if (originDone?.r !== undefined) list(originDone.r, origin!.startedMs);
   for (const b of targets) {
     try {
-      const startedMs = rel(now());
-      // Each name gets what is left of the one timeout; its timing out is the resolve's (bound.timedOut).
-      const r = await resolveName(b.targetName, true, b.port, bound.remaining(), deps);
-      // A name already asked (for another bucket) and answered again from the cache is not listed twice;
-      // a query really sent again (no memory) is listed, as it went out.
-      for (const q of r.queries) {
-        if (q.source === 'cache' && queries.some((x) => x.type === q.type && x.name === q.name)) continue;
-        queries.push({
-          ...q,
-          startMs: round(q.startMs + startedMs),
-          ...(q.endMs === undefined ? {} : { endMs: round(q.endMs + startedMs) }),
-        });
-      }
+      let r: ResolvedName;
+      if (b.bucket !== -1 || originDone === undefined) {
+        const startedMs = rel(now());
+        // Each name gets what is left of the one timeout; its timing out is the resolve's (bound.timedOut).
+        r = await resolveName(b.targetName, true, b.port, bound.remaining(), deps);
+        list(r, startedMs);
+      } else if (originDone.r === undefined) throw originDone.err;
+      else r = originDone.r;
       byBucket.set(
         b.bucket,
         r.addresses.map((a) =>
@@ -172,5 +218,8 @@ export async function resolveServices(
       cause: firstError,
     });
   }
+  // In the order asked: the origin's A/AAAA went out alongside the first HTTPS query, an alias target's
+  // HTTPS query after that one answered (a stable sort keeps each name's AAAA-then-A as listed).
+  queries.sort((a, b) => a.startMs - b.startMs);
   return { host, port: kind === 'srv' ? undefined : port, addresses, queries, service };
 }

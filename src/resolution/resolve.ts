@@ -8,7 +8,12 @@ import { dns, fs, os } from '../builtins.js';
 import { type Clock, realClock } from '../clock.js';
 import { CustomResolution } from './custom-resolution.js';
 import { type DnsClientOptions, DnsServerMemory, queryAddresses, queryServiceRecords } from './dns-client.js';
-import { type ServiceQuerySender, type ServiceRecordCache, serviceRecordCacheOf } from './service-lookup.js';
+import {
+  type ServiceQuerySender,
+  type ServiceRecordCache,
+  serviceRecordCacheOf,
+  sharedServiceSender,
+} from './service-lookup.js';
 import {
   DnsQueries,
   type QueryOutcome,
@@ -51,6 +56,12 @@ export type ResolutionEvent =
       source: AddressSource;
       /** Why this source was asked, when it was not the usual path (e.g. the system resolver as a fallback). */
       reason?: string | undefined;
+      /**
+       * The query was already in flight when this resolution began (another dial's, or a stale answer's
+       * refresh), sent at this time (the resolver's clock): the waits that count from a query's start count
+       * from then (RFC 8305 §3 Resolution Delay, RFC 8767 §5 client response timer).
+       */
+      sentAtMs?: number | undefined;
     }
   | {
       type: 'answer';
@@ -61,6 +72,8 @@ export type ResolutionEvent =
       addresses: readonly ResolvedAddress[];
       /** With source 'stale': why the expired answer is used. */
       staleUse?: StaleUse | undefined;
+      /** A stale answer served without asking DNS: refreshes are held back after a recent failure (RFC 8767 §5). */
+      heldBack?: true | undefined;
       /** A stale answer whose refresh is still running: a `refresh` answer or error for the family follows. */
       refreshing?: boolean | undefined;
       /** The refresh behind an earlier stale answer of this family. */
@@ -230,6 +243,7 @@ export class NameResolver {
    * are cached too (a Dialer with memory): a Dialer without memory remembers nothing.
    */
   #serviceCache: ServiceRecordCache | undefined;
+  #serviceSend: ServiceQuerySender | undefined;
   /** The memory's DNS cache: the service record cache is the one kept with it (saved with the memory). */
   readonly #answers: DnsCache | undefined;
 
@@ -323,9 +337,22 @@ export class NameResolver {
   serviceRecords(nowMs: number): { send: ServiceQuerySender; cache: ServiceRecordCache | undefined } {
     this.#configure(nowMs);
     if (this.#answers !== undefined) this.#serviceCache ??= serviceRecordCacheOf(this.#answers);
-    const send: ServiceQuerySender = (name, type) =>
-      queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>;
-    return { send, cache: this.#serviceCache };
+    // One query in flight per (name, type) for every dial of this resolver (service-lookup.ts).
+    this.#serviceSend ??= sharedServiceSender(
+      (name, type) =>
+        queryServiceRecords(name, type as 'SRV', this.#nextClientOptions()) as ReturnType<ServiceQuerySender>,
+      () => this.#serviceCache,
+      this.#clock,
+    );
+    return { send: this.#serviceSend, cache: this.#serviceCache };
+  }
+
+  /**
+   * The stale addresses of `name` served without asking DNS (`heldBack`) all failed: the next dial asks for a
+   * refresh at once instead of after the refresh backoff (DnsCache#allowRefresh).
+   */
+  allowRefresh(name: string, family: Family): void {
+    this.#answers?.allowRefresh(name, family === 6 ? 'AAAA' : 'A');
   }
 
   /**
@@ -740,6 +767,7 @@ function outcomeEvent(
       name,
       source: outcome.source,
       staleUse: outcome.staleUse,
+      heldBack: outcome.heldBack,
       addresses: toResolved(outcome, family),
     };
   }
@@ -942,20 +970,32 @@ export class SearchListQuery implements Resolution {
       this.#giveStale(round, family, ticket.stale, 'optimistic');
     }
     const fallback = wait.fallback;
+    // A query this dial joined was sent before it: the waits run from then, not from this dial's start.
+    const sentAtMs = ticket.sentAtMs;
+    const joined = sentAtMs !== undefined && sentAtMs < this.#nowMs;
     if (fallback) {
-      // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer.
+      // RFC 8767 §5 client response timer: a refresh this slow is not waited for any longer. The RFC starts it
+      // when a resolver receives a request; netdial reads it for a refresh another dial started as running from
+      // the refresh's own start — a server silent for 1.8 s already is not waited for again by each new dial.
+      const waitMs = joined
+        ? Math.max(0, sentAtMs + STALE_CLIENT_RESPONSE_MS - this.#clock.now())
+        : STALE_CLIENT_RESPONSE_MS;
       const staleTimer = this.#clock.setTimeout(() => {
         this.#staleTimers?.delete(staleTimer);
         if (this.#cancelled || round.movedOn || this.#isDone(family)) return;
         wait.staleGiven = true;
         this.#giveStale(round, family, fallback, 'refresh-timeout');
         this.#finishOtherFailures(round);
-      }, STALE_CLIENT_RESPONSE_MS);
+      }, waitMs);
       wait.staleTimer = staleTimer;
       this.#staleTimers ??= new Set();
       this.#staleTimers.add(staleTimer);
     }
-    this.#sink.resolutionEvent({ type: 'query', family, name, source: 'dns' });
+    this.#sink.resolutionEvent(
+      joined
+        ? { type: 'query', family, name, source: 'dns', sentAtMs }
+        : { type: 'query', family, name, source: 'dns' },
+    );
     ticket.outcome.then((answer) => this.#handle(round, family, answer, wait));
   }
 

@@ -5,7 +5,9 @@
  * SERVFAIL, REFUSED — for the DNS cache's `errorTtlSeconds`, RFC 9520 §3), and follows RFC 9460 AliasMode
  * chains with a bound and loop detection.
  */
+import type { Clock } from '../clock.js';
 import { isNegativeAnswer } from '../errors.js';
+import { LATE_ANSWER_MS } from './dns-queries.js';
 import type { DnsCache } from '../memory/dns-cache.js';
 import type { DnsClientError, ServiceAnswer, ServiceRecordType, SrvRecordData } from './dns-client.js';
 import { aliasStep, MAX_ALIAS_HOPS } from './service-plan.js';
@@ -18,11 +20,92 @@ export type ServiceOutcome<R> =
   | { ok: true; answer: ServiceAnswer<R>; cached: boolean }
   | { ok: false; code: string; message: string; cached: boolean };
 
-/** Sends one query (the DNS client with the resolver's servers). */
+/**
+ * Sends one query (the DNS client with the resolver's servers). A shared sender (`sharedServiceSender`) also
+ * gives `release(keepForCache)`: the caller no longer needs it (see QueryTicket#release for A/AAAA).
+ */
 export type ServiceQuerySender = (
   name: string,
   type: ServiceRecordType,
-) => { promise: Promise<AnyAnswer>; cancel(): void };
+) => { promise: Promise<AnyAnswer>; cancel(): void; release?(keepForCache: boolean): void };
+
+interface SharedQuery {
+  query: { promise: Promise<AnyAnswer>; cancel(): void };
+  waiters: number;
+  keep: boolean;
+  /** The late-answer window's timer, while no caller waits (a caller that joins stops it). */
+  lateTimer: unknown;
+}
+
+/**
+ * `send` with one query in flight per (name, type) however many dials ask (as DnsQueries does for A/AAAA):
+ * each caller gets the shared answer, and `release(keepForCache)` when it no longer needs it. The last caller
+ * to release cancels the query, unless one of them kept it for the cache (a dial that did not abort): then it
+ * keeps listening for LATE_ANSWER_MS (RFC 8305 §5) and, still unanswered then, is cancelled and remembered in
+ * `cache()` as ETIMEOUT for its errorTtlSeconds (RFC 9520 §3) — so behind a resolver that drops HTTPS queries,
+ * one query is out per errorTtlSeconds, not one per dial. `cancel()` is `release(false)`.
+ */
+export function sharedServiceSender(
+  send: ServiceQuerySender,
+  cache: () => ServiceRecordCache | undefined,
+  clock: Clock,
+): ServiceQuerySender {
+  const inFlight = new Map<string, SharedQuery>();
+  return (name, type) => {
+    const key = `${type} ${name}`;
+    let shared = inFlight.get(key);
+    if (shared === undefined) {
+      const query = send(name, type);
+      const entry: SharedQuery = { query, waiters: 0, keep: false, lateTimer: undefined };
+      const settled = () => {
+        if (inFlight.get(key) === entry) inFlight.delete(key);
+      };
+      query.promise.then(settled, settled);
+      shared = entry;
+      inFlight.set(key, shared);
+    }
+    const entry = shared;
+    entry.waiters++;
+    if (entry.lateTimer !== undefined) {
+      clock.clearTimeout(entry.lateTimer);
+      entry.lateTimer = undefined;
+    }
+    let released = false;
+    const release = (keepForCache: boolean) => {
+      if (released) return;
+      released = true;
+      entry.waiters--;
+      if (keepForCache && cache() !== undefined) entry.keep = true;
+      if (entry.waiters > 0 || inFlight.get(key) !== entry) return;
+      if (!entry.keep) {
+        inFlight.delete(key);
+        entry.query.cancel();
+        return;
+      }
+      const timer = clock.setTimeout(() => {
+        entry.lateTimer = undefined;
+        if (inFlight.get(key) !== entry) return;
+        inFlight.delete(key);
+        entry.query.cancel();
+        cache()?.set(
+          name,
+          type,
+          {
+            ok: false,
+            code: 'ETIMEOUT',
+            message: `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`,
+            cached: false,
+          },
+          undefined,
+          clock.now(),
+        );
+      }, LATE_ANSWER_MS);
+      entry.lateTimer = timer;
+      clock.unref?.(timer);
+    };
+    return { promise: entry.query.promise, cancel: () => release(false), release };
+  };
+}
 
 interface Entry {
   outcome: ServiceOutcome<SrvRecordData | SvcbRecord>;
@@ -160,9 +243,11 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
   name: string,
   type: ServiceRecordType,
   now: () => number,
-): { promise: Promise<ServiceOutcome<R>>; cancel(): void } {
+): { promise: Promise<ServiceOutcome<R>>; cancel(): void; release(keepForCache: boolean): void } {
   const hit = cache?.get(name, type, now());
-  if (hit !== undefined) return { promise: Promise.resolve(hit as ServiceOutcome<R>), cancel() {} };
+  if (hit !== undefined) {
+    return { promise: Promise.resolve(hit as ServiceOutcome<R>), cancel() {}, release() {} };
+  }
   let query: ReturnType<ServiceQuerySender>;
   try {
     query = send(name, type);
@@ -171,6 +256,7 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
     return {
       promise: Promise.resolve({ ok: false, code, message: (err as Error).message, cached: false }),
       cancel() {},
+      release() {},
     };
   }
   const promise = query.promise.then(
@@ -188,7 +274,9 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
       return outcome;
     },
   );
-  return { promise, cancel: () => query.cancel() };
+  // A plain sender has no release: the query is cancelled, or left to its own end for the cache.
+  const release = (keep: boolean) => (query.release ? query.release(keep) : keep || query.cancel());
+  return { promise, cancel: () => query.cancel(), release };
 }
 
 /** The ServiceMode records an HTTPS/SVCB lookup ended with, after following AliasMode. */
@@ -209,8 +297,9 @@ export type HttpsHopObserver = (name: string, outcome: ServiceOutcome<SvcbRecord
  * Asks for the HTTPS (or SVCB) records of `name` and follows AliasMode (RFC 9460 §2.4.2) at most
  * MAX_ALIAS_HOPS times; a name seen twice is a loop. A loop, a chain too long, or a failed query along
  * the chain ends with `none` and the last name reached as `owner` (the client then uses its A/AAAA, §3).
- * Never rejects; `cancel()` stops the query in flight and resolves nothing further. `observe`, when given,
- * sees each query of the chain (`netdial resolve` lists every one).
+ * Never rejects; `cancel(keepForCache)` resolves nothing further and releases the query in flight (a
+ * shared sender lets it finish into the cache for about a second when `keepForCache`; see askCached).
+ * `observe`, when given, sees each query of the chain (`netdial resolve` lists every one).
  */
 export function lookupHttps(
   send: ServiceQuerySender,
@@ -219,9 +308,9 @@ export function lookupHttps(
   type: 'HTTPS' | 'SVCB',
   now: () => number,
   observe?: HttpsHopObserver,
-): { promise: Promise<HttpsLookup>; cancel(): void } {
+): { promise: Promise<HttpsLookup>; cancel(keepForCache?: boolean): void } {
   let cancelled = false;
-  let inFlight: { cancel(): void } | undefined;
+  let inFlight: { release(keepForCache: boolean): void } | undefined;
   const run = async (): Promise<HttpsLookup> => {
     const aliasChain: string[] = [];
     const seen = new Set<string>();
@@ -278,9 +367,9 @@ export function lookupHttps(
   };
   return {
     promise: run(),
-    cancel: () => {
+    cancel: (keepForCache = false) => {
       cancelled = true;
-      inFlight?.cancel();
+      inFlight?.release(keepForCache);
     },
   };
 }
