@@ -20,6 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { loadUndiciIntegration } from '../src/adoption/undici-integration.js';
+import * as main from '../src/index.js';
 import * as integration from '../src/undici.js';
 import { runNode } from './support/run-node.js';
 
@@ -98,7 +99,11 @@ const names = {};
 for (const [from, mod] of [['netdial', netdial], ['netdial/undici', integration]]) {
   for (const [key, value] of Object.entries(mod)) if (typeof value === 'function') names[from + ':' + key] = value.name;
 }
-console.log(JSON.stringify({ names, undici: typeof undici.Agent, inspected: util.inspect(new netdial.Agent()).split(' ')[0] }));
+const frames = [];
+for (const make of [() => new netdial.Agent({ dial: 5 }), () => new netdial.Dialer({ nonsense: 1 })]) {
+  try { make(); } catch (err) { frames.push(...err.stack.split('\\n').filter((l) => /^ +at new /.test(l)).map((l) => l.trim().split(' (')[0])); }
+}
+console.log(JSON.stringify({ names, frames, undici: typeof undici.Agent, inspected: util.inspect(new netdial.Agent()).split(' ')[0] }));
 `,
     );
     const bundle = (
@@ -240,6 +245,33 @@ console.log(JSON.stringify({ names, undici: typeof undici.Agent, inspected: util
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.equal(allowed.stdout, 'fetch 200 hello from loopback\nhttp 200 true\n');
     assert.match(allowed.stderr, /NOT held to the policy/);
+  });
+
+  test("exported classes and functions keep their names in an app's bundle (undici's Agent beside netdial's)", async () => {
+    const r = await run([join(dir, 'names-app.cjs')], tmpdir());
+    assert.equal(r.code, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as {
+      names: Record<string, string>;
+      frames: string[];
+      undici: string;
+      inspected: string;
+    };
+    assert.equal(got.undici, 'function');
+    const expected: Record<string, string> = {};
+    for (const [from, mod] of [
+      ['netdial', main],
+      ['netdial/undici', integration],
+    ] as const) {
+      for (const [key, value] of Object.entries(mod))
+        if (typeof value === 'function') expected[`${from}:${key}`] = value.name;
+    }
+    assert.ok(Object.keys(expected).length > 20);
+    // The exported lookup is an arrow function made through Object.assign: its name is given, not inferred.
+    assert.equal(expected['netdial:lookup'], 'lookup');
+    assert.equal(expected['netdial:subscribeDiagnostics'], 'subscribe');
+    assert.deepEqual(got.names, expected);
+    assert.equal(got.inspected, 'Agent');
+    assert.deepEqual(got.frames, ['at new Agent', 'at new Dialer']);
   });
 });
 
