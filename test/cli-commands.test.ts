@@ -722,6 +722,26 @@ describe('resolve', { timeout: 60_000 }, () => {
     }
   });
 
+  test('an empty memory file (mktemp) is an empty memory, as NETDIAL_MEMORY_FILE takes it, and is saved over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-'));
+    try {
+      for (const [name, text] of [
+        ['empty.json', ''],
+        ['blank.json', ' \n\t\n'],
+      ] as const) {
+        const file = join(dir, name);
+        writeFileSync(file, text);
+        const run = await runCli(['resolve', '--memory-file', file, '--nameserver', ns, 'v4.cli.test']);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stderr, '');
+        // What the run learnt replaced the empty text: a netdial memory now.
+        assert.match(readFileSync(file, 'utf8'), /^\{"version":/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a corrupt memory file is one clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-'));
     try {
@@ -775,6 +795,23 @@ describe('TLS', { timeout: 60_000 }, () => {
     const trusted = await runCli(['--ca', join(dir, 'ca.pem'), `localhost:${tlsPort}`], { input: 'ok\n' });
     assert.equal(trusted.code, 0, trusted.stderr);
     assert.equal(trusted.stdout, 'ok\n');
+  });
+
+  test('--ca with a file that is not PEM certificates is reported as an unreadable one is (exit 1, no dial)', async () => {
+    const notPem = join(dir, 'hostname.txt');
+    writeFileSync(notPem, 'myhost\n');
+    const garbled = join(dir, 'garbled.pem');
+    writeFileSync(garbled, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n');
+    for (const [file, why] of [
+      [notPem, /: not PEM: no -----BEGIN CERTIFICATE----- block$/m],
+      [garbled, /: certificate 1 is not a valid X\.509 certificate/],
+      [join(dir, 'missing.pem'), /: ENOENT/],
+    ] as const) {
+      const run = await runCli(['--ca', file, `localhost:${tlsPort}`]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /^netdial: cannot read CA file /);
+      assert.match(run.stderr, why);
+    }
   });
 
   test('trace of a TLS dial draws the handshake', async () => {
