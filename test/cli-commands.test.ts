@@ -826,6 +826,13 @@ describe('TLS', { timeout: 60_000 }, () => {
 });
 
 describe('help and version', { timeout: 60_000 }, () => {
+  test('resolve --help says which targets ask HTTPS and SRV records', async () => {
+    const run = await runCli(['resolve', '--help']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /an https:\/\/ or wss:\/\/ URL also asks the name's HTTPS records \(RFC 9460/);
+    assert.match(run.stdout, /srv!_SERVICE\._tcp\.NAME target asks SRV records \(RFC 2782\)/);
+    assert.match(run.stdout, /A bare NAME or NAME:PORT asks A and AAAA only/);
+  });
   for (const args of [['--help'], ['trace', '--help'], ['resolve', '-h'], ['help', 'demo']]) {
     test(`${args.join(' ')}: usage on stdout, exit 0`, async () => {
       const run = await runCli(args);
