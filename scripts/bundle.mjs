@@ -29,7 +29,8 @@
  *   of a function esbuild renames to keep two modules' top-level names apart (`checkName` -> `checkName2`
  *   in the one scope of a chunk): such a function now shows as `checkName2` in a stack trace. The
  *   exports keep their source names (the package test compares each exported function's and class's
- *   `name` with tsc's build).
+ *   `name` with tsc's build), and keep them in an application's bundle too, which renames colliding
+ *   names again (src/export-names.ts gives each exported function its name back at import).
  * NETDIAL_BUNDLE_META=file writes esbuild's metafile (what each output holds).
  * The optional peers (undici, ioredis) stay external, required lazily as in the sources.
  *

@@ -62,3 +62,8 @@ export type { ProxyObject, ProxyProtocol, ProxySetting, ProxySpec } from './prox
 export { parseTarget } from './target.js';
 export type { Target } from './target.js';
 export type { AddressSource, Family, ResolvedAddress } from './types.js';
+
+// Keeps the exported names through an application's bundler (src/export-names.ts).
+import { keepExportNames } from './export-names.js';
+import * as self from './index.js';
+keepExportNames(self, { subscribeDiagnostics: 'subscribe' });

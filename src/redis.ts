@@ -16,3 +16,8 @@ export type {
   FleetObservation,
   MemoryStore,
 } from './memory/memory-store.js';
+
+// Keeps the exported names through an application's bundler (src/export-names.ts).
+import { keepExportNames } from './export-names.js';
+import * as self from './redis.js';
+keepExportNames(self);

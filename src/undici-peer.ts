@@ -6,11 +6,18 @@
  * application's CommonJS bundle it is required from the application's place (peer-require.ts).
  */
 import type * as Undici from 'undici';
-import { requireFrom } from './peer-require.js';
+import { isOwnFile, requireFrom } from './peer-require.js';
 
 /** The message when undici is not installed. */
 export const UNDICI_MISSING =
   'netdial/undici needs the undici package: npm install undici (^6.21 or ^7, an optional peer dependency of netdial)';
+
+/**
+ * The message when undici is not found while netdial runs inside an application's bundle: undici may
+ * well be compiled into that bundle, but a module inside a bundle cannot be required by name.
+ */
+export const UNDICI_MISSING_IN_APP_BUNDLE =
+  'netdial/undici needs the undici package installed beside the application: netdial runs inside an application bundle, and an undici compiled into the bundle cannot be required by name; install undici next to the app (npm install undici, ^6.21 or ^7) or mark it external in the bundler';
 
 function loadUndici(): typeof Undici {
   try {
@@ -19,7 +26,8 @@ function loadUndici(): typeof Undici {
     const e = error as { code?: string; message?: string };
     // Only undici itself missing; a broken undici (or one of its files missing) keeps its own error.
     if (e.code === 'MODULE_NOT_FOUND' && /'undici'/.test(e.message ?? '')) {
-      throw Object.assign(new Error(UNDICI_MISSING, { cause: error }), {
+      const message = isOwnFile(import.meta) ? UNDICI_MISSING : UNDICI_MISSING_IN_APP_BUNDLE;
+      throw Object.assign(new Error(message, { cause: error }), {
         code: 'ERR_NETDIAL_UNDICI_MISSING',
       });
     }

@@ -608,3 +608,8 @@ export function installGlobalDispatcher(options: DispatcherOptions = {}): Instal
     },
   };
 }
+
+// Keeps the exported names through an application's bundler (src/export-names.ts).
+import { keepExportNames } from './export-names.js';
+import * as self from './undici.js';
+keepExportNames(self);

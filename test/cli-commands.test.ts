@@ -736,6 +736,26 @@ describe('resolve', { timeout: 60_000 }, () => {
     }
   });
 
+  test('an empty memory file (mktemp) is an empty memory, as NETDIAL_MEMORY_FILE takes it, and is saved over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-'));
+    try {
+      for (const [name, text] of [
+        ['empty.json', ''],
+        ['blank.json', ' \n\t\n'],
+      ] as const) {
+        const file = join(dir, name);
+        writeFileSync(file, text);
+        const run = await runCli(['resolve', '--memory-file', file, '--nameserver', ns, 'v4.cli.test']);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stderr, '');
+        // What the run learnt replaced the empty text: a netdial memory now.
+        assert.match(readFileSync(file, 'utf8'), /^\{"version":/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a corrupt memory file is one clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-'));
     try {
@@ -791,6 +811,23 @@ describe('TLS', { timeout: 60_000 }, () => {
     assert.equal(trusted.stdout, 'ok\n');
   });
 
+  test('--ca with a file that is not PEM certificates is reported as an unreadable one is (exit 1, no dial)', async () => {
+    const notPem = join(dir, 'hostname.txt');
+    writeFileSync(notPem, 'myhost\n');
+    const garbled = join(dir, 'garbled.pem');
+    writeFileSync(garbled, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n');
+    for (const [file, why] of [
+      [notPem, /: not PEM: no -----BEGIN CERTIFICATE----- block$/m],
+      [garbled, /: certificate 1 is not a valid X\.509 certificate/],
+      [join(dir, 'missing.pem'), /: ENOENT/],
+    ] as const) {
+      const run = await runCli(['--ca', file, `localhost:${tlsPort}`]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /^netdial: cannot read CA file /);
+      assert.match(run.stderr, why);
+    }
+  });
+
   test('trace of a TLS dial draws the handshake', async () => {
     const run = await runCli(['trace', '-k', `localhost:${tlsPort}`]);
     assert.equal(run.code, 0, run.stderr);
@@ -803,6 +840,13 @@ describe('TLS', { timeout: 60_000 }, () => {
 });
 
 describe('help and version', { timeout: 60_000 }, () => {
+  test('resolve --help says which targets ask HTTPS and SRV records', async () => {
+    const run = await runCli(['resolve', '--help']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /an https:\/\/ or wss:\/\/ URL also asks the name's HTTPS records \(RFC 9460/);
+    assert.match(run.stdout, /srv!_SERVICE\._tcp\.NAME target asks SRV records \(RFC 2782\)/);
+    assert.match(run.stdout, /A bare NAME or NAME:PORT asks A and AAAA only/);
+  });
   for (const args of [['--help'], ['trace', '--help'], ['resolve', '-h'], ['help', 'demo']]) {
     test(`${args.join(' ')}: usage on stdout, exit 0`, async () => {
       const run = await runCli(args);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseCommandLine } from '../src/cli/args.js';
 import { setupDial } from '../src/cli/dial-setup.js';
+import { makeSelfSignedCert } from './support/tls-cert.js';
 
 async function proxyFor(argv: string[], env: Record<string, string>): Promise<unknown> {
   const { command } = parseCommandLine(argv);
@@ -67,7 +68,8 @@ test('--proxy-ca / --proxy-insecure: the object form { url, tls } for an https:/
   const dir = mkdtempSync(join(tmpdir(), 'netdial-cli-proxy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca = join(dir, 'proxy-ca.pem');
-  writeFileSync(ca, 'PEM TEXT\n');
+  const pem = makeSelfSignedCert('proxy.test').cert;
+  writeFileSync(ca, pem);
   assert.deepEqual(await proxyFor(['--proxy', 'https://p:8443', '--proxy-insecure', 'x.test:1'], {}), {
     url: 'https://p:8443',
     tls: { rejectUnauthorized: false },
@@ -75,7 +77,7 @@ test('--proxy-ca / --proxy-insecure: the object form { url, tls } for an https:/
   // From the environment: the proxy this target goes through (https_proxy for a TLS target), decided here.
   assert.deepEqual(
     await proxyFor(['--proxy-ca', ca, 'https://x.test/'], { https_proxy: 'https://u:p%40w@p:8443' }),
-    { url: 'https://u:p%40w@p:8443', tls: { ca: 'PEM TEXT\n' } },
+    { url: 'https://u:p%40w@p:8443', tls: { ca: pem } },
   );
   // No proxy for this target: nothing for the flag to do.
   assert.equal(await proxyFor(['--proxy-insecure', 'x.test:1'], {}), false);
@@ -93,6 +95,13 @@ test('--proxy-ca / --proxy-insecure: the object form { url, tls } for an https:/
   await assert.rejects(
     proxyFor(['--proxy-ca', join(dir, 'missing.pem'), '--proxy', 'https://p:1', 'x.test:1'], {}),
     /cannot read CA file .*missing\.pem/,
+  );
+  // Not PEM (a hostname file): reported as an unreadable file is, as --ca's.
+  const notPem = join(dir, 'hostname');
+  writeFileSync(notPem, 'myhost\n');
+  await assert.rejects(
+    proxyFor(['--proxy-ca', notPem, '--proxy', 'https://p:1', 'x.test:1'], {}),
+    /^Error: cannot read CA file .*hostname: not PEM: no -----BEGIN CERTIFICATE----- block$/,
   );
   // resolve makes no connection: the flags do not apply there.
   assert.throws(

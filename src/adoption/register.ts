@@ -34,7 +34,7 @@ import { invalidOption, isDialError } from '../errors.js';
 import { Agent, HttpsAgent } from '../integrations/agent.js';
 import { REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import { getReport } from '../report.js';
-import { loadUndiciIntegration } from './undici-integration.js';
+import { loadUndiciIntegration, UNDICI_NOT_INSTALLED } from './undici-integration.js';
 import { type EnvironmentSettings, readEnvironment } from './environment.js';
 import {
   boundedMemoryText,
@@ -71,15 +71,23 @@ export const UNCOVERED_FETCH_CODE = 'ERR_NETDIAL_UNCOVERED_FETCH';
 
 /**
  * The refusal to start with a policy while global fetch/WebSocket cannot be held to it (no undici).
- * `fromCode`: the policy came from `register({ policy })`, so the message names the options.
+ * `fromCode`: the policy came from `register({ policy })`, so the message names the options; `why`: why
+ * the undici integration is unavailable (undici not installed, or netdial inside an application bundle).
  */
-export function uncoveredFetchError(fromCode: boolean): Error & { code: string; variable: string } {
+export function uncoveredFetchError(
+  fromCode: boolean,
+  why: string = UNDICI_NOT_INSTALLED,
+): Error & { code: string; variable: string } {
+  const cover =
+    why === UNDICI_NOT_INSTALLED
+      ? 'with the undici package installed (npm install undici, ^6.21 or ^7)'
+      : `by netdial's undici integration, unavailable here: ${why}`;
   const [policy, allow] = fromCode
     ? ['policy', 'allowUncoveredFetch: true']
     : ['NETDIAL_POLICY', 'NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH=1'];
   return Object.assign(
     new Error(
-      `${policy}: global fetch and WebSocket would bypass the policy: they can only be covered with the undici package installed (npm install undici, ^6.21 or ^7); to start anyway with http/https covered and fetch not, set ${allow}`,
+      `${policy}: global fetch and WebSocket would bypass the policy: they can only be covered ${cover}; to start anyway with http/https covered and fetch not, set ${allow}`,
     ),
     { code: UNCOVERED_FETCH_CODE, variable: policy },
   );
@@ -344,9 +352,9 @@ function startTrace(): () => void {
 export function register(options?: RegisterOptions): RestoreRegistration {
   const cwd = process.cwd();
   const settings = applyOptions(readEnvironment(process.env, cwd), options, cwd);
-  const undici = loadUndiciIntegration();
+  const { integration: undici, unavailable } = loadUndiciIntegration();
   if (undici === undefined && settings.dialer.policy !== undefined && !settings.allowUncoveredFetch) {
-    throw uncoveredFetchError(settings.policyFromCode);
+    throw uncoveredFetchError(settings.policyFromCode, unavailable);
   }
   let file = settings.memoryFile;
   let memory: Dialer['memory'];
@@ -382,8 +390,8 @@ export function register(options?: RegisterOptions): RestoreRegistration {
   if (undici === undefined) {
     process.emitWarning(
       settings.dialer.policy === undefined
-        ? "netdial/register: global fetch and WebSocket keep Node's own connector: the undici package is not installed (npm install undici, ^6.21 or ^7)"
-        : "netdial/register: global fetch and WebSocket keep Node's own connector and are NOT held to the policy (allowed by NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH / allowUncoveredFetch): the undici package is not installed (npm install undici, ^6.21 or ^7)",
+        ? `netdial/register: global fetch and WebSocket keep Node's own connector: ${unavailable}`
+        : `netdial/register: global fetch and WebSocket keep Node's own connector and are NOT held to the policy (allowed by NETDIAL_POLICY_ALLOW_UNCOVERED_FETCH / allowUncoveredFetch): ${unavailable}`,
       { code: 'NETDIAL_UNDICI_MISSING' },
     );
   }

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { crypto } from '../builtins.js';
 import { boundedMemoryText, memoryFileTarget, writeFileAtomically } from '../adoption/memory-file.js';
 import { performance } from 'node:perf_hooks';
 import { Dialer, type DialerOptions, type DialTarget } from '../dialer.js';
@@ -26,7 +27,12 @@ export interface DialSetup {
   saveMemory(): Promise<void>;
 }
 
-/** Reads --memory-file; a missing file is an empty memory. Throws an Error naming the file otherwise. */
+/**
+ * Reads --memory-file; a missing file, or one with no text but white space (as `mktemp` makes it), is an
+ * empty memory, as NETDIAL_MEMORY_FILE's (loadMemoryFile). Throws an Error naming the file otherwise: the
+ * CLI stops where NETDIAL_MEMORY_FILE warns and starts empty, because a flag given by hand on a command
+ * line is better refused than silently not used.
+ */
 async function loadMemory(file: string): Promise<DialMemory> {
   let text: string;
   try {
@@ -35,6 +41,7 @@ async function loadMemory(file: string): Promise<DialMemory> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new DialMemory();
     throw new Error(`cannot read memory file ${file}: ${(error as Error).message}`);
   }
+  if (text.trim() === '') return new DialMemory();
   try {
     return DialMemory.fromJSON(JSON.parse(text) as MemoryJson, performance.now(), Date.now());
   } catch (error) {
@@ -81,12 +88,35 @@ export async function setupDial(flags: DialFlags, target?: DialTarget): Promise<
   };
 }
 
+/** A PEM certificate block (RFC 7468 §5; OpenSSL's TRUSTED/X509 CERTIFICATE labels too). */
+const PEM_CERTIFICATE = /-----BEGIN ((?:TRUSTED |X509 )?CERTIFICATE)-----[\s\S]*?-----END \1-----/g;
+
+/**
+ * The text of a --ca / --proxy-ca file: PEM certificates. Node's TLS silently skips what is not one (a
+ * `ca` of "myhost\n" trusts nothing, and the handshake then fails as if the server were wrong), so a file
+ * with no PEM certificate block, or a block that is not a certificate, is refused here as an unreadable
+ * file is: "cannot read CA file FILE: why", exit 1, before any dial.
+ */
 function readCa(file: string): string {
+  const fail = (why: string) => new Error(`cannot read CA file ${file}: ${why}`);
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read CA file ${file}: ${(error as Error).message}`);
+    throw fail((error as Error).message);
   }
+  const blocks = [...text.matchAll(PEM_CERTIFICATE)];
+  if (blocks.length === 0) throw fail('not PEM: no -----BEGIN CERTIFICATE----- block');
+  const { X509Certificate } = crypto(); // loaded only for a CA file
+  blocks.forEach((block, i) => {
+    if (block[1] !== 'CERTIFICATE') return; // X509Certificate reads plain CERTIFICATE blocks only
+    try {
+      new X509Certificate(block[0]);
+    } catch (error) {
+      throw fail(`certificate ${i + 1} is not a valid X.509 certificate (${(error as Error).message})`);
+    }
+  });
+  return text;
 }
 
 /**

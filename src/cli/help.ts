@@ -127,11 +127,16 @@ Examples:
 ${EXIT_STATUS}
 `,
   resolve: `usage: netdial resolve [options] NAME[:PORT]
+       netdial resolve [options] https://NAME[:PORT] | wss://NAME[:PORT] | srv!_SERVICE._tcp.NAME
 
 Resolve NAME without connecting and list its addresses in the order a dial would try them, with
 family, source (hosts, localhost, dns, cache, stale, system, literal), TTL left, the local address the kernel
 would use, and — given a PORT — what netdial remembers of each endpoint (in backoff until …, SRTT).
 Then the queries made, with their timing.
+As a dial would, an https:// or wss:// URL also asks the name's HTTPS records (RFC 9460: the endpoints,
+ALPN and address hints they give, in priority order; a name answered by /etc/hosts asks none), and a
+srv!_SERVICE._tcp.NAME target asks SRV records (RFC 2782) and lists the addresses of each target, in
+priority order (by weight within a priority). A bare NAME or NAME:PORT asks A and AAAA only.
 
 Options:
   --json                     print the result as JSON
@@ -147,6 +152,8 @@ ${COMMON}
 Examples:
   netdial resolve example.com
   netdial resolve --json example.com:443
+  netdial resolve https://example.com          # HTTPS records too
+  netdial resolve srv!_xmpp-client._tcp.example.com
   netdial resolve --nameserver 127.0.0.1:5353 test.internal
   netdial resolve --memory-file /tmp/nd.json flaky.example:80
 
