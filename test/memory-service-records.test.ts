@@ -225,6 +225,11 @@ test("service answers are forgotten with the memory's DNS answers: DnsCache.clea
   assert.equal(cache.get('example.test', 'HTTPS', 1000), undefined);
   assert.ok(cache.get('_sip._tcp.example.test', 'SRV', 1000) !== undefined, 'other names kept');
   assert.equal(memory.dns.delete('nothing.example.test'), false);
+  // One key for both halves: caseless and without the trailing dot (the SRV name here, an A answer too).
+  memory.dns.setPositive('_SIP._tcp.example.test', 'A', [{ address: '192.0.2.7', ttlSeconds: 60 }], 1000);
+  assert.equal(memory.dns.delete('_SIP._TCP.Example.Test.'), true);
+  assert.equal(cache.get('_sip._tcp.example.test', 'SRV', 1000), undefined, 'SRV forgotten');
+  assert.equal(memory.dns.get('_sip._tcp.example.test', 'A', 1000).state, 'miss', 'A forgotten');
   memory.dns.clear();
   assert.equal([...cache.live(1000)].length, 0);
   assert.equal(memory.toJSON(1000, WALL).services?.entries.length ?? 0, 0);

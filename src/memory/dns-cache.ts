@@ -555,8 +555,10 @@ export class DnsCache {
 
   /** Forgets everything held for `name` (both types, and its service records). Returns whether anything was held. */
   delete(name: string): boolean {
-    const held = this.#names.delete(checkName(name));
-    return (this.#services?.deleteName(name.endsWith('.') ? name.slice(0, -1) : name) ?? false) || held;
+    // One key for both halves: caseless, without a trailing dot (delete('Example.com.') forgets both).
+    const key = checkName(name.endsWith('.') && name.length > 1 ? name.slice(0, -1) : name);
+    const held = this.#names.delete(key);
+    return (this.#services?.deleteName(key) ?? false) || held;
   }
 
   /** Forgets everything (service records included). */
@@ -786,7 +788,8 @@ export class DnsCache {
   }
 }
 
-const MISS: CacheLookup = Object.freeze({ state: 'miss' });
+/** The lookup of a name and type memory holds nothing for (one frozen object, shared). */
+export const MISS: CacheLookup = Object.freeze({ state: 'miss' });
 const TYPES: readonly DnsRecordType[] = ['A', 'AAAA'];
 
 function slotOf(entry: NameEntry, type: DnsRecordType): Slot | undefined {

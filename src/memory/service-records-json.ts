@@ -11,7 +11,7 @@
  */
 import { invalidArgument, isNegativeAnswer } from '../errors.js';
 import { MAX_TTL_SECONDS, type ServiceRecordType, type SrvRecordData } from '../resolution/dns-client.js';
-import type { ServiceRecordCache } from '../resolution/service-lookup.js';
+import { SERVICE_TYPES, type ServiceRecordCache } from '../resolution/service-lookup.js';
 import { decodeSvcbRdata, encodeSvcbRdata, type SvcbRecord } from '../resolution/svcb.js';
 
 /** Plain-JSON export of a memory's service record answers. */
@@ -43,12 +43,11 @@ export interface ServiceRecordsJsonEntry {
 }
 
 /** Records kept per answer; an answer with more is not saved (a real one is far smaller). */
-export const MAX_RECORDS = 256;
+const MAX_RECORDS = 256;
 const MAX_POSITIVE_MS = MAX_TTL_SECONDS * 1000; // 7 days, as any TTL (dns-client.ts)
 const MAX_NEGATIVE_MS = 10_800_000; // 3 hours
 const MAX_NAME_LENGTH = 255;
 const MAX_MESSAGE_LENGTH = 500;
-const TYPES: readonly ServiceRecordType[] = ['SRV', 'HTTPS', 'SVCB'];
 
 /** `cache` as JSON at `nowMs` (the memory's clock), stamped with `wallClockMs`. */
 export function serviceRecordsToJson(
@@ -147,7 +146,8 @@ export function loadServiceRecords(
     if (typeof raw !== 'object' || raw === null) throw invalidArgument(`\`${at}\` must be an object`);
     const item = raw as ServiceRecordsJsonEntry;
     if (!isName(item.name)) throw invalidArgument(`\`${at}.name\` must be a DNS name`);
-    if (!TYPES.includes(item.type)) throw invalidArgument(`\`${at}.type\` must be 'SRV', 'HTTPS' or 'SVCB'`);
+    if (!SERVICE_TYPES.includes(item.type))
+      throw invalidArgument(`\`${at}.type\` must be 'SRV', 'HTTPS' or 'SVCB'`);
     if (typeof item.forMs !== 'number' || !Number.isFinite(item.forMs)) {
       throw invalidArgument(`\`${at}.forMs\` must be a finite number`);
     }

@@ -63,7 +63,7 @@ export function watchAbort(signal: AbortSignal, waiter: AbortWaiter): void {
   }
   if (waiters.first === waiter) return;
   // The field only while no other waits (so waiters are told in the order they came).
-  if (waiters.first === undefined && (waiters.more === undefined || waiters.more.size === 0)) {
+  if (waiters.empty) {
     waiters.first = waiter;
     return;
   }

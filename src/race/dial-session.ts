@@ -388,8 +388,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   #aborted = false;
   /** Stale answers served without asking DNS (its refreshes held back after a failure), for a failed dial. */
   #heldBack: ResolutionEvent[] | undefined;
-  /** This dial waits on the caller's signal (abort-watch.ts) until it settles. */
-  #watchingSignal = false;
   /** The listener of this dial's attempt sockets, for 'connect' and 'error' (made on the first connect). */
   #onSocketEvent: ((this: net.Socket, err?: NodeJS.ErrnoException) => void) | undefined;
   /** While start() runs: the race's wake-up is kept in #deferredWakeAtMs and set when it is done. */
@@ -558,7 +556,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       }
       // One listener per signal, however many dials share it (abort-watch.ts).
       watchAbort(signal, this);
-      this.#watchingSignal = true;
     }
     this.#apply(this.#race.start(this.#now()));
     if (this.#settled) return;
@@ -1413,17 +1410,15 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   #cleanup(): void {
     this.#settled = true;
     this.#clearTimer();
-    if (this.#watchingSignal) {
-      this.#watchingSignal = false;
-      unwatchAbort(this.#cfg.signal!, this);
-    }
+    // Nothing when this dial does not wait on it (no signal, aborted already, or told of the abort).
+    const signal = this.#cfg.signal;
+    if (signal !== undefined) unwatchAbort(signal, this);
     this.#resolution?.cancel(!this.#aborted);
     if (this.#svc) for (const cancel of this.#svc.cancels.splice(0)) cancel(!this.#aborted);
   }
 
   /** AbortWaiter#onSignalAbort: the caller's signal aborted (told once, by the signal's one listener). */
   onSignalAbort(): void {
-    this.#watchingSignal = false;
     if (this.#settled) return;
     this.#apply(this.#race.abort(this.#now()));
   }

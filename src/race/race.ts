@@ -210,8 +210,6 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #sentAtMs: Map<Family | string, number> | undefined;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
-  /** One start owed to a refresh that dropped the address of every attempt in flight (see `refreshed`). */
-  #renumbered = false;
   /** The race is over (won or failed): events change nothing now. A flag: nothing reads why or when. */
   #done = false;
 
@@ -336,10 +334,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     // A family's first answer with attempts of that family in flight: they went to its hints (see
     // `hintsReplaced`). Those the real answer lacks do not hold it back, as in `refreshed`.
     if (update || this.#inFlight === 0) return this.#advance(nowMs, undefined);
-    this.#renumbered = this.#inFlightAllDropped(family, source, candidates);
-    const step = this.#advance(nowMs, undefined);
-    this.#renumbered = false;
-    return step;
+    return this.#advance(nowMs, undefined, this.#inFlightAllDropped(family, source, candidates));
   }
 
   /**
@@ -408,11 +403,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     // RFC 8305 §6 lets new answers join a race under way. netdial reads it as: an attempt to an address
     // DNS no longer lists keeps running (the old host may still answer) but does not hold the new one back
     // by the stagger — when every attempt in flight goes to such an address, the next starts at once.
-    this.#renumbered =
-      count > 0 && this.#inFlight > 0 && this.#inFlightAllDropped(family, source, candidates);
-    const step = this.#advance(nowMs, undefined);
-    this.#renumbered = false;
-    return step;
+    return this.#advance(
+      nowMs,
+      undefined,
+      count > 0 && this.#inFlight > 0 && this.#inFlightAllDropped(family, source, candidates),
+    );
   }
 
   /** Whether every attempt in flight goes to an address of `family` (from `source`) absent from `listed`. */
@@ -628,7 +623,11 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     return undefined;
   }
 
-  #advance(nowMs: number, actions: RaceAction<C>[] | undefined): RaceStep<C> {
+  /**
+   * `renumbered`: one start is owed at once because a new answer dropped the address of every attempt in
+   * flight (see `refreshed`).
+   */
+  #advance(nowMs: number, actions: RaceAction<C>[] | undefined, renumbered = false): RaceStep<C> {
     // The overall bound covers resolution and every attempt: the last address never waits for the
     // kernel's SYN timeout (RFC 8305 leaves this to the client; netdial has one deadline per dial).
     if (nowMs >= this.#cfg.deadlineMs) {
@@ -654,12 +653,12 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       if (this.#attempts.length === 0) trigger = 'first';
       else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
       else if (this.#failureCredits > 0) trigger = 'failure';
-      else if (this.#renumbered) trigger = 'answer';
+      else if (renumbered) trigger = 'answer';
       else if (nowMs >= this.#lastStartMs + this.#delayMs) trigger = 'delay';
       else break;
       // RFC 8305 §5: attempts are staggered by the Connection Attempt Delay; earlier ones keep running.
       if (this.#failureCredits > 0) this.#failureCredits--;
-      else this.#renumbered = false;
+      else renumbered = false;
       const id = this.#attempts.length;
       // RFC 8305 §5: the delay before the next attempt follows what is known of this one's destination.
       const delayMs = this.#cfg.attemptDelayFor?.(next, nowMs) ?? this.#cfg.attemptDelayMs;

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { DnsQuery, NegativeSoa } from './dns-client.js';
-import type { CacheLookup, DnsCache, DnsRecordType } from '../memory/dns-cache.js';
+import { type CacheLookup, type DnsCache, type DnsRecordType, MISS } from '../memory/dns-cache.js';
 import { preselectDestinations } from '../race/sort.js';
 import type { Family, ResolvedAddress } from '../types.js';
 import type { ResolutionEvent } from './resolve.js';
@@ -91,8 +91,6 @@ interface InFlight {
   /** The late-answer window's timer, while no dial waits: a dial that joins stops it, its release restarts it. */
   lateTimer: unknown;
 }
-
-const MISS: CacheLookup = Object.freeze({ state: 'miss' });
 
 const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EAI_AGAIN']);
 
@@ -272,15 +270,10 @@ export class DnsQueries {
           // (ETIMEOUT), remembered for errorTtlSeconds like a query that timed out on its own (RFC 9520 §3), so
           // they neither send the query again nor wait the Resolution Delay for it until that expires. An
           // answer later than this is not kept: the query is gone (see LATE_ANSWER_MS).
-          this.#failed(
-            name,
-            type,
-            'ETIMEOUT',
-            `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`,
-          );
+          this.#failed(name, type, 'ETIMEOUT', lateTimeoutMessage(type, name));
         }, LATE_ANSWER_MS);
         query.lateTimer = timer;
-        (timer as { unref?: () => void }).unref?.();
+        this.#clock.unref?.(timer);
       },
     };
   }
@@ -320,6 +313,11 @@ export class DnsQueries {
  * needs it; such a name is asked again once the remembered failure expires (errorTtlSeconds).
  */
 export const LATE_ANSWER_MS = 1000;
+
+/** What a query still unanswered when its late window ended is remembered as (A/AAAA and service records). */
+export function lateTimeoutMessage(type: string, name: string): string {
+  return `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`;
+}
 
 /**
  * An answer memory already had. Callers take `ready` (synchronously); the promise is made only for one

@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../clock.js';
 import { isNegativeAnswer } from '../errors.js';
-import { LATE_ANSWER_MS } from './dns-queries.js';
+import { LATE_ANSWER_MS, lateTimeoutMessage } from './dns-queries.js';
 import type { DnsCache } from '../memory/dns-cache.js';
 import type { DnsClientError, ServiceAnswer, ServiceRecordType, SrvRecordData } from './dns-client.js';
 import { aliasStep, MAX_ALIAS_HOPS } from './service-plan.js';
@@ -93,7 +93,7 @@ export function sharedServiceSender(
           {
             ok: false,
             code: 'ETIMEOUT',
-            message: `${type} ${name}: no answer within ${LATE_ANSWER_MS} ms after the dial`,
+            message: lateTimeoutMessage(type, name),
             cached: false,
           },
           undefined,
@@ -115,9 +115,10 @@ interface Entry {
 /** Default time a negative answer without an SOA is kept, seconds (as `negativeTtlSeconds` for A/AAAA). */
 const NEGATIVE_TTL_SECONDS = 30;
 
-/** A bounded cache (LRU) of service record answers by name and type. */
-const SERVICE_TYPES: readonly ServiceRecordType[] = ['SRV', 'HTTPS', 'SVCB'];
+/** The service record types, in the order they are kept and saved. */
+export const SERVICE_TYPES: readonly ServiceRecordType[] = ['SRV', 'HTTPS', 'SVCB'];
 
+/** A bounded cache (LRU) of service record answers by name and type. */
 export class ServiceRecordCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
