@@ -1,6 +1,7 @@
 /**
  * Node's built-in modules as netdial's sources use them (issue 16, cold start): every value import of a
- * built-in goes through this file (type imports stay `import type`).
+ * built-in by a module `import 'netdial'` loads goes through this file (type imports stay `import type`);
+ * modules loaded later (netdial/undici, the proxy dial, the CLI) may import built-ins directly.
  *
  * They are taken with `process.getBuiltinModule` (Node >= 20.16; package.json engines says >= 20.19), not
  * an ESM `import`: an ESM import of a built-in makes a module facade with a binding per export (~0.3 ms

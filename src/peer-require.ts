@@ -27,7 +27,7 @@ function entryScript(): string | undefined {
 }
 
 /** Whether `error` is `id` itself not found (not a file inside it, or a module it requires). */
-function isNotFound(error: unknown, id: string): boolean {
+export function isNotFound(error: unknown, id: string): boolean {
   const e = error as { code?: string; message?: string };
   return e.code === 'MODULE_NOT_FOUND' && e.message?.includes(`'${id}'`) === true;
 }
@@ -35,15 +35,16 @@ function isNotFound(error: unknown, id: string): boolean {
 /** `require(id)` from `moduleUrl` (the caller's import.meta.url), or from the entry script as the file comment says. */
 export function requireFrom(moduleUrl: string | undefined, id: string): unknown {
   const { createRequire } = nodeModule();
-  const entry = entryScript();
   if (moduleUrl !== undefined) {
     try {
       return createRequire(moduleUrl)(id);
     } catch (error) {
       // Any failure but `id` itself missing is the module's own; without an entry, nowhere else to look.
-      if (!isNotFound(error, id) || entry === undefined) throw error;
+      // (The entry is looked up — a stat — only now: the usual require needs no file system call more.)
+      if (!isNotFound(error, id) || entryScript() === undefined) throw error;
     }
   }
+  const entry = entryScript();
   if (entry === undefined) {
     throw Object.assign(
       new Error(

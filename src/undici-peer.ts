@@ -6,7 +6,7 @@
  * application's CommonJS bundle it is required from the application's place (peer-require.ts).
  */
 import type * as Undici from 'undici';
-import { isOwnFile, requireFrom } from './peer-require.js';
+import { isNotFound, isOwnFile, requireFrom } from './peer-require.js';
 
 /** The message when undici is not installed. */
 export const UNDICI_MISSING =
@@ -23,9 +23,8 @@ function loadUndici(): typeof Undici {
   try {
     return requireFrom(import.meta.url, 'undici') as typeof Undici;
   } catch (error) {
-    const e = error as { code?: string; message?: string };
     // Only undici itself missing; a broken undici (or one of its files missing) keeps its own error.
-    if (e.code === 'MODULE_NOT_FOUND' && /'undici'/.test(e.message ?? '')) {
+    if (isNotFound(error, 'undici')) {
       const message = isOwnFile(import.meta) ? UNDICI_MISSING : UNDICI_MISSING_IN_APP_BUNDLE;
       throw Object.assign(new Error(message, { cause: error }), {
         code: 'ERR_NETDIAL_UNDICI_MISSING',

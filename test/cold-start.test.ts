@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +164,7 @@ describe('first dial over DNS', () => {
   after(async () => {
     await dns.close();
     listener.close();
+    rmSync(resolvConf, { force: true });
   });
 
   test('loads neither node:crypto (DNS IDs from /dev/urandom) nor node:dns (the DNS sockets take a literal lookup)', async () => {

@@ -7,39 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Clock } from '../src/clock.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
 import type { DnsAnswer, DnsQuery } from '../src/resolution/dns-client.js';
 import { DnsQueries, LATE_ANSWER_MS } from '../src/resolution/dns-queries.js';
 import { ServiceRecordCache, sharedServiceSender } from '../src/resolution/service-lookup.js';
-
-class VirtualClock implements Clock {
-  t = 5_000_000;
-  readonly timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, delayMs: number): unknown {
-    const id = this.#next++;
-    this.timers.set(id, { at: this.t + delayMs, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { VirtualClock } from './support/virtual-clock.js';
 
 /** Queries that never answer by themselves: the test sees which were sent and cancelled. */
 function silentSender() {
@@ -66,7 +38,7 @@ function silentSender() {
 const flush = () => new Promise((r) => setImmediate(r));
 
 test('A/AAAA: the late window runs from the last release; unanswered then it is ETIMEOUT in the cache', async () => {
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(5_000_000);
   const cache = new DnsCache();
   const dns = silentSender();
   const queries = new DnsQueries(cache, (name, type) => dns.send<DnsAnswer>(name, type) as DnsQuery, clock);
@@ -90,7 +62,7 @@ test('A/AAAA: the late window runs from the last release; unanswered then it is 
 });
 
 test('A/AAAA: released without keep (an abort), the query is cancelled at once and nothing is remembered', async () => {
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(5_000_000);
   const cache = new DnsCache();
   const dns = silentSender();
   const queries = new DnsQueries(cache, (name, type) => dns.send<DnsAnswer>(name, type) as DnsQuery, clock);
@@ -102,7 +74,7 @@ test('A/AAAA: released without keep (an abort), the query is cancelled at once a
 });
 
 test('HTTPS/SRV/SVCB: one query per name and type for every caller; the late window from the last release, then ETIMEOUT', async () => {
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(5_000_000);
   const records = new ServiceRecordCache();
   const dns = silentSender();
   const send = sharedServiceSender(

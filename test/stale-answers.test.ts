@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Clock } from '../src/clock.js';
 import type { DnsAnswer, DnsQuery } from '../src/resolution/dns-client.js';
 import { DnsQueries } from '../src/resolution/dns-queries.js';
 import { DnsCache } from '../src/memory/dns-cache.js';
@@ -15,34 +14,7 @@ import {
   SearchListQuery,
   STALE_CLIENT_RESPONSE_MS,
 } from '../src/resolution/resolve.js';
-
-class VirtualClock implements Clock {
-  t = 1_000_000;
-  readonly timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, delayMs: number): unknown {
-    const id = this.#next++;
-    this.timers.set(id, { at: this.t + delayMs, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { VirtualClock } from './support/virtual-clock.js';
 
 /** A DNS sender whose queries the test answers by hand. */
 class ScriptedDns {

@@ -31,15 +31,15 @@ export const IN_APP_BUNDLE =
 export const UNDICI_NOT_INSTALLED = 'the undici package is not installed (npm install undici, ^6.21 or ^7)';
 
 /** netdial/undici, loaded now (synchronously), or why it cannot be had here. */
-export type LoadedIntegration =
+type LoadedIntegration =
   | { integration: typeof UndiciIntegration; unavailable?: undefined }
   | { integration?: undefined; unavailable: string };
 
 /** netdial/undici, loaded now when it can be (see the file comment); otherwise why not. */
-export function loadUndiciIntegration(meta: ImportMeta | undefined = import.meta): LoadedIntegration {
+export function loadUndiciIntegration(): LoadedIntegration {
   // Node's own import.meta, of one of netdial's own files (an application's ESM bundle has Node's
   // import.meta too, but with the application's URL).
-  const url = isOwnFile(meta) ? (meta as ImportMeta).url : '';
+  const url = isOwnFile(import.meta) ? import.meta.url : '';
   const tsc = url.endsWith(TSC_PLACE);
   if (!tsc && !PACKAGE_BUNDLE_PLACE.test(url)) return { unavailable: IN_APP_BUNDLE };
   try {
