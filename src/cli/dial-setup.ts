@@ -9,9 +9,9 @@ import { crypto } from '../builtins.js';
 import { boundedMemoryText, memoryFileTarget, writeFileAtomically } from '../adoption/memory-file.js';
 import { performance } from 'node:perf_hooks';
 import { Dialer, type DialerOptions, type DialTarget } from '../dialer.js';
-import { noProxyMatches, proxyFromEnv } from '../proxy/env-proxy.js';
+import { type Environment, noProxyMatches } from '../proxy/env-proxy.js';
 import { parseProxyUrl } from '../proxy/proxy-option.js';
-import { proxyUrlOf } from '../proxy/select-proxy.js';
+import { proxyFor, proxyUrlOf } from '../proxy/select-proxy.js';
 import { parseTarget } from '../target.js';
 import { DialMemory, type MemoryJson } from '../memory/dial-memory.js';
 import type { DialOptions } from '../options.js';
@@ -132,20 +132,10 @@ function proxyOption(flags: DialFlags, target: DialTarget | undefined): DialOpti
   if (hop === undefined || proxy === false) return proxy;
   let url: string | false = proxy;
   if (url === 'env') {
-    let t: ReturnType<typeof parseTarget>;
-    try {
-      t = parseTarget(target!);
-    } catch {
-      return proxy; // the dial says what is wrong with the target
-    }
-    const spec = proxyFromEnv(process.env, {
-      host: t.host,
-      port: t.port,
-      scheme: t.scheme,
-      tls: flags.tls !== undefined || t.tlsByDefault,
-    });
-    if (spec === undefined) return false;
-    url = proxyUrlOf(spec);
+    const found = envProxyUrl(target!, flags, process.env);
+    if (found === undefined) return proxy; // the dial says what is wrong with the target
+    if (found === false) return false;
+    url = found;
   }
   const spec = parseProxyUrl(url, '--proxy');
   if (spec.protocol !== 'https') {
@@ -174,12 +164,22 @@ function proxyUrl(flags: DialFlags, target: DialTarget | undefined): string | 'e
     return proxy; // the dial says what is wrong with the target
   }
   if (proxy !== 'env') return noProxyMatches(flags.noProxy, t.host, t.port) ? false : proxy;
-  const env = { ...process.env, no_proxy: flags.noProxy, NO_PROXY: undefined };
-  const spec = proxyFromEnv(env, {
-    host: t.host,
-    port: t.port,
-    scheme: t.scheme,
-    tls: flags.tls !== undefined || t.tlsByDefault,
-  });
+  return (
+    envProxyUrl(target, flags, { ...process.env, no_proxy: flags.noProxy, NO_PROXY: undefined }) ?? proxy
+  );
+}
+
+/**
+ * The proxy `env` gives a dial of `target` by curl's rules (proxyFor, as a dial decides 'env'), as a URL;
+ * false for none; undefined when the target does not parse (the dial itself says what is wrong with it).
+ */
+function envProxyUrl(target: DialTarget, flags: DialFlags, env: Environment): string | false | undefined {
+  let t: ReturnType<typeof parseTarget>;
+  try {
+    t = parseTarget(target);
+  } catch {
+    return undefined;
+  }
+  const spec = proxyFor('env', t, flags.tls !== undefined || t.tlsByDefault, env);
   return spec === undefined ? false : proxyUrlOf(spec);
 }
