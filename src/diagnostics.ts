@@ -626,18 +626,20 @@ export class DialTrace {
 
   /**
    * Right before the dial resolves with `socket` (its report attached already: getReport builds it).
-   * `winner`, when given, is what `address` and `family` say instead of the report's winner (a proxied
-   * dial whose proxy resolved the name: the target's name, never the proxy's address).
+   * `targetName`, for a proxied dial: when its report has no winner (the proxy resolved the name), the
+   * event names that target and the family of the connection to the proxy — never the proxy's address.
    */
-  dialDone(socket: net.Socket, winner?: { address: string; family: Family }): void {
+  dialDone(socket: net.Socket, targetName?: string): void {
     if (!ch.dialDone.hasSubscribers) return;
     const base = this.#base();
     const r = getReport(socket);
+    const byName = targetName !== undefined && r?.winner === undefined;
+    const family = byName ? r?.proxy?.hop?.winner?.family : r?.winner?.family;
     ch.dialDone.publish({
       ...base,
       socket,
-      address: winner?.address ?? r?.winner?.address ?? socket.remoteAddress ?? '',
-      family: winner?.family ?? r?.winner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
+      address: byName ? targetName : (r?.winner?.address ?? socket.remoteAddress ?? ''),
+      family: family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
       durationMs: base.atMs,
       report: r as DialReport,
     });

@@ -159,15 +159,8 @@ class ProxyDial {
       this.#trace.dialError(err);
       throw err;
     }
-    // The proxy resolved the name: the target's address is unknown here, so the event names the target,
-    // not the proxy the socket is connected to.
-    const report = getReport(socket);
-    this.#trace.dialDone(
-      socket,
-      report?.winner === undefined
-        ? { address: this.#target.host, family: report?.proxy?.hop?.winner?.family ?? familyOf(socket) }
-        : undefined,
-    );
+    // When the proxy resolved the name, the event names the target, not the proxy the socket reaches.
+    this.#trace.dialDone(socket, this.#target.host);
     return socket;
   }
 
@@ -713,7 +706,7 @@ class ProxyDial {
           ? { address: won.candidate.address, family: won.candidate.family, port: this.#target.port }
           : {
               address: hopWinner?.address ?? socket.remoteAddress ?? this.#proxy.host,
-              family: hopWinner?.family ?? (socket.remoteFamily === 'IPv6' ? 6 : 4),
+              family: hopWinner?.family ?? familyOf(socket),
               port: hopWinner?.port ?? this.#proxy.port,
             };
         reject(
