@@ -80,6 +80,13 @@ export interface AttemptReport {
   code?: string | undefined;
   /** Why it started then: the first attempt, the attempt delay ran out, a previous attempt failed, or a new answer arrived. */
   trigger: 'first' | 'delay' | 'failure' | 'answer';
+  /**
+   * Addresses that came before this one in `order` and were passed over, untried, because an attempt to
+   * their network (/24, /64) was still unanswered past its attempt delay: a silent network's other addresses
+   * go after those of networks not known to be silent (they are still tried if these fail). Absent when the
+   * attempt took its place in `order`.
+   */
+  passedOver?: string[] | undefined;
   /** How long its TCP connect took, ms (from `startMs`); undefined when TCP never connected. */
   tcpMs?: number | undefined;
   /**

@@ -8,7 +8,7 @@ import { parseCommandLine, parseDurationMs, toCliWords } from '../src/cli/args.j
 import { makeStyle, shouldColor, visibleLength } from '../src/cli/color.js';
 import { decideDemoMode } from '../src/cli/demo.js';
 import { EXIT, exitCodeFor, UsageError } from '../src/cli/exit-codes.js';
-import { formatMs, outcomeKind } from '../src/cli/format.js';
+import { attemptWhyText, formatMs, outcomeKind } from '../src/cli/format.js';
 import { helpText } from '../src/cli/help.js';
 import { axisFor, renderTimeline, tickStepMs } from '../src/cli/timeline.js';
 import { connectedLine, renderDialError, renderReport, WINNER_MARK } from '../src/cli/trace.js';
@@ -593,6 +593,17 @@ describe('format', () => {
   for (const [outcome, code, kind] of outcomes) {
     test(`outcome ${outcome}/${code} reads "${kind}"`, () => assert.equal(outcomeKind(outcome, code), kind));
   }
+  test('why an attempt started, with the addresses of a silent network it went ahead of', () => {
+    assert.equal(attemptWhyText({ trigger: 'delay' }), 'attempt delay ran out');
+    assert.equal(
+      attemptWhyText({ trigger: 'failure', passedOver: ['198.51.100.2'] }),
+      'previous attempt failed, ahead of 198.51.100.2 (its network unanswered)',
+    );
+    assert.equal(
+      attemptWhyText({ trigger: 'delay', passedOver: ['198.51.100.2', '198.51.100.3', '198.51.100.4'] }),
+      'attempt delay ran out, ahead of 198.51.100.2, 198.51.100.3 and 1 more (their network unanswered)',
+    );
+  });
 });
 
 describe('help', () => {

@@ -81,18 +81,20 @@ if (await enterLab(import.meta.url)) {
     });
   });
 
-  test('eight A records mixing blackholed, refused and good: a refusal starts the next attempt at once', async () => {
+  test('eight A records mixing blackholed, refused and good: a refusal starts the next attempt at once, past the silent network', async () => {
     await withLab(DEFAULT_ZONE, async () => {
       const { report, ms } = await dialReport(fresh(), `mixed-eight.lab.test:${PORT}`);
       const eight = DEFAULT_ZONE['mixed-eight.lab.test']!.A!;
-      // blackholed (0 ms), refused (250 ms, RST at once) → blackholed at once, good at 500 ms wins.
+      // DNS order (no memory, no load sharing): blackholed (0 ms), refused (250 ms, RST at once) → the next
+      // in order is blackholed too, in the network still silent: passed over for the good one, which wins.
       assert.deepEqual(attemptsOf(report), [
         [eight[0]!, 'cancelled', 'first'],
         [eight[1]!, 'failed', 'delay'],
-        [eight[2]!, 'cancelled', 'failure'],
-        [eight[3]!, 'connected', 'delay'],
+        [eight[3]!, 'connected', 'failure'],
       ]);
       assert.equal(report.attempts[1]!.code, 'ECONNREFUSED');
+      assert.deepEqual(report.attempts[2]!.passedOver, [eight[2]!]);
+      assert.ok(report.attempts[2]!.startMs < 450, `the good one started at ${report.attempts[2]!.startMs} ms`);
       assert.ok(ms < 2000, `took ${ms} ms`);
     });
   });

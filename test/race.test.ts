@@ -425,3 +425,95 @@ describe('attempt delay per destination (RFC 8305 §5, issue 12)', () => {
     );
   });
 });
+
+describe('a silent network: its other addresses go after other networks (within one dial)', () => {
+  // The lab's mixed-eight shape: two networks, one dead (198.51.100.0/24 blackholed), one alive
+  // (203.0.113.0/24: some refuse, some accept). The order is taken as given (no interleaving: one family).
+  const dead = (n: number): RaceCandidate => ({ address: `198.51.100.${n}`, family: 4 });
+  const alive = (n: number): RaceCandidate => ({ address: `203.0.113.${n}`, family: 4 });
+  const asGiven = (known: readonly RaceCandidate[]): RaceCandidate[] => [...known];
+  const ipv4Only = (over: Partial<RaceConfig> = {}): RaceConfig =>
+    raceConfig(asGiven, { families: [4], ...over });
+
+  test('after the attempt delay runs out unanswered, the next address comes from another network', () => {
+    const d = new Driver(ipv4Only());
+    d.at(0, (r, n) => r.answer(4, [dead(1), dead(2), alive(1)], n));
+    d.advanceTo(1000);
+    assert.deepEqual(d.starts().slice(0, 3), [
+      '0 start #0 198.51.100.1',
+      '250 start #1 203.0.113.1',
+      '500 start #2 198.51.100.2',
+    ]);
+    assert.equal(d.race.attempts[1]?.passedOver?.join(), '198.51.100.2');
+    assert.equal(d.race.attempts[2]?.passedOver, undefined, 'the passed-over address is still tried, later');
+  });
+
+  test('a refusal answers: after it, the silent network is still avoided, and the next alive address goes first', () => {
+    const d = new Driver(ipv4Only());
+    d.at(0, (r, n) => r.answer(4, [dead(1), alive(129), dead(2), dead(3), alive(1)], n));
+    d.at(251, (r, n) => r.attemptFailed(1, 'ECONNREFUSED', n));
+    d.at(252, (r, n) => r.attemptConnected(2, n));
+    assert.deepEqual(d.starts(), [
+      '0 start #0 198.51.100.1',
+      '250 start #1 203.0.113.129',
+      '251 start #2 203.0.113.1',
+    ]);
+    assert.deepEqual(d.race.attempts[2]?.passedOver, ['198.51.100.2', '198.51.100.3']);
+    assert.equal(d.result, 'won #2');
+  });
+
+  test('before the attempt delay runs out, a failure starts the next address in order (nothing is silent yet)', () => {
+    const d = new Driver(ipv4Only());
+    d.at(0, (r, n) => r.answer(4, [dead(1), alive(129), dead(2), alive(1)], n));
+    // The refusal is immediate: #1 starts at once only when #0 fails; here #0 is still within its delay.
+    d.at(10, (r, n) => r.attemptFailed(0, 'ECONNREFUSED', n));
+    d.at(12, (r, n) => r.attemptFailed(1, 'ECONNREFUSED', n));
+    assert.deepEqual(d.starts(), [
+      '0 start #0 198.51.100.1',
+      '10 start #1 203.0.113.129',
+      '12 start #2 198.51.100.2',
+    ]);
+    assert.equal(d.race.attempts[2]?.passedOver, undefined);
+  });
+
+  test('one network only: the order is kept (nowhere else to go)', () => {
+    const d = new Driver(ipv4Only());
+    d.at(0, (r, n) => r.answer(4, [dead(1), dead(2), dead(3)], n));
+    d.advanceTo(600);
+    assert.deepEqual(d.starts(), [
+      '0 start #0 198.51.100.1',
+      '250 start #1 198.51.100.2',
+      '500 start #2 198.51.100.3',
+    ]);
+    assert.ok(d.race.attempts.every((a) => a.passedOver === undefined));
+  });
+
+  test('a connection in its TLS handshake is not silent: its network answered', () => {
+    const d = new Driver(ipv4Only());
+    d.at(0, (r, n) => r.answer(4, [dead(1), dead(2), alive(1)], n));
+    d.at(20, (r, n) => r.attemptSecuring(0, n));
+    d.advanceTo(260);
+    assert.deepEqual(d.starts(), ['0 start #0 198.51.100.1', '250 start #1 198.51.100.2']);
+  });
+
+  test('an address of a later service bucket is not brought forward (RFC 9460 priority order)', () => {
+    const d = new Driver(ipv4Only());
+    const later = { ...alive(1), bucket: 1 };
+    d.at(0, (r, n) => r.answer(4, [dead(1), dead(2), later], n));
+    d.advanceTo(510);
+    assert.deepEqual(d.starts(), [
+      '0 start #0 198.51.100.1',
+      '250 start #1 198.51.100.2',
+      '500 start #2 203.0.113.1',
+    ]);
+  });
+
+  test('an IPv6 /64 is one network: its other addresses go after the other family', () => {
+    const six = (n: string): RaceCandidate => ({ address: `2001:db8:0:1::${n}`, family: 6 });
+    const d = new Driver(raceConfig(asGiven));
+    d.at(0, (r, n) => r.answer(6, [six('1'), six('2')], n));
+    d.at(1, (r, n) => r.answer(4, [alive(1)], n));
+    d.advanceTo(260);
+    assert.deepEqual(d.starts(), ['0 start #0 2001:db8:0:1::1', '250 start #1 203.0.113.1']);
+  });
+});

@@ -96,6 +96,22 @@ export function triggerText(trigger: 'first' | 'delay' | 'failure' | 'answer'): 
   }
 }
 
+/**
+ * Why an attempt started when it did, and — when it went ahead of addresses in a network that had gone
+ * silent — which ones: "attempt delay ran out, ahead of 198.51.100.3 (its network unanswered)".
+ */
+export function attemptWhyText(a: {
+  trigger: 'first' | 'delay' | 'failure' | 'answer';
+  passedOver?: readonly string[] | undefined;
+}): string {
+  const why = triggerText(a.trigger);
+  const over = a.passedOver;
+  if (over === undefined || over.length === 0) return why;
+  const shown =
+    over.length <= 2 ? over.join(', ') : `${over.slice(0, 2).join(', ')} and ${over.length - 2} more`;
+  return `${why}, ahead of ${shown} (${over.length === 1 ? 'its' : 'their'} network unanswered)`;
+}
+
 /** A DNS query's failure code, in words: "no address (ENODATA)", "no such name (ENOTFOUND)". */
 export function dnsCodeText(code: string): string {
   if (code === 'ENODATA') return 'no address of this family (ENODATA)';

@@ -17,7 +17,7 @@ import {
   formatTtl,
   outcomeKind,
   outcomeText,
-  triggerText,
+  attemptWhyText,
 } from './format.js';
 import { renderTimeline, type TimelineRow, type Tone } from './timeline.js';
 import { isIP } from '../ip-address.js';
@@ -128,7 +128,7 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
         startMs: a.startMs,
         endMs: a.endMs,
         tone,
-        note: `${outcome}  ${style.dim(`${formatSpan(a.startMs, a.endMs)} · ${triggerText(a.trigger)}`)}`,
+        note: `${outcome}  ${style.dim(`${formatSpan(a.startMs, a.endMs)} · ${attemptWhyText(a)}`)}`,
       });
       return;
     }
@@ -139,7 +139,7 @@ export function reportRows(report: DialReport, style: Style): TimelineRow[] {
       startMs: a.startMs,
       endMs: tcpEndMs,
       tone: 'ok',
-      note: `tcp ${formatMs(a.tcpMs)}  ${style.dim(`${formatSpan(a.startMs, tcpEndMs)} · ${triggerText(a.trigger)}`)}`,
+      note: `tcp ${formatMs(a.tcpMs)}  ${style.dim(`${formatSpan(a.startMs, tcpEndMs)} · ${attemptWhyText(a)}`)}`,
     });
     const what = won && report.tls !== undefined ? `  ${tlsText(report.tls)}` : '';
     rows.push({

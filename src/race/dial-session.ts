@@ -1782,6 +1782,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       };
       if (tcpAt !== undefined) r.tcpMs = round(tcpAt - a.startMs);
       if (a.securingMs !== undefined && a.endMs !== undefined) r.tlsMs = round(a.endMs - a.securingMs);
+      if (a.passedOver !== undefined) r.passedOver = [...a.passedOver];
       return r;
     });
     return {

@@ -6,6 +6,7 @@
  * `nowMs`, and carries out the actions it returns: start an attempt, cancel one, declare a winner or a
  * failure. `wakeAtMs` says when the shell must call `tick()` next (one timer is enough).
  */
+import { networkOf } from '../memory/network-prefix.js';
 import type { Family } from '../types.js';
 import {
   addKey,
@@ -124,6 +125,12 @@ export interface AttemptLog<C extends RaceCandidate = RaceCandidate> {
    * `attemptSecuring`. Undefined: not connected yet, or the dial runs no handshake.
    */
   securingMs?: number;
+  /**
+   * Untried endpoints (addresses) that came before this one in the order and were passed over because an
+   * attempt to their network (/24, /64) was still unanswered past its attempt delay (see `#pickNext`).
+   * Undefined when the attempt took its place in the order.
+   */
+  passedOver?: readonly string[] | undefined;
 }
 
 /** One family's resolution as the race saw it. */
@@ -210,6 +217,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #sentAtMs: Map<Family | string, number> | undefined;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
+  /** What the last `#pickNext` passed over (undefined: it took the first untried endpoint). */
+  #passedOver: string[] | undefined;
   /** The race is over (won or failed): events change nothing now. A flag: nothing reads why or when. */
   #done = false;
 
@@ -624,6 +633,50 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   /**
+   * The endpoint to start next: the first untried one in the order — unless an attempt still in flight has
+   * gone unanswered past its attempt delay and that endpoint is in the same network (/24 for IPv4, /64 for
+   * IPv6: src/memory/network-prefix.ts), in which case the first untried endpoint of the same service
+   * bucket in a network not gone silent goes first (`passedOver` lists the endpoints it went ahead of).
+   *
+   * Deviation from RFC 8305 §5, which starts "the next address" in the §4 order: a silent attempt (no
+   * SYN-ACK, no refusal) says most about its own path, so its network's other addresses are the likeliest to
+   * be silent too — the reasoning behind §4's family interleaving, applied within a family. Across dials the
+   * Dialer's history already ranks such a network later (suspected); this is the same rule inside one dial,
+   * before there is any history: a cold dial to a name with a dead network and a live one meets at most one
+   * dead attempt per silent network instead of one per dead address. Nothing is dropped: the passed-over
+   * endpoints keep their order and are tried next if the others fail or run out. Endpoints of a later
+   * service bucket are never brought forward (RFC 9460 §2.4.1 priority order).
+   */
+  #pickNext(nowMs: number): C | undefined {
+    this.#passedOver = undefined;
+    const first = this.#nextUntried();
+    // Nothing in flight (every dial's first attempt): nothing can have gone silent.
+    if (first === undefined || this.#inFlight === 0) return first;
+    const silent: string[] = [];
+    for (const a of this.#attempts) {
+      if (a.outcome !== 'pending' || a.securingMs !== undefined) continue;
+      if (nowMs - this.#t0 < a.startMs + a.delayMs) continue;
+      const network = networkOf(a.candidate.address);
+      if (network !== undefined) silent.push(network);
+    }
+    const firstNetwork = networkOf(first.address);
+    if (firstNetwork === undefined || !silent.includes(firstNetwork)) return first;
+    const bucket = first.bucket ?? 0;
+    const passedOver: string[] = [];
+    for (const c of this.#ordered) {
+      if (hasKey(this.#tried, endpointKey(c))) continue;
+      if ((c.bucket ?? 0) !== bucket) break;
+      const network = networkOf(c.address);
+      if (network === undefined || !silent.includes(network)) {
+        this.#passedOver = passedOver;
+        return c;
+      }
+      passedOver.push(c.address);
+    }
+    return first;
+  }
+
+  /**
    * `renumbered`: one start is owed at once because a new answer dropped the address of every attempt in
    * flight (see `refreshed`).
    */
@@ -647,8 +700,9 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       this.#racing = true;
     }
     for (;;) {
-      const next = this.#nextUntried();
-      if (!next || this.#inFlight >= this.#cfg.maxConcurrentAttempts) break;
+      if (this.#inFlight >= this.#cfg.maxConcurrentAttempts) break;
+      const next = this.#pickNext(nowMs);
+      if (!next) break;
       let trigger: AttemptLog['trigger'];
       if (this.#attempts.length === 0) trigger = 'first';
       else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
@@ -673,6 +727,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         endMs: undefined,
         code: undefined,
         securingMs: undefined,
+        passedOver: this.#passedOver,
       });
       this.#tried = addKey(this.#tried, endpointKey(next));
       this.#inFlight++;
