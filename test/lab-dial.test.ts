@@ -94,7 +94,10 @@ if (await enterLab(import.meta.url)) {
       ]);
       assert.equal(report.attempts[1]!.code, 'ECONNREFUSED');
       assert.deepEqual(report.attempts[2]!.passedOver, [eight[2]!]);
-      assert.ok(report.attempts[2]!.startMs < 450, `the good one started at ${report.attempts[2]!.startMs} ms`);
+      assert.ok(
+        report.attempts[2]!.startMs < 450,
+        `the good one started at ${report.attempts[2]!.startMs} ms`,
+      );
       assert.ok(ms < 2000, `took ${ms} ms`);
     });
   });
