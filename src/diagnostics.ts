@@ -466,7 +466,8 @@ export class DialTrace {
     startedAtMs: number,
     family: 0 | 4 | 6,
     tls: boolean,
-    attemptDelayMs: number,
+    // Read only when someone listens: a dial's own figure can cost a walk of the Dialer's history.
+    delays: { readonly attemptDelayMs: number },
     resolutionDelayMs: number,
     maxConcurrentAttempts: number,
     timeoutMs: number,
@@ -478,7 +479,7 @@ export class DialTrace {
       startedAt: new Date(startedAtMs).toISOString(),
       family,
       tls,
-      settings: { attemptDelayMs, resolutionDelayMs, maxConcurrentAttempts, timeoutMs },
+      settings: { attemptDelayMs: delays.attemptDelayMs, resolutionDelayMs, maxConcurrentAttempts, timeoutMs },
       ...(proxy === undefined ? {} : { proxy }),
     });
   }

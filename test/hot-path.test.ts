@@ -258,6 +258,31 @@ describe('memory shortcuts on the hot path', () => {
     );
   });
 
+  test('a dial whose endpoint has its own RTT never computes the Dialer-wide attempt delay (a median over all history)', async (t) => {
+    const server = net.createServer((s) => s.on('error', () => {}).resume());
+    const port = await listen(server, '127.0.0.1');
+    t.after(() => closeServer(server));
+    const dialer = new Dialer({ resolver: 'dns', nameservers: ['127.0.0.1:1'], hostsPath: null });
+    const history = dialer.memory!.endpoints;
+    for (let i = 0; i < 200; i++) history.recordSuccess(`198.18.0.${i}`, 443, 5 + i, performance.now());
+    const median = history.attemptDelayMs.bind(history);
+    let asked = 0;
+    history.attemptDelayMs = (family, nowMs) => {
+      asked++;
+      return median(family, nowMs);
+    };
+    await closeSocket(await dialer.dial({ host: '127.0.0.1', port })); // the first: no RTT of its own yet
+    const first = asked;
+    for (let i = 0; i < 5; i++) await closeSocket(await dialer.dial({ host: '127.0.0.1', port }));
+    assert.equal(asked, first, `asked ${asked - first} more times`);
+    // Someone asks for the report: then it is decided (the figure the dial started with).
+    const socket = await dialer.dial({ host: '127.0.0.1', port });
+    const report = getReport(socket);
+    await closeSocket(socket);
+    assert.equal(asked, first + 1);
+    assert.equal(typeof report?.settings.attemptDelayMs, 'number');
+  });
+
   test('EndpointHistory: the newest endpoint forgotten and measured again is remembered', () => {
     const history = new EndpointHistory();
     history.recordSuccess('192.0.2.1', 443, 10, T0);

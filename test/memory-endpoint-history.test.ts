@@ -242,6 +242,37 @@ describe('EndpointHistory.attemptDelayMs (RFC 8305 §5)', () => {
     });
   }
 
+  test('kept while no RTT changes; a new sample, a forgotten endpoint or forget() is seen at once (few samples)', () => {
+    const history = new EndpointHistory();
+    history.recordSuccess('192.0.2.1', 443, 30, T0);
+    history.recordSuccess('192.0.2.2', 443, 30, T0);
+    history.recordSuccess('192.0.2.3', 443, 200, T0);
+    assert.equal(history.attemptDelayMs(4, T0), 120);
+    history.recordSuccess('192.0.2.4', 443, 200, T0); // median of 120, 120, 800, 800
+    assert.equal(history.attemptDelayMs(4, T0), 460);
+    history.recordSuccess('192.0.2.3', 443, 30, T0 + 1); // SRTT 178.75, RTTVAR 117.5: 827.5
+    history.recordSuccess('192.0.2.5', 443, 30, T0 + 1);
+    assert.equal(history.attemptDelayMs(4, T0 + 1), 120);
+    history.delete('192.0.2.1', 443);
+    history.delete('192.0.2.2', 443);
+    history.delete('192.0.2.5', 443);
+    assert.equal(history.attemptDelayMs(4, T0 + 1), 814, 'median of 800 and 827.5, rounded');
+    history.forget();
+    assert.equal(history.attemptDelayMs(4, T0 + 1), 250);
+  });
+
+  test('over 64 samples or more, the median is given again for up to 1 s of nowMs, then computed again', () => {
+    const history = new EndpointHistory();
+    for (let i = 0; i < 64; i++) history.recordSuccess(`198.18.0.${i}`, 443, 30, T0);
+    assert.equal(history.attemptDelayMs(4, T0), 120);
+    for (let i = 0; i < 65; i++) history.recordSuccess(`198.18.1.${i}`, 443, 200, T0 + 10);
+    assert.equal(history.attemptDelayMs(4, T0 + 999), 120, 'kept: one second has not passed');
+    assert.equal(history.attemptDelayMs(6, T0 + 999), 250, 'each family has its own');
+    assert.equal(history.attemptDelayMs(4, T0 + 1000), 800, 'computed again after a second');
+    history.forget();
+    assert.equal(history.attemptDelayMs(4, T0 + 1001), 250, 'forget() is seen at once');
+  });
+
   test('per family: the other family’s history does not count', () => {
     const history = new EndpointHistory();
     history.recordSuccess('192.0.2.1', 443, 30, T0);

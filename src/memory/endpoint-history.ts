@@ -138,6 +138,19 @@ const NONE = Number.NEGATIVE_INFINITY;
 /** attemptDelayFor without the other addresses of the name (one array for every such call). */
 const NO_NAMES: readonly string[] = Object.freeze([]);
 
+/** attemptDelayMs's exact median stands while no RTT changed; from this many samples on, also for a while. */
+const MEDIAN_EXACT_UP_TO = 64;
+/** How long (ms of `nowMs`) a median over MEDIAN_EXACT_UP_TO samples or more is given again unchanged. */
+const MEDIAN_REUSE_MS = 1000;
+
+/** A Dialer-wide median as computed at `atMs`, over `samples` RTTs, when the change count was `changes`. */
+interface KeptMedian {
+  delayMs: number;
+  samples: number;
+  changes: number;
+  atMs: number;
+}
+
 class Endpoint {
   lastOutcome: AttemptOutcome = 'success';
   lastAtMs = 0;
@@ -182,6 +195,10 @@ export class EndpointHistory {
   #observer: EndpointObserver | undefined;
   /** Whether any peer observation was ever adopted (lets readers skip the per-endpoint check). */
   #peerInformed = false;
+  /** Counts every change to the RTTs remembered (a sample, an endpoint forgotten): see #medians. */
+  #rttChanges = 0;
+  /** The last Dialer-wide medians of attemptDelayMs (see there): every family, IPv4, IPv6. */
+  #medians: (KeptMedian | undefined)[] | undefined;
   /** The last 'endpoint' answer of attemptDelayFor (frozen), given again for the same delay. */
   #endpointDelay: Readonly<{ delayMs: number; basis: 'endpoint' }> | undefined;
 
@@ -215,6 +232,7 @@ export class EndpointHistory {
       endpoint.rttvarMs = (1 - RTT_BETA) * endpoint.rttvarMs + RTT_BETA * Math.abs(endpoint.srttMs - rttMs);
       endpoint.srttMs = (1 - RTT_ALPHA) * endpoint.srttMs + RTT_ALPHA * rttMs;
     }
+    this.#rttChanges++;
     endpoint.lastOutcome = 'success';
     endpoint.lastAtMs = nowMs;
     endpoint.consecutiveFailures = 0;
@@ -284,6 +302,7 @@ export class EndpointHistory {
     if (Number.isNaN(endpoint.srttMs) && verdict.rttMs !== undefined) {
       endpoint.srttMs = verdict.rttMs;
       endpoint.rttvarMs = verdict.rttMs / 2;
+      this.#rttChanges++;
     }
   }
 
@@ -355,12 +374,34 @@ export class EndpointHistory {
    * on a steady path (RTO → SRTT would start a parallel attempt for any slightly slow handshake). The median, not the
    * mean or the maximum, follows the typical path and ignores one far-away or sick endpoint. A first sample R gives
    * 2R + 2R = 4R. `nowMs` is validated; samples are not aged (history is flushed with `forget()` instead).
+   *
+   * Cost: the median is exact, and kept until an RTT changes; with {@link MEDIAN_EXACT_UP_TO} samples or more it
+   * is recomputed at most every {@link MEDIAN_REUSE_MS} of `nowMs` (every connect records a sample, and a walk and
+   * sort of thousands of them on each dial cost more than the dial — issue 16: ~110 µs at 1 000 endpoints; one
+   * second of lag in a median over that many paths changes nothing a dial could notice).
    */
   attemptDelayMs(family: 4 | 6 | undefined, nowMs: number): number {
     if (family !== undefined && family !== 4 && family !== 6) {
       throw invalidArgument(`\`family\` must be 4, 6 or undefined, got ${String(family)}`);
     }
     checkNow(nowMs);
+    const slot = family === undefined ? 0 : family === 4 ? 1 : 2;
+    this.#medians ??= [undefined, undefined, undefined];
+    const kept = this.#medians[slot];
+    if (
+      kept !== undefined &&
+      (kept.changes === this.#rttChanges ||
+        (kept.samples >= MEDIAN_EXACT_UP_TO && nowMs >= kept.atMs && nowMs - kept.atMs < MEDIAN_REUSE_MS))
+    ) {
+      return kept.delayMs;
+    }
+    const median = this.#median(family);
+    this.#medians[slot] = { delayMs: median.delayMs, samples: median.samples, changes: this.#rttChanges, atMs: nowMs };
+    return median.delayMs;
+  }
+
+  /** attemptDelayMs's median, computed, and how many samples it rests on. */
+  #median(family: 4 | 6 | undefined): { delayMs: number; samples: number } {
     // Every dial asks this at its start, and most histories hold one sample of a family or none: counted
     // first, so the list the median needs is made only when there are two samples or more.
     let count = 0;
@@ -371,15 +412,15 @@ export class EndpointHistory {
       count++;
       only = 2 * endpoint.srttMs + 4 * endpoint.rttvarMs;
     }
-    if (count === 0) return this.options.defaultAttemptDelayMs;
-    if (count === 1) return this.#clampDelay(only);
+    if (count === 0) return { delayMs: this.options.defaultAttemptDelayMs, samples: 0 };
+    if (count === 1) return { delayMs: this.#clampDelay(only), samples: 1 };
     const values: number[] = [];
     for (const endpoint of this.#endpoints.values()) {
       if (Number.isNaN(endpoint.srttMs)) continue;
       if (family !== undefined && endpoint.family !== family) continue;
       values.push(2 * endpoint.srttMs + 4 * endpoint.rttvarMs);
     }
-    return this.#clampDelay(median(values));
+    return { delayMs: this.#clampDelay(median(values)), samples: count };
   }
 
   /**
@@ -517,12 +558,16 @@ export class EndpointHistory {
 
   /** Forgets the endpoint. Returns whether it was remembered. */
   delete(address: string, port: number): boolean {
-    return this.#endpoints.delete(checkEndpoint(address, port));
+    const deleted = this.#endpoints.delete(checkEndpoint(address, port));
+    if (deleted) this.#rttChanges++;
+    return deleted;
   }
 
   /** Forgets all history (reachability, backoffs and RTTs): call it when the network changes. */
   forget(): void {
     this.#endpoints.clear();
+    this.#rttChanges++;
+    this.#medians = undefined;
     this.#suspects.clear();
     this.#familyTrouble.clear();
   }
@@ -615,6 +660,7 @@ export class EndpointHistory {
       if (item.srttMs !== undefined) {
         endpoint.srttMs = number(item.srttMs, 'srttMs', 0);
         endpoint.rttvarMs = number(item.rttvarMs, 'rttvarMs', 0);
+        history.#rttChanges++;
       }
       if (item.lastOutcome === 'failure') {
         const forMs = Math.min(number(item.backoffForMs, 'backoffForMs'), history.options.backoffMaxMs);
@@ -643,6 +689,7 @@ export class EndpointHistory {
     this.#endpoints.set(key, endpoint);
     while (this.#endpoints.size > this.options.maxEndpoints) {
       this.#endpoints.delete(this.#endpoints.keys().next().value as string);
+      this.#rttChanges++;
     }
     return endpoint;
   }

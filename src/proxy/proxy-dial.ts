@@ -146,7 +146,7 @@ class ProxyDial {
       this.#startedAt.getTime(),
       cfg.family,
       cfg.tls !== undefined,
-      cfg.attemptDelayMs,
+      cfg,
       cfg.resolutionDelayMs,
       cfg.maxConcurrentAttempts,
       cfg.timeoutMs,

@@ -345,8 +345,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
 
   // RaceConfig: what the race reads (see race.ts).
   readonly families: readonly Family[];
-  /** RFC 8305 §5 Connection Attempt Delay the dial starts with (the race's default per attempt). */
-  readonly attemptDelayMs: number;
+  /** See the `attemptDelayMs` getter: undefined until first read. */
+  #attemptDelayMs: number | undefined;
 
   readonly #target: Target;
   readonly #cfg: DialConfig;
@@ -377,7 +377,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
   #settled = false;
   /** What few dials need (see SessionExtras): made on first use. */
   #x: SessionExtras | undefined;
-  readonly #attemptDelaySource: 'default' | 'option' | 'history';
   readonly #order: DialOrder;
   /**
    * The caller's signal ended the dial: its queries are cancelled at once (nothing outlives an abort). Any
@@ -429,16 +428,6 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     // RFC 8305 §5: the Connection Attempt Delay "should" come from RTT history when there is some. It is
     // decided per attempt, from what is known of that destination (see attemptDelayFor); this first
     // figure, the Dialer-wide estimate, is what the dial starts with until an attempt is made.
-    if (memory && !cfg.attemptDelayExplicit) {
-      this.attemptDelayMs = memory.endpoints.attemptDelayMs(
-        cfg.family === 0 ? undefined : cfg.family,
-        this.#t0,
-      );
-      this.#attemptDelaySource = 'default';
-    } else {
-      this.attemptDelayMs = cfg.attemptDelayMs;
-      this.#attemptDelaySource = cfg.attemptDelayExplicit ? 'option' : 'default';
-    }
     this.#order = new DialOrder(
       memory,
       target.hostKind === 0 ? target.host : '',
@@ -449,6 +438,27 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     // An SRV target has no address of its own: only its records' targets are resolved.
     this.families = this.#svc?.kind === 'srv' ? NO_FAMILIES : families;
     this.#race = new Race<Candidate>(this, this.#t0);
+  }
+
+  /**
+   * RaceConfig#attemptDelayMs: the RFC 8305 §5 Connection Attempt Delay the dial starts with — the option, or
+   * with memory the Dialer-wide estimate from RTT history. Decided on first read, not per dial (issue 16):
+   * that estimate is a median over every endpoint remembered, and a dial whose attempts have their own
+   * history (attemptDelayFor) never needs it; what reads it is the report, dial:start and a dial with no
+   * history at all. Read late, it reflects history as it is then.
+   */
+  get attemptDelayMs(): number {
+    let ms = this.#attemptDelayMs;
+    if (ms === undefined) {
+      const memory = this.#deps.memory;
+      const family = this.#cfg.family;
+      ms =
+        memory && !this.#cfg.attemptDelayExplicit
+          ? memory.endpoints.attemptDelayMs(family === 0 ? undefined : family, this.#t0)
+          : this.#cfg.attemptDelayMs;
+      this.#attemptDelayMs = ms;
+    }
+    return ms;
   }
 
   // RaceConfig values the dial's options already hold: read from there (no field of their own per dial).
@@ -542,7 +552,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       this.#startedAtMs,
       this.#cfg.family,
       this.#cfg.tls !== undefined,
-      this.attemptDelayMs,
+      this,
       this.#cfg.resolutionDelayMs,
       this.#cfg.maxConcurrentAttempts,
       this.#cfg.timeoutMs,
@@ -1730,8 +1740,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     'attemptDelayMs' | 'attemptDelaySource' | 'attemptDelayBasis'
   > {
     const first = this.#race.attempts[0];
-    if (first === undefined || this.#attemptDelaySource === 'option') {
-      return { attemptDelayMs: this.attemptDelayMs, attemptDelaySource: this.#attemptDelaySource };
+    const explicit = this.#cfg.attemptDelayExplicit;
+    if (first === undefined || explicit) {
+      return { attemptDelayMs: this.attemptDelayMs, attemptDelaySource: explicit ? 'option' : 'default' };
     }
     const basis = this.#delayBasisOf(first.candidate.address);
     if (basis === undefined) return { attemptDelayMs: first.delayMs, attemptDelaySource: 'default' };

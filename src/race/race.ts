@@ -225,7 +225,9 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   constructor(cfg: RaceConfig<C>, nowMs: number) {
     this.#cfg = cfg;
     this.#t0 = nowMs;
-    this.#delayMs = cfg.attemptDelayMs;
+    // #delayMs is read only once an attempt has started (which sets it): cfg.attemptDelayMs is not read here,
+    // since a shell may decide it lazily (dial-session.ts: with memory, a median over the Dialer's history).
+    this.#delayMs = 0;
     this.#pending = keysOf<Family | string>(cfg.families);
     if (cfg.awaitServices) this.#pending = addKey(this.#pending, SERVICES);
   }
