@@ -479,7 +479,12 @@ export class DialTrace {
       startedAt: new Date(startedAtMs).toISOString(),
       family,
       tls,
-      settings: { attemptDelayMs: delays.attemptDelayMs, resolutionDelayMs, maxConcurrentAttempts, timeoutMs },
+      settings: {
+        attemptDelayMs: delays.attemptDelayMs,
+        resolutionDelayMs,
+        maxConcurrentAttempts,
+        timeoutMs,
+      },
       ...(proxy === undefined ? {} : { proxy }),
     });
   }

@@ -396,7 +396,12 @@ export class EndpointHistory {
       return kept.delayMs;
     }
     const median = this.#median(family);
-    this.#medians[slot] = { delayMs: median.delayMs, samples: median.samples, changes: this.#rttChanges, atMs: nowMs };
+    this.#medians[slot] = {
+      delayMs: median.delayMs,
+      samples: median.samples,
+      changes: this.#rttChanges,
+      atMs: nowMs,
+    };
     return median.delayMs;
   }
 
