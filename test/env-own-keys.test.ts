@@ -18,7 +18,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { readEnvironment } from '../src/adoption/environment.js';
 import { shouldColor } from '../src/cli/color.js';
 import { envVariable } from '../src/env-variable.js';
@@ -231,9 +231,7 @@ console.log(JSON.stringify({ http: a, fetch: b }));
   /**
    * Runs the app with Object.prototype polluted by `values`: by the app itself under
    * `--import netdial/register` ('app'), or by a module loaded before register ('preload': what
-   * register reads at start). The preload case loads tsc's register module (dist/src): the package's
-   * bundle does not load under an enumerable Object.prototype pollution (esbuild's `__export` helper
-   * walks its export table with for…in), which is the bundle's matter, not the environment's.
+   * register reads at start; the package's bundle loads under the pollution, see scripts/bundle.mjs).
    */
   async function runApp(
     values: Record<string, string>,
@@ -250,7 +248,7 @@ console.log(JSON.stringify({ http: a, fetch: b }));
             '--import',
             pollution('preload', values),
             '--import',
-            pathToFileURL(join(ROOT, 'dist/src/register.js')).href,
+            'netdial/register',
             join(dir, 'app.mjs'),
             url,
             '{}',
@@ -300,6 +298,31 @@ console.log(JSON.stringify({ http: a, fetch: b }));
     assert.deepEqual(r.out, { http: 200, fetch: 200 });
     assert.equal(r.stderr.includes('netdial: '), false, r.stderr);
     assert.equal(r.viaProxy, 0);
+  });
+
+  test("the package's bundle loads under an enumerable Object.prototype pollution (every entry point)", async () => {
+    const pollute = pollution('bundle', { http_proxy: 'http://127.0.0.1:9', polluted: 'yes' });
+    const run = await runNode(
+      [
+        '--import',
+        pollute,
+        '--input-type=module',
+        '-e',
+        `const names = [];
+for (const entry of ['netdial', 'netdial/undici', 'netdial/redis']) names.push(Object.keys(await import(entry)).length);
+const { register } = await import('netdial');
+const restore = register();
+await restore();
+console.log(JSON.stringify(names));`,
+      ],
+      { cwd: ROOT, env: CLEAN_ENV },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const counts = JSON.parse(run.stdout) as number[];
+    assert.ok(
+      counts.every((n) => n > 0),
+      run.stdout,
+    );
   });
 
   test('the CLI: a polluted all_proxy does not proxy its dial; a polluted FORCE_COLOR does not colour a pipe', async () => {
