@@ -201,10 +201,26 @@ const CLASS_SELF_NAMES = /^var ([A-Za-z_$][\w$]*) = class _\1\b/gm;
 const NON_ASCII = /[^\0-\x7f]/g;
 const escapeNonAscii = (code) =>
   code.replace(NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * esbuild's `__export` helper (it builds the namespace objects of `import * as self`) walks its table with
+ * `for (var name in all)`, which visits enumerable properties of Object.prototype too: after prototype
+ * pollution (`Object.prototype.http_proxy = '…'`, a merge gadget in the application) importing netdial,
+ * or register() loading the undici entry, threw "Getter must be a function" (and a polluted function
+ * would have become an export). It walks the table's own keys instead. A build whose helper no longer
+ * reads as expected fails, rather than ship the for…in again.
+ */
+const EXPORT_FOR_IN =
+  'for (var name in all)\n    __defProp(target, name, { get: all[name], enumerable: true });';
+const EXPORT_OWN_KEYS =
+  'for (var name of Object.keys(all))\n    __defProp(target, name, { get: all[name], enumerable: true });';
 for (const file of [...Object.keys(result.metafile.outputs), ...Object.keys(router.metafile.outputs)]) {
   if (!file.endsWith('.js')) continue;
   const path = join(ROOT, file);
   let code = escapeNonAscii(readFileSync(path, 'utf8'));
+  if (code.includes('var __export = ')) {
+    if (!code.includes(EXPORT_FOR_IN)) throw new Error(`bundle: ${file}: esbuild's __export helper changed`);
+    code = code.replace(EXPORT_FOR_IN, EXPORT_OWN_KEYS);
+  }
   const names = [...code.matchAll(CLASS_SELF_NAMES)].map((m) => m[1]);
   for (const name of names) {
     // Declared once (as the class's inner name), never quoted (a property key or text would be changed too).

@@ -236,7 +236,7 @@ export interface MemoryDropEvent {
 
 /** `netdial:memory:error`: the store failed an operation, or sent something that is not a batch. Dials are unaffected. */
 export interface MemoryErrorEvent {
-  operation: 'publish' | 'load' | 'receive' | 'store';
+  operation: 'publish' | 'load' | 'receive' | 'store' | 'subscribe';
   error: unknown;
   message: string;
 }

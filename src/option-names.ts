@@ -1,9 +1,10 @@
 /**
  * Which option names exist — ONE table per options type — and how netdial reads an options object:
- * own enumerable properties only, copied once into a null-prototype record, unknown names refused with
- * a "did you mean …" suggestion. So a typo never silently drops an option, an inherited property (a
- * polluted `Object.prototype`, a `"__proto__"` key from JSON, a prototype object) never supplies one,
- * and a getter is read exactly once.
+ * its own string-keyed properties, enumerable or not, copied once into a null-prototype record, unknown
+ * names refused with a "did you mean …" suggestion. So a typo never silently drops an option, an
+ * inherited property (a polluted `Object.prototype`, a `"__proto__"` key from JSON, a prototype object)
+ * never supplies one, a non-enumerable own one (`Object.defineProperty(o, 'policy', { value })`) is
+ * read like any other rather than silently skipped, and a getter is read exactly once.
  *
  * Adding an option is one line in its table below; each table is checked by the compiler against its
  * interface (`names<keyof X>({...})`), so a table that misses a key, or has one too many, does not build.
@@ -314,8 +315,10 @@ function describeThrown(err: unknown): string {
 }
 
 /**
- * Reads an options object: its own enumerable string-keyed properties, each read once, into a
- * null-prototype record. `undefined` gives an empty record. `what` names the object in messages
+ * Reads an options object: its own string-keyed properties — enumerable or not: what the object itself
+ * holds is what it says, so a non-enumerable `policy` is a policy, and a non-enumerable typo a TypeError
+ * like any other — each read once, into a null-prototype record (enumerable there). Symbol keys are not
+ * options and are not looked at. `undefined` gives an empty record. `what` names the object in messages
  * ('options', 'memory', 'policy'), `path` prefixes option names ('' or 'memory.').
  * @throws TypeError (ERR_NETDIAL_INVALID_OPTION) for a value that is not a plain object, an unknown
  *   name (with a suggestion), an option found only on the object's prototype chain (below
@@ -336,7 +339,9 @@ export function readOptionBag(
   }
   let keys: string[];
   try {
-    keys = Object.keys(value);
+    // Not Object.keys: it skips non-enumerable own properties, which would silently drop an option.
+    // (Same cost: both list the own keys; Object.keys then filters by enumerability.)
+    keys = Object.getOwnPropertyNames(value);
   } catch (err) {
     throw invalidOption(what, `invalid option ${what}: its keys cannot be read (${describeThrown(err)})`);
   }

@@ -329,6 +329,68 @@ describe('fleet memory over Redis (RedisMemoryStore)', { skip: redisSkip }, () =
     }
   });
 
+  test('an ioredis client with keyPrefix: state under keyPrefix + prefix, a newcomer loads it, live updates arrive', async () => {
+    const prefix = newPrefix();
+    const keyPrefix = `netdial-test-${process.pid}-app${++prefixCount}:`;
+    const prefixedClient = () => {
+      const c = new Redis({ host: '127.0.0.1', port: redis.port, keyPrefix, maxRetriesPerRequest: 1 });
+      c.on('error', () => {});
+      clients.push(c);
+      return c;
+    };
+    const raw = client();
+    const observation = (address: string) => ({
+      address,
+      port: 443,
+      outcome: 'failure',
+      wallClockMs: Date.now(),
+      id: `peer.${address.split('.').at(-1)}`,
+      code: 'ETIMEDOUT',
+      failures: 1,
+      backoffMs: 60_000,
+    });
+    const writerClient = prefixedClient();
+    await once(writerClient, 'ready'); // publish refuses until the client is connected
+    const writerStore = storeFor(prefix, writerClient);
+    await writerStore.publish([observation('192.0.2.20') as never]);
+    // ioredis put keyPrefix before the key: the state is under keyPrefix + prefix, nowhere else.
+    assert.deepEqual(await raw.keys(`*${prefix}*`), [`${keyPrefix}${prefix}ep:443 192.0.2.20`]);
+    // A newcomer on such a client loads it (SCAN's pattern and replies account for keyPrefix).
+    const newcomer = dialerFor(storeFor(prefix, prefixedClient()), [GOOD]);
+    await newcomer.memory?.fleet?.warming;
+    assert.ok(
+      await eventually(() => (newcomer.memory?.fleet?.stats.adopted ?? 0) === 1, 3000),
+      `loaded: ${JSON.stringify(newcomer.memory?.fleet?.stats)}`,
+    );
+    assert.equal(newcomer.memory?.endpoints.get('192.0.2.20', 443, performance.now())?.inBackoff, true);
+    // Live: the channel is keyPrefix + prefix + 'observations' (ioredis does not prefix channels).
+    await sleep(200); // the subscription is up
+    await raw.publish(`${keyPrefix}${prefix}observations`, JSON.stringify([observation('192.0.2.21')]));
+    assert.ok(
+      await eventually(
+        () => newcomer.memory?.endpoints.get('192.0.2.21', 443, performance.now())?.inBackoff === true,
+        3000,
+      ),
+      'a live observation on the namespaced channel',
+    );
+    await raw.publish(`${prefix}observations`, JSON.stringify([observation('192.0.2.22')]));
+    await sleep(300);
+    assert.equal(newcomer.memory?.endpoints.get('192.0.2.22', 443, performance.now()), undefined);
+    // The same prefix on a client without keyPrefix is another namespace: it loads nothing.
+    const stranger = dialerFor(storeFor(prefix), [GOOD]);
+    await stranger.memory?.fleet?.warming;
+    await sleep(200);
+    assert.equal(stranger.memory?.endpoints.size, 0);
+    // A keyPrefix that is not text is refused when the store is made, naming it.
+    assert.throws(
+      () =>
+        new RedisMemoryStore({
+          client: { call() {}, duplicate() {}, options: { keyPrefix: 42 } } as never,
+        }),
+      (e: unknown) => e instanceof TypeError && /client\.options\.keyPrefix/.test((e as Error).message),
+    );
+  });
+
   test('close() ends the subscription connection; with the client quit, nothing is left behind', async () => {
     const baseline = activeResources();
     const c = new Redis({ host: '127.0.0.1', port: redis.port });

@@ -8,6 +8,7 @@
  */
 import { path } from '../builtins.js';
 import type { DialerOptions } from '../dialer.js';
+import { envVariable } from '../env-variable.js';
 import { suggestName } from '../option-names.js';
 import { compilePolicy, PUBLIC_INTERNET_ONLY } from '../policy/policy.js';
 import { parseProxyOption } from '../proxy/proxy-option.js';
@@ -101,7 +102,7 @@ export function readEnvironment(
       throw invalidEnv(name, `unknown variable; did you mean ${suggestion}?`);
   }
   for (const name of ENVIRONMENT_VARIABLES) {
-    const value = Object.hasOwn(env, name) ? env[name] : undefined;
+    const value = envVariable(env, name); // own keys only: Object.prototype.NETDIAL_* sets nothing
     if (value === undefined || value.trim() === '') continue;
     VARIABLES[name]!(value.trim(), settings, cwd);
   }

@@ -3,6 +3,7 @@
  * pipe or file, never with NO_COLOR (https://no-color.org: set and not empty), always with FORCE_COLOR
  * (set, not empty, not '0'); `--color` / `--no-color` on the command line win over both.
  */
+import { envVariable } from '../env-variable.js';
 
 /** What the colour decision looks at. */
 export interface ColorFacts {
@@ -17,11 +18,11 @@ export interface ColorFacts {
 /** Decides colour: flag, then NO_COLOR, then FORCE_COLOR, then "a terminal that is not TERM=dumb". */
 export function shouldColor(facts: ColorFacts): boolean {
   if (facts.flag !== 'auto') return facts.flag === 'always';
-  const noColor = facts.env.NO_COLOR;
+  const noColor = envVariable(facts.env, 'NO_COLOR');
   if (noColor !== undefined && noColor !== '') return false;
-  const force = facts.env.FORCE_COLOR;
+  const force = envVariable(facts.env, 'FORCE_COLOR');
   if (force !== undefined && force !== '' && force !== '0') return true;
-  return facts.isTTY === true && facts.env.TERM !== 'dumb';
+  return facts.isTTY === true && envVariable(facts.env, 'TERM') !== 'dumb';
 }
 
 /** The styles text can take; each returns its input unchanged when colour is off. */

@@ -12,6 +12,7 @@ import { LAB } from '../../lab/plan.js';
 import { decideForThisProcess, LAB_INSIDE_ENV, runInsideLab } from '../../lab/reexec.js';
 import type { Zone } from '../../lab/zone.js';
 import { Dialer, type DialerOptions } from '../dialer.js';
+import { envVariable } from '../env-variable.js';
 import { getReport } from '../report.js';
 import type { Style } from './color.js';
 import { naiveConnect } from './demo-naive.js';
@@ -75,7 +76,7 @@ export async function runDemo(
 ): Promise<number> {
   const mode = decideDemoMode({
     forceLoopback: options.loopback,
-    insideEnv: process.env[LAB_INSIDE_ENV] === '1',
+    insideEnv: envVariable(process.env, LAB_INSIDE_ENV) === '1',
     pid: process.pid,
     labUnavailableReason: () => {
       const d = decideForThisProcess();

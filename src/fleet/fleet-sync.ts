@@ -115,7 +115,7 @@ export class FleetSync {
   #timer: NodeJS.Timeout | undefined;
   #inFlight = false;
   #closed = false;
-  readonly #unsubscribe: () => void;
+  #unsubscribe: () => void = () => {};
   #warming: Promise<void> | undefined;
   readonly stats: FleetSyncStats = {
     published: 0,
@@ -139,10 +139,7 @@ export class FleetSync {
     this.#settings = { ...FLEET_SYNC_DEFAULTS, ...settings };
     history.setObserver(this.#onLocal);
     dns?.setObserver(this.#onLocalDns);
-    this.#unsubscribe = store.subscribe(
-      (batch) => this.#receive(batch, 'receive'),
-      (error) => this.#error('store', error),
-    );
+    this.#subscribe(store);
     if (typeof store.load === 'function') this.#warming = this.#load(store.load.bind(store));
   }
 
@@ -176,8 +173,58 @@ export class FleetSync {
     this.#queue.clear();
     this.#history.setObserver(undefined);
     this.#dns?.setObserver(undefined);
+    this.#callUnsubscribe(this.#unsubscribe);
+  }
+
+  /**
+   * Subscribes to the store. A store whose `subscribe` throws, or returns a rejected promise, is reported
+   * like its other failures (`netdial:memory:error`, operation 'subscribe'; counted in `stats.errors`) and
+   * never fails `new Dialer()`: the Dialer then works with local memory, publishing and loading as before,
+   * without live updates. An unsubscribe function delivered by a promise (an async `subscribe`) is taken
+   * when it arrives (and called at once if the sync was closed meanwhile).
+   */
+  #subscribe(store: MemoryStore): void {
+    let returned: unknown;
     try {
-      this.#unsubscribe();
+      returned = store.subscribe(
+        (batch) => this.#receive(batch, 'receive'),
+        (error) => this.#error('store', error),
+      );
+    } catch (error) {
+      this.#error('subscribe', error);
+      return;
+    }
+    if (typeof returned === 'function') {
+      this.#unsubscribe = returned as () => void;
+      return;
+    }
+    let then: unknown;
+    try {
+      then = (returned as { then?: unknown } | null | undefined)?.then;
+    } catch (error) {
+      this.#error('subscribe', error);
+      return;
+    }
+    if (typeof then !== 'function') return; // nothing to unsubscribe with (close() has nothing to call)
+    const adopt = (value: unknown) => {
+      if (typeof value !== 'function') return;
+      if (this.#closed) this.#callUnsubscribe(value as () => void);
+      else this.#unsubscribe = value as () => void;
+    };
+    try {
+      (then as (ok: (v: unknown) => void, bad: (e: unknown) => void) => unknown).call(
+        returned,
+        adopt,
+        (error: unknown) => this.#error('subscribe', error),
+      );
+    } catch (error) {
+      this.#error('subscribe', error);
+    }
+  }
+
+  #callUnsubscribe(unsubscribe: () => void): void {
+    try {
+      unsubscribe();
     } catch (error) {
       this.#error('store', error);
     }
@@ -448,13 +495,22 @@ export class FleetSync {
     }
   }
 
-  #error(operation: 'publish' | 'load' | 'receive' | 'store', error: unknown): void {
+  #error(operation: 'publish' | 'load' | 'receive' | 'store' | 'subscribe', error: unknown): void {
     if (operation !== 'receive') this.stats.errors++;
     publish('netdial:memory:error', () => ({
       operation,
       error,
-      message: error instanceof Error ? error.message : String(error),
+      message: describeStoreError(error),
     }));
+  }
+}
+
+/** One line for what a store threw: its message, or the value as text (never throws: a store is input). */
+function describeStoreError(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'the store failed with a value that cannot be shown';
   }
 }
 

@@ -13,6 +13,13 @@
  * - Never in a dial's way: `publish` rejects at once unless the client is connected ('ready'), so nothing
  *   piles up in ioredis's offline queue; netdial keeps its own bounded queue and retries.
  * - Untrusted input: messages and key values are parsed here (JSON, size-bounded) and validated by netdial.
+ * - A client made with ioredis's `keyPrefix` option: ioredis puts it before the KEYS of a command
+ *   (EVAL's keys, MGET's) but not into SCAN's MATCH pattern, not into the keys SCAN returns, and not into
+ *   pub/sub channel names (PUBLISH / SUBSCRIBE have no key arguments in its command table; see ioredis's
+ *   README, "Transparent Key Prefixing"). So `load` scans `<keyPrefix><prefix>ep:*` and strips
+ *   `keyPrefix` from the keys found before MGET (which adds it again), and the channel is
+ *   `<keyPrefix><prefix>observations`, named in full here: everything the store keeps or sends lives under
+ *   `keyPrefix + prefix`, the one namespace a fleet shares.
  *
  * ioredis is not imported: the client is passed in, so `netdial/redis` loads without ioredis installed and
  * its types name only the methods used ({@link RedisClientLike}), which an ioredis `Redis` instance has.
@@ -32,6 +39,8 @@ export interface RedisClientLike {
   subscribe(...channels: string[]): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   disconnect(): void;
+  /** ioredis's options; `keyPrefix` (a string or Buffer) is accounted for (see the module comment). */
+  readonly options?: { readonly keyPrefix?: unknown } | undefined;
 }
 
 export interface RedisMemoryStoreOptions {
@@ -66,6 +75,8 @@ type Listener = { onMessage: (batch: unknown) => void; onError: ((error: unknown
 export class RedisMemoryStore implements MemoryStore {
   readonly prefix: string;
   readonly #client: RedisClientLike;
+  /** The client's ioredis `keyPrefix` ('' without one): added by ioredis to command keys, not to patterns. */
+  readonly #keyPrefix: string;
   readonly #channel: string;
   readonly #listeners = new Set<Listener>();
   #subscriber: RedisClientLike | undefined;
@@ -96,10 +107,14 @@ export class RedisMemoryStore implements MemoryStore {
     }
     this.#client = client;
     this.prefix = prefix;
-    this.#channel = `${prefix}observations`;
+    this.#keyPrefix = keyPrefixOf(client);
+    this.#channel = `${this.#keyPrefix}${prefix}observations`;
   }
 
-  /** The key an endpoint's observation, or a DNS answer (`shareDns`), is kept under. */
+  /**
+   * The key an endpoint's observation, or a DNS answer (`shareDns`), is kept under, as given to the client
+   * (the client's ioredis `keyPrefix`, if any, comes before it in Redis).
+   */
   keyOf(o: { address: string; port: number } | { name: string; family: 4 | 6 }): string {
     return 'name' in o
       ? `${this.prefix}dns:${o.family} ${o.name}`
@@ -167,9 +182,14 @@ export class RedisMemoryStore implements MemoryStore {
     return out;
   }
 
-  /** Keys under the prefix matching `suffix`: at most `limit` and 10 000 SCAN rounds, whatever the keyspace holds. */
+  /**
+   * Keys under the prefix matching `suffix`: at most `limit` and 10 000 SCAN rounds, whatever the keyspace
+   * holds. As the client names them: SCAN matches and returns whole keys, `keyPrefix` included, and the
+   * MGET that reads them adds `keyPrefix` again, so it is matched here and taken off what comes back.
+   */
   async #scan(suffix: string, limit: number): Promise<string[]> {
-    const pattern = `${escapeGlob(this.prefix)}${suffix}`;
+    const keyPrefix = this.#keyPrefix;
+    const pattern = `${escapeGlob(keyPrefix + this.prefix)}${suffix}`;
     const keys: string[] = [];
     let cursor = '0';
     for (let round = 0; round < 10_000 && keys.length < limit; round++) {
@@ -183,7 +203,10 @@ export class RedisMemoryStore implements MemoryStore {
       )) as unknown;
       if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) break;
       cursor = String(reply[0]);
-      for (const k of reply[1] as unknown[]) if (typeof k === 'string' && keys.length < limit) keys.push(k);
+      for (const k of reply[1] as unknown[]) {
+        if (typeof k === 'string' && k.startsWith(keyPrefix) && keys.length < limit)
+          keys.push(k.slice(keyPrefix.length));
+      }
       if (cursor === '0') break;
     }
     return keys;
@@ -213,6 +236,24 @@ export class RedisMemoryStore implements MemoryStore {
       for (const l of this.#listeners) l.onError?.(error);
     });
   }
+}
+
+/**
+ * The ioredis `keyPrefix` of `client` as text ('' when it has none). A Buffer prefix is taken when it is
+ * UTF-8 text (SCAN's pattern and replies are text here); any other value is a TypeError naming it.
+ */
+function keyPrefixOf(client: RedisClientLike): string {
+  const keyPrefix = client.options?.keyPrefix;
+  if (keyPrefix === undefined || keyPrefix === null || keyPrefix === '') return '';
+  if (typeof keyPrefix === 'string') return keyPrefix;
+  if (keyPrefix instanceof Uint8Array) {
+    const text = Buffer.from(keyPrefix).toString('utf8');
+    if (Buffer.from(text, 'utf8').equals(keyPrefix)) return text;
+  }
+  throw inputError(
+    'ERR_NETDIAL_INVALID_ARGUMENT',
+    '`client.options.keyPrefix` must be a string (or a Buffer of UTF-8 text) for RedisMemoryStore',
+  );
 }
 
 /** JSON from Redis, size-bounded; undefined for anything that is not parseable JSON text. */

@@ -36,7 +36,9 @@ export interface MemoryStore {
   /**
    * Calls `onMessage` with each batch peers publish (an array of observations, as decoded: unvalidated),
    * and `onError`, if given, with the store's own trouble (a lost connection…), for diagnostics. Returns a
-   * function that unsubscribes. Several Dialer memories may subscribe to one store.
+   * function that unsubscribes. Several Dialer memories may subscribe to one store. Called once, from
+   * `new Dialer()`: a throw (or a returned promise that rejects) is reported on `netdial:memory:error`
+   * (operation 'subscribe') and does not fail the constructor; that Dialer then gets no live updates.
    */
   subscribe(onMessage: (batch: unknown) => void, onError?: (error: unknown) => void): () => void;
   /**

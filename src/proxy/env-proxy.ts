@@ -11,6 +11,7 @@
  *
  * `no_proxy` / `NO_PROXY` (see noProxyMatches) turns the proxy off for the targets it lists.
  */
+import { type Environment, envVariable } from '../env-variable.js';
 import { isIP } from '../ip-address.js';
 import { type ParsedCidr, readCidr } from '../policy/policy.js';
 import { parseProxyUrl, type ProxySpec } from './proxy-option.js';
@@ -26,10 +27,11 @@ export interface EnvProxyTarget {
   tls: boolean;
 }
 
-export type Environment = Readonly<Record<string, string | undefined>>;
+export type { Environment } from '../env-variable.js';
 
+/** A set, non-empty variable of `env`: own keys only (env-variable.ts), so Object.prototype supplies none. */
 function variable(env: Environment, name: string): { name: string; value: string } | undefined {
-  const value = env[name];
+  const value = envVariable(env, name);
   return value === undefined || value.trim() === '' ? undefined : { name, value: value.trim() };
 }
 
