@@ -644,6 +644,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     const clock = () => this.#now();
     if (svc.kind === 'srv') {
       const ask = askCached<SrvRecordData>(send, cache, svc.name, 'SRV', clock);
+      if (ask.sentAtMs !== undefined) this.#race.servicesQuerySent(ask.sentAtMs);
       svc.cancels.push((keep) => ask.release(keep === true));
       ask.promise.then((outcome) => {
         if (this.#settled) return;
@@ -666,6 +667,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       return;
     }
     const lookup = lookupHttps(send, cache, svc.name, 'HTTPS', clock);
+    // Joined a query another dial sent: the Resolution Delay for it runs from its sending (race.ts).
+    if (lookup.sentAtMs !== undefined) this.#race.servicesQuerySent(lookup.sentAtMs);
     svc.cancels.push((keep) => lookup.cancel(keep));
     lookup.promise.then((result) => {
       if (this.#settled) return;
@@ -1055,6 +1058,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         : this.#race.answer(event.family, endpoints, atMs, {
             refreshPending: event.refreshing === true,
             source,
+            // From the DNS cache: it arrived before the service query still out (race.ts#delayStart).
+            arrivedAtMs: event.source === 'cache' && !event.refreshing ? Number.NEGATIVE_INFINITY : undefined,
           });
     }
     return event.refresh

@@ -22,15 +22,23 @@ export type ServiceOutcome<R> =
 
 /**
  * Sends one query (the DNS client with the resolver's servers). A shared sender (`sharedServiceSender`) also
- * gives `release(keepForCache)`: the caller no longer needs it (see QueryTicket#release for A/AAAA).
+ * gives `release(keepForCache)`: the caller no longer needs it (see QueryTicket#release for A/AAAA), and
+ * `sentAtMs` when the caller joined a query another caller sent (when that one was sent, on the clock).
  */
 export type ServiceQuerySender = (
   name: string,
   type: ServiceRecordType,
-) => { promise: Promise<AnyAnswer>; cancel(): void; release?(keepForCache: boolean): void };
+) => {
+  promise: Promise<AnyAnswer>;
+  cancel(): void;
+  release?(keepForCache: boolean): void;
+  sentAtMs?: number | undefined;
+};
 
 interface SharedQuery {
   query: { promise: Promise<AnyAnswer>; cancel(): void };
+  /** When the query was sent (a caller that joins it later waits from here: Race#querySent). */
+  sentAtMs: number;
   waiters: number;
   keep: boolean;
   /** The late-answer window's timer, while no caller waits (a caller that joins stops it). */
@@ -54,9 +62,11 @@ export function sharedServiceSender(
   return (name, type) => {
     const key = `${type} ${name}`;
     let shared = inFlight.get(key);
+    const joined = shared !== undefined;
     if (shared === undefined) {
+      const sentAtMs = clock.now();
       const query = send(name, type);
-      const entry: SharedQuery = { query, waiters: 0, keep: false, lateTimer: undefined };
+      const entry: SharedQuery = { query, sentAtMs, waiters: 0, keep: false, lateTimer: undefined };
       const settled = () => {
         if (inFlight.get(key) === entry) inFlight.delete(key);
       };
@@ -103,7 +113,12 @@ export function sharedServiceSender(
       entry.lateTimer = timer;
       clock.unref?.(timer);
     };
-    return { promise: entry.query.promise, cancel: () => release(false), release };
+    return {
+      promise: entry.query.promise,
+      cancel: () => release(false),
+      release,
+      sentAtMs: joined ? entry.sentAtMs : undefined,
+    };
   };
 }
 
@@ -244,7 +259,13 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
   name: string,
   type: ServiceRecordType,
   now: () => number,
-): { promise: Promise<ServiceOutcome<R>>; cancel(): void; release(keepForCache: boolean): void } {
+): {
+  promise: Promise<ServiceOutcome<R>>;
+  cancel(): void;
+  release(keepForCache: boolean): void;
+  /** When the query was sent, when this call joined one sent before (see ServiceQuerySender). */
+  sentAtMs?: number | undefined;
+} {
   const hit = cache?.get(name, type, now());
   if (hit !== undefined) {
     return { promise: Promise.resolve(hit as ServiceOutcome<R>), cancel() {}, release() {} };
@@ -277,7 +298,7 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
   );
   // A plain sender has no release: the query is cancelled, or left to its own end for the cache.
   const release = (keep: boolean) => (query.release ? query.release(keep) : keep || query.cancel());
-  return { promise, cancel: () => query.cancel(), release };
+  return { promise, cancel: () => query.cancel(), release, sentAtMs: query.sentAtMs };
 }
 
 /** The ServiceMode records an HTTPS/SVCB lookup ended with, after following AliasMode. */
@@ -300,7 +321,8 @@ export type HttpsHopObserver = (name: string, outcome: ServiceOutcome<SvcbRecord
  * the chain ends with `none` and the last name reached as `owner` (the client then uses its A/AAAA, §3).
  * Never rejects; `cancel(keepForCache)` resolves nothing further and releases the query in flight (a
  * shared sender lets it finish into the cache for about a second when `keepForCache`; see askCached).
- * `observe`, when given, sees each query of the chain (`netdial resolve` lists every one).
+ * `observe`, when given, sees each query of the chain (`netdial resolve` lists every one). `sentAtMs`: when
+ * the first query was sent, when the lookup joined one another caller sent (undefined otherwise).
  */
 export function lookupHttps(
   send: ServiceQuerySender,
@@ -309,9 +331,10 @@ export function lookupHttps(
   type: 'HTTPS' | 'SVCB',
   now: () => number,
   observe?: HttpsHopObserver,
-): { promise: Promise<HttpsLookup>; cancel(keepForCache?: boolean): void } {
+): { promise: Promise<HttpsLookup>; cancel(keepForCache?: boolean): void; sentAtMs: number | undefined } {
   let cancelled = false;
   let inFlight: { release(keepForCache: boolean): void } | undefined;
+  let firstSentAtMs: number | undefined;
   const run = async (): Promise<HttpsLookup> => {
     const aliasChain: string[] = [];
     const seen = new Set<string>();
@@ -321,6 +344,7 @@ export function lookupHttps(
       seen.add(owner);
       observe?.(owner, undefined);
       const query = askCached<SvcbRecord>(send, cache, owner, type, now);
+      if (hop === 0) firstSentAtMs = query.sentAtMs;
       inFlight = query;
       const outcome = await query.promise;
       inFlight = undefined;
@@ -366,8 +390,11 @@ export function lookupHttps(
       owner = step.target;
     }
   };
+  // run() asks the first hop before its first await: its send time is known when this returns.
+  const promise = run();
   return {
-    promise: run(),
+    promise,
+    sentAtMs: firstSentAtMs,
     cancel: (keepForCache = false) => {
       cancelled = true;
       inFlight?.release(keepForCache);
