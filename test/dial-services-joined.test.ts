@@ -49,7 +49,7 @@ test("a dial joining an HTTPS query in flight, A/AAAA cached: its wait ends when
   try {
     // A and AAAA (NODATA) into the cache: a plain dial asks for no HTTPS records.
     sockets.push(await dialer.dial(`www.joined.test:${port}`));
-    const queriesBefore = dns.queryCount(`_${port}._https.www.joined.test`);
+    const queriesBefore = dns.queryCount(`_${port}._https.www.joined.test`, 'UNKNOWN_65');
     const firstAt = performance.now();
     const first = dialer.dial(`https://www.joined.test:${port}/`, { tls: false });
     await sleep(JOIN_AFTER_MS);
@@ -58,7 +58,7 @@ test("a dial joining an HTTPS query in flight, A/AAAA cached: its wait ends when
     const [a, b] = await Promise.all([first, second]);
     sockets.push(a, b);
     assert.equal(
-      dns.queryCount(`_${port}._https.www.joined.test`) - queriesBefore,
+      dns.queryCount(`_${port}._https.www.joined.test`, 'UNKNOWN_65') - queriesBefore,
       1,
       'one HTTPS query for both dials',
     );
