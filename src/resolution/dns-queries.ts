@@ -92,7 +92,15 @@ interface InFlight {
   lateTimer: unknown;
 }
 
-const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EAI_AGAIN']);
+const TEMPORARY = new Set([
+  'ESERVFAIL',
+  'ETIMEOUT',
+  'ECONNREFUSED',
+  'EREFUSED',
+  'ECONNRESET',
+  'ETRUNCATED',
+  'EAI_AGAIN',
+]);
 
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;

@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../clock.js';
 import { AbortError, type AttemptError, DialError, formatDuration } from '../errors.js';
+import { dnsFailureText } from './dns-failure-text.js';
 import type { DialMemory } from '../memory/dial-memory.js';
 import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
@@ -167,7 +168,9 @@ export function resolveName(
         const real = failures.find((f) => f.code !== 'ENOTFOUND' && f.code !== 'ENODATA');
         const code = real?.code ?? 'ENOTFOUND';
         const detail = failures.map((f) => `${f.family === 6 ? 'AAAA' : 'A'} ${f.code}`).join('; ');
-        const message = `resolve ${host} failed in ${formatDuration(rel(now))}: no address (${detail})`;
+        // A failure that is not "no such name" says what it was (a server that answered is named).
+        const what = real === undefined ? 'no address' : dnsFailureText(real.code, real.message);
+        const message = `resolve ${host} failed in ${formatDuration(rel(now))}: ${what} (${detail})`;
         finish(
           new DialError({ host, port: port ?? 0, code, message, attempts: failures, elapsedMs: rel(now) }),
         );
