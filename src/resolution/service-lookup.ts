@@ -1,6 +1,7 @@
 /**
  * Service records for a dial: the query adapter between the DNS client and the pure plan. It caches
- * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped at 7 days; NXDOMAIN
+ * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped as A/AAAA are — the DNS
+ * cache's `maxTtlSeconds`, 1 day by default; NXDOMAIN
  * and NODATA for min(SOA TTL, SOA MINIMUM), RFC 2308 §5, else a default; other failures — a timeout,
  * SERVFAIL, REFUSED — for the DNS cache's `errorTtlSeconds`, RFC 9520 §3), and follows RFC 9460 AliasMode
  * chains with a bound and loop detection.
@@ -138,15 +139,19 @@ export class ServiceRecordCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
   readonly #errorTtlSeconds: number;
+  readonly #maxTtlSeconds: number;
 
   /**
    * @param maxEntries the bound (least recently used dropped first)
    * @param errorTtlSeconds how long a failure that is not an answer is kept (the DNS cache's option of
    *   that name: 5 s by default, 0 keeps none)
+   * @param maxTtlSeconds the longest a positive answer is kept (the DNS cache's `maxTtlSeconds`: one cap for
+   *   every record type; the DNS client's own is 7 days, RFC 8767 §4)
    */
-  constructor(maxEntries = 1024, errorTtlSeconds = 5) {
+  constructor(maxEntries = 1024, errorTtlSeconds = 5, maxTtlSeconds = 604_800) {
     this.#maxEntries = maxEntries;
     this.#errorTtlSeconds = errorTtlSeconds;
+    this.#maxTtlSeconds = maxTtlSeconds;
   }
 
   get(name: string, type: ServiceRecordType, nowMs: number): Entry['outcome'] | undefined {
@@ -177,7 +182,7 @@ export class ServiceRecordCache {
     nowMs: number,
   ): void {
     let ttlSeconds: number;
-    if (outcome.ok) ttlSeconds = outcome.answer.ttlSeconds;
+    if (outcome.ok) ttlSeconds = Math.min(outcome.answer.ttlSeconds, this.#maxTtlSeconds);
     else if (isNegativeAnswer(outcome.code)) ttlSeconds = soaSeconds ?? NEGATIVE_TTL_SECONDS;
     else ttlSeconds = this.#errorTtlSeconds;
     if (ttlSeconds <= 0) return;
@@ -224,7 +229,8 @@ export class ServiceRecordCache {
 
   /**
    * Puts back an entry read from a saved memory, valid for the `forMs` it had left (the caller never gives
-   * more: a reload does not extend a TTL), as the most recently used one (bounded like `set`).
+   * more: a reload does not extend a TTL), as the most recently used one (bounded like `set`); a positive
+   * answer at most `maxTtlSeconds`, as `set` keeps it.
    */
   restore(
     name: string,
@@ -234,7 +240,8 @@ export class ServiceRecordCache {
     nowMs: number,
   ): void {
     if (!(forMs > 0)) return;
-    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + forMs });
+    const keptMs = outcome.ok ? Math.min(forMs, this.#maxTtlSeconds * 1000) : forMs;
+    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + keptMs });
   }
 }
 
