@@ -51,6 +51,8 @@ export interface RaceCandidate {
 
 /** What the race waits for before it knows the service records (HTTPS/SVCB or SRV answer). */
 const SERVICES = 'services';
+/** In `#sentAtMs`, beside the joined queries' send times: when the first positive answer arrived. */
+const FIRST_ANSWER = 'first answer';
 
 /** Which answer `family` for `source` is, in the set of awaited answers (the origin's: the family number). */
 function answerKey(family: Family, source: string | undefined): Family | string {
@@ -195,8 +197,6 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #inFlight = 0;
   #racing = false;
   #resolutionDelayUntil: number | undefined;
-  /** When the first positive answer arrived, for the Resolution Delay (-Infinity: from memory). */
-  #delayAnchorMs: number | undefined;
   /** A positive AAAA answer with an address not demoted by history is in. */
   #usefulPreferredIn = false;
   #lastStartMs = Number.NEGATIVE_INFINITY;
@@ -370,8 +370,16 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * is the wait for the queries still out, from when they were sent (a joined query: querySent).
    */
   #waitForRest(nowMs: number, arrivedAtMs: number | undefined): void {
-    this.#delayAnchorMs ??= arrivedAtMs ?? nowMs;
-    const untilMs = this.#delayStart(nowMs, this.#delayAnchorMs) + this.#cfg.resolutionDelayMs;
+    let anchorMs = arrivedAtMs ?? nowMs;
+    // Only a joined query's send time can make a later call shorten the wait: the first positive answer's
+    // arrival is kept with those (no field of its own on every race).
+    const sent = this.#sentAtMs;
+    if (sent !== undefined) {
+      const first = sent.get(FIRST_ANSWER);
+      if (first === undefined) sent.set(FIRST_ANSWER, anchorMs);
+      else anchorMs = first;
+    }
+    const untilMs = this.#delayStart(nowMs, anchorMs) + this.#cfg.resolutionDelayMs;
     if (this.#resolutionDelayUntil === undefined || untilMs < this.#resolutionDelayUntil) {
       this.#resolutionDelayUntil = untilMs;
     }
