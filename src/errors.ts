@@ -234,6 +234,8 @@ const CODE_WORDS: Record<string, string> = {
   ESERVFAIL: 'DNS server failure',
   ETIMEOUT: 'DNS timeout',
   EREFUSED: 'DNS refused',
+  ETRUNCATED: 'DNS answer truncated, TCP refused',
+  EBADRESP: 'unusable DNS answer',
   ECANCELLED: 'cancelled',
   EMFILE: 'too many open files',
   ENFILE: 'too many open files in system',

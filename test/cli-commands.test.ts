@@ -452,6 +452,22 @@ describe('exit statuses and error lines', { timeout: 60_000 }, () => {
     assert.deepEqual(r.addresses.map((a) => a.address).sort(), ['127.0.0.1', '::1']);
     const https = r.queries.find((q) => q.type === 'HTTPS')!;
     assert.deepEqual([https.name, https.endMs, https.code], ['slowhttps.cli.test', undefined, undefined]);
+    // The table says what happened: resolve has no dial; the query had no answer in the time it took.
+    const text = await runCli([
+      'resolve',
+      '--nameserver',
+      ns,
+      '--timeout',
+      '3s',
+      'https://slowhttps.cli.test/',
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /\n {2}HTTPS +slowhttps\.cli\.test +dns +[\d.]+ → … +no answer within \d+ ms \(resolve returned without it\)\n/,
+    );
+    assert.doesNotMatch(text.stdout, /dial ended/);
+    assert.match(text.stdout, /\n {4}no answer in time: the name’s own addresses\n/);
   });
 
   test('--debug adds the stack', async () => {

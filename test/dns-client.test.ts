@@ -336,7 +336,9 @@ describe('dns-client: servers, tries and timeouts', () => {
       try {
         await noLeftovers(async () => {
           const q = queryAddresses('q.x.test', 'A', { servers: [at(one), at(two)], attempts: 3 });
-          await expectError(q.promise, code);
+          const error = await expectError(q.promise, code);
+          // The server that answered last is named, with its RCODE.
+          assert.equal(error.message, `queryA ${code} q.x.test (${at(two)} answered ${second})`);
         });
         assert.equal(one.queryCount(), 3);
         assert.equal(two.queryCount(), 3);
@@ -439,14 +441,19 @@ describe('dns-client: servers, tries and timeouts', () => {
     }
   });
 
-  test('TC=1 but no TCP listener: ECONNREFUSED', async () => {
+  test('TC=1 but no TCP listener: ETRUNCATED (the server answered: not ECONNREFUSED, "no server reached")', async () => {
     const fake = await startFake((query, reply) =>
       reply(responseTo(query, { flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_AVAILABLE })),
     );
     try {
       await noLeftovers(async () => {
         const q = queryAddresses('q.x.test', 'A', { servers: [at(fake)], attempts: 1 });
-        await expectError(q.promise, 'ECONNREFUSED');
+        const error = await expectError(q.promise, 'ETRUNCATED');
+        assert.equal(
+          error.message,
+          `queryA ETRUNCATED q.x.test (${at(fake)} answered truncated over UDP and refused the TCP connection to ask again (RFC 7766 §5): ${at(fake)} ECONNREFUSED)`,
+        );
+        assert.deepEqual(error.tries, [{ server: at(fake), code: 'ECONNREFUSED' }]);
       });
     } finally {
       await fake.close();

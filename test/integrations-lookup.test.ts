@@ -197,7 +197,7 @@ describe('createLookup on a fixed resolver', () => {
     assert.equal((r.err as { hostname?: string }).hostname, 'nothing.test');
   });
 
-  test('a failing resolver passes its code on (ESERVFAIL)', async () => {
+  test('a failing resolver (ESERVFAIL): EAI_AGAIN, as getaddrinfo reports a server failure; its code on the cause', async () => {
     const lookup = createLookup({
       dialer,
       resolver: async () => {
@@ -205,15 +205,18 @@ describe('createLookup on a fixed resolver', () => {
       },
     });
     const r = await call(lookup, 'app.test', { all: true });
-    assert.equal(r.err?.code, 'ESERVFAIL');
+    assert.equal(r.err?.code, 'EAI_AGAIN');
+    assert.equal(r.err?.errno, -3001);
+    assert.equal((r.err?.cause as { code?: string } | undefined)?.code, 'ESERVFAIL');
     assert.deepEqual(r.address, []);
   });
 
-  test('a resolver that never answers: ETIMEOUT after `timeout`', async () => {
+  test('a resolver that never answers: EAI_AGAIN after `timeout` (the DialError, ETIMEDOUT, as cause)', async () => {
     const lookup = createLookup({ dialer, resolver: silent, timeout: 50 });
     const t0 = performance.now();
     const r = await call(lookup, 'app.test');
-    assert.equal(r.err?.code, 'ETIMEOUT');
+    assert.equal(r.err?.code, 'EAI_AGAIN');
+    assert.equal((r.err?.cause as { code?: string } | undefined)?.code, 'ETIMEDOUT');
     assert.ok(performance.now() - t0 >= 45);
   });
 

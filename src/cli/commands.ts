@@ -145,12 +145,13 @@ export async function runTrace(cmd: TraceCommand, io: CliIo): Promise<number> {
 export async function runResolve(cmd: ResolveCommand, io: CliIo): Promise<number> {
   const setup = await setupDial(cmd.dial);
   try {
+    const startedMs = performance.now();
     const resolved = await setup.dialer.resolve(cmd.target, { ...setup.options, signal: io.signal });
     const now = performance.now();
     io.stdout.write(
       cmd.json
         ? `${JSON.stringify(resolvedToJson(resolved, now), null, 2)}\n`
-        : renderResolved(resolved, now, io.outStyle),
+        : renderResolved(resolved, now, io.outStyle, now - startedMs),
     );
     return EXIT.ok;
   } finally {

@@ -2,7 +2,9 @@
  * `netdial resolve`: the addresses of a name in the order a dial would try them, with family, source,
  * TTL, the local address the kernel would use and what the memory knows of each endpoint. Pure.
  */
+import { formatDuration } from '../errors.js';
 import type { EndpointState } from '../memory/endpoint-history.js';
+import type { QueryReport } from '../report.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
 import { padVisible, type Style, visibleLength } from './color.js';
 import { familyText, formatTtl } from './format.js';
@@ -35,8 +37,17 @@ export function resolvedToJson(resolved: ResolvedName, nowMs: number): unknown {
   };
 }
 
-/** The table of `netdial resolve`, ending with a newline. `nowMs` is the Dialer's clock (performance.now()). */
-export function renderResolved(resolved: ResolvedName, nowMs: number, style: Style): string {
+/**
+ * The table of `netdial resolve`, ending with a newline. `nowMs` is the Dialer's clock (performance.now());
+ * `elapsedMs`, how long the resolve took: a query still out is shown as having no answer within that time
+ * (resolve returned without it, once the other family had answered).
+ */
+export function renderResolved(
+  resolved: ResolvedName,
+  nowMs: number,
+  style: Style,
+  elapsedMs?: number,
+): string {
   const n = resolved.addresses.length;
   const where =
     resolved.service?.type === 'SRV'
@@ -82,8 +93,12 @@ export function renderResolved(resolved: ResolvedName, nowMs: number, style: Sty
   if (resolved.port === undefined && !endpoints)
     lines.push(style.dim('  (memory is per endpoint: give NAME:PORT to see it)'));
   if (resolved.service !== undefined) {
-    lines.push('', style.bold('service records'), ...serviceLines(resolved.service, style));
+    lines.push('', style.bold('service records'), ...serviceLines(resolved.service, style, resolved.queries));
   }
-  lines.push('', style.bold('queries'), ...queryLines(resolved.queries, style));
+  const unanswered = (q: QueryReport) =>
+    elapsedMs === undefined
+      ? 'no answer when resolve returned'
+      : `no answer within ${formatDuration(Math.max(0, elapsedMs - q.startMs))} (resolve returned without it)`;
+  lines.push('', style.bold('queries'), ...queryLines(resolved.queries, style, unanswered));
   return `${lines.join('\n')}\n`;
 }

@@ -3,11 +3,18 @@
  * the AliasMode chain, and every record with its bucket (the order the race tries them) or why it was
  * skipped. Pure.
  */
-import type { ServiceReport } from '../report.js';
+import type { QueryReport, ServiceReport } from '../report.js';
 import type { Style } from './color.js';
 
-/** Lines of the "service records" section, each indented by two spaces. */
-export function serviceLines(service: ServiceReport, style: Style): string[] {
+/**
+ * Lines of the "service records" section, each indented by two spaces. `queries`, the report's: a service
+ * query still out among them (no answer in time) is said as such, not as an answer without records.
+ */
+export function serviceLines(
+  service: ServiceReport,
+  style: Style,
+  queries?: readonly QueryReport[],
+): string[] {
   const lines = [
     `  ${service.type} ${service.name}${service.aliasChain.length > 0 ? ` -> ${service.aliasChain.join(' -> ')}` : ''}${
       service.code === undefined ? '' : `  ${style.yellow(service.code)}`
@@ -25,8 +32,12 @@ export function serviceLines(service: ServiceReport, style: Style): string[] {
     const tail = r.skipped === undefined ? '' : `  ${style.dim(r.skipped)}`;
     lines.push(`    ${bucket.padEnd(9)} ${where}  ${parts.join('  ')}${tail}`);
   }
-  if (service.records.length === 0)
-    lines.push(`    ${style.dim('no usable record: the name’s own addresses')}`);
+  if (service.records.length === 0) {
+    const unanswered = queries?.some((q) => q.type === service.type && q.endMs === undefined) === true;
+    lines.push(
+      `    ${style.dim(unanswered ? 'no answer in time: the name’s own addresses' : 'no usable record: the name’s own addresses')}`,
+    );
+  }
   if (service.type === 'HTTPS') lines.push(`    ${style.dim('fallback  the name’s own A/AAAA, last')}`);
   const w = service.winner;
   if (w !== undefined) {

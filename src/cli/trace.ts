@@ -52,11 +52,13 @@ const TONE_OF: Record<ReturnType<typeof outcomeKind>, Tone> = {
   pending: 'muted',
 };
 
-/** A query's result in words: "198.51.100.1, 203.0.113.2 (ttl 60 s)", "no such name (ENOTFOUND)". */
-export function queryResult(q: QueryReport): string {
+/**
+ * A query's result in words: "198.51.100.1, 203.0.113.2 (ttl 60 s)", "no such name (ENOTFOUND)".
+ * `unanswered`: the words for a query still out when the report was made (a dial's, by default).
+ */
+export function queryResult(q: QueryReport, unanswered = 'no answer before the dial ended'): string {
   if (q.code !== undefined) return dnsCodeText(q.code);
-  if (q.addresses === undefined)
-    return q.endMs === undefined ? 'no answer before the dial ended' : 'answered';
+  if (q.addresses === undefined) return q.endMs === undefined ? unanswered : 'answered';
   if (q.addresses.length === 0) return 'no address';
   const ttls = new Set(q.addresses.map((a) => a.ttlSeconds));
   const list = q.addresses.map((a) =>
@@ -68,15 +70,23 @@ export function queryResult(q: QueryReport): string {
     : list.join(', ');
 }
 
-/** The resolution section: one aligned line per query (type, name, source, elapsed, result). */
-export function queryLines(queries: readonly QueryReport[], style: Style): string[] {
+/**
+ * The resolution section: one aligned line per query (type, name, source, elapsed, result). `unanswered`
+ * gives the words for a query still out (see queryResult).
+ */
+export function queryLines(
+  queries: readonly QueryReport[],
+  style: Style,
+  unanswered?: (q: QueryReport) => string,
+): string[] {
   const typeWidth = Math.max(4, ...queries.map((q) => q.type.length));
   const nameWidth = Math.max(0, ...queries.map((q) => q.name.length));
   const sourceWidth = Math.max(0, ...queries.map((q) => q.source.length));
   const spans = queries.map((q) => formatSpan(q.startMs, q.endMs));
   const spanWidth = Math.max(0, ...spans.map((s) => s.length));
   return queries.map((q, i) => {
-    const result = q.code === undefined ? queryResult(q) : style.yellow(queryResult(q));
+    const words = queryResult(q, unanswered?.(q));
+    const result = q.code === undefined ? words : style.yellow(words);
     const why = q.reason === undefined ? '' : style.dim(` (${q.reason})`);
     return `  ${q.type.padEnd(typeWidth)}  ${q.name.padEnd(nameWidth)}  ${style.cyan(q.source.padEnd(sourceWidth))}  ${(spans[i] ?? '').padEnd(spanWidth)}  ${result}${why}`;
   });
@@ -294,7 +304,11 @@ export function renderReport(report: DialReport, options: TraceOptions): string 
     );
   }
   if (report.service !== undefined)
-    lines.push('', style.bold('service records'), ...serviceLines(report.service, style));
+    lines.push(
+      '',
+      style.bold('service records'),
+      ...serviceLines(report.service, style, report.resolution.queries),
+    );
   lines.push(
     '',
     `${style.bold('attempts')}  ${style.dim(`(ms since the dial began; ${GLOSSARY})`)}`,

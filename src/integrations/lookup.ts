@@ -17,6 +17,8 @@
 import type * as net from 'node:net';
 import { dns as nodeDns, os } from '../builtins.js';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
+import { isIP } from '../ip-address.js';
+import { GETADDRINFO_ERRNO } from './node-error.js';
 import { LOOKUP_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import type { ResolverChoice } from '../options.js';
 import type { Family } from '../types.js';
@@ -203,14 +205,48 @@ export function shapeAddresses(
   return list;
 }
 
-function lookupError(code: string, hostname: string, message?: string): NodeJS.ErrnoException {
-  const err = new Error(message ?? `getaddrinfo ${code} ${hostname}`) as NodeJS.ErrnoException & {
+/**
+ * A getaddrinfo error as Node's `dns.lookup` makes it: "getaddrinfo CODE hostname", `code`, libuv's
+ * `errno` for it (UV_EAI_*), `syscall` 'getaddrinfo', `hostname`.
+ */
+function lookupError(code: string, hostname: string): NodeJS.ErrnoException {
+  const err = new Error(`getaddrinfo ${code} ${hostname}`) as NodeJS.ErrnoException & {
     hostname: string;
   };
+  err.errno = GETADDRINFO_ERRNO[code];
   err.code = code;
   err.syscall = 'getaddrinfo';
   err.hostname = hostname;
   return err;
+}
+
+/**
+ * The getaddrinfo code a DNS failure comes out of glibc's getaddrinfo as — what `dns.lookup` callers see and
+ * retry logic checks (got and axios-retry retry on EAI_AGAIN): no such name or no address of the family
+ * (NXDOMAIN, NODATA) is EAI_NONAME, which Node calls ENOTFOUND; a server failure, timeout, refusal, an
+ * unreachable, lame or truncating server is TRY_AGAIN, EAI_AGAIN; a server that cannot take the query
+ * (FORMERR, NOTIMP) NO_RECOVERY, EAI_FAIL. Other codes (a custom resolver's own, the address policy's) pass.
+ */
+function getaddrinfoCode(code: string): string {
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'ENODATA':
+      return 'ENOTFOUND';
+    case 'ETIMEOUT':
+    case 'ETIMEDOUT':
+    case 'ESERVFAIL':
+    case 'EREFUSED':
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+    case 'ETRUNCATED':
+    case 'EBADRESP':
+      return 'EAI_AGAIN';
+    case 'EFORMERR':
+    case 'ENOTIMP':
+      return 'EAI_FAIL';
+    default:
+      return code;
+  }
 }
 
 function recorderOf(dialer: unknown): AttemptRecorder | undefined {
@@ -264,9 +300,9 @@ function asLookupError(err: unknown, hostname: string): NodeJS.ErrnoException {
   const e = err as NodeJS.ErrnoException;
   if (e instanceof TypeError && typeof e.code === 'string') return e;
   if (e instanceof Error && (e as { code?: unknown }).code === 'ABORT_ERR') return e;
-  // dns names a DNS timeout ETIMEOUT (dns.TIMEOUT); a dial's ETIMEDOUT is the connect's.
-  const code = e?.code === 'ETIMEDOUT' ? 'ETIMEOUT' : typeof e?.code === 'string' ? e.code : 'EAI_FAIL';
-  const out = lookupError(code, hostname, `getaddrinfo ${code} ${hostname}`);
+  // netdial's own code for the failure (ESERVFAIL, ETIMEOUT…) stays on the DialError, the `cause`.
+  const code = getaddrinfoCode(typeof e?.code === 'string' ? e.code : 'EAI_FAIL');
+  const out = lookupError(code, hostname);
   (out as Error).cause = err;
   return out;
 }
@@ -274,8 +310,9 @@ function asLookupError(err: unknown, hostname: string): NodeJS.ErrnoException {
 /**
  * Makes a lookup function (see NetdialLookup) on `options.dialer` (default: the default Dialer): each
  * call is `dialer.resolve(hostname, { family, timeout, resolver, signal })`, shaped by the call's
- * `family`, `hints`, `order`/`verbatim` and `all`. Errors are getaddrinfo-style (`code` ENOTFOUND,
- * ESERVFAIL, ETIMEOUT…, `syscall` 'getaddrinfo', `hostname`, the DialError as `cause`); a host that is not
+ * `family`, `hints`, `order`/`verbatim` and `all`; an IP literal is returned as it is (as dns.lookup).
+ * Errors are dns.lookup's (`code` ENOTFOUND, EAI_AGAIN, EAI_FAIL as getaddrinfoCode reads them, `errno`,
+ * `syscall` 'getaddrinfo', `hostname`, the DialError as `cause`); a host that is not
  * a valid name is the TypeError (code ERR_NETDIAL_INVALID_TARGET), through the callback.
  * @throws TypeError (code ERR_NETDIAL_INVALID_OPTION) for a bad option.
  */
@@ -305,6 +342,16 @@ export function createLookup(given: CreateLookupOptions = {}): NetdialLookup {
         else callback(null, first.address, first.family);
       }
     };
+    // An IP literal is its own answer, whatever `family` and `hints` ask for, as in dns.lookup (Node returns
+    // it before looking at them): resolve() only checks it against the Dialer's address policy.
+    const literal = isIP(hostname);
+    if (literal !== 0) {
+      dialer.resolve(hostname, { ...resolveOptions, family: 0 }).then(
+        () => reply(null, [{ address: hostname, family: literal }]),
+        (err: unknown) => reply(asLookupError(err, hostname)),
+      );
+      return;
+    }
     // V4MAPPED with family 6 needs the A answer too (to map it when there is no AAAA, or with ALL).
     const family: 0 | 4 | 6 = call.family === 6 && (call.hints & nodeDns().V4MAPPED) !== 0 ? 0 : call.family;
     dialer.resolve(hostname, { ...resolveOptions, family }).then(

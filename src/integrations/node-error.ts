@@ -21,8 +21,15 @@ export interface NodeDialError extends Error {
   cause: DialError;
 }
 
-/** libuv's numbers for getaddrinfo errors (UV_EAI_*), as Node puts them in `errno`. */
-const GETADDRINFO_ERRNO: Record<string, number> = { ENOTFOUND: -3008, EAI_AGAIN: -3001, EAI_FAIL: -3007 };
+/**
+ * libuv's numbers for getaddrinfo errors (UV_EAI_*), as Node puts them in `errno`: ENOTFOUND is
+ * UV_EAI_NONAME (-3008), EAI_AGAIN -3001, EAI_FAIL -3004 (`util.getSystemErrorName` reads them back).
+ */
+export const GETADDRINFO_ERRNO: Readonly<Record<string, number>> = {
+  ENOTFOUND: -3008,
+  EAI_AGAIN: -3001,
+  EAI_FAIL: -3004,
+};
 
 /** Codes that are about the name, not a connection: Node reports them from getaddrinfo. */
 const NAME_CODES = new Set([

@@ -549,8 +549,23 @@ export class DnsCache {
    * @internal
    */
   serviceRecords(create: boolean): ServiceRecordCache | undefined {
-    if (create) this.#services ??= new ServiceRecordCache(undefined, this.options.errorTtlSeconds);
+    if (create) {
+      this.#services ??= new ServiceRecordCache(
+        undefined,
+        this.options.errorTtlSeconds,
+        this.options.maxTtlSeconds,
+      );
+    }
     return this.#services;
+  }
+
+  /**
+   * How long an answer with this TTL is kept fresh: `ttlSeconds` clamped to [minTtlSeconds, maxTtlSeconds],
+   * as `setPositive` keeps it. The TTL a fresh answer reports is this, so that the report says what the cache
+   * keeps (the DNS client alone caps at 7 days, RFC 8767 §4; this cache at `maxTtlSeconds`, 1 day by default).
+   */
+  keptTtlSeconds(ttlSeconds: number): number {
+    return clamp(ttlSeconds, this.options.minTtlSeconds, this.options.maxTtlSeconds);
   }
 
   /** Forgets everything held for `name` (both types, and its service records). Returns whether anything was held. */

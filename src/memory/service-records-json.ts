@@ -3,8 +3,8 @@
  * saved memory (`--memory-file`, NETDIAL_MEMORY_FILE, `exportMemory()`) keeps them as it keeps A/AAAA.
  * Their TTL rules hold across a reload: each entry carries the time it had left when saved, the time
  * between save and load is taken off, and nothing is ever kept longer than that (a reload never extends
- * a TTL); positive answers at most 7 days (RFC 8767 §4, the DNS client's cap), negative ones at most
- * 3 hours (RFC 2308 §5). Bounded: at most the cache's 1 024 entries and MAX_RECORDS records each.
+ * a TTL); positive answers at most 7 days (RFC 8767 §4, the DNS client's cap) and the cache's own cap
+ * (`maxTtlSeconds`, ServiceRecordCache#restore), negative ones at most 3 hours (RFC 2308 §5). Bounded: at most the cache's 1 024 entries and MAX_RECORDS records each.
  * HTTPS/SVCB records are saved in their RFC 9460 wire form (base64) and read back with the same codec as
  * a DNS answer, so a hand-edited or hostile file is checked by the rules that check the network.
  * Pure: times in, JSON out.

@@ -44,6 +44,7 @@ import {
   roundMs as round,
   type ServiceReport,
 } from '../report.js';
+import { dnsFailureText } from '../resolution/dns-failure-text.js';
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
 import { orderBuckets, planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
@@ -654,6 +655,7 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
     const clock = () => this.#now();
     if (svc.kind === 'srv') {
       const ask = askCached<SrvRecordData>(send, cache, svc.name, 'SRV', clock);
+      if (ask.sentAtMs !== undefined) this.#race.servicesQuerySent(ask.sentAtMs);
       svc.cancels.push((keep) => ask.release(keep === true));
       ask.promise.then((outcome) => {
         if (this.#settled) return;
@@ -676,6 +678,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       return;
     }
     const lookup = lookupHttps(send, cache, svc.name, 'HTTPS', clock);
+    // Joined a query another dial sent: the Resolution Delay for it runs from its sending (race.ts).
+    if (lookup.sentAtMs !== undefined) this.#race.servicesQuerySent(lookup.sentAtMs);
     svc.cancels.push((keep) => lookup.cancel(keep));
     lookup.promise.then((result) => {
       if (this.#settled) return;
@@ -1065,6 +1069,8 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
         : this.#race.answer(event.family, endpoints, atMs, {
             refreshPending: event.refreshing === true,
             source,
+            // From the DNS cache: it arrived before the service query still out (race.ts#delayStart).
+            arrivedAtMs: event.source === 'cache' && !event.refreshing ? Number.NEGATIVE_INFINITY : undefined,
           });
     }
     return event.refresh
@@ -1667,17 +1673,13 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       const detail = dns
         .map((d) => `${srvTargets ? `${d.address} ` : ''}${d.family === 6 ? 'AAAA' : 'A'} ${d.code}`)
         .join('; ');
-      // In the DNS phase ECONNREFUSED is Node's "could not contact DNS servers", not a refused connection.
+      // The failure in words (dns-failure-text.ts): a server that answered is named.
       const what =
         code === 'ENOTFOUND'
           ? srvTargets
             ? `no SRV target of ${this.#target.host} has an address`
             : `${this.#target.host} has no address`
-          : code === 'ECONNREFUSED'
-            ? 'no DNS server could be reached'
-            : code === 'ECONNRESET'
-              ? 'a DNS server reset its TCP connection (after a truncated UDP answer, or with use-vc)'
-              : describeCode(code);
+          : dnsFailureText(code, real?.message);
       message = `connect ${where} failed in ${formatDuration(elapsedMs)}: ${what} (${detail})`;
     } else if (reason === 'final') {
       // A certificate (or TLS settings) failure: that attempt's error is the dial's, the others were cancelled.

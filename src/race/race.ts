@@ -52,6 +52,8 @@ export interface RaceCandidate {
 
 /** What the race waits for before it knows the service records (HTTPS/SVCB or SRV answer). */
 const SERVICES = 'services';
+/** In `#sentAtMs`, beside the joined queries' send times: when the first positive answer arrived. */
+const FIRST_ANSWER = 'first answer';
 
 /** Which answer `family` for `source` is, in the set of awaited answers (the origin's: the family number). */
 function answerKey(family: Family, source: string | undefined): Family | string {
@@ -288,6 +290,17 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   }
 
   /**
+   * The service record query (HTTPS/SVCB, SRV) was sent at `sentAtMs`, before now: the dial joined one another
+   * dial sent. As `querySent` for an address query: the Resolution Delay a positive answer waits for the
+   * records runs from the later of that answer's arrival and this.
+   */
+  servicesQuerySent(sentAtMs: number): void {
+    if (this.#done || !hasKey(this.#pending, SERVICES)) return;
+    this.#sentAtMs ??= new Map();
+    this.#sentAtMs.set(SERVICES, sentAtMs);
+  }
+
+  /**
    * A positive answer for `family`. Duplicates of known addresses are dropped. A second answer for a
    * family that already answered (a refresh behind a stale cached answer) adds its new addresses to the
    * race in their sorted place (RFC 8305 §6). `arrivedAtMs`: when the answer arrived, when that was before
@@ -339,8 +352,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     ) {
       this.#usefulPreferredIn = true;
     } else if (!this.#racing && keyCount(this.#pending) > 0) {
-      this.#resolutionDelayUntil ??=
-        this.#delayStart(nowMs, options?.arrivedAtMs) + this.#cfg.resolutionDelayMs;
+      this.#waitForRest(nowMs, options?.arrivedAtMs);
     }
     // A family's first answer with attempts of that family in flight: they went to its hints (see
     // `hintsReplaced`). Those the real answer lacks do not hold it back, as in `refreshed`.
@@ -355,9 +367,33 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * delay again for a query that has been out longer. Queries sent by this dial count as sent now.
    */
   #delayStart(nowMs: number, arrivedAtMs: number | undefined): number {
+    // (Called again as answers come in: see #waitForRest.)
     let start = arrivedAtMs ?? nowMs;
     for (const k of keyList(this.#pending)) start = Math.max(start, this.#sentAtMs?.get(k) ?? nowMs);
     return start;
+  }
+
+  /**
+   * A positive answer is in and others are still out: the Resolution Delay runs (RFC 8305 §3), from the first
+   * positive answer's arrival (`arrivedAtMs` ?? now). Called again when another answer comes in before the
+   * race starts, it can only shorten the wait: the first call counted each answer still out as asked now
+   * (#delayStart) — among them a cached answer the shell hands over next —, and with those in, what is left
+   * is the wait for the queries still out, from when they were sent (a joined query: querySent).
+   */
+  #waitForRest(nowMs: number, arrivedAtMs: number | undefined): void {
+    let anchorMs = arrivedAtMs ?? nowMs;
+    // Only a joined query's send time can make a later call shorten the wait: the first positive answer's
+    // arrival is kept with those (no field of its own on every race).
+    const sent = this.#sentAtMs;
+    if (sent !== undefined) {
+      const first = sent.get(FIRST_ANSWER);
+      if (first === undefined) sent.set(FIRST_ANSWER, anchorMs);
+      else anchorMs = first;
+    }
+    const untilMs = this.#delayStart(nowMs, anchorMs) + this.#cfg.resolutionDelayMs;
+    if (this.#resolutionDelayUntil === undefined || untilMs < this.#resolutionDelayUntil) {
+      this.#resolutionDelayUntil = untilMs;
+    }
   }
 
   /** Whether `family` of `source` answered already (a loop, not a closure: answer() is on every dial's path). */
@@ -479,6 +515,10 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     const log: AnswerLog = { family, atMs: nowMs - this.#t0, count: 0, code };
     if (source) log.source = source;
     this.#answers = append(this.#answers, log);
+    // A joined query is among those still out: the wait for the rest may be shorter now (#waitForRest).
+    if (this.#sentAtMs !== undefined && this.#resolutionDelayUntil !== undefined && !this.#racing) {
+      if (keyCount(this.#pending) > 0) this.#waitForRest(nowMs, undefined);
+    }
     return this.#advance(nowMs, undefined);
   }
 

@@ -133,6 +133,13 @@ const RCODE_ERRORS: Readonly<Record<number, string>> = {
   4: 'ENOTIMP',
   5: 'EREFUSED',
 };
+/** The names of those RCODEs (RFC 1035 §4.1.1), for messages. */
+const RCODE_NAMES: Readonly<Record<number, string>> = {
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+};
 const RCODE_FORMERR = 1;
 
 export interface Server extends ZonedAddress {
@@ -192,8 +199,9 @@ export function tryTimeoutMs(baseMs: number, position: number, serverCount: numb
  *   answered (ESERVFAIL, EREFUSED, EFORMERR, ENOTIMP, EBADRESP for a lame answer, a CNAME loop, a chain
  *   over 16 hops, an unknown RCODE or TC over TCP); else ETIMEOUT when some server did not answer in
  *   time; else, when a server answered truncated over UDP and its TCP failed, that TCP failure's code
- *   (ECONNRESET…); else ECONNREFUSED ("could not contact DNS servers", Node's meaning): no server could be
- *   reached at all, each try failed at the socket.
+ *   (ECONNRESET…) — ETRUNCATED when the TCP connection was refused, which ECONNREFUSED would misread —;
+ *   else ECONNREFUSED ("could not contact DNS servers", Node's meaning): no server could be reached at all,
+ *   each try failed at the socket. A failure a server answered (SERVFAIL, REFUSED, lame…) names it.
  * - Throws a TypeError (ERR_NETDIAL_INVALID_TARGET / ERR_NETDIAL_INVALID_OPTION) for a bad name or option.
  * Never throws or emits anything else: every socket error becomes a per-server failure. When the promise
  * settles, the timer is cleared and every socket has been closed (their handles are gone one event-loop
@@ -316,7 +324,8 @@ function runQuery<T>(
   const lingering: Transmission[] = []; // earlier tries whose UDP socket still listens
   let done = false;
   let lastAnswered: DnsClientError | undefined; // the last server's error response
-  let truncated = false; // a server answered over UDP, truncated: it was reached (its TCP may still fail)
+  // The last server that answered truncated over UDP: it was reached (its TCP may still fail).
+  let truncatedBy: string | undefined;
   const failures: DnsTryFailure[] = [];
   let settle: (result: T | DnsClientError) => void = () => {};
   const promise = new Promise<T>((resolve, reject) => {
@@ -349,12 +358,31 @@ function runQuery<T>(
     let error: DnsClientError;
     if (lastAnswered !== undefined) error = lastAnswered;
     else if (failures.some((f) => f.code === 'ETIMEOUT')) error = fail('ETIMEOUT', `no answer: ${detail}`);
-    else if (truncated) {
+    else if (truncatedBy !== undefined) {
       // The server answered (truncated, over UDP): not "no server could be reached", but its TCP failed.
-      const last = failures.at(-1)?.code ?? 'ECONNRESET';
-      error = fail(last, `TCP failed after a truncated UDP answer (RFC 7766 §5): ${detail}`);
+      const tcp = failures.findLast((f) => f.server === truncatedBy)?.code ?? 'ECONNRESET';
+      // A refused TCP connection as ECONNREFUSED would read as "no DNS server could be reached" (Node's
+      // meaning, and 'auto' would then ask the system resolver): it has its own code, ETRUNCATED.
+      error =
+        tcp === 'ECONNREFUSED'
+          ? fail(
+              'ETRUNCATED',
+              `${truncatedBy} answered truncated over UDP and refused the TCP connection to ask again (RFC 7766 §5): ${detail}`,
+            )
+          : fail(tcp, `TCP failed after a truncated UDP answer from ${truncatedBy} (RFC 7766 §5): ${detail}`);
     } else error = fail('ECONNREFUSED', `no DNS server could be reached: ${detail}`);
     error.tries = failures;
+    return error;
+  };
+
+  /**
+   * What a server answered that is not a fact about the name (SERVFAIL, REFUSED, a lame answer, a CNAME
+   * loop…) names that server, the one to look at: "queryA EBADRESP name (127.0.0.1:53 sent a lame…)".
+   */
+  const fromServer = (error: DnsClientError, server: string): DnsClientError => {
+    const head = `query${label} ${error.code} ${qname}`;
+    const detail = error.message.length > head.length ? error.message.slice(head.length + 2, -1) : 'failed';
+    error.message = `${head} (${server} ${detail})`;
     return error;
   };
 
@@ -426,15 +454,15 @@ function runQuery<T>(
     if (packet.flag_tc) {
       // RFC 7766 §5: a truncated UDP answer is asked again over TCP; TC over TCP is a broken server.
       if (isCurrent && via === 'udp') {
-        truncated = true;
+        truncatedBy = t.server.label;
         closeTransmission(t);
         transmit(t.server, t.position, t.edns, 'tcp');
-      } else if (isCurrent) tryFailed(t, fail('EBADRESP', `TC=1 over TCP from ${t.server.label}`));
+      } else if (isCurrent) tryFailed(t, fromServer(fail('EBADRESP', 'sent TC=1 over TCP'), t.server.label));
       return;
     }
     const result = read(packet, fail);
     if (!(result instanceof Error) || isNegativeAnswer(result.code)) finish(result);
-    else if (isCurrent) tryFailed(t, result);
+    else if (isCurrent) tryFailed(t, fromServer(result, t.server.label));
   };
 
   const sendUdp = (t: Transmission): void => {
@@ -668,13 +696,18 @@ function followChain(
 ): { records: Rr[]; owner: string; canonicalName: string | undefined; chainTtl: number } | DnsClientError {
   const opt = packet.additionals?.find((r) => r.type === 'OPT') as { extendedRcode?: number } | undefined;
   const rcode = ((opt?.extendedRcode ?? 0) << 4) | ((packet.flags ?? 0) & 0xf);
-  if (rcode !== 0 && rcode !== 3) return fail(RCODE_ERRORS[rcode] ?? 'EBADRESP', `rcode ${rcode}`);
+  if (rcode !== 0 && rcode !== 3) {
+    return fail(RCODE_ERRORS[rcode] ?? 'EBADRESP', `answered ${RCODE_NAMES[rcode] ?? `rcode ${rcode}`}`);
+  }
   if (rcode === 0 && !packet.flag_aa && !packet.flag_ra && (packet.answers ?? []).length === 0) {
     // A lame delegation or a referral: the server neither recurses (RA=0) nor owns the name (AA=0), so
     // its empty answer says nothing about the name. glibc (res_send.c send_dg "referred query") and Go
     // (errLameReferral) move on to the next server; so does netdial, and nothing is cached as NODATA.
     // Deviation: both also require an empty additional section; a referral with glue is as useless.
-    return fail('EBADRESP', 'lame or referral answer: NOERROR with AA=0, RA=0 and no answer records');
+    return fail(
+      'EBADRESP',
+      'sent a lame or referral answer (NOERROR, no records, AA=0, RA=0), so it does not resolve this name',
+    );
   }
   const records = ((packet.answers ?? []) as Rr[]).filter((r) => r.class === 'IN');
   let owner = canonical(qname);
@@ -684,9 +717,9 @@ function followChain(
   for (let hops = 0; ; hops++) {
     const cname = records.find((r) => r.type === 'CNAME' && canonical(r.name) === owner);
     if (cname === undefined) break;
-    if (hops === MAX_CNAME_HOPS) return fail('EBADRESP', `CNAME chain longer than ${MAX_CNAME_HOPS}`);
+    if (hops === MAX_CNAME_HOPS) return fail('EBADRESP', `sent a CNAME chain longer than ${MAX_CNAME_HOPS}`);
     const target = String(cname.data).replace(/\.$/, '');
-    if (seen.has(canonical(target))) return fail('EBADRESP', `CNAME loop at ${target}`);
+    if (seen.has(canonical(target))) return fail('EBADRESP', `sent a CNAME loop at ${target}`);
     owner = canonical(target);
     seen.add(owner);
     canonicalName = target;

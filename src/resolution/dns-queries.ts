@@ -92,7 +92,15 @@ interface InFlight {
   lateTimer: unknown;
 }
 
-const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EAI_AGAIN']);
+const TEMPORARY = new Set([
+  'ESERVFAIL',
+  'ETIMEOUT',
+  'ECONNREFUSED',
+  'EREFUSED',
+  'ECONNRESET',
+  'ETRUNCATED',
+  'EAI_AGAIN',
+]);
 
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
@@ -211,7 +219,12 @@ export class DnsQueries {
       entry.promise = query.promise.then(
         (answer): QueryOutcome => {
           this.#inFlight.delete(key);
-          let addresses = answer.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));
+          // With a cache, each TTL as the cache keeps it (DnsCache#keptTtlSeconds): what the report says.
+          const cache = this.#cache;
+          let addresses = answer.addresses.map((a) => ({
+            address: a.address,
+            ttlSeconds: cache === undefined ? a.ttlSeconds : cache.keptTtlSeconds(a.ttlSeconds),
+          }));
           if (addresses.length > this.#maxAddresses) {
             const family: Family = type === 'AAAA' ? 6 : 4;
             const best = preselectDestinations(

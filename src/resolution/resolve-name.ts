@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../clock.js';
 import { AbortError, type AttemptError, DialError, formatDuration } from '../errors.js';
+import { dnsFailureText } from './dns-failure-text.js';
 import type { DialMemory } from '../memory/dial-memory.js';
 import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
@@ -97,6 +98,8 @@ export function resolveName(
     let aborted = false;
     /** Bounds the wait for the other families once one family answered with addresses (see below). */
     let otherFamilies: unknown;
+    /** When the queries this resolve joined (another's, or a refresh) were sent, by family. */
+    let joinedAtMs: Map<Family, number> | undefined;
     const finish = (err?: unknown) => {
       if (done) return;
       done = true;
@@ -165,7 +168,9 @@ export function resolveName(
         const real = failures.find((f) => f.code !== 'ENOTFOUND' && f.code !== 'ENODATA');
         const code = real?.code ?? 'ENOTFOUND';
         const detail = failures.map((f) => `${f.family === 6 ? 'AAAA' : 'A'} ${f.code}`).join('; ');
-        const message = `resolve ${host} failed in ${formatDuration(rel(now))}: no address (${detail})`;
+        // A failure that is not "no such name" says what it was (a server that answered is named).
+        const what = real === undefined ? 'no address' : dnsFailureText(real.code, real.message);
+        const message = `resolve ${host} failed in ${formatDuration(rel(now))}: ${what} (${detail})`;
         finish(
           new DialError({ host, port: port ?? 0, code, message, attempts: failures, elapsedMs: rel(now) }),
         );
@@ -244,6 +249,10 @@ export function resolveName(
         if (event.reason !== undefined) report.reason = event.reason;
         queries.push(report);
         dialTrace?.dnsQuery(event.name, event.family, event.source);
+        if (event.sentAtMs !== undefined) {
+          joinedAtMs ??= new Map();
+          joinedAtMs.set(event.family, event.sentAtMs);
+        } else joinedAtMs?.delete(event.family);
         return;
       }
       let q = queries.findLast((x) => x.type === type && x.name === event.name && x.endMs === undefined);
@@ -328,12 +337,22 @@ export function resolveName(
       // first attempt runs alone (50 + 250 ms by default). A later answer would join a dial's race after
       // that, and an answer that never comes (a resolver that drops AAAA) would hold lookup() for the DNS
       // client's whole timeout (5 s × 2 tries) to return what it already has: glibc's getaddrinfo returns
-      // the A answer then too, only 10 s later. The query still out is released keep-for-cache.
+      // the A answer then too, only 10 s later. The query still out is released keep-for-cache. As in a dial
+      // (race.ts#delayStart), the wait runs from the later of this answer's arrival (from memory: before any
+      // query out) and the sending of each query still out: one this resolve joined (another dial's or
+      // resolve's, a refresh) counts from when it was sent, its own from now.
       if (event.type === 'answer' && otherFamilies === undefined && found.length > 0) {
-        otherFamilies = deps.clock.setTimeout(() => {
-          otherFamilies = undefined;
-          if (!done && !completing) void complete();
-        }, cfg.resolutionDelayMs + cfg.attemptDelayMs);
+        let startMs = event.source === 'cache' ? Number.NEGATIVE_INFINITY : now;
+        for (const family of families) {
+          if (!answered.has(family)) startMs = Math.max(startMs, joinedAtMs?.get(family) ?? now);
+        }
+        otherFamilies = deps.clock.setTimeout(
+          () => {
+            otherFamilies = undefined;
+            if (!done && !completing) void complete();
+          },
+          Math.max(0, startMs + cfg.resolutionDelayMs + cfg.attemptDelayMs - now),
+        );
       }
     };
     resolution = deps.resolver.resolve(host, absolute, families, cfg.resolver, t0, {

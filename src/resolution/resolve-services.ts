@@ -92,16 +92,23 @@ export async function resolveServices(
     };
     // As a dial: once the origin's addresses are in, the HTTPS answer is waited for at most the Resolution
     // Delay (draft-ietf-happy-happyeyeballs-v3), not the DNS client's whole timeout (10 s behind a resolver
-    // that drops HTTPS queries); the query left out is released keep-for-cache (service-lookup.ts).
+    // that drops HTTPS queries); the query left out is released keep-for-cache (service-lookup.ts). As in a
+    // dial (race.ts#delayStart), the delay runs from the later of the origin's answer (from memory: before
+    // any query out) and the HTTPS query's sending — another dial's or resolve's, when this one joined it.
     let timer: unknown;
     let over = false;
-    const late = origin.result.then(() =>
-      over
-        ? undefined
-        : new Promise<undefined>((resolve) => {
-            timer = deps.clock.setTimeout(() => resolve(undefined), cfg.resolutionDelayMs);
-          }),
-    );
+    const late = origin.result.then(({ r }) => {
+      if (over) return undefined;
+      const nowMs = now();
+      const fromMemory = r?.queries.every((q) => q.source === 'cache') === true;
+      const startMs = Math.max(fromMemory ? Number.NEGATIVE_INFINITY : nowMs, lookup.sentAtMs ?? nowMs);
+      return new Promise<undefined>((resolve) => {
+        timer = deps.clock.setTimeout(
+          () => resolve(undefined),
+          Math.max(0, startMs + cfg.resolutionDelayMs - nowMs),
+        );
+      });
+    });
     let found: Awaited<typeof lookup.promise> | undefined;
     try {
       found = await bound.wait(

@@ -1,6 +1,7 @@
 /**
  * Service records for a dial: the query adapter between the DNS client and the pure plan. It caches
- * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped at 7 days; NXDOMAIN
+ * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped as A/AAAA are — the DNS
+ * cache's `maxTtlSeconds`, 1 day by default; NXDOMAIN
  * and NODATA for min(SOA TTL, SOA MINIMUM), RFC 2308 §5, else a default; other failures — a timeout,
  * SERVFAIL, REFUSED — for the DNS cache's `errorTtlSeconds`, RFC 9520 §3), and follows RFC 9460 AliasMode
  * chains with a bound and loop detection.
@@ -22,15 +23,23 @@ export type ServiceOutcome<R> =
 
 /**
  * Sends one query (the DNS client with the resolver's servers). A shared sender (`sharedServiceSender`) also
- * gives `release(keepForCache)`: the caller no longer needs it (see QueryTicket#release for A/AAAA).
+ * gives `release(keepForCache)`: the caller no longer needs it (see QueryTicket#release for A/AAAA), and
+ * `sentAtMs` when the caller joined a query another caller sent (when that one was sent, on the clock).
  */
 export type ServiceQuerySender = (
   name: string,
   type: ServiceRecordType,
-) => { promise: Promise<AnyAnswer>; cancel(): void; release?(keepForCache: boolean): void };
+) => {
+  promise: Promise<AnyAnswer>;
+  cancel(): void;
+  release?(keepForCache: boolean): void;
+  sentAtMs?: number | undefined;
+};
 
 interface SharedQuery {
   query: { promise: Promise<AnyAnswer>; cancel(): void };
+  /** When the query was sent (a caller that joins it later waits from here: Race#querySent). */
+  sentAtMs: number;
   waiters: number;
   keep: boolean;
   /** The late-answer window's timer, while no caller waits (a caller that joins stops it). */
@@ -54,9 +63,11 @@ export function sharedServiceSender(
   return (name, type) => {
     const key = `${type} ${name}`;
     let shared = inFlight.get(key);
+    const joined = shared !== undefined;
     if (shared === undefined) {
+      const sentAtMs = clock.now();
       const query = send(name, type);
-      const entry: SharedQuery = { query, waiters: 0, keep: false, lateTimer: undefined };
+      const entry: SharedQuery = { query, sentAtMs, waiters: 0, keep: false, lateTimer: undefined };
       const settled = () => {
         if (inFlight.get(key) === entry) inFlight.delete(key);
       };
@@ -103,7 +114,12 @@ export function sharedServiceSender(
       entry.lateTimer = timer;
       clock.unref?.(timer);
     };
-    return { promise: entry.query.promise, cancel: () => release(false), release };
+    return {
+      promise: entry.query.promise,
+      cancel: () => release(false),
+      release,
+      sentAtMs: joined ? entry.sentAtMs : undefined,
+    };
   };
 }
 
@@ -123,15 +139,19 @@ export class ServiceRecordCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
   readonly #errorTtlSeconds: number;
+  readonly #maxTtlSeconds: number;
 
   /**
    * @param maxEntries the bound (least recently used dropped first)
    * @param errorTtlSeconds how long a failure that is not an answer is kept (the DNS cache's option of
    *   that name: 5 s by default, 0 keeps none)
+   * @param maxTtlSeconds the longest a positive answer is kept (the DNS cache's `maxTtlSeconds`: one cap for
+   *   every record type; the DNS client's own is 7 days, RFC 8767 §4)
    */
-  constructor(maxEntries = 1024, errorTtlSeconds = 5) {
+  constructor(maxEntries = 1024, errorTtlSeconds = 5, maxTtlSeconds = 604_800) {
     this.#maxEntries = maxEntries;
     this.#errorTtlSeconds = errorTtlSeconds;
+    this.#maxTtlSeconds = maxTtlSeconds;
   }
 
   get(name: string, type: ServiceRecordType, nowMs: number): Entry['outcome'] | undefined {
@@ -162,7 +182,7 @@ export class ServiceRecordCache {
     nowMs: number,
   ): void {
     let ttlSeconds: number;
-    if (outcome.ok) ttlSeconds = outcome.answer.ttlSeconds;
+    if (outcome.ok) ttlSeconds = Math.min(outcome.answer.ttlSeconds, this.#maxTtlSeconds);
     else if (isNegativeAnswer(outcome.code)) ttlSeconds = soaSeconds ?? NEGATIVE_TTL_SECONDS;
     else ttlSeconds = this.#errorTtlSeconds;
     if (ttlSeconds <= 0) return;
@@ -209,7 +229,8 @@ export class ServiceRecordCache {
 
   /**
    * Puts back an entry read from a saved memory, valid for the `forMs` it had left (the caller never gives
-   * more: a reload does not extend a TTL), as the most recently used one (bounded like `set`).
+   * more: a reload does not extend a TTL), as the most recently used one (bounded like `set`); a positive
+   * answer at most `maxTtlSeconds`, as `set` keeps it.
    */
   restore(
     name: string,
@@ -219,7 +240,8 @@ export class ServiceRecordCache {
     nowMs: number,
   ): void {
     if (!(forMs > 0)) return;
-    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + forMs });
+    const keptMs = outcome.ok ? Math.min(forMs, this.#maxTtlSeconds * 1000) : forMs;
+    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + keptMs });
   }
 }
 
@@ -244,7 +266,13 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
   name: string,
   type: ServiceRecordType,
   now: () => number,
-): { promise: Promise<ServiceOutcome<R>>; cancel(): void; release(keepForCache: boolean): void } {
+): {
+  promise: Promise<ServiceOutcome<R>>;
+  cancel(): void;
+  release(keepForCache: boolean): void;
+  /** When the query was sent, when this call joined one sent before (see ServiceQuerySender). */
+  sentAtMs?: number | undefined;
+} {
   const hit = cache?.get(name, type, now());
   if (hit !== undefined) {
     return { promise: Promise.resolve(hit as ServiceOutcome<R>), cancel() {}, release() {} };
@@ -277,7 +305,7 @@ export function askCached<R extends SrvRecordData | SvcbRecord>(
   );
   // A plain sender has no release: the query is cancelled, or left to its own end for the cache.
   const release = (keep: boolean) => (query.release ? query.release(keep) : keep || query.cancel());
-  return { promise, cancel: () => query.cancel(), release };
+  return { promise, cancel: () => query.cancel(), release, sentAtMs: query.sentAtMs };
 }
 
 /** The ServiceMode records an HTTPS/SVCB lookup ended with, after following AliasMode. */
@@ -300,7 +328,8 @@ export type HttpsHopObserver = (name: string, outcome: ServiceOutcome<SvcbRecord
  * the chain ends with `none` and the last name reached as `owner` (the client then uses its A/AAAA, §3).
  * Never rejects; `cancel(keepForCache)` resolves nothing further and releases the query in flight (a
  * shared sender lets it finish into the cache for about a second when `keepForCache`; see askCached).
- * `observe`, when given, sees each query of the chain (`netdial resolve` lists every one).
+ * `observe`, when given, sees each query of the chain (`netdial resolve` lists every one). `sentAtMs`: when
+ * the first query was sent, when the lookup joined one another caller sent (undefined otherwise).
  */
 export function lookupHttps(
   send: ServiceQuerySender,
@@ -309,9 +338,10 @@ export function lookupHttps(
   type: 'HTTPS' | 'SVCB',
   now: () => number,
   observe?: HttpsHopObserver,
-): { promise: Promise<HttpsLookup>; cancel(keepForCache?: boolean): void } {
+): { promise: Promise<HttpsLookup>; cancel(keepForCache?: boolean): void; sentAtMs: number | undefined } {
   let cancelled = false;
   let inFlight: { release(keepForCache: boolean): void } | undefined;
+  let firstSentAtMs: number | undefined;
   const run = async (): Promise<HttpsLookup> => {
     const aliasChain: string[] = [];
     const seen = new Set<string>();
@@ -321,6 +351,7 @@ export function lookupHttps(
       seen.add(owner);
       observe?.(owner, undefined);
       const query = askCached<SvcbRecord>(send, cache, owner, type, now);
+      if (hop === 0) firstSentAtMs = query.sentAtMs;
       inFlight = query;
       const outcome = await query.promise;
       inFlight = undefined;
@@ -366,8 +397,11 @@ export function lookupHttps(
       owner = step.target;
     }
   };
+  // run() asks the first hop before its first await: its send time is known when this returns.
+  const promise = run();
   return {
-    promise: run(),
+    promise,
+    sentAtMs: firstSentAtMs,
     cancel: (keepForCache = false) => {
       cancelled = true;
       inFlight?.release(keepForCache);
