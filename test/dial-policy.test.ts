@@ -61,7 +61,8 @@ describe('address policy on loopback', () => {
         ['(redacted)', 4, 'policy', 'ERR_NETDIAL_DENIED', '1 address denied by policy (loopback)'],
       ],
     );
-    assert.match(err.message, /refused by the address policy: 1 address denied by policy \(loopback\)/);
+    // The message has one line per class across both families (per family it read "1 …; 1 …").
+    assert.match(err.message, /refused by the address policy: 2 addresses denied by policy \(loopback\)$/);
     assert.equal(accepted, before, 'no connection was made');
     // With redaction off, each address and its rule.
     const open = new Dialer({

@@ -26,7 +26,8 @@ import {
   isDialError,
 } from '../errors.js';
 import type { DialConfig } from '../options.js';
-import { POLICY_DENIED_CODE } from '../policy/policy.js';
+import { DeniedAddresses } from '../policy/denied-addresses.js';
+import { POLICY_DENIED_CODE, proxyHopPolicy } from '../policy/policy.js';
 import { Race, type RaceAction, type RaceStep } from '../race/race.js';
 import {
   attachReport,
@@ -70,6 +71,8 @@ interface Candidate {
 
 /** DialErrors that say the proxy itself could not be reached (not what it answered). */
 const unreachableProxy = new WeakSet<DialError>();
+/** DialErrors that say the policy refused the proxy itself: the whole dial ends with one, whatever the target. */
+const deniedProxy = new WeakSet<DialError>();
 
 /** Dials `target` through `proxy`; see the module comment. `from` says where the proxy setting came from. */
 export function dialThroughProxy(
@@ -234,6 +237,13 @@ class ProxyDial {
       proxy: undefined,
       signal,
       timeoutMs: remaining,
+      // The proxy is checked with the policy plus its `allowProxy` entries (policy.ts proxyHopPolicy): an
+      // address allowed there as a proxy is still denied as a target.
+      policy: proxyHopPolicy(this.#cfg.policy),
+      // `family` is the TARGET's (its addresses, resolved by netdial): an IPv6 target is reached through an
+      // IPv4 proxy. The hop takes any family of the proxy's addresses — only the one of `localAddress`, which
+      // binds the connection netdial opens, i.e. the one to the proxy.
+      family: this.#cfg.localAddress === undefined ? 0 : hostKindOf(this.#cfg.localAddress) === 6 ? 6 : 4,
       // TLS to an https:// proxy: its name as SNI, verified with the proxy's own tls options (the object
       // form `{ url, tls }`), else with the system CAs, or the `ca` and `rejectUnauthorized` of the dial's own
       // tls options when it has them (one trust setting for both hops).
@@ -278,7 +288,7 @@ class ProxyDial {
       cancelSignal?.removeEventListener('abort', cancel);
       if (isDialError(err)) {
         if (!controller.signal.aborted) this.#report.hop = err.report;
-        throw this.#hopError(err, host);
+        throw isPolicyDenial(err) ? this.#proxyDenied(err) : this.#hopError(err, host);
       }
       throw err;
     }
@@ -342,6 +352,57 @@ class ProxyDial {
     }
   }
 
+  /**
+   * The policy refused every address of the proxy: the dial fails as refused by the policy, naming the
+   * proxy and the rule (redacted as the Dialer redacts), with the proxy's denials as its only attempts —
+   * no target attempt, since no target address was tried — and the remedy that opens just the proxy.
+   */
+  #proxyDenied(err: DialError): DialError {
+    const denials = err.attempts.filter((a) => a.phase === 'policy');
+    const hop = formatHostPort(this.#proxy.host, this.#proxy.port);
+    const error = new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: POLICY_DENIED_CODE,
+      message:
+        `connect ${this.#where()} refused by the address policy: the proxy ${hop} is denied ` +
+        `(${denials.map((a) => a.message).join('; ')}); to allow it as a proxy only, not as a target, ` +
+        "add it to the policy's allowProxy",
+      attempts: denials.map((a): AttemptError => ({ ...a, proxy: this.#proxy.display })),
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+    deniedProxy.add(error);
+    return error;
+  }
+
+  /**
+   * An IP-literal target the policy denies: refused before anything is dialled or resolved, as a direct
+   * dial refuses it (one policy attempt, redacted as the Dialer redacts; published on
+   * netdial:policy:denied) — no DNS attempt for a literal.
+   */
+  #literalDenied(): DialError | undefined {
+    const policy = this.#cfg.policy;
+    const family = this.#target.hostKind;
+    if (policy === undefined || family === 0) return undefined;
+    const verdict = policy.check(this.#target.host);
+    if (verdict.allowed) return undefined;
+    const denied = new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
+    denied.add(this.#target.host, family, verdict, this.#rel());
+    this.#trace.policyDenied(this.#target.host, this.#target.host, family, verdict);
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: POLICY_DENIED_CODE,
+      message: `connect ${this.#where()} refused by the address policy: ${denied.summary(6)}`,
+      attempts: denied.attempts().map((a): AttemptError => ({ ...a, proxy: this.#proxy.display })),
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+  }
+
   /** The proxy itself could not be reached: the hop's attempts, relabelled phase 'proxy' (DNS and policy kept). */
   #hopError(err: DialError, host: string): DialError {
     const attempts = err.attempts.map(
@@ -371,6 +432,8 @@ class ProxyDial {
    * a tunnel to one address, driven by the RFC 8305 state machine (race.ts).
    */
   async #raceThroughProxy(): Promise<net.Socket> {
+    const refused = this.#literalDenied();
+    if (refused !== undefined) throw refused;
     const resolveController = new AbortController();
     const cancelResolve = () => resolveController.abort(new Error('cancelled'));
     this.#cancels.add(cancelResolve);
@@ -392,7 +455,12 @@ class ProxyDial {
           host: this.#target.host,
           port: this.#target.port,
           code: err.code,
-          message: `${err.message} (for ${this.#proxy.display})`,
+          // "connect NAME:PORT through PROXY: …" as every other failure of a proxied dial reads.
+          message: `connect ${this.#where()} through ${this.#proxy.display}: ${
+            err.message.startsWith(`resolve ${this.#target.host}: `)
+              ? err.message.slice(`resolve ${this.#target.host}: `.length)
+              : err.message
+          }`,
           attempts: [...err.attempts],
           elapsedMs: this.#rel(),
           proxy: this.#proxy.display,
@@ -514,6 +582,22 @@ class ProxyDial {
           (err: unknown) => {
             inFlight.delete(id);
             if (settled || controller.signal.aborted) return;
+            if (isDialError(err) && deniedProxy.has(err)) {
+              // The proxy is refused: no other target address can do better. The race ends here.
+              trace.attemptError(
+                id,
+                c.address,
+                c.family,
+                'failed',
+                this.#rel() - startMs,
+                err.code,
+                err.message,
+              );
+              done();
+              stopAll();
+              reject(err);
+              return;
+            }
             let code = 'EIO';
             let message = String(err);
             if (isDialError(err)) {
@@ -761,6 +845,15 @@ class ProxyDial {
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_TLS', err.message));
     });
   }
+}
+
+/** A dial that failed only because the policy refused every address it had (no attempt was made). */
+function isPolicyDenial(err: DialError): boolean {
+  return (
+    err.code === POLICY_DENIED_CODE &&
+    err.attempts.length > 0 &&
+    err.attempts.every((a) => a.phase === 'policy' || a.phase === 'dns')
+  );
 }
 
 function familyOf(socket: net.Socket): Family {
