@@ -35,6 +35,7 @@ import {
   type DialReport,
   getReport,
   type ProxyReport,
+  type ServiceReport,
   roundMs as round,
 } from '../report.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
@@ -67,6 +68,8 @@ interface Tunnel {
 interface Candidate {
   address: string;
   family: Family;
+  /** The target port for this address: the target's, or the port its SRV / HTTPS record gave. */
+  port: number;
 }
 
 /** DialErrors that say the proxy itself could not be reached (not what it answered). */
@@ -88,6 +91,8 @@ export function dialThroughProxy(
 /** The target host as the proxy gets it in remote mode, or undefined when netdial resolves. */
 function remoteName(target: Target, cfg: DialConfig, proxy: ProxySpec): string | undefined {
   if (target.hostKind !== 0) return undefined;
+  // No proxy asks SRV records: netdial does, and tunnels to the endpoints they give (see run()).
+  if (target.srv) return undefined;
   if (proxy.protocol === 'socks5') return undefined;
   if (cfg.policy !== undefined && !cfg.proxyResolvesNames) return undefined;
   return target.host;
@@ -135,6 +140,7 @@ class ProxyDial {
   }
 
   #where(): string {
+    if (this.#target.srv) return `srv!${this.#target.host}`;
     return formatHostPort(this.#target.host, this.#target.port);
   }
 
@@ -176,6 +182,7 @@ class ProxyDial {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (this.#target.srv && this.#proxy.protocol === 'socks5h') throw this.#srvRefusal();
       if (
         this.#proxy.protocol === 'socks5h' &&
         this.#target.hostKind === 0 &&
@@ -186,7 +193,7 @@ class ProxyDial {
       }
       const name = remoteName(this.#target, this.#cfg, this.#proxy);
       if (name !== undefined) {
-        return await this.#finish(await this.#tunnelTo(name), undefined, undefined);
+        return await this.#finish(await this.#tunnelTo(name, this.#target.port), undefined, undefined);
       }
       return await this.#raceThroughProxy();
     } catch (err) {
@@ -222,6 +229,27 @@ class ProxyDial {
           proxy: this.#proxy.display,
         },
       ],
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+  }
+
+  /**
+   * An SRV target through a socks5h:// proxy: refused. The proxy resolves names and cannot ask SRV records;
+   * netdial asking them (and the targets' addresses) itself would do the DNS the socks5h:// URL keeps away
+   * from this host. Never a tunnel to port 0, never the SRV owner name sent to the proxy.
+   */
+  #srvRefusal(): DialError {
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: 'ERR_NETDIAL_PROXY',
+      message:
+        `connect ${this.#where()} through ${this.#proxy.display}: an SRV target cannot go through a socks5h:// ` +
+        'proxy (the proxy resolves names, and has no SRV lookup); use socks5:// (netdial asks the SRV records ' +
+        'and resolves their targets) or dial the service host:port',
+      attempts: [],
       elapsedMs: this.#rel(),
       proxy: this.#proxy.display,
       report: this.#baseReport([], undefined),
@@ -266,7 +294,7 @@ class ProxyDial {
    * One tunnel: dials the proxy (raced, remembered, policy on its address) and asks it for `host`.
    * Returns the tunnel socket, or throws a DialError whose attempts carry phase 'proxy'.
    */
-  async #tunnelTo(host: string, cancelSignal?: AbortSignal): Promise<Tunnel> {
+  async #tunnelTo(host: string, port: number, cancelSignal?: AbortSignal): Promise<Tunnel> {
     const controller = new AbortController();
     const cancel = () => controller.abort(new Error('cancelled'));
     this.#cancels.add(cancel);
@@ -288,7 +316,7 @@ class ProxyDial {
       cancelSignal?.removeEventListener('abort', cancel);
       if (isDialError(err)) {
         if (!controller.signal.aborted) this.#report.hop = err.report;
-        throw isPolicyDenial(err) ? this.#proxyDenied(err) : this.#hopError(err, host);
+        throw isPolicyDenial(err) ? this.#proxyDenied(err) : this.#hopError(err, host, port);
       }
       throw err;
     }
@@ -302,7 +330,7 @@ class ProxyDial {
     const hop = getReport(socket);
     const hopAddress = socket.remoteAddress ?? this.#proxy.host;
     const handshakeStart = this.#rel();
-    const tunnel = openTunnel(socket, this.#proxy, host, this.#target.port, Math.max(1, this.#remainingMs()));
+    const tunnel = openTunnel(socket, this.#proxy, host, port, Math.max(1, this.#remainingMs()));
     const cancelTunnel = () => tunnel.cancel();
     this.#cancels.delete(cancel);
     this.#cancels.add(cancelTunnel);
@@ -327,7 +355,7 @@ class ProxyDial {
         port: this.#proxy.port,
         phase: 'proxy',
         code: e.code,
-        message: `${e.message} (asked for ${formatHostPort(host, this.#target.port)})`,
+        message: `${e.message} (asked for ${formatHostPort(host, port)})`,
         startMs,
         durationMs: this.#rel() - startMs,
         proxy: this.#proxy.display,
@@ -404,7 +432,7 @@ class ProxyDial {
   }
 
   /** The proxy itself could not be reached: the hop's attempts, relabelled phase 'proxy' (DNS and policy kept). */
-  #hopError(err: DialError, host: string): DialError {
+  #hopError(err: DialError, host: string, port: number): DialError {
     const attempts = err.attempts.map(
       (a): AttemptError => ({
         ...a,
@@ -417,7 +445,7 @@ class ProxyDial {
       host: this.#target.host,
       port: this.#target.port,
       code: err.code,
-      message: `connect ${formatHostPort(host, this.#target.port)} through ${this.#proxy.display} failed: the proxy ${hop} could not be reached: ${err.message}`,
+      message: `connect ${formatHostPort(host, port)} through ${this.#proxy.display} failed: the proxy ${hop} could not be reached: ${err.message}`,
       attempts,
       elapsedMs: this.#rel(),
       proxy: this.#proxy.display,
@@ -471,7 +499,12 @@ class ProxyDial {
     } finally {
       this.#cancels.delete(cancelResolve);
     }
-    const ordered: Candidate[] = resolved.addresses.map((a) => ({ address: a.address, family: a.family }));
+    // Endpoints of service records (SRV, HTTPS port=) carry their own port; the others are at the target's.
+    const ordered: Candidate[] = resolved.addresses.map((a) => ({
+      address: a.address,
+      family: a.family,
+      port: (a as { port?: number }).port ?? this.#target.port,
+    }));
     return new Promise<net.Socket>((resolve, reject) => {
       const families = [...new Set(ordered.map((c) => c.family))].sort((a, b) => b - a);
       const race = new Race<Candidate>(
@@ -564,7 +597,7 @@ class ProxyDial {
         // proxyHopOf, come between this and its attempt:connect / attempt:error.
         trace.attemptStart(id, c.address, c.family, race.attempts[id]?.trigger ?? 'first');
         const startMs = this.#rel();
-        this.#tunnelTo(c.address, controller.signal).then(
+        this.#tunnelTo(c.address, c.port, controller.signal).then(
           (tunnel) => {
             if (settled || controller.signal.aborted) {
               tunnel.socket.destroy();
@@ -613,7 +646,7 @@ class ProxyDial {
                   ...a,
                   address: c.address,
                   family: c.family,
-                  port: this.#target.port,
+                  port: c.port,
                   phase: 'proxy',
                   message,
                 });
@@ -650,7 +683,7 @@ class ProxyDial {
         failures.get(a.id) ?? {
           address: a.candidate.address,
           family: a.candidate.family,
-          port: this.#target.port,
+          port: a.candidate.port,
           phase: 'proxy',
           code: a.code ?? 'ECANCELED',
           message: a.outcome === 'timeout' ? 'no tunnel before the dial timed out' : 'cancelled',
@@ -661,7 +694,12 @@ class ProxyDial {
     );
     const first = attempts[0];
     const code = timedOut ? 'ETIMEDOUT' : (first?.code ?? 'ECONNREFUSED');
-    const listed = attempts.slice(0, 6).map((a) => `${a.address} ${a.code}`);
+    // An endpoint a service record gave its own port is listed as address:port.
+    const listed = attempts
+      .slice(0, 6)
+      .map(
+        (a) => `${a.port === this.#target.port ? a.address : formatHostPort(a.address, a.port)} ${a.code}`,
+      );
     const statusCode = attempts.find((a) => a.statusCode !== undefined)?.statusCode;
     const socksReply = attempts.find((a) => a.socksReply !== undefined)?.socksReply;
     return new DialError({
@@ -688,7 +726,7 @@ class ProxyDial {
     return {
       address: a.candidate.address,
       family: a.candidate.family,
-      port: this.#target.port,
+      port: a.candidate.port,
       startMs: round(a.startMs),
       endMs: a.endMs === undefined ? undefined : round(a.endMs),
       outcome: a.outcome,
@@ -708,7 +746,16 @@ class ProxyDial {
         queries: resolved?.queries ?? [],
         ...(resolved?.nat64 ? { nat64: resolved.nat64 } : {}),
       },
-      order: (resolved?.addresses ?? []).map((a) => ({ address: a.address, family: a.family })),
+      order: (resolved?.addresses ?? []).map((a) => {
+        const port = (a as { port?: number }).port;
+        return port === undefined
+          ? { address: a.address, family: a.family }
+          : { address: a.address, family: a.family, port };
+      }),
+      // The SRV / HTTPS records asked for the target (when netdial resolved it through them).
+      ...(resolved !== undefined && 'service' in resolved && resolved.service !== undefined
+        ? { service: resolved.service as ServiceReport }
+        : {}),
       decisions: {
         attemptDelayMs: this.#cfg.attemptDelayMs,
         attemptDelaySource: this.#cfg.attemptDelayExplicit ? 'option' : 'default',
@@ -743,7 +790,7 @@ class ProxyDial {
       report.winner = {
         address: won.candidate.address,
         family: won.candidate.family,
-        port: this.#target.port,
+        port: won.candidate.port,
         localAddress: socket.localAddress,
         localPort: socket.localPort,
         connectMs: round(won.endMs ?? this.#rel()),
@@ -787,7 +834,7 @@ class ProxyDial {
         // it dialled (address and port); the target's name is the error's `host`.
         const hopWinner = tunnel.hop?.winner;
         const dialled = won
-          ? { address: won.candidate.address, family: won.candidate.family, port: this.#target.port }
+          ? { address: won.candidate.address, family: won.candidate.family, port: won.candidate.port }
           : {
               address: hopWinner?.address ?? socket.remoteAddress ?? this.#proxy.host,
               family: hopWinner?.family ?? familyOf(socket),
