@@ -13,6 +13,11 @@
  *   SNI stays the name), since a policy netdial cannot see the address for means nothing. `socks5h://`
  *   under a policy is refused, and both go to the proxy by name with `proxyResolvesNames: true`.
  * An IP literal target is always sent as is (and checked by the policy).
+ * - SRV targets (`srv!…`): always netdial (no proxy asks SRV records), each endpoint tunnelled to as
+ *   address:port; refused through socks5h:// (that would be local DNS the URL keeps off this host).
+ *   When netdial resolves, an https: URL's HTTPS record (its port) is asked as a direct dial asks it.
+ * The proxy's own addresses are checked with the policy plus its allowProxy entries (policy.ts
+ * proxyHopPolicy); a refused proxy ends the dial with one error naming it. `family` is the target's.
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
