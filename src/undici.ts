@@ -98,6 +98,8 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
     maxCachedSessions,
     allowH2,
     dialer = getDefaultDialer(),
+    // For Unix sockets only (socketPath): not a dial option.
+    allowUnixSockets,
     ...dialOptions
     // Own properties only, strict names, values checked now (options.ts / option-names.ts).
   } = readConnectionDialOptions(options, 'options', CONNECTOR_OPTION_NAMES) as ConnectorOptions;
@@ -127,7 +129,7 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
     // allowUnixSockets, as createConnection refuses it; TLS on it for https.
     const socketPath = (opts as { socketPath?: unknown }).socketPath;
     if (typeof socketPath === 'string') {
-      connectUnix(socketPath, { ...dialOptions, dialer }, undefined).then(
+      connectUnix(socketPath, { ...dialOptions, dialer, allowUnixSockets }, undefined).then(
         (socket) => {
           socket.setNoDelay(true);
           if (socketOptions.keepAlive) socket.setKeepAlive(true, socketOptions.keepAliveInitialDelay);

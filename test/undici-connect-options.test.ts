@@ -120,6 +120,16 @@ describe('undici socketPath and connect options through netdial', () => {
     } finally {
       await allowed.close();
     }
+    // allowUnixSockets is for Unix sockets only: the same dispatcher's TCP requests still dial.
+    const both = createDispatcher({ dialer: new Dialer(base), allowUnixSockets: true, tls: { ca } });
+    try {
+      assert.equal(
+        await body(undici.request(`https://127.0.0.1:${securePort}/`, { dispatcher: both })),
+        'verified',
+      );
+    } finally {
+      await both.close();
+    }
   });
 
   test('createDispatcher({ agent: { connect: { ca } } }) keeps the ca; a connect function is refused', async () => {
