@@ -17,11 +17,15 @@ import { after, before, describe, test } from 'node:test';
 import type { LabDnsServer } from '../lab/dns-server.js';
 import { startLoopbackDns } from '../src/cli/loopback-dns.js';
 import { Dialer, type DialError, getReport, isDialError } from '../src/index.js';
+import { fileURLToPath } from 'node:url';
 import { activeResources, assertNoLeaks } from './support/leaks.js';
+import { runNode } from './support/run-node.js';
 import { skipReason } from './support/prerequisite.js';
 import { microsocksUnavailable, type RunningServer, startMicrosocks } from './support/real-servers.js';
 
 const skip = skipReason(microsocksUnavailable());
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 async function failure(p: Promise<net.Socket>): Promise<DialError> {
   try {
@@ -220,6 +224,30 @@ describe('SRV and HTTPS records through a proxy (loopback DNS, real microsocks)'
         ['127.0.0.6', deadPort, 'proxy'],
       ],
     );
+  });
+
+  test('the CLI under all_proxy: `netdial trace srv!…` connects through the proxy to the SRV endpoint (exit 0)', async () => {
+    proxy.lines.length = 0;
+    const run = await runNode(
+      [CLI, 'trace', '--nameserver', `127.0.0.1:${dns.port}`, 'srv!_db._tcp.svc.test'],
+      {
+        env: {
+          all_proxy: `http://127.0.0.1:${proxy.port}`,
+          ALL_PROXY: undefined,
+          http_proxy: undefined,
+          https_proxy: undefined,
+          HTTPS_PROXY: undefined,
+          no_proxy: undefined,
+          NO_PROXY: undefined,
+        },
+        timeoutMs: 30_000,
+      },
+    );
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.deepEqual(proxy.lines, [
+      `CONNECT 127.0.0.5:${deadPort} HTTP/1.1`,
+      `CONNECT 127.0.0.3:${live.port} HTTP/1.1`,
+    ]);
   });
 
   test('srv! through socks5h:// is refused with one line, nothing sent to the proxy', async () => {
