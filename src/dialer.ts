@@ -18,6 +18,7 @@ import { Nat64Prefixes } from './resolution/nat64.js';
 import { NameResolver, type ResolverSettings } from './resolution/resolve.js';
 import { SourceAddressProbe } from './race/source-address.js';
 import { type ResolvedName, resolveName } from './resolution/resolve-name.js';
+import type { DialTrace } from './diagnostics.js';
 import { resolveServices } from './resolution/resolve-services.js';
 import { parseHost, parseTarget, type Target } from './target.js';
 import { proxyFor } from './proxy/select-proxy.js';
@@ -238,12 +239,30 @@ export class Dialer {
     return import('./proxy/proxy-dial.js').then(({ dialThroughProxy }) =>
       dialThroughProxy(parsed, cfg, spec, from, {
         dialDirect: (t: Target, c: DialConfig) => runDial(t, c, this.#sessionDeps()),
-        resolve: (t: Target, c: DialConfig, trace) =>
-          resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps(), trace),
+        resolve: (t: Target, c: DialConfig, trace) => this.#resolveForProxy(t, c, trace),
         now: () => this.#clock.now(),
         hasMemory: this.#memory !== undefined,
       }),
     );
+  }
+
+  /**
+   * A proxied dial's resolution of its target when netdial resolves it: through its service records as a
+   * direct dial asks them (SRV for srv! targets; HTTPS for https:/wss: URLs and TLS dials, unless
+   * `httpsRecords: false` or the name never goes to DNS), else its A/AAAA. Endpoints of service records
+   * carry their own port.
+   */
+  #resolveForProxy(t: Target, c: DialConfig, trace: DialTrace): Promise<ResolvedName> {
+    const kind = t.srv
+      ? 'srv'
+      : t.hostKind === 0 &&
+          c.httpsRecords &&
+          (t.scheme === 'https' || t.scheme === 'wss' || c.tls !== undefined) &&
+          !this.#resolver.answersWithoutDns(t.host, c.resolver, this.#clock.now())
+        ? 'https'
+        : undefined;
+    if (kind !== undefined) return resolveServices(kind, t.host, t.port, c, this.#sessionDeps());
+    return resolveName(t.host, t.absolute, t.port, c, this.#resolveDeps(), trace);
   }
 
   /** The dial once `warmup` (fleet memory's first load) is over. */

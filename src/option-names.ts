@@ -106,7 +106,7 @@ export const ENDPOINT_HISTORY_OPTION_NAMES = names<keyof EndpointHistoryOptions>
 });
 
 /** `policy: { … }` (PolicySpec). */
-export const POLICY_SPEC_NAMES = names<keyof PolicySpec>({ allow: true, deny: true });
+export const POLICY_SPEC_NAMES = names<keyof PolicySpec>({ allow: true, deny: true, allowProxy: true });
 
 /** The `proxy` option's object form (ProxyObject). */
 export const PROXY_OBJECT_NAMES = names<keyof ProxyObject>({ url: true, tls: true });

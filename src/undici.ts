@@ -22,7 +22,7 @@ import {
 } from './undici-peer.js';
 import { getDefaultDialer } from './dialer.js';
 import { AbortError, type DialError, isAbortError, isDialError } from './errors.js';
-import type { ConnectionDialOptions } from './integrations/create-connection.js';
+import { type ConnectionDialOptions, connectUnix } from './integrations/create-connection.js';
 import { withoutBrackets } from './integrations/net-args.js';
 import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
 import { readConnectionDialOptions } from './options.js';
@@ -46,8 +46,12 @@ export interface ConnectorOptions extends Omit<ConnectionDialOptions, 'timeout'>
 
 /** Options of {@link createDispatcher} and {@link installGlobalDispatcher}. */
 export interface DispatcherOptions extends ConnectorOptions {
-  /** Further undici Agent options (keepAliveTimeout, connections, pipelining…); `connect` is netdial's. */
-  agent?: Omit<Agent.Options, 'connect'> | undefined;
+  /**
+   * Further undici Agent options (keepAliveTimeout, connections, pipelining, socketPath…). The connector
+   * is netdial's: a `connect` object's options are kept as its own (TLS options under `tls`, `timeout` as
+   * `connectTimeout`, `socketPath`); a `connect` function is refused.
+   */
+  agent?: Agent.Options | undefined;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -94,6 +98,8 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
     maxCachedSessions,
     allowH2,
     dialer = getDefaultDialer(),
+    // For Unix sockets only (socketPath): not a dial option.
+    allowUnixSockets,
     ...dialOptions
     // Own properties only, strict names, values checked now (options.ts / option-names.ts).
   } = readConnectionDialOptions(options, 'options', CONNECTOR_OPTION_NAMES) as ConnectorOptions;
@@ -116,6 +122,22 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
       if (tunnel.destroyed) callback(new errors.SocketError('the tunnel socket is already closed'), null);
       else if (!https) callback(null, tunnel);
       else upgrade(tunnel, opts, callback, timeoutMs, port);
+      return;
+    }
+    // A Unix socket (undici's `socketPath`, on a Client, Pool or Agent, handed to a custom connector with
+    // each connection): connected there, as undici's own connector would — refused under a policy without
+    // allowUnixSockets, as createConnection refuses it; TLS on it for https.
+    const socketPath = (opts as { socketPath?: unknown }).socketPath;
+    if (typeof socketPath === 'string') {
+      connectUnix(socketPath, { ...dialOptions, dialer, allowUnixSockets }, undefined).then(
+        (socket) => {
+          socket.setNoDelay(true);
+          if (socketOptions.keepAlive) socket.setKeepAlive(true, socketOptions.keepAliveInitialDelay);
+          if (!https) callback(null, socket);
+          else upgrade(socket, opts, callback, timeoutMs, port);
+        },
+        (err: Error) => callback(err, null),
+      );
       return;
     }
     const key = originKey(opts.protocol, opts.hostname, port);
@@ -578,7 +600,41 @@ export function createDispatcher(options: DispatcherOptions = {}): Agent {
     DISPATCHER_OPTION_NAMES,
     'options',
   ) as DispatcherOptions;
-  return new NetdialAgent(agent, connectorOptions);
+  if (agent === undefined || agent === null) return new NetdialAgent(agent, connectorOptions);
+  // undici's `connect` options on the agent (`{ connect: { ca, rejectUnauthorized, timeout, socketPath } }`)
+  // are kept: netdial's connector replaces undici's, so they become its own — TLS options under `tls`
+  // (the top-level `tls`'s own keys win), `timeout` as connectTimeout, `socketPath` as the agent's.
+  const { connect, ...agentOptions } = agent as Agent.Options;
+  if (connect === undefined || connect === null) return new NetdialAgent(agentOptions, connectorOptions);
+  if (typeof connect !== 'object') {
+    throw Object.assign(
+      new TypeError(
+        `invalid option agent.connect: createDispatcher's connections are netdial's; give undici's connect options as an object (TLS options, timeout, socketPath), got ${typeof connect}`,
+      ),
+      { code: 'ERR_NETDIAL_INVALID_OPTION' },
+    );
+  }
+  const {
+    timeout,
+    maxCachedSessions,
+    allowH2,
+    socketPath,
+    session: _session,
+    ...tlsOptions
+  } = connect as Record<string, unknown>;
+  const merged: ConnectorOptions = {
+    ...connectorOptions,
+    tls: { ...(tlsOptions as tls.ConnectionOptions), ...connectorOptions.tls },
+  };
+  if (merged.connectTimeout === undefined && timeout !== undefined) merged.connectTimeout = timeout as number;
+  if (merged.maxCachedSessions === undefined && maxCachedSessions !== undefined)
+    merged.maxCachedSessions = maxCachedSessions as number;
+  if (merged.allowH2 === undefined && allowH2 !== undefined) merged.allowH2 = allowH2 as boolean;
+  const withPath =
+    socketPath !== undefined && (agentOptions as { socketPath?: unknown }).socketPath === undefined
+      ? { ...agentOptions, socketPath: socketPath as string }
+      : agentOptions;
+  return new NetdialAgent(withPath, merged);
 }
 
 /** What {@link installGlobalDispatcher} installed and how to undo it. */

@@ -23,6 +23,7 @@ import type { DialDoneEvent, DialErrorEvent } from '../src/diagnostics.js';
 import { Dialer, DialError, PUBLIC_INTERNET_ONLY, type ResolveFunction } from '../src/index.js';
 import type { MemoryJson } from '../src/memory/dial-memory.js';
 import type { DialReport } from '../src/report.js';
+import { compilePolicy, type PolicySpec } from '../src/policy/policy.js';
 
 describe('the NETDIAL_* variables', () => {
   test('empty environment: nothing set', () => {
@@ -66,6 +67,21 @@ describe('the NETDIAL_* variables', () => {
       /^TypeError: NETDIAL_POLICY: item 1 of "192\.0\.2\.0\/33": /,
     );
     assert.throws(() => parsePolicy('Loopback'), /got "Loopback"/);
+  });
+
+  test('NETDIAL_POLICY: proxy:ENTRY items are the allowProxy entries (a proxy there is dialled, a target is not)', () => {
+    assert.deepEqual(parsePolicy('public,proxy:127.0.0.1,proxy:10.1.2.0/24'), {
+      deny: [...PUBLIC_INTERNET_ONLY.deny],
+      allowProxy: ['127.0.0.1', '10.1.2.0/24'],
+    });
+    const { policy } = readEnvironment({ NETDIAL_POLICY: 'public,proxy:loopback' }, '/').dialer;
+    const compiled = compilePolicy(policy as PolicySpec);
+    assert.equal(compiled.check('127.0.0.1').allowed, false);
+    assert.equal(compiled.forProxy.check('127.0.0.1').allowed, true);
+    assert.throws(
+      () => parsePolicy('public,proxy:proxy.corp'),
+      /^TypeError: NETDIAL_POLICY: item 2 of "public,proxy:proxy\.corp": expected an address class/,
+    );
   });
 
   test('NETDIAL_TRACE: 1/true/yes/on and 0/false/no/off, anything else refused', () => {

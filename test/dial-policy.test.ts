@@ -48,6 +48,35 @@ describe('address policy on loopback', () => {
   });
   after(() => Promise.all([closeServer(server), closeServer(second)]));
 
+  test("every answer denied: the other family's ENODATA is in err.report only, not in attempts (dial, resolve, proxied dial)", async () => {
+    const before = accepted;
+    const dialer = new Dialer({ resolver: fixed({ 4: ['127.0.0.1'] }), policy: 'public', memory: false });
+    const direct = await rejection(dialer.dial(`v4only.test:${port}`));
+    const viaResolve = await rejection(dialer.resolve('v4only.test'));
+    // The proxy (a documentation address) is never contacted: the target is refused first.
+    const proxied = await rejection(dialer.dial(`v4only.test:${port}`, { proxy: 'socks5://192.0.2.1:1080' }));
+    for (const [what, err] of [
+      ['dial', direct],
+      ['resolve', viaResolve],
+      ['proxied', proxied],
+    ] as const) {
+      assert.equal(err.code, 'ERR_NETDIAL_DENIED', what);
+      assert.deepEqual(
+        err.attempts.map((a) => [a.phase, a.code]),
+        [['policy', 'ERR_NETDIAL_DENIED']],
+        `${what}: ${JSON.stringify(err.attempts)}`,
+      );
+    }
+    assert.deepEqual(
+      direct.report?.resolution.queries.map((q) => [q.type, q.code]),
+      [
+        ['AAAA', 'ENODATA'],
+        ['A', undefined],
+      ],
+    );
+    assert.equal(accepted, before);
+  });
+
   test("'public': a name resolving to loopback is refused before any connection", async () => {
     const before = accepted;
     const dialer = new Dialer({ resolver: fixed({ 6: ['::1'], 4: ['127.0.0.1'] }), policy: 'public' });
@@ -61,7 +90,8 @@ describe('address policy on loopback', () => {
         ['(redacted)', 4, 'policy', 'ERR_NETDIAL_DENIED', '1 address denied by policy (loopback)'],
       ],
     );
-    assert.match(err.message, /refused by the address policy: 1 address denied by policy \(loopback\)/);
+    // The message has one line per class across both families (per family it read "1 …; 1 …").
+    assert.match(err.message, /refused by the address policy: 2 addresses denied by policy \(loopback\)$/);
     assert.equal(accepted, before, 'no connection was made');
     // With redaction off, each address and its rule.
     const open = new Dialer({

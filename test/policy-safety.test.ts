@@ -405,7 +405,7 @@ describe('policy safety on loopback', () => {
       assert.equal(all.code, 'ERR_NETDIAL_DENIED');
       assert.match(
         all.message,
-        /refused by the address policy: 1 address denied by policy \(documentation\); 1 address denied by policy \(documentation\)$/,
+        /refused by the address policy: 2 addresses denied by policy \(documentation\)$/,
       );
       assertNoDenied('all-denied inspect', inspect(all, { depth: 8 }));
     });

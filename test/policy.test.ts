@@ -16,6 +16,7 @@ import {
   compilePolicy,
   describeDenial,
   isAddressPolicy,
+  narrowPolicy,
   POLICY_DENIED_CODE,
   type PolicySpec,
   PUBLIC_INTERNET_ONLY,
@@ -856,5 +857,58 @@ describe('messages and speed', () => {
     assert.equal(p.check('10.3.7.200').rule, 'allow 10.3.7.128/25');
     assert.equal(p.check('10.7.207.1').rule, 'deny 10.7.207.0/24');
     assert.equal(p.check('10.7.208.1').rule, undefined);
+  });
+});
+
+describe('allowProxy: addresses re-opened for the hop to a proxy only', () => {
+  test('the target policy is unchanged; forProxy allows the entries; narrowing keeps every part', () => {
+    const p = compilePolicy(
+      { deny: ['loopback', 'private'], allowProxy: ['127.0.0.1', '10.1.2.0/24'] },
+      'policy',
+    );
+    assert.equal(p.check('127.0.0.1').allowed, false, 'still denied as a target');
+    assert.equal(p.check('10.1.2.3').allowed, false);
+    assert.equal(p.forProxy.check('127.0.0.1').allowed, true);
+    assert.equal(p.forProxy.check('10.1.2.3').allowed, true);
+    assert.equal(p.forProxy.check('127.0.0.2').allowed, false, 'only what is listed');
+    assert.deepEqual(p.allowProxy, ['127.0.0.1/32', '10.1.2.0/24']);
+    assert.deepEqual(p.allow, []);
+    assert.deepEqual(JSON.parse(JSON.stringify(p)), {
+      allow: [],
+      deny: ['loopback', 'private'],
+      allowProxy: ['127.0.0.1/32', '10.1.2.0/24'],
+    });
+    assert.ok(isAddressPolicy(p.forProxy));
+    // Without allowProxy the proxy's policy is the policy itself.
+    const plain = compilePolicy('public');
+    assert.equal(plain.forProxy, plain);
+    // A spread copy is a spec of its lists (forProxy is not an own property): same verdicts for both.
+    const copy = compilePolicy({ ...p } as PolicySpec);
+    assert.equal(copy.check('127.0.0.1').allowed, false);
+    assert.equal(copy.forProxy.check('127.0.0.1').allowed, true);
+    // Narrowed: the proxy must pass every part's proxy policy.
+    const narrowed = narrowPolicy(p, compilePolicy({ deny: ['127.0.0.1'] }))!;
+    assert.equal(narrowed.forProxy.check('127.0.0.1').allowed, false);
+    assert.equal(narrowed.forProxy.check('10.1.2.3').allowed, true);
+    const lifted = narrowPolicy(compilePolicy('public'), compilePolicy({ allowProxy: ['127.0.0.1'] }))!;
+    assert.equal(
+      lifted.forProxy.check('127.0.0.1').allowed,
+      false,
+      "a dial's allowProxy cannot lift its Dialer's",
+    );
+  });
+
+  test('entries are validated as allow entries, named allowProxy[i]', () => {
+    assert.throws(
+      () => compilePolicy({ allowProxy: ['proxy.corp'] }, 'policy'),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        /^invalid option policy\.allowProxy\[0\]: expected an address class/.test(e.message),
+    );
+    assert.throws(
+      () => compilePolicy({ allowProxy: '127.0.0.1' } as never, 'policy'),
+      /invalid option policy\.allowProxy: expected an array/,
+    );
+    assert.throws(() => compilePolicy({ allowProxy: ['10.0.0.1/8'] }), /did you mean "10\.0\.0\.0\/8"/);
   });
 });

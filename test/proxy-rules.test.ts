@@ -223,6 +223,59 @@ describe('HTTP CONNECT codec', () => {
     const bad = new ConnectResponseReader().push(Buffer.from('HTTP/2 200\r\n\r\n'));
     assert.equal(bad.type, 'invalid');
   });
+
+  test('interim 1xx responses are skipped (RFC 9110 §15.2), split anywhere; 101 is final', () => {
+    const whole = Buffer.from(
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\nHTTP/1.1 200 OK\r\n\r\nAFTER',
+    );
+    for (let cut = 1; cut < whole.length; cut++) {
+      const r = new ConnectResponseReader();
+      const first = r.push(whole.subarray(0, cut));
+      const out = first.type === 'more' ? r.push(whole.subarray(cut)) : first;
+      assert.equal(out.type, 'done', `cut ${cut}`);
+      if (out.type === 'done') {
+        assert.equal(out.statusCode, 200, `cut ${cut}`);
+        const later = first.type === 'more' ? '' : whole.subarray(cut).toString();
+        assert.equal(out.rest.toString() + later, 'AFTER', `cut ${cut}`);
+      }
+    }
+    const upgraded = new ConnectResponseReader().push(Buffer.from('HTTP/1.1 101 Switching\r\n\r\n'));
+    assert.equal(upgraded.type === 'done' && upgraded.statusCode, 101);
+    // Endless interim responses are bounded like one long header block.
+    const r = new ConnectResponseReader(256);
+    let out: ReturnType<ConnectResponseReader['push']> = { type: 'more' };
+    for (let i = 0; i < 100 && out.type === 'more'; i++)
+      out = r.push(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'));
+    assert.equal(out.type, 'invalid');
+  });
+
+  test('bare-LF line ends are accepted (RFC 9112 §2.2), mixed with CRLF, split anywhere', () => {
+    for (const text of [
+      'HTTP/1.1 200 OK\n\nBODY',
+      'HTTP/1.1 200 OK\nVia: x\r\n\nBODY',
+      'HTTP/1.1 200 OK\r\n\r\nBODY',
+    ]) {
+      const whole = Buffer.from(text);
+      for (let cut = 1; cut < whole.length; cut++) {
+        const r = new ConnectResponseReader();
+        const first = r.push(whole.subarray(0, cut));
+        const out = first.type === 'more' ? r.push(whole.subarray(cut)) : first;
+        assert.equal(out.type, 'done', `${JSON.stringify(text)} cut ${cut}`);
+        if (out.type === 'done') {
+          const later = first.type === 'more' ? '' : whole.subarray(cut).toString();
+          assert.equal(out.rest.toString() + later, 'BODY', `${JSON.stringify(text)} cut ${cut}`);
+        }
+      }
+    }
+  });
+
+  test('a status line that is not HTTP/1.x is refused when its line ends, not at the timeout', () => {
+    const r = new ConnectResponseReader();
+    const out = r.push(Buffer.from('HTTP/2 200\n'));
+    assert.equal(out.type, 'invalid');
+    assert.equal(new ConnectResponseReader().push(Buffer.from('HTTP\n')).type, 'invalid');
+    assert.equal(new ConnectResponseReader().push(Buffer.from('HTTP/1.1 200 OK\n')).type, 'more');
+  });
 });
 
 describe('SOCKS5 codec (RFC 1928, RFC 1929)', () => {

@@ -165,3 +165,33 @@ test('a bad proxy URL in the environment rejects with a TypeError naming the var
     else process.env.all_proxy = saved;
   }
 });
+
+test('a 100 Continue before the 200, and a bare-LF reply: both open the tunnel at once, first bytes intact', async (t) => {
+  const replies = [
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 Connection established\r\n\r\nAFTER-100\n',
+    'HTTP/1.1 200 OK\n\nAFTER-LF\n',
+  ];
+  let n = 0;
+  const proxy = await fakeProxy((_head, socket) => {
+    socket.write(replies[n++]!);
+  });
+  t.after(proxy.close);
+  const baseline = activeResources();
+  for (const expected of ['AFTER-100\n', 'AFTER-LF\n']) {
+    const started = performance.now();
+    // A 30 s timeout: a reply the reader does not finish would wait it out, far past the bound below.
+    const socket = await dialer.dial('192.0.2.10:25', {
+      proxy: `http://127.0.0.1:${proxy.port}`,
+      timeout: 30_000,
+    });
+    try {
+      assert.ok(performance.now() - started < 10_000, `opened in ${performance.now() - started} ms`);
+      assert.equal(getReport(socket)?.proxy?.handshake?.statusCode, 200);
+      const [first] = (await once(socket, 'data', { signal: AbortSignal.timeout(2000) })) as [Buffer];
+      assert.equal(first.toString(), expected);
+    } finally {
+      socket.destroy();
+    }
+  }
+  await assertNoLeaks(baseline);
+});

@@ -122,14 +122,28 @@ function parseSwitch(variable: string, value: string): boolean {
 
 /**
  * NETDIAL_POLICY: `public` (the public internet only, PUBLIC_INTERNET_ONLY), or a comma list of
- * address classes and CIDR ranges to deny, where `public` may appear as one item (its classes).
+ * address classes and CIDR ranges to deny, where `public` may appear as one item (its classes), and
+ * `proxy:ENTRY` items re-open ENTRY (a class, range or address) for the hop to a proxy only (allowProxy).
  * Each item is checked with the policy compiler, so the env form accepts exactly what `policy.deny` does.
  */
-export function parsePolicy(value: string): 'public' | { deny: string[] } {
+export function parsePolicy(value: string): 'public' | { deny: string[]; allowProxy?: string[] } {
   if (value === 'public') return 'public';
   const items = value.split(',').map((s) => s.trim());
   const deny: string[] = [];
+  // `proxy:ENTRY` items: the policy's allowProxy (a proxy on that address is dialled; a target is not).
+  const allowProxy: string[] = [];
   items.forEach((item, index) => {
+    if (item.startsWith('proxy:')) {
+      const entry = item.slice('proxy:'.length);
+      try {
+        compilePolicy({ allowProxy: [entry] });
+      } catch (err) {
+        const detail = (err as Error).message.replace(/^invalid option [^:]+: /, '');
+        throw invalidEnv('NETDIAL_POLICY', `item ${index + 1} of ${JSON.stringify(value)}: ${detail}`);
+      }
+      allowProxy.push(entry);
+      return;
+    }
     if (item === '') {
       throw invalidEnv(
         'NETDIAL_POLICY',
@@ -150,5 +164,6 @@ export function parsePolicy(value: string): 'public' | { deny: string[] } {
     }
     deny.push(item);
   });
-  return { deny: [...new Set(deny)] };
+  const policy = { deny: [...new Set(deny)] };
+  return allowProxy.length === 0 ? policy : { ...policy, allowProxy: [...new Set(allowProxy)] };
 }

@@ -231,8 +231,11 @@ function unixDenied(path: string): DialError {
   });
 }
 
-/** Connects to Unix socket `path` with net, honouring the policy switch; resolves once connected. */
-function connectUnix(
+/**
+ * Connects to Unix socket `path` with net, honouring the policy switch (refused with ERR_NETDIAL_DENIED
+ * under a policy without allowUnixSockets); resolves once connected. Also the undici connector's.
+ */
+export function connectUnix(
   path: string,
   dial: ConnectionDialOptions,
   signal: AbortSignal | undefined,

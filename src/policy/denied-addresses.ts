@@ -60,12 +60,20 @@ export class DeniedAddresses {
 
   /** For a one-line message: at most `max` denials (or groups), then "N more". */
   summary(max: number): string {
+    // One line per class across both families ("2 addresses denied by policy (loopback)" for ::1 and
+    // 127.0.0.1), where the attempts keep one per family and class (each attempt has one family).
     const lines = this.#redact
-      ? this.#groups().map((g) => describeRedactedDenial(g.count, g.label))
+      ? this.#labels().map((g) => describeRedactedDenial(g.count, g.label))
       : this.#list.map((d) => d.message);
     const listed = lines.slice(0, max);
     if (lines.length > max) listed.push(`${lines.length - max} more`);
     return listed.join('; ');
+  }
+
+  #labels(): Array<{ label: string; count: number }> {
+    const counts = new Map<string, number>();
+    for (const d of this.#list) counts.set(d.label, (counts.get(d.label) ?? 0) + 1);
+    return [...counts].map(([label, count]) => ({ label, count }));
   }
 
   #groups(): Array<{ family: Family; label: string; count: number; atMs: number }> {

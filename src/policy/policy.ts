@@ -140,6 +140,12 @@ export const ADDRESS_CLASSES: readonly AddressClass[] = Object.freeze(
 export interface PolicySpec {
   allow?: ReadonlyArray<AddressClass | string> | undefined;
   deny?: ReadonlyArray<AddressClass | string> | undefined;
+  /**
+   * Entries (as in `allow`) that re-open addresses for the connection to a PROXY only (the `proxy`
+   * option's hop): `allowProxy: ['127.0.0.1']` lets a sidecar proxy on loopback be dialled under
+   * `'public'` without letting any dial — through that proxy or not — reach 127.0.0.1 as its target.
+   */
+  allowProxy?: ReadonlyArray<AddressClass | string> | undefined;
 }
 
 /**
@@ -182,6 +188,13 @@ export interface AddressPolicy {
   readonly deny: readonly string[];
   /** For a narrowed policy: the policies an address must all pass. */
   readonly parts?: readonly AddressPolicy[] | undefined;
+  /** The `allowProxy` entries, normalised; empty when none. */
+  readonly allowProxy: readonly string[];
+  /**
+   * The policy for the connection to a proxy: this one with `allowProxy` added to its allow entries
+   * (this very policy when there are none). See {@link proxyHopPolicy}.
+   */
+  readonly forProxy: AddressPolicy;
 }
 
 /** The `code` of a DialError whose every address the policy denied, and of each such attempt. */
@@ -432,7 +445,11 @@ function isAddressClass(value: string): value is AddressClass {
 }
 
 /** A spec's list, read own element by own element (no holes, no inherited indices, bounded length). */
-function readList(spec: Record<string, unknown>, key: 'allow' | 'deny', prefix: string): string[] {
+function readList(
+  spec: Record<string, unknown>,
+  key: 'allow' | 'deny' | 'allowProxy',
+  prefix: string,
+): string[] {
   const list = spec[key];
   if (list === undefined) return [];
   const name = `${prefix}${key}`;
@@ -509,15 +526,32 @@ export function compilePolicy(
   // Own properties only, each read once; unknown and inherited keys are refused (option-names.ts).
   const record = readOptionBag(spec, POLICY_SPEC_NAMES, specName, base);
   const lists = { allow: readList(record, 'allow', base), deny: readList(record, 'deny', base) };
+  const allowProxy = readList(record, 'allowProxy', base);
+  const policy = compileLists(lists, base);
+  if (allowProxy.length === 0) return policy;
+  // The proxy's policy: the same entries plus allowProxy as allow entries (each named as allowProxy[i]).
+  const forProxy = compileLists(lists, base, allowProxy);
+  return new CompiledPolicy(policy, forProxy);
+}
 
+/** Compiles deny and allow lists (plus `allowProxy` entries, read as allow entries) into a policy. */
+function compileLists(
+  lists: { allow: string[]; deny: string[] },
+  base: string,
+  allowProxy: string[] = [],
+): CompiledPolicy {
   const entries: Entry[] = [];
   const v4: Range[] = [];
   const v6: Range[] = [];
   const v6Cidr: Range[] = [];
   const normalized = { allow: [] as string[], deny: [] as string[] };
-  for (const action of ['deny', 'allow'] as const) {
-    const allow = action === 'allow';
-    lists[action].forEach((item, index) => {
+  const listed = { ...lists, allowProxy };
+  for (const action of ['deny', 'allow', 'allowProxy'] as const) {
+    const allow = action !== 'deny';
+    // The verdict's words: an allowProxy entry reads as an allow entry of the proxy's policy.
+    const verb = allow ? 'allow' : 'deny';
+    const normalizedList = action === 'deny' ? normalized.deny : normalized.allow;
+    listed[action].forEach((item, index) => {
       const name = `${base}${action}[${index}]`;
       const add = (
         cidr: ParsedCidr,
@@ -544,9 +578,9 @@ export function compilePolicy(
         }
       };
       if (isAddressClass(item)) {
-        normalized[action].push(item);
+        normalizedList.push(item);
         for (const [cidr, pieces] of piecesOf(item)) {
-          add(cidr, `${action} ${item} (${cidr.text})`, pieces, true, item);
+          add(cidr, `${verb} ${item} (${cidr.text})`, pieces, true, item);
         }
         return;
       }
@@ -558,18 +592,28 @@ export function compilePolicy(
             `"198.51.100.0/24" or "2001:db8::/32", got ${show(item)}`,
         );
       }
-      normalized[action].push(cidr.text);
-      add(cidr, `${action} ${cidr.text}`, [[cidr.lo, cidr.hi]], false, 'a deny-listed range');
+      normalizedList.push(cidr.text);
+      add(cidr, `${verb} ${cidr.text}`, [[cidr.lo, cidr.hi]], false, 'a deny-listed range');
     });
   }
-  return new CompiledPolicy(
+  return new CompiledPolicy({
     entries,
-    partition(v4, IPV4_SPACE_END, entries),
-    partition(v6, IPV6_SPACE_END, entries),
-    partition(v6Cidr, IPV6_SPACE_END, entries),
-    Object.freeze(normalized.allow),
-    Object.freeze(normalized.deny),
-  );
+    v4: partition(v4, IPV4_SPACE_END, entries),
+    v6: partition(v6, IPV6_SPACE_END, entries),
+    v6Cidr: partition(v6Cidr, IPV6_SPACE_END, entries),
+    allow: Object.freeze(normalized.allow.slice(0, normalized.allow.length - allowProxy.length)),
+    deny: Object.freeze(normalized.deny),
+    allowProxy: Object.freeze(normalized.allow.slice(normalized.allow.length - allowProxy.length)),
+  });
+}
+
+/**
+ * The policy for the connection to a proxy (the `proxy` option's hop): `policy` with its `allowProxy`
+ * entries added to its allow entries — for a narrowed policy, each part's own (an address must pass every
+ * part, so a dial's policy cannot re-open a proxy its Dialer's denies). Undefined: no policy.
+ */
+export function proxyHopPolicy(policy: AddressPolicy | undefined): AddressPolicy | undefined {
+  return policy?.forProxy;
 }
 
 /**
@@ -602,13 +646,25 @@ class NarrowedPolicy implements AddressPolicy {
   readonly parts: readonly AddressPolicy[];
   readonly allow: readonly string[];
   readonly deny: readonly string[];
+  readonly allowProxy: readonly string[];
+  readonly #forProxy: AddressPolicy;
 
   constructor(parts: readonly AddressPolicy[]) {
     this.parts = Object.freeze([...parts]);
     this.allow = Object.freeze(parts.flatMap((p) => p.allow));
     this.deny = Object.freeze(parts.flatMap((p) => p.deny));
+    this.allowProxy = Object.freeze(parts.flatMap((p) => p.allowProxy));
+    // Each part's proxy policy, intersected: allowProxy in one part cannot lift another part's deny.
+    this.#forProxy = parts.some((p) => p.forProxy !== p)
+      ? new NarrowedPolicy(parts.map((p) => p.forProxy))
+      : this;
     COMPILED.add(this);
     Object.freeze(this);
+  }
+
+  /** A getter, not an own property: a spread copy of a policy is a spec of its lists only. */
+  get forProxy(): AddressPolicy {
+    return this.#forProxy;
   }
 
   check(address: string): PolicyVerdict {
@@ -687,9 +743,21 @@ function lookupV6(table: V6Table, words: Uint32Array): number {
   return table.entries[lo]!;
 }
 
+interface CompiledTables {
+  entries: readonly Entry[];
+  v4: Partition;
+  v6: Partition;
+  v6Cidr: Partition;
+  allow: readonly string[];
+  deny: readonly string[];
+  allowProxy: readonly string[];
+}
+
 class CompiledPolicy implements AddressPolicy {
   readonly allow: readonly string[];
   readonly deny: readonly string[];
+  readonly allowProxy: readonly string[];
+  readonly #forProxy: AddressPolicy;
   readonly #entries: readonly Entry[];
   readonly #v4: V4Table;
   readonly #v6: V6Table;
@@ -698,23 +766,41 @@ class CompiledPolicy implements AddressPolicy {
   /** Scratch for parsing; `check` is synchronous, so one per policy is enough. */
   readonly #words = new Uint32Array(4);
 
-  constructor(
-    entries: readonly Entry[],
-    v4: Partition,
-    v6: Partition,
-    v6Cidr: Partition,
-    allow: readonly string[],
-    deny: readonly string[],
-  ) {
-    this.#entries = entries;
-    this.#v4 = v4Table(v4);
-    this.#v6 = v6Table(v6);
-    this.#v6Cidr = v6Table(v6Cidr);
-    this.#empty = entries.length === 0;
-    this.allow = allow;
-    this.deny = deny;
+  /**
+   * From compiled tables; or `(policy, forProxy)`: the target policy `policy` (its tables shared) whose
+   * proxy hop is checked with `forProxy` (compiled with the allowProxy entries).
+   */
+  constructor(tables: CompiledTables);
+  constructor(policy: CompiledPolicy, forProxy: CompiledPolicy);
+  constructor(from: CompiledTables | CompiledPolicy, forProxy?: CompiledPolicy) {
+    if (from instanceof CompiledPolicy) {
+      this.#entries = from.#entries;
+      this.#v4 = from.#v4;
+      this.#v6 = from.#v6;
+      this.#v6Cidr = from.#v6Cidr;
+      this.#empty = from.#empty;
+      this.allow = from.allow;
+      this.deny = from.deny;
+      this.allowProxy = forProxy!.allowProxy;
+      this.#forProxy = forProxy!;
+    } else {
+      this.#entries = from.entries;
+      this.#v4 = v4Table(from.v4);
+      this.#v6 = v6Table(from.v6);
+      this.#v6Cidr = v6Table(from.v6Cidr);
+      this.#empty = from.entries.length === 0;
+      this.allow = from.allow;
+      this.deny = from.deny;
+      this.allowProxy = from.allowProxy;
+      this.#forProxy = this;
+    }
     COMPILED.add(this);
     Object.freeze(this);
+  }
+
+  /** A getter, not an own property: a spread copy of a policy is a spec of its lists only. */
+  get forProxy(): AddressPolicy {
+    return this.#forProxy;
   }
 
   check(address: string): PolicyVerdict {
@@ -742,7 +828,9 @@ class CompiledPolicy implements AddressPolicy {
     return { allowed: false, rule: e.rule, matched: stripZone(matched), label: e.label };
   }
 
-  toJSON(): { allow: readonly string[]; deny: readonly string[] } {
-    return { allow: this.allow, deny: this.deny };
+  toJSON(): { allow: readonly string[]; deny: readonly string[]; allowProxy?: readonly string[] } {
+    return this.allowProxy.length === 0
+      ? { allow: this.allow, deny: this.deny }
+      : { allow: this.allow, deny: this.deny, allowProxy: this.allowProxy };
   }
 }

@@ -43,52 +43,103 @@ export type ConnectResponse =
     }
   | { type: 'invalid'; message: string };
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LF = 0x0a;
+const CR = 0x0d;
+const HTTP_PREFIX = Buffer.from('HTTP/');
+const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d)(?: ([^\r\n]*))?$/;
+
+/**
+ * Where the header block of `buf` ends (the index after its empty line), or -1. Lines end with CRLF or,
+ * as RFC 9112 §2.2 lets a recipient accept, a bare LF (a CR before it is ignored): the empty line is an
+ * LF followed by LF or CRLF. `from`: where to start looking (an LF found earlier was not the end).
+ */
+function headerEnd(buf: Buffer, from: number): number {
+  let i = buf.indexOf(LF, from);
+  while (i >= 0) {
+    if (buf[i + 1] === LF) return i + 2;
+    if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return -1;
+}
 
 /**
  * Reads a CONNECT response as it arrives. `push` each chunk; it answers 'more' until the header block
- * is complete, then 'done' with the status and the tunnel's first bytes, or 'invalid' for a response
- * that is not HTTP/1.x or longer than MAX_CONNECT_RESPONSE_BYTES.
+ * of the final response is complete, then 'done' with the status and the tunnel's first bytes, or
+ * 'invalid' for a response that is not HTTP/1.x or whose header blocks together pass `maxBytes`.
+ * Interim 1xx responses before the final one are read and skipped (RFC 9110 §15.2: a client must parse
+ * them) — except 101 Switching Protocols, which makes no sense for CONNECT and ends it as a refusal.
+ * A status line that is not HTTP/1.x is refused as soon as its line ends (no waiting for more bytes).
  */
 export class ConnectResponseReader {
   #buffered: Buffer = Buffer.alloc(0);
   readonly #maxBytes: number;
+  /** Bytes of interim (1xx) header blocks already read and dropped: they count against the bound. */
+  #interimBytes = 0;
+  /** Where to resume looking for the end of the header block. */
+  #scanFrom = 0;
 
   constructor(maxBytes = MAX_CONNECT_RESPONSE_BYTES) {
     this.#maxBytes = maxBytes;
   }
 
   push(chunk: Buffer): ConnectResponse {
-    // Search from 3 bytes before the new chunk, so a CRLFCRLF split across chunks is found.
-    const from = Math.max(0, this.#buffered.length - 3);
     this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
-    const end = this.#buffered.indexOf(CRLFCRLF, from);
-    if (end < 0 || end + 4 > this.#maxBytes) {
-      if (this.#buffered.length > this.#maxBytes || end >= 0) {
-        return {
-          type: 'invalid',
-          message: `the proxy's response header is longer than ${this.#maxBytes} bytes`,
-        };
+    for (;;) {
+      const buf = this.#buffered;
+      const limit = this.#maxBytes - this.#interimBytes;
+      const firstLf = buf.indexOf(LF);
+      if (firstLf >= 0 || buf.length >= 8) {
+        const prefix = buf.subarray(0, Math.min(HTTP_PREFIX.length, buf.length));
+        if (!prefix.equals(HTTP_PREFIX.subarray(0, prefix.length))) {
+          return { type: 'invalid', message: 'the proxy did not answer with HTTP' };
+        }
       }
-      if (this.#buffered.length >= 8 && !this.#buffered.subarray(0, 5).equals(Buffer.from('HTTP/'))) {
-        return { type: 'invalid', message: 'the proxy did not answer with HTTP' };
+      if (firstLf >= 0) {
+        const line = statusLineOf(buf, firstLf);
+        if (STATUS_LINE.exec(line) === null) return notHttp1(line);
       }
-      return { type: 'more' };
+      const end = headerEnd(buf, this.#scanFrom);
+      if (end < 0 || end > limit) {
+        if (buf.length > limit || end >= 0) {
+          return {
+            type: 'invalid',
+            message: `the proxy's response header is longer than ${this.#maxBytes} bytes`,
+          };
+        }
+        // The next search starts where an unfinished empty line could begin (LF, CR, LF).
+        this.#scanFrom = Math.max(0, buf.length - 2);
+        return { type: 'more' };
+      }
+      const line = statusLineOf(buf, firstLf);
+      const m = STATUS_LINE.exec(line)!;
+      const statusCode = Number(m[1]);
+      const rest = buf.subarray(end);
+      this.#scanFrom = 0;
+      if (statusCode >= 100 && statusCode < 200 && statusCode !== 101) {
+        // Interim: skip it, the final response follows (possibly in the same chunk).
+        this.#interimBytes += end;
+        this.#buffered = rest;
+        if (rest.length === 0) return { type: 'more' };
+        continue;
+      }
+      this.#buffered = Buffer.alloc(0);
+      return { type: 'done', statusCode, reason: (m[2] ?? '').slice(0, 200), rest };
     }
-    const head = this.#buffered.subarray(0, end).toString('latin1');
-    const rest = this.#buffered.subarray(end + 4);
-    this.#buffered = Buffer.alloc(0);
-    const lineEnd = head.indexOf('\r\n');
-    const statusLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
-    const m = /^HTTP\/1\.[01] ([1-5]\d\d)(?: ([^\r\n]*))?$/.exec(statusLine);
-    if (m === null) {
-      return {
-        type: 'invalid',
-        message: `the proxy's status line is not HTTP/1.x: ${JSON.stringify(statusLine.slice(0, 80))}`,
-      };
-    }
-    return { type: 'done', statusCode: Number(m[1]), reason: (m[2] ?? '').slice(0, 200), rest };
   }
+}
+
+/** The status line ending at the LF at `lf`, without its CR. */
+function statusLineOf(buf: Buffer, lf: number): string {
+  const end = lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf;
+  return buf.subarray(0, end).toString('latin1');
+}
+
+function notHttp1(line: string): ConnectResponse {
+  return {
+    type: 'invalid',
+    message: `the proxy's status line is not HTTP/1.x: ${JSON.stringify(line.slice(0, 80))}`,
+  };
 }
 
 /** A successful CONNECT: any 2xx (RFC 9110 §9.3.6). */

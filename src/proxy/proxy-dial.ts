@@ -13,6 +13,11 @@
  *   SNI stays the name), since a policy netdial cannot see the address for means nothing. `socks5h://`
  *   under a policy is refused, and both go to the proxy by name with `proxyResolvesNames: true`.
  * An IP literal target is always sent as is (and checked by the policy).
+ * - SRV targets (`srv!…`): always netdial (no proxy asks SRV records), each endpoint tunnelled to as
+ *   address:port; refused through socks5h:// (that would be local DNS the URL keeps off this host).
+ *   When netdial resolves, an https: URL's HTTPS record (its port) is asked as a direct dial asks it.
+ * The proxy's own addresses are checked with the policy plus its allowProxy entries (policy.ts
+ * proxyHopPolicy); a refused proxy ends the dial with one error naming it. `family` is the target's.
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -26,7 +31,8 @@ import {
   isDialError,
 } from '../errors.js';
 import type { DialConfig } from '../options.js';
-import { POLICY_DENIED_CODE } from '../policy/policy.js';
+import { DeniedAddresses } from '../policy/denied-addresses.js';
+import { POLICY_DENIED_CODE, proxyHopPolicy } from '../policy/policy.js';
 import { Race, type RaceAction, type RaceStep } from '../race/race.js';
 import {
   attachReport,
@@ -34,6 +40,7 @@ import {
   type DialReport,
   getReport,
   type ProxyReport,
+  type ServiceReport,
   roundMs as round,
 } from '../report.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
@@ -66,10 +73,14 @@ interface Tunnel {
 interface Candidate {
   address: string;
   family: Family;
+  /** The target port for this address: the target's, or the port its SRV / HTTPS record gave. */
+  port: number;
 }
 
 /** DialErrors that say the proxy itself could not be reached (not what it answered). */
 const unreachableProxy = new WeakSet<DialError>();
+/** DialErrors that say the policy refused the proxy itself: the whole dial ends with one, whatever the target. */
+const deniedProxy = new WeakSet<DialError>();
 
 /** Dials `target` through `proxy`; see the module comment. `from` says where the proxy setting came from. */
 export function dialThroughProxy(
@@ -85,6 +96,8 @@ export function dialThroughProxy(
 /** The target host as the proxy gets it in remote mode, or undefined when netdial resolves. */
 function remoteName(target: Target, cfg: DialConfig, proxy: ProxySpec): string | undefined {
   if (target.hostKind !== 0) return undefined;
+  // No proxy asks SRV records: netdial does, and tunnels to the endpoints they give (see run()).
+  if (target.srv) return undefined;
   if (proxy.protocol === 'socks5') return undefined;
   if (cfg.policy !== undefined && !cfg.proxyResolvesNames) return undefined;
   return target.host;
@@ -132,6 +145,7 @@ class ProxyDial {
   }
 
   #where(): string {
+    if (this.#target.srv) return `srv!${this.#target.host}`;
     return formatHostPort(this.#target.host, this.#target.port);
   }
 
@@ -173,6 +187,7 @@ class ProxyDial {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (this.#target.srv && this.#proxy.protocol === 'socks5h') throw this.#srvRefusal();
       if (
         this.#proxy.protocol === 'socks5h' &&
         this.#target.hostKind === 0 &&
@@ -183,7 +198,7 @@ class ProxyDial {
       }
       const name = remoteName(this.#target, this.#cfg, this.#proxy);
       if (name !== undefined) {
-        return await this.#finish(await this.#tunnelTo(name), undefined, undefined);
+        return await this.#finish(await this.#tunnelTo(name, this.#target.port), undefined, undefined);
       }
       return await this.#raceThroughProxy();
     } catch (err) {
@@ -225,6 +240,27 @@ class ProxyDial {
     });
   }
 
+  /**
+   * An SRV target through a socks5h:// proxy: refused. The proxy resolves names and cannot ask SRV records;
+   * netdial asking them (and the targets' addresses) itself would do the DNS the socks5h:// URL keeps away
+   * from this host. Never a tunnel to port 0, never the SRV owner name sent to the proxy.
+   */
+  #srvRefusal(): DialError {
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: 'ERR_NETDIAL_PROXY',
+      message:
+        `connect ${this.#where()} through ${this.#proxy.display}: an SRV target cannot go through a socks5h:// ` +
+        'proxy (the proxy resolves names, and has no SRV lookup); use socks5:// (netdial asks the SRV records ' +
+        'and resolves their targets) or dial the service host:port',
+      attempts: [],
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+  }
+
   /** The config of a dial of the proxy: the dial's, without proxy, TLS only for an https:// proxy. */
   #hopConfig(signal: AbortSignal): DialConfig {
     const remaining = Math.max(1, this.#remainingMs());
@@ -234,6 +270,13 @@ class ProxyDial {
       proxy: undefined,
       signal,
       timeoutMs: remaining,
+      // The proxy is checked with the policy plus its `allowProxy` entries (policy.ts proxyHopPolicy): an
+      // address allowed there as a proxy is still denied as a target.
+      policy: proxyHopPolicy(this.#cfg.policy),
+      // `family` is the TARGET's (its addresses, resolved by netdial): an IPv6 target is reached through an
+      // IPv4 proxy. The hop takes any family of the proxy's addresses — only the one of `localAddress`, which
+      // binds the connection netdial opens, i.e. the one to the proxy.
+      family: this.#cfg.localAddress === undefined ? 0 : hostKindOf(this.#cfg.localAddress) === 6 ? 6 : 4,
       // TLS to an https:// proxy: its name as SNI, verified with the proxy's own tls options (the object
       // form `{ url, tls }`), else with the system CAs, or the `ca` and `rejectUnauthorized` of the dial's own
       // tls options when it has them (one trust setting for both hops).
@@ -256,7 +299,7 @@ class ProxyDial {
    * One tunnel: dials the proxy (raced, remembered, policy on its address) and asks it for `host`.
    * Returns the tunnel socket, or throws a DialError whose attempts carry phase 'proxy'.
    */
-  async #tunnelTo(host: string, cancelSignal?: AbortSignal): Promise<Tunnel> {
+  async #tunnelTo(host: string, port: number, cancelSignal?: AbortSignal): Promise<Tunnel> {
     const controller = new AbortController();
     const cancel = () => controller.abort(new Error('cancelled'));
     this.#cancels.add(cancel);
@@ -278,7 +321,7 @@ class ProxyDial {
       cancelSignal?.removeEventListener('abort', cancel);
       if (isDialError(err)) {
         if (!controller.signal.aborted) this.#report.hop = err.report;
-        throw this.#hopError(err, host);
+        throw isPolicyDenial(err) ? this.#proxyDenied(err) : this.#hopError(err, host, port);
       }
       throw err;
     }
@@ -292,7 +335,7 @@ class ProxyDial {
     const hop = getReport(socket);
     const hopAddress = socket.remoteAddress ?? this.#proxy.host;
     const handshakeStart = this.#rel();
-    const tunnel = openTunnel(socket, this.#proxy, host, this.#target.port, Math.max(1, this.#remainingMs()));
+    const tunnel = openTunnel(socket, this.#proxy, host, port, Math.max(1, this.#remainingMs()));
     const cancelTunnel = () => tunnel.cancel();
     this.#cancels.delete(cancel);
     this.#cancels.add(cancelTunnel);
@@ -317,7 +360,7 @@ class ProxyDial {
         port: this.#proxy.port,
         phase: 'proxy',
         code: e.code,
-        message: `${e.message} (asked for ${formatHostPort(host, this.#target.port)})`,
+        message: `${e.message} (asked for ${formatHostPort(host, port)})`,
         startMs,
         durationMs: this.#rel() - startMs,
         proxy: this.#proxy.display,
@@ -342,8 +385,59 @@ class ProxyDial {
     }
   }
 
+  /**
+   * The policy refused every address of the proxy: the dial fails as refused by the policy, naming the
+   * proxy and the rule (redacted as the Dialer redacts), with the proxy's denials as its only attempts —
+   * no target attempt, since no target address was tried — and the remedy that opens just the proxy.
+   */
+  #proxyDenied(err: DialError): DialError {
+    const denials = err.attempts.filter((a) => a.phase === 'policy');
+    const hop = formatHostPort(this.#proxy.host, this.#proxy.port);
+    const error = new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: POLICY_DENIED_CODE,
+      message:
+        `connect ${this.#where()} refused by the address policy: the proxy ${hop} is denied ` +
+        `(${denials.map((a) => a.message).join('; ')}); to allow it as a proxy only, not as a target, ` +
+        "add it to the policy's allowProxy",
+      attempts: denials.map((a): AttemptError => ({ ...a, proxy: this.#proxy.display })),
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+    deniedProxy.add(error);
+    return error;
+  }
+
+  /**
+   * An IP-literal target the policy denies: refused before anything is dialled or resolved, as a direct
+   * dial refuses it (one policy attempt, redacted as the Dialer redacts; published on
+   * netdial:policy:denied) — no DNS attempt for a literal.
+   */
+  #literalDenied(): DialError | undefined {
+    const policy = this.#cfg.policy;
+    const family = this.#target.hostKind;
+    if (policy === undefined || family === 0) return undefined;
+    const verdict = policy.check(this.#target.host);
+    if (verdict.allowed) return undefined;
+    const denied = new DeniedAddresses(this.#target.port, this.#cfg.redactDeniedAddresses);
+    denied.add(this.#target.host, family, verdict, this.#rel());
+    this.#trace.policyDenied(this.#target.host, this.#target.host, family, verdict);
+    return new DialError({
+      host: this.#target.host,
+      port: this.#target.port,
+      code: POLICY_DENIED_CODE,
+      message: `connect ${this.#where()} refused by the address policy: ${denied.summary(6)}`,
+      attempts: denied.attempts().map((a): AttemptError => ({ ...a, proxy: this.#proxy.display })),
+      elapsedMs: this.#rel(),
+      proxy: this.#proxy.display,
+      report: this.#baseReport([], undefined),
+    });
+  }
+
   /** The proxy itself could not be reached: the hop's attempts, relabelled phase 'proxy' (DNS and policy kept). */
-  #hopError(err: DialError, host: string): DialError {
+  #hopError(err: DialError, host: string, port: number): DialError {
     const attempts = err.attempts.map(
       (a): AttemptError => ({
         ...a,
@@ -356,7 +450,7 @@ class ProxyDial {
       host: this.#target.host,
       port: this.#target.port,
       code: err.code,
-      message: `connect ${formatHostPort(host, this.#target.port)} through ${this.#proxy.display} failed: the proxy ${hop} could not be reached: ${err.message}`,
+      message: `connect ${formatHostPort(host, port)} through ${this.#proxy.display} failed: the proxy ${hop} could not be reached: ${err.message}`,
       attempts,
       elapsedMs: this.#rel(),
       proxy: this.#proxy.display,
@@ -371,6 +465,8 @@ class ProxyDial {
    * a tunnel to one address, driven by the RFC 8305 state machine (race.ts).
    */
   async #raceThroughProxy(): Promise<net.Socket> {
+    const refused = this.#literalDenied();
+    if (refused !== undefined) throw refused;
     const resolveController = new AbortController();
     const cancelResolve = () => resolveController.abort(new Error('cancelled'));
     this.#cancels.add(cancelResolve);
@@ -392,7 +488,12 @@ class ProxyDial {
           host: this.#target.host,
           port: this.#target.port,
           code: err.code,
-          message: `${err.message} (for ${this.#proxy.display})`,
+          // "connect NAME:PORT through PROXY: …" as every other failure of a proxied dial reads.
+          message: `connect ${this.#where()} through ${this.#proxy.display}: ${
+            err.message.startsWith(`resolve ${this.#target.host}: `)
+              ? err.message.slice(`resolve ${this.#target.host}: `.length)
+              : err.message
+          }`,
           attempts: [...err.attempts],
           elapsedMs: this.#rel(),
           proxy: this.#proxy.display,
@@ -403,7 +504,12 @@ class ProxyDial {
     } finally {
       this.#cancels.delete(cancelResolve);
     }
-    const ordered: Candidate[] = resolved.addresses.map((a) => ({ address: a.address, family: a.family }));
+    // Endpoints of service records (SRV, HTTPS port=) carry their own port; the others are at the target's.
+    const ordered: Candidate[] = resolved.addresses.map((a) => ({
+      address: a.address,
+      family: a.family,
+      port: (a as { port?: number }).port ?? this.#target.port,
+    }));
     return new Promise<net.Socket>((resolve, reject) => {
       const families = [...new Set(ordered.map((c) => c.family))].sort((a, b) => b - a);
       const race = new Race<Candidate>(
@@ -496,7 +602,7 @@ class ProxyDial {
         // proxyHopOf, come between this and its attempt:connect / attempt:error.
         trace.attemptStart(id, c.address, c.family, race.attempts[id]?.trigger ?? 'first');
         const startMs = this.#rel();
-        this.#tunnelTo(c.address, controller.signal).then(
+        this.#tunnelTo(c.address, c.port, controller.signal).then(
           (tunnel) => {
             if (settled || controller.signal.aborted) {
               tunnel.socket.destroy();
@@ -514,6 +620,22 @@ class ProxyDial {
           (err: unknown) => {
             inFlight.delete(id);
             if (settled || controller.signal.aborted) return;
+            if (isDialError(err) && deniedProxy.has(err)) {
+              // The proxy is refused: no other target address can do better. The race ends here.
+              trace.attemptError(
+                id,
+                c.address,
+                c.family,
+                'failed',
+                this.#rel() - startMs,
+                err.code,
+                err.message,
+              );
+              done();
+              stopAll();
+              reject(err);
+              return;
+            }
             let code = 'EIO';
             let message = String(err);
             if (isDialError(err)) {
@@ -529,7 +651,7 @@ class ProxyDial {
                   ...a,
                   address: c.address,
                   family: c.family,
-                  port: this.#target.port,
+                  port: c.port,
                   phase: 'proxy',
                   message,
                 });
@@ -566,7 +688,7 @@ class ProxyDial {
         failures.get(a.id) ?? {
           address: a.candidate.address,
           family: a.candidate.family,
-          port: this.#target.port,
+          port: a.candidate.port,
           phase: 'proxy',
           code: a.code ?? 'ECANCELED',
           message: a.outcome === 'timeout' ? 'no tunnel before the dial timed out' : 'cancelled',
@@ -577,7 +699,12 @@ class ProxyDial {
     );
     const first = attempts[0];
     const code = timedOut ? 'ETIMEDOUT' : (first?.code ?? 'ECONNREFUSED');
-    const listed = attempts.slice(0, 6).map((a) => `${a.address} ${a.code}`);
+    // An endpoint a service record gave its own port is listed as address:port.
+    const listed = attempts
+      .slice(0, 6)
+      .map(
+        (a) => `${a.port === this.#target.port ? a.address : formatHostPort(a.address, a.port)} ${a.code}`,
+      );
     const statusCode = attempts.find((a) => a.statusCode !== undefined)?.statusCode;
     const socksReply = attempts.find((a) => a.socksReply !== undefined)?.socksReply;
     return new DialError({
@@ -604,7 +731,7 @@ class ProxyDial {
     return {
       address: a.candidate.address,
       family: a.candidate.family,
-      port: this.#target.port,
+      port: a.candidate.port,
       startMs: round(a.startMs),
       endMs: a.endMs === undefined ? undefined : round(a.endMs),
       outcome: a.outcome,
@@ -624,7 +751,16 @@ class ProxyDial {
         queries: resolved?.queries ?? [],
         ...(resolved?.nat64 ? { nat64: resolved.nat64 } : {}),
       },
-      order: (resolved?.addresses ?? []).map((a) => ({ address: a.address, family: a.family })),
+      order: (resolved?.addresses ?? []).map((a) => {
+        const port = (a as { port?: number }).port;
+        return port === undefined
+          ? { address: a.address, family: a.family }
+          : { address: a.address, family: a.family, port };
+      }),
+      // The SRV / HTTPS records asked for the target (when netdial resolved it through them).
+      ...(resolved !== undefined && 'service' in resolved && resolved.service !== undefined
+        ? { service: resolved.service as ServiceReport }
+        : {}),
       decisions: {
         attemptDelayMs: this.#cfg.attemptDelayMs,
         attemptDelaySource: this.#cfg.attemptDelayExplicit ? 'option' : 'default',
@@ -659,7 +795,7 @@ class ProxyDial {
       report.winner = {
         address: won.candidate.address,
         family: won.candidate.family,
-        port: this.#target.port,
+        port: won.candidate.port,
         localAddress: socket.localAddress,
         localPort: socket.localPort,
         connectMs: round(won.endMs ?? this.#rel()),
@@ -703,7 +839,7 @@ class ProxyDial {
         // it dialled (address and port); the target's name is the error's `host`.
         const hopWinner = tunnel.hop?.winner;
         const dialled = won
-          ? { address: won.candidate.address, family: won.candidate.family, port: this.#target.port }
+          ? { address: won.candidate.address, family: won.candidate.family, port: won.candidate.port }
           : {
               address: hopWinner?.address ?? socket.remoteAddress ?? this.#proxy.host,
               family: hopWinner?.family ?? familyOf(socket),
@@ -761,6 +897,15 @@ class ProxyDial {
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_TLS', err.message));
     });
   }
+}
+
+/** A dial that failed only because the policy refused every address it had (no attempt was made). */
+function isPolicyDenial(err: DialError): boolean {
+  return (
+    err.code === POLICY_DENIED_CODE &&
+    err.attempts.length > 0 &&
+    err.attempts.every((a) => a.phase === 'policy' || a.phase === 'dns')
+  );
 }
 
 function familyOf(socket: net.Socket): Family {

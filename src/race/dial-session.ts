@@ -1664,6 +1664,9 @@ class DialSession implements RaceConfig<Candidate>, Sleeper, AbortWaiter, Resolu
       // Every address the name has was refused by the address policy: say which rules.
       code = POLICY_DENIED_CODE;
       message = `connect ${where} refused by the address policy: ${this.#denied.summary(MESSAGE_ATTEMPTS)}`;
+      // The other family's "no address" (ENODATA) is no failure: this one answered (README; err.report has it).
+      for (let i = attempts.length - 1; i >= 0; i--)
+        if (attempts[i]!.code === 'ENODATA') attempts.splice(i, 1);
     } else if (reason === 'dns') {
       // One name, no address: ENOTFOUND when DNS says there is none; otherwise the first real failure.
       const real = dns.find((d) => d.code !== 'ENOTFOUND' && d.code !== 'ENODATA');

@@ -159,7 +159,8 @@ export function resolveName(
               port: port ?? 0,
               code: POLICY_DENIED_CODE,
               message,
-              attempts: [...failures, ...denied.attempts()],
+              // ENODATA of the other family is no failure: one family answered (only denied addresses).
+              attempts: [...failures.filter((f) => f.code !== 'ENODATA'), ...denied.attempts()],
               elapsedMs: rel(now),
             }),
           );
