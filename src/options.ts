@@ -113,7 +113,8 @@ export interface DialOptions {
    * `http_proxy`, `all_proxy`, `no_proxy`; see docs/integrations.md "Proxies"); `false` (default): none.
    * `{ url, tls }`: the URL with the TLS options of the hop to an https:// proxy (e.g. its private CA:
    * `{ url: 'https://proxy:3443', tls: { ca } }`), kept apart from the dial's own `tls`.
-   * The proxy is dialled like any name (raced, remembered, policy applied to its address).
+   * The proxy is dialled like any name (raced, remembered, policy applied to its address; a policy's
+   * `allowProxy` opens an address for this hop only, not as a target — docs/safety.md).
    */
   proxy?: string | URL | ProxyObject | 'env' | false | undefined;
   /**
