@@ -306,6 +306,16 @@ export function ownOption(bag: unknown, key: string): unknown {
   return (bag as Record<string, unknown>)[key];
 }
 
+/**
+ * A null-prototype record with the own enumerable properties of `parts`, later ones winning (as
+ * `{ ...a, ...b }`). Where netdial merges or narrows options it has read and then reads names from the
+ * result (`o.timeout`, `dial.proxy`), the result must not be an ordinary object: a name it lacks would
+ * be looked up on Object.prototype, and a polluted one would answer.
+ */
+export function ownCopy(...parts: ReadonlyArray<object | undefined>): Record<string, unknown> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, ...parts);
+}
+
 function describeThrown(err: unknown): string {
   try {
     return err instanceof Error ? err.message : String(err);

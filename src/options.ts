@@ -18,6 +18,7 @@ import {
   DNS_CACHE_OPTION_NAMES,
   ENDPOINT_HISTORY_OPTION_NAMES,
   MEMORY_OPTION_NAMES,
+  ownCopy,
   readOptionBag,
 } from './option-names.js';
 import { type AddressPolicy, compilePolicy, narrowPolicy, type PolicySpec } from './policy/policy.js';
@@ -485,7 +486,13 @@ export function readConnectionDialOptions(
     value === undefined
       ? Object.create(null)
       : readOptionBag(value, names, what, what === 'options' ? '' : `${what}.`);
-  const { dialer, allowUnixSockets, allowHalfOpen, ...dialOptions } = copy as Record<string, unknown>;
+  const { dialer, allowUnixSockets, allowHalfOpen } = copy as Record<string, unknown>;
+  // The dial options alone, in a null-prototype record: buildConfig reads every name (`o.attemptDelay`),
+  // so an ordinary object (a rest spread) would hand it a polluted Object.prototype's values.
+  const dialOptions = ownCopy(copy);
+  delete dialOptions.dialer;
+  delete dialOptions.allowUnixSockets;
+  delete dialOptions.allowHalfOpen;
   if (allowUnixSockets !== undefined && typeof allowUnixSockets !== 'boolean') {
     throw bad('allowUnixSockets', 'a boolean', allowUnixSockets);
   }

@@ -24,7 +24,13 @@ import { getDefaultDialer } from './dialer.js';
 import { AbortError, type DialError, isAbortError, isDialError } from './errors.js';
 import { type ConnectionDialOptions, connectUnix } from './integrations/create-connection.js';
 import { withoutBrackets } from './integrations/net-args.js';
-import { CONNECTOR_OPTION_NAMES, DISPATCHER_OPTION_NAMES, readOptionBag } from './option-names.js';
+import {
+  CONNECTOR_OPTION_NAMES,
+  DISPATCHER_OPTION_NAMES,
+  ownCopy,
+  ownOption,
+  readOptionBag,
+} from './option-names.js';
 import { readConnectionDialOptions } from './options.js';
 import { attachReport, getReport } from './report.js';
 import { proxyOptionForScheme } from './proxy/select-proxy.js';
@@ -92,17 +98,15 @@ export function connector(options: ConnectorOptions = {}): buildConnector.connec
 }
 
 function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined): buildConnector.connector {
-  const {
-    connectTimeout,
-    tls: tlsOptions,
-    maxCachedSessions,
-    allowH2,
-    dialer = getDefaultDialer(),
-    // For Unix sockets only (socketPath): not a dial option.
-    allowUnixSockets,
-    ...dialOptions
-    // Own properties only, strict names, values checked now (options.ts / option-names.ts).
-  } = readConnectionDialOptions(options, 'options', CONNECTOR_OPTION_NAMES) as ConnectorOptions;
+  // Own properties only, strict names, values checked now (options.ts / option-names.ts).
+  const read = readConnectionDialOptions(options, 'options', CONNECTOR_OPTION_NAMES) as ConnectorOptions;
+  const { connectTimeout, tls: tlsOptions, maxCachedSessions, allowH2, allowUnixSockets } = read;
+  const dialer = read.dialer ?? getDefaultDialer();
+  // The dial options alone, null-prototype (not a rest spread): names it lacks are read below
+  // (`dialOptions.proxy`), and an ordinary object would answer them from a polluted Object.prototype.
+  const dialOptions = ownCopy(read) as ConnectorOptions;
+  for (const name of ['connectTimeout', 'tls', 'maxCachedSessions', 'allowH2', 'dialer', 'allowUnixSockets'])
+    delete (dialOptions as Record<string, unknown>)[name];
   const timeoutMs = checkTimeout(connectTimeout);
   const secure = new UndiciTls(tlsOptions, checkMaxCachedSessions(maxCachedSessions), allowH2 === true);
   // undici's own connector sets these on every connection; the dial applies them to the winner.
@@ -129,7 +133,7 @@ function makeConnector(options: ConnectorOptions, waiting: Waiting | undefined):
     // allowUnixSockets, as createConnection refuses it; TLS on it for https.
     const socketPath = (opts as { socketPath?: unknown }).socketPath;
     if (typeof socketPath === 'string') {
-      connectUnix(socketPath, { ...dialOptions, dialer, allowUnixSockets }, undefined).then(
+      connectUnix(socketPath, ownCopy(dialOptions, { dialer, allowUnixSockets }), undefined).then(
         (socket) => {
           socket.setNoDelay(true);
           if (socketOptions.keepAlive) socket.setKeepAlive(true, socketOptions.keepAliveInitialDelay);
@@ -595,16 +599,20 @@ class NetdialAgent extends Agent {
 
 /** An undici `Agent` whose connections netdial dials: pass it as `dispatcher` to fetch or undici.request. */
 export function createDispatcher(options: DispatcherOptions = {}): Agent {
-  const { agent, ...connectorOptions } = readOptionBag(
-    options,
-    DISPATCHER_OPTION_NAMES,
-    'options',
+  // Null-prototype records and own reads throughout: every name looked up below that the caller did not
+  // give (`merged.connectTimeout`, `connect.socketPath`) must be absent, not a polluted Object.prototype's.
+  const connectorOptions = ownCopy(
+    readOptionBag(options, DISPATCHER_OPTION_NAMES, 'options'),
   ) as DispatcherOptions;
+  const agent = connectorOptions.agent;
+  delete connectorOptions.agent;
   if (agent === undefined || agent === null) return new NetdialAgent(agent, connectorOptions);
   // undici's `connect` options on the agent (`{ connect: { ca, rejectUnauthorized, timeout, socketPath } }`)
   // are kept: netdial's connector replaces undici's, so they become its own — TLS options under `tls`
   // (the top-level `tls`'s own keys win), `timeout` as connectTimeout, `socketPath` as the agent's.
-  const { connect, ...agentOptions } = agent as Agent.Options;
+  const connect = ownOption(agent, 'connect');
+  const agentOptions = ownCopy(agent) as Agent.Options;
+  delete agentOptions.connect;
   if (connect === undefined || connect === null) return new NetdialAgent(agentOptions, connectorOptions);
   if (typeof connect !== 'object') {
     throw Object.assign(
@@ -614,27 +622,19 @@ export function createDispatcher(options: DispatcherOptions = {}): Agent {
       { code: 'ERR_NETDIAL_INVALID_OPTION' },
     );
   }
-  const {
-    timeout,
-    maxCachedSessions,
-    allowH2,
-    socketPath,
-    session: _session,
-    ...tlsOptions
-  } = connect as Record<string, unknown>;
-  const merged: ConnectorOptions = {
-    ...connectorOptions,
-    tls: { ...(tlsOptions as tls.ConnectionOptions), ...connectorOptions.tls },
-  };
+  const tlsOptions = ownCopy(connect);
+  const { timeout, maxCachedSessions, allowH2, socketPath } = tlsOptions;
+  for (const name of ['timeout', 'maxCachedSessions', 'allowH2', 'socketPath', 'session'])
+    delete tlsOptions[name];
+  const merged = ownCopy(connectorOptions) as ConnectorOptions;
+  merged.tls = { ...(tlsOptions as tls.ConnectionOptions), ...connectorOptions.tls };
   if (merged.connectTimeout === undefined && timeout !== undefined) merged.connectTimeout = timeout as number;
   if (merged.maxCachedSessions === undefined && maxCachedSessions !== undefined)
     merged.maxCachedSessions = maxCachedSessions as number;
   if (merged.allowH2 === undefined && allowH2 !== undefined) merged.allowH2 = allowH2 as boolean;
-  const withPath =
-    socketPath !== undefined && (agentOptions as { socketPath?: unknown }).socketPath === undefined
-      ? { ...agentOptions, socketPath: socketPath as string }
-      : agentOptions;
-  return new NetdialAgent(withPath, merged);
+  if (socketPath !== undefined && agentOptions.socketPath === undefined)
+    agentOptions.socketPath = socketPath as string;
+  return new NetdialAgent(agentOptions, merged);
 }
 
 /** What {@link installGlobalDispatcher} installed and how to undo it. */

@@ -151,7 +151,8 @@ describe('envVariable: own keys only', () => {
     assert.deepEqual(
       polluted(values, () => readEnvironment(clean, '/')),
       {
-        dialer: {},
+        // Null-prototype: register reads `dialer.policy` / `dialer.proxy` by name.
+        dialer: Object.create(null),
         trace: false,
         memoryFile: undefined,
         allowUnixSockets: false,

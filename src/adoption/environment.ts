@@ -89,7 +89,9 @@ export function readEnvironment(
   cwd: string,
 ): EnvironmentSettings {
   const settings: EnvironmentSettings = {
-    dialer: {},
+    // Null-prototype: `dialer.policy` / `dialer.proxy` are read by name (register.ts), and a plain `{}`
+    // would answer them from a polluted Object.prototype when no variable set them.
+    dialer: Object.create(null) as DialerOptions,
     trace: false,
     memoryFile: undefined,
     allowUnixSockets: false,

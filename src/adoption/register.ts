@@ -32,7 +32,7 @@ import { Dialer, type DialerOptions, getDefaultDialer, replaceDefaultDialer } fr
 import { parseProxyOption } from '../proxy/proxy-option.js';
 import { invalidOption, isDialError } from '../errors.js';
 import { Agent, HttpsAgent } from '../integrations/agent.js';
-import { REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
+import { ownCopy, REGISTER_OPTION_NAMES, readOptionBag } from '../option-names.js';
 import { getReport } from '../report.js';
 import { loadUndiciIntegration, UNDICI_NOT_INSTALLED } from './undici-integration.js';
 import { type EnvironmentSettings, readEnvironment } from './environment.js';
@@ -105,7 +105,8 @@ function applyOptions(
   cwd: string,
 ): EnvironmentSettings & { policyFromCode: boolean } {
   const bag = readOptionBag(options, REGISTER_OPTION_NAMES, 'options');
-  const out = { ...settings, dialer: { ...settings.dialer } };
+  // `dialer` null-prototype, as readEnvironment makes it (its policy and proxy are read by name later).
+  const out = { ...settings, dialer: ownCopy(settings.dialer) as DialerOptions };
   if (bag.policy !== undefined) out.dialer.policy = bag.policy as DialerOptions['policy'];
   if (bag.proxy !== undefined) {
     parseProxyOption(bag.proxy); // checked before anything is replaced

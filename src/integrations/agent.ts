@@ -23,7 +23,7 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import { events, http as nodeHttp, https as nodeHttps } from '../builtins.js';
-import { ownOption } from '../option-names.js';
+import { ownCopy, ownOption } from '../option-names.js';
 import { readConnectionDialOptions } from '../options.js';
 import { getReport } from '../report.js';
 import {
@@ -254,7 +254,9 @@ function connectionDial(
   options: ConnectionOptions,
 ): [ConnectionDialOptions, boolean] {
   const timeout = dialTimeoutWithIdle(idleTimeoutOf(options), dial.timeout);
-  return timeout === dial.timeout ? [dial, false] : [{ ...dial, timeout }, true];
+  // Null-prototype, as `dial` is (read by readConnectionDialOptions): `dial.proxy` and the others are read
+  // from it later, and a spread copy would answer a name it lacks from a polluted Object.prototype.
+  return timeout === dial.timeout ? [dial, false] : [ownCopy(dial, { timeout }), true];
 }
 
 /**
@@ -380,7 +382,8 @@ export class HttpsAgent extends HttpsAgentBase {
     // unless the request brings its own (as Node's https agent: `{ session, ...options }`).
     const session = key === undefined ? undefined : agent._getSession(key);
     const { timeout: _timeout, ...tlsOptions } = tlsOptionsOf(opts);
-    return socket.connect({ ...opts, tls: { ...(session ? { session } : {}), ...tlsOptions } });
+    // Null-prototype, as Node's `opts`: DialSocket then reads it as it is (see DialSocket#connect).
+    return socket.connect(ownCopy(opts, { tls: { ...(session ? { session } : {}), ...tlsOptions } }));
   }
 
   override keepSocketAlive(socket: Duplex): boolean {
@@ -404,10 +407,7 @@ function withEnvProxy(
   const host = String(opts.hostname ?? opts.host ?? 'localhost');
   const port = Number(opts.port) || (protocol === 'https:' ? 443 : 80);
   try {
-    return {
-      ...dial,
-      proxy: proxyOptionForScheme('env', protocol, host, port) as ConnectionDialOptions['proxy'],
-    };
+    return ownCopy(dial, { proxy: proxyOptionForScheme('env', protocol, host, port) });
   } catch {
     return dial;
   }

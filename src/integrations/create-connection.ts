@@ -15,7 +15,7 @@ import { net as nodeNet, stream } from '../builtins.js';
 import type * as tls from 'node:tls';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { type DialOptions, readConnectionDialOptions } from '../options.js';
-import { DIAL_SOCKET_OPTION_NAMES } from '../option-names.js';
+import { DIAL_SOCKET_OPTION_NAMES, ownCopy } from '../option-names.js';
 import { type DialObserver, observeDial } from '../diagnostics.js';
 import { AbortError, DialError, isDialError } from '../errors.js';
 import type { Family } from '../types.js';
@@ -278,15 +278,16 @@ function dialConnection(
   tlsOptions: tls.ConnectionOptions | undefined,
   signal: AbortSignal,
 ): Promise<net.Socket> {
-  const { dialer = getDefaultDialer(), allowUnixSockets: _unix, ...dialOptions } = dial;
-  const merged: DialOptions = {
-    ...dialOptions,
-    ...selection,
-    family: familyOf(options.family) ?? dialOptions.family,
-    localAddress: typeof options.localAddress === 'string' ? options.localAddress : dialOptions.localAddress,
-    signal,
-    tls: tlsOptions ?? false,
-  };
+  const dialer = dial.dialer ?? getDefaultDialer();
+  // Null-prototype (not a rest spread): `family` and `localAddress` not bound are read below, and an
+  // ordinary object would answer them from a polluted Object.prototype.
+  const merged = ownCopy(dial, selection) as DialOptions & Partial<ConnectionDialOptions>;
+  delete merged.dialer;
+  delete merged.allowUnixSockets;
+  merged.family = familyOf(options.family) ?? merged.family;
+  if (typeof options.localAddress === 'string') merged.localAddress = options.localAddress;
+  merged.signal = signal;
+  merged.tls = tlsOptions ?? false;
   return dialer.dial({ host, port }, merged);
 }
 
@@ -591,7 +592,11 @@ export class DialSocket extends stream.Duplex {
         code: ERR_SOCKET_CONNECTING,
       });
     }
-    const options = request.options;
+    // Own properties only: names not given (`tls`, `family`, `localAddress`…) must not be answered by a
+    // polluted Object.prototype. A null-prototype object (Node's agents', the positional forms') is
+    // read as it is; a caller's ordinary one is copied once.
+    const given = request.options;
+    const options = (Object.getPrototypeOf(given) === null ? given : ownCopy(given)) as typeof given;
     let timeoutMs: number | undefined;
     if (options.timeout) timeoutMs = validateTimeoutMs(options.timeout, 'options.timeout');
     const signal = options.signal;

@@ -97,7 +97,10 @@ export function validateAttemptTimeoutMs(
 
 /** What a connect call asked for, validated. Exactly one of `path` and `port` is the destination. */
 export interface ConnectRequest<O> {
-  /** The options object (the caller's own for the options form; a new one for the other forms). */
+  /**
+   * The options object (the caller's own for the options form; a new null-prototype one for the
+   * other forms).
+   */
   options: O;
   /** A Unix socket path (non-empty) when the destination is one. */
   path: string | undefined;
@@ -129,10 +132,13 @@ export function parseConnectArgs<O extends NetConnectFields>(args: readonly unkn
     options = first as O;
     listener = second;
   } else if (isPipeName(first)) {
-    options = { path: first } as O;
+    // Null-prototype, as the other form's below: the options are read by name afterwards (`family`,
+    // `tls`…), and an ordinary object would answer those not given from a polluted Object.prototype.
+    options = Object.assign(Object.create(null), { path: first }) as O;
     listener = second;
   } else {
-    const o: NetConnectFields = { port: first };
+    const o: NetConnectFields = Object.create(null);
+    o.port = first;
     if (typeof second === 'string') {
       o.host = second;
       listener = third;

@@ -4,6 +4,7 @@
  * clock; the Dialer owns one, `new Dialer({ memory: false })` has none, and two Dialers can share one.
  */
 import { inputError } from '../errors.js';
+import { ownCopy } from '../option-names.js';
 import { DnsCache, type DnsCacheJson, type DnsCacheOptions } from './dns-cache.js';
 import {
   EndpointHistory,
@@ -67,7 +68,10 @@ export class DialMemory {
   /** The link to `options.store` (fleet memory); undefined without a store. */
   readonly fleet: FleetSync | undefined;
 
-  constructor(options: MemoryOptions = {}, state?: { dns: DnsCache; endpoints: EndpointHistory }) {
+  constructor(given: MemoryOptions = {}, state?: { dns: DnsCache; endpoints: EndpointHistory }) {
+    // Own properties only (null-prototype copy): an option not given must not come from a polluted
+    // Object.prototype (`new Dialer()` makes its memory from a plain `{}`).
+    const options = ownCopy(given) as MemoryOptions;
     const explore = options.exploreProbability ?? DEFAULT_EXPLORE_PROBABILITY;
     if (typeof explore !== 'number' || !(explore >= 0 && explore <= 1)) {
       throw inputError(
@@ -153,8 +157,9 @@ export class DialMemory {
     json: MemoryJson,
     nowMs: number,
     wallClockMs: number,
-    options: MemoryOptions = {},
+    given: MemoryOptions = {},
   ): DialMemory {
+    const options = ownCopy(given) as MemoryOptions; // own properties only, as the constructor
     if (typeof json !== 'object' || json === null || json.version !== 1) {
       throw inputError(
         'ERR_NETDIAL_INVALID_OPTION',
@@ -162,7 +167,7 @@ export class DialMemory {
       );
     }
     const dns = DnsCache.fromJSON(json.dns, nowMs, wallClockMs, options.dns);
-    if (json.services !== undefined) {
+    if (Object.hasOwn(json, 'services') && json.services !== undefined) {
       loadServiceRecords(json.services, serviceRecordCacheOf(dns), nowMs, wallClockMs);
     }
     return new DialMemory(options, {

@@ -863,7 +863,7 @@ function validateOptions(options: DnsCacheOptions | undefined): DnsCacheConfig {
   }
   const config = { ...DNS_CACHE_DEFAULTS };
   for (const key of Object.keys(DNS_CACHE_DEFAULTS) as (keyof DnsCacheConfig)[]) {
-    const value = options[key];
+    const value = Object.hasOwn(options, key) ? options[key] : undefined; // own only: never Object.prototype's
     if (value === undefined) continue;
     const integer = key === 'maxNames' || key === 'maxAddressesPerName';
     const ok =

@@ -778,7 +778,7 @@ function validateOptions(options: EndpointHistoryOptions | undefined): EndpointH
   }
   const config = { ...ENDPOINT_HISTORY_DEFAULTS };
   for (const key of Object.keys(ENDPOINT_HISTORY_DEFAULTS) as (keyof EndpointHistoryConfig)[]) {
-    const value = options[key];
+    const value = Object.hasOwn(options, key) ? options[key] : undefined; // own only: never Object.prototype's
     if (value === undefined) continue;
     const integer = key === 'maxEndpoints';
     const ok =
