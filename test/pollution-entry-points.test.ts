@@ -4,7 +4,7 @@
  * `maxAddresses: 0`, `resolver: 'x'`…) that would throw if read, and valid but harmful ones
  * (`policy: 'public'`, which denies loopback; `proxy` naming a CONNECT proxy that counts what reaches
  * it; `tls: true`; `family: 6`) — imports netdial afterwards, then makes every integration and dials a
- * loopback HTTP server through each: new Agent / HttpsAgent, createConnection, bindCreateConnection,
+ * loopback HTTP(S) server through each: new Agent / HttpsAgent, createConnection, bindCreateConnection,
  * DialSocket, createLookup / lookup, the undici connector, createDispatcher (with and without
  * undici's `connect` options), register(), and `--import netdial/register`. Each must work as it
  * does unpolluted, and nothing may reach the proxy.
@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runNode } from './support/run-node.js';
 import { closeServer, trackConnections } from './support/servers.js';
+import { makeSelfSignedCert } from './support/tls-cert.js';
 
 /** The package root: `netdial` resolves from here (the package's self-reference). */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -100,8 +102,11 @@ function pollutionValues(proxyPort: number): Record<string, unknown> {
  * printed as one JSON object (a step that throws records the error, so one failure does not hide others).
  */
 const APP = `
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 const port = Number(process.argv[1]);
+const [httpsPort, caFile] = [Number(process.argv[3]), process.argv[4]];
 const url = 'http://127.0.0.1:' + port + '/';
 const polluted = Object.prototype.attemptDelay === 1 && Object.prototype.policy === 'public';
 const out = { polluted };
@@ -137,7 +142,18 @@ if (process.argv[2] === 'registered') {
     const agent = new nd.Agent({ keepAlive: true, dial: { noDelay: true } });
     try { return await get({ agent }); } finally { agent.destroy(); }
   });
-  await step('HttpsAgent', () => { new nd.HttpsAgent({ dial: {} }).destroy(); return 200; });
+  await step('HttpsAgent', async () => {
+    const agent = new nd.HttpsAgent({ ca: readFileSync(caFile), dial: {} });
+    try {
+      return await new Promise((resolve) => {
+        const req = https.get('https://127.0.0.1:' + httpsPort + '/', { agent }, (r) => {
+          r.resume();
+          r.on('end', () => resolve(r.statusCode));
+        });
+        req.on('error', (e) => resolve(e.code ?? e.message));
+      });
+    } finally { agent.destroy(); }
+  });
   await step('createConnection', () => get({ createConnection: nd.createConnection }));
   await step('bindCreateConnection', () => get({ createConnection: nd.bindCreateConnection({}) }));
   await step('DialSocket', () => new Promise((resolve) => {
@@ -198,10 +214,19 @@ describe('a polluted Object.prototype breaks and steers no entry point', () => {
   let pollute: string;
   let port = 0;
   let proxyPort = 0;
+  let httpsPort = 0;
+  let caFile = '';
   let reached = 0;
   let proxied = 0;
   const server = trackConnections(
     http.createServer((_req, res) => {
+      res.setHeader('connection', 'close');
+      res.end('ok');
+    }),
+  );
+  const cert = makeSelfSignedCert();
+  const httpsServer = trackConnections(
+    https.createServer(cert, (_req, res) => {
       res.setHeader('connection', 'close');
       res.end('ok');
     }),
@@ -220,6 +245,12 @@ describe('a polluted Object.prototype breaks and steers no entry point', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     port = (server.address() as net.AddressInfo).port;
+    httpsServer.on('secureConnection', () => reached++);
+    httpsServer.listen(0, '127.0.0.1');
+    await once(httpsServer, 'listening');
+    httpsPort = (httpsServer.address() as net.AddressInfo).port;
+    caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, cert.cert);
     proxy.listen(0, '127.0.0.1');
     await once(proxy, 'listening');
     proxyPort = (proxy.address() as net.AddressInfo).port;
@@ -234,11 +265,12 @@ describe('a polluted Object.prototype breaks and steers no entry point', () => {
   after(async () => {
     await closeServer(server);
     await closeServer(proxy);
+    await closeServer(httpsServer);
     rmSync(dir, { recursive: true, force: true });
   });
 
   async function run(preload: string[], mode: string): Promise<Record<string, unknown>> {
-    const result = await runNode([...preload, '--input-type=module', '-e', APP, String(port), mode], {
+    const result = await runNode([...preload, '--input-type=module', '-e', APP, String(port), mode, String(httpsPort), caFile], {
       cwd: ROOT,
       env: CLEAN_ENV,
       timeoutMs: 90_000,
@@ -259,8 +291,8 @@ describe('a polluted Object.prototype breaks and steers no entry point', () => {
     const out = await run(['--import', pollute], 'all');
     assert.deepEqual(out, EXPECTED_ALL);
     assert.equal(proxied - proxiedBefore, 0, 'a connection went to the polluted proxy');
-    // Every step but createLookup and HttpsAgent connected once; register's two requests count two.
-    assert.equal(reached - reachedBefore, Object.keys(EXPECTED_ALL).length - 3 + 1);
+    // Every step but createLookup connected once (HttpsAgent's with a handshake); register's counts two.
+    assert.equal(reached - reachedBefore, Object.keys(EXPECTED_ALL).length - 2 + 1);
   });
 
   test('--import netdial/register after the pollution: http.get and fetch go directly', async () => {
