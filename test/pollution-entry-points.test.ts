@@ -23,7 +23,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { request as undiciRequest } from 'undici';
 import { runNode } from './support/run-node.js';
+import { Dialer } from '../src/dialer.js';
+import { createDispatcher } from '../src/undici.js';
+import { startBlackhole } from './support/blackhole.js';
 import { closeServer, trackConnections } from './support/servers.js';
 import { makeSelfSignedCert } from './support/tls-cert.js';
 
@@ -270,11 +274,14 @@ describe('a polluted Object.prototype breaks and steers no entry point', () => {
   });
 
   async function run(preload: string[], mode: string): Promise<Record<string, unknown>> {
-    const result = await runNode([...preload, '--input-type=module', '-e', APP, String(port), mode, String(httpsPort), caFile], {
-      cwd: ROOT,
-      env: CLEAN_ENV,
-      timeoutMs: 90_000,
-    });
+    const result = await runNode(
+      [...preload, '--input-type=module', '-e', APP, String(port), mode, String(httpsPort), caFile],
+      {
+        cwd: ROOT,
+        env: CLEAN_ENV,
+        timeoutMs: 90_000,
+      },
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr.includes('netdial: '), false, `a trace line was printed: ${result.stderr}`);
     return JSON.parse(result.stdout.trim()) as Record<string, unknown>;
@@ -302,5 +309,43 @@ describe('a polluted Object.prototype breaks and steers no entry point', () => {
     assert.deepEqual(out, { polluted: true, 'http.get': 200, fetch: 200 });
     assert.equal(proxied - proxiedBefore, 0, 'a connection went to the polluted proxy');
     assert.equal(reached - reachedBefore, 2);
+  });
+});
+
+describe("createDispatcher reads undici's connect options by their own properties", () => {
+  test('a polluted connectTimeout does not drop agent.connect.timeout', async () => {
+    // undici's Client accepts the polluted value (a valid number), so only netdial's merge is tested:
+    // were `merged.connectTimeout` read through Object.prototype, connect.timeout (300 ms) would be
+    // dropped and the dial to a silent address would wait for the default (10 s).
+    const hole = await startBlackhole({ hosts: ['127.0.0.2'] });
+    assert.equal(Object.hasOwn(Object.prototype, 'connectTimeout'), false);
+    Object.defineProperty(Object.prototype, 'connectTimeout', {
+      value: 60_000,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    let dispatcher: ReturnType<typeof createDispatcher> | undefined;
+    try {
+      dispatcher = createDispatcher({
+        dialer: new Dialer({ memory: false }),
+        agent: { connect: { timeout: 300 } },
+      });
+      const started = performance.now();
+      const error = await undiciRequest(`http://127.0.0.2:${hole.port}/`, { dispatcher }).then(
+        async (r) => {
+          await r.body.dump();
+        },
+        (e: unknown) => e,
+      );
+      const elapsedMs = performance.now() - started;
+      assert.ok(error instanceof Error, 'the request to a silent address failed');
+      // Generous: the bound is 300 ms; the polluted value would be 60 s, the default 10 s.
+      assert.ok(elapsedMs < 5000, `connect.timeout was not applied: failed after ${elapsedMs} ms`);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).connectTimeout;
+      await dispatcher?.close();
+      await hole.close();
+    }
   });
 });
