@@ -151,8 +151,7 @@ describe('envVariable: own keys only', () => {
     assert.deepEqual(
       polluted(values, () => readEnvironment(clean, '/')),
       {
-        // Null-prototype: register reads `dialer.policy` / `dialer.proxy` by name.
-        dialer: Object.create(null),
+        dialer: {},
         trace: false,
         memoryFile: undefined,
         allowUnixSockets: false,

@@ -89,9 +89,7 @@ export function readEnvironment(
   cwd: string,
 ): EnvironmentSettings {
   const settings: EnvironmentSettings = {
-    // Null-prototype: `dialer.policy` / `dialer.proxy` are read by name (register.ts), and a plain `{}`
-    // would answer them from a polluted Object.prototype when no variable set them.
-    dialer: Object.create(null) as DialerOptions,
+    dialer: {},
     trace: false,
     memoryFile: undefined,
     allowUnixSockets: false,

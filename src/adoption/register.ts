@@ -105,7 +105,8 @@ function applyOptions(
   cwd: string,
 ): EnvironmentSettings & { policyFromCode: boolean } {
   const bag = readOptionBag(options, REGISTER_OPTION_NAMES, 'options');
-  // `dialer` null-prototype, as readEnvironment makes it (its policy and proxy are read by name later).
+  // `dialer` null-prototype: its policy and proxy are read by name below and in register() (a plain
+  // object would answer them from a polluted Object.prototype when no variable or option set them).
   const out = { ...settings, dialer: ownCopy(settings.dialer) as DialerOptions };
   if (bag.policy !== undefined) out.dialer.policy = bag.policy as DialerOptions['policy'];
   if (bag.proxy !== undefined) {
