@@ -18,6 +18,7 @@
 import { isIPv4, isIPv6 } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { ServiceRecordCache } from '../resolution/service-lookup.js';
+import { failureRunMemoryMs, failureTtlSeconds } from './failure-backoff.js';
 
 /** The record types this cache holds. */
 export type DnsRecordType = 'A' | 'AAAA';
@@ -70,7 +71,11 @@ export interface DnsCacheOptions {
   negativeTtlSeconds?: number | undefined;
   /** Ceiling for negative TTLs (with or without SOA), seconds. Default 3600. */
   maxNegativeTtlSeconds?: number | undefined;
-  /** How long a failure (SERVFAIL, timeout, refused, …) is remembered, seconds. Default 5. 0 disables. */
+  /**
+   * How long a failure (SERVFAIL, timeout, refused, …) is remembered, seconds. Default 1 (RFC 9520 §3.2's
+   * minimum). Failures of the same (name, type) in a row double it, up to 30 s (or this value when it is
+   * larger); an answer resets the run (memory/failure-backoff.ts). 0 disables.
+   */
   errorTtlSeconds?: number | undefined;
   /**
    * How long after its TTL ran out a positive answer may still be served as stale, seconds. Default 86400.
@@ -103,7 +108,7 @@ export const DNS_CACHE_DEFAULTS: DnsCacheConfig = Object.freeze({
   maxTtlSeconds: 86_400,
   negativeTtlSeconds: 30,
   maxNegativeTtlSeconds: 3600,
-  errorTtlSeconds: 5,
+  errorTtlSeconds: 1,
   maxStaleSeconds: 86_400,
   staleRefreshBackoffSeconds: 30,
   maxOptimisticStaleSeconds: 60,
@@ -220,6 +225,10 @@ class Slot {
   ttlSeconds = 0;
   errorCode: string | undefined = undefined;
   errorUntilMs = NONE;
+  /** Failures in a row of this (name, type) with no answer between (RFC 9520 §3.2 backoff); 0 when none. */
+  failuresInRow = 0;
+  /** Until when a further failure continues the run (ms): the last failure's expiry plus the backoff cap. */
+  failureRunUntilMs = NONE;
   refreshBackoffUntilMs = NONE;
   /**
    * The last fresh or negative answer `get` gave for this slot (frozen), given again while nothing in it
@@ -439,8 +448,12 @@ export class DnsCache {
       slot = new Slot();
       setSlot(entry, type, slot);
     }
+    // RFC 9520 §3.2: at least errorTtlSeconds, doubled for each failure in a row (memory/failure-backoff.ts).
+    if (nowMs >= slot.failureRunUntilMs) slot.failuresInRow = 0;
+    slot.failuresInRow += 1;
     slot.errorCode = code;
-    slot.errorUntilMs = nowMs + this.options.errorTtlSeconds * 1000;
+    slot.errorUntilMs = nowMs + failureTtlSeconds(this.options.errorTtlSeconds, slot.failuresInRow) * 1000;
+    slot.failureRunUntilMs = slot.errorUntilMs + failureRunMemoryMs(this.options.errorTtlSeconds);
     if (slot.records !== undefined) {
       slot.refreshBackoffUntilMs = nowMs + this.options.staleRefreshBackoffSeconds * 1000;
     }
@@ -647,6 +660,8 @@ export class DnsCache {
           out.errorForMs = slot.errorUntilMs - nowMs;
         }
         if (slot.refreshBackoffUntilMs > nowMs) out.refreshBackoffForMs = slot.refreshBackoffUntilMs - nowMs;
+        // A run of failures whose last one expired is not saved: another process starts a fresh run.
+        if (out.records === undefined && out.negative === undefined && out.errorCode === undefined) continue;
         entries.push(out);
       }
     }
@@ -717,7 +732,11 @@ export class DnsCache {
           throw invalidArgument(`\`${at}.errorCode\` must be a non-empty string`);
         }
         slot.errorCode = item.errorCode;
-        slot.errorUntilMs = until(item.errorForMs, `${at}.errorForMs`, o.errorTtlSeconds);
+        slot.errorUntilMs = until(
+          item.errorForMs,
+          `${at}.errorForMs`,
+          failureTtlSeconds(o.errorTtlSeconds, Number.POSITIVE_INFINITY),
+        );
       }
       if (item.refreshBackoffForMs !== undefined && slot.records !== undefined) {
         slot.refreshBackoffUntilMs = until(
@@ -799,7 +818,18 @@ export class DnsCache {
       slot.errorUntilMs = NONE;
     }
     if (slot.refreshBackoffUntilMs <= nowMs) slot.refreshBackoffUntilMs = NONE;
-    return slot.records !== undefined || slot.negative !== undefined || slot.errorCode !== undefined;
+    if (slot.failuresInRow > 0 && nowMs >= slot.failureRunUntilMs) {
+      slot.failuresInRow = 0;
+      slot.failureRunUntilMs = NONE;
+    }
+    // A slot that holds only a run of failures (its last one expired) is kept so the next failure backs off
+    // further; it answers `get` with a miss.
+    return (
+      slot.records !== undefined ||
+      slot.negative !== undefined ||
+      slot.errorCode !== undefined ||
+      slot.failuresInRow > 0
+    );
   }
 }
 

@@ -280,7 +280,7 @@ export class DnsQueries {
           this.#inFlight.delete(key);
           query.query.cancel();
           // No answer within the dial and the window after it: for the next dials the server did not answer
-          // (ETIMEOUT), remembered for errorTtlSeconds like a query that timed out on its own (RFC 9520 §3), so
+          // (ETIMEOUT), remembered like a query that timed out on its own (errorTtlSeconds, backed off, RFC 9520 §3.2), so
           // they neither send the query again nor wait the Resolution Delay for it until that expires. An
           // answer later than this is not kept: the query is gone (see LATE_ANSWER_MS).
           this.#failed(name, type, 'ETIMEOUT', lateTimeoutMessage(type, name));
