@@ -95,7 +95,10 @@ describe('lookup options (pure)', () => {
         resolver: silent,
       });
       let called = false;
-      assert.throws(() => lookup('app.test', input as never, () => void (called = true)), { code });
+      const onAnswer = () => {
+        called = true;
+      };
+      assert.throws(() => lookup('app.test', input as never, onAnswer), { code });
       assert.equal(called, false, 'thrown synchronously, the callback never runs');
     });
   }
