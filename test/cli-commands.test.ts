@@ -527,6 +527,23 @@ describe('resolve', { timeout: 60_000 }, () => {
     assert.doesNotMatch(run.stdout, ANSI);
   });
 
+  test('a plain name that times out names each query still unanswered; --json lists them as attempts', async () => {
+    const run = await runCli(['resolve', '--nameserver', ns, '-w', '400ms', 'hang.cli.test']);
+    assert.equal(run.code, 3, run.stderr);
+    const line = lines(run.stderr)[0]!;
+    assert.match(line, /^netdial: resolve hang\.cli\.test timed out after 400 ms: no answer to /);
+    assert.match(line, /AAAA hang\.cli\.test/);
+    assert.match(line, /\bA hang\.cli\.test/);
+    const json = await runCli(['resolve', '--json', '--nameserver', ns, '-w', '400ms', 'hang.cli.test']);
+    assert.equal(json.code, 3, json.stderr);
+    const err = (JSON.parse(json.stdout) as { error: { code: string; attempts: AttemptError[] } }).error;
+    assert.equal(err.code, 'ETIMEDOUT');
+    assert.deepEqual(err.attempts.map((a) => `${a.phase} ${a.family} ${a.address} ${a.code}`).sort(), [
+      'dns 4 hang.cli.test ETIMEOUT',
+      'dns 6 hang.cli.test ETIMEOUT',
+    ]);
+  });
+
   test('--json: the ResolvedName', async () => {
     const run = await runCli(['resolve', '--json', '--nameserver', ns, `dual.cli.test:${echoPort}`]);
     assert.equal(run.code, 0, run.stderr);

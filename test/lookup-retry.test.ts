@@ -87,3 +87,23 @@ test('a retry loop through lookup: failures in a row kept 1 s, then 2 s (doublin
   }
   assert.equal(answer, '127.0.0.1');
 });
+
+test('a plain name that times out: resolve() and lookup name each query still unanswered', async () => {
+  dns.update('hang.rt.test', { A: ['127.0.0.1'], fail: { A: 'DROP', AAAA: 'DROP' } });
+  const dialer = new Dialer({ ...options, memory: false });
+  await assert.rejects(dialer.resolve('hang.rt.test', { timeout: 300 }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'ETIMEDOUT');
+    assert.match(err.message, /^resolve hang\.rt\.test timed out after 300 ms: no answer to /);
+    assert.match(err.message, /AAAA hang\.rt\.test/);
+    assert.match(err.message, /, A hang\.rt\.test|^.*: no answer to A hang\.rt\.test/);
+    return true;
+  });
+  const lookup = createLookup({ dialer, timeout: 300 });
+  const err = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+    lookup('hang.rt.test', { family: 4 }, (e) => resolve(e)),
+  );
+  assert.equal(err?.code, 'EAI_AGAIN');
+  const cause = err?.cause as { code?: string; message?: string } | undefined;
+  assert.equal(cause?.code, 'ETIMEDOUT');
+  assert.match(String(cause?.message), /: no answer to A hang\.rt\.test$/);
+});
