@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../clock.js';
 import { AbortError, type AttemptError, DialError, formatDuration } from '../errors.js';
-import { dnsFailureText } from './dns-failure-text.js';
+import { dnsFailureText, dnsServerOf } from './dns-failure-text.js';
 import type { DialMemory } from '../memory/dial-memory.js';
 import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
@@ -285,6 +285,8 @@ export function resolveName(
       q.source = event.source;
       if (event.type === 'error') {
         q.code = event.code;
+        const server = dnsServerOf(event.message);
+        if (server !== undefined) q.server = server;
         dialTrace?.dnsError(
           event.name,
           event.family,
