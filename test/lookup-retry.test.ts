@@ -107,3 +107,20 @@ test('a plain name that times out: resolve() and lookup name each query still un
   assert.equal(cause?.code, 'ETIMEDOUT');
   assert.match(String(cause?.message), /: no answer to A hang\.rt\.test$/);
 });
+
+test("a remembered failure's text names the server that failed it (lookup family 6 right after family 0)", async () => {
+  dns.update('sf.rt.test', { A: ['127.0.0.1'], fail: { AAAA: 'SERVFAIL' } });
+  dns.resetLog();
+  const lookup = createLookup({ dialer: new Dialer(options) });
+  const ask = (family: 0 | 6) =>
+    new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+      lookup('sf.rt.test', { family }, (err, address) => resolve({ err, address })),
+    );
+  assert.equal((await ask(0)).address, '127.0.0.1');
+  const { err } = await ask(6);
+  assert.equal(dns.queryCount('sf.rt.test', 'AAAA'), 1, 'the AAAA failure came from memory');
+  assert.equal(err?.code, 'EAI_AGAIN');
+  const cause = err?.cause as { code?: string; message?: string; attempts?: { message: string }[] };
+  assert.equal(cause.code, 'ESERVFAIL');
+  assert.ok(cause.message?.includes(`DNS server 127.0.0.1:${dns.port} failed it (ESERVFAIL)`), cause.message);
+});

@@ -145,7 +145,14 @@ export type CacheLookup =
       optimistic: boolean;
     }
   | { state: 'negative'; kind: NegativeKind; ttlRemainingSeconds: number }
-  | { state: 'error'; code: string; ttlRemainingSeconds: number; stale?: readonly string[] }
+  | {
+      state: 'error';
+      code: string;
+      ttlRemainingSeconds: number;
+      stale?: readonly string[];
+      /** The DNS server that failed it, when one did (given to `setError`). */
+      server?: string;
+    }
   | { state: 'miss' };
 
 /**
@@ -224,6 +231,8 @@ class Slot {
   /** The TTL `records` arrived with (after clamping), seconds; 0 means "do not reuse". */
   ttlSeconds = 0;
   errorCode: string | undefined = undefined;
+  /** The server that failed the query (SERVFAIL, REFUSED…), when one did; for the remembered failure's text. */
+  errorServer: string | undefined = undefined;
   errorUntilMs = NONE;
   /** Failures in a row of this (name, type) with no answer between (RFC 9520 §3.2 backoff); 0 when none. */
   failuresInRow = 0;
@@ -435,7 +444,7 @@ export class DnsCache {
    * reported alongside the error), as is an unexpired negative answer. When addresses are held, this also starts
    * the refresh backoff, like {@link noteRefreshFailed} (RFC 8767 §5: do not re-ask a failing server at once).
    */
-  setError(name: string, type: DnsRecordType, code: string, nowMs: number): void {
+  setError(name: string, type: DnsRecordType, code: string, nowMs: number, server?: string): void {
     const key = checkName(name);
     checkType(type);
     checkNow(nowMs);
@@ -452,6 +461,7 @@ export class DnsCache {
     if (nowMs >= slot.failureRunUntilMs) slot.failuresInRow = 0;
     slot.failuresInRow += 1;
     slot.errorCode = code;
+    slot.errorServer = typeof server === 'string' && server !== '' ? server : undefined;
     slot.errorUntilMs = nowMs + failureTtlSeconds(this.options.errorTtlSeconds, slot.failuresInRow) * 1000;
     slot.failureRunUntilMs = slot.errorUntilMs + failureRunMemoryMs(this.options.errorTtlSeconds);
     if (slot.records !== undefined) {
@@ -539,9 +549,12 @@ export class DnsCache {
     }
     if (slot.errorCode !== undefined) {
       const ttlRemainingSeconds = Math.ceil((slot.errorUntilMs - nowMs) / 1000);
-      return records === undefined
-        ? { state: 'error', code: slot.errorCode, ttlRemainingSeconds }
-        : { state: 'error', code: slot.errorCode, ttlRemainingSeconds, stale: records };
+      const hit: CacheLookup =
+        records === undefined
+          ? { state: 'error', code: slot.errorCode, ttlRemainingSeconds }
+          : { state: 'error', code: slot.errorCode, ttlRemainingSeconds, stale: records };
+      if (slot.errorServer !== undefined) hit.server = slot.errorServer;
+      return hit;
     }
     if (records !== undefined) {
       return {
