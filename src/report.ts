@@ -37,6 +37,12 @@ export interface QueryReport {
   deniedByPolicy?: number | undefined;
   /** Error code when the query failed: ENOTFOUND (NXDOMAIN), ENODATA, ESERVFAIL, ETIMEOUT… */
   code?: string | undefined;
+  /**
+   * With `code`: the DNS server the failure came from ("127.0.0.1:53"), when one server answered it (SERVFAIL,
+   * REFUSED, a lame or truncated answer); absent for a timeout of every server, a remembered failure, or a
+   * source other than DNS.
+   */
+  server?: string | undefined;
   /** Why this source was asked when it was not the usual path, e.g. the system resolver as 'auto' fallback. */
   reason?: string | undefined;
   /**

@@ -106,6 +106,7 @@ before(async () => {
       'v4.cli.test': { A: ['127.0.0.1'] },
       'hang.cli.test': { A: ['127.0.0.1'], fail: { A: 'DROP', AAAA: 'DROP' } },
       'servfail.cli.test': { A: ['127.0.0.1'], fail: { A: 'SERVFAIL', AAAA: 'SERVFAIL' } },
+      'halfbroken.cli.test': { A: ['127.0.0.1'], fail: { AAAA: 'SERVFAIL' } },
       // An HTTPS record whose TargetName "." is the name itself: its bucket and the fallback share a name.
       'svc.cli.test': {
         A: ['127.0.0.1'],
@@ -525,6 +526,48 @@ describe('resolve', { timeout: 60_000 }, () => {
     assert.ok(all.includes('queries'));
     assert.ok(all.some((l) => /^ {2}AAAA +dual\.cli\.test +dns /.test(l)));
     assert.doesNotMatch(run.stdout, ANSI);
+  });
+
+  test('a plain name that times out names each query still unanswered; --json lists them as attempts', async () => {
+    const run = await runCli(['resolve', '--nameserver', ns, '-w', '400ms', 'hang.cli.test']);
+    assert.equal(run.code, 3, run.stderr);
+    const line = lines(run.stderr)[0]!;
+    assert.match(line, /^netdial: resolve hang\.cli\.test timed out after 400 ms: no answer to /);
+    assert.match(line, /AAAA hang\.cli\.test/);
+    assert.match(line, /\bA hang\.cli\.test/);
+    const json = await runCli(['resolve', '--json', '--nameserver', ns, '-w', '400ms', 'hang.cli.test']);
+    assert.equal(json.code, 3, json.stderr);
+    const err = (JSON.parse(json.stdout) as { error: { code: string; attempts: AttemptError[] } }).error;
+    assert.equal(err.code, 'ETIMEDOUT');
+    assert.deepEqual(err.attempts.map((a) => `${a.phase} ${a.family} ${a.address} ${a.code}`).sort(), [
+      'dns 4 hang.cli.test ETIMEOUT',
+      'dns 6 hang.cli.test ETIMEOUT',
+    ]);
+  });
+
+  test('a failed query names the server it came from (rows, --json, a dial report); HTTPS without data reads "no record"', async () => {
+    const run = await runCli(['resolve', '--nameserver', ns, 'halfbroken.cli.test']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `\\n {2}AAAA +halfbroken\\.cli\\.test +dns .*DNS server failure at ${ns.replaceAll('.', '\\.')} \\(ESERVFAIL\\)\\n`,
+      ),
+    );
+    const json = await runCli(['resolve', '--json', '--nameserver', ns, 'halfbroken.cli.test']);
+    const r = JSON.parse(json.stdout) as ResolvedName;
+    const aaaa = r.queries.find((q) => q.type === 'AAAA')!;
+    assert.deepEqual([aaaa.code, aaaa.server], ['ESERVFAIL', ns]);
+    assert.equal(r.queries.find((q) => q.type === 'A')!.server, undefined, 'an answer names no server');
+    const trace = await runCli(['trace', '--json', '--nameserver', ns, `halfbroken.cli.test:${echoPort}`]);
+    assert.equal(trace.code, 0, trace.stderr);
+    const report = JSON.parse(trace.stdout) as DialReport;
+    const dialAaaa = report.resolution.queries.find((q) => q.type === 'AAAA')!;
+    assert.deepEqual([dialAaaa.code, dialAaaa.server], ['ESERVFAIL', ns]);
+    const https = await runCli(['resolve', '--nameserver', ns, 'https://v4.cli.test/']);
+    assert.equal(https.code, 0, https.stderr);
+    assert.match(https.stdout, /\n {2}HTTPS +v4\.cli\.test +dns .*no record \(ENODATA\)\n/);
+    assert.doesNotMatch(https.stdout, /HTTPS.*no address of this family/);
   });
 
   test('--json: the ResolvedName', async () => {

@@ -8,11 +8,14 @@ import dns from 'node:dns';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { Dialer, type ResolveFunction } from '../src/index.js';
 import {
   type AttemptRecorder,
   createLookup,
+  lookup as defaultLookup,
   type LookupAddress,
   type LookupOptions,
   observeAttempts,
@@ -71,19 +74,54 @@ describe('lookup options (pure)', () => {
     test(`parses ${name}`, () => assert.deepEqual(parseLookupOptions(input), expected));
   }
 
-  for (const [name, input] of [
-    ['family 5', { family: 5 }],
-    ['unknown hint bits', { hints: 1 << 20 }],
-    ["order 'random'", { order: 'random' }],
-    ['a string', 'all'],
+  // What dns.lookup itself throws, synchronously, for each (asked with 'localhost': Node validates options
+  // before it resolves anything, and a throw means nothing was resolved).
+  for (const [name, input, code] of [
+    ['family 5', { family: 5 }, 'ERR_INVALID_ARG_VALUE'],
+    ["family 'x'", { family: 'x' }, 'ERR_INVALID_ARG_VALUE'],
+    ['unknown hint bits', { hints: 1 << 20 }, 'ERR_INVALID_ARG_VALUE'],
+    ["hints '1'", { hints: '1' }, 'ERR_INVALID_ARG_TYPE'],
+    ["order 'random'", { order: 'random' }, 'ERR_INVALID_ARG_VALUE'],
+    ["all 'yes'", { all: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
+    ['all 1', { all: 1 }, 'ERR_INVALID_ARG_TYPE'],
+    ['verbatim 1', { verbatim: 1 }, 'ERR_INVALID_ARG_TYPE'],
+    ['a string', 'all', 'ERR_INVALID_ARG_TYPE'],
   ] as const) {
-    test(`rejects ${name} with ERR_NETDIAL_INVALID_OPTION`, () => {
-      assert.throws(() => parseLookupOptions(input), {
-        name: 'TypeError',
-        code: 'ERR_NETDIAL_INVALID_OPTION',
+    test(`rejects ${name} with ${code}, as dns.lookup does`, () => {
+      assert.throws(() => dns.lookup('localhost', input as never, () => {}), { name: 'TypeError', code });
+      assert.throws(() => parseLookupOptions(input), { name: 'TypeError', code });
+      const lookup = createLookup({
+        dialer: new Dialer({ hostsPath: null, memory: false }),
+        resolver: silent,
       });
+      let called = false;
+      const onAnswer = () => {
+        called = true;
+      };
+      assert.throws(() => lookup('app.test', input as never, onAnswer), { code });
+      assert.equal(called, false, 'thrown synchronously, the callback never runs');
     });
   }
+
+  test('null options are absent, as in dns.lookup', () => {
+    assert.deepEqual(
+      parseLookupOptions({ all: null, family: null, hints: null, order: null, verbatim: null }),
+      {
+        family: 0,
+        hints: 0,
+        all: false,
+        order: 'verbatim',
+      },
+    );
+  });
+
+  test('a missing callback: ERR_INVALID_ARG_TYPE, as dns.lookup', () => {
+    assert.throws(() => dns.lookup('localhost', {} as never, undefined as never), {
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    const lookup = createLookup({ dialer: new Dialer({ hostsPath: null, memory: false }), resolver: silent });
+    assert.throws(() => lookup('app.test', {}, undefined as never), { code: 'ERR_INVALID_ARG_TYPE' });
+  });
 
   const ordered = [
     { address: '2001:db8::1', family: 6 as const },
@@ -218,6 +256,52 @@ describe('createLookup on a fixed resolver', () => {
     assert.equal(r.err?.code, 'EAI_AGAIN');
     assert.equal((r.err?.cause as { code?: string } | undefined)?.code, 'ETIMEDOUT');
     assert.ok(performance.now() - t0 >= 45);
+  });
+
+  test('the shipped doc of `timeout` names the codes a timed-out lookup gets (EAI_AGAIN, cause ETIMEDOUT)', () => {
+    const dts = readFileSync(new URL('../src/integrations/lookup.d.ts', import.meta.url), 'utf8');
+    const doc = dts.slice(0, dts.indexOf('timeout?:'));
+    const comment = doc.slice(doc.lastIndexOf('/**'));
+    assert.match(comment, /EAI_AGAIN/);
+    assert.match(comment, /ETIMEDOUT/);
+    assert.doesNotMatch(comment, /\bETIMEOUT\b/);
+  });
+
+  test('util.promisify(lookup) resolves { address, family } (the array with all: true), as dns.lookup', async () => {
+    const lookup = createLookup({ dialer, resolver: both });
+    const viaCallback = await call(lookup, 'app.test');
+    const one = await promisify(lookup)('app.test');
+    assert.deepEqual(one, { address: viaCallback.address, family: viaCallback.family });
+    assert.equal(typeof viaCallback.address, 'string');
+    assert.deepEqual(await promisify(lookup)('app.test', { family: 4 }), {
+      address: '203.0.113.10',
+      family: 4,
+    });
+    const all = await promisify(lookup)('app.test', { all: true });
+    assert.equal(Array.isArray(all) && all.length, 4);
+    assert.deepEqual(await promisify(lookup)('192.0.2.1'), { address: '192.0.2.1', family: 4 });
+    await assert.rejects(promisify(createLookup({ dialer, resolver: fixed({}) }))('app.test'), {
+      code: 'ENOTFOUND',
+    });
+    // The exported lookup too (an IP literal: the default Dialer asks no resolver for it).
+    assert.deepEqual(await promisify(defaultLookup)('198.51.100.1'), { address: '198.51.100.1', family: 4 });
+    // Same shape as Node's own (with an IP literal: no resolver is asked).
+    assert.deepEqual(await promisify(dns.lookup)('192.0.2.1'), { address: '192.0.2.1', family: 4 });
+  });
+
+  test("inet_aton short forms ('127.1', '0x7f.1', '0177.0.0.1') are refused, not resolved: no query, a TypeError naming the form", async () => {
+    let asked = 0;
+    const counting: ResolveFunction = async (name, family) => {
+      asked++;
+      return both(name, family, { signal: new AbortController().signal } as never);
+    };
+    const lookup = createLookup({ dialer, resolver: counting });
+    for (const host of ['127.1', '0x7f.1', '0177.0.0.1', '2130706433']) {
+      const r = await call(lookup, host);
+      assert.equal(r.err?.code, 'ERR_NETDIAL_INVALID_TARGET', host);
+      assert.match(String(r.err?.message), /shorthand, hex, octal/, host);
+    }
+    assert.equal(asked, 0, 'never sent to a resolver as a name');
   });
 
   test('a bad timeout option is a TypeError with a stable code', () => {

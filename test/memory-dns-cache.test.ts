@@ -34,7 +34,7 @@ describe('DnsCache options', () => {
       maxTtlSeconds: 86_400,
       negativeTtlSeconds: 30,
       maxNegativeTtlSeconds: 3600,
-      errorTtlSeconds: 5,
+      errorTtlSeconds: 1,
       maxStaleSeconds: 86_400,
       staleRefreshBackoffSeconds: 30,
       maxOptimisticStaleSeconds: 60,
@@ -402,7 +402,7 @@ describe('DnsCache negative answers (RFC 2308)', () => {
 
 describe('DnsCache failures', () => {
   test('a failure is remembered for errorTtlSeconds, exact to the millisecond', () => {
-    const cache = new DnsCache();
+    const cache = new DnsCache({ errorTtlSeconds: 5 });
     cache.setError('a.test', 'A', 'SERVFAIL', T0);
     assert.deepEqual(cache.get('a.test', 'A', T0), {
       state: 'error',
@@ -419,7 +419,7 @@ describe('DnsCache failures', () => {
   });
 
   test('a failure keeps stale addresses, reports them, and starts the refresh backoff', () => {
-    const cache = new DnsCache();
+    const cache = new DnsCache({ errorTtlSeconds: 5 });
     cache.setPositive('a.test', 'A', [rec('192.0.2.1', 10)], T0);
     const failedAt = T0 + 20 * S;
     cache.setError('a.test', 'A', 'ETIMEOUT', failedAt);
@@ -448,6 +448,68 @@ describe('DnsCache failures', () => {
     cache.setNegative('b.test', 'A', 'NODATA', undefined, T0);
     cache.setError('b.test', 'A', 'SERVFAIL', T0 + S);
     assert.equal(cache.get('b.test', 'A', T0 + S).state, 'negative');
+  });
+
+  /** How long each failure of `failures` consecutive ones (each asked as the last expired) is kept, ms. */
+  function keptForMs(cache: DnsCache, name: string, failures: number, startMs: number): number[] {
+    const out: number[] = [];
+    let t = startMs;
+    for (let i = 0; i < failures; i++) {
+      cache.setError(name, 'A', 'SERVFAIL', t);
+      const left = cache.get(name, 'A', t);
+      assert.equal(left.state, 'error');
+      let ms = 0;
+      while (cache.get(name, 'A', t + ms).state === 'error') ms += 250;
+      out.push(ms);
+      t += ms;
+    }
+    return out;
+  }
+
+  test('failures in a row double from 1 s up to 30 s (RFC 9520 §3.2), exact to the millisecond', () => {
+    const cache = new DnsCache();
+    assert.deepEqual(
+      keptForMs(cache, 'a.test', 8, T0),
+      [1, 2, 4, 8, 16, 30, 30, 30].map((x) => x * S),
+    );
+    const fresh = new DnsCache();
+    fresh.setError('b.test', 'A', 'SERVFAIL', T0);
+    fresh.setError('b.test', 'A', 'SERVFAIL', T0 + S);
+    assert.equal(fresh.get('b.test', 'A', T0 + 3 * S - 1).state, 'error');
+    assert.deepEqual(fresh.get('b.test', 'A', T0 + 3 * S), { state: 'miss' }, 'second in a row: 2 s exactly');
+    assert.equal(fresh.get('b.test', 'AAAA', T0).state, 'miss', 'the run is per (name, type)');
+  });
+
+  test('an answer, positive or negative, resets the run; so does a quiet spell as long as the cap', () => {
+    const cache = new DnsCache();
+    keptForMs(cache, 'a.test', 4, T0); // 1+2+4+8 s: the next would be kept 16 s
+    cache.setPositive('a.test', 'A', [rec('192.0.2.1', 1)], T0 + 15 * S);
+    assert.deepEqual(keptForMs(cache, 'a.test', 2, T0 + 20 * S), [1 * S, 2 * S], 'after a positive answer');
+    cache.setNegative('a.test', 'A', 'NODATA', { ttlSeconds: 1, minimumSeconds: 1 }, T0 + 30 * S);
+    assert.deepEqual(keptForMs(cache, 'a.test', 2, T0 + 40 * S), [1 * S, 2 * S], 'after a negative answer');
+    // The last failure (2 s, ending T0 + 43 s) is remembered for 30 s more: a failure within it continues
+    // the run, one after it starts again.
+    cache.setError('a.test', 'A', 'SERVFAIL', T0 + 73 * S - 1);
+    assert.equal(cache.get('a.test', 'A', T0 + 77 * S - 2).state, 'error', 'third in a row: 4 s');
+    cache.clear();
+    keptForMs(cache, 'b.test', 3, T0); // ends T0 + 7 s
+    assert.equal(cache.size, 1, 'a run whose last failure expired is still held');
+    assert.deepEqual(cache.toJSON(T0 + 8 * S, 0).entries, [], 'but not saved');
+    cache.setError('b.test', 'A', 'SERVFAIL', T0 + 37 * S);
+    assert.deepEqual(cache.get('b.test', 'A', T0 + 38 * S), { state: 'miss' }, 'after the quiet: 1 s again');
+  });
+
+  test('errorTtlSeconds above the 30 s cap is used as it is, without doubling', () => {
+    assert.deepEqual(keptForMs(new DnsCache({ errorTtlSeconds: 60 }), 'a.test', 3, T0), [
+      60 * S,
+      60 * S,
+      60 * S,
+    ]);
+    assert.deepEqual(keptForMs(new DnsCache({ errorTtlSeconds: 20 }), 'a.test', 3, T0), [
+      20 * S,
+      30 * S,
+      30 * S,
+    ]);
   });
 
   test('errorTtlSeconds 0 does not remember failures', () => {
@@ -498,7 +560,7 @@ describe('DnsCache LRU and housekeeping', () => {
         refreshBackoffUntilMs: T0 + 1 + 30 * S,
       },
       { name: 'b.test', type: 'AAAA', negative: 'NODATA', negativeUntilMs: T0 + 30 * S },
-      { name: 'c.test', type: 'A', errorCode: 'REFUSED', errorUntilMs: T0 + 5 * S },
+      { name: 'c.test', type: 'A', errorCode: 'REFUSED', errorUntilMs: T0 + 1 * S },
     ]);
     assert.equal(cache.delete('A.test'), true);
     assert.equal(cache.delete('a.test'), false);
@@ -512,7 +574,7 @@ describe('DnsCache toJSON / fromJSON', () => {
   const WALL = 1_700_000_000_000;
 
   function populated(): DnsCache {
-    const cache = new DnsCache();
+    const cache = new DnsCache({ errorTtlSeconds: 5 });
     cache.setPositive('fresh.test', 'A', [rec('192.0.2.1', 100), rec('192.0.2.2', 100)], T0);
     cache.setPositive('fresh.test', 'AAAA', [rec('2001:db8::1', 40)], T0);
     cache.setPositive('stale.test', 'A', [rec('192.0.2.3', 10)], T0);

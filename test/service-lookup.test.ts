@@ -63,7 +63,7 @@ describe('cache by the A/AAAA rules', () => {
     await askCached(send, cache, '_a._tcp.lk.test', 'SRV', now).promise;
     assert.equal(dns.queryCount('_a._tcp.lk.test', 'SRV'), 2, 'expired after exactly its TTL');
   });
-  test('NXDOMAIN kept for the SOA minimum (RFC 2308 §5); SERVFAIL kept for errorTtlSeconds (RFC 9520 §3)', async () => {
+  test('NXDOMAIN kept for the SOA minimum (RFC 2308 §5); SERVFAIL kept errorTtlSeconds, doubled in a row (RFC 9520 §3.2)', async () => {
     const cache = new ServiceRecordCache();
     clockMs = 0;
     dns.resetLog();
@@ -76,17 +76,59 @@ describe('cache by the A/AAAA rules', () => {
     clockMs = 10_000;
     const failed = await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise;
     assert.deepEqual([failed.ok, failed.ok || failed.code, failed.cached], [false, 'ESERVFAIL', false]);
-    clockMs = 14_999; // ServiceRecordCache's default errorTtlSeconds: 5 s, as the DNS cache's
+    clockMs = 10_999; // ServiceRecordCache's default errorTtlSeconds: 1 s, as the DNS cache's
     const again = await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise;
     assert.deepEqual([again.ok, again.ok || again.code, again.cached], [false, 'ESERVFAIL', true]);
     assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 1);
-    clockMs = 15_000;
+    clockMs = 11_000;
     assert.equal((await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise).cached, false);
     assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 2, 'asked again after exactly errorTtlSeconds');
+    // The second failure in a row is kept twice as long (2 s), the third 4 s.
+    clockMs = 12_999;
+    assert.equal((await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise).cached, true);
+    clockMs = 13_000;
+    assert.equal((await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise).cached, false);
+    clockMs = 16_999;
+    assert.equal((await askCached(send, cache, 'broken.lk.test', 'SRV', now).promise).cached, true);
+    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 3, 'backed off: 1 s, 2 s, 4 s');
     const none = new ServiceRecordCache(undefined, 0);
     await askCached(send, none, 'broken.lk.test', 'SRV', now).promise;
     assert.equal((await askCached(send, none, 'broken.lk.test', 'SRV', now).promise).cached, false);
-    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 4, 'errorTtlSeconds 0 keeps no failure');
+    assert.equal(dns.queryCount('broken.lk.test', 'SRV'), 5, 'errorTtlSeconds 0 keeps no failure');
+  });
+  test('failures in a row back off up to 30 s; an answer resets the run (RFC 9520 §3.2)', () => {
+    const cache = new ServiceRecordCache();
+    const fail = { ok: false as const, cached: false, code: 'ESERVFAIL', message: 'm', server: undefined };
+    const kept = (atMs: number): boolean => cache.get('s.test', 'HTTPS', atMs) !== undefined;
+    let t = 0;
+    const keptFor: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      cache.set('s.test', 'HTTPS', fail as never, undefined, t);
+      let ms = 0;
+      while (kept(t + ms)) ms += 500;
+      keptFor.push(ms);
+      t += ms;
+    }
+    assert.deepEqual(keptFor, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    const answer = {
+      ok: true as const,
+      cached: false,
+      answer: { records: [], ttlSeconds: 1, malformed: [], owner: 's.test' },
+    };
+    cache.set('s.test', 'HTTPS', answer as never, undefined, t);
+    t += 1000;
+    cache.set('s.test', 'HTTPS', fail as never, undefined, t);
+    assert.equal(kept(t + 999), true);
+    assert.equal(kept(t + 1000), false, 'an answer resets the run: 1 s again');
+    const big = new ServiceRecordCache(undefined, 60);
+    big.set('s.test', 'HTTPS', fail as never, undefined, 0);
+    big.set('s.test', 'HTTPS', fail as never, undefined, 60_000);
+    assert.equal(big.get('s.test', 'HTTPS', 119_999) !== undefined, true);
+    assert.equal(
+      big.get('s.test', 'HTTPS', 120_000),
+      undefined,
+      'errorTtlSeconds above the cap: no doubling',
+    );
   });
   test('bounded: the least recently used entry goes first', () => {
     const cache = new ServiceRecordCache(2);

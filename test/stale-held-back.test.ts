@@ -61,10 +61,10 @@ test('stale addresses served while refreshes are held back all refused: the erro
 test('DnsCache#allowRefresh ends the refresh backoff and forgets the failure held beside stale addresses', () => {
   const cache = new DnsCache();
   cache.setPositive('a.test', 'A', [{ address: '192.0.2.1', ttlSeconds: 1 }], 0);
-  cache.setError('a.test', 'A', 'ESERVFAIL', 2000); // a failed refresh: error for 5 s, backoff for 30 s
-  assert.equal(cache.get('a.test', 'A', 3000).state, 'error');
+  cache.setError('a.test', 'A', 'ESERVFAIL', 2000); // a failed refresh: error for 1 s, backoff for 30 s
+  assert.equal(cache.get('a.test', 'A', 2500).state, 'error');
   assert.equal(cache.allowRefresh('a.test', 'A'), true);
-  const after = cache.get('a.test', 'A', 3000);
+  const after = cache.get('a.test', 'A', 2500);
   assert.deepEqual([after.state, after.state === 'stale' && after.refreshAllowed], ['stale', true]);
   assert.equal(cache.allowRefresh('none.test', 'A'), false, 'nothing held: no effect');
   cache.setNegative('n.test', 'A', 'NXDOMAIN', undefined, 0);

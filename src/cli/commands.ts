@@ -146,7 +146,16 @@ export async function runResolve(cmd: ResolveCommand, io: CliIo): Promise<number
   const setup = await setupDial(cmd.dial);
   try {
     const startedMs = performance.now();
-    const resolved = await setup.dialer.resolve(cmd.target, { ...setup.options, signal: io.signal });
+    let resolved: Awaited<ReturnType<typeof setup.dialer.resolve>>;
+    try {
+      resolved = await setup.dialer.resolve(cmd.target, { ...setup.options, signal: io.signal });
+    } catch (error) {
+      // --json: the failure as JSON on stdout too (its attempts name each query that failed or got no
+      // answer), as `trace --json` prints a failed dial; the one-line error still goes to stderr.
+      if (cmd.json && isDialError(error))
+        io.stdout.write(`${JSON.stringify(dialErrorJson(error), null, 2)}\n`);
+      throw error;
+    }
     const now = performance.now();
     io.stdout.write(
       cmd.json

@@ -60,7 +60,7 @@ function naiveRows(r: NaiveResult, capMs: number, style: Style): TimelineRow[] {
       q.endMs === undefined
         ? style.yellow('no answer')
         : q.code !== undefined
-          ? `${style.yellow(dnsCodeText(q.code))}  ${style.dim(formatSpan(q.startMs, q.endMs))}`
+          ? `${style.yellow(dnsCodeText(q.code, q.type))}  ${style.dim(formatSpan(q.startMs, q.endMs))}`
           : `${shortList(q.addresses)}  ${style.dim(formatSpan(q.startMs, q.endMs))}`,
   }));
   const a = r.attempt;

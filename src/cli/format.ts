@@ -112,12 +112,21 @@ export function attemptWhyText(a: {
   return `${why}, ahead of ${shown} (${over.length === 1 ? 'its' : 'their'} network unanswered)`;
 }
 
-/** A DNS query's failure code, in words: "no address (ENODATA)", "no such name (ENOTFOUND)". */
-export function dnsCodeText(code: string): string {
-  if (code === 'ENODATA') return 'no address of this family (ENODATA)';
+/**
+ * A DNS query's failure code, in words: "no address of this family (ENODATA)", "no such name (ENOTFOUND)",
+ * "DNS server failure at 127.0.0.1:53 (ESERVFAIL)". `type`: an HTTPS/SRV/SVCB query with no data has "no
+ * record", not "no address"; `server`: the server that answered, when the query report names it.
+ */
+export function dnsCodeText(code: string, type?: string, server?: string): string {
+  if (code === 'ENODATA') {
+    return type === undefined || type === 'A' || type === 'AAAA'
+      ? 'no address of this family (ENODATA)'
+      : 'no record (ENODATA)';
+  }
   if (code === 'ENOTFOUND') return 'no such name (ENOTFOUND)';
   const words = describeCode(code);
-  return words === code ? code : `${words} (${code})`;
+  const at = server === undefined ? '' : ` at ${server}`;
+  return words === code ? `${code}${at}` : `${words}${at} (${code})`;
 }
 
 /** "IPv4" / "IPv6". */

@@ -57,7 +57,7 @@ const TONE_OF: Record<ReturnType<typeof outcomeKind>, Tone> = {
  * `unanswered`: the words for a query still out when the report was made (a dial's, by default).
  */
 export function queryResult(q: QueryReport, unanswered = 'no answer before the dial ended'): string {
-  if (q.code !== undefined) return dnsCodeText(q.code);
+  if (q.code !== undefined) return dnsCodeText(q.code, q.type, q.server);
   if (q.addresses === undefined) return q.endMs === undefined ? unanswered : 'answered';
   if (q.addresses.length === 0) return 'no address';
   const ttls = new Set(q.addresses.map((a) => a.ttlSeconds));

@@ -20,5 +20,6 @@ export type {
   LookupAddress,
   LookupCallback,
   LookupOptions,
+  LookupPromise,
   NetdialLookup,
 } from './lookup.js';

@@ -15,6 +15,7 @@
  * connection themselves (docs/integrations.md; test/integrations-policy-recipe.test.ts).
  */
 import type * as net from 'node:net';
+import type { promisify } from 'node:util';
 import { dns as nodeDns, os } from '../builtins.js';
 import { type Dialer, getDefaultDialer } from '../dialer.js';
 import { isIP } from '../ip-address.js';
@@ -51,6 +52,20 @@ export type LookupCallback = (
 ) => void;
 
 /**
+ * `util.promisify.custom` (a registered symbol, so node:util need not be loaded for it): `util.promisify(lookup)`
+ * then gives what `util.promisify(dns.lookup)` gives.
+ */
+const PROMISIFY_CUSTOM: typeof promisify.custom = Symbol.for(
+  'nodejs.util.promisify.custom',
+) as typeof promisify.custom;
+
+/** What `util.promisify(lookup)` resolves: `{ address, family }`, or every address with `all: true`. */
+export type LookupPromise = (
+  hostname: string,
+  options?: number | LookupOptions,
+) => Promise<LookupAddress | LookupAddress[]>;
+
+/**
  * A netdial lookup function: call it like `dns.lookup`. The callback always runs asynchronously.
  * `observe(socket)` feeds the outcome of each connection attempt Node makes on `socket` (its
  * `connectionAttempt*` events, Node ≥ 20.12 with `autoSelectFamily`) to the Dialer's memory.
@@ -60,6 +75,23 @@ export interface NetdialLookup {
   (hostname: string, options: number | LookupOptions | undefined, callback: LookupCallback): void;
   /** Records Node's per-attempt outcomes on `socket` in the Dialer's endpoint memory (no-op without one). */
   observe(socket: net.Socket): void;
+  /**
+   * As dns.lookup's: `util.promisify(lookup)(host)` resolves `{ address, family }` (every address as an array
+   * with `all: true`) and rejects with the error the callback would get.
+   */
+  [PROMISIFY_CUSTOM]: LookupPromise;
+}
+
+/** The promise form of a callback lookup, as dns.lookup's `util.promisify.custom` shapes it. */
+function promiseForm(lookup: (h: string, o: unknown, c: LookupCallback) => void): LookupPromise {
+  return (hostname, options) =>
+    new Promise((resolve, reject) => {
+      lookup(hostname, options, (err, address, family) => {
+        if (err) reject(err);
+        else if (Array.isArray(address)) resolve(address);
+        else resolve({ address, family: family ?? 0 });
+      });
+    });
 }
 
 /** Where a lookup records attempt outcomes: the shape of netdial's endpoint history. */
@@ -77,7 +109,10 @@ export interface CreateLookupOptions {
   dialer?: Dialer | undefined;
   /** Resolver choice for these lookups (see DialOptions.resolver). Default: the Dialer's. */
   resolver?: ResolverChoice | undefined;
-  /** Bound on one lookup, ms. Default 10 000. The callback then gets ETIMEOUT. */
+  /**
+   * Bound on one lookup, ms. Default 10 000. Past it the callback gets EAI_AGAIN (as getaddrinfo's TRY_AGAIN,
+   * what retry logic checks), its `cause` the DialError with code ETIMEDOUT naming the queries still unanswered.
+   */
   timeout?: number | undefined;
   /** RFC 8305 §4 First Address Family Count for the interleaved order. Default: the Dialer's (1). */
   firstAddressFamilyCount?: number | undefined;
@@ -108,7 +143,37 @@ interface CallOptions {
   order: 'verbatim' | 'ipv4first' | 'ipv6first';
 }
 
-/** Reads `dns.lookup`-style options; throws TypeError (ERR_NETDIAL_INVALID_OPTION) as dns.lookup throws. */
+/** Node's text for a received value in its argument errors: "type string ('yes')". */
+function received(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'object') return 'an instance of Object';
+  const text = typeof value === 'string' ? `'${value.slice(0, 28)}'` : String(value);
+  return `type ${typeof value} (${text})`;
+}
+
+/** A TypeError with Node's own argument-error code (ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE), as dns.lookup throws. */
+function argError(code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', message: string): TypeError {
+  return Object.assign(new TypeError(message), { code });
+}
+
+function checkBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') {
+    throw argError(
+      'ERR_INVALID_ARG_TYPE',
+      `The "${name}" property must be of type boolean. Received ${received(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads `dns.lookup`-style options and throws what dns.lookup throws for them, synchronously: a value of the
+ * wrong type (`{ all: 'yes' }`, `hints: '1'`, options that are neither an object nor a number) is a TypeError
+ * with code ERR_INVALID_ARG_TYPE; a value out of range (`family: 5`, unknown hint bits, `order: 'random'`)
+ * ERR_INVALID_ARG_VALUE. `null` is absent, as in dns.lookup.
+ */
 export function parseLookupOptions(options: unknown): CallOptions {
   const result: CallOptions = { family: 0, hints: 0, all: false, order: 'verbatim' };
   if (options === undefined || options === null) return result;
@@ -117,34 +182,48 @@ export function parseLookupOptions(options: unknown): CallOptions {
   else if (typeof options === 'object') {
     const o = options as Record<string, unknown>;
     family = o.family;
-    if (o.hints !== undefined) {
-      if (
-        typeof o.hints !== 'number' ||
-        (o.hints & ~(nodeDns().ADDRCONFIG | nodeDns().V4MAPPED | nodeDns().ALL)) !== 0
-      ) {
-        throw optionError(
-          `invalid option hints: expected dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL, got ${String(o.hints)}`,
+    if (o.hints !== undefined && o.hints !== null) {
+      if (typeof o.hints !== 'number') {
+        throw argError(
+          'ERR_INVALID_ARG_TYPE',
+          `The "options.hints" property must be of type number. Received ${received(o.hints)}`,
+        );
+      }
+      if ((o.hints & ~(nodeDns().ADDRCONFIG | nodeDns().V4MAPPED | nodeDns().ALL)) !== 0) {
+        throw argError(
+          'ERR_INVALID_ARG_VALUE',
+          `The argument 'hints' is invalid (expected dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL). Received ${o.hints}`,
         );
       }
       result.hints = o.hints;
     }
-    if (o.all !== undefined) result.all = o.all === true;
-    if (o.verbatim !== undefined) result.order = o.verbatim === false ? 'ipv4first' : 'verbatim';
-    if (o.order !== undefined) {
+    result.all = checkBoolean(o.all, 'options.all') ?? false;
+    const verbatim = checkBoolean(o.verbatim, 'options.verbatim');
+    if (verbatim !== undefined) result.order = verbatim ? 'verbatim' : 'ipv4first';
+    if (o.order !== undefined && o.order !== null) {
       if (o.order !== 'verbatim' && o.order !== 'ipv4first' && o.order !== 'ipv6first') {
-        throw optionError(
-          `invalid option order: expected 'verbatim', 'ipv4first' or 'ipv6first', got ${String(o.order)}`,
+        throw argError(
+          'ERR_INVALID_ARG_VALUE',
+          `The property 'options.order' must be one of: 'verbatim', 'ipv4first', 'ipv6first'. Received ${received(o.order)}`,
         );
       }
       result.order = o.order;
     }
-  } else
-    throw optionError(`invalid lookup options: expected an object or a family number, got ${typeof options}`);
+  } else {
+    throw argError(
+      'ERR_INVALID_ARG_TYPE',
+      `The "options" argument must be of type object or integer. Received ${received(options)}`,
+    );
+  }
   if (family !== undefined && family !== null) {
     if (family === 4 || family === 'IPv4') result.family = 4;
     else if (family === 6 || family === 'IPv6') result.family = 6;
-    else if (family !== 0)
-      throw optionError(`invalid option family: expected 0, 4 or 6, got ${String(family)}`);
+    else if (family !== 0) {
+      throw argError(
+        'ERR_INVALID_ARG_VALUE',
+        `The property 'options.family' must be one of: 0, 4, 6. Received ${received(family)}`,
+      );
+    }
   }
   return result;
 }
@@ -372,7 +451,12 @@ export function createLookup(given: CreateLookupOptions = {}): NetdialLookup {
       cb = opts as LookupCallback;
       opts = undefined;
     }
-    if (typeof cb !== 'function') throw optionError('lookup: the last argument must be a callback function');
+    if (typeof cb !== 'function') {
+      throw argError(
+        'ERR_INVALID_ARG_TYPE',
+        `The "callback" argument must be of type function. Received ${received(cb)}`,
+      );
+    }
     const call = parseLookupOptions(opts);
     if (typeof hostname !== 'string') {
       throw Object.assign(new TypeError(`invalid host: expected a string, got ${typeof hostname}`), {
@@ -386,6 +470,7 @@ export function createLookup(given: CreateLookupOptions = {}): NetdialLookup {
     const recorder = recorderOf(dialer);
     if (recorder) observeAttempts(socket, recorder);
   };
+  lookup[PROMISIFY_CUSTOM] = promiseForm(lookup as (h: string, o: unknown, c: LookupCallback) => void);
   return lookup;
 }
 
@@ -395,15 +480,14 @@ let defaultLookup: NetdialLookup | undefined;
  * The ready-made lookup: `http.request(url, { lookup })`, axios `{ lookup }`, got `{ dnsLookup: lookup }`.
  * Resolves with the default Dialer (and `observe` feeds its memory); made on first use.
  */
-export const lookup: NetdialLookup = Object.assign(
-  (hostname: string, options: unknown, callback?: LookupCallback) => {
+const callDefault = (hostname: string, options: unknown, callback?: LookupCallback) => {
+  defaultLookup ??= createLookup();
+  (defaultLookup as (h: string, o: unknown, c?: LookupCallback) => void)(hostname, options, callback);
+};
+export const lookup: NetdialLookup = Object.assign(callDefault, {
+  observe(socket: net.Socket) {
     defaultLookup ??= createLookup();
-    (defaultLookup as (h: string, o: unknown, c?: LookupCallback) => void)(hostname, options, callback);
+    defaultLookup.observe(socket);
   },
-  {
-    observe(socket: net.Socket) {
-      defaultLookup ??= createLookup();
-      defaultLookup.observe(socket);
-    },
-  },
-) as NetdialLookup;
+  [PROMISIFY_CUSTOM]: promiseForm(callDefault),
+}) as NetdialLookup;

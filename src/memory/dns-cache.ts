@@ -18,6 +18,7 @@
 import { isIPv4, isIPv6 } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { ServiceRecordCache } from '../resolution/service-lookup.js';
+import { failureRunMemoryMs, failureTtlSeconds } from './failure-backoff.js';
 
 /** The record types this cache holds. */
 export type DnsRecordType = 'A' | 'AAAA';
@@ -70,7 +71,11 @@ export interface DnsCacheOptions {
   negativeTtlSeconds?: number | undefined;
   /** Ceiling for negative TTLs (with or without SOA), seconds. Default 3600. */
   maxNegativeTtlSeconds?: number | undefined;
-  /** How long a failure (SERVFAIL, timeout, refused, …) is remembered, seconds. Default 5. 0 disables. */
+  /**
+   * How long a failure (SERVFAIL, timeout, refused, …) is remembered, seconds. Default 1 (RFC 9520 §3.2's
+   * minimum). Failures of the same (name, type) in a row double it, up to 30 s (or this value when it is
+   * larger); an answer resets the run (memory/failure-backoff.ts). 0 disables.
+   */
   errorTtlSeconds?: number | undefined;
   /**
    * How long after its TTL ran out a positive answer may still be served as stale, seconds. Default 86400.
@@ -103,7 +108,7 @@ export const DNS_CACHE_DEFAULTS: DnsCacheConfig = Object.freeze({
   maxTtlSeconds: 86_400,
   negativeTtlSeconds: 30,
   maxNegativeTtlSeconds: 3600,
-  errorTtlSeconds: 5,
+  errorTtlSeconds: 1,
   maxStaleSeconds: 86_400,
   staleRefreshBackoffSeconds: 30,
   maxOptimisticStaleSeconds: 60,
@@ -140,7 +145,14 @@ export type CacheLookup =
       optimistic: boolean;
     }
   | { state: 'negative'; kind: NegativeKind; ttlRemainingSeconds: number }
-  | { state: 'error'; code: string; ttlRemainingSeconds: number; stale?: readonly string[] }
+  | {
+      state: 'error';
+      code: string;
+      ttlRemainingSeconds: number;
+      stale?: readonly string[];
+      /** The DNS server that failed it, when one did (given to `setError`). */
+      server?: string;
+    }
   | { state: 'miss' };
 
 /**
@@ -219,7 +231,13 @@ class Slot {
   /** The TTL `records` arrived with (after clamping), seconds; 0 means "do not reuse". */
   ttlSeconds = 0;
   errorCode: string | undefined = undefined;
+  /** The server that failed the query (SERVFAIL, REFUSED…), when one did; for the remembered failure's text. */
+  errorServer: string | undefined = undefined;
   errorUntilMs = NONE;
+  /** Failures in a row of this (name, type) with no answer between (RFC 9520 §3.2 backoff); 0 when none. */
+  failuresInRow = 0;
+  /** Until when a further failure continues the run (ms): the last failure's expiry plus the backoff cap. */
+  failureRunUntilMs = NONE;
   refreshBackoffUntilMs = NONE;
   /**
    * The last fresh or negative answer `get` gave for this slot (frozen), given again while nothing in it
@@ -426,7 +444,7 @@ export class DnsCache {
    * reported alongside the error), as is an unexpired negative answer. When addresses are held, this also starts
    * the refresh backoff, like {@link noteRefreshFailed} (RFC 8767 §5: do not re-ask a failing server at once).
    */
-  setError(name: string, type: DnsRecordType, code: string, nowMs: number): void {
+  setError(name: string, type: DnsRecordType, code: string, nowMs: number, server?: string): void {
     const key = checkName(name);
     checkType(type);
     checkNow(nowMs);
@@ -439,8 +457,13 @@ export class DnsCache {
       slot = new Slot();
       setSlot(entry, type, slot);
     }
+    // RFC 9520 §3.2: at least errorTtlSeconds, doubled for each failure in a row (memory/failure-backoff.ts).
+    if (nowMs >= slot.failureRunUntilMs) slot.failuresInRow = 0;
+    slot.failuresInRow += 1;
     slot.errorCode = code;
-    slot.errorUntilMs = nowMs + this.options.errorTtlSeconds * 1000;
+    slot.errorServer = typeof server === 'string' && server !== '' ? server : undefined;
+    slot.errorUntilMs = nowMs + failureTtlSeconds(this.options.errorTtlSeconds, slot.failuresInRow) * 1000;
+    slot.failureRunUntilMs = slot.errorUntilMs + failureRunMemoryMs(this.options.errorTtlSeconds);
     if (slot.records !== undefined) {
       slot.refreshBackoffUntilMs = nowMs + this.options.staleRefreshBackoffSeconds * 1000;
     }
@@ -526,9 +549,12 @@ export class DnsCache {
     }
     if (slot.errorCode !== undefined) {
       const ttlRemainingSeconds = Math.ceil((slot.errorUntilMs - nowMs) / 1000);
-      return records === undefined
-        ? { state: 'error', code: slot.errorCode, ttlRemainingSeconds }
-        : { state: 'error', code: slot.errorCode, ttlRemainingSeconds, stale: records };
+      const hit: CacheLookup =
+        records === undefined
+          ? { state: 'error', code: slot.errorCode, ttlRemainingSeconds }
+          : { state: 'error', code: slot.errorCode, ttlRemainingSeconds, stale: records };
+      if (slot.errorServer !== undefined) hit.server = slot.errorServer;
+      return hit;
     }
     if (records !== undefined) {
       return {
@@ -647,6 +673,8 @@ export class DnsCache {
           out.errorForMs = slot.errorUntilMs - nowMs;
         }
         if (slot.refreshBackoffUntilMs > nowMs) out.refreshBackoffForMs = slot.refreshBackoffUntilMs - nowMs;
+        // A run of failures whose last one expired is not saved: another process starts a fresh run.
+        if (out.records === undefined && out.negative === undefined && out.errorCode === undefined) continue;
         entries.push(out);
       }
     }
@@ -717,7 +745,11 @@ export class DnsCache {
           throw invalidArgument(`\`${at}.errorCode\` must be a non-empty string`);
         }
         slot.errorCode = item.errorCode;
-        slot.errorUntilMs = until(item.errorForMs, `${at}.errorForMs`, o.errorTtlSeconds);
+        slot.errorUntilMs = until(
+          item.errorForMs,
+          `${at}.errorForMs`,
+          failureTtlSeconds(o.errorTtlSeconds, Number.POSITIVE_INFINITY),
+        );
       }
       if (item.refreshBackoffForMs !== undefined && slot.records !== undefined) {
         slot.refreshBackoffUntilMs = until(
@@ -799,7 +831,18 @@ export class DnsCache {
       slot.errorUntilMs = NONE;
     }
     if (slot.refreshBackoffUntilMs <= nowMs) slot.refreshBackoffUntilMs = NONE;
-    return slot.records !== undefined || slot.negative !== undefined || slot.errorCode !== undefined;
+    if (slot.failuresInRow > 0 && nowMs >= slot.failureRunUntilMs) {
+      slot.failuresInRow = 0;
+      slot.failureRunUntilMs = NONE;
+    }
+    // A slot that holds only a run of failures (its last one expired) is kept so the next failure backs off
+    // further; it answers `get` with a miss.
+    return (
+      slot.records !== undefined ||
+      slot.negative !== undefined ||
+      slot.errorCode !== undefined ||
+      slot.failuresInRow > 0
+    );
   }
 }
 

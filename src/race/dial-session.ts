@@ -44,7 +44,7 @@ import {
   roundMs as round,
   type ServiceReport,
 } from '../report.js';
-import { dnsFailureText } from '../resolution/dns-failure-text.js';
+import { dnsFailureText, dnsServerOf } from '../resolution/dns-failure-text.js';
 import { askCached, type HttpsLookup, lookupHttps } from '../resolution/service-lookup.js';
 import { orderBuckets, planHttps, planSrv, type ServicePlan } from '../resolution/service-plan.js';
 import type { SrvRecordData } from '../resolution/dns-client.js';
@@ -134,6 +134,9 @@ class QueryRecord {
     if (extra?.reason !== undefined) r.reason = extra.reason;
     if (this.endMs !== undefined) r.endMs = this.endMs;
     if (this.code !== undefined) r.code = this.code;
+    // The server a failure came from, read off its message when the report is made (rev8 finding 6).
+    const server = this.code === undefined ? undefined : dnsServerOf(this.message);
+    if (server !== undefined) r.server = server;
     if (extra?.staleUse !== undefined) r.staleUse = extra.staleUse;
     if (this.addresses !== undefined) {
       r.addresses = this.addresses.map((a) => ({ address: a.address, ttlSeconds: a.ttlSeconds }));

@@ -17,7 +17,10 @@ export function dnsFailureText(code: string, message: string | undefined): strin
   // In the DNS phase ECONNREFUSED is Node's "could not contact DNS servers", not a refused connection.
   if (code === 'ECONNREFUSED') return 'no DNS server could be reached';
   if (code === 'ECONNRESET') {
-    return 'a DNS server reset its TCP connection (after a truncated UDP answer, or with use-vc)';
+    const server = message === undefined ? undefined : dnsServerOf(message);
+    return server === undefined
+      ? 'a DNS server reset its TCP connection (after a truncated UDP answer, or with use-vc)'
+      : `DNS server ${server} answered truncated over UDP, then reset the TCP connection to ask again (RFC 7766 §5)`;
   }
   if (SERVER_ANSWERED.has(code) && message !== undefined) {
     const detail = clientDetail(message);
@@ -39,4 +42,19 @@ function clientDetail(message: string): string | undefined {
   const inner = message.slice(open + 2, -1);
   const tries = inner.indexOf(': ');
   return tries < 0 ? inner : inner.slice(0, tries);
+}
+
+/** "127.0.0.1:53", "[2001:db8::53]:53", "127.0.0.1" (a server as the DNS client names it). */
+const SERVER = String.raw`(\[[0-9A-Fa-f:.%\w]+\](?::\d+)?|\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?)`;
+const ANSWERED_BY = new RegExp(`^query\\S* \\S+ \\S+ \\(${SERVER} `);
+const TRUNCATED_FROM = new RegExp(`truncated UDP answer from ${SERVER} `);
+
+/**
+ * The server a DNS client failure names as the one that answered (SERVFAIL, REFUSED, a lame or truncated
+ * answer, a TCP reset after truncation), from its message; undefined when no one server is to blame (a
+ * timeout of every server, none reachable) or the message is not the client's (a custom resolver's).
+ */
+export function dnsServerOf(message: string | undefined): string | undefined {
+  if (message === undefined) return undefined;
+  return ANSWERED_BY.exec(message)?.[1] ?? TRUNCATED_FROM.exec(message)?.[1];
 }

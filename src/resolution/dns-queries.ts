@@ -11,6 +11,7 @@ import { preselectDestinations } from '../race/sort.js';
 import type { Family, ResolvedAddress } from '../types.js';
 import type { ResolutionEvent } from './resolve.js';
 import { isNegativeAnswer } from '../errors.js';
+import { dnsServerOf } from './dns-failure-text.js';
 
 /**
  * Why an expired answer is used:
@@ -185,7 +186,12 @@ export class DnsQueries {
           ok: false,
           source: 'cache',
           code: hit.code,
-          message: `${type} ${name}: ${hit.code} (cached)`,
+          // In the DNS client's form, so the one-line error and the query row name the server that failed
+          // it (dns-failure-text.ts), as they do for the failure itself (rev8 finding 6).
+          message:
+            hit.server === undefined
+              ? `${type} ${name}: ${hit.code} (cached)`
+              : `query${type} ${hit.code} ${name} (${hit.server} failed it (${hit.code}), remembered)`,
         });
       case 'stale': {
         // RFC 8767 §5: after a failed refresh, do not ask the server again for a while; serve stale alone.
@@ -280,7 +286,7 @@ export class DnsQueries {
           this.#inFlight.delete(key);
           query.query.cancel();
           // No answer within the dial and the window after it: for the next dials the server did not answer
-          // (ETIMEOUT), remembered for errorTtlSeconds like a query that timed out on its own (RFC 9520 §3), so
+          // (ETIMEOUT), remembered like a query that timed out on its own (errorTtlSeconds, backed off, RFC 9520 §3.2), so
           // they neither send the query again nor wait the Resolution Delay for it until that expires. An
           // answer later than this is not kept: the query is gone (see LATE_ANSWER_MS).
           this.#failed(name, type, 'ETIMEOUT', lateTimeoutMessage(type, name));
@@ -303,7 +309,7 @@ export class DnsQueries {
       // Temporary failures are remembered briefly; a stale answer survives them (RFC 8767 §4).
       this.#remember(() => {
         if (TEMPORARY.has(code)) this.#cache?.noteRefreshFailed(name, type, now);
-        this.#cache?.setError(name, type, code, now);
+        this.#cache?.setError(name, type, code, now, dnsServerOf(message));
       });
     }
     return { ok: false, source: 'dns', code, message };

@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../clock.js';
 import { AbortError, type AttemptError, DialError, formatDuration } from '../errors.js';
-import { dnsFailureText } from './dns-failure-text.js';
+import { dnsFailureText, dnsServerOf } from './dns-failure-text.js';
 import type { DialMemory } from '../memory/dial-memory.js';
 import type { EndpointState } from '../memory/endpoint-history.js';
 import type { DialConfig } from '../options.js';
@@ -118,20 +118,32 @@ export function resolveName(
     const waiter = { onSignalAbort: onAbort };
     const timer = Number.isFinite(cfg.timeoutMs)
       ? deps.clock.setTimeout(() => {
+          // Each query still out is named (as a dial's error and the service-record path name them),
+          // so "timed out" says what got no answer; a family with no query logged (a custom resolver or
+          // the system resolver that has not reported) is named by the host.
+          const nowRel = rel(deps.clock.now());
+          const waiting: string[] = [];
           for (const family of families) {
             if (answered.has(family)) continue;
-            failures.push({
-              address: host,
-              family,
-              port: port ?? 0,
-              phase: 'dns',
-              code: 'ETIMEOUT',
-              message: 'no answer before the timeout',
-              startMs: 0,
-              durationMs: cfg.timeoutMs,
-            });
+            const type = family === 6 ? 'AAAA' : 'A';
+            const out = queries.filter((q) => q.type === type && q.endMs === undefined);
+            for (const q of out.length > 0 ? out : [{ name: host, startMs: 0 }]) {
+              waiting.push(`${type} ${q.name}`);
+              failures.push({
+                address: q.name,
+                family,
+                port: port ?? 0,
+                phase: 'dns',
+                code: 'ETIMEOUT',
+                message: 'no answer before the timeout',
+                startMs: q.startMs,
+                durationMs: Math.max(0, nowRel - q.startMs),
+              });
+            }
           }
-          const message = `resolve ${host} timed out after ${formatDuration(cfg.timeoutMs)}`;
+          const message =
+            `resolve ${host} timed out after ${formatDuration(cfg.timeoutMs)}` +
+            (waiting.length === 0 ? '' : `: no answer to ${waiting.join(', ')}`);
           finish(
             new DialError({
               host,
@@ -273,6 +285,8 @@ export function resolveName(
       q.source = event.source;
       if (event.type === 'error') {
         q.code = event.code;
+        const server = dnsServerOf(event.message);
+        if (server !== undefined) q.server = server;
         dialTrace?.dnsError(
           event.name,
           event.family,

@@ -3,13 +3,14 @@
  * SRV/HTTPS/SVCB answers by the rules A/AAAA follow (positive for their TTL, capped as A/AAAA are — the DNS
  * cache's `maxTtlSeconds`, 1 day by default; NXDOMAIN
  * and NODATA for min(SOA TTL, SOA MINIMUM), RFC 2308 §5, else a default; other failures — a timeout,
- * SERVFAIL, REFUSED — for the DNS cache's `errorTtlSeconds`, RFC 9520 §3), and follows RFC 9460 AliasMode
+ * SERVFAIL, REFUSED — for the DNS cache's `errorTtlSeconds`, doubled for failures in a row, RFC 9520 §3.2), and follows RFC 9460 AliasMode
  * chains with a bound and loop detection.
  */
 import type { Clock } from '../clock.js';
 import { isNegativeAnswer } from '../errors.js';
 import { LATE_ANSWER_MS, lateTimeoutMessage } from './dns-queries.js';
 import type { DnsCache } from '../memory/dns-cache.js';
+import { failureRunMemoryMs, failureTtlSeconds } from '../memory/failure-backoff.js';
 import type { DnsClientError, ServiceAnswer, ServiceRecordType, SrvRecordData } from './dns-client.js';
 import { aliasStep, MAX_ALIAS_HOPS } from './service-plan.js';
 import type { SvcbRecord } from './svcb.js';
@@ -51,7 +52,7 @@ interface SharedQuery {
  * each caller gets the shared answer, and `release(keepForCache)` when it no longer needs it. The last caller
  * to release cancels the query, unless one of them kept it for the cache (a dial that did not abort): then it
  * keeps listening for LATE_ANSWER_MS (RFC 8305 §5) and, still unanswered then, is cancelled and remembered in
- * `cache()` as ETIMEOUT for its errorTtlSeconds (RFC 9520 §3) — so behind a resolver that drops HTTPS queries,
+ * `cache()` as ETIMEOUT for its errorTtlSeconds, backed off when it keeps failing (RFC 9520 §3.2) — so behind a resolver that drops HTTPS queries,
  * one query is out per errorTtlSeconds, not one per dial. `cancel()` is `release(false)`.
  */
 export function sharedServiceSender(
@@ -140,15 +141,20 @@ export class ServiceRecordCache {
   readonly #maxEntries: number;
   readonly #errorTtlSeconds: number;
   readonly #maxTtlSeconds: number;
+  /**
+   * Failures in a row per key (RFC 9520 §3.2 backoff), kept past the failure's own expiry so the next failure
+   * backs off further; an answer drops the key. Bounded like the entries.
+   */
+  readonly #failureRuns = new Map<string, { inRow: number; runUntilMs: number }>();
 
   /**
    * @param maxEntries the bound (least recently used dropped first)
-   * @param errorTtlSeconds how long a failure that is not an answer is kept (the DNS cache's option of
-   *   that name: 5 s by default, 0 keeps none)
+   * @param errorTtlSeconds how long a first failure that is not an answer is kept (the DNS cache's option of
+   *   that name: 1 s by default, doubled for failures in a row up to 30 s; 0 keeps none)
    * @param maxTtlSeconds the longest a positive answer is kept (the DNS cache's `maxTtlSeconds`: one cap for
    *   every record type; the DNS client's own is 7 days, RFC 8767 §4)
    */
-  constructor(maxEntries = 1024, errorTtlSeconds = 5, maxTtlSeconds = 604_800) {
+  constructor(maxEntries = 1024, errorTtlSeconds = 1, maxTtlSeconds = 604_800) {
     this.#maxEntries = maxEntries;
     this.#errorTtlSeconds = errorTtlSeconds;
     this.#maxTtlSeconds = maxTtlSeconds;
@@ -169,8 +175,9 @@ export class ServiceRecordCache {
 
   /**
    * Keeps an answer for its TTL, a negative answer per RFC 2308 §5, and any other failure (a timeout,
-   * SERVFAIL, REFUSED, no server reachable) for `errorTtlSeconds`, as the A/AAAA cache does: RFC 9520 §3
-   * has resolvers cache resolution failures rather than re-ask at once. It matters most for HTTPS records,
+   * SERVFAIL, REFUSED, no server reachable) for `errorTtlSeconds`, doubled for each failure in a row up to 30 s,
+   * as the A/AAAA cache does: RFC 9520 §3.2 has resolvers cache resolution failures rather than re-ask at once,
+   * and back off for repeated ones (memory/failure-backoff.ts). An answer ends the run. It matters most for HTTPS records,
    * which a dial waits for up to the Resolution Delay: behind a resolver that drops HTTPS queries, not
    * keeping the timeout cost every dial to an https: URL that wait and one more query.
    */
@@ -181,12 +188,35 @@ export class ServiceRecordCache {
     soaSeconds: number | undefined,
     nowMs: number,
   ): void {
+    const key = `${type} ${name}`;
     let ttlSeconds: number;
-    if (outcome.ok) ttlSeconds = Math.min(outcome.answer.ttlSeconds, this.#maxTtlSeconds);
-    else if (isNegativeAnswer(outcome.code)) ttlSeconds = soaSeconds ?? NEGATIVE_TTL_SECONDS;
-    else ttlSeconds = this.#errorTtlSeconds;
+    if (outcome.ok || isNegativeAnswer(outcome.code)) {
+      this.#failureRuns.delete(key);
+      ttlSeconds = outcome.ok
+        ? Math.min(outcome.answer.ttlSeconds, this.#maxTtlSeconds)
+        : (soaSeconds ?? NEGATIVE_TTL_SECONDS);
+    } else {
+      ttlSeconds = this.#failureTtlSeconds(key, nowMs);
+    }
     if (ttlSeconds <= 0) return;
-    this.#put(`${type} ${name}`, { outcome, expiresAtMs: nowMs + ttlSeconds * 1000 });
+    this.#put(key, { outcome, expiresAtMs: nowMs + ttlSeconds * 1000 });
+  }
+
+  /** RFC 9520 §3.2: seconds to keep this failure of `key`, counting it into its run of failures. */
+  #failureTtlSeconds(key: string, nowMs: number): number {
+    const held = this.#failureRuns.get(key);
+    const inRow = held !== undefined && nowMs < held.runUntilMs ? held.inRow + 1 : 1;
+    const ttlSeconds = failureTtlSeconds(this.#errorTtlSeconds, inRow);
+    this.#failureRuns.delete(key);
+    if (ttlSeconds <= 0) return 0;
+    const runUntilMs = nowMs + ttlSeconds * 1000 + failureRunMemoryMs(this.#errorTtlSeconds);
+    this.#failureRuns.set(key, { inRow, runUntilMs });
+    while (this.#failureRuns.size > this.#maxEntries) {
+      const oldest = this.#failureRuns.keys().next().value;
+      if (oldest === undefined) break;
+      this.#failureRuns.delete(oldest);
+    }
+    return ttlSeconds;
   }
 
   /** Stores `entry` as the most recently used one, dropping the least recently used past the bound. */
@@ -202,12 +232,16 @@ export class ServiceRecordCache {
 
   clear(): void {
     this.#entries.clear();
+    this.#failureRuns.clear();
   }
 
   /** Forgets the answers of `name` (every type). Returns whether anything was held. */
   deleteName(name: string): boolean {
     let held = false;
-    for (const type of SERVICE_TYPES) held = this.#entries.delete(`${type} ${name}`) || held;
+    for (const type of SERVICE_TYPES) {
+      held = this.#entries.delete(`${type} ${name}`) || held;
+      this.#failureRuns.delete(`${type} ${name}`);
+    }
     return held;
   }
 
