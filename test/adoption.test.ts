@@ -70,9 +70,9 @@ describe('the NETDIAL_* variables', () => {
   });
 
   test('NETDIAL_POLICY: proxy:ENTRY items are the allowProxy entries (a proxy there is dialled, a target is not)', () => {
-    assert.deepEqual(parsePolicy('public,proxy:127.0.0.1,proxy:10.1.2.0/24'), {
+    assert.deepEqual(parsePolicy('public,proxy:127.0.0.1,proxy:198.51.100.0/24'), {
       deny: [...PUBLIC_INTERNET_ONLY.deny],
-      allowProxy: ['127.0.0.1', '10.1.2.0/24'],
+      allowProxy: ['127.0.0.1', '198.51.100.0/24'],
     });
     const { policy } = readEnvironment({ NETDIAL_POLICY: 'public,proxy:loopback' }, '/').dialer;
     const compiled = compilePolicy(policy as PolicySpec);
