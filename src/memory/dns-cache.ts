@@ -221,6 +221,16 @@ export type DnsAnswerObserver = (
  * addresses as one frozen array of strings and one expiry shared by the positive and the negative fact, which
  * exclude each other.
  */
+/** Failures in a row of one (name, type) with no answer between, and the server of the last one. */
+class FailureRun {
+  /** How many so far (the n-th is kept errorTtlSeconds doubled n − 1 times, memory/failure-backoff.ts). */
+  inRow = 0;
+  /** Until when a further failure continues the run (ms): the last failure's expiry plus the backoff cap. */
+  runUntilMs = 0;
+  /** The server that failed the last query (SERVFAIL, REFUSED…), when one did; for its text. */
+  server: string | undefined = undefined;
+}
+
 class Slot {
   /** Addresses of the last positive answer; undefined when none is held. */
   records: readonly string[] | undefined = undefined;
@@ -231,13 +241,12 @@ class Slot {
   /** The TTL `records` arrived with (after clamping), seconds; 0 means "do not reuse". */
   ttlSeconds = 0;
   errorCode: string | undefined = undefined;
-  /** The server that failed the query (SERVFAIL, REFUSED…), when one did; for the remembered failure's text. */
-  errorServer: string | undefined = undefined;
   errorUntilMs = NONE;
-  /** Failures in a row of this (name, type) with no answer between (RFC 9520 §3.2 backoff); 0 when none. */
-  failuresInRow = 0;
-  /** Until when a further failure continues the run (ms): the last failure's expiry plus the backoff cap. */
-  failureRunUntilMs = NONE;
+  /**
+   * The run of failures this slot is in (RFC 9520 §3.2 backoff), made on its first failure: most names never
+   * fail, and three fields on every slot cost ~40 B per cached name (issue 16's heap-per-name row).
+   */
+  failure: FailureRun | undefined = undefined;
   refreshBackoffUntilMs = NONE;
   /**
    * The last fresh or negative answer `get` gave for this slot (frozen), given again while nothing in it
@@ -458,12 +467,16 @@ export class DnsCache {
       setSlot(entry, type, slot);
     }
     // RFC 9520 §3.2: at least errorTtlSeconds, doubled for each failure in a row (memory/failure-backoff.ts).
-    if (nowMs >= slot.failureRunUntilMs) slot.failuresInRow = 0;
-    slot.failuresInRow += 1;
+    let run = slot.failure;
+    if (run === undefined || nowMs >= run.runUntilMs) {
+      run = new FailureRun();
+      slot.failure = run;
+    }
+    run.inRow += 1;
+    run.server = typeof server === 'string' && server !== '' ? server : undefined;
     slot.errorCode = code;
-    slot.errorServer = typeof server === 'string' && server !== '' ? server : undefined;
-    slot.errorUntilMs = nowMs + failureTtlSeconds(this.options.errorTtlSeconds, slot.failuresInRow) * 1000;
-    slot.failureRunUntilMs = slot.errorUntilMs + failureRunMemoryMs(this.options.errorTtlSeconds);
+    slot.errorUntilMs = nowMs + failureTtlSeconds(this.options.errorTtlSeconds, run.inRow) * 1000;
+    run.runUntilMs = slot.errorUntilMs + failureRunMemoryMs(this.options.errorTtlSeconds);
     if (slot.records !== undefined) {
       slot.refreshBackoffUntilMs = nowMs + this.options.staleRefreshBackoffSeconds * 1000;
     }
@@ -553,7 +566,8 @@ export class DnsCache {
         records === undefined
           ? { state: 'error', code: slot.errorCode, ttlRemainingSeconds }
           : { state: 'error', code: slot.errorCode, ttlRemainingSeconds, stale: records };
-      if (slot.errorServer !== undefined) hit.server = slot.errorServer;
+      const server = slot.failure?.server;
+      if (server !== undefined) hit.server = server;
       return hit;
     }
     if (records !== undefined) {
@@ -831,17 +845,14 @@ export class DnsCache {
       slot.errorUntilMs = NONE;
     }
     if (slot.refreshBackoffUntilMs <= nowMs) slot.refreshBackoffUntilMs = NONE;
-    if (slot.failuresInRow > 0 && nowMs >= slot.failureRunUntilMs) {
-      slot.failuresInRow = 0;
-      slot.failureRunUntilMs = NONE;
-    }
+    if (slot.failure !== undefined && nowMs >= slot.failure.runUntilMs) slot.failure = undefined;
     // A slot that holds only a run of failures (its last one expired) is kept so the next failure backs off
     // further; it answers `get` with a miss.
     return (
       slot.records !== undefined ||
       slot.negative !== undefined ||
       slot.errorCode !== undefined ||
-      slot.failuresInRow > 0
+      slot.failure !== undefined
     );
   }
 }
