@@ -472,7 +472,8 @@ export function readDialerOptions(options: unknown): DialerConfig {
  * Reads an integration's netdial options (`Agent({ dial })`, `bindCreateConnection(dial)`,
  * `new DialSocket(dial)`, the undici connector's dial part): own properties only, unknown names refused,
  * values validated now (not at the first request), the policy compiled once. Returns a null-prototype
- * copy, so spreading or destructuring it later reads nothing inherited. `what` names it in messages
+ * copy: reading a name it lacks gives undefined, never a polluted Object.prototype's value (a spread of it
+ * is an ordinary object again — use ownCopy to copy it). `what` names it in messages
  * ('dial' for the agents' `dial` option, 'options' for a function's own argument). `names` defaults to
  * CONNECTION_DIAL_OPTION_NAMES.
  * @throws TypeError (ERR_NETDIAL_INVALID_OPTION) for an unknown name or a bad value.

@@ -516,6 +516,7 @@ describe('DnsCache failures', () => {
     const cache = new DnsCache({ errorTtlSeconds: 0 });
     cache.setError('a.test', 'A', 'SERVFAIL', T0);
     assert.equal(cache.get('a.test', 'A', T0).state, 'miss');
+    assert.equal(cache.size, 0, 'no entry is kept for a failure that is not remembered');
   });
 });
 

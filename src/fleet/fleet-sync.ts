@@ -198,28 +198,15 @@ export class FleetSync {
       this.#unsubscribe = returned as () => void;
       return;
     }
-    let then: unknown;
-    try {
-      then = (returned as { then?: unknown } | null | undefined)?.then;
-    } catch (error) {
-      this.#error('subscribe', error);
-      return;
-    }
-    if (typeof then !== 'function') return; // nothing to unsubscribe with (close() has nothing to call)
+    if (typeof returned !== 'object' || returned === null) return; // nothing to unsubscribe with
     const adopt = (value: unknown) => {
       if (typeof value !== 'function') return;
       if (this.#closed) this.#callUnsubscribe(value as () => void);
       else this.#unsubscribe = value as () => void;
     };
-    try {
-      (then as (ok: (v: unknown) => void, bad: (e: unknown) => void) => unknown).call(
-        returned,
-        adopt,
-        (error: unknown) => this.#error('subscribe', error),
-      );
-    } catch (error) {
-      this.#error('subscribe', error);
-    }
+    // A promise (or any thenable) of the unsubscribe function: Promise.resolve turns a throwing `then`
+    // getter, a throwing `then` and a rejection alike into a rejection, reported once.
+    Promise.resolve(returned).then(adopt, (error: unknown) => this.#error('subscribe', error));
   }
 
   #callUnsubscribe(unsubscribe: () => void): void {

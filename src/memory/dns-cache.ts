@@ -18,7 +18,7 @@
 import { isIPv4, isIPv6 } from '../ip-address.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { ServiceRecordCache } from '../resolution/service-lookup.js';
-import { failureRunMemoryMs, failureTtlSeconds } from './failure-backoff.js';
+import { countFailure, type FailureRun, failureTtlSeconds } from './failure-backoff.js';
 
 /** The record types this cache holds. */
 export type DnsRecordType = 'A' | 'AAAA';
@@ -221,16 +221,6 @@ export type DnsAnswerObserver = (
  * addresses as one frozen array of strings and one expiry shared by the positive and the negative fact, which
  * exclude each other.
  */
-/** Failures in a row of one (name, type) with no answer between, and the server of the last one. */
-class FailureRun {
-  /** How many so far (the n-th is kept errorTtlSeconds doubled n − 1 times, memory/failure-backoff.ts). */
-  inRow = 0;
-  /** Until when a further failure continues the run (ms): the last failure's expiry plus the backoff cap. */
-  runUntilMs = 0;
-  /** The server that failed the last query (SERVFAIL, REFUSED…), when one did; for its text. */
-  server: string | undefined = undefined;
-}
-
 class Slot {
   /** Addresses of the last positive answer; undefined when none is held. */
   records: readonly string[] | undefined = undefined;
@@ -467,16 +457,11 @@ export class DnsCache {
       setSlot(entry, type, slot);
     }
     // RFC 9520 §3.2: at least errorTtlSeconds, doubled for each failure in a row (memory/failure-backoff.ts).
-    let run = slot.failure;
-    if (run === undefined || nowMs >= run.runUntilMs) {
-      run = new FailureRun();
-      slot.failure = run;
-    }
-    run.inRow += 1;
+    const run = countFailure(slot.failure, this.options.errorTtlSeconds, nowMs);
+    slot.failure = run;
     run.server = typeof server === 'string' && server !== '' ? server : undefined;
     slot.errorCode = code;
-    slot.errorUntilMs = nowMs + failureTtlSeconds(this.options.errorTtlSeconds, run.inRow) * 1000;
-    run.runUntilMs = slot.errorUntilMs + failureRunMemoryMs(this.options.errorTtlSeconds);
+    slot.errorUntilMs = nowMs + run.ttlSeconds * 1000;
     if (slot.records !== undefined) {
       slot.refreshBackoffUntilMs = nowMs + this.options.staleRefreshBackoffSeconds * 1000;
     }

@@ -198,7 +198,7 @@ export class EndpointHistory {
   /** Counts every change to the RTTs remembered (a sample, an endpoint forgotten): see #medians. */
   #rttChanges = 0;
   /** The last Dialer-wide medians of attemptDelayMs (see there): every family, IPv4, IPv6. */
-  #medians: (KeptMedian | undefined)[] | undefined;
+  readonly #medians: (KeptMedian | undefined)[] = [undefined, undefined, undefined];
   /** The last 'endpoint' answer of attemptDelayFor (frozen), given again for the same delay. */
   #endpointDelay: Readonly<{ delayMs: number; basis: 'endpoint' }> | undefined;
 
@@ -386,7 +386,6 @@ export class EndpointHistory {
     }
     checkNow(nowMs);
     const slot = family === undefined ? 0 : family === 4 ? 1 : 2;
-    this.#medians ??= [undefined, undefined, undefined];
     const kept = this.#medians[slot];
     if (
       kept !== undefined &&
@@ -571,8 +570,7 @@ export class EndpointHistory {
   /** Forgets all history (reachability, backoffs and RTTs): call it when the network changes. */
   forget(): void {
     this.#endpoints.clear();
-    this.#rttChanges++;
-    this.#medians = undefined;
+    this.#medians.fill(undefined);
     this.#suspects.clear();
     this.#familyTrouble.clear();
   }
@@ -665,7 +663,6 @@ export class EndpointHistory {
       if (item.srttMs !== undefined) {
         endpoint.srttMs = number(item.srttMs, 'srttMs', 0);
         endpoint.rttvarMs = number(item.rttvarMs, 'rttvarMs', 0);
-        history.#rttChanges++;
       }
       if (item.lastOutcome === 'failure') {
         const forMs = Math.min(number(item.backoffForMs, 'backoffForMs'), history.options.backoffMaxMs);

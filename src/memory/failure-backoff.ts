@@ -12,7 +12,7 @@
  */
 
 /** The longest a repeated failure is kept by doubling, seconds. */
-export const MAX_FAILURE_BACKOFF_SECONDS = 30;
+const MAX_FAILURE_BACKOFF_SECONDS = 30;
 
 /**
  * Seconds to remember the `failuresInRow`-th failure in a row (1 for the first) of one query.
@@ -31,5 +31,36 @@ export function failureTtlSeconds(errorTtlSeconds: number, failuresInRow: number
  * that failed once long ago starts again at `errorTtlSeconds`.
  */
 export function failureRunMemoryMs(errorTtlSeconds: number): number {
+  // Failures not kept at all (errorTtlSeconds 0): no run either, so nothing stays in the cache for them.
+  if (!(errorTtlSeconds > 0)) return 0;
   return Math.max(MAX_FAILURE_BACKOFF_SECONDS, errorTtlSeconds) * 1000;
+}
+
+/** One query's failures in a row (one (name, type)), and the server that failed the last, when one did. */
+export class FailureRun {
+  /** How many so far. */
+  inRow = 0;
+  /** How long the last one is kept, seconds ({@link failureTtlSeconds}). */
+  ttlSeconds = 0;
+  /** Until when a further failure continues the run (ms): the last one's expiry plus {@link failureRunMemoryMs}. */
+  runUntilMs = 0;
+  /** The server that failed the last query (SERVFAIL, REFUSED…), when one did; for its text. */
+  server: string | undefined = undefined;
+}
+
+/**
+ * Counts a failure at `nowMs`: into `run` when it is still running, else into a new run. Returns the run, whose
+ * `ttlSeconds` says how long this failure is kept. The one rule both failure caches (the DNS cache's A/AAAA
+ * slots and the HTTPS/SRV record cache) follow.
+ */
+export function countFailure(
+  run: FailureRun | undefined,
+  errorTtlSeconds: number,
+  nowMs: number,
+): FailureRun {
+  const counted = run !== undefined && nowMs < run.runUntilMs ? run : new FailureRun();
+  counted.inRow += 1;
+  counted.ttlSeconds = failureTtlSeconds(errorTtlSeconds, counted.inRow);
+  counted.runUntilMs = nowMs + counted.ttlSeconds * 1000 + failureRunMemoryMs(errorTtlSeconds);
+  return counted;
 }

@@ -40,7 +40,6 @@ import {
   type DialReport,
   getReport,
   type ProxyReport,
-  type ServiceReport,
   roundMs as round,
 } from '../report.js';
 import type { ResolvedName } from '../resolution/resolve-name.js';
@@ -508,7 +507,7 @@ class ProxyDial {
     const ordered: Candidate[] = resolved.addresses.map((a) => ({
       address: a.address,
       family: a.family,
-      port: (a as { port?: number }).port ?? this.#target.port,
+      port: a.port ?? this.#target.port,
     }));
     return new Promise<net.Socket>((resolve, reject) => {
       const families = [...new Set(ordered.map((c) => c.family))].sort((a, b) => b - a);
@@ -752,15 +751,13 @@ class ProxyDial {
         ...(resolved?.nat64 ? { nat64: resolved.nat64 } : {}),
       },
       order: (resolved?.addresses ?? []).map((a) => {
-        const port = (a as { port?: number }).port;
+        const port = a.port;
         return port === undefined
           ? { address: a.address, family: a.family }
           : { address: a.address, family: a.family, port };
       }),
       // The SRV / HTTPS records asked for the target (when netdial resolved it through them).
-      ...(resolved !== undefined && 'service' in resolved && resolved.service !== undefined
-        ? { service: resolved.service as ServiceReport }
-        : {}),
+      ...(resolved?.service ? { service: resolved.service } : {}),
       decisions: {
         attemptDelayMs: this.#cfg.attemptDelayMs,
         attemptDelaySource: this.#cfg.attemptDelayExplicit ? 'option' : 'default',

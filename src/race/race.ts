@@ -208,7 +208,9 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #usefulPreferredIn = false;
   #lastStartMs = Number.NEGATIVE_INFINITY;
   /** The attempt delay running from the last start. */
-  #delayMs: number;
+  // Read only once an attempt has started, which sets it: cfg.attemptDelayMs is not read up front, since a
+  // shell may decide it lazily (dial-session.ts: with memory, a median over the Dialer's history).
+  #delayMs = 0;
   /**
    * Families answered from an expired (stale) cache entry whose refresh is still out. The race does not give
    * up while one is: fresh addresses beat stale ones (draft-ietf-happy-happyeyeballs-v3 optimistic use ends
@@ -219,17 +221,12 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
   #sentAtMs: Map<Family | string, number> | undefined;
   /** Starts owed to failed attempts: RFC 8305 §5, a failure starts the next attempt at once. */
   #failureCredits = 0;
-  /** What the last `#pickNext` passed over (undefined: it took the first untried endpoint). */
-  #passedOver: string[] | undefined;
   /** The race is over (won or failed): events change nothing now. A flag: nothing reads why or when. */
   #done = false;
 
   constructor(cfg: RaceConfig<C>, nowMs: number) {
     this.#cfg = cfg;
     this.#t0 = nowMs;
-    // #delayMs is read only once an attempt has started (which sets it): cfg.attemptDelayMs is not read here,
-    // since a shell may decide it lazily (dial-session.ts: with memory, a median over the Dialer's history).
-    this.#delayMs = 0;
     this.#pending = keysOf<Family | string>(cfg.families);
     if (cfg.awaitServices) this.#pending = addKey(this.#pending, SERVICES);
   }
@@ -689,11 +686,9 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
    * endpoints keep their order and are tried next if the others fail or run out. Endpoints of a later
    * service bucket are never brought forward (RFC 9460 §2.4.1 priority order).
    */
-  #pickNext(nowMs: number): C | undefined {
-    this.#passedOver = undefined;
-    const first = this.#nextUntried();
+  #pickNext(nowMs: number, first: C): C {
     // Nothing in flight (every dial's first attempt): nothing can have gone silent.
-    if (first === undefined || this.#inFlight === 0) return first;
+    if (this.#inFlight === 0) return first;
     const silent: string[] = [];
     for (const a of this.#attempts) {
       if (a.outcome !== 'pending' || a.securingMs !== undefined) continue;
@@ -704,18 +699,24 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     const firstNetwork = networkOf(first.address);
     if (firstNetwork === undefined || !silent.includes(firstNetwork)) return first;
     const bucket = first.bucket ?? 0;
-    const passedOver: string[] = [];
     for (const c of this.#ordered) {
       if (hasKey(this.#tried, endpointKey(c))) continue;
       if ((c.bucket ?? 0) !== bucket) break;
       const network = networkOf(c.address);
-      if (network === undefined || !silent.includes(network)) {
-        this.#passedOver = passedOver;
-        return c;
-      }
-      passedOver.push(c.address);
+      if (network === undefined || !silent.includes(network)) return c;
     }
     return first;
+  }
+
+  /** The untried endpoints before `next` in the order (those `#pickNext` passed over), or undefined. */
+  #passedOverFor(next: C, first: C): string[] | undefined {
+    if (next === first) return undefined;
+    const passed: string[] = [];
+    for (const c of this.#ordered) {
+      if (c === next) break;
+      if (!hasKey(this.#tried, endpointKey(c))) passed.push(c.address);
+    }
+    return passed;
   }
 
   /**
@@ -743,8 +744,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
     }
     for (;;) {
       if (this.#inFlight >= this.#cfg.maxConcurrentAttempts) break;
-      const next = this.#pickNext(nowMs);
-      if (!next) break;
+      const first = this.#nextUntried();
+      if (!first) break;
       let trigger: AttemptLog['trigger'];
       if (this.#attempts.length === 0) trigger = 'first';
       else if (this.#inFlight === 0) trigger = this.#failureCredits > 0 ? 'failure' : 'answer';
@@ -753,6 +754,8 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
       else if (nowMs >= this.#lastStartMs + this.#delayMs) trigger = 'delay';
       else break;
       // RFC 8305 §5: attempts are staggered by the Connection Attempt Delay; earlier ones keep running.
+      // A start is due: which endpoint (a silent network's are passed over, see #pickNext).
+      const next = this.#pickNext(nowMs, first);
       if (this.#failureCredits > 0) this.#failureCredits--;
       else renumbered = false;
       const id = this.#attempts.length;
@@ -769,7 +772,7 @@ export class Race<C extends RaceCandidate = RaceCandidate> {
         endMs: undefined,
         code: undefined,
         securingMs: undefined,
-        passedOver: this.#passedOver,
+        passedOver: this.#passedOverFor(next, first),
       });
       this.#tried = addKey(this.#tried, endpointKey(next));
       this.#inFlight++;

@@ -10,7 +10,7 @@ import type { Clock } from '../clock.js';
 import { isNegativeAnswer } from '../errors.js';
 import { LATE_ANSWER_MS, lateTimeoutMessage } from './dns-queries.js';
 import type { DnsCache } from '../memory/dns-cache.js';
-import { failureRunMemoryMs, failureTtlSeconds } from '../memory/failure-backoff.js';
+import { countFailure, type FailureRun } from '../memory/failure-backoff.js';
 import type { DnsClientError, ServiceAnswer, ServiceRecordType, SrvRecordData } from './dns-client.js';
 import { aliasStep, MAX_ALIAS_HOPS } from './service-plan.js';
 import type { SvcbRecord } from './svcb.js';
@@ -145,7 +145,7 @@ export class ServiceRecordCache {
    * Failures in a row per key (RFC 9520 §3.2 backoff), kept past the failure's own expiry so the next failure
    * backs off further; an answer drops the key. Bounded like the entries.
    */
-  readonly #failureRuns = new Map<string, { inRow: number; runUntilMs: number }>();
+  readonly #failureRuns = new Map<string, FailureRun>();
 
   /**
    * @param maxEntries the bound (least recently used dropped first)
@@ -204,19 +204,16 @@ export class ServiceRecordCache {
 
   /** RFC 9520 §3.2: seconds to keep this failure of `key`, counting it into its run of failures. */
   #failureTtlSeconds(key: string, nowMs: number): number {
-    const held = this.#failureRuns.get(key);
-    const inRow = held !== undefined && nowMs < held.runUntilMs ? held.inRow + 1 : 1;
-    const ttlSeconds = failureTtlSeconds(this.#errorTtlSeconds, inRow);
+    const run = countFailure(this.#failureRuns.get(key), this.#errorTtlSeconds, nowMs);
     this.#failureRuns.delete(key);
-    if (ttlSeconds <= 0) return 0;
-    const runUntilMs = nowMs + ttlSeconds * 1000 + failureRunMemoryMs(this.#errorTtlSeconds);
-    this.#failureRuns.set(key, { inRow, runUntilMs });
+    if (run.ttlSeconds <= 0) return 0;
+    this.#failureRuns.set(key, run);
     while (this.#failureRuns.size > this.#maxEntries) {
       const oldest = this.#failureRuns.keys().next().value;
       if (oldest === undefined) break;
       this.#failureRuns.delete(oldest);
     }
-    return ttlSeconds;
+    return run.ttlSeconds;
   }
 
   /** Stores `entry` as the most recently used one, dropping the least recently used past the bound. */
