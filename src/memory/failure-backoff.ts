@@ -6,7 +6,7 @@
  * (exponential or linear backoff) for repeated failures. netdial: the first failure is kept `errorTtlSeconds`
  * (default 1 s, the RFC's minimum, so that a client's own retry a second later reaches the server again);
  * each further failure in a row doubles it, up to {@link MAX_FAILURE_BACKOFF_SECONDS}. RFC 9520 §3.2 allows up to
- * 5 minutes; deviation: a stub resolver's recovery must not wait minutes for a server that is back, so the cap is
+ * 5 minutes; deviation: a client-side resolver's recovery must not wait minutes for a server that is back, so the cap is
  * 30 s. An `errorTtlSeconds` above the cap is used as it is, without doubling; 0 keeps no failure at all (an
  * explicit opt-out of the RFC's MUST). Any answer, positive or negative, ends the run of failures.
  */
