@@ -11,6 +11,7 @@ import { DnsCache } from '../src/memory/dns-cache.js';
 import type { DnsAnswer, DnsQuery } from '../src/resolution/dns-client.js';
 import { DnsQueries, LATE_ANSWER_MS } from '../src/resolution/dns-queries.js';
 import { ServiceRecordCache, sharedServiceSender } from '../src/resolution/service-lookup.js';
+import { runNode } from './support/run-node.js';
 import { VirtualClock } from './support/virtual-clock.js';
 
 /** Queries that never answer by themselves: the test sees which were sent and cancelled. */
@@ -103,4 +104,30 @@ test('HTTPS/SRV/SVCB: one query per name and type for every caller; the late win
   const kept = records.get('_x._tcp.s.test', 'SRV', clock.t);
   assert.deepEqual([kept?.ok, kept?.ok === false && kept.code], [false, 'ETIMEOUT']);
   assert.equal(records.get('s.test', 'HTTPS', clock.t), undefined, 'the cancelled one: nothing');
+});
+
+test('a query kept only for the cache after a timed-out dial does not hold the process (exits before the late-answer window)', async () => {
+  const index = new URL('../src/index.js', import.meta.url).href;
+  // A nameserver on loopback that never answers; the dial times out at 300 ms, its queries are kept for
+  // late answers (LATE_ANSWER_MS) — the process must still exit as soon as the script is done.
+  const script = `
+    import dgram from 'node:dgram';
+    const { Dialer } = await import(${JSON.stringify(index)});
+    const silent = dgram.createSocket('udp4');
+    await new Promise((r) => silent.bind(0, '127.0.0.1', r));
+    const dialer = new Dialer({ resolver: 'dns', nameservers: ['127.0.0.1:' + silent.address().port], hostsPath: null, resolvConfPath: '/dev/null' });
+    try { await dialer.dial('quiet.example.test:80', { timeout: 300 }); } catch (e) { console.log(e.code); }
+    silent.close();
+    const done = performance.now();
+    process.on('exit', () => console.log('exit-after-ms', Math.round(performance.now() - done)));
+  `;
+  const run = await runNode(['--input-type=module', '-e', script], { timeoutMs: 20_000 });
+  assert.equal(run.code, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines[0], 'ETIMEDOUT');
+  const after = Number(lines[1]?.split(' ')[1]);
+  assert.ok(
+    after < LATE_ANSWER_MS / 2,
+    `the process exited ${after} ms after the dial (late-answer window ${LATE_ANSWER_MS} ms)`,
+  );
 });

@@ -61,6 +61,12 @@ export interface DnsQuery {
   promise: Promise<DnsAnswer>;
   /** Closes the socket(s) and rejects with ECANCELLED; does nothing once the promise is settled. */
   cancel(): void;
+  /**
+   * Lets the process exit while the query is still out: its sockets and timer (and those of later tries)
+   * stop holding the event loop. For a query nobody waits for any more (kept only to fill a cache).
+   * Optional for stand-ins (tests' fake clients).
+   */
+  unref?(): void;
 }
 
 /** The SOA of a negative answer: its TTL and its MINIMUM field (RFC 2308 §5: cache for the lower one). */
@@ -255,17 +261,17 @@ export function queryServiceRecords(
   name: string,
   type: 'SRV',
   options: DnsClientOptions,
-): { promise: Promise<ServiceAnswer<SrvRecordData>>; cancel(): void };
+): { promise: Promise<ServiceAnswer<SrvRecordData>>; cancel(): void; unref(): void };
 export function queryServiceRecords(
   name: string,
   type: 'SVCB' | 'HTTPS',
   options: DnsClientOptions,
-): { promise: Promise<ServiceAnswer<SvcbRecord>>; cancel(): void };
+): { promise: Promise<ServiceAnswer<SvcbRecord>>; cancel(): void; unref(): void };
 export function queryServiceRecords(
   name: string,
   type: ServiceRecordType,
   options: DnsClientOptions,
-): { promise: Promise<ServiceAnswer<SrvRecordData | SvcbRecord>>; cancel(): void } {
+): { promise: Promise<ServiceAnswer<SrvRecordData | SvcbRecord>>; cancel(): void; unref(): void } {
   const qname = checkName(name);
   const wire = SERVICE_WIRE_TYPES[type];
   if (wire === undefined) throw badOption('type', "'SRV', 'SVCB' or 'HTTPS'", type);
@@ -284,7 +290,7 @@ function runQuery<T>(
     packet: DecodedPacket,
     fail: (code: string, detail?: string, soa?: NegativeSoa) => DnsClientError,
   ) => T | DnsClientError,
-): { promise: Promise<T>; cancel(): void } {
+): { promise: Promise<T>; cancel(): void; unref(): void } {
   if (!Array.isArray(options?.servers) || options.servers.length === 0) {
     throw badOption('servers', 'a non-empty array', options?.servers);
   }
@@ -319,6 +325,8 @@ function runQuery<T>(
     });
 
   let timer: NodeJS.Timeout | undefined;
+  /** unref() was called: every socket and timer of this query, now and later, is unref'd. */
+  let unrefd = false;
   let tryIndex = -1; // tries started; the server is order[tryIndex % order.length]
   let current: Transmission | undefined;
   const lingering: Transmission[] = []; // earlier tries whose UDP socket still listens
@@ -428,6 +436,7 @@ function runQuery<T>(
     current = t;
     clearTimeout(timer);
     timer = setTimeout(() => tryFailed(t, 'ETIMEOUT'), tryTimeoutMs(timeoutMs, position, order.length));
+    if (unrefd) timer.unref();
     if (via === 'udp') sendUdp(t);
     else sendTcp(t);
   };
@@ -475,6 +484,7 @@ function runQuery<T>(
       return;
     }
     t.udp = socket;
+    if (unrefd) socket.unref();
     socket.on('message', (message, from) => {
       // RFC 5452 §9.1: only the queried address and port; zones compared by interface index.
       if (from.port === server.port && sameZonedAddress(server, from.address)) onMessage(message, t, 'udp');
@@ -511,6 +521,7 @@ function runQuery<T>(
       return;
     }
     t.tcp = socket;
+    if (unrefd) socket.unref();
     const frame = Buffer.alloc(2 + t.query.length);
     frame.writeUInt16BE(t.query.length, 0);
     t.query.copy(frame, 2);
@@ -534,7 +545,16 @@ function runQuery<T>(
   };
 
   advance();
-  return { promise, cancel: () => finish(fail('ECANCELLED', 'cancelled')) };
+  const unref = (): void => {
+    if (unrefd || done) return;
+    unrefd = true;
+    timer?.unref();
+    for (const t of [current, ...lingering]) {
+      t?.udp?.unref();
+      t?.tcp?.unref();
+    }
+  };
+  return { promise, cancel: () => finish(fail('ECANCELLED', 'cancelled')), unref };
 }
 
 /** Closes `t`'s sockets; safe to call more than once. */

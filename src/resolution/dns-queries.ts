@@ -279,7 +279,9 @@ export class DnsQueries {
           return;
         }
         // RFC 8305 §5: keep listening for late answers for about a second, not until the query's own timeouts
-        // run out (5 s × 2 tries by default: a socket, and the process, held that long after the dial).
+        // run out (5 s × 2 tries by default: a socket, and the process, held that long after the dial). Nobody
+        // waits for it now: it does not hold the process either (its sockets and timer unref'd, as this timer).
+        query.query.unref?.();
         const timer = this.#clock.setTimeout(() => {
           query.lateTimer = undefined;
           if (this.#inFlight.get(key) !== query) return;

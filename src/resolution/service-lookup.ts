@@ -33,12 +33,14 @@ export type ServiceQuerySender = (
 ) => {
   promise: Promise<AnyAnswer>;
   cancel(): void;
+  /** Lets the process exit while the query is out (dns-client.ts DnsQuery#unref). */
+  unref?(): void;
   release?(keepForCache: boolean): void;
   sentAtMs?: number | undefined;
 };
 
 interface SharedQuery {
-  query: { promise: Promise<AnyAnswer>; cancel(): void };
+  query: { promise: Promise<AnyAnswer>; cancel(): void; unref?(): void };
   /** When the query was sent (a caller that joins it later waits from here: Race#querySent). */
   sentAtMs: number;
   waiters: number;
@@ -94,6 +96,8 @@ export function sharedServiceSender(
         entry.query.cancel();
         return;
       }
+      // Nobody waits for it now: kept for the cache, it does not hold the process (as dns-queries.ts).
+      entry.query.unref?.();
       const timer = clock.setTimeout(() => {
         entry.lateTimer = undefined;
         if (inFlight.get(key) !== entry) return;
